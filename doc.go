@@ -1,0 +1,29 @@
+// Package vitals gives a Go HTTP service its vital signs through
+// OpenTelemetry, with one call.
+//
+// # Getting started
+//
+//	v, err := vitals.Start(ctx, vitals.WithServiceName("shop"))
+//	if err != nil {
+//		return err
+//	}
+//	defer v.Shutdown(context.WithoutCancel(ctx))
+//	mux.Handle("GET /metrics", v.Handler())
+//
+// Start reads the standard OTEL_* environment variables (the table is in the
+// README and in package exporter). By default it serves Prometheus metrics
+// on Handler; setting OTEL_EXPORTER_OTLP_ENDPOINT also pushes them over OTLP,
+// side by side. Options given to Start win over the environment.
+//
+// # Recording
+//
+// MeterProvider returns a standard OpenTelemetry metric.MeterProvider: record
+// with any OTel instrument, or hand it to instrumentation libraries. Every
+// number is recorded once and read by each configured reader.
+//
+// # Concurrency and lifecycle
+//
+// A Vitals is safe for concurrent use. Shutdown stops background work, makes
+// a final flush attempt within its context's deadline, and is idempotent.
+// Nothing is global unless WithGlobal is given.
+package vitals

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// lockedBuffer collects the program's output from its goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestShopServesAndRecordsOrders(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	t.Setenv("OTEL_METRICS_EXPORTER", "")
+	ctx, cancel := context.WithCancel(t.Context())
+	var out lockedBuffer
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, &out, func(a string) { addrc <- a }) }()
+	var base string
+	select {
+	case a := <-addrc:
+		base = "http://" + a
+	case err := <-done:
+		t.Fatalf("run ended early: %v", err)
+	}
+
+	post := func(body string) int {
+		resp, err := http.Post(base+"/orders", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := post(`{"product_id":1,"quantity":2,"currency":"EUR"}`); got != http.StatusCreated {
+		t.Errorf("valid order: status %d", got)
+	}
+	for _, bad := range []string{`{"product_id":9,"quantity":1,"currency":"EUR"}`, `{"product_id":1,"quantity":0,"currency":"EUR"}`, `{"product_id":1,"quantity":1,"currency":"euro"}`, `not json`} {
+		if got := post(bad); got != http.StatusBadRequest {
+			t.Errorf("%s: status %d, want 400", bad, got)
+		}
+	}
+	resp, err := http.Get(base + "/products/2")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /products/2: %v %v", resp.StatusCode, err)
+	}
+	resp.Body.Close()
+
+	resp, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`shop_orders_total{currency="EUR",otel_scope_name="github.com/vitalsgo/vitals/examples/shop"} 1`,
+		`target_info{`,
+		`service_name="shop"`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, body)
+		}
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run: %v", err)
+	}
+	for _, url := range []string{"/products", "/orders", "/metrics"} {
+		if !strings.Contains(out.String(), base+url) {
+			t.Errorf("output does not print %s:\n%s", base+url, out.String())
+		}
+	}
+}

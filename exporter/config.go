@@ -1,0 +1,246 @@
+package exporter
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+)
+
+// Defaults used when a Config field is left at its zero value. They are the
+// OpenTelemetry specification's defaults unless noted.
+const (
+	// DefaultExportInterval is the time between two OTLP (or console) pushes.
+	DefaultExportInterval = 60 * time.Second
+	// DefaultExportTimeout bounds one collect-and-push cycle.
+	DefaultExportTimeout = 30 * time.Second
+	// DefaultOTLPTimeout bounds one OTLP request, retries included.
+	DefaultOTLPTimeout = 10 * time.Second
+	// DefaultCardinalityLimit is the number of distinct attribute sets one
+	// instrument keeps per collection; further sets are folded into one
+	// series with the attribute otel.metric.overflow=true.
+	DefaultCardinalityLimit = 2000
+	// DefaultGRPCEndpoint is the OTLP/gRPC endpoint used when OTLP is
+	// requested without an endpoint.
+	DefaultGRPCEndpoint = "http://localhost:4317"
+	// DefaultHTTPEndpoint is the OTLP/HTTP endpoint used when OTLP is
+	// requested without an endpoint; /v1/metrics is appended.
+	DefaultHTTPEndpoint = "http://localhost:4318"
+)
+
+// Config says which readers the MeterProvider gets and how they behave.
+// The zero value is useful: Prometheus pull only, with the defaults above.
+// ConfigFromEnv fills a Config from the standard OTEL_* variables; fields set
+// in code afterwards win over the environment.
+type Config struct {
+	// ServiceName is the service.name resource attribute. By default it is
+	// "unknown_service:" followed by the executable's name, as the
+	// specification says.
+	ServiceName string
+	// ServiceVersion is the service.version resource attribute. By default it
+	// is the main module's version from the build information, when known.
+	ServiceVersion string
+	// ResourceAttributes are added to the resource. ServiceName and
+	// ServiceVersion win over service.name and service.version given here.
+	ResourceAttributes []attribute.KeyValue
+
+	// Exporters lists the readers to build. Nil means the default:
+	// Prometheus, plus OTLP when OTLP.Endpoint is set. An empty, non-nil
+	// slice means none (OTEL_METRICS_EXPORTER=none).
+	Exporters []Kind
+
+	// OTLP configures the OTLP exporter, used when Exporters includes
+	// KindOTLP (or by default when OTLP.Endpoint is set).
+	OTLP OTLP
+
+	// ExportInterval is the time between pushes of the periodic readers
+	// (OTLP, console). By default, DefaultExportInterval.
+	ExportInterval time.Duration
+	// ExportTimeout bounds one collect-and-push cycle of the periodic
+	// readers. By default, DefaultExportTimeout.
+	ExportTimeout time.Duration
+
+	// CardinalityLimit is the number of distinct attribute sets kept per
+	// instrument. By default, DefaultCardinalityLimit; negative means no
+	// limit (not recommended: one unbounded attribute grows memory without
+	// bound).
+	CardinalityLimit int
+
+	// ExponentialHistograms makes every histogram a base-2 exponential
+	// histogram (native histogram on /metrics, in the protobuf format only).
+	// By default histograms have explicit buckets.
+	ExponentialHistograms bool
+
+	// Exemplars selects which measurements may be kept as exemplars. By
+	// default, ExemplarsOff: exemplar reservoirs make collection about ten
+	// times slower and each series two to ten times larger, so they are
+	// only worth it when traces are recorded (ExemplarsTraceBased).
+	Exemplars ExemplarFilter
+
+	// ConsoleWriter receives the console exporter's output. By default,
+	// os.Stdout.
+	ConsoleWriter io.Writer
+}
+
+// OTLP configures the OTLP metric exporter.
+type OTLP struct {
+	// Endpoint is the collector's address: a URL with an http or https
+	// scheme. For ProtocolHTTPProtobuf it is the full URL, path included;
+	// for ProtocolGRPC the path is ignored and "host:port" without scheme is
+	// also accepted (TLS unless Insecure). Empty means OTLP is off unless
+	// Exporters names it, in which case the protocol's default endpoint is
+	// used.
+	Endpoint string
+	// Protocol is the transport. By default, ProtocolHTTPProtobuf.
+	Protocol Protocol
+	// Headers are sent with every request (for example an API key). Their
+	// values are never logged.
+	Headers map[string]string
+	// Timeout bounds one export request including retries. By default,
+	// DefaultOTLPTimeout.
+	Timeout time.Duration
+	// Insecure disables TLS for a gRPC endpoint given without scheme. A
+	// scheme, when present, decides: http is plaintext, https is TLS.
+	Insecure bool
+	// Compression is "gzip" or "" (none).
+	Compression string
+	// Temporality is the aggregation temporality preference. By default,
+	// TemporalityCumulative.
+	Temporality Temporality
+}
+
+// Kind names a reader that Config.Exporters can ask for.
+type Kind int
+
+// The reader kinds.
+const (
+	// KindUnknown is the zero value and is not a valid exporter.
+	KindUnknown Kind = iota
+	// KindPrometheus serves the metrics for pulling, on Provider.PrometheusHandler.
+	KindPrometheus
+	// KindOTLP pushes the metrics to an OTLP endpoint.
+	KindOTLP
+	// KindConsole writes the metrics as JSON to Config.ConsoleWriter; for debugging.
+	KindConsole
+)
+
+// String returns the name OTEL_METRICS_EXPORTER uses for k.
+func (k Kind) String() string {
+	switch k {
+	case KindPrometheus:
+		return "prometheus"
+	case KindOTLP:
+		return "otlp"
+	case KindConsole:
+		return "console"
+	default:
+		return fmt.Sprintf("Kind(%d)", int(k))
+	}
+}
+
+// Protocol is an OTLP transport.
+type Protocol int
+
+// The OTLP transports.
+const (
+	// ProtocolUnknown is the zero value: New uses ProtocolHTTPProtobuf.
+	ProtocolUnknown Protocol = iota
+	// ProtocolGRPC is OTLP over gRPC.
+	ProtocolGRPC
+	// ProtocolHTTPProtobuf is OTLP over HTTP with protobuf bodies.
+	ProtocolHTTPProtobuf
+)
+
+// String returns the name OTEL_EXPORTER_OTLP_PROTOCOL uses for p.
+func (p Protocol) String() string {
+	switch p {
+	case ProtocolGRPC:
+		return "grpc"
+	case ProtocolHTTPProtobuf:
+		return "http/protobuf"
+	default:
+		return "unknown"
+	}
+}
+
+// Temporality is the OTLP aggregation temporality preference, as in
+// OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE.
+type Temporality int
+
+// The temporality presets of the specification.
+const (
+	// TemporalityUnknown is the zero value: New uses TemporalityCumulative.
+	TemporalityUnknown Temporality = iota
+	// TemporalityCumulative reports every instrument cumulatively.
+	TemporalityCumulative
+	// TemporalityDelta reports counters, observable counters and histograms
+	// as deltas, up-down counters cumulatively.
+	TemporalityDelta
+	// TemporalityLowMemory reports synchronous counters and histograms as
+	// deltas, everything else cumulatively.
+	TemporalityLowMemory
+)
+
+// String returns the preset's name.
+func (t Temporality) String() string {
+	switch t {
+	case TemporalityCumulative:
+		return "cumulative"
+	case TemporalityDelta:
+		return "delta"
+	case TemporalityLowMemory:
+		return "lowmemory"
+	default:
+		return "unknown"
+	}
+}
+
+// ExemplarFilter selects which measurements may become exemplars.
+type ExemplarFilter int
+
+// The exemplar filters of OTEL_METRICS_EXEMPLAR_FILTER.
+const (
+	// ExemplarsUnknown is the zero value: New uses ExemplarsOff.
+	ExemplarsUnknown ExemplarFilter = iota
+	// ExemplarsOff records no exemplars.
+	ExemplarsOff
+	// ExemplarsTraceBased keeps measurements made in a sampled span.
+	ExemplarsTraceBased
+	// ExemplarsOn keeps any measurement.
+	ExemplarsOn
+)
+
+// String returns the filter's name in OTEL_METRICS_EXEMPLAR_FILTER.
+func (f ExemplarFilter) String() string {
+	switch f {
+	case ExemplarsOff:
+		return "always_off"
+	case ExemplarsTraceBased:
+		return "trace_based"
+	case ExemplarsOn:
+		return "always_on"
+	default:
+		return "unknown"
+	}
+}
+
+// readers returns the reader kinds c asks for, with the default applied and
+// duplicates removed.
+func (c Config) readers() []Kind {
+	if c.Exporters == nil {
+		kinds := []Kind{KindPrometheus}
+		if c.OTLP.Endpoint != "" {
+			kinds = append(kinds, KindOTLP)
+		}
+		return kinds
+	}
+	var kinds []Kind
+	for _, k := range c.Exporters {
+		if !slices.Contains(kinds, k) {
+			kinds = append(kinds, k)
+		}
+	}
+	return kinds
+}

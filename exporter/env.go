@@ -1,0 +1,317 @@
+package exporter
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+)
+
+// The environment variables ConfigFromEnv reads. Where a metrics-specific
+// variable and a generic one are both set, the metrics-specific one wins.
+const (
+	EnvServiceName           = "OTEL_SERVICE_NAME"
+	EnvResourceAttributes    = "OTEL_RESOURCE_ATTRIBUTES"
+	EnvMetricsExporter       = "OTEL_METRICS_EXPORTER"
+	EnvEndpoint              = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	EnvMetricsEndpoint       = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+	EnvProtocol              = "OTEL_EXPORTER_OTLP_PROTOCOL"
+	EnvMetricsProtocol       = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
+	EnvHeaders               = "OTEL_EXPORTER_OTLP_HEADERS"
+	EnvMetricsHeaders        = "OTEL_EXPORTER_OTLP_METRICS_HEADERS"
+	EnvTimeout               = "OTEL_EXPORTER_OTLP_TIMEOUT"
+	EnvMetricsTimeout        = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"
+	EnvInsecure              = "OTEL_EXPORTER_OTLP_INSECURE"
+	EnvMetricsInsecure       = "OTEL_EXPORTER_OTLP_METRICS_INSECURE"
+	EnvCompression           = "OTEL_EXPORTER_OTLP_COMPRESSION"
+	EnvMetricsCompression    = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION"
+	EnvTemporalityPreference = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"
+	EnvMetricExportInterval  = "OTEL_METRIC_EXPORT_INTERVAL"
+	EnvMetricExportTimeout   = "OTEL_METRIC_EXPORT_TIMEOUT"
+	EnvMetricsExemplarFilter = "OTEL_METRICS_EXEMPLAR_FILTER"
+)
+
+// EnvError reports an environment variable whose value is not valid.
+// Values that may hold secrets (headers) are not repeated in the message.
+type EnvError struct {
+	// Name is the variable, for example OTEL_METRIC_EXPORT_INTERVAL.
+	Name string
+	// Value is the offending value, or "(redacted)" for header variables.
+	Value string
+	// Err says what is wrong with it.
+	Err error
+}
+
+func (e *EnvError) Error() string {
+	return fmt.Sprintf("%s=%q: %v", e.Name, e.Value, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *EnvError) Unwrap() error { return e.Err }
+
+// ConfigFromEnv reads the standard OTEL_* variables (see the Env constants)
+// into a Config, with the specification's defaults and precedence. Every
+// invalid variable is reported, joined into one error of *EnvError values;
+// on error the returned Config must not be used.
+//
+// By default (no variable set) the result asks for Prometheus pull only;
+// OTLP turns on when an endpoint is given or OTEL_METRICS_EXPORTER names it.
+func ConfigFromEnv() (Config, error) {
+	return configFromLookup(os.LookupEnv)
+}
+
+type envReader struct {
+	lookup func(string) (string, bool)
+	errs   []error
+}
+
+func (r *envReader) get(name string) (string, bool) {
+	v, ok := r.lookup(name)
+	v = strings.TrimSpace(v)
+	return v, ok && v != ""
+}
+
+// first returns the value of the first of names that is set, and its name.
+func (r *envReader) first(names ...string) (name, value string, ok bool) {
+	for _, n := range names {
+		if v, ok := r.get(n); ok {
+			return n, v, true
+		}
+	}
+	return "", "", false
+}
+
+func (r *envReader) fail(name, value string, err error) {
+	r.errs = append(r.errs, &EnvError{Name: name, Value: value, Err: err})
+}
+
+func (r *envReader) millis(dst *time.Duration, names ...string) {
+	name, v, ok := r.first(names...)
+	if !ok {
+		return
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 || n > int64(24*time.Hour/time.Millisecond) {
+		r.fail(name, v, errors.New("want a positive whole number of milliseconds up to one day"))
+		return
+	}
+	*dst = time.Duration(n) * time.Millisecond
+}
+
+func (r *envReader) bool(dst *bool, names ...string) {
+	name, v, ok := r.first(names...)
+	if !ok {
+		return
+	}
+	switch strings.ToLower(v) {
+	case "true":
+		*dst = true
+	case "false":
+		*dst = false
+	default:
+		r.fail(name, v, errors.New(`want "true" or "false"`))
+	}
+}
+
+func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
+	r := &envReader{lookup: lookup}
+	var cfg Config
+
+	if v, ok := r.get(EnvResourceAttributes); ok {
+		attrs, err := parseResourceAttributes(v)
+		if err != nil {
+			r.fail(EnvResourceAttributes, v, err)
+		}
+		cfg.ResourceAttributes = attrs
+	}
+	if v, ok := r.get(EnvServiceName); ok {
+		cfg.ServiceName = v
+	}
+
+	if v, ok := r.get(EnvMetricsExporter); ok {
+		kinds, err := parseExporters(v)
+		if err != nil {
+			r.fail(EnvMetricsExporter, v, err)
+		}
+		cfg.Exporters = kinds
+	}
+
+	if name, v, ok := r.first(EnvMetricsProtocol, EnvProtocol); ok {
+		p, err := parseProtocol(v)
+		if err != nil {
+			r.fail(name, v, err)
+		}
+		cfg.OTLP.Protocol = p
+	}
+	if v, ok := r.get(EnvMetricsEndpoint); ok {
+		// The signal-specific endpoint is used as it is.
+		if _, err := resolveEndpoint(v, cfg.OTLP.Protocol, false); err != nil {
+			r.fail(EnvMetricsEndpoint, v, err)
+		}
+		cfg.OTLP.Endpoint = v
+	} else if v, ok := r.get(EnvEndpoint); ok {
+		// The generic endpoint gets /v1/metrics appended for HTTP.
+		if _, err := resolveEndpoint(v, cfg.OTLP.Protocol, false); err != nil {
+			r.fail(EnvEndpoint, v, err)
+		} else if cfg.OTLP.Protocol != ProtocolGRPC {
+			v = appendMetricsPath(v)
+		}
+		cfg.OTLP.Endpoint = v
+	}
+	if name, v, ok := r.first(EnvMetricsHeaders, EnvHeaders); ok {
+		h, err := parseHeaders(v)
+		if err != nil {
+			r.fail(name, "(redacted)", err)
+		}
+		cfg.OTLP.Headers = h
+	}
+	r.millis(&cfg.OTLP.Timeout, EnvMetricsTimeout, EnvTimeout)
+	r.bool(&cfg.OTLP.Insecure, EnvMetricsInsecure, EnvInsecure)
+	if name, v, ok := r.first(EnvMetricsCompression, EnvCompression); ok {
+		switch strings.ToLower(v) {
+		case "gzip":
+			cfg.OTLP.Compression = "gzip"
+		case "none":
+			cfg.OTLP.Compression = ""
+		default:
+			r.fail(name, v, errors.New(`want "gzip" or "none"`))
+		}
+	}
+	if v, ok := r.get(EnvTemporalityPreference); ok {
+		switch strings.ToLower(v) {
+		case "cumulative":
+			cfg.OTLP.Temporality = TemporalityCumulative
+		case "delta":
+			cfg.OTLP.Temporality = TemporalityDelta
+		case "lowmemory":
+			cfg.OTLP.Temporality = TemporalityLowMemory
+		default:
+			r.fail(EnvTemporalityPreference, v, errors.New(`want "cumulative", "delta" or "lowmemory"`))
+		}
+	}
+
+	r.millis(&cfg.ExportInterval, EnvMetricExportInterval)
+	r.millis(&cfg.ExportTimeout, EnvMetricExportTimeout)
+
+	if v, ok := r.get(EnvMetricsExemplarFilter); ok {
+		switch strings.ToLower(v) {
+		case "always_off":
+			cfg.Exemplars = ExemplarsOff
+		case "always_on":
+			cfg.Exemplars = ExemplarsOn
+		case "trace_based":
+			cfg.Exemplars = ExemplarsTraceBased
+		default:
+			r.fail(EnvMetricsExemplarFilter, v, errors.New(`want "always_off", "always_on" or "trace_based"`))
+		}
+	}
+
+	return cfg, errors.Join(r.errs...)
+}
+
+func parseExporters(v string) ([]Kind, error) {
+	kinds := []Kind{}
+	none := false
+	for item := range strings.SplitSeq(v, ",") {
+		switch strings.ToLower(strings.TrimSpace(item)) {
+		case "":
+		case "prometheus":
+			kinds = append(kinds, KindPrometheus)
+		case "otlp":
+			kinds = append(kinds, KindOTLP)
+		case "console":
+			kinds = append(kinds, KindConsole)
+		case "none":
+			none = true
+		default:
+			return nil, fmt.Errorf("unknown exporter %q: want a comma-separated list of prometheus, otlp, console, or none", strings.TrimSpace(item))
+		}
+	}
+	if none && len(kinds) > 0 {
+		return nil, errors.New(`"none" cannot be combined with other exporters`)
+	}
+	return kinds, nil
+}
+
+func parseProtocol(v string) (Protocol, error) {
+	switch strings.ToLower(v) {
+	case "grpc":
+		return ProtocolGRPC, nil
+	case "http/protobuf":
+		return ProtocolHTTPProtobuf, nil
+	case "http/json":
+		return ProtocolUnknown, errors.New(`"http/json" is not supported by the Go OTLP exporter: want "grpc" or "http/protobuf"`)
+	default:
+		return ProtocolUnknown, errors.New(`want "grpc" or "http/protobuf"`)
+	}
+}
+
+// parseResourceAttributes parses "key=value,key2=value2" with
+// percent-encoded values, as the specification describes.
+func parseResourceAttributes(v string) ([]attribute.KeyValue, error) {
+	var attrs []attribute.KeyValue
+	for i, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		key, val, ok := strings.Cut(item, "=")
+		key = strings.TrimSpace(key)
+		if !ok || key == "" {
+			return nil, fmt.Errorf("entry %d %q: want key=value", i+1, item)
+		}
+		dec, err := url.PathUnescape(strings.TrimSpace(val))
+		if err != nil {
+			return nil, fmt.Errorf("entry %d %q: value is not valid percent-encoding", i+1, item)
+		}
+		attrs = append(attrs, attribute.String(key, dec))
+	}
+	return attrs, nil
+}
+
+// parseHeaders parses "key=value,key2=value2" with percent-encoded values.
+// Its errors name the entry's position and key only, never a value.
+func parseHeaders(v string) (map[string]string, error) {
+	h := make(map[string]string)
+	for i, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		key, val, ok := strings.Cut(item, "=")
+		key = strings.TrimSpace(key)
+		if !ok {
+			return nil, fmt.Errorf("entry %d has no %q: want key=value", i+1, "=")
+		}
+		if !validHeaderName(key) {
+			return nil, fmt.Errorf("entry %d: %q is not a valid header name", i+1, key)
+		}
+		dec, err := url.PathUnescape(strings.TrimSpace(val))
+		if err != nil {
+			return nil, fmt.Errorf("entry %d (%s): value is not valid percent-encoding", i+1, key)
+		}
+		h[key] = dec
+	}
+	return h, nil
+}
+
+// validHeaderName reports whether s is an RFC 9110 token.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}

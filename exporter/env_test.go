@@ -1,0 +1,259 @@
+package exporter
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+)
+
+func lookupFrom(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}
+}
+
+func TestConfigFromEnvDefaults(t *testing.T) {
+	cfg, err := configFromLookup(lookupFrom(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg, Config{}) {
+		t.Errorf("empty environment gave %+v, want the zero Config", cfg)
+	}
+	if got, want := cfg.readers(), []Kind{KindPrometheus}; !reflect.DeepEqual(got, want) {
+		t.Errorf("default readers = %v, want %v", got, want)
+	}
+}
+
+func TestConfigFromEnvValid(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    func(*Config)
+		readers []Kind
+	}{
+		{
+			name: "service name wins over resource attribute",
+			env:  map[string]string{EnvServiceName: "shop", EnvResourceAttributes: "service.name=other,deployment.environment.name=prod%20eu, team = core"},
+			want: func(c *Config) {
+				c.ServiceName = "shop"
+				c.ResourceAttributes = []attribute.KeyValue{
+					attribute.String("service.name", "other"),
+					attribute.String("deployment.environment.name", "prod eu"),
+					attribute.String("team", "core"),
+				}
+			},
+			readers: []Kind{KindPrometheus},
+		},
+		{
+			name:    "generic endpoint gets /v1/metrics for http",
+			env:     map[string]string{EnvEndpoint: "http://collector:4318"},
+			want:    func(c *Config) { c.OTLP.Endpoint = "http://collector:4318/v1/metrics" },
+			readers: []Kind{KindPrometheus, KindOTLP},
+		},
+		{
+			name:    "generic endpoint with a base path",
+			env:     map[string]string{EnvEndpoint: "https://gw.example/otlp/"},
+			want:    func(c *Config) { c.OTLP.Endpoint = "https://gw.example/otlp/v1/metrics" },
+			readers: []Kind{KindPrometheus, KindOTLP},
+		},
+		{
+			name:    "signal endpoint is used as it is and wins",
+			env:     map[string]string{EnvEndpoint: "http://a:4318", EnvMetricsEndpoint: "http://b:4318/custom"},
+			want:    func(c *Config) { c.OTLP.Endpoint = "http://b:4318/custom" },
+			readers: []Kind{KindPrometheus, KindOTLP},
+		},
+		{
+			name: "grpc endpoint gets no path",
+			env:  map[string]string{EnvProtocol: "grpc", EnvEndpoint: "http://collector:4317"},
+			want: func(c *Config) {
+				c.OTLP.Protocol = ProtocolGRPC
+				c.OTLP.Endpoint = "http://collector:4317"
+			},
+			readers: []Kind{KindPrometheus, KindOTLP},
+		},
+		{
+			name: "grpc host:port with insecure",
+			env:  map[string]string{EnvProtocol: "GRPC", EnvEndpoint: "collector:4317", EnvInsecure: "True"},
+			want: func(c *Config) {
+				c.OTLP.Protocol = ProtocolGRPC
+				c.OTLP.Endpoint = "collector:4317"
+				c.OTLP.Insecure = true
+			},
+			readers: []Kind{KindPrometheus, KindOTLP},
+		},
+		{
+			name:    "metrics protocol wins over generic",
+			env:     map[string]string{EnvProtocol: "grpc", EnvMetricsProtocol: "http/protobuf"},
+			want:    func(c *Config) { c.OTLP.Protocol = ProtocolHTTPProtobuf },
+			readers: []Kind{KindPrometheus},
+		},
+		{
+			name:    "exporter list runs prometheus and otlp side by side",
+			env:     map[string]string{EnvMetricsExporter: " prometheus , OTLP,otlp"},
+			want:    func(c *Config) { c.Exporters = []Kind{KindPrometheus, KindOTLP, KindOTLP} },
+			readers: []Kind{KindPrometheus, KindOTLP},
+		},
+		{
+			name:    "none",
+			env:     map[string]string{EnvMetricsExporter: "none", EnvEndpoint: "http://c:4318"},
+			want:    func(c *Config) { c.Exporters = []Kind{}; c.OTLP.Endpoint = "http://c:4318/v1/metrics" },
+			readers: nil,
+		},
+		{
+			name:    "console only",
+			env:     map[string]string{EnvMetricsExporter: "console"},
+			want:    func(c *Config) { c.Exporters = []Kind{KindConsole} },
+			readers: []Kind{KindConsole},
+		},
+		{
+			name:    "headers are percent-decoded; metrics headers win",
+			env:     map[string]string{EnvHeaders: "a=1", EnvMetricsHeaders: "api-key=s%3Dcret, x-tenant = blue"},
+			want:    func(c *Config) { c.OTLP.Headers = map[string]string{"api-key": "s=cret", "x-tenant": "blue"} },
+			readers: []Kind{KindPrometheus},
+		},
+		{
+			name: "timeouts, intervals, compression, temporality, exemplars",
+			env: map[string]string{
+				EnvTimeout: "2500", EnvMetricsTimeout: "1500", EnvMetricsInsecure: "false", EnvInsecure: "true",
+				EnvCompression: "gzip", EnvTemporalityPreference: "LowMemory",
+				EnvMetricExportInterval: "15000", EnvMetricExportTimeout: "5000", EnvMetricsExemplarFilter: "trace_based",
+			},
+			want: func(c *Config) {
+				c.OTLP.Timeout = 1500 * time.Millisecond
+				c.OTLP.Insecure = false
+				c.OTLP.Compression = "gzip"
+				c.OTLP.Temporality = TemporalityLowMemory
+				c.ExportInterval = 15 * time.Second
+				c.ExportTimeout = 5 * time.Second
+				c.Exemplars = ExemplarsTraceBased
+			},
+			readers: []Kind{KindPrometheus},
+		},
+		{
+			name:    "delta and cumulative presets",
+			env:     map[string]string{EnvTemporalityPreference: "delta", EnvMetricsCompression: "none", EnvCompression: "gzip"},
+			want:    func(c *Config) { c.OTLP.Temporality = TemporalityDelta },
+			readers: []Kind{KindPrometheus},
+		},
+		{
+			name:    "blank values count as unset",
+			env:     map[string]string{EnvEndpoint: "  ", EnvMetricExportInterval: ""},
+			want:    func(*Config) {},
+			readers: []Kind{KindPrometheus},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := configFromLookup(lookupFrom(tt.env))
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			var want Config
+			tt.want(&want)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("got  %+v\nwant %+v", got, want)
+			}
+			if r := got.readers(); !reflect.DeepEqual(r, tt.readers) {
+				t.Errorf("readers = %v, want %v", r, tt.readers)
+			}
+		})
+	}
+}
+
+func TestConfigFromEnvInvalid(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		varName string
+		inMsg   string
+	}{
+		{"resource attribute without =", map[string]string{EnvResourceAttributes: "a=1,broken"}, EnvResourceAttributes, "entry 2"},
+		{"resource attribute empty key", map[string]string{EnvResourceAttributes: "=x"}, EnvResourceAttributes, "key=value"},
+		{"resource attribute bad escape", map[string]string{EnvResourceAttributes: "a=%zz"}, EnvResourceAttributes, "percent-encoding"},
+		{"unknown exporter", map[string]string{EnvMetricsExporter: "prometheus,zipkin"}, EnvMetricsExporter, `"zipkin"`},
+		{"none combined", map[string]string{EnvMetricsExporter: "none,otlp"}, EnvMetricsExporter, "none"},
+		{"bad protocol", map[string]string{EnvProtocol: "udp"}, EnvProtocol, "grpc"},
+		{"http/json unsupported", map[string]string{EnvMetricsProtocol: "http/json"}, EnvMetricsProtocol, "not supported"},
+		{"endpoint without scheme for http", map[string]string{EnvEndpoint: "collector:4318"}, EnvEndpoint, "scheme"},
+		{"endpoint with bad scheme", map[string]string{EnvMetricsEndpoint: "ftp://c:21"}, EnvMetricsEndpoint, `"ftp"`},
+		{"endpoint without host", map[string]string{EnvEndpoint: "http://"}, EnvEndpoint, "no host"},
+		{"endpoint with credentials", map[string]string{EnvEndpoint: "http://u:p@c:4318"}, EnvEndpoint, "credentials"},
+		{"grpc endpoint not host:port", map[string]string{EnvProtocol: "grpc", EnvEndpoint: "collector"}, EnvEndpoint, "host:port"},
+		{"header without =", map[string]string{EnvHeaders: "api-key"}, EnvHeaders, "entry 1"},
+		{"metrics header bad name", map[string]string{EnvMetricsHeaders: "bad key=1"}, EnvMetricsHeaders, "header name"},
+		{"timeout not a number", map[string]string{EnvTimeout: "10s"}, EnvTimeout, "milliseconds"},
+		{"metrics timeout negative", map[string]string{EnvMetricsTimeout: "-1"}, EnvMetricsTimeout, "positive"},
+		{"insecure not a bool", map[string]string{EnvInsecure: "yes"}, EnvInsecure, `"true" or "false"`},
+		{"metrics insecure not a bool", map[string]string{EnvMetricsInsecure: "1"}, EnvMetricsInsecure, `"true"`},
+		{"compression unknown", map[string]string{EnvCompression: "zstd"}, EnvCompression, "gzip"},
+		{"metrics compression unknown", map[string]string{EnvMetricsCompression: "br"}, EnvMetricsCompression, "gzip"},
+		{"temporality unknown", map[string]string{EnvTemporalityPreference: "sometimes"}, EnvTemporalityPreference, "lowmemory"},
+		{"interval not a number", map[string]string{EnvMetricExportInterval: "abc"}, EnvMetricExportInterval, "milliseconds"},
+		{"interval zero", map[string]string{EnvMetricExportInterval: "0"}, EnvMetricExportInterval, "positive"},
+		{"interval too large", map[string]string{EnvMetricExportInterval: "999999999999"}, EnvMetricExportInterval, "one day"},
+		{"export timeout fraction", map[string]string{EnvMetricExportTimeout: "1.5"}, EnvMetricExportTimeout, "whole number"},
+		{"exemplar filter unknown", map[string]string{EnvMetricsExemplarFilter: "sometimes"}, EnvMetricsExemplarFilter, "trace_based"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := configFromLookup(lookupFrom(tt.env))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var envErr *EnvError
+			if !errors.As(err, &envErr) {
+				t.Fatalf("error %v is not an *EnvError", err)
+			}
+			if envErr.Name != tt.varName {
+				t.Errorf("error names %s, want %s", envErr.Name, tt.varName)
+			}
+			if msg := err.Error(); !strings.HasPrefix(msg, tt.varName+"=") || !strings.Contains(msg, tt.inMsg) {
+				t.Errorf("message %q should start with %s= and contain %q", msg, tt.varName, tt.inMsg)
+			}
+		})
+	}
+}
+
+func TestConfigFromEnvReportsEveryInvalidVariable(t *testing.T) {
+	_, err := configFromLookup(lookupFrom(map[string]string{
+		EnvMetricExportInterval: "abc",
+		EnvInsecure:             "maybe",
+		EnvProtocol:             "carrier-pigeon",
+	}))
+	for _, name := range []string{EnvMetricExportInterval, EnvInsecure, EnvProtocol} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("error %v does not name %s", err, name)
+		}
+	}
+}
+
+func TestHeaderErrorsNeverShowValues(t *testing.T) {
+	const secret = "Bearer hunter2"
+	for _, v := range []string{"authorization=" + secret + ",x", "bad key=" + secret, "k=%zz" + secret} {
+		_, err := configFromLookup(lookupFrom(map[string]string{EnvHeaders: v}))
+		if err == nil {
+			t.Fatalf("%q: no error", v)
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("error leaks the header value: %v", err)
+		}
+	}
+}
+
+func TestConfigFromEnvReadsProcessEnvironment(t *testing.T) {
+	t.Setenv(EnvServiceName, "from-env")
+	t.Setenv(EnvMetricExportInterval, "1000")
+	cfg, err := ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ServiceName != "from-env" || cfg.ExportInterval != time.Second {
+		t.Errorf("got %+v", cfg)
+	}
+}

@@ -1,0 +1,389 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/stdout/stdoutmetric"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/embedded"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/exemplar"
+	"go.opentelemetry.io/otel/sdk/resource"
+
+	"github.com/vitalsgo/vitals/internal/ratelog"
+)
+
+// ScopeName is the instrumentation scope of the metrics this package records
+// about itself.
+const ScopeName = "github.com/vitalsgo/vitals/exporter"
+
+// SecondsBoundaries are the explicit bucket boundaries, in seconds, that the
+// semantic conventions advise for durations such as
+// http.server.request.duration. A Provider gives them to every float64
+// histogram with unit "s" whose instrument advises no boundaries of its own.
+var SecondsBoundaries = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+
+// ErrShutdown is returned by Provider.Shutdown when it was already called.
+var ErrShutdown = errors.New("exporter: provider already shut down")
+
+// Option configures New. Options are for what the environment cannot say:
+// loggers, extra readers and views.
+type Option interface {
+	apply(options) options
+}
+
+type options struct {
+	logger  *slog.Logger
+	readers []sdkmetric.Reader
+	views   []sdkmetric.View
+	now     func() time.Time
+}
+
+type optionFunc func(options) options
+
+func (f optionFunc) apply(o options) options { return f(o) }
+
+// WithLogger sets the logger for errors that have no caller, such as a
+// background OTLP export that failed. Repeats of one error are logged at most
+// once a minute, with a count of those held back. By default, slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(o options) options {
+		o.logger = l
+		return o
+	})
+}
+
+// WithReader adds a reader, such as the in-memory reader, to the provider.
+// Each reader costs one more aggregation per synchronous measurement.
+// By default, only the readers the Config asks for are added.
+func WithReader(r sdkmetric.Reader) Option {
+	return optionFunc(func(o options) options {
+		o.readers = append(o.readers, r)
+		return o
+	})
+}
+
+// WithView adds views to the provider. By default, there are none.
+func WithView(views ...sdkmetric.View) Option {
+	return optionFunc(func(o options) options {
+		o.views = append(o.views, views...)
+		return o
+	})
+}
+
+// withClock sets the clock of the error rate limiter; for tests.
+func withClock(now func() time.Time) Option {
+	return optionFunc(func(o options) options {
+		o.now = now
+		return o
+	})
+}
+
+// Provider is an OpenTelemetry metric.MeterProvider backed by one SDK
+// MeterProvider and the readers its Config asks for. It is safe for
+// concurrent use.
+type Provider struct {
+	embedded.MeterProvider
+
+	sdk      *sdkmetric.MeterProvider
+	resource *resource.Resource
+	prom     http.Handler
+	push     []*pushExporter
+	errs     *ratelog.Limiter
+
+	shutdownOnce sync.Once
+}
+
+var _ metric.MeterProvider = (*Provider)(nil)
+
+// New builds the MeterProvider cfg describes. It validates cfg completely
+// before starting anything: on error nothing runs and nothing needs to be
+// shut down. Push exporters never block recording: they run in the
+// background, and their failures are counted (metric
+// vitals.exporter.exports{outcome="failure"}) and logged at a bounded rate.
+func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
+	var o options
+	for _, opt := range opts {
+		o = opt.apply(o)
+	}
+	if o.logger == nil {
+		o.logger = slog.Default()
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+
+	res, err := newResource(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+
+	p := &Provider{
+		resource: res,
+		errs:     ratelog.New(o.logger, "vitals: metrics export failed", 0, o.now),
+	}
+
+	selector := sdkmetric.DefaultAggregationSelector
+	if cfg.ExponentialHistograms {
+		selector = exponentialSelector
+	}
+
+	sdkOpts := []sdkmetric.Option{
+		sdkmetric.WithResource(res),
+		sdkmetric.WithExemplarFilter(exemplarFilter(cfg.Exemplars)),
+		sdkmetric.WithCardinalityLimit(cardinalityLimit(cfg.CardinalityLimit)),
+	}
+	if len(o.views) > 0 {
+		sdkOpts = append(sdkOpts, sdkmetric.WithView(o.views...))
+	}
+
+	var built []sdkmetric.Reader
+	cleanup := func() {
+		for _, r := range built {
+			_ = r.Shutdown(context.WithoutCancel(ctx))
+		}
+	}
+	for _, kind := range cfg.readers() {
+		switch kind {
+		case KindPrometheus:
+			r := sdkmetric.NewManualReader(sdkmetric.WithAggregationSelector(selector))
+			p.prom = newPrometheusHandler(r, p.errs)
+			built = append(built, r)
+		case KindOTLP:
+			exp, err := newOTLPExporter(ctx, cfg.OTLP)
+			if err != nil {
+				cleanup()
+				return nil, err
+			}
+			built = append(built, p.newPeriodicReader(exp, kind, cfg))
+		case KindConsole:
+			w := cfg.ConsoleWriter
+			if w == nil {
+				w = os.Stdout
+			}
+			exp, err := stdoutmetric.New(stdoutmetric.WithWriter(w), stdoutmetric.WithAggregationSelector(selector))
+			if err != nil {
+				cleanup()
+				return nil, fmt.Errorf("console exporter: %w", err)
+			}
+			built = append(built, p.newPeriodicReader(exp, kind, cfg))
+		}
+	}
+	for _, r := range built {
+		sdkOpts = append(sdkOpts, sdkmetric.WithReader(r))
+	}
+	for _, r := range o.readers {
+		sdkOpts = append(sdkOpts, sdkmetric.WithReader(r))
+	}
+	p.sdk = sdkmetric.NewMeterProvider(sdkOpts...)
+
+	if err := p.observeExports(); err != nil {
+		_ = p.sdk.Shutdown(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Provider) newPeriodicReader(exp sdkmetric.Exporter, kind Kind, cfg Config) sdkmetric.Reader {
+	pe := &pushExporter{Exporter: exp, kind: kind, report: p.reportExportError}
+	p.push = append(p.push, pe)
+	interval, timeout := cfg.ExportInterval, cfg.ExportTimeout
+	if interval <= 0 {
+		interval = DefaultExportInterval
+	}
+	if timeout <= 0 {
+		timeout = DefaultExportTimeout
+	}
+	return sdkmetric.NewPeriodicReader(pe, sdkmetric.WithInterval(interval), sdkmetric.WithTimeout(timeout))
+}
+
+func (p *Provider) reportExportError(kind Kind, err error) {
+	p.errs.Handle(err, slog.String("exporter", kind.String()))
+}
+
+// observeExports registers the export outcome counters, read from the push
+// exporters' atomics at collection time.
+func (p *Provider) observeExports() error {
+	if len(p.push) == 0 {
+		return nil
+	}
+	m := p.sdk.Meter(ScopeName)
+	exports, err := m.Int64ObservableCounter("vitals.exporter.exports",
+		metric.WithUnit("{export}"),
+		metric.WithDescription("Push exports attempted by the metric exporters, by outcome."))
+	if err != nil {
+		return fmt.Errorf("exporter: creating vitals.exporter.exports: %w", err)
+	}
+	type sets struct{ ok, failed metric.MeasurementOption }
+	attrs := make([]sets, len(p.push))
+	for i, pe := range p.push {
+		attrs[i] = sets{
+			ok:     metric.WithAttributes(exporterAttr.String(pe.kind.String()), outcomeAttr.String("success")),
+			failed: metric.WithAttributes(exporterAttr.String(pe.kind.String()), outcomeAttr.String("failure")),
+		}
+	}
+	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		for i, pe := range p.push {
+			failures := pe.failures.Load()
+			o.ObserveInt64(exports, pe.exports.Load()-failures, attrs[i].ok)
+			o.ObserveInt64(exports, failures, attrs[i].failed)
+		}
+		return nil
+	}, exports)
+	if err != nil {
+		return fmt.Errorf("exporter: registering the export callback: %w", err)
+	}
+	return nil
+}
+
+// Meter returns a Meter for the named instrumentation scope. Float64
+// histograms with unit "s" that advise no bucket boundaries get
+// SecondsBoundaries instead of the SDK's millisecond-scale defaults.
+func (p *Provider) Meter(name string, opts ...metric.MeterOption) metric.Meter {
+	return secondsMeter{p.sdk.Meter(name, opts...)}
+}
+
+// SDK returns the underlying SDK MeterProvider. Its Meter does not apply
+// SecondsBoundaries; prefer Provider.Meter.
+func (p *Provider) SDK() *sdkmetric.MeterProvider { return p.sdk }
+
+// Resource returns the resource every metric is reported with.
+func (p *Provider) Resource() *resource.Resource { return p.resource }
+
+// PrometheusHandler serves the metrics in the Prometheus text and
+// OpenMetrics formats, gzip- or zstd-compressed when the client asks. It is
+// nil when the Config has no Prometheus reader.
+func (p *Provider) PrometheusHandler() http.Handler { return p.prom }
+
+// ForceFlush pushes what has been recorded to the push exporters now, and
+// returns the error of an export that failed during the flush.
+func (p *Provider) ForceFlush(ctx context.Context) error {
+	before := p.failureCounts()
+	err := p.sdk.ForceFlush(ctx)
+	return errors.Join(err, p.failuresSince(before))
+}
+
+// Shutdown flushes the push exporters one last time and stops every reader.
+// It returns within ctx's deadline even when an endpoint hangs. Calls after
+// the first return ErrShutdown.
+func (p *Provider) Shutdown(ctx context.Context) error {
+	err := ErrShutdown
+	p.shutdownOnce.Do(func() {
+		before := p.failureCounts()
+		err = p.sdk.Shutdown(ctx)
+		err = errors.Join(err, p.failuresSince(before))
+	})
+	return err
+}
+
+func (p *Provider) failureCounts() []int64 {
+	n := make([]int64, len(p.push))
+	for i, pe := range p.push {
+		n[i] = pe.failures.Load()
+	}
+	return n
+}
+
+func (p *Provider) failuresSince(before []int64) error {
+	var errs []error
+	for i, pe := range p.push {
+		errs = append(errs, pe.failuresSince(before[i]))
+	}
+	return errors.Join(errs...)
+}
+
+// validate checks what ConfigFromEnv may not have seen: values set in code.
+func (c Config) validate() error {
+	var errs []error
+	for _, k := range c.Exporters {
+		if k < KindPrometheus || k > KindConsole {
+			errs = append(errs, fmt.Errorf("exporter: unknown exporter kind %v", k))
+		}
+	}
+	if slices.Contains(c.readers(), KindOTLP) {
+		if c.OTLP.Protocol < ProtocolUnknown || c.OTLP.Protocol > ProtocolHTTPProtobuf {
+			errs = append(errs, fmt.Errorf("exporter: unknown OTLP protocol %d", int(c.OTLP.Protocol)))
+		} else if c.OTLP.Endpoint != "" {
+			if _, err := resolveEndpoint(c.OTLP.Endpoint, c.OTLP.Protocol, c.OTLP.Insecure); err != nil {
+				errs = append(errs, fmt.Errorf("exporter: OTLP endpoint %q: %w", c.OTLP.Endpoint, err))
+			}
+		}
+		for k := range c.OTLP.Headers {
+			if !validHeaderName(k) {
+				errs = append(errs, fmt.Errorf("exporter: OTLP header name %q is not a valid header name", k))
+			}
+		}
+		if c.OTLP.Compression != "" && c.OTLP.Compression != "gzip" {
+			errs = append(errs, fmt.Errorf("exporter: OTLP compression %q: want \"gzip\" or \"\"", c.OTLP.Compression))
+		}
+	}
+	if c.ExportInterval < 0 {
+		errs = append(errs, fmt.Errorf("exporter: negative export interval %v", c.ExportInterval))
+	}
+	if c.ExportTimeout < 0 {
+		errs = append(errs, fmt.Errorf("exporter: negative export timeout %v", c.ExportTimeout))
+	}
+	if c.ServiceName == "" {
+		for _, kv := range c.ResourceAttributes {
+			if kv.Key == "service.name" && kv.Value.AsString() == "" {
+				errs = append(errs, errors.New("exporter: empty service.name resource attribute"))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var (
+	exporterAttr = attribute.Key("exporter")
+	outcomeAttr  = attribute.Key("outcome")
+)
+
+func exemplarFilter(f ExemplarFilter) exemplar.Filter {
+	switch f {
+	case ExemplarsOn:
+		return exemplar.AlwaysOnFilter
+	case ExemplarsTraceBased:
+		return exemplar.TraceBasedFilter
+	default:
+		return exemplar.AlwaysOffFilter
+	}
+}
+
+func cardinalityLimit(n int) int {
+	switch {
+	case n == 0:
+		return DefaultCardinalityLimit
+	case n < 0:
+		return 0 // no limit
+	default:
+		return n
+	}
+}
+
+func exponentialSelector(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
+	if k == sdkmetric.InstrumentKindHistogram {
+		return sdkmetric.AggregationBase2ExponentialHistogram{MaxSize: 160, MaxScale: 20}
+	}
+	return sdkmetric.DefaultAggregationSelector(k)
+}
+
+// secondsMeter gives unadvised seconds histograms the semantic-convention
+// boundaries. Everything else goes to the SDK meter unchanged.
+type secondsMeter struct{ metric.Meter }
+
+func (m secondsMeter) Float64Histogram(name string, opts ...metric.Float64HistogramOption) (metric.Float64Histogram, error) {
+	cfg := metric.NewFloat64HistogramConfig(opts...)
+	if cfg.Unit() == "s" && cfg.ExplicitBucketBoundaries() == nil {
+		opts = append(opts[:len(opts):len(opts)], metric.WithExplicitBucketBoundaries(SecondsBoundaries...))
+	}
+	return m.Meter.Float64Histogram(name, opts...)
+}

@@ -1,0 +1,527 @@
+package exporter
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/goleak"
+
+	"github.com/vitalsgo/vitals/internal/otlptest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// scrape GETs url and parses the text exposition.
+func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mfs
+}
+
+func labelsOf(m *dto.Metric) map[string]string {
+	l := make(map[string]string)
+	for _, lp := range m.GetLabel() {
+		l[lp.GetName()] = lp.GetValue()
+	}
+	return l
+}
+
+func newTestProvider(t *testing.T, cfg Config, opts ...Option) *Provider {
+	t.Helper()
+	p, err := New(t.Context(), cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = p.Shutdown(ctx)
+	})
+	return p
+}
+
+func TestPrometheusEndpoint(t *testing.T) {
+	p := newTestProvider(t, Config{ServiceName: "shop", ServiceVersion: "1.2.3"})
+	m := p.Meter("example.com/shop", metric.WithInstrumentationVersion("v0.1.0"))
+	orders, err := m.Int64Counter("shop.orders", metric.WithUnit("{order}"), metric.WithDescription("Orders placed."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	latency, err := m.Float64Histogram("shop.checkout.duration", metric.WithUnit("s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	orders.Add(ctx, 2, metric.WithAttributes(attribute.String("currency", "EUR")))
+	orders.Add(ctx, 1, metric.WithAttributes(attribute.String("currency", "USD")))
+	for _, v := range []float64{0.004, 0.03, 0.2, 3} {
+		latency.Record(ctx, v)
+	}
+
+	srv := httptest.NewServer(p.PrometheusHandler())
+	defer srv.Close()
+	mfs := scrape(t, srv.URL)
+
+	fam := mfs["shop_orders_total"]
+	if fam == nil {
+		t.Fatalf("shop_orders_total missing; families: %v", keys(mfs))
+	}
+	if fam.GetType() != dto.MetricType_COUNTER || fam.GetHelp() != "Orders placed." {
+		t.Errorf("shop_orders_total: type %v help %q", fam.GetType(), fam.GetHelp())
+	}
+	got := map[string]float64{}
+	for _, s := range fam.GetMetric() {
+		l := labelsOf(s)
+		if l["otel_scope_name"] != "example.com/shop" {
+			t.Errorf("otel_scope_name = %q", l["otel_scope_name"])
+		}
+		if _, ok := l["otel_scope_version"]; ok {
+			t.Error("otel_scope_version should not be a label")
+		}
+		got[l["currency"]] = s.GetCounter().GetValue()
+	}
+	if got["EUR"] != 2 || got["USD"] != 1 {
+		t.Errorf("order counts = %v", got)
+	}
+
+	h := mfs["shop_checkout_duration_seconds"]
+	if h == nil || h.GetType() != dto.MetricType_HISTOGRAM {
+		t.Fatalf("shop_checkout_duration_seconds missing or not a histogram: %v", h)
+	}
+	hist := h.GetMetric()[0].GetHistogram()
+	if hist.GetSampleCount() != 4 || hist.GetSampleSum() != 3.234 {
+		t.Errorf("count %d sum %v, want 4 and 3.234", hist.GetSampleCount(), hist.GetSampleSum())
+	}
+	var bounds []float64
+	for _, b := range hist.GetBucket() {
+		bounds = append(bounds, b.GetUpperBound())
+	}
+	// Parsed text includes the +Inf bucket.
+	if len(bounds) < len(SecondsBoundaries) || !slices.Equal(bounds[:len(SecondsBoundaries)], SecondsBoundaries) {
+		t.Errorf("bucket bounds = %v, want the seconds boundaries %v", bounds, SecondsBoundaries)
+	}
+	if c := hist.GetBucket()[0].GetCumulativeCount(); c != 1 {
+		t.Errorf("le=0.005 bucket = %d, want 1", c)
+	}
+
+	ti := mfs["target_info"]
+	if ti == nil {
+		t.Fatal("target_info missing")
+	}
+	tl := labelsOf(ti.GetMetric()[0])
+	if tl["service_name"] != "shop" || tl["service_version"] != "1.2.3" || tl["service_instance_id"] == "" || tl["telemetry_sdk_language"] != "go" {
+		t.Errorf("target_info labels = %v", tl)
+	}
+	for _, private := range []string{"process_owner", "process_command_args", "process_executable_path"} {
+		if _, ok := tl[private]; ok {
+			t.Errorf("target_info exposes %s", private)
+		}
+	}
+}
+
+func TestPrometheusFormats(t *testing.T) {
+	p := newTestProvider(t, Config{})
+	c, _ := p.Meter("t").Int64Counter("hits")
+	c.Add(t.Context(), 5)
+	srv := httptest.NewServer(p.PrometheusHandler())
+	defer srv.Close()
+
+	get := func(accept, encoding string) (*http.Response, string) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		if encoding != "" {
+			req.Header.Set("Accept-Encoding", encoding)
+		}
+		// Disable the transport's own transparent gzip to see the raw body.
+		resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var r io.Reader = resp.Body
+		if resp.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r = zr
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, string(b)
+	}
+
+	resp, body := get("", "")
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") || !strings.Contains(body, "hits_total") {
+		t.Errorf("text format: content type %q body %q", ct, body)
+	}
+	resp, body = get("application/openmetrics-text; version=1.0.0", "")
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/openmetrics-text") || !strings.HasSuffix(body, "# EOF\n") {
+		t.Errorf("OpenMetrics: content type %q body %q", ct, body)
+	}
+	resp, body = get("", "gzip")
+	if resp.Header.Get("Content-Encoding") != "gzip" || !strings.Contains(body, `hits_total{otel_scope_name="t"} 5`) {
+		t.Errorf("gzip: encoding %q body %q", resp.Header.Get("Content-Encoding"), body)
+	}
+}
+
+func keys[M ~map[string]V, V any](m M) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+func TestSecondsBoundariesRespectAdvice(t *testing.T) {
+	p := newTestProvider(t, Config{})
+	m := p.Meter("t")
+	advised, _ := m.Float64Histogram("advised", metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(1, 2))
+	millis, _ := m.Float64Histogram("millis", metric.WithUnit("ms"))
+	advised.Record(t.Context(), 1.5)
+	millis.Record(t.Context(), 7)
+	srv := httptest.NewServer(p.PrometheusHandler())
+	defer srv.Close()
+	mfs := scrape(t, srv.URL)
+
+	if n := len(mfs["advised_seconds"].GetMetric()[0].GetHistogram().GetBucket()); n != 3 {
+		t.Errorf("advised histogram has %d buckets, want 3 (1, 2, +Inf)", n)
+	}
+	// A millisecond histogram keeps the SDK's default (millisecond-scale) buckets.
+	b := mfs["millis_milliseconds"].GetMetric()[0].GetHistogram().GetBucket()
+	if len(b) < 2 || b[1].GetUpperBound() != 5 {
+		t.Errorf("millisecond histogram buckets start %v, want the SDK defaults 0, 5, ...", b[:min(3, len(b))])
+	}
+}
+
+func TestExponentialHistograms(t *testing.T) {
+	p := newTestProvider(t, Config{ExponentialHistograms: true})
+	h, _ := p.Meter("t").Float64Histogram("lat", metric.WithUnit("s"))
+	h.Record(t.Context(), 0.25)
+	srv := httptest.NewServer(p.PrometheusHandler())
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	req.Header.Set("Accept", `application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited`)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	dec := expfmt.NewDecoder(resp.Body, expfmt.ResponseFormat(resp.Header))
+	for {
+		var mf dto.MetricFamily
+		if err := dec.Decode(&mf); err != nil {
+			t.Fatalf("lat_seconds not found: %v", err)
+		}
+		if mf.GetName() == "lat_seconds" {
+			hist := mf.GetMetric()[0].GetHistogram()
+			if hist.Schema == nil || hist.GetSampleCount() != 1 {
+				t.Errorf("want a native histogram with one sample, got %v", hist)
+			}
+			return
+		}
+	}
+}
+
+func TestCardinalityLimit(t *testing.T) {
+	p := newTestProvider(t, Config{CardinalityLimit: 10})
+	c, _ := p.Meter("t").Int64Counter("hits")
+	for i := range 100 {
+		c.Add(t.Context(), 1, metric.WithAttributes(attribute.Int("id", i)))
+	}
+	srv := httptest.NewServer(p.PrometheusHandler())
+	defer srv.Close()
+	fam := scrape(t, srv.URL)["hits_total"]
+	if n := len(fam.GetMetric()); n != 10 {
+		t.Errorf("%d series, want the limit of 10", n)
+	}
+	var total float64
+	overflow := false
+	for _, m := range fam.GetMetric() {
+		total += m.GetCounter().GetValue()
+		if labelsOf(m)["otel_metric_overflow"] == "true" {
+			overflow = true
+		}
+	}
+	if total != 100 || !overflow {
+		t.Errorf("total %v overflow series %v: nothing may be lost past the limit", total, overflow)
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"unknown kind", Config{Exporters: []Kind{Kind(42)}}, "unknown exporter kind"},
+		{"bad endpoint", Config{Exporters: []Kind{KindOTLP}, OTLP: OTLP{Endpoint: "localhost:4318"}}, `"localhost:4318"`},
+		{"bad header", Config{OTLP: OTLP{Endpoint: "http://c:4318", Headers: map[string]string{"a b": "x"}}}, "header name"},
+		{"bad compression", Config{OTLP: OTLP{Endpoint: "http://c:4318", Compression: "br"}}, "compression"},
+		{"negative interval", Config{ExportInterval: -time.Second}, "negative export interval"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := New(t.Context(), tt.cfg)
+			if err == nil {
+				_ = p.Shutdown(t.Context())
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestShutdownIsIdempotent(t *testing.T) {
+	p, err := New(t.Context(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Shutdown(t.Context()); err != nil {
+		t.Fatalf("first Shutdown: %v", err)
+	}
+	if err := p.Shutdown(t.Context()); !errors.Is(err, ErrShutdown) {
+		t.Errorf("second Shutdown = %v, want ErrShutdown", err)
+	}
+	// Recording after shutdown is a cheap no-op.
+	c, _ := p.Meter("t").Int64Counter("late")
+	c.Add(t.Context(), 1)
+}
+
+func TestOTLPFromEnvironment(t *testing.T) {
+	for _, proto := range []string{"grpc", "http/protobuf"} {
+		t.Run(proto, func(t *testing.T) {
+			var rcv *otlptest.Receiver
+			if proto == "grpc" {
+				rcv = otlptest.NewGRPC(t)
+			} else {
+				rcv = otlptest.NewHTTP(t)
+			}
+			t.Setenv(EnvEndpoint, "http://"+rcv.Addr())
+			t.Setenv(EnvProtocol, proto)
+			t.Setenv(EnvHeaders, "x-api-key=s3cr%3Dt,x-tenant=blue")
+			t.Setenv(EnvServiceName, "checkout")
+			t.Setenv(EnvResourceAttributes, "deployment.environment.name=test")
+			cfg, err := ConfigFromEnv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := newTestProvider(t, cfg)
+			if p.PrometheusHandler() == nil {
+				t.Error("Prometheus should stay on beside OTLP by default")
+			}
+			m := p.Meter("example.com/checkout")
+			c, _ := m.Int64Counter("checkout.orders", metric.WithUnit("{order}"))
+			h, _ := m.Float64Histogram("checkout.duration", metric.WithUnit("s"))
+			c.Add(t.Context(), 7, metric.WithAttributes(attribute.String("currency", "EUR")))
+			h.Record(t.Context(), 0.3)
+			if err := p.ForceFlush(t.Context()); err != nil {
+				t.Fatalf("ForceFlush: %v", err)
+			}
+
+			reqs := rcv.Requests()
+			if len(reqs) == 0 {
+				t.Fatal("the receiver got nothing")
+			}
+			r := reqs[0]
+			if got := r.Header.Get("X-Api-Key"); got != "s3cr=t" {
+				t.Errorf("x-api-key header = %q", got)
+			}
+			if got := r.Header.Get("X-Tenant"); got != "blue" {
+				t.Errorf("x-tenant header = %q", got)
+			}
+			attrs := r.ResourceAttributes()
+			if attrs["service.name"] != "checkout" || attrs["deployment.environment.name"] != "test" || attrs["service.instance.id"] == "" {
+				t.Errorf("resource attributes = %v", attrs)
+			}
+			sums := otlptest.FindMetric(reqs, "checkout.orders")
+			if len(sums) == 0 {
+				t.Fatalf("checkout.orders missing; got %v", otlptest.MetricNames(reqs))
+			}
+			dp := sums[0].GetSum().GetDataPoints()[0]
+			if dp.GetAsInt() != 7 || sums[0].GetUnit() != "{order}" {
+				t.Errorf("checkout.orders = %d unit %q", dp.GetAsInt(), sums[0].GetUnit())
+			}
+			hists := otlptest.FindMetric(reqs, "checkout.duration")
+			if len(hists) == 0 || !slices.Equal(hists[0].GetHistogram().GetDataPoints()[0].GetExplicitBounds(), SecondsBoundaries) {
+				t.Errorf("checkout.duration missing or without the seconds boundaries: %v", hists)
+			}
+		})
+	}
+}
+
+func TestOTLPTemporality(t *testing.T) {
+	rcv := otlptest.NewHTTP(t)
+	p := newTestProvider(t, Config{OTLP: OTLP{Endpoint: "http://" + rcv.Addr() + "/v1/metrics", Temporality: TemporalityDelta}})
+	c, _ := p.Meter("t").Int64Counter("hits")
+	c.Add(t.Context(), 3)
+	if err := p.ForceFlush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	sums := otlptest.FindMetric(rcv.Requests(), "hits")
+	if len(sums) == 0 || sums[0].GetSum().GetAggregationTemporality().String() != "AGGREGATION_TEMPORALITY_DELTA" {
+		t.Errorf("want a delta sum, got %v", sums)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) lines() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Count(s.b.String(), "\n")
+}
+
+// closedPort returns a loopback address where nothing listens.
+func closedPort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestOTLPEndpointDown(t *testing.T) {
+	for _, proto := range []Protocol{ProtocolGRPC, ProtocolHTTPProtobuf} {
+		t.Run(proto.String(), func(t *testing.T) {
+			var logs syncBuffer
+			now := time.Unix(1000, 0)
+			p := newTestProvider(t, Config{
+				OTLP: OTLP{Endpoint: "http://" + closedPort(t), Protocol: proto, Timeout: 200 * time.Millisecond},
+			}, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))), withClock(func() time.Time { return now }))
+
+			c, _ := p.Meter("t").Int64Counter("hits")
+			const flushes = 5
+			for range flushes {
+				c.Add(t.Context(), 1)
+				if err := p.ForceFlush(t.Context()); err == nil {
+					t.Error("ForceFlush to a closed port reported success")
+				}
+			}
+			if n := logs.lines(); n != 1 {
+				t.Errorf("%d log lines for %d identical failures, want 1:\n%s", n, flushes, logs.b.String())
+			}
+
+			// Recording went on, and the failures are visible as a metric.
+			srv := httptest.NewServer(p.PrometheusHandler())
+			defer srv.Close()
+			mfs := scrape(t, srv.URL)
+			if v := mfs["hits_total"].GetMetric()[0].GetCounter().GetValue(); v != flushes {
+				t.Errorf("hits_total = %v, want %d", v, flushes)
+			}
+			var failures float64
+			for _, m := range mfs["vitals_exporter_exports_total"].GetMetric() {
+				if l := labelsOf(m); l["outcome"] == "failure" && l["exporter"] == "otlp" {
+					failures = m.GetCounter().GetValue()
+				}
+			}
+			if failures != flushes {
+				t.Errorf("vitals_exporter_exports_total{outcome=failure} = %v, want %d", failures, flushes)
+			}
+		})
+	}
+}
+
+func TestOTLPEndpointHanging(t *testing.T) {
+	for _, newRcv := range []func(testing.TB) *otlptest.Receiver{otlptest.NewGRPC, otlptest.NewHTTP} {
+		rcv := newRcv(t)
+		rcv.SetBehavior(otlptest.Hang)
+		proto := ProtocolGRPC
+		if strings.HasPrefix(rcv.Endpoint(), "http://") {
+			proto = ProtocolHTTPProtobuf
+		}
+		t.Run(proto.String(), func(t *testing.T) {
+			var logs syncBuffer
+			p, err := New(t.Context(), Config{
+				Exporters: []Kind{KindOTLP},
+				// A long OTLP timeout: Shutdown must still honour its own deadline.
+				OTLP: OTLP{Endpoint: "http://" + rcv.Addr() + "/v1/metrics", Protocol: proto, Timeout: time.Minute},
+			}, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, _ := p.Meter("t").Int64Counter("hits")
+
+			flushed := make(chan error, 1)
+			go func() { flushed <- p.ForceFlush(context.Background()) }()
+			if err := rcv.Wait(t.Context(), func(r []Request) bool { return len(r) > 0 }); err != nil {
+				t.Fatal(err)
+			}
+			// The export hangs; recording is not blocked by it.
+			for range 100_000 {
+				c.Add(t.Context(), 1)
+			}
+
+			const deadline = 300 * time.Millisecond
+			ctx, cancel := context.WithTimeout(context.Background(), deadline)
+			defer cancel()
+			start := time.Now()
+			err = p.Shutdown(ctx)
+			elapsed := time.Since(start)
+			if err == nil {
+				t.Error("Shutdown with a hanging endpoint reported success")
+			}
+			if elapsed > deadline+2*time.Second {
+				t.Errorf("Shutdown took %v with a %v deadline", elapsed, deadline)
+			}
+			rcv.Close() // releases the hung export so the flush goroutine ends
+			<-flushed
+			if n := logs.lines(); n > 2 {
+				t.Errorf("%d log lines, want at most 2:\n%s", n, logs.b.String())
+			}
+		})
+	}
+}
+
+// Request aliases the receiver's request type for brevity in conditions.
+type Request = otlptest.Request

@@ -1,0 +1,76 @@
+package exporter
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/resource"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+)
+
+// newResource builds the resource: the service identity, host and process
+// attributes and the SDK's own. It leaves out attributes that can carry
+// personal data or secrets (process owner, command line, executable path).
+func newResource(ctx context.Context, cfg Config) (*resource.Resource, error) {
+	attrs := make([]attribute.KeyValue, 0, len(cfg.ResourceAttributes)+3)
+	attrs = append(attrs, cfg.ResourceAttributes...)
+
+	name := cfg.ServiceName
+	if name == "" && !hasKey(cfg.ResourceAttributes, semconv.ServiceNameKey) {
+		name = "unknown_service:" + filepath.Base(os.Args[0])
+	}
+	if name != "" {
+		attrs = append(attrs, semconv.ServiceName(name))
+	}
+	version := cfg.ServiceVersion
+	if version == "" && !hasKey(cfg.ResourceAttributes, semconv.ServiceVersionKey) {
+		version = buildVersion()
+	}
+	if version != "" {
+		attrs = append(attrs, semconv.ServiceVersion(version))
+	}
+	if !hasKey(cfg.ResourceAttributes, semconv.ServiceInstanceIDKey) {
+		attrs = append(attrs, semconv.ServiceInstanceID(uuid.NewString()))
+	}
+
+	res, err := resource.New(ctx,
+		resource.WithSchemaURL(semconv.SchemaURL),
+		resource.WithHost(),
+		resource.WithProcessPID(),
+		resource.WithProcessExecutableName(),
+		resource.WithProcessRuntimeName(),
+		resource.WithProcessRuntimeVersion(),
+		resource.WithProcessRuntimeDescription(),
+		resource.WithTelemetrySDK(),
+		// Last, so that they win over detected values.
+		resource.WithAttributes(attrs...),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("exporter: building the resource: %w", err)
+	}
+	return res, nil
+}
+
+func hasKey(attrs []attribute.KeyValue, k attribute.Key) bool {
+	for _, kv := range attrs {
+		if kv.Key == k {
+			return true
+		}
+	}
+	return false
+}
+
+// buildVersion returns the main module's version, or "" for a development
+// build.
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok || bi.Main.Version == "" || bi.Main.Version == "(devel)" {
+		return ""
+	}
+	return bi.Main.Version
+}

@@ -1,0 +1,365 @@
+package otlptest
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	_ "google.golang.org/grpc/encoding/gzip" // accept gzip-compressed gRPC exports
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+const (
+	// closeTimeout bounds the graceful part of Close before connections are
+	// torn down forcibly.
+	closeTimeout = 5 * time.Second
+	// maxBodySize bounds HTTP request bodies (after decompression).
+	maxBodySize = 32 << 20
+	// protobufContentType is the OTLP/HTTP binary protobuf media type.
+	protobufContentType = "application/x-protobuf"
+)
+
+// Behavior selects how a [Receiver] answers export requests.
+type Behavior int
+
+const (
+	// Accept answers every export with success. It is the zero value.
+	Accept Behavior = iota
+	// Unavailable refuses exports: gRPC status codes.Unavailable, or HTTP 503
+	// with the header "Retry-After: 1".
+	Unavailable
+	// Hang blocks the export until the request's context is done (e.g. the
+	// exporter's timeout elapses) or the receiver is closed.
+	Hang
+)
+
+// String returns the name of the behavior.
+func (b Behavior) String() string {
+	switch b {
+	case Accept:
+		return "Accept"
+	case Unavailable:
+		return "Unavailable"
+	case Hang:
+		return "Hang"
+	default:
+		return fmt.Sprintf("Behavior(%d)", int(b))
+	}
+}
+
+// Request is one export request received by a [Receiver].
+type Request struct {
+	// Metrics is the decoded request. It must not be modified.
+	Metrics *colmetricpb.ExportMetricsServiceRequest
+	// Header holds the HTTP request headers, or the gRPC metadata with keys
+	// canonicalised by http.CanonicalHeaderKey.
+	Header http.Header
+	// Accepted reports whether the request was answered with success.
+	Accepted bool
+	// Behavior is the behavior in effect when the request arrived, i.e. the
+	// one that answered it.
+	Behavior Behavior
+}
+
+// Receiver is an OTLP metrics receiver listening on 127.0.0.1. It is safe for
+// concurrent use. Create one with [NewGRPC] or [NewHTTP].
+type Receiver struct {
+	addr     string
+	endpoint string
+	stop     func() // stops the server and waits for it; called once by Close
+
+	closing   chan struct{} // closed by Close; releases hung handlers
+	closeOnce sync.Once
+
+	mu       sync.Mutex
+	reqs     []Request
+	attempts int
+	behavior Behavior
+	changed  chan struct{} // closed and replaced whenever reqs or attempts change
+	serveErr error         // unexpected error returned by the serve loop
+}
+
+func newReceiver(t testing.TB) (*Receiver, net.Listener) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("otlptest: listen: %v", err)
+	}
+	return &Receiver{
+		addr:    lis.Addr().String(),
+		closing: make(chan struct{}),
+		changed: make(chan struct{}),
+	}, lis
+}
+
+// start runs serve in a goroutine and registers the receiver's shutdown with
+// t.Cleanup. stop must make serve return.
+func (r *Receiver) start(t testing.TB, serve func() error, stop func()) {
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		// Closing before serve starts yields grpc.ErrServerStopped.
+		err := serve()
+		if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, grpc.ErrServerStopped) {
+			r.mu.Lock()
+			r.serveErr = err
+			r.mu.Unlock()
+		}
+	}()
+	r.stop = func() {
+		stop()
+		<-served
+	}
+	t.Cleanup(func() {
+		r.Close()
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.serveErr != nil {
+			t.Errorf("otlptest: serve: %v", r.serveErr)
+		}
+	})
+}
+
+// NewGRPC starts a gRPC OTLP metrics receiver on 127.0.0.1; it is closed by
+// t.Cleanup.
+func NewGRPC(t testing.TB) *Receiver {
+	t.Helper()
+	r, lis := newReceiver(t)
+	r.endpoint = r.addr
+	srv := grpc.NewServer()
+	colmetricpb.RegisterMetricsServiceServer(srv, grpcService{r: r})
+	r.start(t, func() error { return srv.Serve(lis) }, func() {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			srv.GracefulStop()
+		}()
+		timer := time.NewTimer(closeTimeout)
+		defer timer.Stop()
+		select {
+		case <-done:
+		case <-timer.C:
+			srv.Stop()
+			<-done
+		}
+	})
+	return r
+}
+
+// NewHTTP starts an HTTP/protobuf OTLP metrics receiver on 127.0.0.1 serving
+// POST /v1/metrics; it is closed by t.Cleanup. Other methods on /v1/metrics
+// get 405 Method Not Allowed, other paths 404 Not Found.
+func NewHTTP(t testing.TB) *Receiver {
+	t.Helper()
+	r, lis := newReceiver(t)
+	r.endpoint = "http://" + r.addr
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/metrics", r.serveHTTP)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	r.start(t, func() error { return srv.Serve(lis) }, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			_ = srv.Close()
+		}
+	})
+	return r
+}
+
+// Addr returns the listening address, "127.0.0.1:PORT".
+func (r *Receiver) Addr() string { return r.addr }
+
+// Endpoint returns the address to configure an exporter with:
+// "127.0.0.1:PORT" for gRPC, "http://127.0.0.1:PORT" (no path) for HTTP.
+func (r *Receiver) Endpoint() string { return r.endpoint }
+
+// Requests returns a snapshot of every decoded export request received so
+// far, in arrival order, whatever the behavior that answered it. Hung
+// requests are included as soon as they arrive.
+func (r *Receiver) Requests() []Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.reqs)
+}
+
+// Attempts returns how many export attempts have arrived, including refused,
+// hung and undecodable ones.
+func (r *Receiver) Attempts() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.attempts
+}
+
+// Wait blocks until cond, called with a snapshot of the requests received so
+// far, returns true, or until ctx is done, in which case it returns
+// ctx.Err(). cond is called without any lock held.
+func (r *Receiver) Wait(ctx context.Context, cond func([]Request) bool) error {
+	for {
+		r.mu.Lock()
+		reqs, changed := slices.Clone(r.reqs), r.changed
+		r.mu.Unlock()
+		if cond(reqs) {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// SetBehavior sets how subsequent export requests are answered.
+func (r *Receiver) SetBehavior(b Behavior) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.behavior = b
+}
+
+// Close releases any hung requests and stops the server, waiting for it to
+// finish. It is idempotent and is called automatically by t.Cleanup.
+func (r *Receiver) Close() {
+	r.closeOnce.Do(func() {
+		close(r.closing)
+		r.stop()
+	})
+}
+
+// notifyLocked wakes up every Wait. r.mu must be held.
+func (r *Receiver) notifyLocked() {
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+// attempt counts an export attempt.
+func (r *Receiver) attempt() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.attempts++
+	r.notifyLocked()
+}
+
+// record stores a decoded request and returns the behavior to answer it with.
+func (r *Receiver) record(m *colmetricpb.ExportMetricsServiceRequest, h http.Header) Behavior {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := r.behavior
+	r.reqs = append(r.reqs, Request{Metrics: m, Header: h, Accepted: b == Accept, Behavior: b})
+	r.notifyLocked()
+	return b
+}
+
+// hang blocks until ctx is done or the receiver is closing, and reports
+// whether the receiver is closing.
+func (r *Receiver) hang(ctx context.Context) (closing bool) {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-r.closing:
+		return true
+	}
+}
+
+type grpcService struct {
+	colmetricpb.UnimplementedMetricsServiceServer
+	r *Receiver
+}
+
+// Export implements colmetricpb.MetricsServiceServer.
+func (s grpcService) Export(ctx context.Context, req *colmetricpb.ExportMetricsServiceRequest) (*colmetricpb.ExportMetricsServiceResponse, error) {
+	s.r.attempt()
+	md, _ := metadata.FromIncomingContext(ctx)
+	h := make(http.Header, len(md))
+	for k, v := range md {
+		k = http.CanonicalHeaderKey(k)
+		h[k] = append(h[k], v...)
+	}
+	switch s.r.record(req, h) {
+	case Accept:
+		return &colmetricpb.ExportMetricsServiceResponse{}, nil
+	case Hang:
+		if s.r.hang(ctx) {
+			return nil, status.Error(codes.Unavailable, "otlptest: receiver closed")
+		}
+		return nil, status.FromContextError(ctx.Err()).Err()
+	default:
+		return nil, status.Error(codes.Unavailable, "otlptest: unavailable")
+	}
+}
+
+func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
+	r.attempt()
+	if mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type")); mt != protobufContentType {
+		writeStatus(w, http.StatusUnsupportedMediaType, codes.InvalidArgument, "otlptest: unsupported Content-Type "+req.Header.Get("Content-Type"))
+		return
+	}
+	var body io.Reader = req.Body
+	switch enc := req.Header.Get("Content-Encoding"); enc {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(req.Body)
+		if err != nil {
+			writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, "otlptest: gzip: "+err.Error())
+			return
+		}
+		defer zr.Close()
+		body = zr
+	default:
+		writeStatus(w, http.StatusUnsupportedMediaType, codes.InvalidArgument, "otlptest: unsupported Content-Encoding "+enc)
+		return
+	}
+	data, err := io.ReadAll(io.LimitReader(body, maxBodySize+1))
+	if err == nil && len(data) > maxBodySize {
+		err = errors.New("body too large")
+	}
+	if err != nil {
+		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, "otlptest: read body: "+err.Error())
+		return
+	}
+	m := new(colmetricpb.ExportMetricsServiceRequest)
+	if err := proto.Unmarshal(data, m); err != nil {
+		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, "otlptest: decode: "+err.Error())
+		return
+	}
+	switch r.record(m, req.Header.Clone()) {
+	case Accept:
+		writeProto(w, http.StatusOK, &colmetricpb.ExportMetricsServiceResponse{})
+	case Hang:
+		if r.hang(req.Context()) {
+			writeStatus(w, http.StatusServiceUnavailable, codes.Unavailable, "otlptest: receiver closed")
+		}
+	default:
+		w.Header().Set("Retry-After", "1")
+		writeStatus(w, http.StatusServiceUnavailable, codes.Unavailable, "otlptest: unavailable")
+	}
+}
+
+// writeStatus answers with an OTLP/HTTP error: a google.rpc.Status body.
+func writeStatus(w http.ResponseWriter, httpCode int, code codes.Code, msg string) {
+	writeProto(w, httpCode, status.New(code, msg).Proto())
+}
+
+func writeProto(w http.ResponseWriter, httpCode int, m proto.Message) {
+	data, err := proto.Marshal(m)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", protobufContentType)
+	w.WriteHeader(httpCode)
+	_, _ = w.Write(data)
+}

@@ -1,0 +1,107 @@
+package vitals
+
+import (
+	"log/slog"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/vitalsgo/vitals/exporter"
+)
+
+// Option configures Start.
+type Option interface {
+	apply(config) config
+}
+
+type config struct {
+	logger         *slog.Logger
+	serviceName    string
+	serviceVersion string
+	exporterFuncs  []func(*exporter.Config)
+	readers        []sdkmetric.Reader
+	global         bool
+	ignoreEnv      bool
+}
+
+func newConfig(opts []Option) config {
+	c := config{logger: slog.Default()}
+	for _, o := range opts {
+		c = o.apply(c)
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	return c
+}
+
+type optionFunc func(config) config
+
+func (f optionFunc) apply(c config) config { return f(c) }
+
+// WithServiceName sets the service.name resource attribute, winning over
+// OTEL_SERVICE_NAME. By default, OTEL_SERVICE_NAME, or
+// "unknown_service:<executable>".
+func WithServiceName(name string) Option {
+	return optionFunc(func(c config) config {
+		c.serviceName = name
+		return c
+	})
+}
+
+// WithServiceVersion sets the service.version resource attribute. By
+// default, the main module's version from the build information.
+func WithServiceVersion(version string) Option {
+	return optionFunc(func(c config) config {
+		c.serviceVersion = version
+		return c
+	})
+}
+
+// WithExporterConfig lets code change the exporter configuration after it
+// has been read from the environment: what fn sets wins. It may be given
+// more than once; the functions run in order. By default, the configuration
+// is exactly what exporter.ConfigFromEnv reads.
+func WithExporterConfig(fn func(*exporter.Config)) Option {
+	return optionFunc(func(c config) config {
+		c.exporterFuncs = append(c.exporterFuncs, fn)
+		return c
+	})
+}
+
+// WithoutEnv ignores the OTEL_* environment variables: the exporter
+// configuration starts from the zero exporter.Config (Prometheus only) and
+// only options change it. By default, the environment is read.
+func WithoutEnv() Option {
+	return optionFunc(func(c config) config {
+		c.ignoreEnv = true
+		return c
+	})
+}
+
+// WithLogger sets the logger for errors that have no caller (a failed
+// background export); repeats are rate-limited. By default, slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c config) config {
+		c.logger = l
+		return c
+	})
+}
+
+// WithReader adds a metric reader to the provider. By default, only the
+// readers the configuration asks for exist.
+func WithReader(r sdkmetric.Reader) Option {
+	return optionFunc(func(c config) config {
+		c.readers = append(c.readers, r)
+		return c
+	})
+}
+
+// WithGlobal registers the provider as the OpenTelemetry global
+// MeterProvider (otel.SetMeterProvider), so instrumentation that uses the
+// global picks it up. By default, the global is left alone.
+func WithGlobal() Option {
+	return optionFunc(func(c config) config {
+		c.global = true
+		return c
+	})
+}

@@ -1,0 +1,123 @@
+package vitals
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/vitalsgo/vitals/exporter"
+)
+
+// ErrShutdown is returned by Vitals.Shutdown when it was already called.
+var ErrShutdown = errors.New("vitals: already shut down")
+
+// Vitals is a running set of vital signs for one service: a MeterProvider
+// with its readers and the HTTP handler that exposes them. It is safe for
+// concurrent use. Create it with Start and stop it with Shutdown.
+type Vitals struct {
+	provider *exporter.Provider
+	handler  http.Handler
+	logger   *slog.Logger
+
+	shutdownOnce sync.Once
+}
+
+// Start builds the MeterProvider from the standard OTEL_* environment
+// variables (see exporter.ConfigFromEnv) and opts, which win over the
+// environment. An invalid variable or option is an error that names it; on
+// error nothing is left running.
+//
+// By default Start serves Prometheus metrics on Handler and pushes OTLP only
+// when OTEL_EXPORTER_OTLP_ENDPOINT (or the metrics-specific variable) is set.
+func Start(ctx context.Context, opts ...Option) (*Vitals, error) {
+	cfg := newConfig(opts)
+
+	ec := exporter.Config{}
+	if !cfg.ignoreEnv {
+		var err error
+		if ec, err = exporter.ConfigFromEnv(); err != nil {
+			return nil, fmt.Errorf("vitals: %w", err)
+		}
+	}
+	if cfg.serviceName != "" {
+		ec.ServiceName = cfg.serviceName
+	}
+	if cfg.serviceVersion != "" {
+		ec.ServiceVersion = cfg.serviceVersion
+	}
+	for _, fn := range cfg.exporterFuncs {
+		fn(&ec)
+	}
+
+	eopts := []exporter.Option{exporter.WithLogger(cfg.logger)}
+	for _, r := range cfg.readers {
+		eopts = append(eopts, exporter.WithReader(r))
+	}
+	p, err := exporter.New(ctx, ec, eopts...)
+	if err != nil {
+		return nil, fmt.Errorf("vitals: %w", err)
+	}
+	if cfg.global {
+		otel.SetMeterProvider(p)
+	}
+
+	v := &Vitals{provider: p, logger: cfg.logger}
+	v.handler = v.newHandler()
+	return v, nil
+}
+
+// MeterProvider returns the provider to record metrics with, or to pass to
+// instrumentation libraries (for example otelhttp.WithMeterProvider).
+func (v *Vitals) MeterProvider() metric.MeterProvider { return v.provider }
+
+// Meter returns a Meter for the named instrumentation scope; a shorthand for
+// v.MeterProvider().Meter(name, opts...).
+func (v *Vitals) Meter(name string, opts ...metric.MeterOption) metric.Meter {
+	return v.provider.Meter(name, opts...)
+}
+
+// Handler returns the HTTP handler of the vital signs. It serves
+//
+//	GET /metrics   the Prometheus exposition (text or OpenMetrics, gzip on request)
+//
+// Mount it on the service's mux (mux.Handle("/metrics", v.Handler())) or
+// serve it on its own port.
+func (v *Vitals) Handler() http.Handler { return v.handler }
+
+func (v *Vitals) newHandler() http.Handler {
+	mux := http.NewServeMux()
+	if h := v.provider.PrometheusHandler(); h != nil {
+		mux.Handle("GET /metrics", h)
+	} else {
+		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "the Prometheus exporter is not enabled (see OTEL_METRICS_EXPORTER)", http.StatusNotFound)
+		})
+	}
+	return mux
+}
+
+// ForceFlush pushes everything recorded so far to the push exporters (OTLP,
+// console) and returns the first error of an export that failed.
+func (v *Vitals) ForceFlush(ctx context.Context) error {
+	return v.provider.ForceFlush(ctx)
+}
+
+// Shutdown stops background work and makes a final OTLP flush attempt,
+// returning within ctx's deadline even when the collector hangs. Calls after
+// the first return ErrShutdown. Recording after Shutdown is a cheap no-op.
+func (v *Vitals) Shutdown(ctx context.Context) error {
+	err := ErrShutdown
+	v.shutdownOnce.Do(func() {
+		err = v.provider.Shutdown(ctx)
+		if err != nil {
+			err = fmt.Errorf("vitals: shutdown: %w", err)
+		}
+	})
+	return err
+}

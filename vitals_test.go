@@ -1,0 +1,111 @@
+package vitals
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/otel"
+	"go.uber.org/goleak"
+
+	"github.com/vitalsgo/vitals/exporter"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func TestStartRejectsInvalidEnvironment(t *testing.T) {
+	t.Setenv(exporter.EnvMetricExportInterval, "abc")
+	v, err := Start(t.Context())
+	if err == nil {
+		_ = v.Shutdown(t.Context())
+		t.Fatal("Start accepted OTEL_METRIC_EXPORT_INTERVAL=abc")
+	}
+	var envErr *exporter.EnvError
+	if !errors.As(err, &envErr) || envErr.Name != exporter.EnvMetricExportInterval {
+		t.Errorf("error %v does not name the variable", err)
+	}
+}
+
+func TestOptionsWinOverEnvironment(t *testing.T) {
+	t.Setenv(exporter.EnvServiceName, "from-env")
+	t.Setenv(exporter.EnvMetricsExporter, "console")
+	v, err := Start(t.Context(), WithServiceName("from-code"),
+		WithExporterConfig(func(c *exporter.Config) { c.Exporters = []exporter.Kind{exporter.KindPrometheus} }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Shutdown(t.Context())
+	body := get(t, v.Handler(), "/metrics")
+	if !strings.Contains(body, `service_name="from-code"`) {
+		t.Errorf("service name from code did not win:\n%s", body)
+	}
+}
+
+func TestWithoutEnvIgnoresEnvironment(t *testing.T) {
+	t.Setenv(exporter.EnvMetricExportInterval, "abc") // would be an error if read
+	v, err := Start(t.Context(), WithoutEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Shutdown(t.Context())
+}
+
+func TestMetricsDisabled(t *testing.T) {
+	t.Setenv(exporter.EnvMetricsExporter, "none")
+	v, err := Start(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Shutdown(t.Context())
+	rec := httptest.NewRecorder()
+	v.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), "OTEL_METRICS_EXPORTER") {
+		t.Errorf("got %d %q", rec.Code, rec.Body.String())
+	}
+}
+
+func TestWithGlobal(t *testing.T) {
+	prev := otel.GetMeterProvider()
+	t.Cleanup(func() { otel.SetMeterProvider(prev) })
+	v, err := Start(t.Context(), WithoutEnv(), WithGlobal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Shutdown(t.Context())
+	c, _ := otel.Meter("global-user").Int64Counter("global.hits")
+	c.Add(t.Context(), 3)
+	if body := get(t, v.Handler(), "/metrics"); !strings.Contains(body, "global_hits_total") {
+		t.Errorf("a counter from the global provider is missing:\n%s", body)
+	}
+}
+
+func TestShutdownTwice(t *testing.T) {
+	v, err := Start(t.Context(), WithoutEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Shutdown(t.Context()); !errors.Is(err, ErrShutdown) {
+		t.Errorf("second Shutdown = %v, want ErrShutdown", err)
+	}
+}
+
+func get(t *testing.T, h http.Handler, path string) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
