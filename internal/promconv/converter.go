@@ -3,6 +3,7 @@ package promconv
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -40,7 +41,6 @@ var (
 	scopeVersionLabelName = new(scopeVersionLabel)
 	traceIDLabelName      = new(otlptranslator.ExemplarTraceIDKey)
 	spanIDLabelName       = new(otlptranslator.ExemplarSpanIDKey)
-	gaugeValueOne         = new(1.0)
 
 	errBridgeScope = errors.New("promconv: metrics of the Prometheus bridge scope " +
 		bridgeScopeName + " are not supported and are dropped")
@@ -56,10 +56,12 @@ var (
 // otel_scope_name only; see the package documentation.
 //
 // A Converter remembers translated metric names (keyed by name, unit and
-// kind), translated label names and the type and help of every family it has
-// seen, so steady-state conversion does no otlptranslator work and type
-// conflicts are resolved the same way on every call. It is safe for
-// concurrent use.
+// kind), translated label names, the type and help of every family it has
+// seen and the label pairs of recently converted series (keyed by scope name
+// and attribute set). Steady-state conversion therefore does no
+// otlptranslator work and allocates no labels, and type conflicts are
+// resolved the same way on every call. All caches are bounded. A Converter is
+// safe for concurrent use.
 type Converter struct {
 	metricNamer otlptranslator.MetricNamer
 	labelNamer  otlptranslator.LabelNamer
@@ -71,6 +73,8 @@ type Converter struct {
 	mu        sync.Mutex // guards families, familySeq and replacing names
 	families  map[string]familyInfo
 	familySeq uint64
+
+	sets labelSets
 
 	bridgeOnce sync.Once
 }
@@ -208,6 +212,7 @@ func (c *Converter) Convert(dst []*dto.MetricFamily, rm *metricdata.ResourceMetr
 		}
 	}
 	c.publish(&cv)
+	c.sets.endCall(cv.nseries)
 	dst = cv.finish(dst)
 	return dst, errors.Join(cv.errs...)
 }
@@ -224,6 +229,8 @@ type conv struct {
 	errs   []error
 
 	hasTargetInfo bool
+	nseries       int // series looked up in c.sets
+	misses        int // c.sets misses in the current metric
 
 	// memo remembers the label names of the previous attribute set by
 	// position: consecutive data points almost always have the same keys.
@@ -257,9 +264,18 @@ type family struct {
 	seq    uint64 // registration order, to decide suffix collisions
 	series []series
 	drop   bool
+
+	// keys holds the sort keys of the series back to back, written while
+	// their labels are still in the CPU cache; keyEnds[i] is where the key
+	// of series[i] ends. noKeys is set when some key cannot be built. See
+	// sortSeries.
+	keys    strings.Builder
+	keyEnds []int
+	noKeys  bool
 }
 
 type series struct {
+	key   string // see setSortKeys
 	m     *dto.Metric
 	scope int32 // index into conv.scopes, -1 for target_info
 	seq   int32 // insertion order, the tie-breaker for duplicates
@@ -297,7 +313,7 @@ func (cv *conv) targetInfo(res *resource.Resource) {
 	}
 	m := cv.metrics.one(1)
 	m.Label = lbls
-	m.Gauge = &dto.Gauge{Value: gaugeValueOne}
+	m.Gauge = &dto.Gauge{Value: new(1.0)}
 	f := &family{name: otlptranslator.TargetInfoMetricName, help: targetInfoHelp, typ: dto.MetricType_GAUGE}
 	f.series = append(f.series, series{m: m, scope: -1})
 	cv.fams[f.name] = f
@@ -336,6 +352,9 @@ func (cv *conv) metric(si int32, m *metricdata.Metrics) {
 		return
 	}
 	var bad badSeries
+	cv.misses = 0
+	cv.c.sets.mu.Lock()
+	defer cv.c.sets.mu.Unlock()
 	switch d := m.Data.(type) {
 	case metricdata.Sum[int64]:
 		addSum(cv, f, si, d.DataPoints, d.IsMonotonic, &bad)
@@ -451,6 +470,79 @@ func (cv *conv) labelName(key string) labelName {
 	return v
 }
 
+// labelSetKey identifies the labels of a series: they depend only on the
+// attribute set and the scope name.
+type labelSetKey struct {
+	scope string
+	set   attribute.Distinct
+}
+
+// labelSets caches the label pairs of every series across calls, so a
+// steady-state scrape neither translates nor allocates labels. The cached
+// slices are shared by the families of successive calls and never modified.
+//
+// It keeps two generations: lookups promote hits from prev to cur, and when
+// cur outgrows twice the recent number of series it becomes prev. Label sets
+// no longer reported are thus dropped after at most two rotations, and the
+// cache holds at most about four times the live series.
+type labelSets struct {
+	mu        sync.Mutex
+	cur, prev map[labelSetKey][]*dto.LabelPair
+	peak      int // recent maximum of series per call
+}
+
+const minLabelSets = 10000
+
+// load and store must be called with mu held; conv.metric holds it while it
+// converts the points of one metric.
+func (c *labelSets) load(k labelSetKey) ([]*dto.LabelPair, bool) {
+	if l, ok := c.cur[k]; ok {
+		return l, true
+	}
+	if l, ok := c.prev[k]; ok {
+		delete(c.prev, k)
+		c.cur[k] = l
+		return l, true
+	}
+	return nil, false
+}
+
+func (c *labelSets) store(k labelSetKey, l []*dto.LabelPair) {
+	if c.cur == nil {
+		c.cur = make(map[labelSetKey][]*dto.LabelPair)
+	}
+	c.cur[k] = l
+}
+
+// endCall records that a call looked up n series and rotates the
+// generations if cur has grown well beyond that.
+func (c *labelSets) endCall(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.peak = max(n, c.peak-c.peak/16)
+	if len(c.cur) > max(minLabelSets, 2*c.peak) {
+		c.prev, c.cur = c.cur, make(map[labelSetKey][]*dto.LabelPair, len(c.cur)/2)
+	}
+}
+
+// seriesLabels returns the labels of a series of scope si with attributes
+// attrs, from the cache if possible.
+func (cv *conv) seriesLabels(attrs *attribute.Set, si int32, hint int) ([]*dto.LabelPair, error) {
+	cv.nseries++
+	k := labelSetKey{scope: cv.scopes[si].name, set: attrs.Equivalent()}
+	if l, ok := cv.c.sets.load(k); ok {
+		return l, nil
+	}
+	// Size label allocations by the misses so far in this metric, not by
+	// the points left: after the first scrape almost all are hits.
+	cv.misses++
+	l, err := cv.labels(attrs, si, min(hint, 2*cv.misses))
+	if err == nil {
+		cv.c.sets.store(k, l)
+	}
+	return l, err
+}
+
 // labels returns the sorted label pairs for attrs plus the otel_scope_name
 // label of scope si (none when si < 0). hint is the number of series still
 // to come for this metric, to size allocations.
@@ -551,10 +643,11 @@ func mergeDuplicates(p []*dto.LabelPair) []*dto.LabelPair {
 }
 
 func addSum[N int64 | float64](cv *conv, f *family, si int32, dps []metricdata.DataPoint[N], counter bool, bad *badSeries) {
+	f.reserve(len(dps))
 	for j := range dps {
 		dp := &dps[j]
 		hint := len(dps) - j
-		lbls, err := cv.labels(&dp.Attributes, si, hint)
+		lbls, err := cv.seriesLabels(&dp.Attributes, si, hint)
 		if err != nil {
 			bad.add(err)
 			continue
@@ -582,8 +675,44 @@ func addSum[N int64 | float64](cv *conv, f *family, si int32, dps []metricdata.D
 	}
 }
 
+// reserve makes room for n more series.
+func (f *family) reserve(n int) {
+	f.series = slices.Grow(f.series, n)
+	if !f.noKeys {
+		f.keyEnds = slices.Grow(f.keyEnds, n)
+		per := 32
+		if k := len(f.keyEnds); k > 0 {
+			per = f.keyEnds[k-1]/k + 1
+		}
+		f.keys.Grow(n * per)
+	}
+}
+
+// add appends a series and its sort key: the label count, then each label
+// value followed by a NUL. Byte order of keys is the order of cmpLabels up to
+// label names, as long as no value contains a NUL.
 func (f *family) add(m *dto.Metric, si int32) {
 	f.series = append(f.series, series{m: m, scope: si, seq: int32(len(f.series))})
+	if f.noKeys {
+		return
+	}
+	l := m.Label
+	if len(l) > math.MaxUint16 {
+		f.noKeys = true
+		return
+	}
+	f.keys.WriteByte(byte(len(l) >> 8))
+	f.keys.WriteByte(byte(len(l)))
+	for _, lp := range l {
+		v := *lp.Value
+		if strings.IndexByte(v, 0) >= 0 {
+			f.noKeys = true
+			return
+		}
+		f.keys.WriteString(v)
+		f.keys.WriteByte(0)
+	}
+	f.keyEnds = append(f.keyEnds, f.keys.Len())
 }
 
 // chunk hands out slices of a larger allocation, so that a scrape of many

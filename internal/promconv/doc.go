@@ -24,7 +24,7 @@
 //     become "_", runs of "_" collapse, a leading digit gets a "key_" prefix.
 //     When two keys of one attribute set become the same label name, their
 //     values are sorted and joined with ";". Keys that translate to a reserved
-//     name ("__…", or one of the otel_scope_* labels) are errors.
+//     name ("__…", or on a series one of the otel_scope_* labels) are errors.
 //   - The resource becomes one GAUGE family "target_info" (help "Target
 //     metadata", value 1) labelled with the resource attributes. It is omitted
 //     when the resource has no attributes.
@@ -60,7 +60,9 @@
 // # Sharing
 //
 // To keep a scrape cheap, the families returned share immutable pieces: label
-// name strings, the otel_scope_name label pair of a scope and the
-// otel_scope_version pair are the same pointers in many metrics. Treat the
-// output as read-only, as client_golang's own const metrics require.
+// name strings and the scope label pairs are the same pointers in many
+// metrics, and the label slice of a series (with its pairs) is reused by every
+// later call that reports the same series. Treat the output as read-only, as
+// client_golang's own const metrics require; replacing a field of a returned
+// dto.Metric is fine, modifying what it points to is not.
 package promconv

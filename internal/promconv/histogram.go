@@ -32,6 +32,7 @@ var errScaleBelowMin = errors.New("exponential histogram scale below minimum sup
 // bucket per bound with cumulative counts, the +Inf bucket implied by the
 // count.
 func addHistogram[N int64 | float64](cv *conv, f *family, si int32, dps []metricdata.HistogramDataPoint[N], bad *badSeries) {
+	f.reserve(len(dps))
 	for j := range dps {
 		dp := &dps[j]
 		hint := len(dps) - j
@@ -40,7 +41,7 @@ func addHistogram[N int64 | float64](cv *conv, f *family, si int32, dps []metric
 			bad.add(fmt.Errorf("histogram point has %d bounds but only %d bucket counts", nb, len(dp.BucketCounts)))
 			continue
 		}
-		lbls, err := cv.labels(&dp.Attributes, si, hint)
+		lbls, err := cv.seriesLabels(&dp.Attributes, si, hint)
 		if err != nil {
 			bad.add(err)
 			continue
@@ -118,7 +119,7 @@ func addNativeHistogram[N int64 | float64](cv *conv, f *family, si int32, dps []
 	desc := prometheus.NewDesc(f.name, f.help, nil, nil)
 	for j := range dps {
 		dp := &dps[j]
-		lbls, err := cv.labels(&dp.Attributes, si, len(dps)-j)
+		lbls, err := cv.seriesLabels(&dp.Attributes, si, len(dps)-j)
 		if err != nil {
 			bad.add(err)
 			continue
