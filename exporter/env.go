@@ -251,33 +251,11 @@ func parseProtocol(v string) (Protocol, error) {
 	}
 }
 
-// parseResourceAttributes parses "key=value,key2=value2" with
-// percent-encoded values, as the specification describes.
-func parseResourceAttributes(v string) ([]attribute.KeyValue, error) {
-	var attrs []attribute.KeyValue
-	for i, item := range strings.Split(v, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		key, val, ok := strings.Cut(item, "=")
-		key = strings.TrimSpace(key)
-		if !ok || key == "" {
-			return nil, fmt.Errorf("entry %d %q: want key=value", i+1, item)
-		}
-		dec, err := url.PathUnescape(strings.TrimSpace(val))
-		if err != nil {
-			return nil, fmt.Errorf("entry %d %q: value is not valid percent-encoding", i+1, item)
-		}
-		attrs = append(attrs, attribute.String(key, dec))
-	}
-	return attrs, nil
-}
-
-// parseHeaders parses "key=value,key2=value2" with percent-encoded values.
-// Its errors name the entry's position and key only, never a value.
-func parseHeaders(v string) (map[string]string, error) {
-	h := make(map[string]string)
+// parseKeyValues parses "key=value,key2=value2" with percent-encoded
+// values, as the specification describes for resource attributes and
+// headers, calling add for each pair. Its errors name the entry's position
+// and key, never a value, so that they are safe to log for headers too.
+func parseKeyValues(v string, validKey func(string) error, add func(key, value string)) error {
 	for i, item := range strings.Split(v, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
@@ -286,18 +264,40 @@ func parseHeaders(v string) (map[string]string, error) {
 		key, val, ok := strings.Cut(item, "=")
 		key = strings.TrimSpace(key)
 		if !ok {
-			return nil, fmt.Errorf("entry %d has no %q: want key=value", i+1, "=")
+			return fmt.Errorf("entry %d has no %q: want key=value", i+1, "=")
 		}
-		if !validHeaderName(key) {
-			return nil, fmt.Errorf("entry %d: %q is not a valid header name", i+1, key)
+		if err := validKey(key); err != nil {
+			return fmt.Errorf("entry %d: %w", i+1, err)
 		}
 		dec, err := url.PathUnescape(strings.TrimSpace(val))
 		if err != nil {
-			return nil, fmt.Errorf("entry %d (%s): value is not valid percent-encoding", i+1, key)
+			return fmt.Errorf("entry %d (%s): value is not valid percent-encoding", i+1, key)
 		}
-		h[key] = dec
+		add(key, dec)
 	}
-	return h, nil
+	return nil
+}
+
+func parseResourceAttributes(v string) ([]attribute.KeyValue, error) {
+	var attrs []attribute.KeyValue
+	err := parseKeyValues(v, func(k string) error {
+		if k == "" {
+			return errors.New("empty key: want key=value")
+		}
+		return nil
+	}, func(k, v string) { attrs = append(attrs, attribute.String(k, v)) })
+	return attrs, err
+}
+
+func parseHeaders(v string) (map[string]string, error) {
+	h := make(map[string]string)
+	err := parseKeyValues(v, func(k string) error {
+		if !validHeaderName(k) {
+			return fmt.Errorf("%q is not a valid header name", k)
+		}
+		return nil
+	}, func(k, v string) { h[k] = v })
+	return h, err
 }
 
 // validHeaderName reports whether s is an RFC 9110 token.

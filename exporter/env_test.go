@@ -174,7 +174,7 @@ func TestConfigFromEnvInvalid(t *testing.T) {
 		inMsg   string
 	}{
 		{"resource attribute without =", map[string]string{EnvResourceAttributes: "a=1,broken"}, EnvResourceAttributes, "entry 2"},
-		{"resource attribute empty key", map[string]string{EnvResourceAttributes: "=x"}, EnvResourceAttributes, "key=value"},
+		{"resource attribute empty key", map[string]string{EnvResourceAttributes: "=x"}, EnvResourceAttributes, "empty key"},
 		{"resource attribute bad escape", map[string]string{EnvResourceAttributes: "a=%zz"}, EnvResourceAttributes, "percent-encoding"},
 		{"unknown exporter", map[string]string{EnvMetricsExporter: "prometheus,zipkin"}, EnvMetricsExporter, `"zipkin"`},
 		{"none combined", map[string]string{EnvMetricsExporter: "none,otlp"}, EnvMetricsExporter, "none"},

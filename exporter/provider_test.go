@@ -1,18 +1,15 @@
 package exporter
 
 import (
-	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/goleak"
 
+	"github.com/vitalsgo/vitals/internal/logtest"
 	"github.com/vitalsgo/vitals/internal/otlptest"
 )
 
@@ -402,24 +400,6 @@ func TestOTLPTemporality(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) lines() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Count(s.b.String(), "\n")
-}
-
 // closedPort returns a loopback address where nothing listens.
 func closedPort(t *testing.T) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -434,11 +414,11 @@ func closedPort(t *testing.T) string {
 func TestOTLPEndpointDown(t *testing.T) {
 	for _, proto := range []Protocol{ProtocolGRPC, ProtocolHTTPProtobuf} {
 		t.Run(proto.String(), func(t *testing.T) {
-			var logs syncBuffer
+			logger, logs := logtest.New()
 			now := time.Unix(1000, 0)
 			p := newTestProvider(t, Config{
 				OTLP: OTLP{Endpoint: "http://" + closedPort(t), Protocol: proto, Timeout: 200 * time.Millisecond},
-			}, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))), withClock(func() time.Time { return now }))
+			}, WithLogger(logger), withClock(func() time.Time { return now }))
 
 			c, _ := p.Meter("t").Int64Counter("hits")
 			const flushes = 5
@@ -448,8 +428,8 @@ func TestOTLPEndpointDown(t *testing.T) {
 					t.Error("ForceFlush to a closed port reported success")
 				}
 			}
-			if n := logs.lines(); n != 1 {
-				t.Errorf("%d log lines for %d identical failures, want 1:\n%s", n, flushes, logs.b.String())
+			if n := logs.Lines(); n != 1 {
+				t.Errorf("%d log lines for %d identical failures, want 1:\n%s", n, flushes, logs.String())
 			}
 
 			// Recording went on, and the failures are visible as a metric.
@@ -481,12 +461,12 @@ func TestOTLPEndpointHanging(t *testing.T) {
 			proto = ProtocolHTTPProtobuf
 		}
 		t.Run(proto.String(), func(t *testing.T) {
-			var logs syncBuffer
+			logger, logs := logtest.New()
 			p, err := New(t.Context(), Config{
 				Exporters: []Kind{KindOTLP},
 				// A long OTLP timeout: Shutdown must still honour its own deadline.
 				OTLP: OTLP{Endpoint: "http://" + rcv.Addr() + "/v1/metrics", Protocol: proto, Timeout: time.Minute},
-			}, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			}, WithLogger(logger))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -516,8 +496,8 @@ func TestOTLPEndpointHanging(t *testing.T) {
 			}
 			rcv.Close() // releases the hung export so the flush goroutine ends
 			<-flushed
-			if n := logs.lines(); n > 2 {
-				t.Errorf("%d log lines, want at most 2:\n%s", n, logs.b.String())
+			if n := logs.Lines(); n > 2 {
+				t.Errorf("%d log lines, want at most 2:\n%s", n, logs.String())
 			}
 		})
 	}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vitalsgo/vitals/internal/logtest"
 )
 
 func TestLimiterSuppressesRepeats(t *testing.T) {
@@ -56,8 +58,8 @@ func TestLimiterBoundsDistinctMessages(t *testing.T) {
 }
 
 func TestLimiterConcurrentSafe(t *testing.T) {
-	var buf safeBuffer
-	l := New(slog.New(slog.NewTextHandler(&buf, nil)), "x", time.Hour, nil)
+	logger, buf := logtest.New()
+	l := New(logger, "x", time.Hour, nil)
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
@@ -67,24 +69,7 @@ func TestLimiterConcurrentSafe(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := strings.Count(buf.String(), "\n"); n != 1 {
+	if n := buf.Lines(); n != 1 {
 		t.Errorf("got %d lines for one repeated message, want 1", n)
 	}
-}
-
-type safeBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *safeBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *safeBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
