@@ -1,0 +1,83 @@
+package memory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/util/annotations"
+)
+
+// MaxPoints is the largest number of steps a range query may have, as in
+// Prometheus' HTTP API.
+const MaxPoints = 11000
+
+// Vector, Matrix, Scalar and String are the PromQL result types.
+type (
+	Vector = promql.Vector
+	Matrix = promql.Matrix
+	Scalar = promql.Scalar
+	String = promql.String
+)
+
+// Result is the answer to a query.
+type Result struct {
+	// Value is a Vector, Matrix, Scalar or String.
+	Value parser.Value
+	// Warnings are the engine's annotations (for example a rate over a
+	// metric that is not a counter).
+	Warnings annotations.Annotations
+}
+
+// BadQueryError reports a query that cannot run: it does not parse, or its
+// parameters are out of range. Other errors come from evaluation.
+type BadQueryError struct {
+	Err error
+}
+
+func (e *BadQueryError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *BadQueryError) Unwrap() error { return e.Err }
+
+// Query evaluates expr at ts with the Prometheus engine over the stored
+// series. A query that does not parse is a *BadQueryError; one that runs out
+// of time or samples returns the engine's error (promql.ErrQueryTimeout,
+// promql.ErrTooManySamples, promql.ErrQueryCanceled).
+func (r *Reader) Query(ctx context.Context, expr string, ts time.Time) (Result, error) {
+	q, err := r.engine.NewInstantQuery(ctx, r, nil, expr, ts)
+	if err != nil {
+		return Result{}, &BadQueryError{Err: err}
+	}
+	return exec(ctx, q)
+}
+
+// QueryRange evaluates expr at every step from start to end with the
+// Prometheus engine. The result is a Matrix (or an error as Query returns).
+func (r *Reader) QueryRange(ctx context.Context, expr string, start, end time.Time, step time.Duration) (Result, error) {
+	switch {
+	case step <= 0:
+		return Result{}, &BadQueryError{Err: errors.New("zero or negative query resolution step widths are not accepted. Try a positive integer")}
+	case end.Before(start):
+		return Result{}, &BadQueryError{Err: errors.New("end timestamp must not be before start time")}
+	case end.Sub(start)/step > MaxPoints:
+		return Result{}, &BadQueryError{Err: fmt.Errorf("exceeded maximum resolution of %d points per timeseries. Try decreasing the query resolution (?step=XX)", MaxPoints)}
+	}
+	q, err := r.engine.NewRangeQuery(ctx, r, nil, expr, start, end, step)
+	if err != nil {
+		return Result{}, &BadQueryError{Err: err}
+	}
+	return exec(ctx, q)
+}
+
+func exec(ctx context.Context, q promql.Query) (Result, error) {
+	defer q.Close()
+	res := q.Exec(ctx)
+	if res.Err != nil {
+		return Result{Warnings: res.Warnings}, res.Err
+	}
+	return Result{Value: res.Value, Warnings: res.Warnings}, nil
+}

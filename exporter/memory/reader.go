@@ -1,0 +1,309 @@
+package memory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/vitalsgo/vitals/internal/promconv"
+	"github.com/vitalsgo/vitals/internal/ratelog"
+)
+
+// ScopeName is the instrumentation scope of the metrics the reader records
+// about itself.
+const ScopeName = "github.com/vitalsgo/vitals/exporter/memory"
+
+// Defaults of the options.
+const (
+	DefaultInterval      = 10 * time.Second
+	DefaultRetention     = time.Hour
+	DefaultMaxSeries     = 20000
+	DefaultQueryTimeout  = 10 * time.Second
+	DefaultMaxSamples    = 5_000_000
+	DefaultLookbackDelta = 5 * time.Minute
+)
+
+// ErrCollectOrder is returned by Collect when the clock has not moved past
+// the previous collection: samples of a series must have increasing times.
+var ErrCollectOrder = errors.New("memory: collection time is not after the previous collection")
+
+// Clock tells the time. Tests give the reader a clock they move by hand.
+type Clock interface {
+	Now() time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// Reader is an OpenTelemetry metric reader that keeps the recent history of
+// every metric in memory, named exactly as /metrics names it, and answers
+// PromQL over it with the Prometheus engine. Create it with New, add
+// SDKReader to the MeterProvider, then drive it with Run (or Collect).
+// It is safe for concurrent use.
+type Reader struct {
+	manual *sdkmetric.ManualReader
+	conv   *promconv.Converter
+	store  *store
+	engine *promql.Engine
+	cfg    config
+
+	collectMu sync.Mutex // serialises collections; guards the fields below
+	rm        metricdata.ResourceMetrics
+	fams      []*dto.MetricFamily
+	scratch   labels.ScratchBuilder
+	lset      labels.Labels
+	leCache   map[float64]string
+
+	series  atomic.Int64
+	dropped atomic.Int64
+}
+
+// New returns a Reader configured by opts.
+func New(opts ...Option) *Reader {
+	cfg := newConfig(opts)
+	capacity := int(cfg.retention/cfg.interval) + 2
+	r := &Reader{
+		manual:  sdkmetric.NewManualReader(),
+		conv:    promconv.NewConverter(),
+		store:   newStore(capacity, cfg.maxSeries),
+		cfg:     cfg,
+		leCache: make(map[float64]string),
+	}
+	r.engine = promql.NewEngine(promql.EngineOpts{
+		Logger:               cfg.logger.With("component", "vitals/memory promql"),
+		MaxSamples:           cfg.maxSamples,
+		Timeout:              cfg.queryTimeout,
+		LookbackDelta:        cfg.lookback,
+		EnableAtModifier:     true,
+		EnableNegativeOffset: true,
+		NoStepSubqueryIntervalFn: func(int64) int64 {
+			return cfg.interval.Milliseconds()
+		},
+	})
+	return r
+}
+
+// SDKReader returns the reader to register with the MeterProvider
+// (sdkmetric.WithReader or exporter.WithReader). It uses cumulative
+// temporality, as Prometheus does.
+func (r *Reader) SDKReader() sdkmetric.Reader { return r.manual }
+
+// Interval returns the time between two collections of Run.
+func (r *Reader) Interval() time.Duration { return r.cfg.interval }
+
+// Retention returns how long samples are kept.
+func (r *Reader) Retention() time.Duration { return r.cfg.retention }
+
+// Collect collects the MeterProvider once, at the reader's clock's time,
+// and appends one sample to every series it reports. Series beyond the
+// series limit are dropped and counted; series not reported for a retention
+// window are removed.
+func (r *Reader) Collect(ctx context.Context) error {
+	r.collectMu.Lock()
+	defer r.collectMu.Unlock()
+
+	err := r.manual.Collect(ctx, &r.rm)
+	if errors.Is(err, sdkmetric.ErrReaderShutdown) || errors.Is(err, sdkmetric.ErrReaderNotRegistered) {
+		return err
+	}
+	fams, cerr := r.conv.Convert(r.fams[:0], &r.rm)
+	r.fams = fams
+	err = errors.Join(err, cerr)
+
+	now := r.cfg.clock.Now().UnixMilli()
+	st := r.store
+	st.mu.Lock()
+	if last, ok := st.tl.lastTime(); ok && now <= last {
+		st.mu.Unlock()
+		return errors.Join(err, fmt.Errorf("%w: %d ms after %d ms", ErrCollectOrder, now, last))
+	}
+	seq := st.tl.push(now)
+	var dropped int64
+	for _, f := range fams {
+		dropped += r.appendFamily(f, seq, now)
+	}
+	st.removeOlderThan(now - r.cfg.retention.Milliseconds())
+	n := st.n
+	st.mu.Unlock()
+
+	r.series.Store(int64(n))
+	r.dropped.Add(dropped)
+	clear(r.fams) // let the converted families be collected
+	return err
+}
+
+// appendFamily appends the samples of one family, returning how many were
+// dropped for want of room. The caller holds the store's write lock.
+func (r *Reader) appendFamily(f *dto.MetricFamily, seq uint64, now int64) (dropped int64) {
+	name := f.GetName()
+	for _, m := range f.GetMetric() {
+		switch f.GetType() {
+		case dto.MetricType_COUNTER:
+			dropped += r.appendSample(name, m.Label, "", m.GetCounter().GetValue(), seq, now)
+		case dto.MetricType_GAUGE:
+			dropped += r.appendSample(name, m.Label, "", m.GetGauge().GetValue(), seq, now)
+		case dto.MetricType_UNTYPED:
+			dropped += r.appendSample(name, m.Label, "", m.GetUntyped().GetValue(), seq, now)
+		case dto.MetricType_HISTOGRAM:
+			h := m.GetHistogram()
+			for _, b := range h.GetBucket() {
+				dropped += r.appendSample(name+"_bucket", m.Label, r.le(b.GetUpperBound()), float64(b.GetCumulativeCount()), seq, now)
+			}
+			// The +Inf bucket is implied by the count, as in the exposition.
+			count := float64(h.GetSampleCount())
+			dropped += r.appendSample(name+"_bucket", m.Label, "+Inf", count, seq, now)
+			dropped += r.appendSample(name+"_sum", m.Label, "", h.GetSampleSum(), seq, now)
+			dropped += r.appendSample(name+"_count", m.Label, "", count, seq, now)
+		}
+	}
+	return dropped
+}
+
+func (r *Reader) appendSample(name string, pairs []*dto.LabelPair, le string, v float64, seq uint64, now int64) int64 {
+	r.scratch.Reset()
+	r.scratch.Add(labels.MetricName, name)
+	for _, p := range pairs {
+		r.scratch.Add(p.GetName(), p.GetValue())
+	}
+	if le != "" {
+		r.scratch.Add(labels.BucketLabel, le)
+	}
+	r.scratch.Sort()
+	r.scratch.Overwrite(&r.lset)
+	s := r.store.get(r.lset, r.lset.Hash())
+	if s == nil {
+		return 1
+	}
+	s.put(seq, v, len(r.store.tl.times))
+	s.lastT = now
+	return 0
+}
+
+// le formats a bucket bound as Prometheus stores it when it scrapes the
+// OpenMetrics format, and as Prometheus 3 normalises every scrape: integral
+// bounds get ".0" ("1.0", "10.0"), others the shortest form ("0.005").
+func (r *Reader) le(bound float64) string {
+	if s, ok := r.leCache[bound]; ok {
+		return s
+	}
+	var s string
+	switch {
+	case math.IsInf(bound, +1):
+		s = "+Inf"
+	case math.IsInf(bound, -1):
+		s = "-Inf"
+	case math.IsNaN(bound):
+		s = "NaN"
+	default:
+		s = strconv.FormatFloat(bound, 'g', -1, 64)
+		if !containsAny(s, ".eE") {
+			s += ".0"
+		}
+	}
+	if len(r.leCache) >= 4096 {
+		clear(r.leCache)
+	}
+	r.leCache[bound] = s
+	return s
+}
+
+func containsAny(s, chars string) bool {
+	for i := 0; i < len(s); i++ {
+		for j := 0; j < len(chars); j++ {
+			if s[i] == chars[j] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Run collects every interval until ctx is done or the reader's
+// MeterProvider shuts down. A failed collection is logged at a bounded rate
+// and does not stop the loop.
+func (r *Reader) Run(ctx context.Context) error {
+	t := time.NewTicker(r.cfg.interval)
+	defer t.Stop()
+	return r.run(ctx, t.C)
+}
+
+func (r *Reader) run(ctx context.Context, tick <-chan time.Time) error {
+	errs := ratelog.New(r.cfg.logger, "vitals: in-memory collection failed", 0, nil)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick:
+			err := r.Collect(ctx)
+			if errors.Is(err, sdkmetric.ErrReaderShutdown) {
+				return nil
+			}
+			errs.Handle(err)
+		}
+	}
+}
+
+// Instrument registers the reader's own metrics with mp:
+// vitals.memory.series (series held) and vitals.memory.samples.dropped
+// (samples dropped because the series limit was reached). They are read
+// from atomics at collection time.
+func (r *Reader) Instrument(mp metric.MeterProvider) error {
+	m := mp.Meter(ScopeName)
+	series, err := m.Int64ObservableGauge("vitals.memory.series",
+		metric.WithUnit("{series}"),
+		metric.WithDescription("Series held by the in-memory reader."))
+	if err != nil {
+		return fmt.Errorf("memory: %w", err)
+	}
+	dropped, err := m.Int64ObservableCounter("vitals.memory.samples.dropped",
+		metric.WithUnit("{sample}"),
+		metric.WithDescription("Samples the in-memory reader dropped because its series limit was reached."))
+	if err != nil {
+		return fmt.Errorf("memory: %w", err)
+	}
+	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		o.ObserveInt64(series, r.series.Load())
+		o.ObserveInt64(dropped, r.dropped.Load())
+		return nil
+	}, series, dropped)
+	if err != nil {
+		return fmt.Errorf("memory: %w", err)
+	}
+	return nil
+}
+
+// Stats describes what the reader holds.
+type Stats struct {
+	// Series is the number of series held.
+	Series int
+	// Dropped is the number of samples dropped since the reader was created
+	// because the series limit was reached.
+	Dropped int64
+	// Collections is the number of collections held (at most the retention
+	// divided by the interval, plus two).
+	Collections int
+}
+
+// Stats returns what the reader holds now.
+func (r *Reader) Stats() Stats {
+	r.store.mu.RLock()
+	defer r.store.mu.RUnlock()
+	return Stats{
+		Series:      r.store.n,
+		Dropped:     r.dropped.Load(),
+		Collections: int(r.store.tl.next - r.store.tl.first),
+	}
+}
