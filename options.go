@@ -6,6 +6,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/vitalsgo/vitals/exporter"
+	"github.com/vitalsgo/vitals/exporter/memory"
 )
 
 // Option configures Start.
@@ -21,10 +22,12 @@ type config struct {
 	readers        []sdkmetric.Reader
 	global         bool
 	ignoreEnv      bool
+	memory         bool
+	memoryOpts     []memory.Option
 }
 
 func newConfig(opts []Option) config {
-	c := config{logger: slog.Default()}
+	c := config{logger: slog.Default(), memory: true}
 	for _, o := range opts {
 		c = o.apply(c)
 	}
@@ -102,6 +105,27 @@ func WithReader(r sdkmetric.Reader) Option {
 func WithGlobal() Option {
 	return optionFunc(func(c config) config {
 		c.global = true
+		return c
+	})
+}
+
+// WithMemory configures the in-memory reader (collect interval, retention,
+// series limit, query limits). By default, the memory package's defaults:
+// a collection every 10 s kept for 1 h, at most 20 000 series.
+func WithMemory(opts ...memory.Option) Option {
+	return optionFunc(func(c config) config {
+		c.memory = true
+		c.memoryOpts = append(c.memoryOpts, opts...)
+		return c
+	})
+}
+
+// WithoutMemory leaves out the in-memory reader: no PromQL over recent
+// history, and one aggregation less per measurement. By default, the reader
+// is on.
+func WithoutMemory() Option {
+	return optionFunc(func(c config) config {
+		c.memory = false
 		return c
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/vitalsgo/vitals/exporter"
+	"github.com/vitalsgo/vitals/exporter/memory"
 )
 
 // ErrShutdown is returned by Vitals.Shutdown when it was already called.
@@ -22,8 +23,12 @@ var ErrShutdown = errors.New("vitals: already shut down")
 // concurrent use. Create it with Start and stop it with Shutdown.
 type Vitals struct {
 	provider *exporter.Provider
+	mem      *memory.Reader
 	handler  http.Handler
 	logger   *slog.Logger
+
+	stopMemory context.CancelFunc
+	memoryDone chan struct{}
 
 	shutdownOnce sync.Once
 }
@@ -59,18 +64,39 @@ func Start(ctx context.Context, opts ...Option) (*Vitals, error) {
 	for _, r := range cfg.readers {
 		eopts = append(eopts, exporter.WithReader(r))
 	}
+	var mem *memory.Reader
+	if cfg.memory {
+		mem = memory.New(append([]memory.Option{memory.WithLogger(cfg.logger)}, cfg.memoryOpts...)...)
+		eopts = append(eopts, exporter.WithReader(mem.SDKReader()))
+	}
 	p, err := exporter.New(ctx, ec, eopts...)
 	if err != nil {
 		return nil, fmt.Errorf("vitals: %w", err)
 	}
+
+	v := &Vitals{provider: p, mem: mem, logger: cfg.logger}
+	if mem != nil {
+		if err := mem.Instrument(p); err != nil {
+			_ = p.Shutdown(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("vitals: %w", err)
+		}
+		runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		v.stopMemory, v.memoryDone = cancel, make(chan struct{})
+		go func() {
+			defer close(v.memoryDone)
+			_ = mem.Run(runCtx)
+		}()
+	}
 	if cfg.global {
 		otel.SetMeterProvider(p)
 	}
-
-	v := &Vitals{provider: p, logger: cfg.logger}
 	v.handler = v.newHandler()
 	return v, nil
 }
+
+// Memory returns the in-memory reader: the recent history of every metric,
+// queryable with PromQL. It is nil when Start was given WithoutMemory.
+func (v *Vitals) Memory() *memory.Reader { return v.mem }
 
 // MeterProvider returns the provider to record metrics with, or to pass to
 // instrumentation libraries (for example otelhttp.WithMeterProvider).
@@ -84,7 +110,12 @@ func (v *Vitals) Meter(name string, opts ...metric.MeterOption) metric.Meter {
 
 // Handler returns the HTTP handler of the vital signs. It serves
 //
-//	GET /metrics   the Prometheus exposition (text or OpenMetrics, gzip on request)
+//	GET /metrics                           the Prometheus exposition (text or OpenMetrics, gzip on request)
+//	GET|POST /monitoring/api/query         PromQL at one time over the in-memory reader
+//	GET|POST /monitoring/api/query_range   PromQL over a time range
+//
+// The query endpoints take the parameters of Prometheus' /api/v1/query and
+// /api/v1/query_range and answer in the same JSON shape, errors included.
 //
 // Mount it on the service's mux (mux.Handle("/metrics", v.Handler())) or
 // serve it on its own port.
@@ -98,6 +129,13 @@ func (v *Vitals) newHandler() http.Handler {
 		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
 			http.Error(w, "the Prometheus exporter is not enabled (see OTEL_METRICS_EXPORTER)", http.StatusNotFound)
 		})
+	}
+	if v.mem != nil {
+		api := &queryAPI{mem: v.mem, now: v.mem.Now}
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			mux.HandleFunc(method+" /monitoring/api/query", api.query)
+			mux.HandleFunc(method+" /monitoring/api/query_range", api.queryRange)
+		}
 	}
 	return mux
 }
@@ -114,6 +152,13 @@ func (v *Vitals) ForceFlush(ctx context.Context) error {
 func (v *Vitals) Shutdown(ctx context.Context) error {
 	err := ErrShutdown
 	v.shutdownOnce.Do(func() {
+		if v.stopMemory != nil {
+			v.stopMemory()
+			select {
+			case <-v.memoryDone:
+			case <-ctx.Done():
+			}
+		}
 		err = v.provider.Shutdown(ctx)
 		if err != nil {
 			err = fmt.Errorf("vitals: shutdown: %w", err)

@@ -104,6 +104,10 @@ func (r *Reader) SDKReader() sdkmetric.Reader { return r.manual }
 // Interval returns the time between two collections of Run.
 func (r *Reader) Interval() time.Duration { return r.cfg.interval }
 
+// Now returns the time on the reader's clock: the time of the next
+// collection, and the default time of a query.
+func (r *Reader) Now() time.Time { return r.cfg.clock.Now() }
+
 // Retention returns how long samples are kept.
 func (r *Reader) Retention() time.Duration { return r.cfg.retention }
 

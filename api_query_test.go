@@ -1,0 +1,187 @@
+package vitals
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/vitalsgo/vitals/exporter/memory"
+)
+
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type apiReply struct {
+	Status    string `json:"status"`
+	ErrorType string `json:"errorType"`
+	Error     string `json:"error"`
+	Data      struct {
+		ResultType string `json:"resultType"`
+		Result     []struct {
+			Metric map[string]string `json:"metric"`
+			Value  [2]any            `json:"value"`
+			Values [][2]any          `json:"values"`
+		} `json:"result"`
+	} `json:"data"`
+}
+
+func startWithClock(t *testing.T, opts ...memory.Option) (*Vitals, *testClock, *httptest.Server) {
+	t.Helper()
+	clk := &testClock{t: time.Unix(1_700_000_000, 0)}
+	v, err := Start(t.Context(), WithoutEnv(), WithMemory(append([]memory.Option{memory.WithClock(clk)}, opts...)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(v.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		_ = v.Shutdown(t.Context())
+	})
+	return v, clk, srv
+}
+
+func call(t *testing.T, method, u string, form url.Values) (int, apiReply) {
+	t.Helper()
+	var resp *http.Response
+	var err error
+	if method == http.MethodPost {
+		resp, err = http.PostForm(u, form)
+	} else {
+		resp, err = http.Get(u + "?" + form.Encode())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("content type %q", ct)
+	}
+	var r apiReply
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, r
+}
+
+func TestQueryAPI(t *testing.T) {
+	v, clk, srv := startWithClock(t)
+	c, _ := v.Meter("shop").Int64Counter("orders")
+	start := clk.Now()
+	for i := range 3 {
+		c.Add(t.Context(), 2, metric.WithAttributes(attribute.String("currency", "EUR")))
+		if i > 0 {
+			clk.advance(10 * time.Second)
+		}
+		if err := v.Memory().Collect(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		code, r := call(t, method, srv.URL+"/monitoring/api/query", url.Values{"query": {`orders_total`}})
+		if code != http.StatusOK || r.Status != "success" || r.Data.ResultType != "vector" || len(r.Data.Result) != 1 {
+			t.Fatalf("%s query: %d %+v", method, code, r)
+		}
+		res := r.Data.Result[0]
+		if res.Metric["__name__"] != "orders_total" || res.Metric["currency"] != "EUR" || res.Metric["otel_scope_name"] != "shop" {
+			t.Errorf("metric = %v", res.Metric)
+		}
+		// The value is [unix seconds, "string"], at the reader's clock by default.
+		if ts, _ := res.Value[0].(float64); ts != float64(clk.Now().Unix()) || res.Value[1] != "6" {
+			t.Errorf("value = %v", res.Value)
+		}
+	}
+
+	code, r := call(t, http.MethodGet, srv.URL+"/monitoring/api/query_range", url.Values{
+		"query": {`sum(orders_total)`},
+		"start": {strconv.FormatInt(start.Unix(), 10)},
+		"end":   {start.Add(20 * time.Second).Format(time.RFC3339)},
+		"step":  {"10s"},
+	})
+	if code != http.StatusOK || r.Data.ResultType != "matrix" || len(r.Data.Result) != 1 {
+		t.Fatalf("query_range: %d %+v", code, r)
+	}
+	var got []string
+	for _, p := range r.Data.Result[0].Values {
+		got = append(got, p[1].(string))
+	}
+	if strings.Join(got, ",") != "2,4,6" {
+		t.Errorf("range values = %v, want 2,4,6", got)
+	}
+
+	code, r = call(t, http.MethodGet, srv.URL+"/monitoring/api/query", url.Values{"query": {`orders_total`}, "time": {strconv.FormatInt(start.Unix(), 10)}})
+	if code != http.StatusOK || len(r.Data.Result) != 1 || r.Data.Result[0].Value[1] != "2" {
+		t.Errorf("query at start: %d %+v", code, r)
+	}
+}
+
+func TestQueryAPIErrors(t *testing.T) {
+	v, _, srv := startWithClock(t, memory.WithQueryLimits(0, 1))
+	c, _ := v.Meter("shop").Int64Counter("orders")
+	c.Add(t.Context(), 1, metric.WithAttributes(attribute.String("a", "1")))
+	c.Add(t.Context(), 1, metric.WithAttributes(attribute.String("a", "2")))
+	if err := v.Memory().Collect(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path     string
+		form     url.Values
+		code     int
+		errType  string
+		inReason string
+	}{
+		{"query", url.Values{"query": {`rate(orders_total[5m]`}}, 400, "bad_data", "unclosed"},
+		{"query", url.Values{"query": {`nosuch(orders_total)`}}, 400, "bad_data", "unknown function"},
+		{"query", url.Values{"query": {`orders_total`}, "time": {"yesterday"}}, 400, "bad_data", "'time'"},
+		{"query", url.Values{"query": {`orders_total`}, "timeout": {"soon"}}, 400, "bad_data", "'timeout'"},
+		{"query_range", url.Values{"query": {`orders_total`}, "end": {"1"}, "step": {"1"}}, 400, "bad_data", "'start'"},
+		{"query_range", url.Values{"query": {`orders_total`}, "start": {"1"}, "end": {"2"}}, 400, "bad_data", "'step'"},
+		{"query_range", url.Values{"query": {`orders_total`}, "start": {"1"}, "end": {"100000"}, "step": {"1"}}, 400, "bad_data", "11000"},
+		{"query", url.Values{"query": {`orders_total`}}, 422, "execution", "too many samples"},
+	}
+	for _, tt := range tests {
+		code, r := call(t, http.MethodGet, srv.URL+"/monitoring/api/"+tt.path, tt.form)
+		if code != tt.code || r.Status != "error" || r.ErrorType != tt.errType || !strings.Contains(r.Error, tt.inReason) {
+			t.Errorf("%s %v: %d %+v, want %d %s containing %q", tt.path, tt.form, code, r, tt.code, tt.errType, tt.inReason)
+		}
+	}
+}
+
+func TestWithoutMemory(t *testing.T) {
+	v, err := Start(t.Context(), WithoutEnv(), WithoutMemory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Shutdown(t.Context())
+	if v.Memory() != nil {
+		t.Error("Memory() is not nil")
+	}
+	rec := httptest.NewRecorder()
+	v.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/monitoring/api/query?query=up", nil))
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("query without the memory reader: %d", rec.Code)
+	}
+}
