@@ -2,7 +2,7 @@
 // product catalogue, takes orders, and exposes its metrics on /metrics.
 //
 //	go run ./examples/shop              # serves on 127.0.0.1:8080
-//	go run ./examples/shop -addr :9090
+//	go run ./examples/shop -addr :9090 -collect 1s
 //
 // Set OTEL_EXPORTER_OTLP_ENDPOINT to push the same metrics to a collector.
 package main
@@ -28,6 +28,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/vitalsgo/vitals"
+	"github.com/vitalsgo/vitals/exporter/memory"
 )
 
 func main() {
@@ -45,11 +46,13 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	fs := flag.NewFlagSet("shop", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	collect := fs.Duration("collect", 2*time.Second, "how often the in-memory reader collects (the library default is 10s)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 
-	v, err := vitals.Start(ctx, vitals.WithServiceName("shop"))
+	v, err := vitals.Start(ctx, vitals.WithServiceName("shop"),
+		vitals.WithMemory(memory.WithInterval(*collect)))
 	if err != nil {
 		return err
 	}
@@ -68,6 +71,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	mux := http.NewServeMux()
 	s.routes(mux)
 	mux.Handle("GET /metrics", v.Handler())
+	mux.Handle("/monitoring/", v.Handler())
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -79,6 +83,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	fmt.Fprintf(stdout, "  GET  %s/products/{id}\n", base)
 	fmt.Fprintf(stdout, "  POST %s/orders   {\"product_id\":1,\"quantity\":2,\"currency\":\"EUR\"}\n", base)
 	fmt.Fprintf(stdout, "  GET  %s/metrics\n", base)
+	fmt.Fprintf(stdout, "  GET  %s/monitoring/api/query?query=sum(rate(shop_orders_total[1m]))\n", base)
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)

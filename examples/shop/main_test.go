@@ -65,6 +65,16 @@ func TestShopServesAndRecordsOrders(t *testing.T) {
 		}
 	}
 
+	// The in-memory reader answers PromQL once it has collected.
+	resp, err = http.Get(base + "/monitoring/api/query?query=" + "shop_orders_total")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("query API: %s", resp.Status)
+	}
+
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("run: %v", err)
