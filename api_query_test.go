@@ -51,7 +51,8 @@ type apiReply struct {
 func startWithClock(t *testing.T, opts ...memory.Option) (*Vitals, *testClock, *httptest.Server) {
 	t.Helper()
 	clk := &testClock{t: time.Unix(1_700_000_000, 0)}
-	v, err := Start(t.Context(), WithoutEnv(), WithMemory(append([]memory.Option{memory.WithClock(clk)}, opts...)...))
+	cleanEnv(t)
+	v, err := Start(t.Context(), WithMemory(append([]memory.Option{memory.WithClock(clk)}, opts...)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +172,8 @@ func TestQueryAPIErrors(t *testing.T) {
 }
 
 func TestWithoutMemory(t *testing.T) {
-	v, err := Start(t.Context(), WithoutEnv(), WithoutMemory())
+	cleanEnv(t)
+	v, err := Start(t.Context(), WithoutMemory())
 	if err != nil {
 		t.Fatal(err)
 	}

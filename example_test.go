@@ -16,9 +16,8 @@ import (
 
 func ExampleStart() {
 	ctx := context.Background()
-	// WithoutEnv keeps the example independent of OTEL_* variables; a real
-	// service leaves it out so that operators can configure it.
-	v, err := vitals.Start(ctx, vitals.WithServiceName("shop"), vitals.WithoutEnv())
+	// Start reads the OTEL_* variables; options win over them.
+	v, err := vitals.Start(ctx, vitals.WithServiceName("shop"))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -21,7 +21,6 @@ type config struct {
 	exporterFuncs  []func(*exporter.Config)
 	readers        []sdkmetric.Reader
 	global         bool
-	ignoreEnv      bool
 	memory         bool
 	memoryOpts     []memory.Option
 }
@@ -71,16 +70,6 @@ func WithExporterConfig(fn func(*exporter.Config)) Option {
 	})
 }
 
-// WithoutEnv ignores the OTEL_* environment variables: the exporter
-// configuration starts from the zero exporter.Config (Prometheus only) and
-// only options change it. By default, the environment is read.
-func WithoutEnv() Option {
-	return optionFunc(func(c config) config {
-		c.ignoreEnv = true
-		return c
-	})
-}
-
 // WithLogger sets the logger for errors that have no caller (a failed
 // background export); repeats are rate-limited. By default, slog.Default().
 func WithLogger(l *slog.Logger) Option {
@@ -101,7 +90,11 @@ func WithReader(r sdkmetric.Reader) Option {
 
 // WithGlobal registers the provider as the OpenTelemetry global
 // MeterProvider (otel.SetMeterProvider), so instrumentation that uses the
-// global picks it up. By default, the global is left alone.
+// global picks it up, and installs a global OTel error handler that logs
+// through the Vitals logger at a bounded rate (once a minute per distinct
+// error), so that SDK errors Vitals does not see itself (a failing
+// observable callback during an OTLP push, say) cannot flood the log.
+// By default, the globals are left alone.
 func WithGlobal() Option {
 	return optionFunc(func(c config) config {
 		c.global = true

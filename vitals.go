@@ -13,6 +13,7 @@ import (
 
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
+	"github.com/vitalsgo/vitals/internal/ratelog"
 )
 
 // ErrShutdown is returned by Vitals.Shutdown when it was already called.
@@ -43,12 +44,9 @@ type Vitals struct {
 func Start(ctx context.Context, opts ...Option) (*Vitals, error) {
 	cfg := newConfig(opts)
 
-	ec := exporter.Config{}
-	if !cfg.ignoreEnv {
-		var err error
-		if ec, err = exporter.ConfigFromEnv(); err != nil {
-			return nil, fmt.Errorf("vitals: %w", err)
-		}
+	ec, err := exporter.ConfigFromEnv()
+	if err != nil {
+		return nil, fmt.Errorf("vitals: %w", err)
 	}
 	if cfg.serviceName != "" {
 		ec.ServiceName = cfg.serviceName
@@ -89,6 +87,8 @@ func Start(ctx context.Context, opts ...Option) (*Vitals, error) {
 	}
 	if cfg.global {
 		otel.SetMeterProvider(p)
+		errs := ratelog.New(cfg.logger, "vitals: OpenTelemetry error", 0, nil)
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { errs.Handle(err) }))
 	}
 	v.handler = v.newHandler()
 	return v, nil
@@ -141,7 +141,7 @@ func (v *Vitals) newHandler() http.Handler {
 }
 
 // ForceFlush pushes everything recorded so far to the push exporters (OTLP,
-// console) and returns the first error of an export that failed.
+// console) and returns the errors of the exports that failed.
 func (v *Vitals) ForceFlush(ctx context.Context) error {
 	return v.provider.ForceFlush(ctx)
 }

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/vitalsgo/vitals/exporter"
+	"github.com/vitalsgo/vitals/internal/logtest"
 )
 
 func TestMain(m *testing.M) {
@@ -46,15 +47,6 @@ func TestOptionsWinOverEnvironment(t *testing.T) {
 	}
 }
 
-func TestWithoutEnvIgnoresEnvironment(t *testing.T) {
-	t.Setenv(exporter.EnvMetricExportInterval, "abc") // would be an error if read
-	v, err := Start(t.Context(), WithoutEnv())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Shutdown(t.Context())
-}
-
 func TestMetricsDisabled(t *testing.T) {
 	t.Setenv(exporter.EnvMetricsExporter, "none")
 	v, err := Start(t.Context())
@@ -72,11 +64,21 @@ func TestMetricsDisabled(t *testing.T) {
 func TestWithGlobal(t *testing.T) {
 	prev := otel.GetMeterProvider()
 	t.Cleanup(func() { otel.SetMeterProvider(prev) })
-	v, err := Start(t.Context(), WithoutEnv(), WithGlobal())
+	cleanEnv(t)
+	prevHandler := otel.GetErrorHandler()
+	t.Cleanup(func() { otel.SetErrorHandler(prevHandler) })
+	logger, logs := logtest.New()
+	v, err := Start(t.Context(), WithGlobal(), WithLogger(logger))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer v.Shutdown(t.Context())
+	for range 100 {
+		otel.Handle(errors.New("callback failed"))
+	}
+	if n := logs.Lines(); n != 1 {
+		t.Errorf("%d log lines for 100 identical OTel errors, want 1:\n%s", n, logs.String())
+	}
 	c, _ := otel.Meter("global-user").Int64Counter("global.hits")
 	c.Add(t.Context(), 3)
 	if body := get(t, v.Handler(), "/metrics"); !strings.Contains(body, "global_hits_total") {
@@ -85,7 +87,8 @@ func TestWithGlobal(t *testing.T) {
 }
 
 func TestShutdownTwice(t *testing.T) {
-	v, err := Start(t.Context(), WithoutEnv())
+	cleanEnv(t)
+	v, err := Start(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +97,22 @@ func TestShutdownTwice(t *testing.T) {
 	}
 	if err := v.Shutdown(t.Context()); !errors.Is(err, ErrShutdown) {
 		t.Errorf("second Shutdown = %v, want ErrShutdown", err)
+	}
+}
+
+// cleanEnv blanks every OTEL_* variable Vitals reads, so that the
+// developer's environment does not change what a test sees.
+func cleanEnv(t *testing.T) {
+	t.Helper()
+	for _, name := range []string{
+		exporter.EnvServiceName, exporter.EnvResourceAttributes, exporter.EnvMetricsExporter,
+		exporter.EnvEndpoint, exporter.EnvMetricsEndpoint, exporter.EnvProtocol, exporter.EnvMetricsProtocol,
+		exporter.EnvHeaders, exporter.EnvMetricsHeaders, exporter.EnvTimeout, exporter.EnvMetricsTimeout,
+		exporter.EnvInsecure, exporter.EnvMetricsInsecure, exporter.EnvCompression, exporter.EnvMetricsCompression,
+		exporter.EnvTemporalityPreference, exporter.EnvMetricExportInterval, exporter.EnvMetricExportTimeout,
+		exporter.EnvMetricsExemplarFilter,
+	} {
+		t.Setenv(name, "")
 	}
 }
 

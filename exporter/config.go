@@ -47,8 +47,8 @@ type Config struct {
 	ResourceAttributes []attribute.KeyValue
 
 	// Exporters lists the readers to build. Nil means the default:
-	// Prometheus, plus OTLP when OTLP.Endpoint is set. An empty, non-nil
-	// slice means none (OTEL_METRICS_EXPORTER=none).
+	// Prometheus, plus OTLP when OTLP.Endpoint or OTLP.BaseEndpoint is set.
+	// An empty, non-nil slice means none (OTEL_METRICS_EXPORTER=none).
 	Exporters []Kind
 
 	// OTLP configures the OTLP exporter, used when Exporters includes
@@ -59,7 +59,8 @@ type Config struct {
 	// (OTLP, console). By default, DefaultExportInterval.
 	ExportInterval time.Duration
 	// ExportTimeout bounds one collect-and-push cycle of the periodic
-	// readers. By default, DefaultExportTimeout.
+	// readers. By default, DefaultExportTimeout; negative means no limit
+	// (OTEL_METRIC_EXPORT_TIMEOUT=0).
 	ExportTimeout time.Duration
 
 	// CardinalityLimit is the number of distinct attribute sets kept per
@@ -87,25 +88,33 @@ type Config struct {
 
 // OTLP configures the OTLP metric exporter.
 type OTLP struct {
-	// Endpoint is the collector's address: a URL with an http or https
-	// scheme. For ProtocolHTTPProtobuf it is the full URL, path included;
-	// for ProtocolGRPC the path is ignored and "host:port" without scheme is
-	// also accepted (TLS unless Insecure). Empty means OTLP is off unless
-	// Exporters names it, in which case the protocol's default endpoint is
-	// used.
+	// Endpoint is the collector's metrics address, used as it is: a URL
+	// with an http or https scheme. For ProtocolHTTPProtobuf it is the
+	// full URL, path included (a URL without path posts to "/"); for
+	// ProtocolGRPC the path is ignored and "host:port" without scheme is
+	// also accepted (TLS unless Insecure). It wins over BaseEndpoint.
 	Endpoint string
+	// BaseEndpoint is the collector's base URL, as in
+	// OTEL_EXPORTER_OTLP_ENDPOINT: for ProtocolHTTPProtobuf, /v1/metrics is
+	// appended to its path; for ProtocolGRPC it is used as Endpoint is.
+	// When neither is set, OTLP is off unless Exporters names it, in which
+	// case the protocol's default endpoint is used.
+	BaseEndpoint string
 	// Protocol is the transport. By default, ProtocolHTTPProtobuf.
 	Protocol Protocol
 	// Headers are sent with every request (for example an API key). Their
 	// values are never logged.
 	Headers map[string]string
 	// Timeout bounds one export request including retries. By default,
-	// DefaultOTLPTimeout.
+	// DefaultOTLPTimeout; negative means no limit
+	// (OTEL_EXPORTER_OTLP_TIMEOUT=0).
 	Timeout time.Duration
 	// Insecure disables TLS for a gRPC endpoint given without scheme. A
 	// scheme, when present, decides: http is plaintext, https is TLS.
 	Insecure bool
-	// Compression is "gzip" or "" (none).
+	// Compression is "gzip" or "" (none). With ProtocolGRPC, "" cannot
+	// override OTEL_EXPORTER_OTLP_COMPRESSION=gzip, which the gRPC exporter
+	// reads itself.
 	Compression string
 	// Temporality is the aggregation temporality preference. By default,
 	// TemporalityCumulative.
@@ -232,7 +241,7 @@ func (f ExemplarFilter) String() string {
 func (c Config) readers() []Kind {
 	if c.Exporters == nil {
 		kinds := []Kind{KindPrometheus}
-		if c.OTLP.Endpoint != "" {
+		if c.OTLP.Endpoint != "" || c.OTLP.BaseEndpoint != "" {
 			kinds = append(kinds, KindOTLP)
 		}
 		return kinds

@@ -16,7 +16,7 @@
 //
 // With nothing set: Prometheus pull only. OTLP turns on when an endpoint is
 // given or OTEL_METRICS_EXPORTER names it. Float64 histograms with unit "s"
-// that advise no boundaries get SecondsBoundaries (the SDK's defaults are
+// that advise no boundaries get SecondsBoundaries() (the SDK's defaults are
 // millisecond-scale and would pin a seconds p95 at one bucket). Each
 // instrument keeps at most DefaultCardinalityLimit attribute sets; the rest
 // fold into one series labelled otel_metric_overflow="true", so totals stay
@@ -33,10 +33,13 @@
 // # Failures
 //
 // Push exporters run in the background and never block recording. A failed
-// export is counted in vitals.exporter.exports{outcome="failure"}, logged at
-// most once a minute per distinct error, and returned by ForceFlush and
-// Shutdown; it never reaches the OTel global error handler. Shutdown returns
-// within its context's deadline even when the endpoint hangs.
+// export is counted in vitals.exporter.exports{outcome="failure"} and either
+// returned to the ForceFlush or Shutdown call waiting for it, or, in the
+// background, logged at most once a minute per distinct error; it never
+// reaches the OTel global error handler. Shutdown returns within its
+// context's deadline even when the endpoint hangs. Every OTLP setting is
+// passed to the OTel exporter explicitly, so what it would read from the
+// environment itself never overrides the Config.
 //
 // # Concurrency
 //

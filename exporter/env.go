@@ -47,6 +47,7 @@ type EnvError struct {
 	Err error
 }
 
+// Error returns the variable, its value and what is wrong with it.
 func (e *EnvError) Error() string {
 	return fmt.Sprintf("%s=%q: %v", e.Name, e.Value, e.Err)
 }
@@ -57,7 +58,11 @@ func (e *EnvError) Unwrap() error { return e.Err }
 // ConfigFromEnv reads the standard OTEL_* variables (see the Env constants)
 // into a Config, with the specification's defaults and precedence. Every
 // invalid variable is reported, joined into one error of *EnvError values;
-// on error the returned Config must not be used.
+// on error the returned Config must not be used. Booleans must be "true" or
+// "false" (any case) and enumerations one of their documented values: where
+// the specification falls back to a default with a warning, Vitals refuses to
+// start, naming the variable, so that a typo never silently changes what is
+// exported. A timeout of 0 means no limit.
 //
 // By default (no variable set) the result asks for Prometheus pull only;
 // OTLP turns on when an endpoint is given or OTEL_METRICS_EXPORTER names it.
@@ -90,17 +95,26 @@ func (r *envReader) fail(name, value string, err error) {
 	r.errs = append(r.errs, &EnvError{Name: name, Value: value, Err: err})
 }
 
-func (r *envReader) millis(dst *time.Duration, names ...string) {
+// millis reads a whole number of milliseconds. With zeroIsNoLimit, 0 means
+// no limit (as the specification says of timeouts) and is stored as -1.
+func (r *envReader) millis(dst *time.Duration, zeroIsNoLimit bool, names ...string) {
 	name, v, ok := r.first(names...)
 	if !ok {
 		return
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n <= 0 || n > int64(24*time.Hour/time.Millisecond) {
-		r.fail(name, v, errors.New("want a positive whole number of milliseconds up to one day"))
-		return
+	switch {
+	case err == nil && n == 0 && zeroIsNoLimit:
+		*dst = -1
+	case err != nil || n <= 0 || n > int64(24*time.Hour/time.Millisecond):
+		want := "a positive whole number of milliseconds up to one day"
+		if zeroIsNoLimit {
+			want = "a whole number of milliseconds up to one day, or 0 for no limit"
+		}
+		r.fail(name, v, errors.New("want "+want))
+	default:
+		*dst = time.Duration(n) * time.Millisecond
 	}
-	*dst = time.Duration(n) * time.Millisecond
 }
 
 func (r *envReader) bool(dst *bool, names ...string) {
@@ -149,19 +163,16 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		cfg.OTLP.Protocol = p
 	}
 	if v, ok := r.get(EnvMetricsEndpoint); ok {
-		// The signal-specific endpoint is used as it is.
 		if _, err := resolveEndpoint(v, cfg.OTLP.Protocol, false); err != nil {
-			r.fail(EnvMetricsEndpoint, v, err)
+			r.fail(EnvMetricsEndpoint, redactURL(v), err)
 		}
 		cfg.OTLP.Endpoint = v
-	} else if v, ok := r.get(EnvEndpoint); ok {
-		// The generic endpoint gets /v1/metrics appended for HTTP.
+	}
+	if v, ok := r.get(EnvEndpoint); ok {
 		if _, err := resolveEndpoint(v, cfg.OTLP.Protocol, false); err != nil {
-			r.fail(EnvEndpoint, v, err)
-		} else if cfg.OTLP.Protocol != ProtocolGRPC {
-			v = appendMetricsPath(v)
+			r.fail(EnvEndpoint, redactURL(v), err)
 		}
-		cfg.OTLP.Endpoint = v
+		cfg.OTLP.BaseEndpoint = v
 	}
 	if name, v, ok := r.first(EnvMetricsHeaders, EnvHeaders); ok {
 		h, err := parseHeaders(v)
@@ -170,7 +181,7 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		}
 		cfg.OTLP.Headers = h
 	}
-	r.millis(&cfg.OTLP.Timeout, EnvMetricsTimeout, EnvTimeout)
+	r.millis(&cfg.OTLP.Timeout, true, EnvMetricsTimeout, EnvTimeout)
 	r.bool(&cfg.OTLP.Insecure, EnvMetricsInsecure, EnvInsecure)
 	if name, v, ok := r.first(EnvMetricsCompression, EnvCompression); ok {
 		switch strings.ToLower(v) {
@@ -195,8 +206,8 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		}
 	}
 
-	r.millis(&cfg.ExportInterval, EnvMetricExportInterval)
-	r.millis(&cfg.ExportTimeout, EnvMetricExportTimeout)
+	r.millis(&cfg.ExportInterval, false, EnvMetricExportInterval)
+	r.millis(&cfg.ExportTimeout, true, EnvMetricExportTimeout)
 
 	if v, ok := r.get(EnvMetricsExemplarFilter); ok {
 		switch strings.ToLower(v) {

@@ -51,29 +51,17 @@ func TestConfigFromEnvValid(t *testing.T) {
 			readers: []Kind{KindPrometheus},
 		},
 		{
-			name:    "generic endpoint gets /v1/metrics for http",
+			name:    "generic endpoint is a base",
 			env:     map[string]string{EnvEndpoint: "http://collector:4318"},
-			want:    func(c *Config) { c.OTLP.Endpoint = "http://collector:4318/v1/metrics" },
+			want:    func(c *Config) { c.OTLP.BaseEndpoint = "http://collector:4318" },
 			readers: []Kind{KindPrometheus, KindOTLP},
 		},
 		{
-			name:    "generic endpoint with a base path",
-			env:     map[string]string{EnvEndpoint: "https://gw.example/otlp/"},
-			want:    func(c *Config) { c.OTLP.Endpoint = "https://gw.example/otlp/v1/metrics" },
-			readers: []Kind{KindPrometheus, KindOTLP},
-		},
-		{
-			name:    "signal endpoint is used as it is and wins",
-			env:     map[string]string{EnvEndpoint: "http://a:4318", EnvMetricsEndpoint: "http://b:4318/custom"},
-			want:    func(c *Config) { c.OTLP.Endpoint = "http://b:4318/custom" },
-			readers: []Kind{KindPrometheus, KindOTLP},
-		},
-		{
-			name: "grpc endpoint gets no path",
-			env:  map[string]string{EnvProtocol: "grpc", EnvEndpoint: "http://collector:4317"},
+			name: "signal endpoint is kept beside the generic one",
+			env:  map[string]string{EnvEndpoint: "http://a:4318", EnvMetricsEndpoint: "http://b:4318/custom"},
 			want: func(c *Config) {
-				c.OTLP.Protocol = ProtocolGRPC
-				c.OTLP.Endpoint = "http://collector:4317"
+				c.OTLP.BaseEndpoint = "http://a:4318"
+				c.OTLP.Endpoint = "http://b:4318/custom"
 			},
 			readers: []Kind{KindPrometheus, KindOTLP},
 		},
@@ -82,10 +70,19 @@ func TestConfigFromEnvValid(t *testing.T) {
 			env:  map[string]string{EnvProtocol: "GRPC", EnvEndpoint: "collector:4317", EnvInsecure: "True"},
 			want: func(c *Config) {
 				c.OTLP.Protocol = ProtocolGRPC
-				c.OTLP.Endpoint = "collector:4317"
+				c.OTLP.BaseEndpoint = "collector:4317"
 				c.OTLP.Insecure = true
 			},
 			readers: []Kind{KindPrometheus, KindOTLP},
+		},
+		{
+			name: "a timeout of 0 means no limit",
+			env:  map[string]string{EnvTimeout: "0", EnvMetricExportTimeout: "0"},
+			want: func(c *Config) {
+				c.OTLP.Timeout = -1
+				c.ExportTimeout = -1
+			},
+			readers: []Kind{KindPrometheus},
 		},
 		{
 			name:    "metrics protocol wins over generic",
@@ -102,7 +99,7 @@ func TestConfigFromEnvValid(t *testing.T) {
 		{
 			name:    "none",
 			env:     map[string]string{EnvMetricsExporter: "none", EnvEndpoint: "http://c:4318"},
-			want:    func(c *Config) { c.Exporters = []Kind{}; c.OTLP.Endpoint = "http://c:4318/v1/metrics" },
+			want:    func(c *Config) { c.Exporters = []Kind{}; c.OTLP.BaseEndpoint = "http://c:4318" },
 			readers: nil,
 		},
 		{
@@ -188,7 +185,7 @@ func TestConfigFromEnvInvalid(t *testing.T) {
 		{"header without =", map[string]string{EnvHeaders: "api-key"}, EnvHeaders, "entry 1"},
 		{"metrics header bad name", map[string]string{EnvMetricsHeaders: "bad key=1"}, EnvMetricsHeaders, "header name"},
 		{"timeout not a number", map[string]string{EnvTimeout: "10s"}, EnvTimeout, "milliseconds"},
-		{"metrics timeout negative", map[string]string{EnvMetricsTimeout: "-1"}, EnvMetricsTimeout, "positive"},
+		{"metrics timeout negative", map[string]string{EnvMetricsTimeout: "-1"}, EnvMetricsTimeout, "0 for no limit"},
 		{"insecure not a bool", map[string]string{EnvInsecure: "yes"}, EnvInsecure, `"true" or "false"`},
 		{"metrics insecure not a bool", map[string]string{EnvMetricsInsecure: "1"}, EnvMetricsInsecure, `"true"`},
 		{"compression unknown", map[string]string{EnvCompression: "zstd"}, EnvCompression, "gzip"},
@@ -217,6 +214,40 @@ func TestConfigFromEnvInvalid(t *testing.T) {
 				t.Errorf("message %q should start with %s= and contain %q", msg, tt.varName, tt.inMsg)
 			}
 		})
+	}
+}
+
+// TestEndpointResolution checks where exports go: the metrics endpoint as
+// it is, else the base endpoint with /v1/metrics for HTTP, decided by the
+// protocol in force when the provider is built (so code may change it).
+func TestEndpointResolution(t *testing.T) {
+	tests := []struct {
+		o    OTLP
+		want string
+	}{
+		{OTLP{BaseEndpoint: "http://collector:4318"}, "http://collector:4318/v1/metrics"},
+		{OTLP{BaseEndpoint: "https://gw.example/otlp/"}, "https://gw.example/otlp/v1/metrics"},
+		{OTLP{BaseEndpoint: "http://collector:4317", Protocol: ProtocolGRPC}, "http://collector:4317"},
+		{OTLP{BaseEndpoint: "http://a:4318", Endpoint: "http://b:4318/custom"}, "http://b:4318/custom"},
+		{OTLP{Endpoint: "http://b:4318"}, "http://b:4318"},
+		{OTLP{}, "http://localhost:4318/v1/metrics"},
+		{OTLP{Protocol: ProtocolGRPC}, "http://localhost:4317"},
+	}
+	for _, tt := range tests {
+		if got := tt.o.endpoint(); got != tt.want {
+			t.Errorf("%+v: endpoint %q, want %q", tt.o, got, tt.want)
+		}
+	}
+}
+
+func TestEndpointErrorsHideCredentials(t *testing.T) {
+	_, err := configFromLookup(lookupFrom(map[string]string{EnvEndpoint: "https://user:hunter2@c:4318"}))
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error %v: want an error that does not show the password", err)
+	}
+	_, err = New(t.Context(), Config{OTLP: OTLP{Endpoint: "https://user:hunter2@c:4318"}})
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("New: error %v: want an error that does not show the password", err)
 	}
 }
 

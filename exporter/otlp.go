@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
@@ -54,8 +55,8 @@ func resolveEndpoint(raw string, p Protocol, insecure bool) (endpoint, error) {
 	return endpoint{url: raw, hostPort: u.Host, insecure: u.Scheme == "http"}, nil
 }
 
-// appendMetricsPath appends v1/metrics to the path of a generic endpoint,
-// as the specification requires for OTLP/HTTP.
+// appendMetricsPath appends v1/metrics to the path of a base endpoint, as
+// the specification requires for OTLP/HTTP.
 func appendMetricsPath(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -65,6 +66,15 @@ func appendMetricsPath(raw string) string {
 	return u.String()
 }
 
+// redactURL hides the password of a URL that has one, for error messages.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
+}
+
 func (o OTLP) protocol() Protocol {
 	if o.Protocol == ProtocolUnknown {
 		return ProtocolHTTPProtobuf
@@ -72,125 +82,126 @@ func (o OTLP) protocol() Protocol {
 	return o.Protocol
 }
 
-// newOTLPExporter builds the OTLP exporter o describes.
-func newOTLPExporter(ctx context.Context, o OTLP) (sdkmetric.Exporter, error) {
+// endpoint returns the URL (or host:port) to export to: Endpoint as it is,
+// else BaseEndpoint with /v1/metrics for HTTP, else the protocol's default.
+func (o OTLP) endpoint() string {
 	p := o.protocol()
-	raw := o.Endpoint
-	if raw == "" {
-		raw = DefaultHTTPEndpoint + "/v1/metrics"
-		if p == ProtocolGRPC {
-			raw = DefaultGRPCEndpoint
-		}
+	switch {
+	case o.Endpoint != "":
+		return o.Endpoint
+	case o.BaseEndpoint != "" && p == ProtocolGRPC:
+		return o.BaseEndpoint
+	case o.BaseEndpoint != "":
+		return appendMetricsPath(o.BaseEndpoint)
+	case p == ProtocolGRPC:
+		return DefaultGRPCEndpoint
+	default:
+		return DefaultHTTPEndpoint + "/v1/metrics"
 	}
+}
+
+// newOTLPExporter builds the OTLP exporter o describes. Every setting is
+// passed explicitly, so that what the OTel exporters read from the
+// environment themselves never overrides the Config.
+func newOTLPExporter(ctx context.Context, o OTLP, selector sdkmetric.AggregationSelector) (sdkmetric.Exporter, error) {
+	p := o.protocol()
+	raw := o.endpoint()
 	ep, err := resolveEndpoint(raw, p, o.Insecure)
 	if err != nil {
-		return nil, fmt.Errorf("otlp endpoint %q: %w", raw, err)
-	}
-	if o.Compression != "" && o.Compression != "gzip" {
-		return nil, fmt.Errorf("otlp compression %q: want \"gzip\" or none", o.Compression)
+		return nil, fmt.Errorf("otlp endpoint %q: %w", redactURL(raw), err)
 	}
 	timeout := o.Timeout
-	if timeout <= 0 {
+	switch {
+	case timeout == 0:
 		timeout = DefaultOTLPTimeout
+	case timeout < 0:
+		timeout = noLimit
 	}
 	temporality := temporalitySelector(o.Temporality)
+	headers := o.Headers
+	if headers == nil {
+		headers = map[string]string{}
+	}
 
 	switch p {
 	case ProtocolGRPC:
+		scheme := "https://"
+		if ep.insecure {
+			scheme = "http://"
+		}
 		opts := []otlpmetricgrpc.Option{
-			otlpmetricgrpc.WithEndpoint(ep.hostPort),
+			// A URL sets both the address and the transport security.
+			otlpmetricgrpc.WithEndpointURL(scheme + ep.hostPort),
 			otlpmetricgrpc.WithTimeout(timeout),
 			otlpmetricgrpc.WithTemporalitySelector(temporality),
-		}
-		if ep.insecure {
-			opts = append(opts, otlpmetricgrpc.WithInsecure())
-		}
-		if len(o.Headers) > 0 {
-			opts = append(opts, otlpmetricgrpc.WithHeaders(o.Headers))
+			otlpmetricgrpc.WithAggregationSelector(selector),
+			otlpmetricgrpc.WithHeaders(headers),
 		}
 		if o.Compression == "gzip" {
 			opts = append(opts, otlpmetricgrpc.WithCompressor("gzip"))
 		}
 		return otlpmetricgrpc.New(ctx, opts...)
 	case ProtocolHTTPProtobuf:
-		opts := []otlpmetrichttp.Option{
+		compression := otlpmetrichttp.NoCompression
+		if o.Compression == "gzip" {
+			compression = otlpmetrichttp.GzipCompression
+		}
+		return otlpmetrichttp.New(ctx,
 			otlpmetrichttp.WithEndpointURL(ep.url),
 			otlpmetrichttp.WithTimeout(timeout),
 			otlpmetrichttp.WithTemporalitySelector(temporality),
-		}
-		if len(o.Headers) > 0 {
-			opts = append(opts, otlpmetrichttp.WithHeaders(o.Headers))
-		}
-		if o.Compression == "gzip" {
-			opts = append(opts, otlpmetrichttp.WithCompression(otlpmetrichttp.GzipCompression))
-		}
-		return otlpmetrichttp.New(ctx, opts...)
+			otlpmetrichttp.WithAggregationSelector(selector),
+			otlpmetrichttp.WithHeaders(headers),
+			otlpmetrichttp.WithCompression(compression),
+		)
 	default:
 		return nil, fmt.Errorf("otlp protocol %v: want grpc or http/protobuf", p)
 	}
 }
 
-// temporalitySelector implements the specification's temporality presets.
+// noLimit stands for "no timeout" where the SDK wants a duration.
+const noLimit = time.Duration(math.MaxInt64)
+
+// temporalitySelector maps the specification's presets to the SDK's
+// selectors.
 func temporalitySelector(t Temporality) sdkmetric.TemporalitySelector {
 	switch t {
 	case TemporalityDelta:
-		return func(k sdkmetric.InstrumentKind) metricdata.Temporality {
-			switch k {
-			case sdkmetric.InstrumentKindCounter, sdkmetric.InstrumentKindObservableCounter,
-				sdkmetric.InstrumentKindHistogram:
-				return metricdata.DeltaTemporality
-			}
-			return metricdata.CumulativeTemporality
-		}
+		return sdkmetric.DeltaTemporalitySelector
 	case TemporalityLowMemory:
-		return func(k sdkmetric.InstrumentKind) metricdata.Temporality {
-			switch k {
-			case sdkmetric.InstrumentKindCounter, sdkmetric.InstrumentKindHistogram:
-				return metricdata.DeltaTemporality
-			}
-			return metricdata.CumulativeTemporality
-		}
+		return sdkmetric.LowMemoryTemporalitySelector
 	default:
 		return sdkmetric.DefaultTemporalitySelector
 	}
 }
 
+// errSink collects the export errors made while a ForceFlush or Shutdown
+// waits: its caller receives them, so they are returned, not logged.
+type errSink struct {
+	errs []error // guarded by the Provider's sinksMu
+}
+
 // pushExporter wraps a push exporter so that a failed export never reaches
 // the OTel global error handler (whose default logs every failure): it is
-// counted, reported through a rate-limited handler, and remembered so that
-// ForceFlush and Shutdown can still return it.
+// counted and handed to failed, which returns it to a caller waiting for it
+// (ForceFlush, Shutdown) or, for background exports, logs it at a bounded
+// rate.
 type pushExporter struct {
 	sdkmetric.Exporter
 	kind   Kind
-	report func(Kind, error)
+	failed func(Kind, error)
 
-	exports  atomic.Int64
-	failures atomic.Int64
-
-	mu      sync.Mutex
-	lastErr error
+	successes atomic.Int64
+	failures  atomic.Int64
 }
 
 func (e *pushExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
 	err := e.Exporter.Export(ctx, rm)
-	e.exports.Add(1)
-	if err != nil {
-		e.failures.Add(1)
-		e.mu.Lock()
-		e.lastErr = err
-		e.mu.Unlock()
-		e.report(e.kind, err)
-	}
-	return nil
-}
-
-// failuresSince returns the last export error if exports failed after the
-// failure count was n.
-func (e *pushExporter) failuresSince(n int64) error {
-	if e.failures.Load() == n {
+	if err == nil {
+		e.successes.Add(1)
 		return nil
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return fmt.Errorf("%v export: %w", e.kind, e.lastErr)
+	e.failures.Add(1)
+	e.failed(e.kind, fmt.Errorf("%v export: %w", e.kind, err))
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -26,11 +27,17 @@ import (
 // about itself.
 const ScopeName = "github.com/vitalsgo/vitals/exporter"
 
-// SecondsBoundaries are the explicit bucket boundaries, in seconds, that the
-// semantic conventions advise for durations such as
+// secondsBoundaries are the semantic conventions' duration buckets.
+var secondsBoundaries = [...]float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+
+// SecondsBoundaries returns the explicit bucket boundaries, in seconds, that
+// the semantic conventions advise for durations such as
 // http.server.request.duration. A Provider gives them to every float64
 // histogram with unit "s" whose instrument advises no boundaries of its own.
-var SecondsBoundaries = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+func SecondsBoundaries() []float64 {
+	b := secondsBoundaries
+	return b[:]
+}
 
 // ErrShutdown is returned by Provider.Shutdown when it was already called.
 var ErrShutdown = errors.New("exporter: provider already shut down")
@@ -99,6 +106,10 @@ type Provider struct {
 	prom     http.Handler
 	push     []*pushExporter
 	errs     *ratelog.Limiter
+	closing  atomic.Bool // Shutdown has begun
+
+	sinksMu sync.Mutex
+	sinks   []*errSink // callers of ForceFlush and Shutdown waiting now
 
 	shutdownOnce sync.Once
 }
@@ -156,10 +167,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 		switch kind {
 		case KindPrometheus:
 			r := sdkmetric.NewManualReader(sdkmetric.WithAggregationSelector(selector))
-			p.prom = newPrometheusHandler(r, p.errs)
+			p.prom = newPrometheusHandler(r, p.errs, &p.closing)
 			built = append(built, r)
 		case KindOTLP:
-			exp, err := newOTLPExporter(ctx, cfg.OTLP)
+			exp, err := newOTLPExporter(ctx, cfg.OTLP, selector)
 			if err != nil {
 				cleanup()
 				return nil, err
@@ -194,20 +205,52 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 }
 
 func (p *Provider) newPeriodicReader(exp sdkmetric.Exporter, kind Kind, cfg Config) sdkmetric.Reader {
-	pe := &pushExporter{Exporter: exp, kind: kind, report: p.reportExportError}
+	pe := &pushExporter{Exporter: exp, kind: kind, failed: p.exportFailed}
 	p.push = append(p.push, pe)
 	interval, timeout := cfg.ExportInterval, cfg.ExportTimeout
 	if interval <= 0 {
 		interval = DefaultExportInterval
 	}
-	if timeout <= 0 {
+	switch {
+	case timeout == 0:
 		timeout = DefaultExportTimeout
+	case timeout < 0:
+		timeout = noLimit
 	}
 	return sdkmetric.NewPeriodicReader(pe, sdkmetric.WithInterval(interval), sdkmetric.WithTimeout(timeout))
 }
 
-func (p *Provider) reportExportError(kind Kind, err error) {
-	p.errs.Handle(err, slog.String("exporter", kind.String()))
+// exportFailed hands a failed export to the callers of ForceFlush or
+// Shutdown waiting now, or else logs it at a bounded rate. An export that
+// fails once Shutdown has begun (interrupted by it) is not logged.
+func (p *Provider) exportFailed(kind Kind, err error) {
+	p.sinksMu.Lock()
+	if len(p.sinks) > 0 {
+		for _, s := range p.sinks {
+			s.errs = append(s.errs, err)
+		}
+		p.sinksMu.Unlock()
+		return
+	}
+	p.sinksMu.Unlock()
+	if !p.closing.Load() {
+		p.errs.Handle(err, slog.String("exporter", kind.String()))
+	}
+}
+
+// capture collects the export errors made until the returned function is
+// called, which returns them.
+func (p *Provider) capture() func() error {
+	s := &errSink{}
+	p.sinksMu.Lock()
+	p.sinks = append(p.sinks, s)
+	p.sinksMu.Unlock()
+	return func() error {
+		p.sinksMu.Lock()
+		defer p.sinksMu.Unlock()
+		p.sinks = slices.DeleteFunc(p.sinks, func(x *errSink) bool { return x == s })
+		return errors.Join(s.errs...)
+	}
 }
 
 // observeExports registers the export outcome counters, read from the push
@@ -233,9 +276,8 @@ func (p *Provider) observeExports() error {
 	}
 	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		for i, pe := range p.push {
-			failures := pe.failures.Load()
-			o.ObserveInt64(exports, pe.exports.Load()-failures, attrs[i].ok)
-			o.ObserveInt64(exports, failures, attrs[i].failed)
+			o.ObserveInt64(exports, pe.successes.Load(), attrs[i].ok)
+			o.ObserveInt64(exports, pe.failures.Load(), attrs[i].failed)
 		}
 		return nil
 	}, exports)
@@ -247,58 +289,45 @@ func (p *Provider) observeExports() error {
 
 // Meter returns a Meter for the named instrumentation scope. Float64
 // histograms with unit "s" that advise no bucket boundaries get
-// SecondsBoundaries instead of the SDK's millisecond-scale defaults.
+// SecondsBoundaries() instead of the SDK's millisecond-scale defaults.
 func (p *Provider) Meter(name string, opts ...metric.MeterOption) metric.Meter {
 	return secondsMeter{p.sdk.Meter(name, opts...)}
 }
 
 // SDK returns the underlying SDK MeterProvider. Its Meter does not apply
-// SecondsBoundaries; prefer Provider.Meter.
+// SecondsBoundaries(); prefer Provider.Meter.
 func (p *Provider) SDK() *sdkmetric.MeterProvider { return p.sdk }
 
 // Resource returns the resource every metric is reported with.
 func (p *Provider) Resource() *resource.Resource { return p.resource }
 
 // PrometheusHandler serves the metrics in the Prometheus text and
-// OpenMetrics formats, gzip- or zstd-compressed when the client asks. It is
-// nil when the Config has no Prometheus reader.
+// OpenMetrics formats, gzip-compressed when the client asks, and 503 once
+// the Provider is shut down. It is nil when the Config has no Prometheus
+// reader.
 func (p *Provider) PrometheusHandler() http.Handler { return p.prom }
 
-// ForceFlush pushes what has been recorded to the push exporters now, and
-// returns the error of an export that failed during the flush.
+// ForceFlush pushes what has been recorded to the push exporters now. It
+// returns the errors of the exports it made (they are not also logged).
 func (p *Provider) ForceFlush(ctx context.Context) error {
-	before := p.failureCounts()
+	done := p.capture()
 	err := p.sdk.ForceFlush(ctx)
-	return errors.Join(err, p.failuresSince(before))
+	return errors.Join(err, done())
 }
 
-// Shutdown flushes the push exporters one last time and stops every reader.
-// It returns within ctx's deadline even when an endpoint hangs. Calls after
-// the first return ErrShutdown.
+// Shutdown flushes the push exporters one last time and stops every reader;
+// /metrics then answers 503. It returns within ctx's deadline even when an
+// endpoint hangs, with the errors of the final exports. Calls after the first
+// return ErrShutdown.
 func (p *Provider) Shutdown(ctx context.Context) error {
 	err := ErrShutdown
 	p.shutdownOnce.Do(func() {
-		before := p.failureCounts()
-		err = p.sdk.Shutdown(ctx)
-		err = errors.Join(err, p.failuresSince(before))
+		// An export interrupted by the shutdown is not worth a log line.
+		p.closing.Store(true)
+		done := p.capture()
+		err = errors.Join(p.sdk.Shutdown(ctx), done())
 	})
 	return err
-}
-
-func (p *Provider) failureCounts() []int64 {
-	n := make([]int64, len(p.push))
-	for i, pe := range p.push {
-		n[i] = pe.failures.Load()
-	}
-	return n
-}
-
-func (p *Provider) failuresSince(before []int64) error {
-	var errs []error
-	for i, pe := range p.push {
-		errs = append(errs, pe.failuresSince(before[i]))
-	}
-	return errors.Join(errs...)
 }
 
 // validate checks what ConfigFromEnv may not have seen: values set in code.
@@ -312,9 +341,14 @@ func (c Config) validate() error {
 	if slices.Contains(c.readers(), KindOTLP) {
 		if c.OTLP.Protocol < ProtocolUnknown || c.OTLP.Protocol > ProtocolHTTPProtobuf {
 			errs = append(errs, fmt.Errorf("exporter: unknown OTLP protocol %d", int(c.OTLP.Protocol)))
-		} else if c.OTLP.Endpoint != "" {
-			if _, err := resolveEndpoint(c.OTLP.Endpoint, c.OTLP.Protocol, c.OTLP.Insecure); err != nil {
-				errs = append(errs, fmt.Errorf("exporter: OTLP endpoint %q: %w", c.OTLP.Endpoint, err))
+		} else {
+			for _, raw := range []string{c.OTLP.Endpoint, c.OTLP.BaseEndpoint} {
+				if raw == "" {
+					continue
+				}
+				if _, err := resolveEndpoint(raw, c.OTLP.Protocol, c.OTLP.Insecure); err != nil {
+					errs = append(errs, fmt.Errorf("exporter: OTLP endpoint %q: %w", redactURL(raw), err))
+				}
 			}
 		}
 		for k := range c.OTLP.Headers {
@@ -383,7 +417,7 @@ type secondsMeter struct{ metric.Meter }
 func (m secondsMeter) Float64Histogram(name string, opts ...metric.Float64HistogramOption) (metric.Float64Histogram, error) {
 	cfg := metric.NewFloat64HistogramConfig(opts...)
 	if cfg.Unit() == "s" && cfg.ExplicitBucketBoundaries() == nil {
-		opts = append(opts[:len(opts):len(opts)], metric.WithExplicitBucketBoundaries(SecondsBoundaries...))
+		opts = append(opts[:len(opts):len(opts)], metric.WithExplicitBucketBoundaries(secondsBoundaries[:]...))
 	}
 	return m.Meter.Float64Histogram(name, opts...)
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/goleak"
 
 	"github.com/vitalsgo/vitals/internal/logtest"
@@ -126,8 +128,8 @@ func TestPrometheusEndpoint(t *testing.T) {
 		bounds = append(bounds, b.GetUpperBound())
 	}
 	// Parsed text includes the +Inf bucket.
-	if len(bounds) < len(SecondsBoundaries) || !slices.Equal(bounds[:len(SecondsBoundaries)], SecondsBoundaries) {
-		t.Errorf("bucket bounds = %v, want the seconds boundaries %v", bounds, SecondsBoundaries)
+	if len(bounds) < len(SecondsBoundaries()) || !slices.Equal(bounds[:len(SecondsBoundaries())], SecondsBoundaries()) {
+		t.Errorf("bucket bounds = %v, want the seconds boundaries %v", bounds, SecondsBoundaries())
 	}
 	if c := hist.GetBucket()[0].GetCumulativeCount(); c != 1 {
 		t.Errorf("le=0.005 bucket = %d, want 1", c)
@@ -342,6 +344,11 @@ func TestOTLPFromEnvironment(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The OTel exporters also read these variables themselves; blank
+			// them so that only what Vitals parsed and passed can arrive.
+			for _, name := range []string{EnvEndpoint, EnvProtocol, EnvHeaders, EnvServiceName, EnvResourceAttributes} {
+				t.Setenv(name, "")
+			}
 			p := newTestProvider(t, cfg)
 			if p.PrometheusHandler() == nil {
 				t.Error("Prometheus should stay on beside OTLP by default")
@@ -379,7 +386,7 @@ func TestOTLPFromEnvironment(t *testing.T) {
 				t.Errorf("checkout.orders = %d unit %q", dp.GetAsInt(), sums[0].GetUnit())
 			}
 			hists := otlptest.FindMetric(reqs, "checkout.duration")
-			if len(hists) == 0 || !slices.Equal(hists[0].GetHistogram().GetDataPoints()[0].GetExplicitBounds(), SecondsBoundaries) {
+			if len(hists) == 0 || !slices.Equal(hists[0].GetHistogram().GetDataPoints()[0].GetExplicitBounds(), SecondsBoundaries()) {
 				t.Errorf("checkout.duration missing or without the seconds boundaries: %v", hists)
 			}
 		})
@@ -387,16 +394,141 @@ func TestOTLPFromEnvironment(t *testing.T) {
 }
 
 func TestOTLPTemporality(t *testing.T) {
+	tests := []struct {
+		preset Temporality
+		// want is "delta" or "cumulative" for: counter, histogram,
+		// up-down counter, observable counter, observable up-down counter.
+		want [5]string
+	}{
+		{TemporalityCumulative, [5]string{"cumulative", "cumulative", "cumulative", "cumulative", "cumulative"}},
+		{TemporalityDelta, [5]string{"delta", "delta", "cumulative", "delta", "cumulative"}},
+		{TemporalityLowMemory, [5]string{"delta", "delta", "cumulative", "cumulative", "cumulative"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.preset.String(), func(t *testing.T) {
+			rcv := otlptest.NewHTTP(t)
+			p := newTestProvider(t, Config{OTLP: OTLP{Endpoint: rcv.Endpoint() + "/v1/metrics", Temporality: tt.preset}})
+			m := p.Meter("t")
+			ctx := t.Context()
+			c, _ := m.Int64Counter("c")
+			h, _ := m.Float64Histogram("h")
+			ud, _ := m.Int64UpDownCounter("ud")
+			c.Add(ctx, 1)
+			h.Record(ctx, 1)
+			ud.Add(ctx, 1)
+			_, _ = m.Int64ObservableCounter("oc", metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error { o.Observe(1); return nil }))
+			_, _ = m.Int64ObservableUpDownCounter("oud", metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error { o.Observe(1); return nil }))
+			if err := p.ForceFlush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			reqs := rcv.Requests()
+			temporality := func(name string) string {
+				ms := otlptest.FindMetric(reqs, name)
+				if len(ms) == 0 {
+					return "missing"
+				}
+				var s string
+				if ms[0].GetHistogram() != nil {
+					s = ms[0].GetHistogram().GetAggregationTemporality().String()
+				} else {
+					s = ms[0].GetSum().GetAggregationTemporality().String()
+				}
+				return strings.ToLower(strings.TrimPrefix(s, "AGGREGATION_TEMPORALITY_"))
+			}
+			for i, name := range []string{"c", "h", "ud", "oc", "oud"} {
+				if got := temporality(name); got != tt.want[i] {
+					t.Errorf("%s: %s, want %s", name, got, tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+// TestCodeWinsOverExporterEnvironment checks that what the OTel exporters
+// read from the environment themselves never overrides the Config.
+func TestCodeWinsOverExporterEnvironment(t *testing.T) {
+	t.Setenv(EnvHeaders, "authorization=Bearer%20from-env")
+	t.Setenv(EnvCompression, "gzip")
+	t.Setenv(EnvMetricsTemporality(), "delta")
 	rcv := otlptest.NewHTTP(t)
-	p := newTestProvider(t, Config{OTLP: OTLP{Endpoint: "http://" + rcv.Addr() + "/v1/metrics", Temporality: TemporalityDelta}})
-	c, _ := p.Meter("t").Int64Counter("hits")
-	c.Add(t.Context(), 3)
+	p := newTestProvider(t, Config{
+		Exporters: []Kind{KindOTLP},
+		OTLP:      OTLP{Endpoint: rcv.Endpoint() + "/v1/metrics", Headers: map[string]string{"x-from-code": "1"}},
+	})
+	c, _ := p.Meter("t").Int64Counter("c")
+	c.Add(t.Context(), 1)
 	if err := p.ForceFlush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	sums := otlptest.FindMetric(rcv.Requests(), "hits")
-	if len(sums) == 0 || sums[0].GetSum().GetAggregationTemporality().String() != "AGGREGATION_TEMPORALITY_DELTA" {
-		t.Errorf("want a delta sum, got %v", sums)
+	reqs := rcv.Requests()
+	if len(reqs) == 0 {
+		t.Fatal("nothing received")
+	}
+	h := reqs[0].Header
+	if h.Get("Authorization") != "" || h.Get("X-From-Code") != "1" {
+		t.Errorf("headers %v: want the Config's only", h)
+	}
+	if h.Get("Content-Encoding") == "gzip" {
+		t.Error("gzip from the environment overrode the Config's compression")
+	}
+}
+
+// EnvMetricsTemporality names the variable the OTel exporters read for the
+// temporality preference (the same as ours).
+func EnvMetricsTemporality() string { return EnvTemporalityPreference }
+
+func TestExponentialHistogramsOverOTLP(t *testing.T) {
+	rcv := otlptest.NewGRPC(t)
+	p := newTestProvider(t, Config{
+		ExponentialHistograms: true,
+		OTLP:                  OTLP{Protocol: ProtocolGRPC, Endpoint: rcv.Endpoint(), Insecure: true},
+	})
+	h, _ := p.Meter("t").Float64Histogram("lat", metric.WithUnit("s"))
+	h.Record(t.Context(), 0.2)
+	if err := p.ForceFlush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ms := otlptest.FindMetric(rcv.Requests(), "lat")
+	if len(ms) == 0 || ms[0].GetExponentialHistogram() == nil {
+		t.Errorf("want an exponential histogram, got %v", ms)
+	}
+}
+
+// TestHTTPSNeverFallsBackToPlaintext points an https endpoint at a plaintext
+// gRPC receiver with OTEL_EXPORTER_OTLP_INSECURE=true in the environment:
+// the scheme wins, the TLS handshake fails and nothing is received.
+func TestHTTPSNeverFallsBackToPlaintext(t *testing.T) {
+	t.Setenv(EnvInsecure, "true")
+	rcv := otlptest.NewGRPC(t)
+	p := newTestProvider(t, Config{
+		Exporters: []Kind{KindOTLP},
+		OTLP:      OTLP{Protocol: ProtocolGRPC, Endpoint: "https://" + rcv.Addr(), Timeout: 300 * time.Millisecond},
+	})
+	c, _ := p.Meter("t").Int64Counter("c")
+	c.Add(t.Context(), 1)
+	if err := p.ForceFlush(t.Context()); err == nil {
+		t.Error("an https export to a plaintext receiver succeeded")
+	}
+	for _, r := range rcv.Requests() {
+		if r.Accepted {
+			t.Fatal("the receiver accepted a plaintext export for an https endpoint")
+		}
+	}
+}
+
+func TestMetricsAnswer503AfterShutdown(t *testing.T) {
+	p, err := New(t.Context(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := p.PrometheusHandler()
+	if err := p.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("after Shutdown: %d, want 503", rec.Code)
 	}
 }
 
@@ -421,15 +553,37 @@ func TestOTLPEndpointDown(t *testing.T) {
 			}, WithLogger(logger), withClock(func() time.Time { return now }))
 
 			c, _ := p.Meter("t").Int64Counter("hits")
-			const flushes = 5
+			const flushes = 3
 			for range flushes {
 				c.Add(t.Context(), 1)
+				// A caller waiting for the export gets its error, and it is
+				// not logged as well.
 				if err := p.ForceFlush(t.Context()); err == nil {
 					t.Error("ForceFlush to a closed port reported success")
 				}
 			}
+			if n := logs.Lines(); n != 0 {
+				t.Errorf("ForceFlush errors were logged too:\n%s", logs.String())
+			}
+
+			// Background exports (no caller) are logged, at a bounded rate.
+			var rm metricdata.ResourceMetrics
+			mr := sdkmetric.NewManualReader()
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(mr))
+			defer mp.Shutdown(context.Background())
+			bc, _ := mp.Meter("t").Int64Counter("x")
+			bc.Add(t.Context(), 1)
+			if err := mr.Collect(t.Context(), &rm); err != nil {
+				t.Fatal(err)
+			}
+			const background = 5
+			for range background {
+				if err := p.push[0].Export(context.Background(), &rm); err != nil {
+					t.Fatalf("the wrapper returned %v to the periodic reader", err)
+				}
+			}
 			if n := logs.Lines(); n != 1 {
-				t.Errorf("%d log lines for %d identical failures, want 1:\n%s", n, flushes, logs.String())
+				t.Errorf("%d log lines for %d identical background failures, want 1:\n%s", n, background, logs.String())
 			}
 
 			// Recording went on, and the failures are visible as a metric.
@@ -445,8 +599,8 @@ func TestOTLPEndpointDown(t *testing.T) {
 					failures = m.GetCounter().GetValue()
 				}
 			}
-			if failures != flushes {
-				t.Errorf("vitals_exporter_exports_total{outcome=failure} = %v, want %d", failures, flushes)
+			if failures != flushes+background {
+				t.Errorf("vitals_exporter_exports_total{outcome=failure} = %v, want %d", failures, flushes+background)
 			}
 		})
 	}

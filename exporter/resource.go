@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -38,8 +39,9 @@ func newResource(ctx context.Context, cfg Config) (*resource.Resource, error) {
 		attrs = append(attrs, semconv.ServiceInstanceID(uuid.NewString()))
 	}
 
+	// No schema URL: the SDK merges this resource with the environment's and
+	// with any detector's, and two different schema URLs make that fail.
 	res, err := resource.New(ctx,
-		resource.WithSchemaURL(semconv.SchemaURL),
 		resource.WithHost(),
 		resource.WithProcessPID(),
 		resource.WithProcessExecutableName(),
@@ -50,10 +52,17 @@ func newResource(ctx context.Context, cfg Config) (*resource.Resource, error) {
 		// Last, so that they win over detected values.
 		resource.WithAttributes(attrs...),
 	)
-	if err != nil {
+	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
 		return nil, fmt.Errorf("exporter: building the resource: %w", err)
 	}
-	return res, nil
+	// A partial resource (a detector failed, say no host name) keeps what was
+	// found. The SDK merges the resource over OTEL_RESOURCE_ATTRIBUTES; do
+	// the same here so that Provider.Resource is what is exported.
+	merged, err := resource.Merge(resource.Environment(), res)
+	if err != nil {
+		return res, nil
+	}
+	return merged, nil
 }
 
 func hasKey(attrs []attribute.KeyValue, k attribute.Key) bool {

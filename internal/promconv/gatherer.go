@@ -22,6 +22,11 @@ import (
 // whole scrape, as it does with the OTel exporter; use
 // promhttp.ContinueOnError to serve the rest.
 type Gatherer struct {
+	// ErrorHandler receives the errors the collection itself reports (such
+	// as a failing observable callback), which Gather does not return. Nil
+	// means otel.Handle. Set it before the first Gather.
+	ErrorHandler func(error)
+
 	reader sdkmetric.Reader
 	conv   *Converter
 	// pool holds *metricdata.ResourceMetrics that are not cleared between
@@ -45,7 +50,7 @@ func NewGatherer(r sdkmetric.Reader, c *Converter) *Gatherer {
 //
 // Like the OTel exporter, it returns nothing once the reader is shut down,
 // and hands errors reported by the collection itself (such as a failing
-// observable callback) to otel.Handle and still converts what was
+// observable callback) to ErrorHandler and still converts what was
 // collected. A reader that is not registered with a MeterProvider is an
 // error.
 func (g *Gatherer) Gather() ([]*dto.MetricFamily, error) {
@@ -61,7 +66,11 @@ func (g *Gatherer) Gather() ([]*dto.MetricFamily, error) {
 		case errors.Is(err, sdkmetric.ErrReaderNotRegistered):
 			return nil, err
 		default:
-			otel.Handle(err)
+			if g.ErrorHandler != nil {
+				g.ErrorHandler(err)
+			} else {
+				otel.Handle(err)
+			}
 		}
 	}
 	return g.conv.Convert(nil, rm)
