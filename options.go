@@ -5,6 +5,8 @@ import (
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
 )
@@ -23,6 +25,7 @@ type config struct {
 	global         bool
 	memory         bool
 	memoryOpts     []memory.Option
+	tracerProvider trace.TracerProvider
 }
 
 func newConfig(opts []Option) config {
@@ -119,6 +122,18 @@ func WithMemory(opts ...memory.Option) Option {
 func WithoutMemory() Option {
 	return optionFunc(func(c config) config {
 		c.memory = false
+		return c
+	})
+}
+
+// WithTracerProvider turns tracing on for Vitals.Middleware (a server span
+// per request, trace context from the request's headers) and keeps
+// exemplars of measurements made in sampled spans, unless
+// OTEL_METRICS_EXEMPLAR_FILTER or WithExporterConfig says otherwise. By
+// default, there is no tracing and no exemplars.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(c config) config {
+		c.tracerProvider = tp
 		return c
 	})
 }

@@ -10,9 +10,11 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
+	"github.com/vitalsgo/vitals/instrument"
 	"github.com/vitalsgo/vitals/internal/ratelog"
 )
 
@@ -27,6 +29,8 @@ type Vitals struct {
 	mem      *memory.Reader
 	handler  http.Handler
 	logger   *slog.Logger
+
+	tracerProvider trace.TracerProvider
 
 	stopMemory context.CancelFunc
 	memoryDone chan struct{}
@@ -54,6 +58,10 @@ func Start(ctx context.Context, opts ...Option) (*Vitals, error) {
 	if cfg.serviceVersion != "" {
 		ec.ServiceVersion = cfg.serviceVersion
 	}
+	if cfg.tracerProvider != nil && ec.Exemplars == exporter.ExemplarsUnknown {
+		// Exemplars earn their cost once there are traces to link to.
+		ec.Exemplars = exporter.ExemplarsTraceBased
+	}
 	for _, fn := range cfg.exporterFuncs {
 		fn(&ec)
 	}
@@ -72,7 +80,7 @@ func Start(ctx context.Context, opts ...Option) (*Vitals, error) {
 		return nil, fmt.Errorf("vitals: %w", err)
 	}
 
-	v := &Vitals{provider: p, mem: mem, logger: cfg.logger}
+	v := &Vitals{provider: p, mem: mem, logger: cfg.logger, tracerProvider: cfg.tracerProvider}
 	if mem != nil {
 		if err := mem.Instrument(p); err != nil {
 			_ = p.Shutdown(context.WithoutCancel(ctx))
@@ -92,6 +100,18 @@ func Start(ctx context.Context, opts ...Option) (*Vitals, error) {
 	}
 	v.handler = v.newHandler()
 	return v, nil
+}
+
+// Middleware wraps next with the HTTP server instrumentation of package
+// instrument, recording into this Vitals' provider and logging through its
+// logger, with tracing when Start was given WithTracerProvider. opts come
+// after those and may override them.
+func (v *Vitals) Middleware(next http.Handler, opts ...instrument.Option) http.Handler {
+	base := []instrument.Option{instrument.WithMeterProvider(v.provider), instrument.WithLogger(v.logger)}
+	if v.tracerProvider != nil {
+		base = append(base, instrument.WithTracerProvider(v.tracerProvider))
+	}
+	return instrument.Middleware(next, append(base, opts...)...)
 }
 
 // Memory returns the in-memory reader: the recent history of every metric,

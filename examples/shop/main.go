@@ -85,7 +85,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	fmt.Fprintf(stdout, "  GET  %s/metrics\n", base)
 	fmt.Fprintf(stdout, "  GET  %s/monitoring/api/query?query=sum(rate(shop_orders_total[1m]))\n", base)
 
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: v.Middleware(mux), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {

@@ -1,0 +1,277 @@
+package instrument
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+)
+
+// ScopeName is the instrumentation scope of the metrics this package records.
+const ScopeName = "github.com/vitalsgo/vitals/instrument"
+
+// The metrics the middleware records, by their OpenTelemetry names. On
+// /metrics they are http_server_request_duration_seconds,
+// http_server_active_requests, http_server_request_body_size_bytes,
+// http_server_response_body_size_bytes and
+// vitals_http_server_slow_requests_total.
+const (
+	MetricRequestDuration  = "http.server.request.duration"
+	MetricActiveRequests   = "http.server.active_requests"
+	MetricRequestBodySize  = "http.server.request.body.size"
+	MetricResponseBodySize = "http.server.response.body.size"
+	MetricSlowRequests     = "vitals.http.server.slow_requests"
+)
+
+// durationBoundaries are the semantic conventions' advice for
+// http.server.request.duration, as otelhttp gives them.
+var durationBoundaries = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+
+// methods are the values of http.request.method; the last is for any other.
+var methods = [...]string{"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "_OTHER"}
+
+const otherMethod = uint8(len(methods) - 1)
+
+// methodIndex maps a request method to methods, upper-casing it as otelhttp
+// does, without allocating for the standard spellings.
+func methodIndex(m string) uint8 {
+	switch m {
+	case "GET":
+		return 2
+	case "POST":
+		return 6
+	case "PUT":
+		return 7
+	case "DELETE":
+		return 1
+	case "PATCH":
+		return 5
+	case "HEAD":
+		return 3
+	case "OPTIONS":
+		return 4
+	case "CONNECT":
+		return 0
+	case "TRACE":
+		return 8
+	}
+	if len(m) > 7 {
+		return otherMethod
+	}
+	for i, s := range methods[:otherMethod] {
+		if strings.EqualFold(m, s) {
+			return uint8(i)
+		}
+	}
+	return otherMethod
+}
+
+// protoVersion returns network.protocol.version as otelhttp derives it from
+// r.Proto ("HTTP/1.1" gives "1.1"), as a constant for the usual values.
+func protoVersion(proto string) string {
+	switch proto {
+	case "HTTP/1.1":
+		return "1.1"
+	case "HTTP/2.0":
+		return "2.0"
+	case "HTTP/1.0":
+		return "1.0"
+	case "HTTP/3.0":
+		return "3.0"
+	}
+	if _, v, ok := strings.Cut(proto, "/"); ok && len(v) <= 4 {
+		return v
+	}
+	return ""
+}
+
+// attrKey identifies one attribute set of the request metrics.
+type attrKey struct {
+	method  uint8
+	https   bool
+	status  uint16
+	version string
+	route   string
+	errType string
+	host    string
+	port    int
+}
+
+// attrVal holds the options to record with, built once per attribute set.
+type attrVal struct {
+	record []metric.RecordOption
+	slow   []metric.AddOption
+}
+
+// maxAttrSets bounds the attribute-set cache; past it, sets are built per
+// request (still correct, only slower).
+const maxAttrSets = 20000
+
+type serverMetrics struct {
+	duration metric.Float64Histogram
+	reqSize  metric.Int64Histogram
+	respSize metric.Int64Histogram
+	slow     metric.Int64Counter
+	reg      metric.Registration
+
+	sets  sync.Map // attrKey → *attrVal
+	nsets atomic.Int64
+
+	// active counts requests in flight by method and scheme (0 http, 1 https).
+	active [len(methods)][2]atomic.Int64
+	seen   [len(methods)][2]atomic.Bool
+}
+
+func newServerMetrics(mp metric.MeterProvider, bodySizes bool) (*serverMetrics, error) {
+	m := mp.Meter(ScopeName)
+	sm := &serverMetrics{}
+	var err error
+	if sm.duration, err = m.Float64Histogram(MetricRequestDuration,
+		metric.WithUnit("s"),
+		metric.WithDescription("Duration of HTTP server requests."),
+		metric.WithExplicitBucketBoundaries(durationBoundaries...)); err != nil {
+		return nil, err
+	}
+	if bodySizes {
+		if sm.reqSize, err = m.Int64Histogram(MetricRequestBodySize,
+			metric.WithUnit("By"),
+			metric.WithDescription("Size of HTTP server request bodies.")); err != nil {
+			return nil, err
+		}
+		if sm.respSize, err = m.Int64Histogram(MetricResponseBodySize,
+			metric.WithUnit("By"),
+			metric.WithDescription("Size of HTTP server response bodies.")); err != nil {
+			return nil, err
+		}
+	}
+	if sm.slow, err = m.Int64Counter(MetricSlowRequests,
+		metric.WithUnit("{request}"),
+		metric.WithDescription("HTTP server requests slower than the slow-request threshold.")); err != nil {
+		return nil, err
+	}
+	active, err := m.Int64ObservableUpDownCounter(MetricActiveRequests,
+		metric.WithUnit("{request}"),
+		metric.WithDescription("Number of active HTTP server requests."))
+	if err != nil {
+		return nil, err
+	}
+	var activeOpts [len(methods)][2]metric.ObserveOption
+	for i, meth := range methods {
+		for j, scheme := range []string{"http", "https"} {
+			activeOpts[i][j] = metric.WithAttributeSet(attribute.NewSet(
+				semconv.HTTPRequestMethodKey.String(meth), semconv.URLScheme(scheme)))
+		}
+	}
+	sm.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		for i := range sm.active {
+			for j := range sm.active[i] {
+				if sm.seen[i][j].Load() {
+					o.ObserveInt64(active, sm.active[i][j].Load(), activeOpts[i][j])
+				}
+			}
+		}
+		return nil
+	}, active)
+	if err != nil {
+		return nil, err
+	}
+	return sm, nil
+}
+
+func (sm *serverMetrics) begin(method uint8, https bool) {
+	j := 0
+	if https {
+		j = 1
+	}
+	sm.active[method][j].Add(1)
+	if !sm.seen[method][j].Load() {
+		sm.seen[method][j].Store(true)
+	}
+}
+
+func (sm *serverMetrics) end(method uint8, https bool) {
+	j := 0
+	if https {
+		j = 1
+	}
+	sm.active[method][j].Add(-1)
+}
+
+// cached returns the recording options for k if they are cached.
+func (sm *serverMetrics) cached(k attrKey) (*attrVal, bool) {
+	if v, ok := sm.sets.Load(k); ok {
+		return v.(*attrVal), true
+	}
+	return nil, false
+}
+
+// attrs returns the recording options for k, caching them.
+func (sm *serverMetrics) attrs(k attrKey) *attrVal {
+	if v, ok := sm.sets.Load(k); ok {
+		return v.(*attrVal)
+	}
+	v := buildAttrs(k)
+	if sm.nsets.Load() < maxAttrSets {
+		if actual, loaded := sm.sets.LoadOrStore(k, v); loaded {
+			return actual.(*attrVal)
+		}
+		sm.nsets.Add(1)
+	}
+	return v
+}
+
+func buildAttrs(k attrKey) *attrVal {
+	scheme := "http"
+	if k.https {
+		scheme = "https"
+	}
+	kvs := make([]attribute.KeyValue, 0, 9)
+	kvs = append(kvs,
+		semconv.HTTPRequestMethodKey.String(methods[k.method]),
+		semconv.URLScheme(scheme),
+		semconv.NetworkProtocolName("http"),
+	)
+	if k.version != "" {
+		kvs = append(kvs, semconv.NetworkProtocolVersion(k.version))
+	}
+	if k.status > 0 {
+		kvs = append(kvs, semconv.HTTPResponseStatusCode(int(k.status)))
+	}
+	if k.route != "" {
+		kvs = append(kvs, semconv.HTTPRoute(k.route))
+	}
+	if k.errType != "" {
+		kvs = append(kvs, semconv.ErrorTypeKey.String(k.errType))
+	}
+	if k.host != "" {
+		kvs = append(kvs, semconv.ServerAddress(k.host))
+		if k.port > 0 {
+			kvs = append(kvs, semconv.ServerPort(k.port))
+		}
+	}
+	slow := attribute.NewSet(semconv.HTTPRequestMethodKey.String(methods[k.method]), semconv.HTTPRoute(k.route))
+	return &attrVal{
+		record: []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(kvs...))},
+		slow:   []metric.AddOption{metric.WithAttributeSet(slow)},
+	}
+}
+
+// splitHost returns server.address and server.port from a Host header as
+// otelhttp does: the port only when it is not the scheme's default.
+func splitHost(hostport string, https bool) (string, int) {
+	host, portStr, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return hostport, 0
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port <= 0 || (https && port == 443) || (!https && port == 80) {
+		return host, 0
+	}
+	return host, port
+}

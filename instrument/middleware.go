@@ -1,0 +1,292 @@
+package instrument
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/metric/noop"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// ErrorEvent describes a 5xx response or a recovered panic, for the hook
+// set with WithErrorHook. It never holds a body, a query string or a
+// client address.
+type ErrorEvent struct {
+	Method    string
+	Route     string
+	Status    int
+	RequestID string
+	Duration  time.Duration
+	// Header is a copy of the request headers with secrets redacted (see
+	// RedactHeaders).
+	Header http.Header
+	// Panic is the recovered value, or nil.
+	Panic any
+	// Stack is the stack of a recovered panic, or nil.
+	Stack []byte
+}
+
+// stateKey is the context key of the per-request state.
+type stateKey struct{}
+
+// state is everything the middleware keeps for one request. It is also the
+// request's context (the parent's, plus itself as a value), so that one
+// allocation serves the context value, the route holder and the response
+// writer.
+type state struct {
+	context.Context
+	id    string
+	route string        // set by SetRoute
+	inner *http.Request // set by Routes: the request the router saw
+	rw    responseWriter
+	idBuf [16]byte  // a generated ID's bytes; id points here
+	hdr   [1]string // the response header's value slice
+}
+
+func (s *state) Value(key any) any {
+	if key == (stateKey{}) {
+		return s
+	}
+	return s.Context.Value(key)
+}
+
+type handler struct {
+	next    http.Handler
+	cfg     config
+	metrics *serverMetrics
+	routes  *routeSet
+	errs    *routeSet // error.type values from panics
+	hosts   *routeSet // server.address values, when enabled
+}
+
+// Middleware times and counts every request to next with the stable HTTP
+// server semantic-convention metrics, plus http.server.active_requests and
+// error.type (which otelhttp leaves out), gives each request an ID, logs and
+// counts slow requests, and recovers panics. It is built once; the work per
+// request is only what must be done per request. If the metrics cannot be
+// created, it logs why and serves next uninstrumented: it never takes the
+// service down.
+func Middleware(next http.Handler, opts ...Option) http.Handler {
+	cfg := newConfig(opts)
+	sm, err := newServerMetrics(cfg.meterProvider, cfg.bodySizes)
+	if err != nil {
+		cfg.logger.Error("vitals: HTTP metrics disabled", "error", err)
+		return next
+	}
+	h := &handler{
+		next:    next,
+		cfg:     cfg,
+		metrics: sm,
+		routes:  newRouteSet(cfg.maxRoutes),
+		errs:    newRouteSet(64),
+		hosts:   newRouteSet(50),
+	}
+	if cfg.tracerProvider == nil {
+		return h
+	}
+	// otelhttp earns its cost here: trace context and the server span. Its
+	// metrics are switched off, since h records them.
+	return otelhttp.NewHandler(h, "",
+		otelhttp.WithTracerProvider(cfg.tracerProvider),
+		otelhttp.WithPropagators(cfg.propagators),
+		otelhttp.WithMeterProvider(noop.NewMeterProvider()),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+			return methods[methodIndex(r.Method)]
+		}),
+	)
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := h.cfg.clock.Now()
+	st := &state{Context: r.Context()}
+	if id := r.Header.Get(RequestIDHeader); validRequestID(id) {
+		st.id = id
+	} else {
+		st.id = newRequestID(&st.idBuf)
+	}
+	// Set the header without Header.Set's allocation of a value slice.
+	st.hdr[0] = st.id
+	w.Header()[RequestIDHeader] = st.hdr[:]
+	st.rw.w = w
+
+	method := methodIndex(r.Method)
+	https := r.TLS != nil
+	h.metrics.begin(method, https)
+	r2 := r.WithContext(st)
+	if h.cfg.bodySizes && r2.Body != nil && r2.Body != http.NoBody {
+		r2.Body = &countingBody{ReadCloser: r2.Body}
+	}
+	defer h.finish(st, r, r2, method, https, start)
+	h.next.ServeHTTP(&st.rw, r2)
+}
+
+// finish runs after the handler, also when it panicked: it recovers the
+// panic (unless told not to), resolves the route and records the request.
+func (h *handler) finish(st *state, r, r2 *http.Request, method uint8, https bool, start time.Time) {
+	recovered := recover()
+	h.metrics.end(method, https)
+	var stack []byte
+	abort := recovered == http.ErrAbortHandler // net/http's way to abort a response
+	if recovered != nil && !abort {
+		stack = debug.Stack()
+		if h.cfg.recoverPanics && !st.rw.wroteHeader && !st.rw.hijacked {
+			http.Error(&st.rw, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		}
+	}
+	duration := h.cfg.clock.Now().Sub(start)
+
+	status := st.rw.status
+	if !st.rw.wroteHeader {
+		status = http.StatusOK
+	}
+	if recovered != nil && !st.rw.hijacked && (!st.rw.wroteHeader || h.cfg.recoverPanics && status < 500) {
+		// What the client sees, or would have seen had the connection not
+		// been closed: the panic made it an error.
+		status = http.StatusInternalServerError
+	}
+	route := h.rawRoute(st, r, r2, status)
+	k := attrKey{method: method, https: https, version: protoVersion(r.Proto), route: route}
+	if status > 0 && status < 1000 {
+		k.status = uint16(status)
+	}
+	switch {
+	case recovered != nil:
+		k.errType = h.errs.admit(fmt.Sprintf("%T", recovered))
+	case status >= 500:
+		k.errType = statusText(status)
+	}
+	if h.cfg.serverAddress {
+		host, port := splitHost(r.Host, https)
+		k.host, k.port = h.hosts.admit(host), port
+	}
+	// A cached set means its route was admitted under the cap already;
+	// otherwise admit it now (which may turn it into OverflowRoute).
+	a, cached := h.metrics.cached(k)
+	if !cached {
+		k.route = h.routes.admit(route)
+		route = k.route
+		a = h.metrics.attrs(k)
+	}
+	h.metrics.duration.Record(st, duration.Seconds(), a.record...)
+	if h.cfg.bodySizes {
+		var in int64
+		if cb, ok := r2.Body.(*countingBody); ok {
+			in = cb.n
+		}
+		h.metrics.reqSize.Record(st, in, a.record...)
+		h.metrics.respSize.Record(st, st.rw.written, a.record...)
+	}
+
+	if span := trace.SpanFromContext(st); span.IsRecording() {
+		span.SetName(methods[method] + " " + route)
+		span.SetAttributes(semconv.HTTPRoute(route))
+	}
+
+	if duration > h.slowThreshold(route) {
+		h.metrics.slow.Add(st, 1, a.slow...)
+		h.cfg.logger.LogAttrs(st, slog.LevelWarn, "slow request",
+			slog.String("method", methods[method]),
+			slog.String("route", route),
+			slog.Int("status", status),
+			slog.Duration("duration", duration),
+			slog.String("request_id", st.id))
+	}
+
+	if recovered != nil && !abort {
+		h.cfg.logger.LogAttrs(st, slog.LevelError, "panic serving request",
+			slog.String("method", methods[method]),
+			slog.String("route", route),
+			slog.String("request_id", st.id),
+			slog.String("panic", fmt.Sprint(recovered)),
+			slog.String("stack", string(stack)))
+	}
+	if h.cfg.errorHook != nil && (recovered != nil && !abort || status >= 500) {
+		h.cfg.errorHook(ErrorEvent{
+			Method:    methods[method],
+			Route:     route,
+			Status:    status,
+			RequestID: st.id,
+			Duration:  duration,
+			Header:    RedactHeaders(r.Header),
+			Panic:     recovered,
+			Stack:     stack,
+		})
+	}
+	if abort || recovered != nil && !h.cfg.recoverPanics {
+		panic(recovered)
+	}
+}
+
+// rawRoute resolves the http.route of a finished request, always a
+// template: SetRoute, then the route function, then the ServeMux pattern
+// (on the request passed on, or the one Routes saw), then for a 404 the
+// overflow token, else the normalised path. The caller caps it.
+func (h *handler) rawRoute(st *state, r, r2 *http.Request, status int) string {
+	inner := r2
+	if st.inner != nil {
+		inner = st.inner
+	}
+	route := st.route
+	if route == "" && h.cfg.routeFunc != nil {
+		route = h.cfg.routeFunc(inner)
+	}
+	if route == "" {
+		route = patternRoute(inner.Pattern)
+	}
+	if route == "" {
+		if status == http.StatusNotFound {
+			return OverflowRoute
+		}
+		route = NormalizePath(r.URL.Path)
+	}
+	return route
+}
+
+// statusText returns the status code as a string, without allocating for
+// the common 5xx codes.
+func statusText(code int) string {
+	switch code {
+	case 500:
+		return "500"
+	case 501:
+		return "501"
+	case 502:
+		return "502"
+	case 503:
+		return "503"
+	case 504:
+		return "504"
+	}
+	return strconv.Itoa(code)
+}
+
+func (h *handler) slowThreshold(route string) time.Duration {
+	if d, ok := h.cfg.slowRoutes[route]; ok {
+		return d
+	}
+	return h.cfg.slow
+}
+
+// countingBody counts the bytes of a request body the handler reads.
+type countingBody struct {
+	ReadCloser interface {
+		Read([]byte) (int, error)
+		Close() error
+	}
+	n int64
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingBody) Close() error { return c.ReadCloser.Close() }
