@@ -9,6 +9,7 @@ import (
 
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
+	"github.com/vitalsgo/vitals/instrument"
 )
 
 // Option configures Start.
@@ -26,10 +27,12 @@ type config struct {
 	memory         bool
 	memoryOpts     []memory.Option
 	tracerProvider trace.TracerProvider
+	runtime        bool
+	runtimeOpts    []instrument.RuntimeOption
 }
 
 func newConfig(opts []Option) config {
-	c := config{logger: slog.Default(), memory: true}
+	c := config{logger: slog.Default(), memory: true, runtime: true}
 	for _, o := range opts {
 		c = o.apply(c)
 	}
@@ -134,6 +137,26 @@ func WithoutMemory() Option {
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return optionFunc(func(c config) config {
 		c.tracerProvider = tp
+		return c
+	})
+}
+
+// WithRuntime configures the Go runtime and process metrics (package
+// instrument, StartRuntime). By default, they are on with the package's
+// defaults.
+func WithRuntime(opts ...instrument.RuntimeOption) Option {
+	return optionFunc(func(c config) config {
+		c.runtime = true
+		c.runtimeOpts = append(c.runtimeOpts, opts...)
+		return c
+	})
+}
+
+// WithoutRuntime leaves out the Go runtime and process metrics. By default,
+// they are on.
+func WithoutRuntime() Option {
+	return optionFunc(func(c config) config {
+		c.runtime = false
 		return c
 	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vitalsgo/vitals/exporter"
@@ -31,6 +32,7 @@ type Vitals struct {
 	logger   *slog.Logger
 
 	tracerProvider trace.TracerProvider
+	runtime        *instrument.Runtime
 
 	stopMemory context.CancelFunc
 	memoryDone chan struct{}
@@ -67,6 +69,13 @@ func Start(ctx context.Context, opts ...Option) (*Vitals, error) {
 	}
 
 	eopts := []exporter.Option{exporter.WithLogger(cfg.logger)}
+	var producer sdkmetric.Producer
+	if cfg.runtime {
+		// Scheduler latency comes from a producer, which every reader needs.
+		producer = instrument.RuntimeProducer()
+		eopts = append(eopts, exporter.WithProducer(producer))
+		cfg.memoryOpts = append([]memory.Option{memory.WithProducer(producer)}, cfg.memoryOpts...)
+	}
 	for _, r := range cfg.readers {
 		eopts = append(eopts, exporter.WithReader(r))
 	}
@@ -81,6 +90,12 @@ func Start(ctx context.Context, opts ...Option) (*Vitals, error) {
 	}
 
 	v := &Vitals{provider: p, mem: mem, logger: cfg.logger, tracerProvider: cfg.tracerProvider}
+	if cfg.runtime {
+		if v.runtime, err = instrument.StartRuntime(p, cfg.runtimeOpts...); err != nil {
+			_ = p.Shutdown(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("vitals: %w", err)
+		}
+	}
 	if mem != nil {
 		if err := mem.Instrument(p); err != nil {
 			_ = p.Shutdown(context.WithoutCancel(ctx))
@@ -172,6 +187,9 @@ func (v *Vitals) ForceFlush(ctx context.Context) error {
 func (v *Vitals) Shutdown(ctx context.Context) error {
 	err := ErrShutdown
 	v.shutdownOnce.Do(func() {
+		if v.runtime != nil {
+			_ = v.runtime.Stop()
+		}
 		if v.stopMemory != nil {
 			v.stopMemory()
 			select {

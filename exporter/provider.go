@@ -49,10 +49,11 @@ type Option interface {
 }
 
 type options struct {
-	logger  *slog.Logger
-	readers []sdkmetric.Reader
-	views   []sdkmetric.View
-	now     func() time.Time
+	logger    *slog.Logger
+	readers   []sdkmetric.Reader
+	views     []sdkmetric.View
+	producers []sdkmetric.Producer
+	now       func() time.Time
 }
 
 type optionFunc func(options) options
@@ -83,6 +84,22 @@ func WithReader(r sdkmetric.Reader) Option {
 func WithView(views ...sdkmetric.View) Option {
 	return optionFunc(func(o options) options {
 		o.views = append(o.views, views...)
+		return o
+	})
+}
+
+// WithProducer registers p, a source of metrics that are aggregated
+// elsewhere (such as instrument.RuntimeProducer's scheduler latency
+// histogram), on every reader New builds: the Prometheus reader behind
+// /metrics and the OTLP and console push readers. Readers passed with
+// WithReader are built by their owner and need the producer given to them
+// there (memory.WithProducer for the in-memory reader). A nil p is ignored.
+// By default, the readers have no producers.
+func WithProducer(p sdkmetric.Producer) Option {
+	return optionFunc(func(o options) options {
+		if p != nil {
+			o.producers = append(o.producers, p)
+		}
 		return o
 	})
 }
@@ -157,6 +174,11 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 		sdkOpts = append(sdkOpts, sdkmetric.WithView(o.views...))
 	}
 
+	var readerOpts []sdkmetric.ReaderOption
+	for _, pr := range o.producers {
+		readerOpts = append(readerOpts, sdkmetric.WithProducer(pr))
+	}
+
 	var built []sdkmetric.Reader
 	cleanup := func() {
 		for _, r := range built {
@@ -166,7 +188,11 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 	for _, kind := range cfg.readers() {
 		switch kind {
 		case KindPrometheus:
-			r := sdkmetric.NewManualReader(sdkmetric.WithAggregationSelector(selector))
+			mOpts := []sdkmetric.ManualReaderOption{sdkmetric.WithAggregationSelector(selector)}
+			for _, ro := range readerOpts {
+				mOpts = append(mOpts, ro)
+			}
+			r := sdkmetric.NewManualReader(mOpts...)
 			p.prom = newPrometheusHandler(r, p.errs, &p.closing)
 			built = append(built, r)
 		case KindOTLP:
@@ -175,7 +201,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 				cleanup()
 				return nil, err
 			}
-			built = append(built, p.newPeriodicReader(exp, kind, cfg))
+			built = append(built, p.newPeriodicReader(exp, kind, cfg, readerOpts))
 		case KindConsole:
 			w := cfg.ConsoleWriter
 			if w == nil {
@@ -186,7 +212,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 				cleanup()
 				return nil, fmt.Errorf("console exporter: %w", err)
 			}
-			built = append(built, p.newPeriodicReader(exp, kind, cfg))
+			built = append(built, p.newPeriodicReader(exp, kind, cfg, readerOpts))
 		}
 	}
 	for _, r := range built {
@@ -204,7 +230,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 	return p, nil
 }
 
-func (p *Provider) newPeriodicReader(exp sdkmetric.Exporter, kind Kind, cfg Config) sdkmetric.Reader {
+func (p *Provider) newPeriodicReader(exp sdkmetric.Exporter, kind Kind, cfg Config, readerOpts []sdkmetric.ReaderOption) sdkmetric.Reader {
 	pe := &pushExporter{Exporter: exp, kind: kind, failed: p.exportFailed}
 	p.push = append(p.push, pe)
 	interval, timeout := cfg.ExportInterval, cfg.ExportTimeout
@@ -217,7 +243,11 @@ func (p *Provider) newPeriodicReader(exp sdkmetric.Exporter, kind Kind, cfg Conf
 	case timeout < 0:
 		timeout = noLimit
 	}
-	return sdkmetric.NewPeriodicReader(pe, sdkmetric.WithInterval(interval), sdkmetric.WithTimeout(timeout))
+	pOpts := []sdkmetric.PeriodicReaderOption{sdkmetric.WithInterval(interval), sdkmetric.WithTimeout(timeout)}
+	for _, ro := range readerOpts {
+		pOpts = append(pOpts, ro)
+	}
+	return sdkmetric.NewPeriodicReader(pe, pOpts...)
 }
 
 // exportFailed hands a failed export to the callers of ForceFlush or

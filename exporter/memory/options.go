@@ -3,6 +3,8 @@ package memory
 import (
 	"log/slog"
 	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
 // Option configures New.
@@ -19,6 +21,7 @@ type config struct {
 	queryTimeout time.Duration
 	maxSamples   int
 	lookback     time.Duration
+	producers    []sdkmetric.Producer
 }
 
 func newConfig(opts []Option) config {
@@ -124,6 +127,22 @@ func WithLookbackDelta(d time.Duration) Option {
 	return optionFunc(func(c config) config {
 		if d > 0 {
 			c.lookback = d
+		}
+		return c
+	})
+}
+
+// WithProducer registers p, a source of metrics aggregated elsewhere (such
+// as instrument.RuntimeProducer's scheduler latency histogram), on the
+// reader: every collection stores what p produces next to what the
+// MeterProvider's instruments recorded. It is the in-memory counterpart of
+// exporter.WithProducer, which does not reach readers passed with
+// exporter.WithReader. A nil p is ignored. By default, the reader has no
+// producers.
+func WithProducer(p sdkmetric.Producer) Option {
+	return optionFunc(func(c config) config {
+		if p != nil {
+			c.producers = append(c.producers, p)
 		}
 		return c
 	})

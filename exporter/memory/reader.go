@@ -75,8 +75,12 @@ type Reader struct {
 func New(opts ...Option) *Reader {
 	cfg := newConfig(opts)
 	capacity := int(cfg.retention/cfg.interval) + 2
+	manualOpts := make([]sdkmetric.ManualReaderOption, 0, len(cfg.producers))
+	for _, p := range cfg.producers {
+		manualOpts = append(manualOpts, sdkmetric.WithProducer(p))
+	}
 	r := &Reader{
-		manual:  sdkmetric.NewManualReader(),
+		manual:  sdkmetric.NewManualReader(manualOpts...),
 		conv:    promconv.NewConverter(),
 		store:   newStore(capacity, cfg.maxSeries),
 		cfg:     cfg,

@@ -568,6 +568,7 @@ func TestReaderConcurrentSafe(t *testing.T) {
 	c, _ := mp.Meter("t").Int64Counter("hits")
 	h, _ := mp.Meter("t").Float64Histogram("lat", metric.WithUnit("s"))
 	ctx := t.Context()
+	c.Add(ctx, 1) // something is recorded before the first collection
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	for w := range 4 {
