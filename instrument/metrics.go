@@ -113,7 +113,50 @@ type attrVal struct {
 // request (still correct, only slower).
 const maxAttrSets = 20000
 
+// fastKey identifies the usual attribute sets more cheaply than attrKey:
+// one string and packed small values (see pack). Sets with a panic type or
+// a server address go through attrKey.
+type fastKey struct {
+	route string
+	bits  uint64
+}
+
+// versionIndex numbers the protocol versions fastKey can hold; 0 means
+// another version (slow path).
+func versionIndex(v string) uint64 {
+	switch v {
+	case "1.1":
+		return 1
+	case "2.0":
+		return 2
+	case "1.0":
+		return 3
+	case "3.0":
+		return 4
+	}
+	return 0
+}
+
+// pack returns k's small values as fastKey bits, or false when k needs the
+// slow path.
+func (k attrKey) pack() (uint64, bool) {
+	vi := versionIndex(k.version)
+	if vi == 0 || k.host != "" || (k.errType != "" && k.status < 500) {
+		return 0, false
+	}
+	var b uint64 = uint64(k.method) | vi<<4 | uint64(k.status)<<8
+	if k.https {
+		b |= 1 << 20
+	}
+	if k.errType != "" { // the status code, for a 5xx
+		b |= 1 << 21
+	}
+	return b, true
+}
+
 type serverMetrics struct {
+	fast sync.Map // fastKey → *attrVal
+
 	duration metric.Float64Histogram
 	reqSize  metric.Int64Histogram
 	respSize metric.Int64Histogram
@@ -205,6 +248,12 @@ func (sm *serverMetrics) end(method uint8, https bool) {
 
 // cached returns the recording options for k if they are cached.
 func (sm *serverMetrics) cached(k attrKey) (*attrVal, bool) {
+	if bits, ok := k.pack(); ok {
+		if v, ok := sm.fast.Load(fastKey{k.route, bits}); ok {
+			return v.(*attrVal), true
+		}
+		return nil, false
+	}
 	if v, ok := sm.sets.Load(k); ok {
 		return v.(*attrVal), true
 	}
@@ -213,16 +262,24 @@ func (sm *serverMetrics) cached(k attrKey) (*attrVal, bool) {
 
 // attrs returns the recording options for k, caching them.
 func (sm *serverMetrics) attrs(k attrKey) *attrVal {
-	if v, ok := sm.sets.Load(k); ok {
-		return v.(*attrVal)
+	if v, ok := sm.cached(k); ok {
+		return v
 	}
 	v := buildAttrs(k)
-	if sm.nsets.Load() < maxAttrSets {
-		if actual, loaded := sm.sets.LoadOrStore(k, v); loaded {
-			return actual.(*attrVal)
-		}
-		sm.nsets.Add(1)
+	if sm.nsets.Load() >= maxAttrSets {
+		return v
 	}
+	var actual any
+	var loaded bool
+	if bits, ok := k.pack(); ok {
+		actual, loaded = sm.fast.LoadOrStore(fastKey{k.route, bits}, v)
+	} else {
+		actual, loaded = sm.sets.LoadOrStore(k, v)
+	}
+	if loaded {
+		return actual.(*attrVal)
+	}
+	sm.nsets.Add(1)
 	return v
 }
 

@@ -184,9 +184,11 @@ func (h *handler) finish(st *state, r, r2 *http.Request, method uint8, https boo
 		h.metrics.respSize.Record(st, st.rw.written, a.record...)
 	}
 
-	if span := trace.SpanFromContext(st); span.IsRecording() {
-		span.SetName(methods[method] + " " + route)
-		span.SetAttributes(semconv.HTTPRoute(route))
+	if h.cfg.tracerProvider != nil { // else there is no span: skip the context walk
+		if span := trace.SpanFromContext(st); span.IsRecording() {
+			span.SetName(methods[method] + " " + route)
+			span.SetAttributes(semconv.HTTPRoute(route))
+		}
 	}
 
 	if duration > h.slowThreshold(route) {
