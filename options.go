@@ -2,6 +2,7 @@ package vitals
 
 import (
 	"log/slog"
+	"net/http"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
@@ -29,6 +30,7 @@ type config struct {
 	tracerProvider trace.TracerProvider
 	runtime        bool
 	runtimeOpts    []instrument.RuntimeOption
+	authorize      func(*http.Request) bool
 }
 
 func newConfig(opts []Option) config {
@@ -157,6 +159,18 @@ func WithRuntime(opts ...instrument.RuntimeOption) Option {
 func WithoutRuntime() Option {
 	return optionFunc(func(c config) config {
 		c.runtime = false
+		return c
+	})
+}
+
+// WithAuthorizer decides which requests may see health details (check
+// outputs, observed values) and use the endpoints that change state (run
+// all checks now; later, resolving alerts and silences). BearerToken makes
+// one from a token. By default there is no authorizer: details are hidden
+// and state-changing endpoints answer 403.
+func WithAuthorizer(fn func(*http.Request) bool) Option {
+	return optionFunc(func(c config) config {
+		c.authorize = fn
 		return c
 	})
 }

@@ -9,12 +9,15 @@ import (
 	"sync"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
+	"github.com/vitalsgo/vitals/healthcheck"
 	"github.com/vitalsgo/vitals/instrument"
 	"github.com/vitalsgo/vitals/internal/ratelog"
 )
@@ -33,6 +36,8 @@ type Vitals struct {
 
 	tracerProvider trace.TracerProvider
 	runtime        *instrument.Runtime
+	health         *healthcheck.Registry
+	authorize      func(*http.Request) bool
 
 	stopMemory context.CancelFunc
 	memoryDone chan struct{}
@@ -89,7 +94,11 @@ func Start(ctx context.Context, opts ...Option) (*Vitals, error) {
 		return nil, fmt.Errorf("vitals: %w", err)
 	}
 
-	v := &Vitals{provider: p, mem: mem, logger: cfg.logger, tracerProvider: cfg.tracerProvider}
+	v := &Vitals{provider: p, mem: mem, logger: cfg.logger, tracerProvider: cfg.tracerProvider, authorize: cfg.authorize}
+	if v.health, err = healthcheck.New(healthcheck.WithMeterProvider(p), healthcheck.WithLogger(cfg.logger)); err != nil {
+		_ = p.Shutdown(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("vitals: %w", err)
+	}
 	if cfg.runtime {
 		if v.runtime, err = instrument.StartRuntime(p, cfg.runtimeOpts...); err != nil {
 			_ = p.Shutdown(context.WithoutCancel(ctx))
@@ -129,6 +138,10 @@ func (v *Vitals) Middleware(next http.Handler, opts ...instrument.Option) http.H
 	return instrument.Middleware(next, append(base, opts...)...)
 }
 
+// Health returns the health check registry served on /livez, /readyz and
+// /healthz. Register checks on it; it has none at first.
+func (v *Vitals) Health() *healthcheck.Registry { return v.health }
+
 // Memory returns the in-memory reader: the recent history of every metric,
 // queryable with PromQL. It is nil when Start was given WithoutMemory.
 func (v *Vitals) Memory() *memory.Reader { return v.mem }
@@ -146,6 +159,9 @@ func (v *Vitals) Meter(name string, opts ...metric.MeterOption) metric.Meter {
 // Handler returns the HTTP handler of the vital signs. It serves
 //
 //	GET /metrics                           the Prometheus exposition (text or OpenMetrics, gzip on request)
+//	GET /livez, /readyz, /healthz          health (application/health+json; details only when authorized)
+//	GET /monitoring/api/health             every check's last run, history and configuration
+//	POST /monitoring/api/health/check      run every check now (authorized only)
 //	GET|POST /monitoring/api/query         PromQL at one time over the in-memory reader
 //	GET|POST /monitoring/api/query_range   PromQL over a time range
 //
@@ -165,6 +181,16 @@ func (v *Vitals) newHandler() http.Handler {
 			http.Error(w, "the Prometheus exporter is not enabled (see OTEL_METRICS_EXPORTER)", http.StatusNotFound)
 		})
 	}
+	res := v.provider.Resource()
+	hopts := []healthcheck.HandlerOption{
+		healthcheck.WithAuthorizer(v.authorized),
+		healthcheck.WithServiceInfo("", resourceValue(res, "service.version"), resourceValue(res, "service.instance.id"), resourceValue(res, "service.name")),
+	}
+	mux.Handle("/livez", healthcheck.Handler(v.health, healthcheck.Liveness, hopts...))
+	mux.Handle("/readyz", healthcheck.Handler(v.health, healthcheck.Readiness, hopts...))
+	mux.Handle("/healthz", healthcheck.Handler(v.health, healthcheck.Liveness|healthcheck.Readiness, hopts...))
+	mux.HandleFunc("GET /monitoring/api/health", v.healthDetails)
+	mux.HandleFunc("POST /monitoring/api/health/check", v.requireAuth(v.healthRunAll))
 	if v.mem != nil {
 		api := &queryAPI{mem: v.mem, now: v.mem.Now}
 		for _, method := range []string{http.MethodGet, http.MethodPost} {
@@ -187,6 +213,7 @@ func (v *Vitals) ForceFlush(ctx context.Context) error {
 func (v *Vitals) Shutdown(ctx context.Context) error {
 	err := ErrShutdown
 	v.shutdownOnce.Do(func() {
+		v.health.Stop()
 		if v.runtime != nil {
 			_ = v.runtime.Stop()
 		}
@@ -203,4 +230,12 @@ func (v *Vitals) Shutdown(ctx context.Context) error {
 		}
 	})
 	return err
+}
+
+// resourceValue returns the string value of a resource attribute, or "".
+func resourceValue(res *resource.Resource, key string) string {
+	if v, ok := res.Set().Value(attribute.Key(key)); ok {
+		return v.Emit()
+	}
+	return ""
 }

@@ -1,0 +1,80 @@
+package vitals
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/vitalsgo/vitals/healthcheck"
+)
+
+// healthReport is the body of /monitoring/api/health: every check with its
+// last run, history and configuration, and the slowest check.
+type healthReport struct {
+	Status       string              `json:"status"`
+	Checks       []healthCheckReport `json:"checks"`
+	SlowestCheck string              `json:"slowest_check,omitempty"`
+}
+
+type healthCheckReport struct {
+	Name                   string   `json:"name"`
+	Status                 string   `json:"status"`
+	Critical               bool     `json:"critical,omitempty"`
+	Kinds                  string   `json:"kinds,omitempty"`
+	Enabled                bool     `json:"enabled"`
+	LastRun                string   `json:"last_run,omitempty"`
+	DurationSeconds        float64  `json:"duration_seconds,omitempty"`
+	AverageDurationSeconds float64  `json:"average_duration_seconds,omitempty"`
+	Runs                   int64    `json:"runs,omitempty"`
+	Failures               int64    `json:"failures,omitempty"`
+	IntervalSeconds        float64  `json:"interval_seconds,omitempty"`
+	TimeoutSeconds         float64  `json:"timeout_seconds,omitempty"`
+	Tags                   []string `json:"tags,omitempty"`
+	Output                 string   `json:"output,omitempty"`
+}
+
+// newHealthReport renders results; details only when authorized.
+func newHealthReport(status healthcheck.Status, results []healthcheck.CheckResult, authorized bool) healthReport {
+	rep := healthReport{Status: status.String(), Checks: make([]healthCheckReport, 0, len(results))}
+	var slowest time.Duration
+	for _, c := range results {
+		cr := healthCheckReport{Name: c.Name, Status: c.Status.String(), Enabled: c.Enabled}
+		if authorized {
+			cr.Critical = c.Critical
+			cr.Kinds = c.Kind.String()
+			if !c.Time.IsZero() {
+				cr.LastRun = c.Time.UTC().Format(time.RFC3339Nano)
+			}
+			cr.DurationSeconds = c.Duration.Seconds()
+			cr.AverageDurationSeconds = c.AverageDuration.Seconds()
+			cr.Runs, cr.Failures = c.Runs, c.Failures
+			cr.IntervalSeconds = c.Interval.Seconds()
+			cr.TimeoutSeconds = c.Timeout.Seconds()
+			cr.Tags = c.Tags
+			cr.Output = c.Output
+			if c.AverageDuration > slowest {
+				slowest, rep.SlowestCheck = c.AverageDuration, c.Name
+			}
+		}
+		rep.Checks = append(rep.Checks, cr)
+	}
+	return rep
+}
+
+// healthDetails serves GET /monitoring/api/health: the last results, without
+// running anything.
+func (v *Vitals) healthDetails(w http.ResponseWriter, r *http.Request) {
+	results := v.health.Results()
+	var enabled []healthcheck.CheckResult
+	for _, c := range results {
+		if c.Enabled {
+			enabled = append(enabled, c)
+		}
+	}
+	writeJSON(w, http.StatusOK, newHealthReport(healthcheck.Aggregate(enabled), results, v.authorized(r)))
+}
+
+// healthRunAll serves POST /monitoring/api/health/check: run every check now.
+func (v *Vitals) healthRunAll(w http.ResponseWriter, r *http.Request) {
+	rep := v.health.RunAll(r.Context())
+	writeJSON(w, http.StatusOK, newHealthReport(rep.Status, rep.Checks, true))
+}

@@ -1,0 +1,119 @@
+package vitals
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/vitalsgo/vitals/healthcheck"
+)
+
+func request(t *testing.T, h http.Handler, method, path, token string) (int, string) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.String()
+}
+
+func TestHealthEndpoints(t *testing.T) {
+	cleanEnv(t)
+	v, err := Start(t.Context(), WithServiceName("shop"), WithServiceVersion("1.4.0"), WithAuthorizer(BearerToken("s3cret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Shutdown(context.Background())
+	var runs atomic.Int64
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(v.Health().Register("db", healthcheck.CheckFunc(func(context.Context) error {
+		runs.Add(1)
+		return errors.New("dial tcp 10.0.0.5:5432: refused")
+	})))
+	must(v.Health().Register("loop", healthcheck.CheckFunc(func(context.Context) error { return nil }), healthcheck.ForKinds(healthcheck.Liveness)))
+	h := v.Handler()
+
+	if code, _ := request(t, h, "GET", "/livez", ""); code != http.StatusOK {
+		t.Errorf("/livez: %d", code)
+	}
+	if code, body := request(t, h, "GET", "/readyz", ""); code != http.StatusServiceUnavailable || strings.Contains(body, "10.0.0.5") {
+		t.Errorf("/readyz: %d %s", code, body)
+	}
+	if code, body := request(t, h, "GET", "/healthz", "s3cret"); code != http.StatusServiceUnavailable || !strings.Contains(body, "10.0.0.5") ||
+		!strings.Contains(body, `"releaseId":"1.4.0"`) || !strings.Contains(body, `"description":"shop"`) {
+		t.Errorf("/healthz authorized: %d %s", code, body)
+	}
+
+	code, body := request(t, h, "GET", "/monitoring/api/health", "")
+	if code != http.StatusOK || strings.Contains(body, "10.0.0.5") || strings.Contains(body, "runs") {
+		t.Errorf("health details unauthorized: %d %s", code, body)
+	}
+	code, body = request(t, h, "GET", "/monitoring/api/health", "s3cret")
+	var rep healthReport
+	if err := json.Unmarshal([]byte(body), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if code != http.StatusOK || rep.Status != "fail" || len(rep.Checks) != 2 || rep.SlowestCheck == "" {
+		t.Errorf("health details authorized: %d %+v", code, rep)
+	}
+	for _, c := range rep.Checks {
+		if c.Name == "db" && (c.Runs == 0 || c.TimeoutSeconds != 5 || !strings.Contains(c.Output, "refused") || c.Kinds != "readiness") {
+			t.Errorf("db details %+v", c)
+		}
+	}
+
+	before := runs.Load()
+	if code, _ := request(t, h, "POST", "/monitoring/api/health/check", ""); code != http.StatusUnauthorized {
+		t.Errorf("run all without credentials: %d", code)
+	}
+	if code, _ := request(t, h, "POST", "/monitoring/api/health/check", "wrong"); code != http.StatusUnauthorized {
+		t.Errorf("run all with a wrong token: %d", code)
+	}
+	if runs.Load() != before {
+		t.Error("an unauthorized request ran the checks")
+	}
+	if code, body := request(t, h, "POST", "/monitoring/api/health/check", "s3cret"); code != http.StatusOK || !strings.Contains(body, `"status":"fail"`) || runs.Load() != before+1 {
+		t.Errorf("run all authorized: %d %s (runs %d → %d)", code, body, before, runs.Load())
+	}
+}
+
+func TestMutatingEndpointsNeedAnAuthorizer(t *testing.T) {
+	cleanEnv(t)
+	v, err := Start(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Shutdown(context.Background())
+	if code, body := request(t, v.Handler(), "POST", "/monitoring/api/health/check", "anything"); code != http.StatusForbidden || !strings.Contains(body, "WithAuthorizer") {
+		t.Errorf("without an authorizer: %d %s", code, body)
+	}
+}
+
+func TestBearerToken(t *testing.T) {
+	auth := BearerToken("abc")
+	for hdr, want := range map[string]bool{"Bearer abc": true, "Bearer abcd": false, "Bearer ab": false, "bearer abc": false, "abc": false, "": false} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Authorization", hdr)
+		if got := auth(req); got != want {
+			t.Errorf("%q: %v, want %v", hdr, got, want)
+		}
+	}
+	empty := BearerToken("")
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Authorization", "Bearer ")
+	if empty(req) {
+		t.Error("an empty token accepted a request")
+	}
+}

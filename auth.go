@@ -1,0 +1,41 @@
+package vitals
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"strings"
+)
+
+// BearerToken returns an authorizer (for WithAuthorizer) that accepts
+// requests carrying "Authorization: Bearer <token>", compared in constant
+// time. An empty token accepts nothing.
+func BearerToken(token string) func(*http.Request) bool {
+	want := []byte(token)
+	return func(r *http.Request) bool {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		return ok && len(want) > 0 && subtle.ConstantTimeCompare([]byte(got), want) == 1
+	}
+}
+
+// authorized reports whether r may see details and use mutating endpoints.
+func (v *Vitals) authorized(r *http.Request) bool {
+	return v.authorize != nil && v.authorize(r)
+}
+
+// requireAuth wraps a mutating handler: without an authorizer configured it
+// is refused (403), and a request the authorizer rejects gets 401.
+func (v *Vitals) requireAuth(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if v.authorize == nil {
+			writeJSON(w, http.StatusForbidden, apiResponse{Status: "error", ErrorType: "forbidden",
+				Error: "this endpoint changes state and is disabled until an authorizer is configured (vitals.WithAuthorizer)"})
+			return
+		}
+		if !v.authorize(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="vitals"`)
+			writeJSON(w, http.StatusUnauthorized, apiResponse{Status: "error", ErrorType: "unauthorized", Error: "missing or invalid credentials"})
+			return
+		}
+		h(w, r)
+	}
+}

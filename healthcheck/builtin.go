@@ -1,0 +1,234 @@
+package healthcheck
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync"
+	"time"
+
+	"github.com/vitalsgo/vitals/exporter/memory"
+)
+
+// Heap checks the Go memory in use against a limit: warn above warnAt,
+// fail above failAt (fractions of the limit, for example 0.8 and 0.95).
+// limit is in bytes; 0 means the GOMEMLIMIT soft limit. With no limit at
+// all the check passes and reports the memory in use.
+func Heap(warnAt, failAt float64, limit uint64) Checker {
+	samples := []metrics.Sample{
+		{Name: "/memory/classes/total:bytes"},
+		{Name: "/memory/classes/heap/released:bytes"},
+	}
+	var mu sync.Mutex
+	return ResultFunc(func(context.Context) Result {
+		mu.Lock()
+		metrics.Read(samples)
+		used := samples[0].Value.Uint64() - samples[1].Value.Uint64()
+		mu.Unlock()
+		lim := limit
+		if lim == 0 {
+			if l := debug.SetMemoryLimit(-1); l > 0 && l != math.MaxInt64 {
+				lim = uint64(l)
+			}
+		}
+		res := Result{Status: StatusPass, ObservedValue: used, ObservedUnit: "By"}
+		if lim == 0 {
+			return res
+		}
+		frac := float64(used) / float64(lim)
+		switch {
+		case frac > failAt:
+			res.Status = StatusFail
+		case frac > warnAt:
+			res.Status = StatusWarn
+		}
+		if res.Status != StatusPass {
+			res.Output = fmt.Sprintf("Go memory %d bytes is %.0f%% of the %d-byte limit", used, 100*frac, lim)
+		}
+		return res
+	})
+}
+
+// Goroutines checks the number of goroutines: warn above warnAt, fail
+// above failAt.
+func Goroutines(warnAt, failAt int) Checker {
+	return ResultFunc(func(context.Context) Result {
+		n := runtime.NumGoroutine()
+		res := Result{Status: StatusPass, ObservedValue: n, ObservedUnit: "{goroutine}"}
+		switch {
+		case n > failAt:
+			res.Status = StatusFail
+		case n > warnAt:
+			res.Status = StatusWarn
+		}
+		if res.Status != StatusPass {
+			res.Output = fmt.Sprintf("%d goroutines", n)
+		}
+		return res
+	})
+}
+
+// SchedulerLatency checks the 99th percentile of the time goroutines wait
+// to run (runtime/metrics /sched/latencies:seconds) since the previous run
+// of the check: warn above warnAt, fail above failAt. It is the Go
+// analogue of an event loop's lag.
+func SchedulerLatency(warnAt, failAt time.Duration) Checker {
+	sample := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+	var mu sync.Mutex
+	var prev []uint64
+	return ResultFunc(func(context.Context) Result {
+		mu.Lock()
+		metrics.Read(sample)
+		h := sample[0].Value.Float64Histogram()
+		counts := make([]uint64, len(h.Counts))
+		for i, c := range h.Counts {
+			counts[i] = c
+			if i < len(prev) {
+				counts[i] -= prev[i]
+			}
+		}
+		prev = append(prev[:0], h.Counts...)
+		mu.Unlock()
+		p99 := quantile(0.99, h.Buckets, counts)
+		res := Result{Status: StatusPass, ObservedValue: p99.Seconds(), ObservedUnit: "s"}
+		switch {
+		case p99 > failAt:
+			res.Status = StatusFail
+		case p99 > warnAt:
+			res.Status = StatusWarn
+		}
+		if res.Status != StatusPass {
+			res.Output = fmt.Sprintf("scheduler latency p99 %v", p99)
+		}
+		return res
+	})
+}
+
+// quantile returns the upper bound of the bucket holding quantile q of a
+// runtime/metrics histogram (buckets has one more entry than counts).
+func quantile(q float64, buckets []float64, counts []uint64) time.Duration {
+	var total uint64
+	for _, c := range counts {
+		total += c
+	}
+	if total == 0 {
+		return 0
+	}
+	rank := uint64(math.Ceil(q * float64(total)))
+	var seen uint64
+	for i, c := range counts {
+		seen += c
+		if seen >= rank {
+			upper := buckets[i+1]
+			if math.IsInf(upper, 1) {
+				upper = buckets[i]
+			}
+			return time.Duration(upper * float64(time.Second))
+		}
+	}
+	return 0
+}
+
+// SQLPing checks that db answers a ping.
+func SQLPing(db *sql.DB) Checker {
+	return CheckFunc(db.PingContext)
+}
+
+// HTTPGet checks that GET url answers with a 2xx or 3xx status through
+// client (http.DefaultClient when nil; redirects are not followed). The
+// check's timeout bounds the request.
+func HTTPGet(client *http.Client, url string) Checker {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	c := *client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return ResultFunc(func(ctx context.Context) Result {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return Result{Status: StatusFail, Output: err.Error()}
+		}
+		start := time.Now()
+		resp, err := c.Do(req)
+		if err != nil {
+			return Result{Status: StatusFail, Output: err.Error()}
+		}
+		resp.Body.Close()
+		res := Result{Status: StatusPass, ObservedValue: time.Since(start).Seconds(), ObservedUnit: "s"}
+		if resp.StatusCode >= 400 {
+			res.Status = StatusFail
+			res.Output = fmt.Sprintf("GET %s: %s", url, resp.Status)
+		}
+		return res
+	})
+}
+
+// TCPDial checks that a TCP connection to addr ("host:port") opens.
+func TCPDial(addr string) Checker {
+	return CheckFunc(func(ctx context.Context) error {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		return conn.Close()
+	})
+}
+
+// Querier answers PromQL; the in-memory reader (memory.Reader) is one.
+type Querier interface {
+	Query(ctx context.Context, expr string, ts time.Time) (memory.Result, error)
+	Now() time.Time
+}
+
+// MetricThreshold checks a PromQL expression over the in-memory reader:
+// the check warns when its value is above warnAbove and fails when it is
+// above failAbove (for a vector, the largest element counts). No data
+// passes. For example the 5xx ratio of the last five minutes:
+//
+//	MetricThreshold(v.Memory(), `sum(rate(http_server_request_duration_seconds_count{http_response_status_code=~"5.."}[5m])) / sum(rate(http_server_request_duration_seconds_count[5m]))`, 0.01, 0.05)
+func MetricThreshold(q Querier, expr string, warnAbove, failAbove float64) Checker {
+	return ResultFunc(func(ctx context.Context) Result {
+		res, err := q.Query(ctx, expr, q.Now())
+		if err != nil {
+			return Result{Status: StatusFail, Output: fmt.Sprintf("query %q: %v", expr, err)}
+		}
+		v, ok := maxValue(res)
+		if !ok {
+			return Result{Status: StatusPass, Output: "no data"}
+		}
+		out := Result{Status: StatusPass, ObservedValue: v}
+		switch {
+		case v > failAbove:
+			out.Status = StatusFail
+		case v > warnAbove:
+			out.Status = StatusWarn
+		}
+		if out.Status != StatusPass {
+			out.Output = fmt.Sprintf("%s = %g", expr, v)
+		}
+		return out
+	})
+}
+
+func maxValue(res memory.Result) (float64, bool) {
+	switch v := res.Value.(type) {
+	case memory.Scalar:
+		return v.V, !math.IsNaN(v.V)
+	case memory.Vector:
+		best, found := math.Inf(-1), false
+		for _, s := range v {
+			if !math.IsNaN(s.F) && s.F > best {
+				best, found = s.F, true
+			}
+		}
+		return best, found
+	}
+	return 0, false
+}

@@ -1,0 +1,147 @@
+package healthcheck
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Status is the health of a check or of a set of checks, as in the IETF
+// draft "Health Check Response Format for HTTP APIs".
+type Status int
+
+// The statuses. StatusUnknown is a check that has not run yet; it never
+// counts as passing.
+const (
+	StatusUnknown Status = iota
+	StatusPass
+	StatusWarn
+	StatusFail
+)
+
+// String returns "unknown", "pass", "warn" or "fail".
+func (s Status) String() string {
+	switch s {
+	case StatusPass:
+		return "pass"
+	case StatusWarn:
+		return "warn"
+	case StatusFail:
+		return "fail"
+	default:
+		return "unknown"
+	}
+}
+
+// MarshalText encodes the status as its String.
+func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Kind says which probes a check belongs to. Kinds combine with |.
+type Kind int
+
+// The probe kinds.
+const (
+	// Liveness checks say whether the process should be restarted.
+	Liveness Kind = 1 << iota
+	// Readiness checks say whether the process should get traffic.
+	Readiness
+)
+
+// String returns "liveness", "readiness", "liveness|readiness" or "none".
+func (k Kind) String() string {
+	switch k {
+	case Liveness:
+		return "liveness"
+	case Readiness:
+		return "readiness"
+	case Liveness | Readiness:
+		return "liveness|readiness"
+	default:
+		return "none"
+	}
+}
+
+// Result is what one run of a check found.
+type Result struct {
+	// Status is the check's verdict. StatusUnknown is reported as a failure.
+	Status Status
+	// ObservedValue and ObservedUnit describe what was measured (for
+	// example 3 and "ms"). They are shown only to authorized callers.
+	ObservedValue any
+	ObservedUnit  string
+	// Output explains a warn or fail. It is shown only to authorized
+	// callers, since it may name hosts or carry driver messages.
+	Output string
+}
+
+// Checker checks one dependency or property. Check must honour ctx: it is
+// cancelled when the check's timeout expires.
+type Checker interface {
+	Check(ctx context.Context) Result
+}
+
+// CheckFunc adapts a function returning an error to a Checker: nil passes,
+// an error wrapped with Warn warns, any other error fails with the error's
+// text as output.
+type CheckFunc func(ctx context.Context) error
+
+// Check runs f.
+func (f CheckFunc) Check(ctx context.Context) Result {
+	err := f(ctx)
+	switch {
+	case err == nil:
+		return Result{Status: StatusPass}
+	case errors.As(err, new(*warning)):
+		return Result{Status: StatusWarn, Output: err.Error()}
+	default:
+		return Result{Status: StatusFail, Output: err.Error()}
+	}
+}
+
+// ResultFunc adapts a function returning a Result to a Checker.
+type ResultFunc func(ctx context.Context) Result
+
+// Check runs f.
+func (f ResultFunc) Check(ctx context.Context) Result { return f(ctx) }
+
+// Warn marks err as a warning rather than a failure when a CheckFunc
+// returns it: the service is degraded, not down.
+func Warn(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &warning{err}
+}
+
+type warning struct{ err error }
+
+func (w *warning) Error() string { return w.err.Error() }
+func (w *warning) Unwrap() error { return w.err }
+
+// CheckResult is the latest result of one registered check.
+type CheckResult struct {
+	Name          string        `json:"name"`
+	Status        Status        `json:"status"`
+	Critical      bool          `json:"critical"`
+	Kind          Kind          `json:"-"`
+	ComponentType string        `json:"component_type,omitempty"`
+	Measurement   string        `json:"measurement,omitempty"`
+	Tags          []string      `json:"tags,omitempty"`
+	ObservedValue any           `json:"observed_value,omitempty"`
+	ObservedUnit  string        `json:"observed_unit,omitempty"`
+	Output        string        `json:"output,omitempty"`
+	Time          time.Time     `json:"time"`
+	Duration      time.Duration `json:"duration_ns"`
+	// Runs, AverageDuration and Failures describe the check's history
+	// since it was registered.
+	Runs            int64         `json:"runs"`
+	Failures        int64         `json:"failures"`
+	AverageDuration time.Duration `json:"average_duration_ns"`
+	Interval        time.Duration `json:"interval_ns,omitempty"`
+	Timeout         time.Duration `json:"timeout_ns"`
+	Enabled         bool          `json:"enabled"`
+}
+
+// timeoutError is the output of a check that ran out of time.
+func timeoutOutput(d time.Duration) string { return fmt.Sprintf("timeout after %v", d) }
