@@ -8,6 +8,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/vitalsgo/vitals/alerting"
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
 	"github.com/vitalsgo/vitals/instrument"
@@ -31,6 +32,10 @@ type config struct {
 	runtime        bool
 	runtimeOpts    []instrument.RuntimeOption
 	authorize      func(*http.Request) bool
+	ruleFiles      []string
+	alertGroups    []alerting.Group
+	alertRoutes    []alerting.Route
+	externalURL    string
 }
 
 func newConfig(opts []Option) config {
@@ -171,6 +176,43 @@ func WithoutRuntime() Option {
 func WithAuthorizer(fn func(*http.Request) bool) Option {
 	return optionFunc(func(c config) config {
 		c.authorize = fn
+		return c
+	})
+}
+
+// WithAlertRuleFiles loads Prometheus rule files (for example
+// docs/rules/vitals-alerts.yml) into the alert engine; an invalid file
+// stops Start with an error naming file, group and rule. By default, there
+// are no rules.
+func WithAlertRuleFiles(paths ...string) Option {
+	return optionFunc(func(c config) config {
+		c.ruleFiles = append(c.ruleFiles, paths...)
+		return c
+	})
+}
+
+// WithAlertRules adds rule groups built in Go. By default, there are none.
+func WithAlertRules(groups ...alerting.Group) Option {
+	return optionFunc(func(c config) config {
+		c.alertGroups = append(c.alertGroups, groups...)
+		return c
+	})
+}
+
+// WithAlertRoutes sends alerts to notifiers (webhook, Slack, email,
+// Alertmanager, ...). By default, every alert is logged.
+func WithAlertRoutes(routes ...alerting.Route) Option {
+	return optionFunc(func(c config) config {
+		c.alertRoutes = append(c.alertRoutes, routes...)
+		return c
+	})
+}
+
+// WithExternalURL sets the URL at which this service's Handler is reached,
+// for links in notifications. By default, alerts carry no link.
+func WithExternalURL(u string) Option {
+	return optionFunc(func(c config) config {
+		c.externalURL = u
 		return c
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/vitalsgo/vitals/alerting"
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
 	"github.com/vitalsgo/vitals/healthcheck"
@@ -37,6 +38,9 @@ type Vitals struct {
 	tracerProvider trace.TracerProvider
 	runtime        *instrument.Runtime
 	health         *healthcheck.Registry
+	alerts         *alerting.Engine
+	stopAlerts     context.CancelFunc
+	alertsDone     chan struct{}
 	authorize      func(*http.Request) bool
 
 	stopMemory context.CancelFunc
@@ -117,6 +121,13 @@ func Start(ctx context.Context, opts ...Option) (*Vitals, error) {
 			_ = mem.Run(runCtx)
 		}()
 	}
+	if mem != nil {
+		if err := v.startAlerting(ctx, cfg); err != nil {
+			// Nothing may be left running: stop what started, in order.
+			_ = v.Shutdown(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("vitals: %w", err)
+		}
+	}
 	if cfg.global {
 		otel.SetMeterProvider(p)
 		errs := ratelog.New(cfg.logger, "vitals: OpenTelemetry error", 0, nil)
@@ -136,6 +147,41 @@ func (v *Vitals) Middleware(next http.Handler, opts ...instrument.Option) http.H
 		base = append(base, instrument.WithTracerProvider(v.tracerProvider))
 	}
 	return instrument.Middleware(next, append(base, opts...)...)
+}
+
+// Alerts returns the alert engine evaluating the rules given to Start, or
+// nil when Start was given WithoutMemory (rules are evaluated over the
+// in-memory reader).
+func (v *Vitals) Alerts() *alerting.Engine { return v.alerts }
+
+// startAlerting loads the rules and starts the engine's loop.
+func (v *Vitals) startAlerting(ctx context.Context, cfg config) error {
+	groups := append([]alerting.Group(nil), cfg.alertGroups...)
+	if len(cfg.ruleFiles) > 0 {
+		fromFiles, err := alerting.LoadFiles(cfg.ruleFiles...)
+		if err != nil {
+			return err
+		}
+		groups = append(groups, fromFiles...)
+	}
+	opts := []alerting.Option{alerting.WithLogger(cfg.logger), alerting.WithMeterProvider(v.provider)}
+	if len(cfg.alertRoutes) > 0 {
+		opts = append(opts, alerting.WithRoutes(cfg.alertRoutes...))
+	}
+	if cfg.externalURL != "" {
+		opts = append(opts, alerting.WithExternalURL(cfg.externalURL))
+	}
+	eng, err := alerting.New(v.mem, groups, opts...)
+	if err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	v.alerts, v.stopAlerts, v.alertsDone = eng, cancel, make(chan struct{})
+	go func() {
+		defer close(v.alertsDone)
+		_ = eng.Run(runCtx)
+	}()
+	return nil
 }
 
 // Health returns the health check registry served on /livez, /readyz and
@@ -190,6 +236,14 @@ func (v *Vitals) newHandler() http.Handler {
 	mux.Handle("/readyz", healthcheck.Handler(v.health, healthcheck.Readiness, hopts...))
 	mux.Handle("/healthz", healthcheck.Handler(v.health, healthcheck.Liveness|healthcheck.Readiness, hopts...))
 	mux.HandleFunc("GET /monitoring/api/health", v.healthDetails)
+	if v.alerts != nil {
+		mux.HandleFunc("GET /monitoring/api/alerts", v.listAlerts)
+		mux.HandleFunc("GET /monitoring/api/rules", v.listRules)
+		mux.HandleFunc("POST /monitoring/api/alerts/{id}/resolve", v.requireAuth(v.resolveAlert))
+		mux.HandleFunc("GET /monitoring/api/silences", v.listSilences)
+		mux.HandleFunc("POST /monitoring/api/silences", v.requireAuth(v.createSilence))
+		mux.HandleFunc("DELETE /monitoring/api/silences/{id}", v.requireAuth(v.expireSilence))
+	}
 	mux.HandleFunc("POST /monitoring/api/health/check", v.requireAuth(v.healthRunAll))
 	if v.mem != nil {
 		api := &queryAPI{mem: v.mem, now: v.mem.Now}
@@ -213,6 +267,15 @@ func (v *Vitals) ForceFlush(ctx context.Context) error {
 func (v *Vitals) Shutdown(ctx context.Context) error {
 	err := ErrShutdown
 	v.shutdownOnce.Do(func() {
+		var errs []error
+		if v.alerts != nil {
+			v.stopAlerts()
+			select {
+			case <-v.alertsDone:
+			case <-ctx.Done():
+			}
+			errs = append(errs, v.alerts.Shutdown(ctx))
+		}
 		v.health.Stop()
 		if v.runtime != nil {
 			_ = v.runtime.Stop()
@@ -224,8 +287,8 @@ func (v *Vitals) Shutdown(ctx context.Context) error {
 			case <-ctx.Done():
 			}
 		}
-		err = v.provider.Shutdown(ctx)
-		if err != nil {
+		errs = append(errs, v.provider.Shutdown(ctx))
+		if err = errors.Join(errs...); err != nil {
 			err = fmt.Errorf("vitals: shutdown: %w", err)
 		}
 	})

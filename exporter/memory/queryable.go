@@ -18,11 +18,11 @@ var _ storage.Queryable = (*Reader)(nil)
 // Prometheus PromQL engine (or anything else that reads a Prometheus
 // storage) can run over them. Times are milliseconds, both inclusive.
 func (r *Reader) Querier(mint, maxt int64) (storage.Querier, error) {
-	return &querier{st: r.store, mint: mint, maxt: maxt}, nil
+	return &querier{stores: r.allStores(), mint: mint, maxt: maxt}, nil
 }
 
 type querier struct {
-	st         *store
+	stores     []*store // the collector's, then each appender's
 	mint, maxt int64
 }
 
@@ -33,17 +33,16 @@ func (q *querier) Select(_ context.Context, sortSeries bool, hints *storage.Sele
 	if hints != nil {
 		mint, maxt = max(mint, hints.Start), min(maxt, hints.End)
 	}
-	q.st.mu.RLock()
-	matched := q.st.matching(ms)
-	out := make([]storage.Series, 0, len(matched))
-	for _, s := range matched {
-		pts := q.st.points(nil, s, mint, maxt)
-		if len(pts) == 0 {
-			continue
+	var out []storage.Series
+	for _, st := range q.stores {
+		st.mu.RLock()
+		for _, s := range st.matching(ms) {
+			if pts := st.points(nil, s, mint, maxt); len(pts) > 0 {
+				out = append(out, &listSeries{lset: s.lset, pts: pts})
+			}
 		}
-		out = append(out, &listSeries{lset: s.lset, pts: pts})
+		st.mu.RUnlock()
 	}
-	q.st.mu.RUnlock()
 	if sortSeries {
 		slices.SortFunc(out, func(a, b storage.Series) int { return labels.Compare(a.Labels(), b.Labels()) })
 	}
@@ -51,24 +50,28 @@ func (q *querier) Select(_ context.Context, sortSeries bool, hints *storage.Sele
 }
 
 func (q *querier) LabelValues(_ context.Context, name string, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
-	q.st.mu.RLock()
 	seen := map[string]struct{}{}
-	for _, s := range q.st.matching(ms) {
-		if v := s.lset.Get(name); v != "" {
-			seen[v] = struct{}{}
+	for _, st := range q.stores {
+		st.mu.RLock()
+		for _, s := range st.matching(ms) {
+			if v := s.lset.Get(name); v != "" {
+				seen[v] = struct{}{}
+			}
 		}
+		st.mu.RUnlock()
 	}
-	q.st.mu.RUnlock()
 	return limit(sortedKeys(seen), hints), nil, nil
 }
 
 func (q *querier) LabelNames(_ context.Context, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
-	q.st.mu.RLock()
 	seen := map[string]struct{}{}
-	for _, s := range q.st.matching(ms) {
-		s.lset.Range(func(l labels.Label) { seen[l.Name] = struct{}{} })
+	for _, st := range q.stores {
+		st.mu.RLock()
+		for _, s := range st.matching(ms) {
+			s.lset.Range(func(l labels.Label) { seen[l.Name] = struct{}{} })
+		}
+		st.mu.RUnlock()
 	}
-	q.st.mu.RUnlock()
 	return limit(sortedKeys(seen), hints), nil, nil
 }
 

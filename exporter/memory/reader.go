@@ -69,6 +69,9 @@ type Reader struct {
 
 	series  atomic.Int64
 	dropped atomic.Int64
+
+	appMu     sync.Mutex
+	appenders []*store // stores of the appenders, queried with the collector's
 }
 
 // New returns a Reader configured by opts.
@@ -314,4 +317,11 @@ func (r *Reader) Stats() Stats {
 		Dropped:     r.dropped.Load(),
 		Collections: int(r.store.tl.next - r.store.tl.first),
 	}
+}
+
+// allStores returns the collector's store and the appenders' stores.
+func (r *Reader) allStores() []*store {
+	r.appMu.Lock()
+	defer r.appMu.Unlock()
+	return append([]*store{r.store}, r.appenders...)
 }

@@ -1,0 +1,665 @@
+package alerting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/template"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/vitalsgo/vitals/exporter/memory"
+	"github.com/vitalsgo/vitals/internal/ratelog"
+)
+
+// ScopeName is the instrumentation scope of the alerting metrics.
+const ScopeName = "github.com/vitalsgo/vitals/alerting"
+
+// ResolvedRetention is how long a resolved instance is kept (and reported),
+// as in Prometheus.
+const ResolvedRetention = 15 * time.Minute
+
+// Errors of the engine.
+var (
+	ErrNotFound = errors.New("alerting: no such alert")
+	ErrShutdown = errors.New("alerting: engine shut down")
+)
+
+// Clock tells the time and waits; tests move one by hand.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                         { return time.Now() }
+func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Option configures New.
+type Option interface {
+	apply(config) config
+}
+
+type config struct {
+	clock       Clock
+	logger      *slog.Logger
+	mp          metric.MeterProvider
+	routes      []Route
+	externalURL string
+	queueOpts   []QueueOption
+}
+
+type optionFunc func(config) config
+
+func (f optionFunc) apply(c config) config { return f(c) }
+
+// WithClock sets the engine's clock. By default, the system clock.
+func WithClock(c Clock) Option {
+	return optionFunc(func(cfg config) config {
+		if c != nil {
+			cfg.clock = c
+		}
+		return cfg
+	})
+}
+
+// WithLogger sets the logger of evaluation failures and of the default log
+// notifier. By default, slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(cfg config) config {
+		if l != nil {
+			cfg.logger = l
+		}
+		return cfg
+	})
+}
+
+// WithMeterProvider exports ALERTS and ALERTS_FOR_STATE as in Prometheus,
+// plus evaluation and notification metrics. By default, none are recorded.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(cfg config) config {
+		cfg.mp = mp
+		return cfg
+	})
+}
+
+// WithRoutes says which alerts go to which notifiers. By default, every
+// alert goes to a log notifier, grouped by alertname.
+func WithRoutes(routes ...Route) Option {
+	return optionFunc(func(cfg config) config {
+		cfg.routes = append(cfg.routes, routes...)
+		return cfg
+	})
+}
+
+// WithExternalURL sets the base URL of the monitoring API, used for each
+// alert's GeneratorURL and $externalURL in templates. By default, none.
+func WithExternalURL(u string) Option {
+	return optionFunc(func(cfg config) config {
+		cfg.externalURL = u
+		return cfg
+	})
+}
+
+// WithQueueOptions configures the delivery queue of every notifier. By
+// default, the queue's defaults.
+func WithQueueOptions(opts ...QueueOption) Option {
+	return optionFunc(func(cfg config) config {
+		cfg.queueOpts = append(cfg.queueOpts, opts...)
+		return cfg
+	})
+}
+
+// Engine evaluates alerting and recording rules over the in-memory reader,
+// keeps alert instances with Prometheus' semantics, applies silences and
+// manual resolutions, and hands grouped notifications to the notifiers'
+// queues, which never block evaluation. It is safe for concurrent use.
+type Engine struct {
+	q        Querier
+	cfg      config
+	groups   []*groupState
+	silences *Silences
+	routes   []*routeState
+	errs     *ratelog.Limiter
+	ext      *url.URL
+	metrics  *engineMetrics
+
+	evalMu   sync.Mutex // one evaluation at a time
+	mu       sync.Mutex // guards the alert state and the routes' aggregation groups
+	shutdown atomic.Bool
+}
+
+type groupState struct {
+	Group
+	rules    []*ruleState
+	next     time.Time // next evaluation
+	appender interface {
+		Append(time.Time, memory.Vector) error
+	}
+}
+
+type ruleState struct {
+	Rule
+	group     string
+	instances map[uint64]*instance
+	lastEval  time.Time
+	lastDur   time.Duration
+	lastErr   error
+	failures  atomic.Int64
+	evals     atomic.Int64
+}
+
+type instance struct {
+	labels          labels.Labels
+	id              string
+	annotations     map[string]string
+	value           float64
+	state           State
+	activeAt        time.Time
+	firedAt         time.Time
+	resolvedAt      time.Time
+	keepFiringSince time.Time
+	manual          string // reason of a manual resolution, or ""
+}
+
+// New validates groups and builds an engine over q. Recording rules need q
+// to also offer NewAppender (as memory.Reader does). Any invalid rule fails
+// New, naming it; nothing is half-loaded.
+func New(q Querier, groups []Group, opts ...Option) (*Engine, error) {
+	cfg := config{clock: systemClock{}, logger: slog.Default()}
+	for _, o := range opts {
+		cfg = o.apply(cfg)
+	}
+	if err := validate(groups); err != nil {
+		return nil, err
+	}
+	e := &Engine{q: q, cfg: cfg, silences: NewSilences(cfg.clock),
+		errs: ratelog.New(cfg.logger, "vitals: rule evaluation failed", 0, cfg.clock.Now)}
+	if cfg.externalURL != "" {
+		u, err := url.Parse(cfg.externalURL)
+		if err != nil {
+			return nil, fmt.Errorf("alerting: external URL %q: %w", cfg.externalURL, err)
+		}
+		e.ext = u
+	}
+	now := cfg.clock.Now()
+	for _, g := range groups {
+		if g.Interval == 0 {
+			g.Interval = DefaultInterval
+		}
+		gs := &groupState{Group: g, next: now}
+		for _, r := range g.Rules {
+			if r.Record != "" && gs.appender == nil {
+				app, ok := q.(interface {
+					NewAppender(time.Duration) *memory.Appender
+				})
+				if !ok {
+					return nil, &RuleError{Group: g.Name, Rule: r.Record, Err: errors.New("recording rules need a querier that stores samples (memory.Reader)")}
+				}
+				gs.appender = app.NewAppender(g.Interval)
+			}
+			gs.rules = append(gs.rules, &ruleState{Rule: r, group: g.Name, instances: map[uint64]*instance{}})
+		}
+		e.groups = append(e.groups, gs)
+	}
+	routes := cfg.routes
+	if len(routes) == 0 {
+		routes = []Route{{Name: "log", Notifiers: []Notifier{LogNotifier(cfg.logger)}}}
+	}
+	for i, r := range routes {
+		rs, err := newRouteState(r, i, cfg)
+		if err != nil {
+			e.stopQueues(context.Background())
+			return nil, err
+		}
+		e.routes = append(e.routes, rs)
+	}
+	if cfg.mp != nil {
+		m, err := newEngineMetrics(cfg.mp, e)
+		if err != nil {
+			e.stopQueues(context.Background())
+			return nil, err
+		}
+		e.metrics = m
+	}
+	return e, nil
+}
+
+// Silences returns the engine's silences.
+func (e *Engine) Silences() *Silences { return e.silences }
+
+// Run evaluates the groups on their intervals until ctx is done or the
+// engine shuts down.
+func (e *Engine) Run(ctx context.Context) error {
+	for {
+		now := e.cfg.clock.Now()
+		if err := e.Eval(ctx, now); errors.Is(err, ErrShutdown) {
+			return nil
+		}
+		next := e.nextDue()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.cfg.clock.After(max(next.Sub(now), time.Millisecond)):
+		}
+	}
+}
+
+func (e *Engine) nextDue() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var next time.Time
+	for _, g := range e.groups {
+		if next.IsZero() || g.next.Before(next) {
+			next = g.next
+		}
+	}
+	if next.IsZero() {
+		next = e.cfg.clock.Now().Add(DefaultInterval)
+	}
+	return next
+}
+
+// Eval evaluates every group due at now (each group is due every Interval
+// from the engine's creation), updates alert states and dispatches
+// notifications. A rule whose query fails keeps its alerts' states, is
+// marked with the error and counted; the other rules still run. The error
+// returned joins the rules' errors.
+func (e *Engine) Eval(ctx context.Context, now time.Time) error {
+	if e.shutdown.Load() {
+		return ErrShutdown
+	}
+	e.evalMu.Lock()
+	defer e.evalMu.Unlock()
+	var errs []error
+	for _, g := range e.groups {
+		e.mu.Lock()
+		due := !now.Before(g.next)
+		if due {
+			g.next = now.Add(g.Interval)
+		}
+		e.mu.Unlock()
+		if !due {
+			continue
+		}
+		start := time.Now()
+		for _, r := range g.rules {
+			if err := e.evalRule(ctx, g, r, now); err != nil {
+				r.failures.Add(1)
+				e.errs.Handle(err, slog.String("group", g.Name), slog.String("rule", r.Name()))
+				errs = append(errs, &RuleError{Group: g.Name, Rule: r.Name(), Err: err})
+			}
+		}
+		if e.metrics != nil {
+			e.metrics.evalDuration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(attribute.String("rule_group", g.Name)))
+		}
+	}
+	e.dispatch(now)
+	return errors.Join(errs...)
+}
+
+func (e *Engine) evalRule(ctx context.Context, g *groupState, r *ruleState, ts time.Time) error {
+	start := time.Now()
+	r.evals.Add(1)
+	vec, err := e.query(ctx, r, ts)
+	e.mu.Lock()
+	r.lastEval, r.lastDur, r.lastErr = ts, time.Since(start), err
+	e.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if r.Record != "" {
+		out := make(memory.Vector, 0, len(vec))
+		for _, s := range vec {
+			lb := labels.NewBuilder(s.Metric)
+			lb.Set(labels.MetricName, r.Record)
+			for k, v := range r.Labels {
+				lb.Set(k, v)
+			}
+			out = append(out, promql.Sample{Metric: lb.Labels(), F: s.F})
+		}
+		return g.appender.Append(ts, out)
+	}
+	return e.updateAlerts(ctx, r, vec, ts)
+}
+
+// query runs the rule's expression or condition and returns a vector (a
+// scalar becomes one sample without labels).
+func (e *Engine) query(ctx context.Context, r *ruleState, ts time.Time) (memory.Vector, error) {
+	if r.Condition != nil {
+		return r.Condition(ctx, e.q)
+	}
+	res, err := e.q.Query(ctx, r.Expr, ts)
+	if err != nil {
+		return nil, err
+	}
+	switch v := res.Value.(type) {
+	case memory.Vector:
+		return v, nil
+	case memory.Scalar:
+		return memory.Vector{{F: v.V, T: v.T}}, nil
+	default:
+		return nil, fmt.Errorf("expression %q returned a %s, want a vector or scalar", r.Expr, res.Value.Type())
+	}
+}
+
+// updateAlerts applies Prometheus' alerting-rule semantics (rules/alerting.go)
+// to one evaluation's result.
+func (e *Engine) updateAlerts(ctx context.Context, r *ruleState, vec memory.Vector, ts time.Time) error {
+	seen := make(map[uint64]*instance, len(vec))
+	for _, s := range vec {
+		if s.H != nil {
+			continue
+		}
+		expand := e.expander(ctx, r, s, ts)
+		lb := labels.NewBuilder(s.Metric)
+		lb.Del(labels.MetricName)
+		for k, v := range r.Labels {
+			lb.Set(k, expand(v))
+		}
+		lb.Set(labels.AlertName, r.Alert)
+		lset := lb.Labels()
+		ann := make(map[string]string, len(r.Annotations))
+		for k, v := range r.Annotations {
+			ann[k] = expand(v)
+		}
+		h := lset.Hash()
+		if _, dup := seen[h]; dup {
+			return fmt.Errorf("vector contains metrics with the same labelset after applying alert labels")
+		}
+		seen[h] = &instance{labels: lset, id: fmt.Sprintf("%016x", h), annotations: ann, value: s.F, state: StatePending, activeAt: ts}
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for h, a := range seen {
+		if cur, ok := r.instances[h]; ok && cur.state != StateInactive {
+			cur.value, cur.annotations = a.value, a.annotations
+			continue
+		}
+		r.instances[h] = a
+	}
+	for h, a := range r.instances {
+		if _, ok := seen[h]; !ok {
+			keepFiring := false
+			if a.state == StateFiring && r.KeepFiringFor > 0 {
+				if a.keepFiringSince.IsZero() {
+					a.keepFiringSince = ts
+				}
+				keepFiring = ts.Sub(a.keepFiringSince) < r.KeepFiringFor
+			}
+			if a.state == StatePending || (!a.resolvedAt.IsZero() && ts.Sub(a.resolvedAt) > ResolvedRetention) {
+				delete(r.instances, h)
+			}
+			if a.state != StateInactive && !keepFiring {
+				a.state, a.resolvedAt = StateInactive, ts
+			}
+			if !keepFiring {
+				continue
+			}
+		} else {
+			a.keepFiringSince = time.Time{}
+		}
+		if a.state == StatePending && ts.Sub(a.activeAt) >= r.For {
+			a.state, a.firedAt = StateFiring, ts
+		}
+	}
+	return nil
+}
+
+// expander returns a function expanding one template for one sample, as
+// Prometheus does; an error is shown in the text, never returned.
+func (e *Engine) expander(ctx context.Context, r *ruleState, s promql.Sample, ts time.Time) func(string) string {
+	data := template.AlertTemplateData(s.Metric.Map(), nil, e.cfg.externalURL, s)
+	defs := "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}"
+	qf := func(ctx context.Context, q string, t time.Time) (promql.Vector, error) {
+		res, err := e.q.Query(ctx, q, t)
+		if err != nil {
+			return nil, err
+		}
+		switch v := res.Value.(type) {
+		case memory.Vector:
+			return v, nil
+		case memory.Scalar:
+			return promql.Vector{{F: v.V, T: v.T}}, nil
+		}
+		return nil, fmt.Errorf("query %q returned a %s", q, res.Value.Type())
+	}
+	return func(text string) string {
+		if !strings.Contains(text, "{{") {
+			return text
+		}
+		tmpl := template.NewTemplateExpander(ctx, defs+text, "__alert_"+r.Alert, data, model.TimeFromUnixNano(ts.UnixNano()), qf, e.ext, nil)
+		out, err := tmpl.Expand()
+		if err != nil {
+			return fmt.Sprintf("<error expanding template: %s>", err)
+		}
+		return out
+	}
+}
+
+// Alerts returns every pending, firing and recently resolved instance,
+// sorted by alertname then ID, with its silences.
+func (e *Engine) Alerts() []Alert {
+	now := e.cfg.clock.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []Alert
+	for _, g := range e.groups {
+		for _, r := range g.rules {
+			for _, a := range r.instances {
+				out = append(out, e.toAlert(a, now))
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Alert) int {
+		if c := strings.Compare(a.Name(), b.Name()); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+// toAlert copies an instance. The caller holds e.mu.
+func (e *Engine) toAlert(a *instance, now time.Time) Alert {
+	al := Alert{
+		ID:          a.id,
+		Labels:      a.labels.Map(),
+		Annotations: maps.Clone(a.annotations),
+		State:       a.state,
+		Value:       a.value,
+		ActiveAt:    a.activeAt,
+		StartsAt:    a.firedAt,
+		ResolvedBy:  a.manual,
+	}
+	if a.state == StateInactive {
+		al.State, al.EndsAt = StateResolved, a.resolvedAt
+	}
+	if a.manual != "" && al.State == StateFiring {
+		al.State = StateResolved
+		al.EndsAt = now
+	}
+	if e.ext != nil {
+		u := *e.ext
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/monitoring/api/query"
+		u.RawQuery = url.Values{"query": {e.exprOf(a)}}.Encode()
+		al.GeneratorURL = u.String()
+	}
+	al.Silenced = e.silences.Matching(al.Labels, now)
+	return al
+}
+
+func (e *Engine) exprOf(a *instance) string {
+	for _, g := range e.groups {
+		for _, r := range g.rules {
+			if _, ok := r.instances[a.labels.Hash()]; ok {
+				return r.Expr
+			}
+		}
+	}
+	return ""
+}
+
+// Resolve marks a firing (or pending) instance resolved by an operator,
+// with a reason: a resolved notification is sent at the next dispatch, and
+// the instance stays quiet until its condition clears; when it holds again
+// later, it alerts again.
+func (e *Engine) Resolve(id, reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		return errors.New("alerting: a manual resolution needs a reason")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, g := range e.groups {
+		for _, r := range g.rules {
+			for _, a := range r.instances {
+				if a.id == id && a.state != StateInactive {
+					a.manual = reason
+					return nil
+				}
+			}
+		}
+	}
+	return fmt.Errorf("%w: %q", ErrNotFound, id)
+}
+
+// RuleStatus is the health of one rule.
+type RuleStatus struct {
+	Group          string        `json:"group"`
+	Name           string        `json:"name"`
+	Type           string        `json:"type"`
+	Expr           string        `json:"expr,omitempty"`
+	Exportable     bool          `json:"exportable"`
+	LastEvaluation time.Time     `json:"last_evaluation"`
+	Duration       time.Duration `json:"evaluation_duration_ns"`
+	LastError      string        `json:"last_error,omitempty"`
+	Evaluations    int64         `json:"evaluations"`
+	Failures       int64         `json:"failures"`
+	Active         int           `json:"active"`
+}
+
+// Rules returns the status of every rule, in group and rule order.
+func (e *Engine) Rules() []RuleStatus {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []RuleStatus
+	for _, g := range e.groups {
+		for _, r := range g.rules {
+			st := RuleStatus{Group: g.Name, Name: r.Name(), Type: "alerting", Expr: r.Expr, Exportable: r.Exportable(),
+				LastEvaluation: r.lastEval, Duration: r.lastDur, Evaluations: r.evals.Load(), Failures: r.failures.Load()}
+			if r.Record != "" {
+				st.Type = "recording"
+			}
+			if r.lastErr != nil {
+				st.LastError = r.lastErr.Error()
+			}
+			for _, a := range r.instances {
+				if a.state == StatePending || a.state == StateFiring {
+					st.Active++
+				}
+			}
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// Shutdown stops evaluation and the notifiers' queues, giving them until
+// ctx's deadline to deliver what is queued. Calls after the first return
+// ErrShutdown.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	if e.shutdown.Swap(true) {
+		return ErrShutdown
+	}
+	if e.metrics != nil {
+		_ = e.metrics.reg.Unregister()
+	}
+	return e.stopQueues(ctx)
+}
+
+func (e *Engine) stopQueues(ctx context.Context) error {
+	var errs []error
+	for _, r := range e.routes {
+		for _, q := range r.queues {
+			errs = append(errs, q.Stop(ctx))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// engineMetrics exports ALERTS, ALERTS_FOR_STATE and evaluation metrics.
+type engineMetrics struct {
+	evalDuration metric.Float64Histogram
+	reg          metric.Registration
+}
+
+func newEngineMetrics(mp metric.MeterProvider, e *Engine) (*engineMetrics, error) {
+	m := mp.Meter(ScopeName)
+	alerts, err := m.Int64ObservableGauge("ALERTS",
+		metric.WithDescription("1 for each pending or firing alert instance, as Prometheus' ALERTS series."))
+	if err != nil {
+		return nil, err
+	}
+	forState, err := m.Int64ObservableGauge("ALERTS_FOR_STATE",
+		metric.WithDescription("The Unix time at which each pending or firing instance became active, as Prometheus' ALERTS_FOR_STATE."))
+	if err != nil {
+		return nil, err
+	}
+	failures, err := m.Int64ObservableCounter("vitals.alerting.rule.evaluation.failures",
+		metric.WithUnit("{evaluation}"),
+		metric.WithDescription("Rule evaluations that failed (query errors and timeouts)."))
+	if err != nil {
+		return nil, err
+	}
+	dur, err := m.Float64Histogram("vitals.alerting.group.evaluation.duration",
+		metric.WithUnit("s"),
+		metric.WithDescription("Duration of one evaluation of a rule group."))
+	if err != nil {
+		return nil, err
+	}
+	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for _, g := range e.groups {
+			for _, r := range g.rules {
+				o.ObserveInt64(failures, r.failures.Load(), metric.WithAttributes(
+					attribute.String("rule_group", g.Name), attribute.String("rule", r.Name())))
+				for _, a := range r.instances {
+					if a.state != StatePending && a.state != StateFiring {
+						continue
+					}
+					kvs := make([]attribute.KeyValue, 0, a.labels.Len()+1)
+					a.labels.Range(func(l labels.Label) {
+						// otel_scope_name is the exporter's own label: the
+						// series gets this package's scope instead.
+						if l.Name != "otel_scope_name" {
+							kvs = append(kvs, attribute.String(l.Name, l.Value))
+						}
+					})
+					o.ObserveInt64(forState, a.activeAt.Unix(), metric.WithAttributes(kvs...))
+					kvs = append(kvs, attribute.String("alertstate", a.state.String()))
+					o.ObserveInt64(alerts, 1, metric.WithAttributes(kvs...))
+				}
+			}
+		}
+		return nil
+	}, alerts, forState, failures)
+	if err != nil {
+		return nil, err
+	}
+	return &engineMetrics{evalDuration: dur, reg: reg}, nil
+}

@@ -1,0 +1,359 @@
+package alerting
+
+// Notifiers
+//
+// A Notifier delivers one group of alerts per call. The ones in this
+// package are LogNotifier, Webhook (the Alertmanager webhook payload),
+// Slack, Email and Alertmanager (its API v2). None of them retries or
+// queues: wrap each in a Queue, which never blocks its caller and owns
+// timeouts, retries with backoff, the bound on pending notifications and
+// their metrics. The engine does that for every notifier of its routes.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/prometheus/common/model"
+)
+
+// NotificationGroup describes the group a batch of alerts was sent for, as
+// Alertmanager's webhook payload names it (groupKey, groupLabels,
+// receiver). It travels in the context given to Notify
+// (ContextWithNotificationGroup); a Queue puts it there for batches handed
+// to EnqueueGroup. A notifier called without one derives it from the
+// alerts: grouped by alertname when they share it, receiver "vitals".
+type NotificationGroup struct {
+	// Key identifies the group, stable across notifications; receivers use
+	// it to deduplicate. Empty means the key Alertmanager would give Labels:
+	// `{}:{alertname="X"}`.
+	Key string
+	// Labels are the grouping labels and their values.
+	Labels map[string]string
+	// Receiver is the name of the route that sent the group.
+	Receiver string
+}
+
+type notificationGroupKey struct{}
+
+// ContextWithNotificationGroup returns a copy of ctx that carries g to the
+// notifiers called with it.
+func ContextWithNotificationGroup(ctx context.Context, g NotificationGroup) context.Context {
+	return context.WithValue(ctx, notificationGroupKey{}, g)
+}
+
+// NotificationGroupFromContext returns the group ctx carries, if any.
+func NotificationGroupFromContext(ctx context.Context) (NotificationGroup, bool) {
+	g, ok := ctx.Value(notificationGroupKey{}).(NotificationGroup)
+	return g, ok
+}
+
+// notifyGroupOf returns the group from ctx completed with defaults, or the
+// one derived from alerts.
+func notifyGroupOf(ctx context.Context, alerts []Alert) NotificationGroup {
+	g, ok := NotificationGroupFromContext(ctx)
+	if !ok {
+		g.Labels = map[string]string{}
+		if name, ok := notifyCommonLabels(alerts)["alertname"]; ok {
+			g.Labels["alertname"] = name
+		}
+	}
+	if g.Labels == nil {
+		g.Labels = map[string]string{}
+	}
+	if g.Receiver == "" {
+		g.Receiver = "vitals"
+	}
+	if g.Key == "" {
+		g.Key = "{}:" + notifyLabelSet(g.Labels).String()
+	}
+	return g
+}
+
+// StatusError is returned by the HTTP notifiers when the receiver answers
+// with a status other than 2xx. Its text names the receiver without
+// credentials.
+type StatusError struct {
+	// URL is the receiver's address without user info and query; for
+	// Slack, whose webhook path is the secret, only scheme and host.
+	URL string
+	// StatusCode is the HTTP status the receiver answered.
+	StatusCode int
+	// Body is the start of the response body, for diagnostics.
+	Body string
+}
+
+// Error returns the status, the receiver and the start of the body.
+func (e *StatusError) Error() string {
+	msg := fmt.Sprintf("alerting: POST %s: %d %s", e.URL, e.StatusCode, http.StatusText(e.StatusCode))
+	if e.Body != "" {
+		msg += ": " + e.Body
+	}
+	return msg
+}
+
+// Temporary reports whether trying again may succeed: for 5xx, 408 Request
+// Timeout and 429 Too Many Requests. A Queue retries only those.
+func (e *StatusError) Temporary() bool {
+	return e.StatusCode >= 500 || e.StatusCode == http.StatusRequestTimeout || e.StatusCode == http.StatusTooManyRequests
+}
+
+// PartialError is returned by a notifier that delivered to some of its
+// destinations and failed on others (Alertmanager with several URLs). A
+// Queue counts the notification as sent, does not retry it, and logs Err.
+type PartialError struct {
+	// Err joins the errors of the destinations that failed.
+	Err error
+}
+
+// Error returns the errors of the failed destinations.
+func (e *PartialError) Error() string {
+	return "alerting: delivered to some destinations only: " + e.Err.Error()
+}
+
+// Unwrap returns Err.
+func (e *PartialError) Unwrap() error { return e.Err }
+
+// notifyPermanentError marks an error retrying cannot fix (a configuration
+// mistake).
+type notifyPermanentError struct{ err error }
+
+func (e notifyPermanentError) Error() string { return e.err.Error() }
+func (e notifyPermanentError) Unwrap() error { return e.err }
+
+// notifyRetryable reports whether a Queue should try a failed notification
+// again: not for configuration mistakes, 4xx answers (except 408 and 429)
+// or permanent SMTP replies (5xx). Joined errors are retryable if any of
+// them is.
+func notifyRetryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		return slices.ContainsFunc(joined.Unwrap(), notifyRetryable)
+	}
+	var perm notifyPermanentError
+	if errors.As(err, &perm) {
+		return false
+	}
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Temporary()
+	}
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		return te.Code < 500
+	}
+	return true
+}
+
+// notifyHTTPRequest is one JSON POST of an HTTP notifier.
+type notifyHTTPRequest struct {
+	client *http.Client
+	url    string
+	// keepPath keeps the URL's path in errors (false for Slack, where the
+	// path is the secret).
+	keepPath bool
+	body     any
+	// auth sets credentials on the request.
+	auth func(*http.Request)
+}
+
+// maxErrorBody bounds the part of an error response kept in StatusError.
+const maxErrorBody = 512
+
+// do posts the body and turns non-2xx answers into a StatusError. No error
+// it returns contains the URL's credentials.
+func (r notifyHTTPRequest) do(ctx context.Context) error {
+	if r.url == "" {
+		return notifyPermanentError{errors.New("alerting: no URL configured")}
+	}
+	u, err := url.Parse(r.url)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL, which may hold credentials
+		}
+		return notifyPermanentError{fmt.Errorf("alerting: invalid URL: %w", err)}
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return notifyPermanentError{fmt.Errorf("alerting: URL scheme %q: want http or https", u.Scheme)}
+	}
+	safe := notifyRedactURL(u, r.keepPath)
+	body, err := json.Marshal(r.body)
+	if err != nil {
+		return notifyPermanentError{fmt.Errorf("alerting: encoding the payload for %s: %w", safe, err)}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return notifyPermanentError{fmt.Errorf("alerting: request to %s: %w", safe, err)}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "vitals-alerting")
+	if r.auth != nil {
+		r.auth(req)
+	}
+	client := r.client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = safe
+		}
+		return fmt.Errorf("alerting: %w", err)
+	}
+	defer func() {
+		// Read a little of what is left so the connection can be reused.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		_ = resp.Body.Close()
+	}()
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return nil
+	}
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	return &StatusError{URL: safe, StatusCode: resp.StatusCode, Body: notifyOneLine(string(snippet))}
+}
+
+// notifyRedactURL returns u without user info, query and fragment, and
+// without its path unless keepPath.
+func notifyRedactURL(u *url.URL, keepPath bool) string {
+	s := url.URL{Scheme: u.Scheme, Host: u.Host}
+	if keepPath {
+		s.Path = u.Path
+	}
+	return s.String()
+}
+
+// notifyOneLine collapses whitespace so a response body fits in a log line.
+func notifyOneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// notifyStatus returns "firing" for a firing alert and "resolved" for the
+// others, as Alertmanager spells them.
+func notifyStatus(a Alert) string {
+	if a.State == StateFiring {
+		return "firing"
+	}
+	return "resolved"
+}
+
+// notifyGroupStatus is "firing" when any alert fires, else "resolved".
+func notifyGroupStatus(alerts []Alert) string {
+	if slices.ContainsFunc(alerts, func(a Alert) bool { return a.State == StateFiring }) {
+		return "firing"
+	}
+	return "resolved"
+}
+
+// notifyCommonLabels returns the labels every alert has with the same value.
+func notifyCommonLabels(alerts []Alert) map[string]string {
+	return notifyCommon(alerts, func(a Alert) map[string]string { return a.Labels })
+}
+
+// notifyCommonAnnotations returns the annotations every alert has with the
+// same value.
+func notifyCommonAnnotations(alerts []Alert) map[string]string {
+	return notifyCommon(alerts, func(a Alert) map[string]string { return a.Annotations })
+}
+
+func notifyCommon(alerts []Alert, of func(Alert) map[string]string) map[string]string {
+	out := map[string]string{}
+	if len(alerts) == 0 {
+		return out
+	}
+	maps.Copy(out, of(alerts[0]))
+	for _, a := range alerts[1:] {
+		m := of(a)
+		for k, v := range out {
+			if w, ok := m[k]; !ok || w != v {
+				delete(out, k)
+			}
+		}
+	}
+	return out
+}
+
+// notifyLabelSet converts labels for Prometheus' formatting and hashing.
+func notifyLabelSet(m map[string]string) model.LabelSet {
+	ls := make(model.LabelSet, len(m))
+	for k, v := range m {
+		ls[model.LabelName(k)] = model.LabelValue(v)
+	}
+	return ls
+}
+
+// notifyFingerprint returns the alert's ID, or Alertmanager's fingerprint
+// of its labels when it has none.
+func notifyFingerprint(a Alert) string {
+	if a.ID != "" {
+		return a.ID
+	}
+	return notifyLabelSet(a.Labels).Fingerprint().String()
+}
+
+// notifyNonNil returns m, or an empty map for nil, so JSON has {} not null.
+func notifyNonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// notifySortedKeys returns m's keys in order.
+func notifySortedKeys(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+// notifyCount returns the number of firing and resolved alerts.
+func notifyCount(alerts []Alert) (firing, resolved int) {
+	for _, a := range alerts {
+		if a.State == StateFiring {
+			firing++
+		} else {
+			resolved++
+		}
+	}
+	return firing, resolved
+}
+
+// notifyTitle returns the Alertmanager-style summary of a group:
+// "[FIRING:2] HighErrorRate (api critical)" — the status with the number of
+// firing alerts, the group labels' values, then the values of the other
+// common labels.
+func notifyTitle(g NotificationGroup, alerts []Alert) string {
+	var b strings.Builder
+	status := notifyGroupStatus(alerts)
+	b.WriteString("[" + strings.ToUpper(status))
+	if status == "firing" {
+		firing, _ := notifyCount(alerts)
+		fmt.Fprintf(&b, ":%d", firing)
+	}
+	b.WriteString("]")
+	for _, k := range notifySortedKeys(g.Labels) {
+		b.WriteString(" " + g.Labels[k])
+	}
+	common := notifyCommonLabels(alerts)
+	var rest []string
+	for _, k := range notifySortedKeys(common) {
+		if _, ok := g.Labels[k]; !ok {
+			rest = append(rest, common[k])
+		}
+	}
+	if len(rest) > 0 {
+		b.WriteString(" (" + strings.Join(rest, " ") + ")")
+	}
+	return b.String()
+}

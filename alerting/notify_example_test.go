@@ -1,0 +1,47 @@
+package alerting_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/vitalsgo/vitals/alerting"
+)
+
+// A Webhook behind a Queue: Enqueue returns at once, the queue delivers
+// the Alertmanager webhook payload from its own goroutine, and Stop waits
+// for what is queued.
+func ExampleNewQueue() {
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var msg struct {
+			Version string `json:"version"`
+			Status  string `json:"status"`
+			Alerts  []struct {
+				Labels map[string]string `json:"labels"`
+			} `json:"alerts"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&msg)
+		fmt.Println("received version", msg.Version, msg.Status, msg.Alerts[0].Labels["alertname"])
+	}))
+	defer receiver.Close()
+
+	q := alerting.NewQueue(&alerting.Webhook{URL: receiver.URL, BearerToken: "token"}, "ops-webhook")
+	ok := q.Enqueue([]alerting.Alert{{
+		Labels:   map[string]string{"alertname": "HighErrorRate", "severity": "critical"},
+		State:    alerting.StateFiring,
+		StartsAt: time.Now(),
+	}})
+	fmt.Println("enqueued:", ok)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := q.Stop(ctx); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// enqueued: true
+	// received version 4 firing HighErrorRate
+}

@@ -1,0 +1,230 @@
+package alerting
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// Defaults of a Route, as in Alertmanager.
+const (
+	DefaultGroupWait      = 30 * time.Second
+	DefaultGroupInterval  = 5 * time.Minute
+	DefaultRepeatInterval = 4 * time.Hour
+)
+
+// Route sends the alerts its matchers all match (every alert when there
+// are none) to its notifiers, grouped as Alertmanager groups them: alerts
+// that share the GroupBy labels' values go out in one notification, first
+// GroupWait after the group appears, then at most every GroupInterval when
+// something changed, and again every RepeatInterval while alerts fire.
+// Every matching route gets the alert.
+type Route struct {
+	Name      string
+	Matchers  []Matcher
+	Notifiers []Notifier
+	// GroupBy defaults to ["alertname"]; ["..."] groups by every label.
+	GroupBy []string
+	// GroupWait, GroupInterval and RepeatInterval default to
+	// DefaultGroupWait, DefaultGroupInterval and DefaultRepeatInterval; a
+	// negative value means none (send at the evaluation that saw the
+	// change). Notifications go out at evaluations, so these times are
+	// rounded up to the rule groups' intervals.
+	GroupWait      time.Duration
+	GroupInterval  time.Duration
+	RepeatInterval time.Duration
+}
+
+type routeState struct {
+	Route
+	matchers []*labels.Matcher
+	queues   []*Queue
+	groups   map[string]*aggrGroup
+}
+
+// aggrGroup is one notification group of a route.
+type aggrGroup struct {
+	key       string
+	labels    map[string]string // the grouping labels' values
+	alerts    map[string]Alert
+	sentAt    map[string]time.Time // when an alert was last sent firing
+	created   time.Time
+	lastFlush time.Time
+	nextFlush time.Time
+}
+
+func newRouteState(r Route, i int, cfg config) (*routeState, error) {
+	if r.Name == "" {
+		r.Name = fmt.Sprintf("route%d", i)
+	}
+	ms, err := compileAll(r.Matchers)
+	if err != nil {
+		return nil, fmt.Errorf("alerting: route %q: %w", r.Name, err)
+	}
+	if len(r.GroupBy) == 0 {
+		r.GroupBy = []string{"alertname"}
+	}
+	r.GroupWait = orDefault(r.GroupWait, DefaultGroupWait)
+	r.GroupInterval = orDefault(r.GroupInterval, DefaultGroupInterval)
+	r.RepeatInterval = orDefault(r.RepeatInterval, DefaultRepeatInterval)
+	rs := &routeState{Route: r, matchers: ms, groups: map[string]*aggrGroup{}}
+	qopts := cfg.queueOpts
+	if cfg.mp != nil {
+		qopts = append([]QueueOption{WithQueueMeterProvider(cfg.mp)}, qopts...)
+	}
+	for j, n := range r.Notifiers {
+		rs.queues = append(rs.queues, NewQueue(n, fmt.Sprintf("%s/%d", r.Name, j), qopts...))
+	}
+	return rs, nil
+}
+
+// orDefault maps zero to def and a negative duration to zero.
+func orDefault(d, def time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
+	}
+	return d
+}
+
+// groupLabels returns the grouping labels of an alert.
+func (r *routeState) groupLabels(lbls map[string]string) map[string]string {
+	if len(r.GroupBy) == 1 && r.GroupBy[0] == "..." {
+		return maps.Clone(lbls)
+	}
+	out := make(map[string]string, len(r.GroupBy))
+	for _, k := range r.GroupBy {
+		if v, ok := lbls[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// groupKey returns the values of the GroupBy labels.
+func (r *routeState) groupKey(lbls map[string]string) string {
+	if len(r.GroupBy) == 1 && r.GroupBy[0] == "..." {
+		keys := make([]string, 0, len(lbls))
+		for k := range lbls {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		var b strings.Builder
+		for _, k := range keys {
+			fmt.Fprintf(&b, "%s=%q,", k, lbls[k])
+		}
+		return b.String()
+	}
+	var b strings.Builder
+	for _, k := range r.GroupBy {
+		fmt.Fprintf(&b, "%s=%q,", k, lbls[k])
+	}
+	return b.String()
+}
+
+// dispatch hands what is due to the routes' queues: firing alerts that are
+// not silenced or resolved by hand, and resolutions of alerts that were
+// notified as firing.
+func (e *Engine) dispatch(now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	current := map[string]Alert{}
+	for _, g := range e.groups {
+		for _, r := range g.rules {
+			if r.Alert == "" {
+				continue
+			}
+			for _, a := range r.instances {
+				if a.state == StatePending {
+					continue
+				}
+				al := e.toAlert(a, now)
+				if al.State == StateFiring && len(al.Silenced) > 0 {
+					continue
+				}
+				current[al.ID] = al
+			}
+		}
+	}
+	for _, rs := range e.routes {
+		for id, al := range current {
+			if !matches(rs.matchers, al.Labels) {
+				continue
+			}
+			key := rs.groupKey(al.Labels)
+			ag := rs.groups[key]
+			if ag == nil {
+				if al.State != StateFiring {
+					continue // nothing was sent for it here
+				}
+				ag = &aggrGroup{key: key, labels: rs.groupLabels(al.Labels), alerts: map[string]Alert{}, sentAt: map[string]time.Time{}, created: now, nextFlush: now.Add(rs.GroupWait)}
+				rs.groups[key] = ag
+			}
+			ag.alerts[id] = al
+		}
+		for key, ag := range rs.groups {
+			for id := range ag.alerts {
+				if _, ok := current[id]; !ok {
+					delete(ag.alerts, id) // silenced, or gone after its retention
+					delete(ag.sentAt, id)
+				}
+			}
+			if now.Before(ag.nextFlush) {
+				continue
+			}
+			e.flush(rs, ag, now)
+			if len(ag.alerts) == 0 {
+				delete(rs.groups, key)
+			}
+		}
+	}
+}
+
+// flush sends a group if anything changed since the last notification or
+// the repeat interval has passed while alerts fire. The caller holds e.mu.
+func (e *Engine) flush(rs *routeState, ag *aggrGroup, now time.Time) {
+	changed, firing := false, false
+	var batch []Alert
+	for id, al := range ag.alerts {
+		switch al.State {
+		case StateFiring:
+			firing = true
+			if ag.sentAt[id].IsZero() {
+				changed = true
+			}
+			batch = append(batch, al)
+		case StateResolved:
+			if !ag.sentAt[id].IsZero() {
+				changed = true
+				batch = append(batch, al)
+			} else {
+				delete(ag.alerts, id) // resolved before it was ever sent
+			}
+		}
+	}
+	repeat := firing && now.Sub(ag.lastFlush) >= rs.RepeatInterval
+	if !changed && !repeat {
+		return
+	}
+	slices.SortFunc(batch, func(a, b Alert) int { return strings.Compare(a.ID, b.ID) })
+	g := NotificationGroup{Key: rs.Name + ":" + ag.key, Labels: ag.labels, Receiver: rs.Name}
+	for _, q := range rs.queues {
+		q.EnqueueGroup(g, slices.Clone(batch))
+	}
+	for _, al := range batch {
+		if al.State == StateFiring {
+			ag.sentAt[al.ID] = now
+		} else {
+			delete(ag.alerts, al.ID)
+			delete(ag.sentAt, al.ID)
+		}
+	}
+	ag.lastFlush = now
+	ag.nextFlush = now.Add(rs.GroupInterval)
+}

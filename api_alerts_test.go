@@ -1,0 +1,108 @@
+package vitals
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vitalsgo/vitals/alerting"
+	"github.com/vitalsgo/vitals/exporter/memory"
+)
+
+func jsonRequest(t *testing.T, h http.Handler, method, path, token, body string) (int, string) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.String()
+}
+
+func TestAlertsAPI(t *testing.T) {
+	cleanEnv(t)
+	always := alerting.Group{Name: "g", Rules: []alerting.Rule{{
+		Alert: "AlwaysOn", Expr: "vector(1)", Labels: map[string]string{"severity": "warning"},
+	}}}
+	v, err := Start(t.Context(), WithAuthorizer(BearerToken("tok")), WithAlertRules(always),
+		WithMemory(memory.WithInterval(time.Hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Shutdown(context.Background())
+	// An evaluation after the one Start's loop makes at once.
+	if err := v.Alerts().Eval(t.Context(), time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	h := v.Handler()
+
+	code, body := jsonRequest(t, h, "GET", "/monitoring/api/alerts", "", "")
+	var rep alertsReport
+	if err := json.Unmarshal([]byte(body), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if code != 200 || len(rep.Alerts) != 1 || rep.Stats.Firing != 1 || rep.Stats.BySeverity["warning"] != 1 || rep.Stats.ByRule["AlwaysOn"] != 1 {
+		t.Fatalf("alerts: %d %s", code, body)
+	}
+	id := rep.Alerts[0].ID
+
+	// Mutations need credentials.
+	if code, _ := jsonRequest(t, h, "POST", "/monitoring/api/alerts/"+id+"/resolve", "", `{"reason":"x"}`); code != http.StatusUnauthorized {
+		t.Errorf("resolve without a token: %d", code)
+	}
+	if code, _ := jsonRequest(t, h, "POST", "/monitoring/api/alerts/nope/resolve", "tok", `{"reason":"x"}`); code != http.StatusNotFound {
+		t.Errorf("resolve of an unknown id: %d", code)
+	}
+	if code, body := jsonRequest(t, h, "POST", "/monitoring/api/alerts/"+id+"/resolve", "tok", `{}`); code != http.StatusBadRequest || !strings.Contains(body, "reason") {
+		t.Errorf("resolve without a reason: %d %s", code, body)
+	}
+	if code, _ := jsonRequest(t, h, "POST", "/monitoring/api/alerts/"+id+"/resolve", "tok", `{"reason":"expected during the test"}`); code != http.StatusOK {
+		t.Errorf("resolve: %d", code)
+	}
+
+	silence := `{"matchers":[{"name":"alertname","value":"AlwaysOn","isRegex":false,"isEqual":true}],"endsAt":"` +
+		time.Now().Add(time.Hour).UTC().Format(time.RFC3339) + `","createdBy":"ops","comment":"test"}`
+	if code, _ := jsonRequest(t, h, "POST", "/monitoring/api/silences", "", silence); code != http.StatusUnauthorized {
+		t.Errorf("silence without a token: %d", code)
+	}
+	if code, body := jsonRequest(t, h, "POST", "/monitoring/api/silences", "tok", `{"matchers":[]}`); code != http.StatusBadRequest || !strings.Contains(body, "matcher") {
+		t.Errorf("invalid silence: %d %s", code, body)
+	}
+	code, body = jsonRequest(t, h, "POST", "/monitoring/api/silences", "tok", silence)
+	var created struct {
+		SilenceID string `json:"silenceID"`
+	}
+	if err := json.Unmarshal([]byte(body), &created); err != nil || code != 200 || created.SilenceID == "" {
+		t.Fatalf("create silence: %d %s", code, body)
+	}
+	if code, body := jsonRequest(t, h, "GET", "/monitoring/api/silences", "", ""); code != 200 || !strings.Contains(body, `"status":"active"`) {
+		t.Errorf("list silences: %d %s", code, body)
+	}
+	if code, _ := jsonRequest(t, h, "DELETE", "/monitoring/api/silences/"+created.SilenceID, "", ""); code != http.StatusUnauthorized {
+		t.Errorf("expire without a token: %d", code)
+	}
+	if code, _ := jsonRequest(t, h, "DELETE", "/monitoring/api/silences/"+created.SilenceID, "tok", ""); code != http.StatusOK {
+		t.Errorf("expire: %d", code)
+	}
+	if code, body := jsonRequest(t, h, "GET", "/monitoring/api/rules", "", ""); code != 200 || !strings.Contains(body, `"AlwaysOn"`) {
+		t.Errorf("rules: %d %s", code, body)
+	}
+}
+
+func TestStartRejectsBadRuleFiles(t *testing.T) {
+	cleanEnv(t)
+	v, err := Start(t.Context(), WithAlertRuleFiles("testdata/does-not-exist.yml"))
+	if err == nil {
+		_ = v.Shutdown(context.Background())
+		t.Fatal("Start accepted a missing rule file")
+	}
+	if !strings.Contains(err.Error(), "does-not-exist.yml") {
+		t.Errorf("error %v does not name the file", err)
+	}
+}

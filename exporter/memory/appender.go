@@ -1,0 +1,71 @@
+package memory
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// Appender writes samples computed outside the MeterProvider, such as the
+// results of recording rules, into the reader, where queries see them
+// beside the collected series. Each Append is one point in time for every
+// sample it carries; series missing from an Append are marked stale, as
+// for collections. An Appender has its own bounded store (the reader's
+// retention and series limit, one value per Append). It is safe for
+// concurrent use.
+type Appender struct {
+	r  *Reader
+	st *store
+}
+
+// NewAppender returns an appender whose samples arrive every interval
+// (this sizes its store to the reader's retention).
+func (r *Reader) NewAppender(interval time.Duration) *Appender {
+	if interval <= 0 {
+		interval = r.cfg.interval
+	}
+	capacity := int(r.cfg.retention/interval) + 2
+	a := &Appender{r: r, st: newStore(capacity, r.cfg.maxSeries)}
+	r.appMu.Lock()
+	r.appenders = append(r.appenders, a.st)
+	r.appMu.Unlock()
+	return a
+}
+
+// Append stores v, a set of samples with their full label sets (a metric
+// name included), at t. Times must increase from one Append to the next.
+// Samples beyond the series limit are dropped and counted.
+func (a *Appender) Append(t time.Time, v Vector) error {
+	now := t.UnixMilli()
+	st := a.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if last, ok := st.tl.lastTime(); ok && now <= last {
+		return fmt.Errorf("%w: %d ms after %d ms", ErrCollectOrder, now, last)
+	}
+	seq := st.tl.push(now)
+	var dropped int64
+	var errs []error
+	for _, s := range v {
+		if s.H != nil {
+			errs = append(errs, fmt.Errorf("memory: %s: native histogram samples are not stored", s.Metric))
+			continue
+		}
+		if s.Metric.Get(labels.MetricName) == "" {
+			errs = append(errs, fmt.Errorf("memory: sample %s has no metric name", s.Metric))
+			continue
+		}
+		ser := st.get(s.Metric, s.Metric.Hash())
+		if ser == nil {
+			dropped++
+			continue
+		}
+		ser.put(seq, s.F, len(st.tl.times))
+		ser.lastT = now
+	}
+	st.removeOlderThan(now - a.r.cfg.retention.Milliseconds())
+	a.r.dropped.Add(dropped)
+	return errors.Join(errs...)
+}
