@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"regexp"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -47,12 +48,24 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	fs.SetOutput(stdout)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	collect := fs.Duration("collect", 2*time.Second, "how often the in-memory reader collects (the library default is 10s)")
+	rules := fs.String("rules", "docs/rules/vitals-alerts.yml", "Prometheus rule file to evaluate in-process (empty: none)")
+	adminToken := fs.String("admin-token", os.Getenv("SHOP_ADMIN_TOKEN"), "bearer token for the state-changing monitoring endpoints and /admin/fault (default $SHOP_ADMIN_TOKEN; empty disables them)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 
-	v, err := vitals.Start(ctx, vitals.WithServiceName("shop"),
-		vitals.WithMemory(memory.WithInterval(*collect)))
+	opts := []vitals.Option{vitals.WithServiceName("shop"), vitals.WithMemory(memory.WithInterval(*collect))}
+	if *rules != "" {
+		if _, err := os.Stat(*rules); err == nil {
+			opts = append(opts, vitals.WithAlertRuleFiles(*rules))
+		} else {
+			slog.Warn("alert rules not loaded", "file", *rules, "error", err)
+		}
+	}
+	if *adminToken != "" {
+		opts = append(opts, vitals.WithAuthorizer(vitals.BearerToken(*adminToken)))
+	}
+	v, err := vitals.Start(ctx, opts...)
 	if err != nil {
 		return err
 	}
@@ -70,8 +83,27 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)
+	if *adminToken != "" {
+		auth := vitals.BearerToken(*adminToken)
+		mux.HandleFunc("POST /admin/fault", func(w http.ResponseWriter, r *http.Request) {
+			if !auth(r) {
+				writeError(w, http.StatusUnauthorized, "admin token required")
+				return
+			}
+			d, err := time.ParseDuration(r.URL.Query().Get("duration"))
+			if err != nil || d <= 0 || d > time.Hour {
+				writeError(w, http.StatusBadRequest, "duration must be a Go duration up to 1h, e.g. ?duration=30s")
+				return
+			}
+			s.failUntil.Store(time.Now().Add(d).UnixNano())
+			writeJSON(w, http.StatusOK, map[string]string{"failing_until": time.Now().Add(d).UTC().Format(time.RFC3339)})
+		})
+	}
 	mux.Handle("GET /metrics", v.Handler())
 	mux.Handle("/monitoring/", v.Handler())
+	for _, p := range []string{"/livez", "/readyz", "/healthz"} {
+		mux.Handle(p, v.Handler())
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -84,6 +116,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	fmt.Fprintf(stdout, "  POST %s/orders   {\"product_id\":1,\"quantity\":2,\"currency\":\"EUR\"}\n", base)
 	fmt.Fprintf(stdout, "  GET  %s/metrics\n", base)
 	fmt.Fprintf(stdout, "  GET  %s/monitoring/api/query?query=sum(rate(shop_orders_total[1m]))\n", base)
+	fmt.Fprintf(stdout, "  GET  %s/monitoring/api/alerts\n", base)
+	fmt.Fprintf(stdout, "  GET  %s/livez  %s/readyz  %s/healthz\n", base, base, base)
 
 	srv := &http.Server{Handler: v.Middleware(mux), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
@@ -114,9 +148,12 @@ type product struct {
 }
 
 type shop struct {
-	products map[int]product
-	orders   metric.Int64Counter
-	amount   metric.Float64Histogram
+	// failUntil, a Unix time in nanoseconds, makes orders fail with 503
+	// until then: a scripted fault (POST /admin/fault).
+	failUntil atomic.Int64
+	products  map[int]product
+	orders    metric.Int64Counter
+	amount    metric.Float64Histogram
 }
 
 func newShop(m metric.Meter) (*shop, error) {
@@ -173,6 +210,10 @@ func (s *shop) getProduct(w http.ResponseWriter, r *http.Request) {
 var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
 
 func (s *shop) placeOrder(w http.ResponseWriter, r *http.Request) {
+	if time.Now().UnixNano() < s.failUntil.Load() {
+		writeError(w, http.StatusServiceUnavailable, "orders are unavailable (injected fault)")
+		return
+	}
 	var req struct {
 		ProductID int    `json:"product_id"`
 		Quantity  int    `json:"quantity"`

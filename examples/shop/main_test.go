@@ -17,7 +17,9 @@ func TestShopServesAndRecordsOrders(t *testing.T) {
 	var out logtest.Buffer
 	addrc := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, &out, func(a string) { addrc <- a }) }()
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-rules", "../../docs/rules/vitals-alerts.yml", "-admin-token", "t0k"}, &out, func(a string) { addrc <- a })
+	}()
 	var base string
 	select {
 	case a := <-addrc:
@@ -73,6 +75,28 @@ func TestShopServesAndRecordsOrders(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("query API: %s", resp.Status)
+	}
+
+	// The default rules are loaded, and the scripted fault needs the token.
+	resp, err = http.Get(base + "/monitoring/api/rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(rules), "HighErrorRate") {
+		t.Errorf("default rules not loaded: %s", rules)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/admin/fault?duration=1m", nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("fault without the token: %v %v", resp.StatusCode, err)
+	}
+	req.Header.Set("Authorization", "Bearer t0k")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("fault with the token: %v %v", resp.StatusCode, err)
+	}
+	if got := post(`{"product_id":1,"quantity":1,"currency":"EUR"}`); got != http.StatusServiceUnavailable {
+		t.Errorf("order during the fault: %d, want 503", got)
 	}
 
 	cancel()
