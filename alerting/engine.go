@@ -60,6 +60,7 @@ type config struct {
 	routes      []Route
 	externalURL string
 	queueOpts   []QueueOption
+	onDispatch  func(now time.Time, batch []Alert) // for tests
 }
 
 type optionFunc func(config) config

@@ -213,6 +213,9 @@ func (e *Engine) flush(rs *routeState, ag *aggrGroup, now time.Time) {
 		return
 	}
 	slices.SortFunc(batch, func(a, b Alert) int { return strings.Compare(a.ID, b.ID) })
+	if e.cfg.onDispatch != nil {
+		e.cfg.onDispatch(now, batch)
+	}
 	g := NotificationGroup{Key: rs.Name + ":" + ag.key, Labels: ag.labels, Receiver: rs.Name}
 	for _, q := range rs.queues {
 		q.EnqueueGroup(g, slices.Clone(batch))

@@ -33,15 +33,26 @@ func (q *querier) Select(_ context.Context, sortSeries bool, hints *storage.Sele
 	if hints != nil {
 		mint, maxt = max(mint, hints.Start), min(maxt, hints.End)
 	}
+	// One slab of points and one of series for the whole selection, so
+	// that a selection costs a few allocations, not several per series.
 	var out []storage.Series
 	for _, st := range q.stores {
 		st.mu.RLock()
-		for _, s := range st.matching(ms) {
-			if pts := st.points(nil, s, mint, maxt); len(pts) > 0 {
-				out = append(out, &listSeries{lset: s.lset, pts: pts})
+		matched := st.matching(ms)
+		slab := make([]fpoint, 0, len(matched)*min(st.tl.count(), 64))
+		series := make([]listSeries, 0, len(matched))
+		for _, s := range matched {
+			n := len(slab)
+			slab = st.points(slab, s, mint, maxt)
+			if len(slab) == n {
+				continue
 			}
+			series = append(series, listSeries{lset: s.lset, pts: slab[n:len(slab):len(slab)]})
 		}
 		st.mu.RUnlock()
+		for i := range series {
+			out = append(out, &series[i])
+		}
 	}
 	if sortSeries {
 		slices.SortFunc(out, func(a, b storage.Series) int { return labels.Compare(a.Labels(), b.Labels()) })

@@ -55,6 +55,9 @@ func (tl *timeline) lastTime() (int64, bool) {
 
 func (tl *timeline) at(seq uint64) int64 { return tl.times[seq%tl.capacity()] }
 
+// count returns the number of collections held.
+func (tl *timeline) count() int { return int(tl.next - tl.first) }
+
 // series is one labelled time series: a ring of values, one per collection
 // of its timeline since it first appeared.
 type series struct {
