@@ -25,6 +25,10 @@ type alertStats struct {
 }
 
 func (v *Vitals) listAlerts(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, v.alertsReport())
+}
+
+func (v *Vitals) alertsReport() alertsReport {
 	alerts := v.alerts.Alerts()
 	rep := alertsReport{Alerts: alerts, Stats: alertStats{BySeverity: map[string]int{}, ByRule: map[string]int{}}}
 	if rep.Alerts == nil {
@@ -47,7 +51,7 @@ func (v *Vitals) listAlerts(w http.ResponseWriter, _ *http.Request) {
 			rep.Stats.ByRule[a.Name()]++
 		}
 	}
-	writeJSON(w, http.StatusOK, rep)
+	return rep
 }
 
 func (v *Vitals) listRules(w http.ResponseWriter, _ *http.Request) {

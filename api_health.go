@@ -63,6 +63,10 @@ func newHealthReport(status healthcheck.Status, results []healthcheck.CheckResul
 // healthDetails serves GET /monitoring/api/health: the last results, without
 // running anything.
 func (v *Vitals) healthDetails(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, v.healthReport(r))
+}
+
+func (v *Vitals) healthReport(r *http.Request) healthReport {
 	results := v.health.Results()
 	var enabled []healthcheck.CheckResult
 	for _, c := range results {
@@ -70,7 +74,7 @@ func (v *Vitals) healthDetails(w http.ResponseWriter, r *http.Request) {
 			enabled = append(enabled, c)
 		}
 	}
-	writeJSON(w, http.StatusOK, newHealthReport(healthcheck.Aggregate(enabled), results, v.authorized(r)))
+	return newHealthReport(healthcheck.Aggregate(enabled), results, v.authorized(r))
 }
 
 // healthRunAll serves POST /monitoring/api/health/check: run every check now.

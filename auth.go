@@ -39,3 +39,12 @@ func (v *Vitals) requireAuth(h http.HandlerFunc) http.HandlerFunc {
 		h(w, r)
 	}
 }
+
+// requireRead wraps a reading endpoint of the monitoring API: open unless
+// WithProtectedReads was given, then as requireAuth.
+func (v *Vitals) requireRead(h http.HandlerFunc) http.HandlerFunc {
+	if !v.protectReads {
+		return h
+	}
+	return v.requireAuth(h)
+}

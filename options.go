@@ -32,6 +32,7 @@ type config struct {
 	runtime        bool
 	runtimeOpts    []instrument.RuntimeOption
 	authorize      func(*http.Request) bool
+	protectReads   bool
 	ruleFiles      []string
 	alertGroups    []alerting.Group
 	alertRoutes    []alerting.Route
@@ -176,6 +177,24 @@ func WithoutRuntime() Option {
 func WithAuthorizer(fn func(*http.Request) bool) Option {
 	return optionFunc(func(c config) config {
 		c.authorize = fn
+		return c
+	})
+}
+
+// WithAdminToken is WithAuthorizer(BearerToken(token)): requests carrying
+// "Authorization: Bearer <token>" may see details and change state.
+func WithAdminToken(token string) Option {
+	return WithAuthorizer(BearerToken(token))
+}
+
+// WithProtectedReads puts the reading endpoints of the monitoring API
+// (/monitoring/api/...: health details, alerts, silences, queries,
+// performance, metrics, system, export) behind the authorizer too. /metrics
+// and the health probes stay open for scrapers and orchestrators. By
+// default, reads are open and details are shown only when authorized.
+func WithProtectedReads() Option {
+	return optionFunc(func(c config) config {
+		c.protectReads = true
 		return c
 	})
 }

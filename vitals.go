@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -42,6 +44,8 @@ type Vitals struct {
 	stopAlerts     context.CancelFunc
 	alertsDone     chan struct{}
 	authorize      func(*http.Request) bool
+	protectReads   bool
+	started        time.Time
 
 	stopMemory context.CancelFunc
 	memoryDone chan struct{}
@@ -98,7 +102,8 @@ func Start(ctx context.Context, opts ...Option) (*Vitals, error) {
 		return nil, fmt.Errorf("vitals: %w", err)
 	}
 
-	v := &Vitals{provider: p, mem: mem, logger: cfg.logger, tracerProvider: cfg.tracerProvider, authorize: cfg.authorize}
+	v := &Vitals{provider: p, mem: mem, logger: cfg.logger, tracerProvider: cfg.tracerProvider,
+		authorize: cfg.authorize, protectReads: cfg.protectReads, started: time.Now()}
 	if v.health, err = healthcheck.New(healthcheck.WithMeterProvider(p), healthcheck.WithLogger(cfg.logger)); err != nil {
 		_ = p.Shutdown(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("vitals: %w", err)
@@ -235,23 +240,47 @@ func (v *Vitals) newHandler() http.Handler {
 	mux.Handle("/livez", healthcheck.Handler(v.health, healthcheck.Liveness, hopts...))
 	mux.Handle("/readyz", healthcheck.Handler(v.health, healthcheck.Readiness, hopts...))
 	mux.Handle("/healthz", healthcheck.Handler(v.health, healthcheck.Liveness|healthcheck.Readiness, hopts...))
-	mux.HandleFunc("GET /monitoring/api/health", v.healthDetails)
+	read := v.requireRead
+	mux.HandleFunc("GET /monitoring/api/health", read(v.healthDetails))
+	mux.HandleFunc("POST /monitoring/api/health/check", v.requireAuth(v.healthRunAll))
+	mux.HandleFunc("GET /monitoring/api/system", read(v.system))
+	mux.HandleFunc("GET /monitoring/api/export", read(v.export))
 	if v.alerts != nil {
-		mux.HandleFunc("GET /monitoring/api/alerts", v.listAlerts)
-		mux.HandleFunc("GET /monitoring/api/rules", v.listRules)
+		mux.HandleFunc("GET /monitoring/api/alerts", read(v.listAlerts))
+		mux.HandleFunc("GET /monitoring/api/rules", read(v.listRules))
 		mux.HandleFunc("POST /monitoring/api/alerts/{id}/resolve", v.requireAuth(v.resolveAlert))
-		mux.HandleFunc("GET /monitoring/api/silences", v.listSilences)
+		mux.HandleFunc("GET /monitoring/api/silences", read(v.listSilences))
 		mux.HandleFunc("POST /monitoring/api/silences", v.requireAuth(v.createSilence))
 		mux.HandleFunc("DELETE /monitoring/api/silences/{id}", v.requireAuth(v.expireSilence))
 	}
-	mux.HandleFunc("POST /monitoring/api/health/check", v.requireAuth(v.healthRunAll))
 	if v.mem != nil {
 		api := &queryAPI{mem: v.mem, now: v.mem.Now}
 		for _, method := range []string{http.MethodGet, http.MethodPost} {
-			mux.HandleFunc(method+" /monitoring/api/query", api.query)
-			mux.HandleFunc(method+" /monitoring/api/query_range", api.queryRange)
+			mux.HandleFunc(method+" /monitoring/api/query", read(api.query))
+			mux.HandleFunc(method+" /monitoring/api/query_range", read(api.queryRange))
 		}
+		mux.HandleFunc("GET /monitoring/api/performance", read(v.performance))
+		mux.HandleFunc("GET /monitoring/api/metrics", read(v.metricsList))
 	}
+	mux.HandleFunc("/monitoring/api/", func(w http.ResponseWriter, r *http.Request) {
+		// This catch-all hides ServeMux's own 405s: find the methods the
+		// path has.
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "/monitoring/api/" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeJSON(w, http.StatusMethodNotAllowed, apiResponse{Status: "error", ErrorType: "method_not_allowed",
+				Error: r.Method + " is not allowed on " + r.URL.Path + "; allowed: " + strings.Join(allow, ", ")})
+			return
+		}
+		writeJSON(w, http.StatusNotFound, apiResponse{Status: "error", ErrorType: "not_found", Error: "no such monitoring endpoint: " + r.URL.Path})
+	})
 	return mux
 }
 

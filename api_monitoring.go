@@ -1,0 +1,209 @@
+package vitals
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/vitalsgo/vitals/alerting"
+	"github.com/vitalsgo/vitals/exporter/memory"
+	"github.com/vitalsgo/vitals/instrument"
+)
+
+// DefaultWindow is the window of /monitoring/api/performance when none is
+// given.
+const DefaultWindow = 15 * time.Minute
+
+// parseWindow reads the window parameter: a Prometheus duration ("15m") up
+// to the memory reader's retention.
+func (v *Vitals) parseWindow(r *http.Request) (time.Duration, error) {
+	s := r.URL.Query().Get("window")
+	if s == "" {
+		return DefaultWindow, nil
+	}
+	d, err := model.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("invalid parameter 'window': %q is not a positive duration such as 15m", s)
+	}
+	if ret := v.mem.Retention(); time.Duration(d) > ret {
+		return 0, fmt.Errorf("invalid parameter 'window': %s is longer than the %v kept in memory", s, ret)
+	}
+	return time.Duration(d), nil
+}
+
+func (v *Vitals) performance(w http.ResponseWriter, r *http.Request) {
+	window, err := v.parseWindow(r)
+	if err != nil {
+		writeAPIError(w, errorBadData, err)
+		return
+	}
+	sum, err := instrument.Summary(r.Context(), v.mem, window)
+	if err != nil {
+		writeAPIError(w, errorExecution, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sum)
+}
+
+// seriesValue is one series of /monitoring/api/metrics.
+type seriesValue struct {
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels"`
+	Value  float64           `json:"value"`
+	Time   time.Time         `json:"time"`
+}
+
+// metricsList serves GET /monitoring/api/metrics?match=<selector>: every
+// series with its latest value.
+func (v *Vitals) metricsList(w http.ResponseWriter, r *http.Request) {
+	list, err := v.seriesList(r, r.URL.Query().Get("match"))
+	if err != nil {
+		writeAPIError(w, errorBadData, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"series": list})
+}
+
+func (v *Vitals) seriesList(r *http.Request, match string) ([]seriesValue, error) {
+	if match == "" {
+		match = `{__name__=~".+"}`
+	}
+	if !strings.HasPrefix(strings.TrimSpace(match), "{") && strings.ContainsAny(match, "()[]+*/ ") {
+		return nil, fmt.Errorf("invalid parameter 'match': %q is not a series selector", match)
+	}
+	res, err := v.mem.Query(r.Context(), match, v.mem.Now())
+	var bad *memory.BadQueryError
+	if errors.As(err, &bad) {
+		return nil, fmt.Errorf("invalid parameter 'match': %w", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	vec, ok := res.Value.(memory.Vector)
+	if !ok {
+		return nil, fmt.Errorf("invalid parameter 'match': %q is not a series selector", match)
+	}
+	out := make([]seriesValue, 0, len(vec))
+	for _, s := range vec {
+		lbls := s.Metric.Map()
+		name := lbls["__name__"]
+		delete(lbls, "__name__")
+		out = append(out, seriesValue{Name: name, Labels: lbls, Value: s.F, Time: time.UnixMilli(s.T).UTC()})
+	}
+	slices.SortFunc(out, func(a, b seriesValue) int {
+		return strings.Compare(a.Name+fmt.Sprint(a.Labels), b.Name+fmt.Sprint(b.Labels))
+	})
+	return out, nil
+}
+
+// systemInfo is the body of /monitoring/api/system.
+type systemInfo struct {
+	GoVersion     string            `json:"go_version"`
+	GOOS          string            `json:"goos"`
+	GOARCH        string            `json:"goarch"`
+	GOMAXPROCS    int               `json:"gomaxprocs"`
+	NumCPU        int               `json:"num_cpu"`
+	Goroutines    int               `json:"goroutines"`
+	MemoryBytes   uint64            `json:"memory_bytes"`
+	HeapBytes     uint64            `json:"heap_bytes"`
+	MemoryLimit   int64             `json:"memory_limit_bytes"`
+	PID           int               `json:"pid"`
+	StartedAt     time.Time         `json:"started_at"`
+	UptimeSeconds float64           `json:"uptime_seconds"`
+	Module        string            `json:"module,omitempty"`
+	Version       string            `json:"version,omitempty"`
+	VCS           map[string]string `json:"vcs,omitempty"`
+	Dependencies  map[string]string `json:"dependencies,omitempty"`
+}
+
+func (v *Vitals) systemInfo() systemInfo {
+	samples := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(samples)
+	info := systemInfo{
+		GoVersion:     runtime.Version(),
+		GOOS:          runtime.GOOS,
+		GOARCH:        runtime.GOARCH,
+		GOMAXPROCS:    runtime.GOMAXPROCS(0),
+		NumCPU:        runtime.NumCPU(),
+		Goroutines:    runtime.NumGoroutine(),
+		MemoryBytes:   samples[0].Value.Uint64(),
+		HeapBytes:     samples[1].Value.Uint64(),
+		MemoryLimit:   debug.SetMemoryLimit(-1),
+		PID:           os.Getpid(),
+		StartedAt:     v.started.UTC(),
+		UptimeSeconds: time.Since(v.started).Seconds(),
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		info.Module, info.Version = bi.Main.Path, bi.Main.Version
+		info.Dependencies = map[string]string{}
+		for _, d := range bi.Deps {
+			info.Dependencies[d.Path] = d.Version
+		}
+		for _, s := range bi.Settings {
+			if strings.HasPrefix(s.Key, "vcs") {
+				if info.VCS == nil {
+					info.VCS = map[string]string{}
+				}
+				info.VCS[s.Key] = s.Value
+			}
+		}
+	}
+	return info
+}
+
+func (v *Vitals) system(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, v.systemInfo())
+}
+
+// exportDocument is the body of /monitoring/api/export: everything the
+// monitoring API knows, in one document for a support ticket.
+type exportDocument struct {
+	GeneratedAt time.Time                      `json:"generated_at"`
+	System      systemInfo                     `json:"system"`
+	Health      healthReport                   `json:"health"`
+	Alerts      *alertsReport                  `json:"alerts,omitempty"`
+	Rules       []alerting.RuleStatus          `json:"rules,omitempty"`
+	Silences    []alerting.Silence             `json:"silences,omitempty"`
+	Performance *instrument.PerformanceSummary `json:"performance,omitempty"`
+	Series      []seriesValue                  `json:"series,omitempty"`
+	Errors      []string                       `json:"errors,omitempty"`
+}
+
+func (v *Vitals) export(w http.ResponseWriter, r *http.Request) {
+	doc := exportDocument{GeneratedAt: time.Now().UTC(), System: v.systemInfo()}
+	doc.Health = v.healthReport(r)
+	if v.alerts != nil {
+		rep := v.alertsReport()
+		doc.Alerts = &rep
+		doc.Rules = v.alerts.Rules()
+		doc.Silences = v.alerts.Silences().List()
+	}
+	if v.mem != nil {
+		window, err := v.parseWindow(r)
+		if err != nil {
+			writeAPIError(w, errorBadData, err)
+			return
+		}
+		if sum, err := instrument.Summary(r.Context(), v.mem, window); err == nil {
+			doc.Performance = &sum
+		} else {
+			doc.Errors = append(doc.Errors, "performance: "+err.Error())
+		}
+		if series, err := v.seriesList(r, ""); err == nil {
+			doc.Series = series
+		} else {
+			doc.Errors = append(doc.Errors, "series: "+err.Error())
+		}
+	}
+	w.Header().Set("Content-Disposition", `attachment; filename="vitals-export.json"`)
+	writeJSON(w, http.StatusOK, doc)
+}

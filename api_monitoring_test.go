@@ -1,0 +1,168 @@
+package vitals
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/vitalsgo/vitals/exporter"
+	"github.com/vitalsgo/vitals/internal/otlptest"
+)
+
+func startForAPI(t *testing.T, opts ...Option) *Vitals {
+	t.Helper()
+	cleanEnv(t)
+	v, err := Start(t.Context(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = v.Shutdown(context.Background()) })
+	return v
+}
+
+func getJSON(t *testing.T, h http.Handler, method, path, token string) (int, http.Header, map[string]any) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var body map[string]any
+	if strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, path, err, rec.Body.String())
+		}
+	}
+	return rec.Code, rec.Header(), body
+}
+
+func TestMonitoringEndpoints(t *testing.T) {
+	v := startForAPI(t, WithAdminToken("tok"))
+	c, _ := v.Meter("shop").Int64Counter("orders")
+	c.Add(t.Context(), 3)
+	if err := v.Memory().Collect(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	h := v.Handler()
+
+	code, hdr, body := getJSON(t, h, "GET", "/monitoring/api/performance?window=5m", "")
+	if code != 200 || hdr.Get("Content-Type") != "application/json" || body["window_seconds"] != 300.0 {
+		t.Errorf("performance: %d %v", code, body)
+	}
+	for _, bad := range []string{"abc", "-5m", "0s", "48h"} {
+		code, _, body := getJSON(t, h, "GET", "/monitoring/api/performance?window="+bad, "")
+		if code != 400 || body["errorType"] != "bad_data" || !strings.Contains(body["error"].(string), "'window'") {
+			t.Errorf("window=%s: %d %v", bad, code, body)
+		}
+	}
+
+	code, _, body = getJSON(t, h, "GET", "/monitoring/api/metrics?match=orders_total", "")
+	series, _ := body["series"].([]any)
+	if code != 200 || len(series) != 1 || series[0].(map[string]any)["value"] != 3.0 || series[0].(map[string]any)["name"] != "orders_total" {
+		t.Errorf("metrics: %d %v", code, body)
+	}
+	if code, _, body := getJSON(t, h, "GET", "/monitoring/api/metrics", ""); code != 200 || len(body["series"].([]any)) < 10 {
+		t.Errorf("all metrics: %d, %d series", code, len(body["series"].([]any)))
+	}
+	for _, bad := range []string{"rate(x[1m])", "{__name__=~", "sum(orders_total)"} {
+		code, _, body := getJSON(t, h, "GET", "/monitoring/api/metrics?match="+urlEncode(bad), "")
+		if code != 400 || !strings.Contains(body["error"].(string), "'match'") {
+			t.Errorf("match=%s: %d %v", bad, code, body)
+		}
+	}
+
+	code, _, body = getJSON(t, h, "GET", "/monitoring/api/system", "")
+	if code != 200 || body["go_version"] == "" || body["gomaxprocs"].(float64) < 1 || body["pid"].(float64) < 1 || body["goroutines"].(float64) < 1 {
+		t.Errorf("system: %d %v", code, body)
+	}
+
+	code, hdr, body = getJSON(t, h, "GET", "/monitoring/api/export", "")
+	if code != 200 || !strings.Contains(hdr.Get("Content-Disposition"), "attachment") {
+		t.Errorf("export: %d %v", code, hdr)
+	}
+	for _, k := range []string{"system", "health", "alerts", "performance", "series"} {
+		if body[k] == nil {
+			t.Errorf("export lacks %s", k)
+		}
+	}
+
+	if code, hdr, _ := getJSON(t, h, "DELETE", "/monitoring/api/health", ""); code != http.StatusMethodNotAllowed || !strings.Contains(hdr.Get("Allow"), "GET") {
+		t.Errorf("DELETE health: %d %v", code, hdr)
+	}
+	if code, _, body := getJSON(t, h, "GET", "/monitoring/api/nope", ""); code != 404 || body["errorType"] != "not_found" {
+		t.Errorf("unknown endpoint: %d %v", code, body)
+	}
+}
+
+func urlEncode(s string) string {
+	return strings.NewReplacer("{", "%7B", "}", "%7D", "[", "%5B", "]", "%5D", "(", "%28", ")", "%29", "~", "%7E", "=", "%3D").Replace(s)
+}
+
+func TestProtectedReads(t *testing.T) {
+	v := startForAPI(t, WithAdminToken("tok"), WithProtectedReads())
+	h := v.Handler()
+	for _, path := range []string{"/monitoring/api/health", "/monitoring/api/alerts", "/monitoring/api/query?query=up", "/monitoring/api/system", "/monitoring/api/export", "/monitoring/api/performance"} {
+		if code, _, _ := getJSON(t, h, "GET", path, ""); code != http.StatusUnauthorized {
+			t.Errorf("%s without a token: %d", path, code)
+		}
+		if code, _, _ := getJSON(t, h, "GET", path, "tok"); code != http.StatusOK {
+			t.Errorf("%s with the token: %d", path, code)
+		}
+	}
+	// Scrapers and probes stay open.
+	for _, path := range []string{"/metrics", "/livez"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != http.StatusOK {
+			t.Errorf("%s: %d", path, rec.Code)
+		}
+	}
+}
+
+func TestMountedUnderAPrefix(t *testing.T) {
+	v := startForAPI(t)
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", http.StripPrefix("/admin", v.Handler()))
+	for _, path := range []string{"/admin/metrics", "/admin/readyz", "/admin/monitoring/api/system"} {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != http.StatusOK {
+			t.Errorf("%s: %d", path, rec.Code)
+		}
+	}
+}
+
+// TestShutdownWithHangingCollector starts everything with an OTLP endpoint
+// that never answers: Shutdown returns by its deadline, and TestMain's
+// goleak check finds nothing left running.
+func TestShutdownWithHangingCollector(t *testing.T) {
+	cleanEnv(t)
+	rcv := otlptest.NewHTTP(t)
+	rcv.SetBehavior(otlptest.Hang)
+	t.Setenv(exporter.EnvEndpoint, rcv.Endpoint())
+	v, err := Start(t.Context(), WithAlertRules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := v.Meter("t").Int64Counter("hits")
+	c.Add(t.Context(), 1, metric.WithAttributes())
+	const deadline = 300 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	start := time.Now()
+	err = v.Shutdown(ctx)
+	if took := time.Since(start); took > deadline+2*time.Second {
+		t.Errorf("Shutdown took %v with a %v deadline", took, deadline)
+	}
+	if err == nil {
+		t.Error("Shutdown reported success although the final push hung")
+	}
+	rcv.Close()
+}
