@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/prometheus/prometheus/promql"
@@ -79,5 +80,21 @@ func exec(ctx context.Context, q promql.Query) (Result, error) {
 	if res.Err != nil {
 		return Result{Warnings: res.Warnings}, res.Err
 	}
-	return Result{Value: res.Value, Warnings: res.Warnings}, nil
+	return Result{Value: detach(res.Value), Warnings: res.Warnings}, nil
+}
+
+// detach copies what Close would hand back to the engine's pools: the
+// point slices of a matrix. Without it a caller reading the result after
+// the query races with the next query reusing them.
+func detach(v parser.Value) parser.Value {
+	m, ok := v.(promql.Matrix)
+	if !ok {
+		return v
+	}
+	out := make(promql.Matrix, len(m))
+	for i, s := range m {
+		s.Floats, s.Histograms = slices.Clone(s.Floats), slices.Clone(s.Histograms)
+		out[i] = s
+	}
+	return out
 }
