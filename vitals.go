@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vitalsgo/vitals/alerting"
+	"github.com/vitalsgo/vitals/bizmetrics"
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
 	"github.com/vitalsgo/vitals/healthcheck"
@@ -40,6 +41,7 @@ type Vitals struct {
 	tracerProvider trace.TracerProvider
 	runtime        *instrument.Runtime
 	health         *healthcheck.Registry
+	biz            *bizmetrics.Metrics
 	alerts         *alerting.Engine
 	stopAlerts     context.CancelFunc
 	alertsDone     chan struct{}
@@ -105,6 +107,11 @@ func Start(ctx context.Context, opts ...Option) (*Vitals, error) {
 	v := &Vitals{provider: p, mem: mem, logger: cfg.logger, tracerProvider: cfg.tracerProvider,
 		authorize: cfg.authorize, protectReads: cfg.protectReads, started: time.Now()}
 	if v.health, err = healthcheck.New(healthcheck.WithMeterProvider(p), healthcheck.WithLogger(cfg.logger)); err != nil {
+		_ = p.Shutdown(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("vitals: %w", err)
+	}
+	if v.biz, err = bizmetrics.New(p.Meter(bizmetrics.ScopeName), cfg.bizOpts...); err != nil {
+		v.health.Stop()
 		_ = p.Shutdown(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("vitals: %w", err)
 	}
@@ -189,6 +196,11 @@ func (v *Vitals) startAlerting(ctx context.Context, cfg config) error {
 	return nil
 }
 
+// Biz returns the business metrics: orders and revenue, registrations,
+// database and cache operations, timers and custom instruments, recorded
+// into this Vitals' provider.
+func (v *Vitals) Biz() *bizmetrics.Metrics { return v.biz }
+
 // Health returns the health check registry served on /livez, /readyz and
 // /healthz. Register checks on it; it has none at first.
 func (v *Vitals) Health() *healthcheck.Registry { return v.health }
@@ -213,6 +225,11 @@ func (v *Vitals) Meter(name string, opts ...metric.MeterOption) metric.Meter {
 //	GET /livez, /readyz, /healthz          health (application/health+json; details only when authorized)
 //	GET /monitoring/api/health             every check's last run, history and configuration
 //	POST /monitoring/api/health/check      run every check now (authorized only)
+//	GET /monitoring/                       the dashboard page (embedded, works offline)
+//	GET /monitoring/api/performance        the performance summary (?window=15m)
+//	GET /monitoring/api/metrics            every series with its latest value (?match=selector)
+//	GET /monitoring/api/alerts, /rules, /silences; POST .../alerts/{id}/resolve, POST/DELETE .../silences
+//	GET /monitoring/api/system, /export    runtime and build information; everything in one document
 //	GET|POST /monitoring/api/query         PromQL at one time over the in-memory reader
 //	GET|POST /monitoring/api/query_range   PromQL over a time range
 //
@@ -241,6 +258,9 @@ func (v *Vitals) newHandler() http.Handler {
 	mux.Handle("/readyz", healthcheck.Handler(v.health, healthcheck.Readiness, hopts...))
 	mux.Handle("/healthz", healthcheck.Handler(v.health, healthcheck.Liveness|healthcheck.Readiness, hopts...))
 	read := v.requireRead
+	// The page is static; the data it shows comes from the API below.
+	mux.Handle("GET /monitoring/{$}", v.dashboardHandler())
+	mux.Handle("GET /monitoring/{file}", v.dashboardHandler())
 	mux.HandleFunc("GET /monitoring/api/health", read(v.healthDetails))
 	mux.HandleFunc("POST /monitoring/api/health/check", v.requireAuth(v.healthRunAll))
 	mux.HandleFunc("GET /monitoring/api/system", read(v.system))

@@ -1,0 +1,1206 @@
+// Vitals dashboard. Plain JavaScript, no dependencies, no build step.
+//
+// Everything comes from the monitoring API next to this page, through
+// relative URLs (api/health, api/query_range, ...), so the page works under
+// any prefix. Every string from the API reaches the DOM through textContent
+// or setAttribute, never as HTML: labels and annotations are user data.
+"use strict";
+
+(function () {
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const REFRESH_MS = 5000;
+  const FETCH_TIMEOUT_MS = 10000;
+  const NOTICE_MS = 30000;
+  const TOKEN_KEY = "vitals.dashboard.token";
+  const WINDOWS = { "5m": 300, "15m": 900, "1h": 3600 };
+  const TOP_ROUTES = 5;
+  const HTTP = "http_server_request_duration_seconds";
+  const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+  const state = {
+    window: "15m",
+    token: "",
+    offsetMs: 0, // server clock minus this browser's clock
+    perf: "unknown", // "available" or "missing" once api/performance answered
+    ns: "app", // namespace of the business metrics
+    nsFixed: false, // given in the URL, or detected
+    service: "",
+    system: undefined,
+    systemAt: 0,
+    busy: false,
+    again: false,
+    timer: 0,
+    alerts: undefined, // last answers, to redraw when the token changes
+    silences: undefined,
+    notice: null, // {text, error, until}
+    errors: [],
+    updated: null,
+  };
+
+  // ---- DOM helpers: text only, never HTML --------------------------------
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  // h builds an element. props: class, text, on<event> (functions) and
+  // attributes; kids: nodes or strings (added as text).
+  function h(tag, props, ...kids) {
+    const e = document.createElement(tag);
+    if (props) {
+      for (const [k, v] of Object.entries(props)) {
+        if (v === undefined || v === null || v === false) continue;
+        if (k === "class") e.className = v;
+        else if (k === "text") e.textContent = String(v);
+        else if (k.startsWith("on") && typeof v === "function") e.addEventListener(k.slice(2), v);
+        else e.setAttribute(k, v === true ? "" : String(v));
+      }
+    }
+    add(e, kids);
+    return e;
+  }
+
+  function add(e, kids) {
+    for (const k of kids.flat(Infinity)) {
+      if (k === undefined || k === null || k === false) continue;
+      e.append(k instanceof Node ? k : document.createTextNode(String(k)));
+    }
+  }
+
+  function fill(e, ...kids) {
+    e.replaceChildren();
+    add(e, kids);
+  }
+
+  function svg(tag, attrs, text) {
+    const e = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
+    if (text !== undefined) e.textContent = String(text);
+    return e;
+  }
+
+  function nodata(text) {
+    return h("p", { class: "nodata", text: text || "No data in the window." });
+  }
+
+  // ---- formatting ---------------------------------------------------------
+
+  function trim(s) {
+    return s.includes(".") && !s.includes("e") ? s.replace(/\.?0+$/, "") : s;
+  }
+
+  function num(v) {
+    if (v === undefined || v === null || !isFinite(v)) return "—";
+    const a = Math.abs(v);
+    if (a >= 1e9) return trim((v / 1e9).toFixed(2)) + "G";
+    if (a >= 1e6) return trim((v / 1e6).toFixed(2)) + "M";
+    if (a >= 1e4) return trim((v / 1e3).toFixed(1)) + "k";
+    if (a >= 100) return v.toFixed(0);
+    if (a >= 10) return trim(v.toFixed(1));
+    if (a >= 1) return trim(v.toFixed(2));
+    if (a === 0) return "0";
+    if (a >= 0.01) return trim(v.toFixed(3));
+    return trim(v.toPrecision(2));
+  }
+
+  const fmt = {
+    num,
+    pct: (v) => (v === undefined || v === null || !isFinite(v) ? "—" : num(v) + " %"),
+    dur: (s) => {
+      if (s === undefined || s === null || !isFinite(s)) return "—";
+      const a = Math.abs(s);
+      if (a === 0) return "0";
+      if (a < 1e-3) return num(s * 1e6) + " µs";
+      if (a < 1) return num(s * 1e3) + " ms";
+      if (a < 120) return num(s) + " s";
+      return num(s / 60) + " min";
+    },
+    bytes: (b) => {
+      if (b === undefined || b === null || !isFinite(b)) return "—";
+      const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+      let i = 0;
+      while (Math.abs(b) >= 1024 && i < units.length - 1) {
+        b /= 1024;
+        i++;
+      }
+      return num(b) + " " + units[i];
+    },
+    // Counts are increase() estimates, often fractional: whole numbers
+    // from 10 on, one decimal below.
+    count: (v) => {
+      if (v === undefined || v === null || !isFinite(v)) return "—";
+      if (Math.abs(v) >= 10 || Math.abs(v - Math.round(v)) < 0.05) return Math.round(v).toLocaleString("en");
+      return v.toFixed(1);
+    },
+    money: (v) => (isFinite(v) ? v.toLocaleString("en", { minimumFractionDigits: 2, maximumFractionDigits: 2 }) : "—"),
+  };
+
+  function pad(n) {
+    return String(n).padStart(2, "0");
+  }
+
+  function clock(ms, seconds) {
+    const d = new Date(ms);
+    return pad(d.getHours()) + ":" + pad(d.getMinutes()) + (seconds ? ":" + pad(d.getSeconds()) : "");
+  }
+
+  // parseTime returns milliseconds, or NaN for a missing or zero Go time.
+  function parseTime(s) {
+    const t = Date.parse(s || "");
+    return isNaN(t) || t < 86400000 ? NaN : t;
+  }
+
+  function ago(ms) {
+    if (!isFinite(ms)) return "";
+    let s = Math.max(0, Math.round((serverNow() - ms) / 1000));
+    if (s < 60) return s + "s ago";
+    const m = Math.floor(s / 60);
+    if (m < 60) return m + "m " + (s % 60) + "s ago";
+    const hr = Math.floor(m / 60);
+    if (hr < 48) return hr + "h " + (m % 60) + "m ago";
+    return Math.floor(hr / 24) + "d ago";
+  }
+
+  function serverNow() {
+    return Date.now() + state.offsetMs;
+  }
+
+  // ---- the API --------------------------------------------------------------
+
+  class APIError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  async function api(path, opts) {
+    const method = (opts && opts.method) || "GET";
+    const headers = { Accept: "application/json" };
+    if (state.token) headers.Authorization = "Bearer " + state.token;
+    let body;
+    if (opts && opts.body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      body = JSON.stringify(opts.body);
+    }
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), FETCH_TIMEOUT_MS);
+    let resp;
+    try {
+      resp = await fetch(path, { method, headers, body, signal: ctl.signal, cache: "no-store", credentials: "same-origin", redirect: "error" });
+    } catch (e) {
+      throw new APIError(0, e && e.name === "AbortError" ? "no answer within " + FETCH_TIMEOUT_MS / 1000 + " s" : "cannot reach the service");
+    } finally {
+      clearTimeout(timer);
+    }
+    const date = Date.parse(resp.headers.get("Date") || "");
+    if (!isNaN(date)) state.offsetMs = date + 500 - Date.now(); // Date has whole seconds
+    const text = await resp.text();
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch (e) {
+      data = null;
+    }
+    if (!resp.ok) {
+      const msg = data && typeof data.error === "string" && data.error ? data.error : resp.status + " " + resp.statusText;
+      throw new APIError(resp.status, msg);
+    }
+    if (data === null) throw new APIError(resp.status, "the answer is not JSON");
+    return data;
+  }
+
+  // query runs an instant PromQL query: [{metric, value: [t, "v"]}].
+  async function query(expr) {
+    const r = await api("api/query?query=" + encodeURIComponent(expr));
+    return r && r.data && Array.isArray(r.data.result) ? r.data.result : [];
+  }
+
+  // queryRange runs a range query: [{metric, values: [[t, "v"], ...]}].
+  async function queryRange(expr, rg) {
+    const r = await api("api/query_range?query=" + encodeURIComponent(expr) + "&start=" + rg.start + "&end=" + rg.end + "&step=" + rg.step);
+    return r && r.data && Array.isArray(r.data.result) ? r.data.result : [];
+  }
+
+  function val(sample) {
+    return sample && sample.value ? parseFloat(sample.value[1]) : NaN;
+  }
+
+  // series turns a matrix into chart series named by name(metric).
+  function series(matrix, name) {
+    return (matrix || []).map((m) => ({
+      name: name ? name(m.metric || {}) : "",
+      pts: (m.values || []).map((p) => [p[0] * 1000, parseFloat(p[1])]),
+    }));
+  }
+
+  // byLabel maps an instant vector to {labelValue: value}.
+  function byLabel(vector, label) {
+    const out = {};
+    for (const s of vector || []) out[(s.metric || {})[label] || ""] = val(s);
+    return out;
+  }
+
+  function promString(s) {
+    return '"' + String(s).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n") + '"';
+  }
+
+  function regexEscape(s) {
+    return String(s).replace(/[\\^$.*+?()[\]{}|]/g, "\\$&");
+  }
+
+  // ---- charts: hand-written SVG ---------------------------------------------
+
+  const CW = 320;
+  const CH = 132;
+  const M = { l: 50, r: 8, t: 8, b: 20 };
+
+  // niceMax rounds v up to 1, 2, 2.5 or 5 times a power of ten.
+  function niceMax(v) {
+    if (!(v > 0) || !isFinite(v)) return 1;
+    const p = Math.pow(10, Math.floor(Math.log10(v)));
+    for (const m of [1, 2, 2.5, 5, 10]) if (v <= m * p * 1.0000001) return m * p;
+    return 10 * p;
+  }
+
+  function summarize(pts, f) {
+    const vs = pts.map((p) => p[1]).filter(isFinite);
+    if (!vs.length) return "no data";
+    return "latest " + f(vs[vs.length - 1]) + ", min " + f(Math.min(...vs)) + ", max " + f(Math.max(...vs));
+  }
+
+  function lastValue(pts) {
+    for (let i = pts.length - 1; i >= 0; i--) if (isFinite(pts[i][1])) return pts[i][1];
+    return NaN;
+  }
+
+  // chart draws a line chart of series over [rg.start, rg.end] (seconds),
+  // with y from 0, axis labels, a legend when there are several series and
+  // an aria-label that states the numbers.
+  function chart(title, list, rg, f, opts) {
+    opts = opts || {};
+    list = (list || []).filter((s) => s.pts.some((p) => isFinite(p[1])));
+    const x0 = rg.start * 1000;
+    const x1 = rg.end * 1000;
+    const gap = rg.step * 1000 * 1.5;
+    let max = 0;
+    for (const s of list) for (const p of s.pts) if (isFinite(p[1]) && p[1] > max) max = p[1];
+    let ymax = niceMax(max);
+    if (opts.bytes && max >= 1024) {
+      let u = 1;
+      while (max / u >= 1024) u *= 1024;
+      ymax = niceMax(max / u) * u; // 50 MiB rather than 50 000 000 B
+    }
+    if (opts.max) ymax = Math.max(opts.max, ymax);
+    const pw = CW - M.l - M.r;
+    const ph = CH - M.t - M.b;
+    const X = (t) => M.l + ((t - x0) / (x1 - x0)) * pw;
+    const Y = (v) => M.t + ph - (Math.min(v, ymax) / ymax) * ph;
+
+    const label =
+      title +
+      ", " +
+      state.window +
+      " window: " +
+      (list.length === 0 ? "no data" : list.map((s) => (s.name ? s.name + " " : "") + summarize(s.pts, f)).join("; "));
+    const root = svg("svg", { class: "plot", viewBox: "0 0 " + CW + " " + CH, role: "img", "aria-label": label });
+    root.append(svg("title", {}, label));
+    for (const frac of [0, 0.5, 1]) {
+      const y = M.t + ph - frac * ph;
+      root.append(svg("line", { class: "grid", x1: M.l, x2: CW - M.r, y1: y, y2: y }));
+      if (list.length) root.append(svg("text", { class: "axis", x: M.l - 5, y: y + 3, "text-anchor": "end" }, f(frac * ymax)));
+    }
+    const secs = rg.end - rg.start <= 300;
+    [
+      [x0, "start"],
+      [(x0 + x1) / 2, "middle"],
+      [x1, "end"],
+    ].forEach(([t, anchor]) => root.append(svg("text", { class: "axis", x: X(t), y: CH - 5, "text-anchor": anchor }, clock(t, secs))));
+
+    if (list.length === 0) {
+      root.append(svg("text", { class: "empty", x: M.l + pw / 2, y: M.t + ph / 2 + 4, "text-anchor": "middle" }, "no data"));
+    }
+    list.forEach((s, i) => {
+      const cls = "c" + (i % 6);
+      let d = "";
+      let prev = null;
+      let runs = [];
+      let run = [];
+      for (const [t, v] of s.pts) {
+        if (!isFinite(v) || t < x0 || t > x1) {
+          prev = null;
+          continue;
+        }
+        if (prev === null || t - prev > gap) {
+          if (run.length) runs.push(run);
+          run = [];
+        }
+        run.push([X(t), Y(v)]);
+        prev = t;
+      }
+      if (run.length) runs.push(run);
+      for (const r of runs) {
+        if (r.length === 1) {
+          root.append(svg("circle", { class: cls, cx: r[0][0].toFixed(1), cy: r[0][1].toFixed(1), r: 1.8 }));
+          continue;
+        }
+        const seg = r.map((p, j) => (j ? "L" : "M") + p[0].toFixed(1) + " " + p[1].toFixed(1)).join("");
+        d += seg;
+        if (list.length === 1) {
+          const base = (M.t + ph).toFixed(1);
+          const area = seg + "L" + r[r.length - 1][0].toFixed(1) + " " + base + "L" + r[0][0].toFixed(1) + " " + base + "Z";
+          root.append(svg("path", { class: "area " + cls, d: area }));
+        }
+      }
+      if (d) {
+        const path = svg("path", { class: "ln " + cls, d });
+        path.append(svg("title", {}, (s.name || title) + ": " + summarize(s.pts, f)));
+        root.append(path);
+      }
+    });
+
+    const last = list.length === 1 ? f(lastValue(list[0].pts)) : list.length === 0 ? "—" : "";
+    const fig = h(
+      "figure",
+      { class: "chart" },
+      h("figcaption", null, h("span", { class: "t", text: title }), h("span", { class: "last", text: last, "aria-hidden": "true" })),
+      root,
+    );
+    if (list.length > 1 || opts.legend) {
+      fig.append(
+        h(
+          "ul",
+          { class: "legend", "aria-hidden": "true" },
+          list.map((s, i) => h("li", null, h("span", { class: "sw c" + (i % 6) }), s.name + " " + f(lastValue(s.pts)))),
+        ),
+      );
+    }
+    return fig;
+  }
+
+  // ---- sections -------------------------------------------------------------
+
+  function table(cols, rows) {
+    return h(
+      "table",
+      null,
+      h("thead", null, h("tr", null, cols.map((c) => h("th", { scope: "col", class: c.num ? "num" : null, text: c.title })))),
+      h(
+        "tbody",
+        null,
+        rows.map((r) =>
+          h(
+            "tr",
+            null,
+            cols.map((c, i) => {
+              const v = c.get(r);
+              const cell = h(i === 0 ? "th" : "td", { class: c.num ? "num" : c.cls || null, scope: i === 0 ? "row" : null });
+              add(cell, [v]);
+              return cell;
+            }),
+          ),
+        ),
+      ),
+    );
+  }
+
+  function badge(text, cls) {
+    return h("span", { class: "badge " + (cls || String(text).toLowerCase()), text });
+  }
+
+  function renderHealth(rep) {
+    const st = $("health-status");
+    if (!rep) {
+      st.textContent = "unknown";
+      st.className = "badge big";
+      return;
+    }
+    const status = String(rep.status || "unknown");
+    st.textContent = status;
+    st.className = "badge big " + status.toLowerCase();
+    st.setAttribute("data-status", status);
+    fill($("health-slowest"), rep.slowest_check ? "slowest check: " + rep.slowest_check : "");
+    const checks = Array.isArray(rep.checks) ? rep.checks : [];
+    if (!checks.length) {
+      fill($("health-checks"), nodata("No health checks registered."));
+      return;
+    }
+    const has = (k) => checks.some((c) => c[k] !== undefined && c[k] !== "" && c[k] !== 0 && c[k] !== false);
+    const cols = [
+      { title: "Check", get: (c) => String(c.name) },
+      { title: "Status", get: (c) => [badge(String(c.status)), c.enabled === false ? h("span", { class: "muted", text: " disabled" }) : null] },
+    ];
+    if (has("critical")) cols.push({ title: "Critical", get: (c) => (c.critical ? "yes" : "no") });
+    if (has("last_run")) cols.push({ title: "Last run", get: (c) => ago(parseTime(c.last_run)) });
+    if (has("duration_seconds")) cols.push({ title: "Took", num: true, get: (c) => fmt.dur(c.duration_seconds) });
+    if (has("runs")) cols.push({ title: "Fails / runs", num: true, get: (c) => (c.failures || 0) + " / " + (c.runs || 0) });
+    if (has("output")) cols.push({ title: "Output", cls: "output", get: (c) => String(c.output || "") });
+    fill($("health-checks"), table(cols, checks));
+  }
+
+  const SEVERITY_ORDER = { critical: 0, error: 1, warning: 2, info: 3 };
+
+  function renderAlerts(rep, missing) {
+    const statsEl = $("alert-stats");
+    const list = $("alert-list");
+    if (missing) {
+      fill(statsEl);
+      fill(list, nodata("Alerting is not enabled on this service."));
+      return;
+    }
+    if (!rep) return;
+    const st = rep.stats || {};
+    fill(
+      statsEl,
+      badge((st.firing || 0) + " firing", st.firing ? "firing" : "pass"),
+      badge((st.pending || 0) + " pending", st.pending ? "pending" : "pass"),
+      badge((st.silenced || 0) + " silenced", st.silenced ? "silenced" : "pass"),
+      badge((st.resolved || 0) + " resolved", "info"),
+    );
+    const active = (rep.alerts || []).filter((a) => a.state === "firing" || a.state === "pending");
+    active.sort((a, b) => {
+      const sa = a.state === "firing" ? 0 : 1;
+      const sb = b.state === "firing" ? 0 : 1;
+      if (sa !== sb) return sa - sb;
+      const va = SEVERITY_ORDER[(a.labels || {}).severity] ?? 9;
+      const vb = SEVERITY_ORDER[(b.labels || {}).severity] ?? 9;
+      if (va !== vb) return va - vb;
+      return String((a.labels || {}).alertname).localeCompare(String((b.labels || {}).alertname));
+    });
+    if (!active.length) {
+      fill(list, nodata("No firing or pending alerts."));
+      return;
+    }
+    fill(list, h("ul", { class: "alerts" }, active.map(alertItem)));
+  }
+
+  function alertItem(a) {
+    const labels = a.labels || {};
+    const ann = a.annotations || {};
+    const name = String(labels.alertname || "(unnamed)");
+    const sev = labels.severity ? String(labels.severity) : "";
+    const silenced = Array.isArray(a.silenced_by) && a.silenced_by.length > 0;
+    const li = h(
+      "li",
+      { class: "alert " + a.state, "aria-label": name + ", " + a.state + (sev ? ", " + sev : "") },
+      h(
+        "div",
+        { class: "alert-head" },
+        h("span", { class: "alert-name", text: name }),
+        badge(String(a.state), a.state === "firing" ? "firing" : "pending"),
+        sev ? badge(sev, SEVERITY_ORDER[sev] === 0 ? "critical" : sev === "warning" ? "warning" : "info") : null,
+        silenced ? badge("silenced", "silenced") : null,
+      ),
+    );
+    if (ann.summary) li.append(h("p", { class: "alert-summary", text: String(ann.summary) }));
+    if (ann.description) li.append(h("p", { class: "alert-desc", text: String(ann.description) }));
+    const others = Object.keys(ann)
+      .filter((k) => k !== "summary" && k !== "description")
+      .sort();
+    for (const k of others) li.append(h("p", { class: "alert-desc" }, h("span", { class: "muted", text: k + ": " }), String(ann[k])));
+    const chips = Object.keys(labels)
+      .filter((k) => k !== "alertname" && k !== "severity")
+      .sort();
+    if (chips.length) li.append(h("ul", { class: "chips", "aria-label": "Labels" }, chips.map((k) => h("li", { text: k + "=" + labels[k] }))));
+    const active = parseTime(a.active_at);
+    const starts = parseTime(a.starts_at);
+    const meta = ["value " + num(Number(a.value))];
+    if (isFinite(active)) meta.push("active since " + clock(active, true) + " (" + ago(active) + ")");
+    if (a.state === "firing" && isFinite(starts)) meta.push("firing since " + clock(starts, true));
+    li.append(h("div", { class: "alert-meta", text: meta.join(" · ") }));
+    if (state.token) li.append(alertActions(a, name));
+    return li;
+  }
+
+  function alertActions(a, name) {
+    const note = h("input", { type: "text", placeholder: "reason / comment", "aria-label": "Reason or comment for " + name, maxlength: 500 });
+    const dur = h(
+      "select",
+      { "aria-label": "Silence duration for " + name },
+      ["1h", "4h", "24h"].map((d) => h("option", { value: d, text: d })),
+    );
+    const silenceBtn = h("button", { type: "button", text: "Silence", "aria-label": "Silence " + name });
+    const resolveBtn = h("button", { type: "button", class: "danger", text: "Resolve", "aria-label": "Resolve " + name });
+    silenceBtn.addEventListener("click", () => {
+      const hours = parseInt(dur.value, 10) || 1;
+      const matchers = Object.keys(a.labels || {})
+        .sort()
+        .map((k) => ({ name: k, value: String(a.labels[k]), isRegex: false, isEqual: true }));
+      const body = {
+        matchers,
+        endsAt: new Date(serverNow() + hours * 3600 * 1000).toISOString(),
+        createdBy: "vitals dashboard",
+        comment: note.value.trim() || "silenced from the dashboard",
+      };
+      mutate(silenceBtn, "Silence " + name + " for " + dur.value, "api/silences", "POST", body);
+    });
+    resolveBtn.addEventListener("click", () => {
+      const reason = note.value.trim() || "resolved from the dashboard";
+      mutate(resolveBtn, "Resolve " + name, "api/alerts/" + encodeURIComponent(String(a.id)) + "/resolve", "POST", { reason });
+    });
+    return h("div", { class: "actions" }, note, dur, silenceBtn, resolveBtn);
+  }
+
+  function renderSilences(rep, missing) {
+    const el = $("silence-list");
+    if (missing) {
+      fill(el);
+      return;
+    }
+    if (!rep) return;
+    const list = (rep.silences || []).filter((s) => s.status === "active" || s.status === "pending");
+    if (!list.length) {
+      fill(el, nodata("No active silences."));
+      return;
+    }
+    const cols = [
+      {
+        title: "Matchers",
+        get: (s) =>
+          h(
+            "ul",
+            { class: "chips" },
+            (s.matchers || []).map((m) => h("li", { text: m.name + (m.isEqual === false ? "!" : "=") + (m.isRegex ? "~" : "") + JSON.stringify(String(m.value)) })),
+          ),
+      },
+      { title: "Status", get: (s) => badge(String(s.status), s.status === "active" ? "silenced" : "info") },
+      { title: "Until", get: (s) => (isFinite(parseTime(s.endsAt)) ? new Date(parseTime(s.endsAt)).toLocaleString() : "") },
+      { title: "By", get: (s) => String(s.createdBy || "") },
+      { title: "Comment", cls: "output", get: (s) => String(s.comment || "") },
+    ];
+    if (state.token) {
+      cols.push({
+        title: "",
+        get: (s) => {
+          const b = h("button", { type: "button", text: "Expire", "aria-label": "Expire silence " + String(s.id) });
+          b.addEventListener("click", () => mutate(b, "Expire silence", "api/silences/" + encodeURIComponent(String(s.id)), "DELETE"));
+          return b;
+        },
+      });
+    }
+    fill(el, table(cols, list));
+  }
+
+  async function mutate(btn, what, path, method, body) {
+    btn.disabled = true;
+    try {
+      const r = await api(path, { method, body });
+      notice(what + ": done" + (r && r.silenceID ? " (silence " + r.silenceID + ")" : "") + ".", false);
+      refresh();
+    } catch (e) {
+      const why = e.status === 401 ? "the token was refused: " : e.status === 403 ? "not allowed: " : "";
+      notice(what + " failed: " + why + e.message, true);
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  function kpi(k, v, title) {
+    return h("div", { class: "kpi", title: title || null }, h("div", { class: "k", text: k }), h("div", { class: "v", text: v }));
+  }
+
+  function renderKPIs(perf, fb, W) {
+    const el = $("kpis");
+    if (perf) {
+      const lat = perf.latency || {};
+      const ap = perf.apdex || {};
+      // Without requests the summary's ratios and percentiles are 0: show
+      // them as absent rather than as perfect.
+      const some = perf.total_requests > 0;
+      const d = (x) => (some ? fmt.dur(x) : "—");
+      fill(
+        el,
+        kpi("Requests", fmt.count(perf.total_requests)),
+        kpi("Requests/s", num(perf.requests_per_second)),
+        kpi("Errors (5xx)", some ? fmt.pct(100 * (perf.error_rate || 0)) : "—", fmt.count(perf.errors) + " errors"),
+        kpi("p50", d(lat.p50_seconds)),
+        kpi("p95", d(lat.p95_seconds)),
+        kpi("p99", d(lat.p99_seconds)),
+        kpi("Apdex", ap.total > 0 ? num(ap.score) : "—", "T = " + fmt.dur(ap.threshold_seconds) + (ap.estimated ? " (estimated)" : "")),
+        kpi("Slow requests", fmt.count(perf.slow_requests)),
+      );
+      return;
+    }
+    if (!fb) {
+      fill(el);
+      return;
+    }
+    const total = fb.total;
+    fill(
+      el,
+      kpi("Requests", fmt.count(total)),
+      kpi("Requests/s", isFinite(total) ? num(total / W) : "—"),
+      kpi("Errors (5xx)", total > 0 ? fmt.pct((100 * (fb.errors || 0)) / total) : "—"),
+      kpi("p50", fmt.dur(fb.p50)),
+      kpi("p95", fmt.dur(fb.p95)),
+      kpi("p99", fmt.dur(fb.p99)),
+    );
+  }
+
+  function renderRoutes(perf, fb, W) {
+    const el = $("routes");
+    let rows;
+    if (perf && Array.isArray(perf.top_routes)) {
+      rows = perf.top_routes.map((r) => ({
+        route: String(r.method ? r.method + " " + r.route : r.route),
+        requests: r.requests,
+        rate: r.requests / W,
+        errPct: 100 * (r.error_rate || 0),
+        mean: r.mean_seconds,
+        p95: r.p95_seconds,
+        apdex: r.apdex,
+      }));
+    } else if (fb) {
+      rows = fb;
+    }
+    if (!rows) return;
+    if (!rows.length) {
+      fill(el, nodata("No requests in the window."));
+      return;
+    }
+    const cols = [
+      { title: "Route", get: (r) => h("code", { text: r.route }) },
+      { title: "Requests", num: true, get: (r) => fmt.count(r.requests) },
+      { title: "Req/s", num: true, get: (r) => num(r.rate) },
+      { title: "Errors", num: true, get: (r) => fmt.pct(r.errPct) },
+      { title: "p95", num: true, get: (r) => fmt.dur(r.p95) },
+    ];
+    if (rows.some((r) => r.mean !== undefined)) cols.splice(4, 0, { title: "Mean", num: true, get: (r) => fmt.dur(r.mean) });
+    if (rows.some((r) => r.apdex !== undefined)) cols.push({ title: "Apdex", num: true, get: (r) => num(r.apdex) });
+    fill(el, table(cols, rows));
+  }
+
+  function renderTopErrors(perf, fb) {
+    const el = $("top-errors");
+    let rows;
+    if (perf && Array.isArray(perf.top_errors)) {
+      rows = perf.top_errors.map((e) => ({ route: (e.method ? e.method + " " : "") + e.route, status: e.status || e.error_type, type: e.error_type, count: e.count }));
+    } else if (fb) {
+      rows = fb;
+    }
+    if (!rows) return;
+    if (!rows.length) {
+      fill(el, nodata("No 5xx answers in the window."));
+      return;
+    }
+    fill(
+      el,
+      table(
+        [
+          { title: "Route", get: (r) => h("code", { text: String(r.route) }) },
+          { title: "Status", get: (r) => String(r.status) },
+          { title: "Error type", get: (r) => String(r.type || "") },
+          { title: "Count", num: true, get: (r) => fmt.count(r.count) },
+        ],
+        rows,
+      ),
+    );
+  }
+
+  // ---- the refresh cycle ------------------------------------------------------
+
+  function windowSeconds() {
+    return WINDOWS[state.window] || 900;
+  }
+
+  async function cycle() {
+    const errors = [];
+    const W = windowSeconds();
+    const step = W / 60;
+    const r = Math.max(60, 4 * step) + "s";
+    const end = Math.floor(serverNow() / 1000);
+    const rg = { start: end - W, end, step };
+    const Wd = W + "s";
+    const guard = (what, p) =>
+      p.catch((e) => {
+        errors.push(what + ": " + e.message + (e.status === 401 && !state.token ? " (reads need the admin token)" : ""));
+        return undefined;
+      });
+    const ok404 = (p) =>
+      p.catch((e) => {
+        if (e.status === 404) return { missing: true };
+        throw e;
+      });
+    const C = HTTP + "_count";
+    const B = HTTP + "_bucket";
+    const E5 = 'http_response_status_code=~"5.."';
+
+    // Round one: everything that depends on nothing. Queries of one
+    // section go as one PromQL union (see union) to keep the page's own
+    // load on the service small: about ten requests per refresh.
+    const jobs = {
+      health: guard("health", api("api/health")),
+      alerts: guard("alerts", ok404(api("api/alerts"))),
+      silences: guard("silences", ok404(api("api/silences"))),
+      perf:
+        state.perf === "missing"
+          ? Promise.resolve(undefined)
+          : guard(
+              "performance",
+              api("api/performance?window=" + encodeURIComponent(state.window)).catch((e) => {
+                if (e.status === 404) {
+                  state.perf = "missing";
+                  return undefined;
+                }
+                throw e;
+              }),
+            ),
+      system: state.systemAt && Date.now() - state.systemAt < 60000 ? Promise.resolve(undefined) : guard("system", ok404(api("api/system"))),
+      top: guard("top routes", query("topk(" + TOP_ROUTES + ", sum by (http_route) (increase(" + C + "[" + Wd + "])) > 0)")),
+      names: state.service && state.nsFixed ? Promise.resolve(undefined) : guard("names", query(namesQuery())),
+      traffic: guard(
+        "traffic",
+        queryRange(
+          union({
+            rps: "sum(rate(" + C + "[" + r + "]))",
+            err: "100 * (sum(rate(" + C + "{" + E5 + "}[" + r + "])) or 0 * sum(rate(" + C + "[" + r + "]))) / sum(rate(" + C + "[" + r + "]))",
+            p95: "histogram_quantile(0.95, sum by (le) (rate(" + B + "[" + r + "])))",
+          }),
+          rg,
+        ),
+      ),
+      runtime: guard(
+        "runtime",
+        queryRange(
+          union({
+            go: "sum(go_memory_used_bytes)",
+            rss: "sum(process_memory_usage_bytes)",
+            gor: "sum(go_goroutine_count)",
+            sched: "histogram_quantile(0.99, sum by (le) (rate(go_schedule_duration_seconds_bucket[" + r + "])))",
+            cpu: "sum(rate(process_cpu_time_seconds_total[" + r + "]))",
+            gc: "100 * sum(rate(go_memory_gc_pause_time_seconds_total[" + r + "]))",
+          }),
+          rg,
+        ),
+      ),
+    };
+    if (state.perf !== "available") {
+      // Without the performance summary its numbers come from PromQL.
+      const hq = (q) => "histogram_quantile(" + q + ", sum by (le) (increase(" + B + "[" + Wd + "])))";
+      jobs.kpis = guard(
+        "summary",
+        query(
+          union({
+            total: "sum(increase(" + C + "[" + Wd + "]))",
+            errors: "sum(increase(" + C + "{" + E5 + "}[" + Wd + "]))",
+            p50: hq(0.5),
+            p95: hq(0.95),
+            p99: hq(0.99),
+          }),
+        ),
+      );
+      jobs.topErrors = guard(
+        "top errors",
+        query("topk(" + TOP_ROUTES + ", sum by (http_route, http_response_status_code, error_type) (increase(" + C + "{" + E5 + "}[" + Wd + "])) > 0)"),
+      );
+    }
+    const got = await settle(jobs);
+    if (got.top) got.top.sort((a, b) => val(b) - val(a) || String((a.metric || {}).http_route).localeCompare(String((b.metric || {}).http_route)));
+
+    if (got.perf && !got.perf.missing) state.perf = "available";
+    if (got.names) learnNames(got.names);
+    if (got.system && !got.system.missing) {
+      state.system = got.system;
+      state.systemAt = Date.now();
+    }
+
+    // Health and alerts.
+    renderHealth(got.health);
+    renderSystem(state.system);
+    const alertsMissing = !!(got.alerts && got.alerts.missing);
+    if (got.alerts !== undefined) state.alerts = alertsMissing ? undefined : got.alerts;
+    if (got.silences !== undefined) state.silences = got.silences && got.silences.missing ? undefined : got.silences;
+    renderAlerts(state.alerts, alertsMissing);
+    renderSilences(state.silences, alertsMissing);
+
+    // Round two: the top routes and the business metrics, which need the
+    // routes and the namespace learnt above.
+    const perf = got.perf && !got.perf.missing ? got.perf : undefined;
+    const routes = (got.top || []).map((s) => String((s.metric || {}).http_route || "")).filter((x, i, a) => a.indexOf(x) === i);
+    const ns = state.ns;
+    const jobs2 = {
+      biz: guard(
+        "business",
+        queryRange(
+          union({
+            placed: "60 * sum(rate(" + ns + "_orders_placed_total[" + r + "]))",
+            rejected: "60 * sum(rate(" + ns + "_orders_rejected_total[" + r + "]))",
+            revenue: "60 * sum by (currency) (rate(" + ns + "_revenue_total[" + r + "]))",
+            regs: "60 * sum(rate(" + ns + "_registrations_total[" + r + "]))",
+            cache: "100 * sum(rate(" + ns + '_cache_operations_total{cache_result="hit"}[' + r + "])) / sum(rate(" + ns + '_cache_operations_total{cache_result=~"hit|miss"}[' + r + "]))",
+            db: "histogram_quantile(0.95, sum by (le) (rate(db_client_operation_duration_seconds_bucket[" + r + "])))",
+          }),
+          rg,
+        ),
+      ),
+      bizN: guard(
+        "business",
+        query(
+          union({
+            revenue: "sum by (currency) (increase(" + ns + "_revenue_total[" + Wd + "]))",
+            orders: "sum by (currency) (increase(" + ns + "_orders_placed_total[" + Wd + "]))",
+            hits: "sum by (cache_name) (increase(" + ns + '_cache_operations_total{cache_result="hit"}[' + Wd + "]))",
+            lookups: "sum by (cache_name) (increase(" + ns + '_cache_operations_total{cache_result=~"hit|miss"}[' + Wd + "]))",
+          }),
+        ),
+      ),
+    };
+    if (routes.length) {
+      const sel = "http_route=~" + promString(routes.map(regexEscape).join("|"));
+      const CS = C + "{" + sel + "}";
+      const all = "sum by (http_route) (rate(" + CS + "[" + r + "]))";
+      jobs2.routes = guard(
+        "routes",
+        queryRange(
+          union({
+            rps: all,
+            err: "100 * (sum by (http_route) (rate(" + C + "{" + sel + "," + E5 + "}[" + r + "])) or 0 * " + all + ") / " + all,
+            p95: "histogram_quantile(0.95, sum by (http_route, le) (rate(" + B + "{" + sel + "}[" + r + "])))",
+          }),
+          rg,
+        ),
+      );
+      if (!perf) {
+        jobs2.routesN = guard(
+          "routes",
+          query(
+            union({
+              errors: "sum by (http_route) (increase(" + C + "{" + sel + "," + E5 + "}[" + Wd + "]))",
+              p95: "histogram_quantile(0.95, sum by (http_route, le) (increase(" + B + "{" + sel + "}[" + Wd + "])))",
+            }),
+          ),
+        );
+      }
+    }
+    const got2 = await settle(jobs2);
+
+    // Traffic.
+    fill($("traffic-window"), "· last " + state.window);
+    let kfb;
+    if (got.kpis) {
+      kfb = {};
+      for (const s of got.kpis) kfb[(s.metric || {})[PART]] = val(s);
+    }
+    renderKPIs(perf, kfb, W);
+    const tr = parts(got.traffic);
+    const rt = parts(got2.routes);
+    const byRoute = (k) => series(rt[k], (m) => String(m.http_route || "")).sort((a, b) => routes.indexOf(a.name) - routes.indexOf(b.name));
+    fill(
+      $("traffic-charts"),
+      chart("Requests/s", series(tr.rps), rg, num),
+      chart("Errors (5xx)", series(tr.err), rg, fmt.pct),
+      chart("Latency p95", series(tr.p95), rg, fmt.dur),
+    );
+    fill(
+      $("route-charts"),
+      chart("Requests/s by route", byRoute("rps"), rg, num, { legend: true }),
+      chart("Errors by route", byRoute("err"), rg, fmt.pct, { legend: true }),
+      chart("p95 by route", byRoute("p95"), rg, fmt.dur, { legend: true }),
+    );
+    let routeFb;
+    if (!perf && got.top) {
+      const rn = parts(got2.routesN);
+      const errN = byLabel(rn.errors, "http_route");
+      const p95N = byLabel(rn.p95, "http_route");
+      routeFb = got.top.map((s) => {
+        const route = String((s.metric || {}).http_route || "");
+        const n = val(s);
+        return { route, requests: n, rate: n / W, errPct: n > 0 ? (100 * (errN[route] || 0)) / n : NaN, p95: p95N[route] };
+      });
+    }
+    renderRoutes(perf, routeFb, W);
+    let errFb;
+    if (got.topErrors) {
+      errFb = got.topErrors.map((s) => {
+        const m = s.metric || {};
+        return { route: String(m.http_route || ""), status: String(m.http_response_status_code || ""), type: String(m.error_type || ""), count: val(s) };
+      });
+    }
+    renderTopErrors(perf, errFb);
+
+    // Business metrics, in the namespace learnt (app by default).
+    fill($("biz-ns"), "· " + ns + "_*");
+    const bz = parts(got2.biz);
+    // app_orders_rejected_total is reported at 0 from the start: it does
+    // not tell that the service records business metrics.
+    const hasBiz = got2.biz === undefined || ["placed", "revenue", "regs", "cache", "db"].some((k) => bz[k] && bz[k].length);
+    $("biz-tables").hidden = !hasBiz;
+    if (!hasBiz) {
+      fill(
+        $("biz-charts"),
+        nodata(
+          "No business metrics recorded yet: " +
+            [ns + "_orders_placed_total", ns + "_revenue_total", ns + "_registrations_total", ns + "_cache_operations_total", "db_client_operation_duration_seconds"].join(", ") +
+            " (record them with package bizmetrics).",
+        ),
+      );
+    } else {
+      fill(
+        $("biz-charts"),
+        chart("Orders/min", series((bz.placed || []).concat(bz.rejected || []), (m) => m[PART]), rg, num, { legend: true }),
+        chart("Revenue/min by currency", series(bz.revenue, (m) => String(m.currency || "")), rg, num, { legend: true }),
+        chart("Registrations/min", series(bz.regs), rg, num),
+        chart("DB latency p95", series(bz.db), rg, fmt.dur),
+        chart("Cache hit ratio", series(bz.cache), rg, fmt.pct, { max: 100 }),
+      );
+      renderBizTables(got2.bizN, ns);
+    }
+
+    // Runtime.
+    const ru = parts(got.runtime);
+    const mem = series(ru.go, () => "Go").concat(series(ru.rss, () => "resident"));
+    fill(
+      $("runtime-charts"),
+      chart("Memory", mem, rg, fmt.bytes, { legend: true, bytes: true }),
+      chart("Goroutines", series(ru.gor), rg, num),
+      chart("Scheduler latency p99", series(ru.sched), rg, fmt.dur),
+      chart("CPU (cores)", series(ru.cpu), rg, num),
+      chart("GC pauses (% of time)", series(ru.gc), rg, fmt.pct),
+    );
+    return errors;
+  }
+
+  // settle waits for every promise of jobs and returns their values by key.
+  async function settle(jobs) {
+    const out = {};
+    await Promise.all(Object.entries(jobs).map(([k, p]) => p.then((v) => (out[k] = v))));
+    return out;
+  }
+
+  // union joins PromQL expressions into one query: each result series gets
+  // the label PART naming its expression, and parts splits them again.
+  const PART = "vitals_dashboard_part";
+
+  function union(exprs) {
+    return Object.entries(exprs)
+      .map(([k, e]) => "label_replace(" + e + ', "' + PART + '", "' + k + '", "", "")')
+      .join(" or ");
+  }
+
+  function parts(result) {
+    const out = {};
+    for (const s of result || []) {
+      const k = (s.metric || {})[PART] || "";
+      (out[k] = out[k] || []).push(s);
+    }
+    return out;
+  }
+
+  // namesQuery finds the service's name and the namespace of its business
+  // metrics (bizmetrics.WithNamespace; app by default).
+  function namesQuery() {
+    return union({
+      service: "max by (service_name) (target_info)",
+      ns: 'count by (__name__) ({__name__=~".+_(orders_placed|registrations|revenue|cache_operations)_total"})',
+    });
+  }
+
+  function learnNames(result) {
+    const p = parts(result);
+    const svc = (p.service || []).map((s) => (s.metric || {}).service_name).find((x) => x);
+    if (svc && !state.service) {
+      state.service = String(svc);
+      fill($("service-name"), state.service);
+      document.title = "Vitals · " + state.service;
+    }
+    if (state.nsFixed) return;
+    const found = {};
+    for (const s of p.ns || []) {
+      const m = /^(.+)_(orders_placed|registrations|revenue|cache_operations)_total$/.exec((s.metric || {}).__name__ || "");
+      if (m && NAME_RE.test(m[1])) found[m[1]] = (found[m[1]] || 0) + 1;
+    }
+    const names = Object.keys(found).sort((a, b) => found[b] - found[a] || a.localeCompare(b));
+    if (names.length) {
+      state.ns = names.includes("app") ? "app" : names[0];
+      state.nsFixed = true;
+    }
+  }
+
+  function renderBizTables(result, ns) {
+    if (!result) return;
+    const p = parts(result);
+    const orders = byLabel(p.orders, "currency");
+    const rev = (p.revenue || [])
+      .map((s) => ({ cur: String((s.metric || {}).currency || ""), rev: val(s) }))
+      .filter((x) => isFinite(x.rev))
+      .map((x) => Object.assign(x, { n: orders[x.cur] }))
+      .sort((a, b) => b.rev - a.rev || a.cur.localeCompare(b.cur));
+    fill(
+      $("revenue"),
+      rev.length
+        ? table(
+            [
+              { title: "Currency", get: (x) => x.cur },
+              { title: "Revenue", num: true, get: (x) => fmt.money(x.rev) },
+              { title: "Orders", num: true, get: (x) => fmt.count(x.n) },
+              { title: "Average", num: true, get: (x) => (x.n > 0 ? fmt.money(x.rev / x.n) : "—") },
+            ],
+            rev,
+          )
+        : nodata("No revenue recorded in the window (" + ns + "_revenue_total)."),
+    );
+    const hits = byLabel(p.hits, "cache_name");
+    const caches = (p.lookups || [])
+      .map((s) => {
+        const name = String((s.metric || {}).cache_name || "");
+        return { name, n: val(s), hits: hits[name] || 0 };
+      })
+      .filter((x) => x.n > 0)
+      .sort((a, b) => b.n - a.n || a.name.localeCompare(b.name));
+    fill(
+      $("caches"),
+      caches.length
+        ? table(
+            [
+              { title: "Cache", get: (x) => x.name },
+              { title: "Lookups", num: true, get: (x) => fmt.count(x.n) },
+              { title: "Hits", num: true, get: (x) => fmt.count(x.hits) },
+              { title: "Hit ratio", num: true, get: (x) => fmt.pct((100 * x.hits) / x.n) },
+            ],
+            caches,
+          )
+        : nodata("No cache lookups in the window (" + ns + "_cache_operations_total)."),
+    );
+  }
+
+  function renderSystem(sys) {
+    const el = $("system");
+    if (!sys) {
+      fill(el);
+      return;
+    }
+    const started = parseTime(sys.started_at);
+    const rev = sys.vcs && sys.vcs["vcs.revision"] ? String(sys.vcs["vcs.revision"]).slice(0, 12) + (sys.vcs["vcs.modified"] === "true" ? " (modified)" : "") : "";
+    const rows = [
+      ["Version", sys.version && sys.version !== "(devel)" ? String(sys.version) : rev || String(sys.version || "")],
+      ["Go", String(sys.go_version || "") + " " + String(sys.goos || "") + "/" + String(sys.goarch || "")],
+      ["CPUs", "GOMAXPROCS " + sys.gomaxprocs + " of " + sys.num_cpu],
+      ["Up", isFinite(started) ? ago(started).replace(/ ago$/, "") + " (since " + new Date(started).toLocaleString() + ")" : ""],
+      ["Memory limit", sys.memory_limit_bytes > 0 && sys.memory_limit_bytes < 9e18 ? fmt.bytes(sys.memory_limit_bytes) : "none"],
+      ["PID", String(sys.pid || "")],
+    ].filter((r) => r[1]);
+    fill(el, h("dl", { class: "facts" }, rows.map(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })])));
+  }
+
+  async function refresh() {
+    if (state.busy) {
+      state.again = true; // one more cycle once this one is done
+      return;
+    }
+    state.busy = true;
+    clearTimeout(state.timer);
+    try {
+      state.errors = await cycle();
+      state.updated = Date.now();
+    } catch (e) {
+      state.errors = ["the page failed to draw: " + (e && e.message ? e.message : String(e))];
+    } finally {
+      state.busy = false;
+      showStatus();
+      const again = state.again;
+      state.again = false;
+      state.timer = setTimeout(refresh, again ? 0 : REFRESH_MS);
+    }
+  }
+
+  // ---- status line, token, window ---------------------------------------
+
+  function notice(text, error) {
+    state.notice = { text, error, until: Date.now() + NOTICE_MS };
+    showStatus();
+  }
+
+  // showStatus writes notices and errors into the live region #status,
+  // changed only when they change so that screen readers announce them
+  // once, and the time of the last refresh next to it.
+  function showStatus() {
+    const el = $("status");
+    const parts = [];
+    let error = false;
+    if (state.notice && state.notice.until > Date.now()) {
+      parts.push(state.notice.text);
+      error = state.notice.error;
+    }
+    if (state.errors.length) {
+      error = true;
+      const shown = state.errors.slice(0, 3);
+      parts.push("Errors: " + shown.join("; ") + (state.errors.length > 3 ? " (and " + (state.errors.length - 3) + " more)" : ""));
+    }
+    const text = parts.join(" · ");
+    if (el.textContent !== text) el.textContent = text;
+    el.className = error ? "error" : "";
+    if (state.updated) $("updated").textContent = "Updated " + clock(state.updated, true) + ", every " + REFRESH_MS / 1000 + " s";
+  }
+
+  function loadToken() {
+    try {
+      state.token = sessionStorage.getItem(TOKEN_KEY) || "";
+    } catch (e) {
+      state.token = "";
+    }
+  }
+
+  function setToken(tok) {
+    state.token = tok;
+    try {
+      if (tok) sessionStorage.setItem(TOKEN_KEY, tok);
+      else sessionStorage.removeItem(TOKEN_KEY);
+    } catch (e) {
+      // Storage disabled: the token lives in this page only.
+    }
+    showToken();
+    renderAlerts(state.alerts, false);
+    renderSilences(state.silences, false);
+    refresh();
+  }
+
+  function showToken() {
+    $("token-state").textContent = state.token ? "token set (this tab only)" : "read-only";
+  }
+
+  function setWindow(w, push) {
+    if (!WINDOWS[w]) return;
+    state.window = w;
+    for (const b of $("window").querySelectorAll("button[data-window]")) b.setAttribute("aria-pressed", String(b.dataset.window === w));
+    if (push) {
+      const p = new URLSearchParams(location.hash.slice(1));
+      p.set("window", w);
+      history.replaceState(null, "", "#" + p.toString());
+    }
+  }
+
+  function init() {
+    const p = new URLSearchParams(location.hash.slice(1));
+    setWindow(p.get("window") || state.window, false);
+    const ns = p.get("ns");
+    if (ns && NAME_RE.test(ns)) {
+      state.ns = ns;
+      state.nsFixed = true;
+    }
+    loadToken();
+    showToken();
+    $("window").addEventListener("click", (ev) => {
+      const b = ev.target.closest("button[data-window]");
+      if (!b || b.dataset.window === state.window) return;
+      setWindow(b.dataset.window, true);
+      refresh();
+    });
+    $("token-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const input = $("token");
+      const tok = input.value.trim();
+      input.value = "";
+      setToken(tok);
+      notice(tok ? "Token set: actions are enabled; the server checks it on each action." : "Token cleared.", false);
+    });
+    $("token-clear").addEventListener("click", () => {
+      $("token").value = "";
+      setToken("");
+      notice("Token forgotten.", false);
+    });
+    refresh();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
