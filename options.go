@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vitalsgo/vitals/alerting"
+	"github.com/vitalsgo/vitals/bizmetrics"
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
 	"github.com/vitalsgo/vitals/instrument"
@@ -33,6 +34,7 @@ type config struct {
 	runtimeOpts    []instrument.RuntimeOption
 	authorize      func(*http.Request) bool
 	protectReads   bool
+	bizOpts        []bizmetrics.Option
 	ruleFiles      []string
 	alertGroups    []alerting.Group
 	alertRoutes    []alerting.Route
@@ -232,6 +234,16 @@ func WithAlertRoutes(routes ...alerting.Route) Option {
 func WithExternalURL(u string) Option {
 	return optionFunc(func(c config) config {
 		c.externalURL = u
+		return c
+	})
+}
+
+// WithBizMetrics configures the business metrics (for example
+// bizmetrics.WithNamespace("shop")). By default, the bizmetrics defaults:
+// namespace "app".
+func WithBizMetrics(opts ...bizmetrics.Option) Option {
+	return optionFunc(func(c config) config {
+		c.bizOpts = append(c.bizOpts, opts...)
 		return c
 	})
 }

@@ -34,6 +34,9 @@ const (
 	summaryMemLimitSeries  = "go_memory_limit_bytes"
 	summaryGoroutineSeries = "go_goroutine_count"
 	summarySchedSeries     = "go_schedule_duration_seconds"
+	// summaryCacheSeries is the cache operations counter of bizmetrics
+	// with its default namespace (app.cache.operations).
+	summaryCacheSeries = "app_cache_operations_total"
 )
 
 // Labels the summary groups by.
@@ -43,6 +46,8 @@ const (
 	summaryStatusLabel = "http_response_status_code"
 	summaryErrorLabel  = "error_type"
 	summaryLeLabel     = "le"
+	summaryCacheLabel  = "cache_name"
+	summaryResultLabel = "cache_result"
 )
 
 // summaryParallelism bounds the queries a summary runs at once.
@@ -57,9 +62,9 @@ type Querier interface {
 var _ Querier = (*memory.Reader)(nil)
 
 // PerformanceSummary is the state of a service over a window: its traffic,
-// errors, latency, Apdex score, busiest routes, most frequent errors and Go
-// runtime health. It is computed by Summary with PromQL over the series
-// /metrics shows, and its JSON field names are stable.
+// errors, latency, Apdex score, busiest routes, most frequent errors, Go
+// runtime health and cache hit ratio. It is computed by Summary with PromQL
+// over the series /metrics shows, and its JSON field names are stable.
 //
 // Counts are PromQL increase() over the window: increase extrapolates to
 // the window's edges, so a count may be fractional, and a series that has a
@@ -100,6 +105,9 @@ type PerformanceSummary struct {
 	TopErrors []ErrorSummary `json:"top_errors"`
 	// RuntimeHealth is the Go runtime's state at GeneratedAt.
 	RuntimeHealth RuntimeHealth `json:"runtime_health"`
+	// CacheHitRatio is the hit ratio of the cache lookups counted by
+	// bizmetrics (app.cache.operations), overall and per cache.
+	CacheHitRatio CacheHitRatioSummary `json:"cache_hit_ratio"`
 }
 
 // LatencySummary is the request duration over the window, in seconds.
@@ -209,19 +217,49 @@ type RuntimeHealth struct {
 	SchedulerLatencyP99Seconds float64 `json:"scheduler_latency_p99_seconds"`
 }
 
+// CacheHitRatioSummary is the hit ratio of cache lookups over the window:
+// hits / (hits + misses) of the cache operations counter that bizmetrics
+// records (cache.result is hit or miss on lookups only). Counts are
+// increase() over the window, as everywhere in the summary.
+type CacheHitRatioSummary struct {
+	// Ratio is Hits / Lookups of every cache, from 0 to 1; 0 without
+	// lookups.
+	Ratio float64 `json:"ratio"`
+	// Hits is the number of lookups that found their key.
+	Hits float64 `json:"hits"`
+	// Lookups is the number of lookups: hits and misses.
+	Lookups float64 `json:"lookups"`
+	// Caches are the caches with lookups in the window, most lookups
+	// first, then by name. Never nil.
+	Caches []CacheSummary `json:"caches"`
+}
+
+// CacheSummary is the hit ratio of one cache over the window.
+type CacheSummary struct {
+	// Name is the cache's name (cache.name).
+	Name string `json:"name"`
+	// Ratio is Hits / Lookups, from 0 to 1.
+	Ratio float64 `json:"ratio"`
+	// Hits is the number of lookups that found their key.
+	Hits float64 `json:"hits"`
+	// Lookups is the number of lookups: hits and misses.
+	Lookups float64 `json:"lookups"`
+}
+
 // SummaryOption configures Summary.
 type SummaryOption interface {
 	apply(summaryConfig) summaryConfig
 }
 
 type summaryConfig struct {
-	topN  int
-	apdex time.Duration
-	at    time.Time
+	topN        int
+	apdex       time.Duration
+	at          time.Time
+	cacheSeries string
 }
 
 func newSummaryConfig(opts []SummaryOption) summaryConfig {
-	c := summaryConfig{topN: DefaultSummaryTopN, apdex: DefaultApdexThreshold}
+	c := summaryConfig{topN: DefaultSummaryTopN, apdex: DefaultApdexThreshold, cacheSeries: summaryCacheSeries}
 	for _, o := range opts {
 		c = o.apply(c)
 	}
@@ -255,6 +293,19 @@ func WithApdexThreshold(d time.Duration) SummaryOption {
 	})
 }
 
+// WithCacheSeries sets the counter the cache hit ratio is read from, named
+// as on /metrics: bizmetrics with WithNamespace("shop") records
+// shop_cache_operations_total. An empty name is ignored. By default,
+// app_cache_operations_total, bizmetrics' default.
+func WithCacheSeries(name string) SummaryOption {
+	return summaryOptionFunc(func(c summaryConfig) summaryConfig {
+		if name != "" {
+			c.cacheSeries = name
+		}
+		return c
+	})
+}
+
 // WithSummaryTime sets the time the summary is computed at: the end of the
 // window. By default, the Querier's Now method if it has one (the memory
 // reader's clock), else time.Now.
@@ -267,8 +318,8 @@ func WithSummaryTime(t time.Time) SummaryOption {
 
 // Summary computes the performance summary of the window that ends now
 // (see WithSummaryTime) with PromQL instant queries over q, the series the
-// HTTP middleware and the runtime metrics record. docs/performance-summary.md
-// lists the query behind every field.
+// HTTP middleware, the runtime metrics and bizmetrics' cache counter
+// record. docs/performance-summary.md lists the query behind every field.
 //
 // Missing series give zero values, not an error: an empty reader gives a
 // summary of zeros. The window is rounded down to a millisecond and must be
@@ -296,7 +347,7 @@ func Summary(ctx context.Context, q Querier, window time.Duration, opts ...Summa
 		return PerformanceSummary{}, fmt.Errorf("instrument: summary: %w", err)
 	}
 
-	qs := summaryQueries(model.Duration(window).String())
+	qs := summaryQueries(model.Duration(window).String(), cfg.cacheSeries)
 	vecs, err := summaryRun(ctx, q, qs[:], at)
 	if err != nil {
 		return PerformanceSummary{}, fmt.Errorf("instrument: summary: %w", err)
@@ -325,12 +376,14 @@ const (
 	summaryQMemLimit
 	summaryQGoroutines
 	summaryQSchedP99
+	summaryQCacheHits
+	summaryQCacheLookups
 	summaryQCount
 )
 
 // summaryQueries returns the PromQL of every query for the window w, in
-// PromQL duration syntax.
-func summaryQueries(w string) [summaryQCount]string {
+// PromQL duration syntax, reading cache operations from the series cache.
+func summaryQueries(w, cache string) [summaryQCount]string {
 	const (
 		d    = summaryDurationSeries
 		err5 = `{` + summaryStatusLabel + `=~"5.."}`
@@ -362,6 +415,10 @@ func summaryQueries(w string) [summaryQCount]string {
 		summaryQGoroutines: "sum(" + summaryGoroutineSeries + ")",
 		summaryQSchedP99: "histogram_quantile(0.99, sum by (le) (" +
 			"increase(" + summarySchedSeries + "_bucket[" + w + "])))",
+		summaryQCacheHits: "sum by (" + summaryCacheLabel + ") (" +
+			inc(cache+`{`+summaryResultLabel+`="hit"}`) + ")",
+		summaryQCacheLookups: "sum by (" + summaryCacheLabel + ") (" +
+			inc(cache+`{`+summaryResultLabel+`=~"hit|miss"}`) + ")",
 	}
 }
 
@@ -495,7 +552,34 @@ func summaryBuild(cfg summaryConfig, window time.Duration, at time.Time, v []mem
 		Goroutines:                 summaryOne(v[summaryQGoroutines]),
 		SchedulerLatencyP99Seconds: summaryOne(v[summaryQSchedP99]),
 	}
+	s.CacheHitRatio = summaryCache(v[summaryQCacheHits], v[summaryQCacheLookups])
 	return s
+}
+
+// summaryCache builds the cache hit ratios from the hits and the lookups by
+// cache name.
+func summaryCache(hits, lookups memory.Vector) CacheHitRatioSummary {
+	c := CacheHitRatioSummary{Caches: []CacheSummary{}}
+	byName := make(map[string]float64, len(hits))
+	for _, smp := range hits {
+		byName[smp.Metric.Get(summaryCacheLabel)] = summaryFinite(smp.F)
+	}
+	for _, smp := range lookups {
+		n := summaryFinite(smp.F)
+		if n <= 0 {
+			continue
+		}
+		name := smp.Metric.Get(summaryCacheLabel)
+		h := byName[name]
+		c.Hits += h
+		c.Lookups += n
+		c.Caches = append(c.Caches, CacheSummary{Name: name, Ratio: summaryRatio(h, n), Hits: h, Lookups: n})
+	}
+	c.Ratio = summaryRatio(c.Hits, c.Lookups)
+	slices.SortFunc(c.Caches, func(a, b CacheSummary) int {
+		return cmp.Or(cmp.Compare(b.Lookups, a.Lookups), cmp.Compare(a.Name, b.Name))
+	})
+	return c
 }
 
 // summaryFinite maps NaN and ±Inf, which JSON cannot encode, to 0.

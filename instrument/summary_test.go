@@ -79,11 +79,29 @@ var summaryBatch = []summaryRequest{
 }
 
 // summaryRecorder records requests the way instrument.Middleware does: the
-// same instruments, units, buckets and attributes.
+// same instruments, units, buckets and attributes; and cache lookups as
+// bizmetrics counts them.
 type summaryRecorder struct {
 	duration metric.Float64Histogram
 	slow     metric.Int64Counter
 	sched    metric.Float64Histogram
+	cache    metric.Int64Counter
+}
+
+// summaryCacheOp is N operations of the script on one cache.
+type summaryCacheOp struct {
+	Cache, Operation, Result string
+	N                        int
+}
+
+// summaryCacheBatch is the cache operations of one batch: sessions hit 6
+// times of 8, products 3 of 6; sets carry no result.
+var summaryCacheBatch = []summaryCacheOp{
+	{"sessions", "get", "hit", 6},
+	{"sessions", "get", "miss", 2},
+	{"sessions", "set", "", 1},
+	{"products", "get", "hit", 3},
+	{"products", "get", "miss", 3},
 }
 
 func newSummaryRecorder(mp metric.MeterProvider) (*summaryRecorder, error) {
@@ -95,6 +113,12 @@ func newSummaryRecorder(mp metric.MeterProvider) (*summaryRecorder, error) {
 		return nil, err
 	}
 	if rec.slow, err = m.Int64Counter("vitals.http.server.slow_requests", metric.WithUnit("{request}")); err != nil {
+		return nil, err
+	}
+	// bizmetrics' cache counter, under its default namespace (bizmetrics
+	// reports it through an observable counter: the same series).
+	if rec.cache, err = mp.Meter("github.com/vitalsgo/vitals/bizmetrics").Int64Counter("app.cache.operations",
+		metric.WithUnit("{operation}")); err != nil {
 		return nil, err
 	}
 	// The runtime metrics as contrib's runtime instrumentation and its
@@ -130,9 +154,17 @@ func newSummaryRecorder(mp metric.MeterProvider) (*summaryRecorder, error) {
 	return &rec, nil
 }
 
-// record records the requests, counting those over 1 s as slow, and 100
-// scheduler latencies: 98 of 5 µs and 2 of 500 µs.
+// record records the requests, counting those over 1 s as slow, the cache
+// operations of summaryCacheBatch, and 100 scheduler latencies: 98 of 5 µs
+// and 2 of 500 µs.
 func (rec *summaryRecorder) record(ctx context.Context, reqs []summaryRequest) {
+	for _, c := range summaryCacheBatch {
+		kvs := []attribute.KeyValue{attribute.String("cache.name", c.Cache), attribute.String("cache.operation", c.Operation)}
+		if c.Result != "" {
+			kvs = append(kvs, attribute.String("cache.result", c.Result))
+		}
+		rec.cache.Add(ctx, int64(c.N), metric.WithAttributes(kvs...))
+	}
 	for _, q := range reqs {
 		kvs := []attribute.KeyValue{
 			attribute.String("http.request.method", q.Method),
@@ -475,6 +507,7 @@ func summaryZero(at time.Time, window time.Duration, threshold float64) instrume
 		Apdex:         instrument.ApdexSummary{ThresholdSeconds: threshold},
 		TopRoutes:     []instrument.RouteSummary{},
 		TopErrors:     []instrument.ErrorSummary{},
+		CacheHitRatio: instrument.CacheHitRatioSummary{Caches: []instrument.CacheSummary{}},
 	}
 }
 
@@ -647,12 +680,15 @@ func TestSummaryErrors(t *testing.T) {
 // summaryJSONFields are the documented JSON field names.
 var summaryJSONFields = map[string][]string{
 	"": {"window_seconds", "generated_at", "total_requests", "requests_per_second", "requests_per_minute",
-		"errors", "error_rate", "slow_requests", "latency", "apdex", "top_routes", "top_errors", "runtime_health"},
-	"latency":        {"mean_seconds", "p50_seconds", "p90_seconds", "p95_seconds", "p99_seconds"},
-	"apdex":          {"score", "threshold_seconds", "satisfied", "tolerating", "frustrated", "total", "estimated"},
-	"top_routes":     {"route", "method", "requests", "mean_seconds", "p95_seconds", "errors", "error_rate", "apdex"},
-	"top_errors":     {"status", "error_type", "method", "route", "count"},
-	"runtime_health": {"memory_used_bytes", "memory_limit_bytes", "goroutines", "scheduler_latency_p99_seconds"},
+		"errors", "error_rate", "slow_requests", "latency", "apdex", "top_routes", "top_errors", "runtime_health",
+		"cache_hit_ratio"},
+	"latency":         {"mean_seconds", "p50_seconds", "p90_seconds", "p95_seconds", "p99_seconds"},
+	"apdex":           {"score", "threshold_seconds", "satisfied", "tolerating", "frustrated", "total", "estimated"},
+	"top_routes":      {"route", "method", "requests", "mean_seconds", "p95_seconds", "errors", "error_rate", "apdex"},
+	"top_errors":      {"status", "error_type", "method", "route", "count"},
+	"runtime_health":  {"memory_used_bytes", "memory_limit_bytes", "goroutines", "scheduler_latency_p99_seconds"},
+	"cache_hit_ratio": {"ratio", "hits", "lookups", "caches"},
+	"caches":          {"name", "ratio", "hits", "lookups"},
 }
 
 func TestSummaryJSON(t *testing.T) {
@@ -692,9 +728,14 @@ func TestSummaryJSON(t *testing.T) {
 		}
 	}
 	checkKeys("", m)
-	for _, k := range []string{"latency", "apdex", "runtime_health"} {
+	for _, k := range []string{"latency", "apdex", "runtime_health", "cache_hit_ratio"} {
 		checkKeys(k, m[k].(map[string]any))
 	}
+	caches := m["cache_hit_ratio"].(map[string]any)["caches"].([]any)
+	if len(caches) == 0 {
+		t.Fatal("cache_hit_ratio.caches is empty")
+	}
+	checkKeys("caches", caches[0].(map[string]any))
 	for _, k := range []string{"top_routes", "top_errors"} {
 		list := m[k].([]any)
 		if len(list) == 0 {
@@ -704,6 +745,62 @@ func TestSummaryJSON(t *testing.T) {
 	}
 	if m["generated_at"] != "2025-03-01T12:01:00Z" {
 		t.Errorf("generated_at = %v, want RFC 3339", m["generated_at"])
+	}
+}
+
+// TestSummaryCacheHitRatio checks the cache hit ratio of the script: 18
+// hits of 28 lookups, sessions 12 of 16, products 6 of 12; sets are not
+// lookups.
+func TestSummaryCacheHitRatio(t *testing.T) {
+	sc := newSummaryScripted(t)
+	s, err := instrument.Summary(t.Context(), sc.r, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := instrument.CacheHitRatioSummary{
+		Ratio: 18.0 / 28, Hits: 18, Lookups: 28,
+		Caches: []instrument.CacheSummary{
+			{Name: "sessions", Ratio: 0.75, Hits: 12, Lookups: 16},
+			{Name: "products", Ratio: 0.5, Hits: 6, Lookups: 12},
+		},
+	}
+	if !reflect.DeepEqual(s.CacheHitRatio, want) {
+		t.Errorf("CacheHitRatio = %+v, want %+v", s.CacheHitRatio, want)
+	}
+
+	// The documented single expression gives the same ratios.
+	res, err := sc.r.Query(t.Context(), `sum by (cache_name) (increase(app_cache_operations_total{cache_result="hit"}[1m]))
+  / sum by (cache_name) (increase(app_cache_operations_total{cache_result=~"hit|miss"}[1m]))`, sc.end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, smp := range res.Value.(memory.Vector) {
+		got[smp.Metric.Get("cache_name")] = smp.F
+	}
+	if got["sessions"] != 0.75 || got["products"] != 0.5 || len(got) != 2 {
+		t.Errorf("hit ratio by PromQL = %v, want sessions 0.75, products 0.5", got)
+	}
+
+	// Another series (bizmetrics under another namespace); a missing one
+	// gives zeros.
+	var seen []string
+	var mu sync.Mutex
+	q := summaryQuerierFunc(func(ctx context.Context, expr string, ts time.Time) (memory.Result, error) {
+		mu.Lock()
+		seen = append(seen, expr)
+		mu.Unlock()
+		return sc.r.Query(ctx, expr, ts)
+	})
+	s, err = instrument.Summary(t.Context(), q, time.Minute, instrument.WithCacheSeries("shop_cache_operations_total"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (instrument.CacheHitRatioSummary{Caches: []instrument.CacheSummary{}}); !reflect.DeepEqual(s.CacheHitRatio, want) {
+		t.Errorf("CacheHitRatio of a missing series = %+v, want %+v", s.CacheHitRatio, want)
+	}
+	if !slices.ContainsFunc(seen, func(e string) bool { return strings.Contains(e, "shop_cache_operations_total") }) {
+		t.Errorf("no query read shop_cache_operations_total: %q", seen)
 	}
 }
 

@@ -1,0 +1,242 @@
+package bizmetrics
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+)
+
+// dbDurationBuckets are the semantic conventions' advice for
+// db.client.operation.duration.
+var dbDurationBuckets = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}
+
+// maxErrorTypes caps the distinct error.type values of the database
+// histogram.
+const maxErrorTypes = 20
+
+// dbKey identifies one attribute set of the database histogram. An empty
+// operation, collection or error type is left out of the set.
+type dbKey struct {
+	system, operation, collection, errType string
+}
+
+type dbMetrics struct {
+	hist    metric.Float64Histogram
+	sets    cow[dbKey, []metric.RecordOption]
+	maxSets int
+
+	systems, operations, collections, errTypes capped
+}
+
+func newDBMetrics(mt metric.Meter, cfg config) (*dbMetrics, error) {
+	hist, err := mt.Float64Histogram(MetricDBDuration,
+		metric.WithUnit("s"),
+		metric.WithDescription("Duration of database client operations."),
+		metric.WithExplicitBucketBoundaries(dbDurationBuckets...))
+	if err != nil {
+		return nil, err
+	}
+	d := &dbMetrics{hist: hist, maxSets: cfg.maxSets}
+	d.systems.max = cfg.maxDBOps
+	d.operations.max = cfg.maxDBOps
+	d.collections.max = cfg.maxDBColls
+	d.errTypes.max = maxErrorTypes
+	return d, nil
+}
+
+// record records seconds with the attribute set of k.
+func (d *dbMetrics) record(ctx context.Context, k dbKey, seconds float64) {
+	if opts, ok := d.sets.load(k); ok {
+		d.hist.Record(ctx, seconds, opts...)
+		return
+	}
+	d.hist.Record(ctx, seconds, d.opts(k)...)
+}
+
+// opts returns the options of k's attribute set after capping each value,
+// storing them while there are fewer than maxSets.
+func (d *dbMetrics) opts(k dbKey) []metric.RecordOption {
+	c := dbKey{system: Overflow}
+	if k.system != "" {
+		c.system = d.systems.admit(k.system)
+	}
+	if k.operation != "" {
+		c.operation = d.operations.admit(k.operation)
+	}
+	if k.collection != "" {
+		c.collection = d.collections.admit(k.collection)
+	}
+	if k.errType != "" {
+		c.errType = d.errTypes.admit(k.errType)
+	}
+	if opts, ok := d.sets.load(c); ok {
+		return opts
+	}
+	kvs := make([]attribute.KeyValue, 0, 4)
+	kvs = append(kvs, semconv.DBSystemNameKey.String(c.system))
+	if c.operation != "" {
+		kvs = append(kvs, semconv.DBOperationName(c.operation))
+	}
+	if c.collection != "" {
+		kvs = append(kvs, semconv.DBCollectionName(c.collection))
+	}
+	if c.errType != "" {
+		kvs = append(kvs, semconv.ErrorTypeKey.String(c.errType))
+	}
+	opts := []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(kvs...))}
+	d.sets.mu.Lock()
+	defer d.sets.mu.Unlock()
+	if got, ok := d.sets.load(c); ok {
+		return got
+	}
+	if len(d.sets.snapshot()) < d.maxSets {
+		d.sets.storeLocked(c, opts)
+	}
+	return opts
+}
+
+// DB runs fn, a database operation, and records its duration in
+// db.client.operation.duration with db.system.name system (as the semantic
+// conventions name it: "sqlite", "postgresql", "mysql", ...),
+// db.operation.name operation ("SELECT", "findAndModify"), and
+// db.collection.name collection (the table; "" leaves it out), plus
+// error.type if fn fails (see ErrorType). It returns fn's error unchanged.
+// An empty system is recorded as Overflow; values past their caps are
+// recorded as Overflow. A panic in fn is not recorded.
+//
+// Never pass query text as operation or collection: it can carry personal
+// data.
+func (m *Metrics) DB(ctx context.Context, system, operation, collection string, fn func() error) error {
+	start := m.clock.Now()
+	err := fn()
+	m.db.record(ctx, dbKey{system, operation, collection, ErrorType(err)}, m.clock.Now().Sub(start).Seconds())
+	return err
+}
+
+// RecordDB records a database operation timed by the caller, as DB does.
+func (m *Metrics) RecordDB(ctx context.Context, system, operation, collection string, d time.Duration, err error) {
+	m.db.record(ctx, dbKey{system, operation, collection, ErrorType(err)}, d.Seconds())
+}
+
+// DBOperation records one kind of database operation (system, operation,
+// collection), for hot paths: its attribute sets are built once. Get it
+// with Metrics.DBOperation. It is safe for concurrent use.
+type DBOperation struct {
+	db  *dbMetrics
+	key dbKey
+	ok  []metric.RecordOption
+	clk Clock
+}
+
+// DBOperation returns the recorder of one kind of database operation, with
+// the arguments of DB.
+func (m *Metrics) DBOperation(system, operation, collection string) *DBOperation {
+	k := dbKey{system: system, operation: operation, collection: collection}
+	return &DBOperation{db: m.db, key: k, ok: m.db.opts(k), clk: m.clock}
+}
+
+// Do runs fn and records its duration, as Metrics.DB does.
+func (o *DBOperation) Do(ctx context.Context, fn func() error) error {
+	start := o.clk.Now()
+	err := fn()
+	o.Record(ctx, o.clk.Now().Sub(start), err)
+	return err
+}
+
+// Record records an operation that took d and failed with err (nil for a
+// success).
+func (o *DBOperation) Record(ctx context.Context, d time.Duration, err error) {
+	if et := ErrorType(err); et != "" {
+		k := o.key
+		k.errType = et
+		o.db.record(ctx, k, d.Seconds())
+		return
+	}
+	o.db.hist.Record(ctx, d.Seconds(), o.ok...)
+}
+
+// errorTypeMethod returns the first non-empty ErrorType() of err's chain,
+// in the order errors.As walks it, without allocating.
+func errorTypeMethod(err error) string {
+	for err != nil {
+		if et, ok := err.(interface{ ErrorType() string }); ok {
+			if s := et.ErrorType(); s != "" {
+				return s
+			}
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if s := errorTypeMethod(e); s != "" {
+					return s
+				}
+			}
+			return ""
+		default:
+			return ""
+		}
+	}
+	return ""
+}
+
+// fmtWrapErrorType is the type of fmt.Errorf's result with one %w.
+var fmtWrapErrorType = reflect.TypeOf(fmt.Errorf("%w", errors.New("")))
+
+// ErrorType returns the error.type value the package records for err, a
+// low-cardinality class, never the error's text (which can carry data):
+//   - "" for nil and for sql.ErrNoRows (the query succeeded, with no rows);
+//   - the value of err's ErrorType() string method, if it has one;
+//   - "context.DeadlineExceeded", "context.Canceled" or "driver.ErrBadConn"
+//     when err is or wraps one of those;
+//   - the first non-empty ErrorType() in err's chain;
+//   - else the Go type of err, as fmt's %T prints it, after unwrapping
+//     fmt.Errorf's %w wrappers: "*sqlite.Error", "*pq.Error",
+//     "*errors.errorString".
+//
+// The database histogram keeps at most 20 distinct values; further ones
+// are recorded as Overflow.
+func ErrorType(err error) string {
+	if err == nil || err == sql.ErrNoRows {
+		return ""
+	}
+	if et, ok := err.(interface{ ErrorType() string }); ok {
+		if s := et.ErrorType(); s != "" {
+			return s
+		}
+	}
+	return errorTypeSlow(err)
+}
+
+func errorTypeSlow(err error) string {
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return ""
+	case errors.Is(err, context.DeadlineExceeded):
+		return "context.DeadlineExceeded"
+	case errors.Is(err, context.Canceled):
+		return "context.Canceled"
+	case errors.Is(err, driver.ErrBadConn):
+		return "driver.ErrBadConn"
+	}
+	if s := errorTypeMethod(err); s != "" {
+		return s
+	}
+	for reflect.TypeOf(err) == fmtWrapErrorType {
+		u := errors.Unwrap(err)
+		if u == nil {
+			break
+		}
+		err = u
+	}
+	return reflect.TypeOf(err).String()
+}

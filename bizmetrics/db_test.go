@@ -1,0 +1,164 @@
+package bizmetrics_test
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/vitalsgo/vitals/bizmetrics"
+)
+
+// codeError is a driver error with a low-cardinality class.
+type codeError struct{ code string }
+
+func (e *codeError) Error() string     { return "failed for customer alice@example.com: " + e.code }
+func (e *codeError) ErrorType() string { return e.code }
+
+type plainError struct{}
+
+func (plainError) Error() string { return "plain" }
+
+func TestErrorType(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{sql.ErrNoRows, ""},
+		{fmt.Errorf("find order: %w", sql.ErrNoRows), ""},
+		{&codeError{"23505"}, "23505"},
+		{fmt.Errorf("insert: %w", &codeError{"40001"}), "40001"},
+		{&codeError{""}, "*bizmetrics_test.codeError"},
+		{context.DeadlineExceeded, "context.DeadlineExceeded"},
+		{fmt.Errorf("query: %w", context.Canceled), "context.Canceled"},
+		{driver.ErrBadConn, "driver.ErrBadConn"},
+		{errors.New("secret text"), "*errors.errorString"},
+		{fmt.Errorf("a: %w", fmt.Errorf("b: %w", plainError{})), "bizmetrics_test.plainError"},
+		{errors.Join(plainError{}, plainError{}), "*errors.joinError"},
+	} {
+		if got := bizmetrics.ErrorType(tt.err); got != tt.want {
+			t.Errorf("ErrorType(%v) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestDB(t *testing.T) {
+	clk := newClock()
+	clk.step = time.Millisecond // every timed operation takes 1 ms
+	e := newEnv(t, bizmetrics.WithClock(clk))
+	ctx := t.Context()
+	errDup := &codeError{"23505"}
+
+	calls := 0
+	run := func(err error) func() error {
+		return func() error {
+			calls++
+			return err
+		}
+	}
+	if err := e.m.DB(ctx, "sqlite", "SELECT", "orders", run(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.DB(ctx, "sqlite", "SELECT", "orders", run(sql.ErrNoRows)); err != sql.ErrNoRows {
+		t.Errorf("DB returned %v, want fn's error unchanged", err)
+	}
+	if err := e.m.DB(ctx, "sqlite", "INSERT", "orders", run(errDup)); err != errDup {
+		t.Errorf("DB returned %v, want fn's error unchanged", err)
+	}
+	e.m.RecordDB(ctx, "postgresql", "UPDATE", "", 250*time.Millisecond, nil)
+	op := e.m.DBOperation("sqlite", "DELETE", "carts")
+	if err := op.Do(ctx, run(nil)); err != nil {
+		t.Fatal(err)
+	}
+	op.Record(ctx, 2*time.Second, context.DeadlineExceeded)
+	if calls != 4 {
+		t.Errorf("fn ran %d times, want 4", calls)
+	}
+
+	got := e.scrape(t)
+	const d = "db_client_operation_duration_seconds"
+	for s, want := range map[string]float64{
+		d + `_count{db_collection_name="orders",db_operation_name="SELECT",db_system_name="sqlite"}`:                                      2,
+		d + `_sum{db_collection_name="orders",db_operation_name="SELECT",db_system_name="sqlite"}`:                                        0.002,
+		d + `_count{db_collection_name="orders",db_operation_name="INSERT",db_system_name="sqlite",error_type="23505"}`:                   1,
+		d + `_count{db_operation_name="UPDATE",db_system_name="postgresql"}`:                                                              1,
+		d + `_sum{db_operation_name="UPDATE",db_system_name="postgresql"}`:                                                                0.25,
+		d + `_count{db_collection_name="carts",db_operation_name="DELETE",db_system_name="sqlite"}`:                                       1,
+		d + `_count{db_collection_name="carts",db_operation_name="DELETE",db_system_name="sqlite",error_type="context.DeadlineExceeded"}`: 1,
+		d + `_sum{db_collection_name="carts",db_operation_name="DELETE",db_system_name="sqlite",error_type="context.DeadlineExceeded"}`:   2,
+		// The semantic conventions' buckets: 1 ms is in le="0.001".
+		d + `_bucket{db_collection_name="orders",db_operation_name="SELECT",db_system_name="sqlite",le="0.001"}`: 2,
+		d + `_bucket{db_operation_name="UPDATE",db_system_name="postgresql",le="0.1"}`:                           0,
+		d + `_bucket{db_operation_name="UPDATE",db_system_name="postgresql",le="0.5"}`:                           1,
+	} {
+		if v, ok := got[s]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", s, v, ok, want)
+		}
+	}
+	if n := countPrefix(got, d+"_count"); n != 5 {
+		t.Errorf("%d database series, want 5", n)
+	}
+}
+
+func TestDBCaps(t *testing.T) {
+	e := newEnv(t, bizmetrics.WithMaxDBOperations(1), bizmetrics.WithMaxDBCollections(1))
+	ctx := t.Context()
+	for _, k := range [][3]string{
+		{"sqlite", "SELECT", "orders"},
+		{"sqlite", "INSERT", "orders"}, // operation past the cap
+		{"sqlite", "SELECT", "users"},  // collection past the cap
+		{"mysql", "SELECT", "orders"},  // system past the cap
+		{"", "SELECT", "orders"},       // no system
+		{"sqlite", "", ""},             // no operation, no collection
+		{"sqlite", "_OTHER", "orders"}, // the overflow value itself
+	} {
+		e.m.RecordDB(ctx, k[0], k[1], k[2], time.Millisecond, nil)
+	}
+	// 25 error classes: 20 kept, 5 as _OTHER.
+	for i := range 25 {
+		e.m.RecordDB(ctx, "sqlite", "SELECT", "orders", time.Millisecond, &codeError{"E" + strconv.Itoa(i)})
+	}
+	got := e.scrape(t)
+	const d = "db_client_operation_duration_seconds_count"
+	for s, want := range map[string]float64{
+		d + `{db_collection_name="orders",db_operation_name="SELECT",db_system_name="sqlite"}`: 1,
+		d + `{db_collection_name="orders",db_operation_name="_OTHER",db_system_name="sqlite"}`: 2,
+		d + `{db_collection_name="_OTHER",db_operation_name="SELECT",db_system_name="sqlite"}`: 1,
+		d + `{db_collection_name="orders",db_operation_name="SELECT",db_system_name="_OTHER"}`: 2,
+		d + `{db_system_name="sqlite"}`: 1,
+		d + `{db_collection_name="orders",db_operation_name="SELECT",db_system_name="sqlite",error_type="E0"}`:     1,
+		d + `{db_collection_name="orders",db_operation_name="SELECT",db_system_name="sqlite",error_type="E19"}`:    1,
+		d + `{db_collection_name="orders",db_operation_name="SELECT",db_system_name="sqlite",error_type="_OTHER"}`: 5,
+	} {
+		if got[s] != want {
+			t.Errorf("%s = %v, want %v", s, got[s], want)
+		}
+	}
+	if n := countPrefix(got, d); n != 5+21 {
+		t.Errorf("%d database series, want 26", n)
+	}
+}
+
+// TestDBAttributeSetsBound checks that past WithMaxAttributeSets attribute
+// sets are still recorded correctly, only not kept.
+func TestDBAttributeSetsBound(t *testing.T) {
+	e := newEnv(t, bizmetrics.WithMaxAttributeSets(2))
+	ctx := t.Context()
+	for range 3 {
+		for _, coll := range []string{"a", "b", "c", "d"} {
+			e.m.RecordDB(ctx, "sqlite", "SELECT", coll, time.Millisecond, nil)
+		}
+	}
+	got := e.scrape(t)
+	for _, coll := range []string{"a", "b", "c", "d"} {
+		s := `db_client_operation_duration_seconds_count{db_collection_name="` + coll + `",db_operation_name="SELECT",db_system_name="sqlite"}`
+		if got[s] != 3 {
+			t.Errorf("%s = %v, want 3", s, got[s])
+		}
+	}
+}

@@ -1,0 +1,53 @@
+package bizmetrics
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+)
+
+// Timer times one operation: Time starts it, Stop records its duration in
+// <namespace>.timer.duration (seconds) with timer.name and the attributes
+// given to Time. A Timer is a value, not shared: keep it in a variable and
+// call Stop on that variable.
+type Timer struct {
+	h     *BoundHistogram
+	clock Clock
+	start time.Time
+	d     time.Duration
+	done  bool
+}
+
+// Time starts a timer called name (a logical operation: "checkout",
+// "report.render"), with optional attributes, which must stay few and of
+// bounded values like every attribute. Names past WithMaxTimerNames, and
+// an empty name, are recorded as Overflow; attribute sets past
+// WithMaxAttributeSets per name share the overflow set. With the handle of
+// (name, attrs) in place, Time allocates nothing.
+//
+// ctx is used to skip the attribute work when the histogram is disabled
+// (a view dropped it): the Timer then records nothing. Stop records with a
+// background context, so that trace-based exemplars (off by default in
+// Vitals) are not linked to the span active at Time.
+func (m *Metrics) Time(ctx context.Context, name string, attrs ...attribute.KeyValue) Timer {
+	if !m.timer.Enabled(ctx) {
+		return Timer{clock: m.clock, start: m.clock.Now()}
+	}
+	if name == "" {
+		name = Overflow
+	}
+	return Timer{h: m.timers.get(name).get(attrs), clock: m.clock, start: m.clock.Now()}
+}
+
+// Stop records the time since Time and returns it. Only the first Stop
+// records; later calls return the same duration and record nothing.
+func (t *Timer) Stop() time.Duration {
+	if t.done || t.clock == nil {
+		return t.d
+	}
+	t.done = true
+	t.d = t.clock.Now().Sub(t.start)
+	t.h.Record(context.Background(), t.d.Seconds())
+	return t.d
+}
