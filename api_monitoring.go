@@ -46,12 +46,17 @@ func (v *Vitals) performance(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, errorBadData, err)
 		return
 	}
-	sum, err := instrument.Summary(r.Context(), v.mem, window)
+	sum, err := instrument.Summary(r.Context(), v.mem, window, v.summaryOptions()...)
 	if err != nil {
 		writeAPIError(w, errorExecution, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, sum)
+}
+
+// summaryOptions points the summary at this Vitals' business metrics.
+func (v *Vitals) summaryOptions() []instrument.SummaryOption {
+	return []instrument.SummaryOption{instrument.WithCacheSeries(v.biz.Namespace() + "_cache_operations_total")}
 }
 
 // seriesValue is one series of /monitoring/api/metrics.
@@ -193,7 +198,7 @@ func (v *Vitals) export(w http.ResponseWriter, r *http.Request) {
 			writeAPIError(w, errorBadData, err)
 			return
 		}
-		if sum, err := instrument.Summary(r.Context(), v.mem, window); err == nil {
+		if sum, err := instrument.Summary(r.Context(), v.mem, window, v.summaryOptions()...); err == nil {
 			doc.Performance = &sum
 		} else {
 			doc.Errors = append(doc.Errors, "performance: "+err.Error())

@@ -70,6 +70,10 @@ var (
 	ErrInvalidOperation = errors.New("invalid cache operation or result")
 )
 
+// Namespace returns the namespace of the application's metrics ("app" by
+// default): the prefix of their names on /metrics.
+func (m *Metrics) Namespace() string { return m.ns }
+
 // validNamespace reports whether ns is lower-case letters and digits,
 // starting with a letter, in words joined by single underscores: a prefix
 // that stays the same on /metrics.
