@@ -1,8 +1,11 @@
-// Command shop is a small shop service instrumented with Vitals: it serves a
-// product catalogue, takes orders, and exposes its metrics on /metrics.
+// Command shop is a small shop service instrumented with Vitals: products,
+// users and orders in SQLite behind an LRU cache, every request timed, every
+// order, registration, query and cache lookup counted, health checks,
+// alert rules, the monitoring API and the dashboard.
 //
 //	go run ./examples/shop              # serves on 127.0.0.1:8080
-//	go run ./examples/shop -addr :9090 -collect 1s
+//	go run ./examples/shop -load        # the demo: with generated traffic
+//	go run ./examples/shop -addr :9090 -collect 1s -data ./data
 //
 // Set OTEL_EXPORTER_OTLP_ENDPOINT to push the same metrics to a collector.
 package main
@@ -19,16 +22,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"regexp"
-	"strconv"
-	"sync/atomic"
 	"syscall"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 
 	"github.com/vitalsgo/vitals"
+	"github.com/vitalsgo/vitals/bizmetrics"
 	"github.com/vitalsgo/vitals/exporter/memory"
 )
 
@@ -50,11 +49,20 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	collect := fs.Duration("collect", 2*time.Second, "how often the in-memory reader collects (the library default is 10s)")
 	rules := fs.String("rules", "docs/rules/vitals-alerts.yml", "Prometheus rule file to evaluate in-process (empty: none)")
 	adminToken := fs.String("admin-token", os.Getenv("SHOP_ADMIN_TOKEN"), "bearer token for the state-changing monitoring endpoints and /admin/fault (default $SHOP_ADMIN_TOKEN; empty disables them)")
+	dataDir := fs.String("data", "", "directory of the SQLite database (default: a temporary directory, removed at exit)")
+	load := fs.Bool("load", false, "also generate traffic against the shop (realistic, with some 4xx, 5xx and slow requests)")
+	rate := fs.Float64("rate", 20, "requests per second of -load")
+	duration := fs.Duration("duration", 0, "how long -load runs (0: until interrupted)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 
-	opts := []vitals.Option{vitals.WithServiceName("shop"), vitals.WithMemory(memory.WithInterval(*collect))}
+	opts := []vitals.Option{
+		vitals.WithServiceName("shop"),
+		vitals.WithMemory(memory.WithInterval(*collect)),
+		vitals.WithBizMetrics(bizmetrics.WithNamespace("shop"),
+			bizmetrics.WithAmountBuckets(5, 10, 25, 50, 100, 250, 500, 1000)),
+	}
 	if *rules != "" {
 		if _, err := os.Stat(*rules); err == nil {
 			opts = append(opts, vitals.WithAlertRuleFiles(*rules))
@@ -77,8 +85,20 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 		}
 	}()
 
-	s, err := newShop(v.Meter("github.com/vitalsgo/vitals/examples/shop"))
+	dir := *dataDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "shop-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
+	st, err := openStore(ctx, dir, v.Biz())
 	if err != nil {
+		return err
+	}
+	defer st.close()
+	s := &shop{st: st, biz: v.Biz(), chaos: *load}
+	if err := registerChecks(v, st); err != nil {
 		return err
 	}
 	mux := http.NewServeMux()
@@ -111,11 +131,15 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	}
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "shop listening on %s\n", base)
+	fmt.Fprintf(stdout, "  GET  %s/monitoring/                 the dashboard\n", base)
 	fmt.Fprintf(stdout, "  GET  %s/products\n", base)
 	fmt.Fprintf(stdout, "  GET  %s/products/{id}\n", base)
+	fmt.Fprintf(stdout, "  POST %s/users    {\"email\":\"ada@example.com\",\"source\":\"web\"}\n", base)
 	fmt.Fprintf(stdout, "  POST %s/orders   {\"product_id\":1,\"quantity\":2,\"currency\":\"EUR\"}\n", base)
+	fmt.Fprintf(stdout, "  GET  %s/orders/{id}\n", base)
 	fmt.Fprintf(stdout, "  GET  %s/metrics\n", base)
-	fmt.Fprintf(stdout, "  GET  %s/monitoring/api/query?query=sum(rate(shop_orders_total[1m]))\n", base)
+	fmt.Fprintf(stdout, "  GET  %s/monitoring/api/query?query=sum(rate(shop_orders_placed_total[1m]))\n", base)
+	fmt.Fprintf(stdout, "  GET  %s/monitoring/api/performance\n", base)
 	fmt.Fprintf(stdout, "  GET  %s/monitoring/api/alerts\n", base)
 	fmt.Fprintf(stdout, "  GET  %s/livez  %s/readyz  %s/healthz\n", base, base, base)
 
@@ -124,6 +148,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {
 		ready(ln.Addr().String())
+	}
+	if *load {
+		go generateLoad(ctx, base, *rate, *duration, stdout)
 	}
 	select {
 	case err := <-errc:
@@ -139,109 +166,6 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 		return err
 	}
 	return nil
-}
-
-type product struct {
-	ID    int     `json:"id"`
-	Name  string  `json:"name"`
-	Price float64 `json:"price"`
-}
-
-type shop struct {
-	// failUntil, a Unix time in nanoseconds, makes orders fail with 503
-	// until then: a scripted fault (POST /admin/fault).
-	failUntil atomic.Int64
-	products  map[int]product
-	orders    metric.Int64Counter
-	amount    metric.Float64Histogram
-}
-
-func newShop(m metric.Meter) (*shop, error) {
-	orders, err := m.Int64Counter("shop.orders",
-		metric.WithUnit("{order}"), metric.WithDescription("Orders placed, by currency."))
-	if err != nil {
-		return nil, err
-	}
-	amount, err := m.Float64Histogram("shop.order.amount",
-		metric.WithUnit("{currency_unit}"), metric.WithDescription("Order amounts."),
-		metric.WithExplicitBucketBoundaries(5, 10, 25, 50, 100, 250, 500, 1000))
-	if err != nil {
-		return nil, err
-	}
-	return &shop{
-		products: map[int]product{
-			1: {1, "Espresso beans 1 kg", 24.90},
-			2: {2, "Hand grinder", 89.00},
-			3: {3, "Milk jug", 12.50},
-		},
-		orders: orders,
-		amount: amount,
-	}, nil
-}
-
-func (s *shop) routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /products", s.listProducts)
-	mux.HandleFunc("GET /products/{id}", s.getProduct)
-	mux.HandleFunc("POST /orders", s.placeOrder)
-}
-
-func (s *shop) listProducts(w http.ResponseWriter, _ *http.Request) {
-	list := make([]product, 0, len(s.products))
-	for id := 1; id <= len(s.products); id++ {
-		list = append(list, s.products[id])
-	}
-	writeJSON(w, http.StatusOK, list)
-}
-
-func (s *shop) getProduct(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.Atoi(r.PathValue("id"))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "product id must be a number")
-		return
-	}
-	p, ok := s.products[id]
-	if !ok {
-		writeError(w, http.StatusNotFound, "no such product")
-		return
-	}
-	writeJSON(w, http.StatusOK, p)
-}
-
-var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
-
-func (s *shop) placeOrder(w http.ResponseWriter, r *http.Request) {
-	if time.Now().UnixNano() < s.failUntil.Load() {
-		writeError(w, http.StatusServiceUnavailable, "orders are unavailable (injected fault)")
-		return
-	}
-	var req struct {
-		ProductID int    `json:"product_id"`
-		Quantity  int    `json:"quantity"`
-		Currency  string `json:"currency"`
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
-		return
-	}
-	p, ok := s.products[req.ProductID]
-	switch {
-	case !ok:
-		writeError(w, http.StatusBadRequest, "unknown product_id")
-		return
-	case req.Quantity < 1 || req.Quantity > 100:
-		writeError(w, http.StatusBadRequest, "quantity must be between 1 and 100")
-		return
-	case !currencyCode.MatchString(req.Currency):
-		writeError(w, http.StatusBadRequest, "currency must be a three-letter ISO 4217 code")
-		return
-	}
-	total := p.Price * float64(req.Quantity)
-	attrs := metric.WithAttributeSet(attribute.NewSet(attribute.String("currency", req.Currency)))
-	s.orders.Add(r.Context(), 1, attrs)
-	s.amount.Record(r.Context(), total, attrs)
-	writeJSON(w, http.StatusCreated, map[string]any{"product_id": p.ID, "quantity": req.Quantity, "total": total, "currency": req.Currency})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -65,8 +65,8 @@ func TestAgreementWithPrometheus(t *testing.T) {
 	const tail = 5 * time.Second
 	want := float64(accepted)
 	waitFor(t, 20*time.Second, "both sides to hold every accepted order", prom, func() (bool, string) {
-		p, perr := queryVector(t.Context(), client, promQuery, "sum(shop_orders_total)", "")
-		o, oerr := queryVector(t.Context(), client, ourQuery, "sum(shop_orders_total)", "")
+		p, perr := queryVector(t.Context(), client, promQuery, "sum(shop_orders_placed_total)", "")
+		o, oerr := queryVector(t.Context(), client, ourQuery, "sum(shop_orders_placed_total)", "")
 		status := fmt.Sprintf("Prometheus: %v (%v), in-process: %v (%v), want %v", p, perr, o, oerr, want)
 		if perr != nil || oerr != nil {
 			return false, status
@@ -140,13 +140,13 @@ func TestAgreementWithPrometheus(t *testing.T) {
 		expr string
 		tol  float64 // relative; 0 for exact equality
 	}{
-		{"shop_orders_total", 0},
-		{"sum by (currency) (shop_orders_total)", 0},
+		{"shop_orders_placed_total", 0},
+		{"sum by (currency) (shop_orders_placed_total)", 0},
 		{"shop_order_amount_bucket", 0},
 		{"shop_order_amount_count", 0},
 		{"shop_order_amount_sum", sumTol},
-		{"rate(shop_orders_total[1m])", rateTol},
-		{"sum by (currency) (rate(shop_orders_total[1m]))", rateTol},
+		{"rate(shop_orders_placed_total[1m])", rateTol},
+		{"sum by (currency) (rate(shop_orders_placed_total[1m]))", rateTol},
 		{"histogram_quantile(0.95, sum by (le) (rate(shop_order_amount_bucket[1m])))", quantileTol},
 	} {
 		// Prometheus attaches the target labels job and instance to every
