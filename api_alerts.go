@@ -118,3 +118,31 @@ func (v *Vitals) expireSilence(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, apiResponse{Status: "success"})
 }
+
+// sloReport is one SLO of GET /monitoring/api/slos: its status and the
+// states of its page and ticket alerts.
+type sloReport struct {
+	alerting.SLOStatus
+	Alerts []alerting.Alert `json:"alerts"`
+	Error  string           `json:"error,omitempty"`
+}
+
+func (v *Vitals) listSLOs(w http.ResponseWriter, r *http.Request) {
+	out := make([]sloReport, 0, len(v.slos))
+	alerts := v.alerts.Alerts()
+	now := v.mem.Now()
+	for _, slo := range v.slos {
+		st, err := slo.Status(r.Context(), v.mem, now)
+		rep := sloReport{SLOStatus: st, Alerts: []alerting.Alert{}}
+		if err != nil {
+			rep.Error = err.Error()
+		}
+		for _, a := range alerts {
+			if a.Labels["sloth_id"] == slo.ID() {
+				rep.Alerts = append(rep.Alerts, a)
+			}
+		}
+		out = append(out, rep)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"slos": out})
+}

@@ -106,3 +106,35 @@ func TestStartRejectsBadRuleFiles(t *testing.T) {
 		t.Errorf("error %v does not name the file", err)
 	}
 }
+
+func TestSLOsAPI(t *testing.T) {
+	cleanEnv(t)
+	v, err := Start(t.Context(), WithSLOs(alerting.HTTPAvailability("availability", 99.9, "")),
+		WithMemory(memory.WithInterval(time.Hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Shutdown(context.Background())
+	code, body := jsonRequest(t, v.Handler(), "GET", "/monitoring/api/slos", "", "")
+	var rep struct {
+		SLOs []struct {
+			ID        string  `json:"id"`
+			Objective float64 `json:"objective"`
+			Alerts    []any   `json:"alerts"`
+		} `json:"slos"`
+	}
+	if err := json.Unmarshal([]byte(body), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if code != 200 || len(rep.SLOs) != 1 || rep.SLOs[0].ID == "" || rep.SLOs[0].Alerts == nil {
+		t.Errorf("slos: %d %s", code, body)
+	}
+	if code, body := jsonRequest(t, v.Handler(), "GET", "/monitoring/api/rules", "", ""); code != 200 || !strings.Contains(body, "slo:sli_error:ratio_rate5m") {
+		t.Errorf("the SLO rules are not in the engine: %d", code)
+	}
+	bad, err := Start(t.Context(), WithSLOs(alerting.HTTPAvailability("bad", 100, "")))
+	if err == nil {
+		_ = bad.Shutdown(context.Background())
+		t.Error("Start accepted an objective of 100%")
+	}
+}

@@ -38,6 +38,7 @@ type config struct {
 	ruleFiles      []string
 	alertGroups    []alerting.Group
 	alertRoutes    []alerting.Route
+	slos           []alerting.SLO
 	externalURL    string
 }
 
@@ -244,6 +245,20 @@ func WithExternalURL(u string) Option {
 func WithBizMetrics(opts ...bizmetrics.Option) Option {
 	return optionFunc(func(c config) config {
 		c.bizOpts = append(c.bizOpts, opts...)
+		return c
+	})
+}
+
+// WithSLOs declares service level objectives: their recording rules and
+// multiwindow, multi-burn-rate alerts (page and ticket, as the Google SRE
+// workbook and Sloth define them) run in the alert engine, and
+// /monitoring/api/slos reports each one. An invalid SLO stops Start with
+// an error naming it. Windows longer than the in-memory reader's retention
+// (1 h by default) are computed from what it holds: see docs/slos.md. By
+// default, there are none.
+func WithSLOs(slos ...alerting.SLO) Option {
+	return optionFunc(func(c config) config {
+		c.slos = append(c.slos, slos...)
 		return c
 	})
 }

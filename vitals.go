@@ -43,6 +43,7 @@ type Vitals struct {
 	health         *healthcheck.Registry
 	biz            *bizmetrics.Metrics
 	alerts         *alerting.Engine
+	slos           []alerting.SLO
 	stopAlerts     context.CancelFunc
 	alertsDone     chan struct{}
 	authorize      func(*http.Request) bool
@@ -169,6 +170,18 @@ func (v *Vitals) Alerts() *alerting.Engine { return v.alerts }
 // startAlerting loads the rules and starts the engine's loop.
 func (v *Vitals) startAlerting(ctx context.Context, cfg config) error {
 	groups := append([]alerting.Group(nil), cfg.alertGroups...)
+	if len(cfg.slos) > 0 {
+		sloGroups, err := alerting.InProcessSLORules(cfg.slos...)
+		if err != nil {
+			return err
+		}
+		groups = append(groups, sloGroups...)
+		v.slos = cfg.slos
+		if r := v.mem.Retention(); r < 72*time.Hour {
+			cfg.logger.Info("SLO windows longer than the in-memory retention are computed from what it holds",
+				"retention", r, "see", "docs/slos.md")
+		}
+	}
 	if len(cfg.ruleFiles) > 0 {
 		fromFiles, err := alerting.LoadFiles(cfg.ruleFiles...)
 		if err != nil {
@@ -272,6 +285,7 @@ func (v *Vitals) newHandler() http.Handler {
 		mux.HandleFunc("GET /monitoring/api/silences", read(v.listSilences))
 		mux.HandleFunc("POST /monitoring/api/silences", v.requireAuth(v.createSilence))
 		mux.HandleFunc("DELETE /monitoring/api/silences/{id}", v.requireAuth(v.expireSilence))
+		mux.HandleFunc("GET /monitoring/api/slos", read(v.listSLOs))
 	}
 	if v.mem != nil {
 		api := &queryAPI{mem: v.mem, now: v.mem.Now}

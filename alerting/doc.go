@@ -36,6 +36,16 @@
 // notifier sits behind a bounded queue with retries, so a slow or failing
 // receiver never blocks evaluation.
 //
+// # SLOs
+//
+// An SLO (Go struct, or Sloth's YAML with ParseSLOs; HTTPAvailability and
+// HTTPLatency build the common ones) generates, as Sloth does, recording
+// rules for the error ratio over 5m to 3d and multiwindow, multi-burn-rate
+// alerts: page at 14.4× (1h and 5m) or 6× (6h and 30m), ticket at 3× (1d and
+// 2h) or 1× (3d and 6h). SLORules gives the file for Prometheus;
+// InProcessSLORules the optimized form the engine evaluates; SLO.Status the
+// SLI, burn rates and budget left. docs/slos.md has the details.
+//
 // # Concurrency
 //
 // An Engine is safe for concurrent use. Shutdown stops evaluation and gives

@@ -145,16 +145,19 @@ type Engine struct {
 
 type groupState struct {
 	Group
-	rules    []*ruleState
-	next     time.Time // next evaluation
-	appender interface {
-		Append(time.Time, memory.Vector) error
-	}
+	rules []*ruleState
+	next  time.Time // next evaluation
 }
 
 type ruleState struct {
 	Rule
-	group     string
+	group string
+	// appender stores a recording rule's results: one per rule, since a
+	// store takes one point in time per append and later rules of the
+	// group must see what earlier ones recorded at the same time.
+	appender interface {
+		Append(time.Time, memory.Vector) error
+	}
 	instances map[uint64]*instance
 	lastEval  time.Time
 	lastDur   time.Duration
@@ -203,16 +206,17 @@ func New(q Querier, groups []Group, opts ...Option) (*Engine, error) {
 		}
 		gs := &groupState{Group: g, next: now}
 		for _, r := range g.Rules {
-			if r.Record != "" && gs.appender == nil {
+			rs := &ruleState{Rule: r, group: g.Name, instances: map[uint64]*instance{}}
+			if r.Record != "" {
 				app, ok := q.(interface {
 					NewAppender(time.Duration) *memory.Appender
 				})
 				if !ok {
 					return nil, &RuleError{Group: g.Name, Rule: r.Record, Err: errors.New("recording rules need a querier that stores samples (memory.Reader)")}
 				}
-				gs.appender = app.NewAppender(g.Interval)
+				rs.appender = app.NewAppender(g.Interval)
 			}
-			gs.rules = append(gs.rules, &ruleState{Rule: r, group: g.Name, instances: map[uint64]*instance{}})
+			gs.rules = append(gs.rules, rs)
 		}
 		e.groups = append(e.groups, gs)
 	}
@@ -332,7 +336,7 @@ func (e *Engine) evalRule(ctx context.Context, g *groupState, r *ruleState, ts t
 			}
 			out = append(out, promql.Sample{Metric: lb.Labels(), F: s.F})
 		}
-		return g.appender.Append(ts, out)
+		return r.appender.Append(ts, out)
 	}
 	return e.updateAlerts(ctx, r, vec, ts)
 }

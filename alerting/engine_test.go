@@ -569,3 +569,36 @@ func TestAlertsAsMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestRecordingRulesChainWithinAGroup(t *testing.T) {
+	rules := `
+groups:
+  - name: chain
+    interval: 15s
+    rules:
+      - record: step:one
+        expr: errors * 2
+      - record: step:two
+        expr: step:one + 1
+      - alert: ChainHigh
+        expr: step:two > 20
+`
+	s := newScenario(t, rules, now0)
+	s.at(0, map[string]float64{"a": 10})
+	s.at(15*time.Second, map[string]float64{"a": 12})
+	res, err := s.mem.Query(t.Context(), `step:two`, s.clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := res.Value.(memory.Vector); len(v) != 1 || v[0].F != 25 {
+		t.Errorf("step:two = %v, want 25 (computed from step:one of the same evaluation)", v)
+	}
+	for _, r := range s.eng.Rules() {
+		if r.LastError != "" {
+			t.Errorf("rule %s: %s", r.Name, r.LastError)
+		}
+	}
+	if got := s.states(); got != "a=firing" {
+		t.Errorf("states %q", got)
+	}
+}

@@ -25,8 +25,8 @@ import (
 	"syscall"
 	"time"
 
-
 	"github.com/vitalsgo/vitals"
+	"github.com/vitalsgo/vitals/alerting"
 	"github.com/vitalsgo/vitals/bizmetrics"
 	"github.com/vitalsgo/vitals/exporter/memory"
 )
@@ -62,6 +62,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 		vitals.WithMemory(memory.WithInterval(*collect)),
 		vitals.WithBizMetrics(bizmetrics.WithNamespace("shop"),
 			bizmetrics.WithAmountBuckets(5, 10, 25, 50, 100, 250, 500, 1000)),
+		vitals.WithSLOs(shopSLOs()...),
 	}
 	if *rules != "" {
 		if _, err := os.Stat(*rules); err == nil {
@@ -166,6 +167,15 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 		return err
 	}
 	return nil
+}
+
+// shopSLOs are the shop's service level objectives; their Prometheus rules
+// are committed as docs/rules/shop-slos.yml (see docs/slos.md).
+func shopSLOs() []alerting.SLO {
+	availability := alerting.HTTPAvailability("availability", 99.9, "")
+	latency := alerting.HTTPLatency("latency", 99, 250*time.Millisecond, "")
+	availability.Service, latency.Service = "shop", "shop"
+	return []alerting.SLO{availability, latency}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
