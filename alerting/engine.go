@@ -210,11 +210,16 @@ func New(q Querier, groups []Group, opts ...Option) (*Engine, error) {
 			if r.Record != "" {
 				app, ok := q.(interface {
 					NewAppender(time.Duration) *memory.Appender
+					NewAppenderWithRetention(interval, retention time.Duration) *memory.Appender
 				})
 				if !ok {
 					return nil, &RuleError{Group: g.Name, Rule: r.Record, Err: errors.New("recording rules need a querier that stores samples (memory.Reader)")}
 				}
-				rs.appender = app.NewAppender(g.Interval)
+				if g.Retention > 0 {
+					rs.appender = app.NewAppenderWithRetention(g.Interval, g.Retention)
+				} else {
+					rs.appender = app.NewAppender(g.Interval)
+				}
 			}
 			gs.rules = append(gs.rules, rs)
 		}

@@ -64,7 +64,10 @@ type Group struct {
 	Name string
 	// Interval defaults to DefaultInterval.
 	Interval time.Duration
-	Rules    []Rule
+	// Retention is how long the group's recorded series are kept in
+	// memory. By default, the memory reader's retention.
+	Retention time.Duration
+	Rules     []Rule
 }
 
 // RuleError reports an invalid rule, naming where it is.

@@ -221,7 +221,14 @@ func (r resolved) groups(inProcess bool) ([]Group, error) {
 	// evaluation: one recording rule per group.
 	var gs []Group
 	for _, rule := range append(sli, meta...) {
-		gs = append(gs, Group{Name: "sloth-slo-recording-" + id + "-" + rule.Record, Interval: SLOEvalInterval, Rules: []Rule{rule}})
+		g := Group{Name: "sloth-slo-recording-" + id + "-" + rule.Record, Interval: SLOEvalInterval, Rules: []Rule{rule}}
+		if rule.Record == SLIRecordName(5*time.Minute) {
+			// The 5m ratio is what every longer window and the budget
+			// are computed from: keep it for the whole period, at one
+			// value a minute (8 bytes each: about 345 KB for 30 days).
+			g.Retention = r.Period
+		}
+		gs = append(gs, g)
 	}
 	if len(alerts) > 0 {
 		gs = append(gs, Group{Name: "sloth-slo-alerts-" + id, Interval: SLOEvalInterval, Rules: alerts})

@@ -16,18 +16,30 @@ import (
 // retention and series limit, one value per Append). It is safe for
 // concurrent use.
 type Appender struct {
-	r  *Reader
-	st *store
+	r         *Reader
+	st        *store
+	retention time.Duration
 }
 
 // NewAppender returns an appender whose samples arrive every interval
 // (this sizes its store to the reader's retention).
 func (r *Reader) NewAppender(interval time.Duration) *Appender {
+	return r.NewAppenderWithRetention(interval, r.cfg.retention)
+}
+
+// NewAppenderWithRetention is NewAppender with a retention of its own, for
+// series that need a longer history than the collected ones at a coarser
+// resolution (an SLO's error ratio over 30 days, say): its store holds
+// retention/interval + 2 values per series, 8 bytes each.
+func (r *Reader) NewAppenderWithRetention(interval, retention time.Duration) *Appender {
 	if interval <= 0 {
 		interval = r.cfg.interval
 	}
-	capacity := int(r.cfg.retention/interval) + 2
-	a := &Appender{r: r, st: newStore(capacity, r.cfg.maxSeries)}
+	if retention < interval {
+		retention = interval
+	}
+	capacity := int(retention/interval) + 2
+	a := &Appender{r: r, st: newStore(capacity, r.cfg.maxSeries), retention: retention}
 	r.appMu.Lock()
 	r.appenders = append(r.appenders, a.st)
 	r.appMu.Unlock()
@@ -65,7 +77,7 @@ func (a *Appender) Append(t time.Time, v Vector) error {
 		ser.put(seq, s.F, len(st.tl.times))
 		ser.lastT = now
 	}
-	st.removeOlderThan(now - a.r.cfg.retention.Milliseconds())
+	st.removeOlderThan(now - a.retention.Milliseconds())
 	a.r.dropped.Add(dropped)
 	return errors.Join(errs...)
 }
