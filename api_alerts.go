@@ -128,6 +128,18 @@ type sloReport struct {
 }
 
 func (v *Vitals) listSLOs(w http.ResponseWriter, r *http.Request) {
+	reps := v.sloReports(r)
+	if reps == nil {
+		reps = []sloReport{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"slos": reps})
+}
+
+// sloReports returns each SLO's status and alerts.
+func (v *Vitals) sloReports(r *http.Request) []sloReport {
+	if v.alerts == nil || len(v.slos) == 0 {
+		return nil
+	}
 	out := make([]sloReport, 0, len(v.slos))
 	alerts := v.alerts.Alerts()
 	now := v.mem.Now()
@@ -144,5 +156,5 @@ func (v *Vitals) listSLOs(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, rep)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"slos": out})
+	return out
 }

@@ -129,6 +129,9 @@ func TestSLOsAPI(t *testing.T) {
 	if code != 200 || len(rep.SLOs) != 1 || rep.SLOs[0].ID == "" || rep.SLOs[0].Alerts == nil {
 		t.Errorf("slos: %d %s", code, body)
 	}
+	if code, body := jsonRequest(t, v.Handler(), "GET", "/monitoring/api/performance", "", ""); code != 200 || !strings.Contains(body, `"slos":[{"id":`) {
+		t.Errorf("the performance summary does not show the SLO: %d %s", code, body)
+	}
 	if code, body := jsonRequest(t, v.Handler(), "GET", "/monitoring/api/rules", "", ""); code != 200 || !strings.Contains(body, "slo:sli_error:ratio_rate5m") {
 		t.Errorf("the SLO rules are not in the engine: %d", code)
 	}

@@ -60,21 +60,23 @@ func newHealthReport(status healthcheck.Status, results []healthcheck.CheckResul
 	return rep
 }
 
-// healthDetails serves GET /monitoring/api/health: the last results, without
-// running anything.
+// healthDetails serves GET /monitoring/api/health.
 func (v *Vitals) healthDetails(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v.healthReport(r))
 }
 
+// healthReport evaluates every enabled check as /healthz does (on-demand
+// checks run now, background ones give their cached result) and lists the
+// disabled ones too.
 func (v *Vitals) healthReport(r *http.Request) healthReport {
-	results := v.health.Results()
-	var enabled []healthcheck.CheckResult
-	for _, c := range results {
-		if c.Enabled {
-			enabled = append(enabled, c)
+	rep := v.health.Check(r.Context(), healthcheck.Liveness|healthcheck.Readiness)
+	results := rep.Checks
+	for _, c := range v.health.Results() {
+		if !c.Enabled {
+			results = append(results, c)
 		}
 	}
-	return newHealthReport(healthcheck.Aggregate(enabled), results, v.authorized(r))
+	return newHealthReport(rep.Status, results, v.authorized(r))
 }
 
 // healthRunAll serves POST /monitoring/api/health/check: run every check now.

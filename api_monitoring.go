@@ -51,7 +51,14 @@ func (v *Vitals) performance(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, errorExecution, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, sum)
+	writeJSON(w, http.StatusOK, performanceReport{PerformanceSummary: sum, SLOs: v.sloReports(r)})
+}
+
+// performanceReport is the body of /monitoring/api/performance: the
+// summary, and each SLO when there are any.
+type performanceReport struct {
+	instrument.PerformanceSummary
+	SLOs []sloReport `json:"slos,omitempty"`
 }
 
 // summaryOptions points the summary at this Vitals' business metrics.

@@ -404,6 +404,48 @@
     );
   }
 
+  // renderSLOs shows each SLO: SLI now against its objective, burn rate per
+  // window (highlighted above the page and ticket factors), budget left and
+  // the state of its page and ticket alerts.
+  function renderSLOs(slos) {
+    const sec = $("slos");
+    if (!slos || !slos.length) {
+      sec.hidden = true;
+      return;
+    }
+    sec.hidden = false;
+    const factors = { "5m": 14.4, "1h": 14.4, "30m": 6, "6h": 6, "2h": 3, "1d": 3, "3d": 1 };
+    const burn = (s, w) => {
+      const v = (s.burn_rates || {})[w];
+      if (v === undefined) return "–";
+      return h("span", { class: v > (factors[w] || 1) ? "bad" : null, text: v.toFixed(2) + "×" });
+    };
+    const pct = (v, digits) => (v === undefined || v === null ? "–" : v.toFixed(digits) + " %");
+    const alertState = (s, sev) => {
+      const a = (s.alerts || []).find((x) => (x.labels || {}).sloth_severity === sev && (x.state === "firing" || x.state === "pending"));
+      return a ? badge(a.state) : h("span", { class: "muted", text: "ok" });
+    };
+    fill(
+      $("slo-list"),
+      table(
+        [
+          { title: "SLO", get: (s) => (s.service ? s.service + " / " : "") + s.name },
+          { title: "SLI (5m)", num: true, get: (s) => pct(s.sli, 3) },
+          { title: "Objective", num: true, get: (s) => pct(s.objective, 2) },
+          { title: "Burn 5m", num: true, get: (s) => burn(s, "5m") },
+          { title: "1h", num: true, get: (s) => burn(s, "1h") },
+          { title: "6h", num: true, get: (s) => burn(s, "6h") },
+          { title: "1d", num: true, get: (s) => burn(s, "1d") },
+          { title: "3d", num: true, get: (s) => burn(s, "3d") },
+          { title: "Budget left", num: true, get: (s) => (s.error_budget_remaining === undefined ? "–" : pct(100 * s.error_budget_remaining, 1)) },
+          { title: "Page", get: (s) => alertState(s, "page") },
+          { title: "Ticket", get: (s) => alertState(s, "ticket") },
+        ],
+        slos,
+      ),
+    );
+  }
+
   function badge(text, cls) {
     return h("span", { class: "badge " + (cls || String(text).toLowerCase()), text });
   }
@@ -812,6 +854,7 @@
     if (got.silences !== undefined) state.silences = got.silences && got.silences.missing ? undefined : got.silences;
     renderAlerts(state.alerts, alertsMissing);
     renderSilences(state.silences, alertsMissing);
+    if (got.perf && !got.perf.missing) renderSLOs(got.perf.slos);
 
     // Round two: the top routes and the business metrics, which need the
     // routes and the namespace learnt above.
