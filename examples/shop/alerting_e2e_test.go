@@ -804,22 +804,25 @@ func startSideProcess(t *testing.T, name, listen, dir, bin string, args ...strin
 // startPrometheusWithRules runs Prometheus on a free port of 127.0.0.1,
 // scraping target's /metrics and evaluating ruleFile every second, with
 // no Alertmanager.
-func startPrometheusWithRules(t *testing.T, bin, target, ruleFile string) *sideProcess {
+func startPrometheusWithRules(t *testing.T, bin, target string, ruleFiles ...string) *sideProcess {
 	t.Helper()
 	listen := freeAddr(t)
 	dir := t.TempDir()
 	config := filepath.Join(dir, "prometheus.yml")
+	quoted := make([]string, len(ruleFiles))
+	for i, f := range ruleFiles {
+		quoted[i] = fmt.Sprintf("%q", f)
+	}
 	yml := fmt.Sprintf(`global:
   scrape_interval: 1s
   scrape_timeout: 1s
   evaluation_interval: 1s
-rule_files:
-  - %q
+rule_files: [%s]
 scrape_configs:
   - job_name: shop
     static_configs:
       - targets: [%q]
-`, ruleFile, target)
+`, strings.Join(quoted, ", "), target)
 	if err := os.WriteFile(config, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
 	}
