@@ -76,6 +76,7 @@ type RuleError struct {
 	Err               error
 }
 
+// Error names where the rule is and what is wrong with it.
 func (e *RuleError) Error() string {
 	var b strings.Builder
 	if e.File != "" {

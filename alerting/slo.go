@@ -153,6 +153,7 @@ type SLOError struct {
 	Err        error
 }
 
+// Error names the SLO and field and says what is wrong.
 func (e *SLOError) Error() string {
 	return fmt.Sprintf("slo %q: %s: %v", e.SLO, e.Field, e.Err)
 }

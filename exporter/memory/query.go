@@ -39,6 +39,7 @@ type BadQueryError struct {
 	Err error
 }
 
+// Error returns the parser's or the parameter check's message.
 func (e *BadQueryError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the underlying error.
