@@ -20,8 +20,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/vitalsgo/vitals/internal/logtest"
 )
 
 // dashRules are the alert rules of TestDashboardInChromium: fast ones, so
@@ -75,7 +73,7 @@ func TestDashboardInChromium(t *testing.T) {
 	if err := os.WriteFile(rules, []byte(dashRules), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	base := "http://" + dashStartShop(t, "-addr", "127.0.0.1:0", "-collect", "1s", "-rules", rules, "-admin-token", dashToken)
+	base := "http://" + startShopWith(t, "-addr", "127.0.0.1:0", "-collect", "1s", "-rules", rules, "-admin-token", dashToken)
 	// The 5-minute window has a point every 5 s: the charts fill quickly.
 	page := base + "/monitoring/#window=5m"
 
@@ -244,34 +242,6 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Errorf("screenshot %s: %d bytes, %dx%d, want 1280x1600", shot, st.Size(), cfg.Width, cfg.Height)
 	}
 	t.Logf("screenshot: %s", shot)
-}
-
-// dashStartShop runs the shop with args until the test ends and returns its
-// address.
-func dashStartShop(t *testing.T, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	var out logtest.Buffer
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, &out, func(a string) { addrc <- a }) }()
-	select {
-	case a := <-addrc:
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("run: %v", err)
-			}
-			if t.Failed() {
-				t.Logf("shop output:\n%s", out.String())
-			}
-		})
-		return a
-	case err := <-done:
-		cancel()
-		t.Fatalf("run ended early: %v\n%s", err, out.String())
-		return ""
-	}
 }
 
 // dashTraffic sends requests to the shop until the test ends: every 20 ms

@@ -172,30 +172,7 @@ func TestAgreementWithPrometheus(t *testing.T) {
 // second, until the test ends, and returns its address.
 func startShop(t *testing.T) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	var out logtest.Buffer
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-collect", "1s"}, &out, func(a string) { addrc <- a })
-	}()
-	select {
-	case a := <-addrc:
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("run: %v", err)
-			}
-			if t.Failed() {
-				t.Logf("shop output:\n%s", out.String())
-			}
-		})
-		return a
-	case err := <-done:
-		cancel()
-		t.Fatalf("run ended early: %v\n%s", err, out.String())
-		return ""
-	}
+	return startShopWith(t, "-addr", "127.0.0.1:0", "-collect", "1s")
 }
 
 // prometheus is a Prometheus server the test runs.
