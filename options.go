@@ -253,8 +253,9 @@ func WithBizMetrics(opts ...bizmetrics.Option) Option {
 // multiwindow, multi-burn-rate alerts (page and ticket, as the Google SRE
 // workbook and Sloth define them) run in the alert engine, and
 // /monitoring/api/slos reports each one. An invalid SLO stops Start with
-// an error naming it. Windows longer than the in-memory reader's retention
-// (1 h by default) are computed from what it holds: see docs/slos.md. By
+// an error naming it. Each SLO keeps its 5-minute error ratio for its whole
+// period (about 345 KB for 30 days), so the long windows and the budget do
+// not depend on the in-memory reader's retention: see docs/slos.md. By
 // default, there are none.
 func WithSLOs(slos ...alerting.SLO) Option {
 	return optionFunc(func(c config) config {

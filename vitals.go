@@ -177,10 +177,6 @@ func (v *Vitals) startAlerting(ctx context.Context, cfg config) error {
 		}
 		groups = append(groups, sloGroups...)
 		v.slos = cfg.slos
-		if r := v.mem.Retention(); r < 72*time.Hour {
-			cfg.logger.Info("SLO windows longer than the in-memory retention are computed from what it holds",
-				"retention", r, "see", "docs/slos.md")
-		}
 	}
 	if len(cfg.ruleFiles) > 0 {
 		fromFiles, err := alerting.LoadFiles(cfg.ruleFiles...)
