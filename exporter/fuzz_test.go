@@ -1,0 +1,26 @@
+package exporter
+
+import (
+	"strings"
+	"testing"
+)
+
+// FuzzConfigFromEnv feeds arbitrary values to every variable: the parser
+// never panics, and an error never repeats a header value.
+func FuzzConfigFromEnv(f *testing.F) {
+	for _, s := range []string{"", "a=b", "k=%zz", "grpc", "http://c:4318", "1000", "true", "a=b,,c", "=", "x\x00y"} {
+		f.Add(s, "secret-value")
+	}
+	f.Fuzz(func(t *testing.T, v, secret string) {
+		env := map[string]string{}
+		for _, name := range []string{EnvServiceName, EnvResourceAttributes, EnvMetricsExporter, EnvEndpoint, EnvMetricsEndpoint,
+			EnvProtocol, EnvTimeout, EnvInsecure, EnvCompression, EnvTemporalityPreference, EnvMetricExportInterval, EnvMetricsExemplarFilter} {
+			env[name] = v
+		}
+		env[EnvHeaders] = v + "=" + secret
+		_, err := configFromLookup(lookupFrom(env))
+		if err != nil && len(secret) > 8 && !strings.Contains(v, secret) && strings.Contains(err.Error(), secret) {
+			t.Fatalf("error leaks the header value: %v", err)
+		}
+	})
+}

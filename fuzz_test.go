@@ -1,0 +1,55 @@
+package vitals
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/vitalsgo/vitals/exporter/memory"
+)
+
+// FuzzMonitoringAPI sends arbitrary parameters to the reading endpoints:
+// every answer is a JSON success or a JSON error with the right status,
+// never a panic or a 500.
+func FuzzMonitoringAPI(f *testing.F) {
+	for _, s := range []string{"up", "rate(x[5m]", "{__name__=~\".+\"}", "", "1e309", "-1", "15m", "abc", "2026-01-01T00:00:00Z", "sum(x) by (", "\x00"} {
+		f.Add(s, s, s)
+	}
+	cleanEnvF(f)
+	v, err := Start(context.Background(), WithoutRuntime(), WithMemory(memory.WithInterval(time.Hour), memory.WithQueryLimits(time.Second, 100000)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = v.Shutdown(context.Background()) })
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		paths := []string{
+			"/monitoring/api/query?" + url.Values{"query": {a}, "time": {b}, "timeout": {c}}.Encode(),
+			"/monitoring/api/query_range?" + url.Values{"query": {a}, "start": {b}, "end": {c}, "step": {b}}.Encode(),
+			"/monitoring/api/metrics?" + url.Values{"match": {a}}.Encode(),
+			"/monitoring/api/performance?" + url.Values{"window": {a}}.Encode(),
+		}
+		for _, p := range paths {
+			rec := httptest.NewRecorder()
+			v.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, p, nil))
+			switch rec.Code {
+			case http.StatusOK, http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusServiceUnavailable:
+			default:
+				t.Fatalf("%s: %d %s", p, rec.Code, rec.Body.String())
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+				t.Fatalf("%s: content type %q", p, ct)
+			}
+		}
+	})
+}
+
+// cleanEnvF is cleanEnv for a fuzz target.
+func cleanEnvF(f *testing.F) {
+	f.Helper()
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_METRICS_EXPORTER"} {
+		f.Setenv(name, "")
+	}
+}
