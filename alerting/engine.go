@@ -356,13 +356,19 @@ func (e *Engine) query(ctx context.Context, r *ruleState, ts time.Time) (memory.
 	if err != nil {
 		return nil, err
 	}
+	return asVector(r.Expr, res)
+}
+
+// asVector returns a query's result as a vector: a scalar becomes one
+// sample without labels; anything else is an error naming the expression.
+func asVector(expr string, res memory.Result) (memory.Vector, error) {
 	switch v := res.Value.(type) {
 	case memory.Vector:
 		return v, nil
 	case memory.Scalar:
 		return memory.Vector{{F: v.V, T: v.T}}, nil
 	default:
-		return nil, fmt.Errorf("expression %q returned a %s, want a vector or scalar", r.Expr, res.Value.Type())
+		return nil, fmt.Errorf("expression %q returned a %s, want a vector or scalar", expr, res.Value.Type())
 	}
 }
 
@@ -440,13 +446,7 @@ func (e *Engine) expander(ctx context.Context, r *ruleState, s promql.Sample, ts
 		if err != nil {
 			return nil, err
 		}
-		switch v := res.Value.(type) {
-		case memory.Vector:
-			return v, nil
-		case memory.Scalar:
-			return promql.Vector{{F: v.V, T: v.T}}, nil
-		}
-		return nil, fmt.Errorf("query %q returned a %s", q, res.Value.Type())
+		return asVector(q, res)
 	}
 	return func(text string) string {
 		if !strings.Contains(text, "{{") {
@@ -471,7 +471,7 @@ func (e *Engine) Alerts() []Alert {
 	for _, g := range e.groups {
 		for _, r := range g.rules {
 			for _, a := range r.instances {
-				out = append(out, e.toAlert(a, now))
+				out = append(out, e.toAlert(r, a, now))
 			}
 		}
 	}
@@ -484,8 +484,8 @@ func (e *Engine) Alerts() []Alert {
 	return out
 }
 
-// toAlert copies an instance. The caller holds e.mu.
-func (e *Engine) toAlert(a *instance, now time.Time) Alert {
+// toAlert copies an instance of rule r. The caller holds e.mu.
+func (e *Engine) toAlert(r *ruleState, a *instance, now time.Time) Alert {
 	al := Alert{
 		ID:          a.id,
 		Labels:      a.labels.Map(),
@@ -506,22 +506,11 @@ func (e *Engine) toAlert(a *instance, now time.Time) Alert {
 	if e.ext != nil {
 		u := *e.ext
 		u.Path = strings.TrimSuffix(u.Path, "/") + "/monitoring/api/query"
-		u.RawQuery = url.Values{"query": {e.exprOf(a)}}.Encode()
+		u.RawQuery = url.Values{"query": {r.Expr}}.Encode()
 		al.GeneratorURL = u.String()
 	}
 	al.Silenced = e.silences.Matching(al.Labels, now)
 	return al
-}
-
-func (e *Engine) exprOf(a *instance) string {
-	for _, g := range e.groups {
-		for _, r := range g.rules {
-			if _, ok := r.instances[a.labels.Hash()]; ok {
-				return r.Expr
-			}
-		}
-	}
-	return ""
 }
 
 // Resolve marks a firing (or pending) instance resolved by an operator,

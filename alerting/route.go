@@ -144,7 +144,7 @@ func (e *Engine) dispatch(now time.Time) {
 				if a.state == StatePending {
 					continue
 				}
-				al := e.toAlert(a, now)
+				al := e.toAlert(r, a, now)
 				if al.State == StateFiring && len(al.Silenced) > 0 {
 					continue
 				}

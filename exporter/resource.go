@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
@@ -66,12 +67,7 @@ func newResource(ctx context.Context, cfg Config) (*resource.Resource, error) {
 }
 
 func hasKey(attrs []attribute.KeyValue, k attribute.Key) bool {
-	for _, kv := range attrs {
-		if kv.Key == k {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(attrs, func(kv attribute.KeyValue) bool { return kv.Key == k })
 }
 
 // buildVersion returns the main module's version, or "" for a development

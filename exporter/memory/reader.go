@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -220,7 +221,7 @@ func (r *Reader) le(bound float64) string {
 		s = "NaN"
 	default:
 		s = strconv.FormatFloat(bound, 'g', -1, 64)
-		if !containsAny(s, ".eE") {
+		if !strings.ContainsAny(s, ".eE") {
 			s += ".0"
 		}
 	}
@@ -229,17 +230,6 @@ func (r *Reader) le(bound float64) string {
 	}
 	r.leCache[bound] = s
 	return s
-}
-
-func containsAny(s, chars string) bool {
-	for i := 0; i < len(s); i++ {
-		for j := 0; j < len(chars); j++ {
-			if s[i] == chars[j] {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // Run collects every interval until ctx is done or the reader's
