@@ -64,8 +64,8 @@ func (v *Vitals) resolveAlert(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Reason string `json:"reason"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&body); err != nil {
-		writeAPIError(w, errorBadData, errors.New("body must be JSON: {\"reason\": \"...\"}"))
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxRequestBody)).Decode(&body); err != nil {
+		writeBodyError(w, err, errors.New("body must be JSON: {\"reason\": \"...\"}"))
 		return
 	}
 	err := v.alerts.Resolve(r.PathValue("id"), body.Reason)
@@ -97,10 +97,10 @@ func (v *Vitals) listSilences(w http.ResponseWriter, _ *http.Request) {
 // Alertmanager's JSON shape.
 func (v *Vitals) createSilence(w http.ResponseWriter, r *http.Request) {
 	var s alerting.Silence
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxRequestBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
-		writeAPIError(w, errorBadData, errors.New("body must be a silence: {\"matchers\": [...], \"startsAt\", \"endsAt\", \"createdBy\", \"comment\"}"))
+		writeBodyError(w, err, errors.New("body must be a silence: {\"matchers\": [...], \"startsAt\", \"endsAt\", \"createdBy\", \"comment\"}"))
 		return
 	}
 	id, err := v.alerts.Silences().Add(s)

@@ -86,6 +86,9 @@ func (v *Vitals) metricsList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (v *Vitals) seriesList(r *http.Request, match string) ([]seriesValue, error) {
+	if err := checkQueryLength("match", match); err != nil {
+		return nil, err
+	}
 	if match == "" {
 		match = `{__name__=~".+"}`
 	}

@@ -26,6 +26,18 @@ const (
 	errorInternal  = "internal"
 )
 
+// Limits of the monitoring API's requests, documented in docs/security.md.
+const (
+	// MaxRequestBody is the largest request body the monitoring API reads:
+	// a silence, a resolve reason, a query sent as a POSTed form. A larger
+	// body is refused with 413 Request Entity Too Large.
+	MaxRequestBody = 64 << 10
+	// MaxQueryLength is the longest PromQL expression (query, and match of
+	// /monitoring/api/metrics) the monitoring API parses. A longer one is
+	// refused with 400 and errorType bad_data.
+	MaxQueryLength = 16 << 10
+)
+
 // queryAPI serves PromQL over the in-memory reader, shaped like Prometheus'
 // /api/v1/query and /api/v1/query_range.
 type queryAPI struct {
@@ -49,11 +61,10 @@ type queryData struct {
 
 // query serves GET and POST /monitoring/api/query?query=&time=&timeout=.
 func (a *queryAPI) query(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		writeAPIError(w, errorBadData, err)
+	expr, ok := parseQueryForm(w, r)
+	if !ok {
 		return
 	}
-	expr := r.Form.Get("query")
 	ts, err := parseTimeParam(r.Form.Get("time"), "time", a.now())
 	if err != nil {
 		writeAPIError(w, errorBadData, err)
@@ -72,11 +83,10 @@ func (a *queryAPI) query(w http.ResponseWriter, r *http.Request) {
 // queryRange serves GET and POST
 // /monitoring/api/query_range?query=&start=&end=&step=&timeout=.
 func (a *queryAPI) queryRange(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		writeAPIError(w, errorBadData, err)
+	expr, ok := parseQueryForm(w, r)
+	if !ok {
 		return
 	}
-	expr := r.Form.Get("query")
 	start, err := parseTimeParam(r.Form.Get("start"), "start", time.Time{})
 	if err == nil && r.Form.Get("start") == "" {
 		err = errors.New("missing parameter 'start'")
@@ -106,6 +116,47 @@ func (a *queryAPI) queryRange(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	res, err := a.mem.QueryRange(ctx, expr, start, end, step)
 	writeQueryResult(w, expr, res, err)
+}
+
+// parseQueryForm parses the parameters of a query endpoint, from the URL
+// and a form body of at most MaxRequestBody bytes, and returns the query,
+// at most MaxQueryLength bytes long. On error it has answered.
+func parseQueryForm(w http.ResponseWriter, r *http.Request) (string, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBody)
+	if err := r.ParseForm(); err != nil {
+		writeBodyError(w, err, nil)
+		return "", false
+	}
+	expr := r.Form.Get("query")
+	if err := checkQueryLength("query", expr); err != nil {
+		writeAPIError(w, errorBadData, err)
+		return "", false
+	}
+	return expr, true
+}
+
+// checkQueryLength refuses a PromQL parameter longer than MaxQueryLength.
+func checkQueryLength(param, expr string) error {
+	if len(expr) > MaxQueryLength {
+		return fmt.Errorf("invalid parameter '%s': %d bytes is longer than the %d bytes allowed", param, len(expr), MaxQueryLength)
+	}
+	return nil
+}
+
+// writeBodyError answers a request whose body could not be read: 413
+// naming the limit when it was too large, else 400 with badBody, or with
+// err when badBody is nil.
+func writeBodyError(w http.ResponseWriter, err, badBody error) {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeJSON(w, http.StatusRequestEntityTooLarge, apiResponse{Status: "error", ErrorType: errorBadData,
+			Error: fmt.Sprintf("request body larger than the %d bytes allowed", tooLarge.Limit)})
+	case badBody != nil:
+		writeAPIError(w, errorBadData, badBody)
+	default:
+		writeAPIError(w, errorBadData, err)
+	}
 }
 
 func writeQueryResult(w http.ResponseWriter, expr string, res memory.Result, err error) {

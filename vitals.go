@@ -49,6 +49,7 @@ type Vitals struct {
 	authorize      func(*http.Request) bool
 	protectReads   bool
 	started        time.Time
+	routes         []string // the ServeMux patterns of handler
 
 	stopMemory context.CancelFunc
 	memoryDone chan struct{}
@@ -251,10 +252,17 @@ func (v *Vitals) Handler() http.Handler { return v.handler }
 
 func (v *Vitals) newHandler() http.Handler {
 	mux := http.NewServeMux()
+	// Every route goes through handle, so that v.routes lists them all:
+	// docs/security.md documents each one, and a test holds the two equal.
+	handle := func(pattern string, h http.Handler) {
+		mux.Handle(pattern, h)
+		v.routes = append(v.routes, pattern)
+	}
+	handleFunc := func(pattern string, h http.HandlerFunc) { handle(pattern, h) }
 	if h := v.provider.PrometheusHandler(); h != nil {
-		mux.Handle("GET /metrics", h)
+		handle("GET /metrics", h)
 	} else {
-		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		handleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
 			http.Error(w, "the Prometheus exporter is not enabled (see OTEL_METRICS_EXPORTER)", http.StatusNotFound)
 		})
 	}
@@ -263,36 +271,36 @@ func (v *Vitals) newHandler() http.Handler {
 		healthcheck.WithAuthorizer(v.authorized),
 		healthcheck.WithServiceInfo("", resourceValue(res, "service.version"), resourceValue(res, "service.instance.id"), resourceValue(res, "service.name")),
 	}
-	mux.Handle("/livez", healthcheck.Handler(v.health, healthcheck.Liveness, hopts...))
-	mux.Handle("/readyz", healthcheck.Handler(v.health, healthcheck.Readiness, hopts...))
-	mux.Handle("/healthz", healthcheck.Handler(v.health, healthcheck.Liveness|healthcheck.Readiness, hopts...))
+	handle("/livez", healthcheck.Handler(v.health, healthcheck.Liveness, hopts...))
+	handle("/readyz", healthcheck.Handler(v.health, healthcheck.Readiness, hopts...))
+	handle("/healthz", healthcheck.Handler(v.health, healthcheck.Liveness|healthcheck.Readiness, hopts...))
 	read := v.requireRead
 	// The page is static; the data it shows comes from the API below.
-	mux.Handle("GET /monitoring/{$}", v.dashboardHandler())
-	mux.Handle("GET /monitoring/{file}", v.dashboardHandler())
-	mux.HandleFunc("GET /monitoring/api/health", read(v.healthDetails))
-	mux.HandleFunc("POST /monitoring/api/health/check", v.requireAuth(v.healthRunAll))
-	mux.HandleFunc("GET /monitoring/api/system", read(v.system))
-	mux.HandleFunc("GET /monitoring/api/export", read(v.export))
+	handle("GET /monitoring/{$}", v.dashboardHandler())
+	handle("GET /monitoring/{file}", v.dashboardHandler())
+	handleFunc("GET /monitoring/api/health", read(v.healthDetails))
+	handleFunc("POST /monitoring/api/health/check", v.requireAuth(v.healthRunAll))
+	handleFunc("GET /monitoring/api/system", read(v.system))
+	handleFunc("GET /monitoring/api/export", read(v.export))
 	if v.alerts != nil {
-		mux.HandleFunc("GET /monitoring/api/alerts", read(v.listAlerts))
-		mux.HandleFunc("GET /monitoring/api/rules", read(v.listRules))
-		mux.HandleFunc("POST /monitoring/api/alerts/{id}/resolve", v.requireAuth(v.resolveAlert))
-		mux.HandleFunc("GET /monitoring/api/silences", read(v.listSilences))
-		mux.HandleFunc("POST /monitoring/api/silences", v.requireAuth(v.createSilence))
-		mux.HandleFunc("DELETE /monitoring/api/silences/{id}", v.requireAuth(v.expireSilence))
-		mux.HandleFunc("GET /monitoring/api/slos", read(v.listSLOs))
+		handleFunc("GET /monitoring/api/alerts", read(v.listAlerts))
+		handleFunc("GET /monitoring/api/rules", read(v.listRules))
+		handleFunc("POST /monitoring/api/alerts/{id}/resolve", v.requireAuth(v.resolveAlert))
+		handleFunc("GET /monitoring/api/silences", read(v.listSilences))
+		handleFunc("POST /monitoring/api/silences", v.requireAuth(v.createSilence))
+		handleFunc("DELETE /monitoring/api/silences/{id}", v.requireAuth(v.expireSilence))
+		handleFunc("GET /monitoring/api/slos", read(v.listSLOs))
 	}
 	if v.mem != nil {
 		api := &queryAPI{mem: v.mem, now: v.mem.Now}
 		for _, method := range []string{http.MethodGet, http.MethodPost} {
-			mux.HandleFunc(method+" /monitoring/api/query", read(api.query))
-			mux.HandleFunc(method+" /monitoring/api/query_range", read(api.queryRange))
+			handleFunc(method+" /monitoring/api/query", read(api.query))
+			handleFunc(method+" /monitoring/api/query_range", read(api.queryRange))
 		}
-		mux.HandleFunc("GET /monitoring/api/performance", read(v.performance))
-		mux.HandleFunc("GET /monitoring/api/metrics", read(v.metricsList))
+		handleFunc("GET /monitoring/api/performance", read(v.performance))
+		handleFunc("GET /monitoring/api/metrics", read(v.metricsList))
 	}
-	mux.HandleFunc("/monitoring/api/", func(w http.ResponseWriter, r *http.Request) {
+	handleFunc("/monitoring/api/", func(w http.ResponseWriter, r *http.Request) {
 		// This catch-all hides ServeMux's own 405s: find the methods the
 		// path has.
 		var allow []string

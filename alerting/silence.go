@@ -38,21 +38,19 @@ func (m Matcher) compile() (*labels.Matcher, error) {
 		t = labels.MatchNotEqual
 	}
 	if m.Name == "" {
-		return nil, errors.New("matcher without a label name")
+		return nil, errors.New("no label name")
 	}
-	lm, err := labels.NewMatcher(t, m.Name, m.Value)
-	if err != nil {
-		return nil, fmt.Errorf("matcher %s: %w", m.Name, err)
-	}
-	return lm, nil
+	return labels.NewMatcher(t, m.Name, m.Value)
 }
 
+// compileAll compiles ms; an error names the first bad matcher by its
+// position (from 1) and label name.
 func compileAll(ms []Matcher) ([]*labels.Matcher, error) {
 	out := make([]*labels.Matcher, 0, len(ms))
-	for _, m := range ms {
+	for i, m := range ms {
 		lm, err := m.compile()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("matcher %d (%q): %w", i+1, m.Name, err)
 		}
 		out = append(out, lm)
 	}
