@@ -19,11 +19,12 @@ import (
 // The error types of Prometheus' HTTP API, which the query endpoints answer
 // with so that tools that speak that API understand them.
 const (
-	errorBadData   = "bad_data"
-	errorExecution = "execution"
-	errorTimeout   = "timeout"
-	errorCanceled  = "canceled"
-	errorInternal  = "internal"
+	errorBadData     = "bad_data"
+	errorExecution   = "execution"
+	errorTimeout     = "timeout"
+	errorCanceled    = "canceled"
+	errorInternal    = "internal"
+	errorUnavailable = "unavailable"
 )
 
 // Limits of the monitoring API's requests, documented in docs/security.md.
@@ -36,7 +37,29 @@ const (
 	// /monitoring/api/metrics) the monitoring API parses. A longer one is
 	// refused with 400 and errorType bad_data.
 	MaxQueryLength = 16 << 10
+	// MaxConcurrentQueries is how many monitoring API requests may run
+	// PromQL at once (query, query_range, performance, metrics, slos,
+	// export). Others wait for a slot for as long as their request lasts,
+	// and get 503 with errorType unavailable if it ends first. With each
+	// query's sample limit, it bounds the memory callers can make queries
+	// hold.
+	MaxConcurrentQueries = 4
 )
+
+// limitQueries lets at most MaxConcurrentQueries calls of h run at once.
+func (v *Vitals) limitQueries(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case v.querySlots <- struct{}{}:
+		case <-r.Context().Done():
+			writeJSON(w, http.StatusServiceUnavailable, apiResponse{Status: "error", ErrorType: errorUnavailable,
+				Error: fmt.Sprintf("the request ended while waiting for one of the %d query slots (other queries are running)", MaxConcurrentQueries)})
+			return
+		}
+		defer func() { <-v.querySlots }()
+		h(w, r)
+	}
+}
 
 // queryAPI serves PromQL over the in-memory reader, shaped like Prometheus'
 // /api/v1/query and /api/v1/query_range.

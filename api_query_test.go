@@ -1,6 +1,7 @@
 package vitals
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -185,5 +186,52 @@ func TestWithoutMemory(t *testing.T) {
 	v.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/monitoring/api/query?query=up", nil))
 	if rec.Code != http.StatusNotFound {
 		t.Errorf("query without the memory reader: %d", rec.Code)
+	}
+}
+
+// TestConcurrentQueriesAreLimited fills every query slot and checks that a
+// PromQL request waits for one (503 if its request ends first), that it runs
+// once a slot frees, and that reads without PromQL are not held up.
+func TestConcurrentQueriesAreLimited(t *testing.T) {
+	v, _, srv := startWithClock(t)
+	for range MaxConcurrentQueries {
+		v.querySlots <- struct{}{}
+	}
+
+	for _, path := range []string{"/monitoring/api/query?query=up", "/monitoring/api/query_range?query=up&start=0&end=60&step=15",
+		"/monitoring/api/performance", "/monitoring/api/metrics", "/monitoring/api/slos", "/monitoring/api/export"} {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		rec := httptest.NewRecorder()
+		v.Handler().ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, path, nil))
+		var r apiReply
+		if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
+			t.Fatalf("%s: %v: %s", path, err, rec.Body)
+		}
+		if rec.Code != http.StatusServiceUnavailable || r.ErrorType != "unavailable" || !strings.Contains(r.Error, "query slots") {
+			t.Errorf("%s with every slot taken and the request ended: %d %+v, want 503 unavailable naming the slots", path, rec.Code, r)
+		}
+	}
+	if code, _ := call(t, http.MethodGet, srv.URL+"/monitoring/api/health", nil); code != http.StatusOK {
+		t.Errorf("health details while the query slots are full: %d, want 200", code)
+	}
+
+	done := make(chan int)
+	go func() {
+		resp, err := http.Get(srv.URL + "/monitoring/api/query?query=vector(1)")
+		if err != nil {
+			t.Error(err)
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	<-v.querySlots // one query finishes
+	if code := <-done; code != http.StatusOK {
+		t.Errorf("waiting query once a slot freed: %d, want 200", code)
+	}
+	if n := len(v.querySlots); n != MaxConcurrentQueries-1 {
+		t.Errorf("%d slots taken after the query, want %d: the slot was not given back", n, MaxConcurrentQueries-1)
 	}
 }

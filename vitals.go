@@ -49,7 +49,8 @@ type Vitals struct {
 	authorize      func(*http.Request) bool
 	protectReads   bool
 	started        time.Time
-	routes         []string // the ServeMux patterns of handler
+	routes         []string      // the ServeMux patterns of handler
+	querySlots     chan struct{} // one per running PromQL request (limitQueries)
 
 	stopMemory context.CancelFunc
 	memoryDone chan struct{}
@@ -275,13 +276,16 @@ func (v *Vitals) newHandler() http.Handler {
 	handle("/readyz", healthcheck.Handler(v.health, healthcheck.Readiness, hopts...))
 	handle("/healthz", healthcheck.Handler(v.health, healthcheck.Liveness|healthcheck.Readiness, hopts...))
 	read := v.requireRead
+	v.querySlots = make(chan struct{}, MaxConcurrentQueries)
+	// query is for the reads that run PromQL over the in-memory reader.
+	query := func(h http.HandlerFunc) http.HandlerFunc { return read(v.limitQueries(h)) }
 	// The page is static; the data it shows comes from the API below.
 	handle("GET /monitoring/{$}", v.dashboardHandler())
 	handle("GET /monitoring/{file}", v.dashboardHandler())
 	handleFunc("GET /monitoring/api/health", read(v.healthDetails))
 	handleFunc("POST /monitoring/api/health/check", v.requireAuth(v.healthRunAll))
 	handleFunc("GET /monitoring/api/system", read(v.system))
-	handleFunc("GET /monitoring/api/export", read(v.export))
+	handleFunc("GET /monitoring/api/export", query(v.export))
 	if v.alerts != nil {
 		handleFunc("GET /monitoring/api/alerts", read(v.listAlerts))
 		handleFunc("GET /monitoring/api/rules", read(v.listRules))
@@ -289,16 +293,16 @@ func (v *Vitals) newHandler() http.Handler {
 		handleFunc("GET /monitoring/api/silences", read(v.listSilences))
 		handleFunc("POST /monitoring/api/silences", v.requireAuth(v.createSilence))
 		handleFunc("DELETE /monitoring/api/silences/{id}", v.requireAuth(v.expireSilence))
-		handleFunc("GET /monitoring/api/slos", read(v.listSLOs))
+		handleFunc("GET /monitoring/api/slos", query(v.listSLOs))
 	}
 	if v.mem != nil {
 		api := &queryAPI{mem: v.mem, now: v.mem.Now}
 		for _, method := range []string{http.MethodGet, http.MethodPost} {
-			handleFunc(method+" /monitoring/api/query", read(api.query))
-			handleFunc(method+" /monitoring/api/query_range", read(api.queryRange))
+			handleFunc(method+" /monitoring/api/query", query(api.query))
+			handleFunc(method+" /monitoring/api/query_range", query(api.queryRange))
 		}
-		handleFunc("GET /monitoring/api/performance", read(v.performance))
-		handleFunc("GET /monitoring/api/metrics", read(v.metricsList))
+		handleFunc("GET /monitoring/api/performance", query(v.performance))
+		handleFunc("GET /monitoring/api/metrics", query(v.metricsList))
 	}
 	handleFunc("/monitoring/api/", func(w http.ResponseWriter, r *http.Request) {
 		// This catch-all hides ServeMux's own 405s: find the methods the

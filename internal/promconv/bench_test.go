@@ -24,14 +24,21 @@ const (
 	benchScope  = "github.com/vitalsgo/vitals/bench"
 )
 
-// BenchmarkScrape serves benchSeries counter series, one attribute
-// route="r<i>" each, through promhttp in the text format.
+// BenchmarkScrape serves 1 000 and 10 000 counter series, one attribute
+// route="r<i>" each, through promhttp in the text format: client_golang
+// (the anchor), the OTel exporter, and promconv, side by side.
 func BenchmarkScrape(b *testing.B) {
+	for _, n := range []int{1000, benchSeries} {
+		b.Run("series="+strconv.Itoa(n), func(b *testing.B) { benchScrape(b, n) })
+	}
+}
+
+func benchScrape(b *testing.B, n int) {
 	b.Run("client_golang", func(b *testing.B) {
 		reg := prometheus.NewRegistry()
 		c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bench_requests_total", Help: "Requests."}, []string{"route"})
 		reg.MustRegister(c)
-		for i := range benchSeries {
+		for i := range n {
 			c.WithLabelValues("r" + strconv.Itoa(i)).Add(float64(i))
 		}
 		scrape(b, reg)
@@ -45,7 +52,7 @@ func BenchmarkScrape(b *testing.B) {
 			ConstLabels: prometheus.Labels{"otel_scope_name": benchScope},
 		}, []string{"route"})
 		reg.MustRegister(c)
-		for i := range benchSeries {
+		for i := range n {
 			c.WithLabelValues("r" + strconv.Itoa(i)).Add(float64(i))
 		}
 		scrape(b, reg)
@@ -56,7 +63,7 @@ func BenchmarkScrape(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		benchProvider(b, exp)
+		benchProvider(b, exp, n)
 		scrape(b, reg)
 	})
 	b.Run("otel_exporter_without_scope", func(b *testing.B) {
@@ -65,12 +72,12 @@ func BenchmarkScrape(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		benchProvider(b, exp)
+		benchProvider(b, exp, n)
 		scrape(b, reg)
 	})
 	b.Run("promconv", func(b *testing.B) {
 		reader := sdkmetric.NewManualReader()
-		benchProvider(b, reader)
+		benchProvider(b, reader, n)
 		scrape(b, promconv.NewGatherer(reader, nil))
 	})
 }
@@ -78,7 +85,7 @@ func BenchmarkScrape(b *testing.B) {
 // BenchmarkConvert converts one collection of benchSeries counter series.
 func BenchmarkConvert(b *testing.B) {
 	reader := sdkmetric.NewManualReader()
-	benchProvider(b, reader)
+	benchProvider(b, reader, benchSeries)
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(context.Background(), &rm); err != nil {
 		b.Fatal(err)
@@ -96,7 +103,7 @@ func BenchmarkConvert(b *testing.B) {
 // BenchmarkCollect is the share of the SDK in a promconv scrape.
 func BenchmarkCollect(b *testing.B) {
 	reader := sdkmetric.NewManualReader()
-	benchProvider(b, reader)
+	benchProvider(b, reader, benchSeries)
 	var rm metricdata.ResourceMetrics
 	b.ReportAllocs()
 	for b.Loop() {
@@ -106,7 +113,7 @@ func BenchmarkCollect(b *testing.B) {
 	}
 }
 
-func benchProvider(b *testing.B, r sdkmetric.Reader) {
+func benchProvider(b *testing.B, r sdkmetric.Reader, n int) {
 	mp := sdkmetric.NewMeterProvider(
 		sdkmetric.WithReader(r),
 		sdkmetric.WithCardinalityLimit(0), // the default 2000 would fold most series into one
@@ -117,7 +124,7 @@ func benchProvider(b *testing.B, r sdkmetric.Reader) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for i := range benchSeries {
+	for i := range n {
 		c.Add(context.Background(), float64(i), metric.WithAttributes(attribute.String("route", "r"+strconv.Itoa(i))))
 	}
 }
