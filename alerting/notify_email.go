@@ -127,10 +127,15 @@ func (e *Email) send(ctx context.Context, host string, from *mail.Address, to []
 		return err
 	}
 	defer func() { _ = c.Close() }()
-	if e.Hello != "" {
-		if err := c.Hello(e.Hello); err != nil {
-			return err
-		}
+	// Say EHLO here rather than inside Extension, which hides its error:
+	// a refused EHLO (4xx when the server is busy, to be retried) is the
+	// server's answer, not a missing STARTTLS or AUTH.
+	hello := e.Hello
+	if hello == "" {
+		hello = "localhost" // net/smtp's default
+	}
+	if err := c.Hello(hello); err != nil {
+		return fmt.Errorf("ehlo: %w", err)
 	}
 	if ok, _ := c.Extension("STARTTLS"); ok {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
