@@ -6,6 +6,7 @@
 //	go run ./examples/shop              # serves on 127.0.0.1:8080
 //	go run ./examples/shop -load        # the demo: with generated traffic
 //	go run ./examples/shop -addr :9090 -collect 1s -data ./data
+//	go run ./examples/shop -collect 1s -retention 10m  # less history, less memory
 //
 // Set OTEL_EXPORTER_OTLP_ENDPOINT to push the same metrics to a collector.
 package main
@@ -47,6 +48,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	fs.SetOutput(stdout)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	collect := fs.Duration("collect", 2*time.Second, "how often the in-memory reader collects (the library default is 10s)")
+	retention := fs.Duration("retention", 0, "how long the in-memory reader keeps samples (0: the library default, 1h)")
 	rules := fs.String("rules", "docs/rules/vitals-alerts.yml", "Prometheus rule file to evaluate in-process (empty: none)")
 	adminToken := fs.String("admin-token", os.Getenv("SHOP_ADMIN_TOKEN"), "bearer token for the state-changing monitoring endpoints and /admin/fault (default $SHOP_ADMIN_TOKEN; empty disables them)")
 	dataDir := fs.String("data", "", "directory of the SQLite database (default: a temporary directory, removed at exit)")
@@ -57,9 +59,13 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 		return err
 	}
 
+	memOpts := []memory.Option{memory.WithInterval(*collect)}
+	if *retention > 0 {
+		memOpts = append(memOpts, memory.WithRetention(*retention))
+	}
 	opts := []vitals.Option{
 		vitals.WithServiceName("shop"),
-		vitals.WithMemory(memory.WithInterval(*collect)),
+		vitals.WithMemory(memOpts...),
 		vitals.WithBizMetrics(bizmetrics.WithNamespace("shop"),
 			bizmetrics.WithAmountBuckets(5, 10, 25, 50, 100, 250, 500, 1000)),
 		vitals.WithSLOs(shopSLOs()...),

@@ -196,6 +196,15 @@ func (r *Receiver) Requests() []Request {
 	return slices.Clone(r.reqs)
 }
 
+// Reset forgets the requests received so far, for long tests that must not
+// hold every export in memory; Attempts still counts them.
+func (r *Receiver) Reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reqs = nil
+	r.notifyLocked()
+}
+
 // Attempts returns how many export attempts have arrived, including refused,
 // hung and undecodable ones.
 func (r *Receiver) Attempts() int {

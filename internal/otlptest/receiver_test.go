@@ -135,6 +135,30 @@ func TestExport(t *testing.T) {
 	}
 }
 
+func TestReset(t *testing.T) {
+	for _, tr := range transports() {
+		t.Run(tr.name, func(t *testing.T) {
+			r, mp := setup(t, tr, 10*time.Second)
+			if err := mp.ForceFlush(t.Context()); err != nil {
+				t.Fatalf("ForceFlush: %v", err)
+			}
+			r.Reset()
+			if got := len(r.Requests()); got != 0 {
+				t.Errorf("after Reset: %d requests, want 0", got)
+			}
+			if err := mp.ForceFlush(t.Context()); err != nil {
+				t.Fatalf("ForceFlush: %v", err)
+			}
+			if got := len(r.Requests()); got != 1 {
+				t.Errorf("after Reset and an export: %d requests, want 1", got)
+			}
+			if got := r.Attempts(); got != 2 {
+				t.Errorf("Attempts = %d, want 2", got)
+			}
+		})
+	}
+}
+
 func TestUnavailable(t *testing.T) {
 	for _, tr := range transports() {
 		t.Run(tr.name, func(t *testing.T) {
