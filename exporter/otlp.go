@@ -146,7 +146,7 @@ func newOTLPExporter(ctx context.Context, o OTLP, selector sdkmetric.Aggregation
 		if o.Compression == "gzip" {
 			compression = otlpmetrichttp.GzipCompression
 		}
-		return otlpmetrichttp.New(ctx,
+		exp, err := otlpmetrichttp.New(ctx,
 			otlpmetrichttp.WithEndpointURL(ep.url),
 			otlpmetrichttp.WithTimeout(timeout),
 			otlpmetrichttp.WithTemporalitySelector(temporality),
@@ -154,9 +154,32 @@ func newOTLPExporter(ctx context.Context, o OTLP, selector sdkmetric.Aggregation
 			otlpmetrichttp.WithHeaders(headers),
 			otlpmetrichttp.WithCompression(compression),
 		)
+		if err != nil {
+			return nil, err
+		}
+		// The HTTP exporter applies its timeout to each attempt only, so
+		// retries after a 503 or a timed-out attempt would go on until the
+		// periodic reader's ExportTimeout; the gRPC exporter bounds the whole
+		// export itself.
+		return &deadlineExporter{Exporter: exp, timeout: timeout}, nil
 	default:
 		return nil, fmt.Errorf("otlp protocol %v: want grpc or http/protobuf", p)
 	}
+}
+
+// deadlineExporter bounds each export, retries included, by timeout.
+type deadlineExporter struct {
+	sdkmetric.Exporter
+	timeout time.Duration
+}
+
+func (e *deadlineExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
+	if e.timeout < noLimit {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.timeout)
+		defer cancel()
+	}
+	return e.Exporter.Export(ctx, rm)
 }
 
 // noLimit stands for "no timeout" where the SDK wants a duration.

@@ -270,16 +270,16 @@ func (p *Provider) exportFailed(kind Kind, err error) {
 
 // capture collects the export errors made until the returned function is
 // called, which returns them.
-func (p *Provider) capture() func() error {
+func (p *Provider) capture() func() []error {
 	s := &errSink{}
 	p.sinksMu.Lock()
 	p.sinks = append(p.sinks, s)
 	p.sinksMu.Unlock()
-	return func() error {
+	return func() []error {
 		p.sinksMu.Lock()
 		defer p.sinksMu.Unlock()
 		p.sinks = slices.DeleteFunc(p.sinks, func(x *errSink) bool { return x == s })
-		return errors.Join(s.errs...)
+		return s.errs
 	}
 }
 
@@ -342,7 +342,7 @@ func (p *Provider) PrometheusHandler() http.Handler { return p.prom }
 func (p *Provider) ForceFlush(ctx context.Context) error {
 	done := p.capture()
 	err := p.sdk.ForceFlush(ctx)
-	return errors.Join(err, done())
+	return errors.Join(append([]error{err}, done()...)...)
 }
 
 // Shutdown flushes the push exporters one last time and stops every reader;
@@ -355,7 +355,15 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 		// An export interrupted by the shutdown is not worth a log line.
 		p.closing.Store(true)
 		done := p.capture()
-		err = errors.Join(p.sdk.Shutdown(ctx), done())
+		sdkErr := p.sdk.Shutdown(ctx)
+		exportErrs := done()
+		if ctx.Err() == nil {
+			// A background export in flight when the periodic reader
+			// stopped its loop was cancelled by the SDK, not by ctx: it is
+			// not a final export, and its error is not returned.
+			exportErrs = slices.DeleteFunc(exportErrs, func(e error) bool { return errors.Is(e, context.Canceled) })
+		}
+		err = errors.Join(append([]error{sdkErr}, exportErrs...)...)
 	})
 	return err
 }

@@ -659,3 +659,86 @@ func TestOTLPEndpointHanging(t *testing.T) {
 
 // Request aliases the receiver's request type for brevity in conditions.
 type Request = otlptest.Request
+
+// TestOTLPTimeoutBoundsRetries checks that OTLP.Timeout bounds a whole
+// export, retries included, over both protocols: a collector answering 503
+// with Retry-After, or hanging, fails the export after the timeout, not after
+// the periodic reader's 30 s ExportTimeout.
+func TestOTLPTimeoutBoundsRetries(t *testing.T) {
+	for _, newRcv := range []func(testing.TB) *otlptest.Receiver{otlptest.NewGRPC, otlptest.NewHTTP} {
+		for _, b := range []otlptest.Behavior{otlptest.Unavailable, otlptest.Hang} {
+			rcv := newRcv(t)
+			rcv.SetBehavior(b)
+			proto := ProtocolGRPC
+			if strings.HasPrefix(rcv.Endpoint(), "http://") {
+				proto = ProtocolHTTPProtobuf
+			}
+			t.Run(proto.String()+"/"+b.String(), func(t *testing.T) {
+				p := newTestProvider(t, Config{
+					Exporters: []Kind{KindOTLP},
+					OTLP:      OTLP{Endpoint: "http://" + rcv.Addr() + "/v1/metrics", Protocol: proto, Timeout: 200 * time.Millisecond},
+				})
+				c, _ := p.Meter("t").Int64Counter("hits")
+				c.Add(t.Context(), 1)
+				// Far less than ExportTimeout, far more than the OTLP timeout
+				// and its one retry after "Retry-After: 1".
+				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+				defer cancel()
+				if err := p.ForceFlush(ctx); err == nil {
+					t.Error("ForceFlush succeeded, want the export's error")
+				}
+				if ctx.Err() != nil {
+					t.Fatalf("the export outlived its caller's 5 s deadline: OTLP.Timeout (200 ms) does not bound its retries")
+				}
+				if rcv.Attempts() == 0 {
+					t.Error("no export attempt reached the receiver")
+				}
+			})
+			rcv.Close()
+		}
+	}
+}
+
+// TestShutdownIgnoresInterruptedExport shuts down while a background export
+// hangs: the SDK cancels that export to stop the reader's loop, and the
+// final export, which the collector accepts, carries the same cumulative
+// data. Shutdown reports success: only the final exports' errors count.
+func TestShutdownIgnoresInterruptedExport(t *testing.T) {
+	for _, newRcv := range []func(testing.TB) *otlptest.Receiver{otlptest.NewGRPC, otlptest.NewHTTP} {
+		rcv := newRcv(t)
+		rcv.SetBehavior(otlptest.Hang)
+		proto := ProtocolGRPC
+		if strings.HasPrefix(rcv.Endpoint(), "http://") {
+			proto = ProtocolHTTPProtobuf
+		}
+		t.Run(proto.String(), func(t *testing.T) {
+			p, err := New(t.Context(), Config{
+				Exporters:      []Kind{KindOTLP},
+				ExportInterval: 10 * time.Millisecond,
+				OTLP:           OTLP{Endpoint: "http://" + rcv.Addr() + "/v1/metrics", Protocol: proto, Timeout: time.Minute},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, _ := p.Meter("t").Int64Counter("hits")
+			c.Add(t.Context(), 7)
+			if err := rcv.Wait(t.Context(), func(r []Request) bool { return len(r) > 0 }); err != nil {
+				t.Fatal(err)
+			}
+			rcv.SetBehavior(otlptest.Accept) // the background export stays hung
+
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			if err := p.Shutdown(ctx); err != nil {
+				t.Errorf("Shutdown = %v, want nil: the final export was accepted", err)
+			}
+			reqs := rcv.Requests()
+			if last := reqs[len(reqs)-1]; !last.Accepted {
+				t.Errorf("the last export was not accepted: %+v", last)
+			} else if ms := otlptest.FindMetric([]Request{last}, "hits"); len(ms) != 1 || ms[0].GetSum().GetDataPoints()[0].GetAsInt() != 7 {
+				t.Errorf("the final export carried %v, want hits=7", ms)
+			}
+		})
+		rcv.Close()
+	}
+}
