@@ -93,9 +93,12 @@ type Receiver struct {
 	serveErr error         // unexpected error returned by the serve loop
 }
 
-func newReceiver(t testing.TB) (*Receiver, net.Listener) {
+func newReceiver(t testing.TB, addr string) (*Receiver, net.Listener) {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if host, _, err := net.SplitHostPort(addr); err != nil || host != "127.0.0.1" {
+		t.Fatalf("otlptest: address %q: want 127.0.0.1:PORT", addr)
+	}
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("otlptest: listen: %v", err)
 	}
@@ -138,7 +141,15 @@ func (r *Receiver) start(t testing.TB, serve func() error, stop func()) {
 // t.Cleanup.
 func NewGRPC(t testing.TB) *Receiver {
 	t.Helper()
-	r, lis := newReceiver(t)
+	return NewGRPCAt(t, "127.0.0.1:0")
+}
+
+// NewGRPCAt is NewGRPC listening on addr, "127.0.0.1:PORT": for a collector
+// that comes back on the address it had, after [Receiver.Close] or on a
+// port that was closed when the exporter started.
+func NewGRPCAt(t testing.TB, addr string) *Receiver {
+	t.Helper()
+	r, lis := newReceiver(t, addr)
 	r.endpoint = r.addr
 	srv := grpc.NewServer()
 	colmetricpb.RegisterMetricsServiceServer(srv, grpcService{r: r})
@@ -165,7 +176,15 @@ func NewGRPC(t testing.TB) *Receiver {
 // get 405 Method Not Allowed, other paths 404 Not Found.
 func NewHTTP(t testing.TB) *Receiver {
 	t.Helper()
-	r, lis := newReceiver(t)
+	return NewHTTPAt(t, "127.0.0.1:0")
+}
+
+// NewHTTPAt is NewHTTP listening on addr, "127.0.0.1:PORT": for a collector
+// that comes back on the address it had, after [Receiver.Close] or on a
+// port that was closed when the exporter started.
+func NewHTTPAt(t testing.TB, addr string) *Receiver {
+	t.Helper()
+	r, lis := newReceiver(t, addr)
 	r.endpoint = "http://" + r.addr
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/metrics", r.serveHTTP)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -33,13 +34,14 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type transport struct {
 	name        string
 	newReceiver func(testing.TB) *otlptest.Receiver
+	receiverAt  func(testing.TB, string) *otlptest.Receiver
 	newExporter func(ctx context.Context, r *otlptest.Receiver, timeout time.Duration) (sdkmetric.Exporter, error)
 }
 
 func transports() []transport {
 	headers := map[string]string{"x-test": "1"}
 	return []transport{
-		{"grpc", otlptest.NewGRPC, func(ctx context.Context, r *otlptest.Receiver, timeout time.Duration) (sdkmetric.Exporter, error) {
+		{"grpc", otlptest.NewGRPC, otlptest.NewGRPCAt, func(ctx context.Context, r *otlptest.Receiver, timeout time.Duration) (sdkmetric.Exporter, error) {
 			return otlpmetricgrpc.New(ctx,
 				otlpmetricgrpc.WithEndpoint(r.Endpoint()),
 				otlpmetricgrpc.WithInsecure(),
@@ -48,7 +50,7 @@ func transports() []transport {
 				otlpmetricgrpc.WithTimeout(timeout),
 				otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig{Enabled: false}))
 		}},
-		{"http", otlptest.NewHTTP, func(ctx context.Context, r *otlptest.Receiver, timeout time.Duration) (sdkmetric.Exporter, error) {
+		{"http", otlptest.NewHTTP, otlptest.NewHTTPAt, func(ctx context.Context, r *otlptest.Receiver, timeout time.Duration) (sdkmetric.Exporter, error) {
 			return otlpmetrichttp.New(ctx,
 				otlpmetrichttp.WithEndpointURL(r.Endpoint()+"/v1/metrics"),
 				otlpmetrichttp.WithHeaders(headers),
@@ -223,6 +225,60 @@ func TestCloseReleasesHungRequest(t *testing.T) {
 			r.Close() // idempotent
 		})
 	}
+}
+
+// TestComesBackAtSameAddress closes a receiver and starts another on its
+// address: the exporter, still pointed there, reaches the new one.
+func TestComesBackAtSameAddress(t *testing.T) {
+	for _, tr := range transports() {
+		t.Run(tr.name, func(t *testing.T) {
+			r, mp := setup(t, tr, 5*time.Second)
+			r.Close()
+			if err := mp.ForceFlush(t.Context()); err == nil {
+				t.Fatal("ForceFlush to a closed receiver succeeded")
+			}
+			back := tr.receiverAt(t, r.Addr())
+			if back.Addr() != r.Addr() || back.Endpoint() != r.Endpoint() {
+				t.Fatalf("new receiver at %q (%q), want %q (%q)", back.Addr(), back.Endpoint(), r.Addr(), r.Endpoint())
+			}
+			accepted := func(reqs []otlptest.Request) bool {
+				return slices.ContainsFunc(reqs, func(r otlptest.Request) bool { return r.Accepted })
+			}
+			// gRPC reconnects with a backoff: flush until an export lands.
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			for ctx.Err() == nil && !accepted(back.Requests()) {
+				_ = mp.ForceFlush(ctx)
+			}
+			if !accepted(back.Requests()) {
+				t.Fatalf("no export reached the receiver started again at %s", r.Addr())
+			}
+		})
+	}
+}
+
+func TestAtRejectsOtherHosts(t *testing.T) {
+	ft := &fatalRecorder{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		otlptest.NewHTTPAt(ft, "0.0.0.0:0")
+	}()
+	<-done
+	if !ft.failed {
+		t.Error("NewHTTPAt listened on 0.0.0.0")
+	}
+}
+
+// fatalRecorder records Fatalf instead of failing the test.
+type fatalRecorder struct {
+	testing.TB
+	failed bool
+}
+
+func (f *fatalRecorder) Fatalf(string, ...any) {
+	f.failed = true
+	runtime.Goexit()
 }
 
 func TestWaitContextDone(t *testing.T) {

@@ -1,0 +1,104 @@
+package vitals_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vitalsgo/vitals"
+	"github.com/vitalsgo/vitals/exporter"
+	"github.com/vitalsgo/vitals/internal/otlptest"
+)
+
+// BenchmarkCollectorFault measures the latency of requests through a real
+// loopback server wrapped in Vitals' middleware while the OTLP collector
+// fails, against the same service without an OTLP exporter. Exports run
+// every 100 ms with a 250 ms OTLP timeout, so a 3 s run sees dozens of
+// exports (or about ten hung ones). It reports the median and 99th
+// percentile latency of one request and the request rate; the question it
+// answers is whether a failing collector slows the service down.
+//
+//	go test -run '^$' -bench CollectorFault -benchtime 3s -count 3 .
+func BenchmarkCollectorFault(b *testing.B) {
+	faults := []struct {
+		name string
+		// endpoint returns the OTLP endpoint to push to, "" for none.
+		endpoint func(b *testing.B) string
+	}{
+		{"no-exporter", func(*testing.B) string { return "" }},
+		{"accepting", receiverWith(otlptest.Accept)},
+		{"down", func(b *testing.B) string { return "http://" + closedAddr(b) }},
+		{"unavailable-503", receiverWith(otlptest.Unavailable)},
+		{"hanging", receiverWith(otlptest.Hang)},
+	}
+	for _, f := range faults {
+		b.Run(f.name, func(b *testing.B) {
+			clearOTELEnv(b)
+			b.Setenv(exporter.EnvMetricExportInterval, faultExportInterval)
+			b.Setenv(exporter.EnvTimeout, faultOTLPTimeout)
+			b.Setenv(exporter.EnvHeaders, faultHeaders)
+			if ep := f.endpoint(b); ep != "" {
+				b.Setenv(exporter.EnvEndpoint, ep)
+			}
+			v, err := vitals.Start(b.Context(), vitals.WithLogger(slog.New(slog.DiscardHandler)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = v.Shutdown(ctx)
+			})
+			ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+			srv := httptest.NewServer(v.Middleware(ok))
+			client, closeIdle := keepAliveClient()
+			b.Cleanup(func() {
+				closeIdle()
+				srv.Close()
+			})
+			metrics := httptest.NewServer(v.Handler())
+			b.Cleanup(metrics.Close)
+
+			for range 200 { // warm up the connection and the middleware
+				if err := getStatus(client, srv.URL, http.StatusOK); err != nil {
+					b.Fatal(err)
+				}
+			}
+			lat := make([]time.Duration, 0, 1<<16)
+			start := time.Now()
+			for b.Loop() {
+				t0 := time.Now()
+				if err := getStatus(client, srv.URL, http.StatusOK); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+			b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "req/s")
+			if f.name != "no-exporter" {
+				b.ReportMetric(exportsTotal(b, metrics.URL, "failure"), "failed-exports")
+				b.ReportMetric(exportsTotal(b, metrics.URL, "success"), "ok-exports")
+			}
+		})
+	}
+}
+
+// receiverWith returns an endpoint function starting an OTLP/HTTP receiver
+// that answers with behavior.
+func receiverWith(behavior otlptest.Behavior) func(*testing.B) string {
+	return func(b *testing.B) string {
+		rcv := otlptest.NewHTTP(b)
+		rcv.SetBehavior(behavior)
+		return rcv.Endpoint()
+	}
+}
