@@ -21,7 +21,9 @@ import (
 	"net/textproto"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/common/model"
 )
@@ -90,6 +92,11 @@ type StatusError struct {
 	StatusCode int
 	// Body is the start of the response body, for diagnostics.
 	Body string
+	// RetryAfter is how long the receiver asked to be left alone (its
+	// Retry-After header, in seconds or as an HTTP date), 0 when it did not
+	// say. A Queue waits at least this long before the next attempt, up to
+	// its maximum backoff.
+	RetryAfter time.Duration
 }
 
 // Error returns the status, the receiver and the start of the body.
@@ -223,7 +230,24 @@ func (r notifyHTTPRequest) do(ctx context.Context) error {
 		return nil
 	}
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	return &StatusError{URL: safe, StatusCode: resp.StatusCode, Body: notifyOneLine(string(snippet))}
+	return &StatusError{URL: safe, StatusCode: resp.StatusCode, Body: notifyOneLine(string(snippet)),
+		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+}
+
+// parseRetryAfter reads a Retry-After header value (RFC 9110 10.2.3):
+// delay seconds, or an HTTP date taken relative to now. Anything else, and
+// a date in the past, is 0.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseUint(v, 10, 32); err == nil {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }
 
 // notifyRedactURL returns u without user info, query and fragment, and

@@ -15,6 +15,7 @@ import (
 // the Alertmanager webhook payload from its own goroutine, and Stop waits
 // for what is queued.
 func ExampleNewQueue() {
+	received := make(chan string, 1)
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var msg struct {
 			Version string `json:"version"`
@@ -24,7 +25,7 @@ func ExampleNewQueue() {
 			} `json:"alerts"`
 		}
 		_ = json.NewDecoder(r.Body).Decode(&msg)
-		fmt.Println("received version", msg.Version, msg.Status, msg.Alerts[0].Labels["alertname"])
+		received <- fmt.Sprint("received version ", msg.Version, " ", msg.Status, " ", msg.Alerts[0].Labels["alertname"])
 	}))
 	defer receiver.Close()
 
@@ -41,6 +42,8 @@ func ExampleNewQueue() {
 	if err := q.Stop(ctx); err != nil {
 		fmt.Println(err)
 	}
+	// Printed here, not in the handler, which may run before "enqueued".
+	fmt.Println(<-received)
 	// Output:
 	// enqueued: true
 	// received version 4 firing HighErrorRate

@@ -345,7 +345,7 @@ func (q *Queue) deliver(ctx context.Context, it queueItem) {
 		q.counter.Add(context.Background(), 1, q.failed)
 		final := ctx.Err() != nil || attempt >= q.cfg.attempts || !notifyRetryable(err)
 		q.errs.Handle(err, slog.String("notifier", q.name), slog.Int("attempt", attempt), slog.Bool("dropped", final))
-		if final || q.cfg.sleep(ctx, q.backoff(attempt)) != nil {
+		if final || q.cfg.sleep(ctx, q.retryWait(attempt, err)) != nil {
 			q.counter.Add(context.Background(), 1, q.dropped)
 			return
 		}
@@ -366,6 +366,19 @@ func (q *Queue) attempt(ctx context.Context, it queueItem) (err error) {
 		}
 	}()
 	return q.notifier.Notify(ctx, it.alerts)
+}
+
+// retryWait returns the wait before retry n after err: the backoff, or
+// longer if the receiver asked for it with Retry-After, never longer than
+// the maximum backoff (a receiver asking for an hour must not stall every
+// notification queued behind this one).
+func (q *Queue) retryWait(n int, err error) time.Duration {
+	wait := q.backoff(n)
+	var se *StatusError
+	if errors.As(err, &se) && se.RetryAfter > wait {
+		wait = min(se.RetryAfter, max(q.cfg.maxBackoff, wait))
+	}
+	return wait
 }
 
 // backoff returns the wait before retry n (from 1): uniform in

@@ -3,6 +3,8 @@ package alerting
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"testing"
 	"time"
 )
@@ -59,5 +61,46 @@ func TestNotifyRetryable(t *testing.T) {
 		if got := notifyRetryable(tc.err); got != tc.want {
 			t.Errorf("notifyRetryable(%v) = %v, want %v", tc.err, got, tc.want)
 		}
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+	}{
+		{"", 0},
+		{"0", 0},
+		{"7", 7 * time.Second},
+		{"120", 2 * time.Minute},
+		{"-3", 0},
+		{"1.5", 0},
+		{"soon", 0},
+		{"99999999999", 0}, // not a sane delay
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
+		{now.Add(-time.Hour).Format(http.TimeFormat), 0}, // in the past
+	} {
+		if got := parseRetryAfter(tc.in, now); got != tc.want {
+			t.Errorf("parseRetryAfter(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestRetryWaitHonoursRetryAfter: a receiver's Retry-After lengthens the
+// wait up to the maximum backoff; other errors keep the jittered backoff.
+func TestRetryWaitHonoursRetryAfter(t *testing.T) {
+	q := &Queue{cfg: newQueueConfig([]QueueOption{WithQueueBackoff(time.Millisecond, 30*time.Second)})}
+	if d := q.retryWait(1, &StatusError{StatusCode: 503, RetryAfter: 7 * time.Second}); d != 7*time.Second {
+		t.Errorf("Retry-After 7s: wait %v, want 7s", d)
+	}
+	if d := q.retryWait(1, &StatusError{StatusCode: 429, RetryAfter: time.Hour}); d != 30*time.Second {
+		t.Errorf("Retry-After 1h: wait %v, want the 30s maximum backoff", d)
+	}
+	if d := q.retryWait(1, fmt.Errorf("wrapped: %w", &StatusError{StatusCode: 503, RetryAfter: 2 * time.Second})); d != 2*time.Second {
+		t.Errorf("wrapped StatusError: wait %v, want 2s", d)
+	}
+	if d := q.retryWait(1, &StatusError{StatusCode: 500}); d > time.Millisecond {
+		t.Errorf("no Retry-After: wait %v, want the backoff (at most 1ms)", d)
 	}
 }

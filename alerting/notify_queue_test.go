@@ -379,3 +379,24 @@ func TestQueueMetricsOnPrometheus(t *testing.T) {
 
 // qDiscard returns a logger whose output the test ignores.
 func qDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestQueueWaitsAsTheReceiverAsks: a real receiver answering 503 with
+// Retry-After gets its wait before the next attempt.
+func TestQueueWaitsAsTheReceiverAsks(t *testing.T) {
+	rcv := ntNewReceiver(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n == 1 {
+			w.Header().Set("Retry-After", "3")
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+		}
+	})
+	reader, mp := ntMeter(t)
+	var sleeps qSleeps
+	q := alerting.NewQueue(&alerting.Webhook{URL: rcv.URL, Client: rcv.Client()}, "webhook",
+		alerting.WithQueueMeterProvider(mp), alerting.WithQueueSleep(sleeps.sleep), alerting.WithQueueLogger(qDiscard()))
+	qEnqueue(t, q, ntFiring("X", "critical"))
+	qStop(t, q)
+	if d := sleeps.got(); len(d) != 1 || d[0] != 3*time.Second {
+		t.Errorf("waits = %v, want [3s] as Retry-After asked", d)
+	}
+	qEqualCounts(t, ntCounts(t, reader), map[string]int64{"webhook/failed": 1, "webhook/sent": 1})
+}
