@@ -1,0 +1,116 @@
+package main
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+const fixture = `vitals-go: go1.26.8
+vitals-commit: abc1234
+goos: linux
+goarch: amd64
+pkg: github.com/vitalsgo/vitals/bizmetrics
+cpu: Test CPU
+BenchmarkCounter/atomic.Int64.Add-2         	100	         7.0 ns/op	       0 B/op	       0 allocs/op
+BenchmarkCounter/atomic.Int64.Add-2         	100	         9.0 ns/op	       0 B/op	       0 allocs/op
+BenchmarkCounter/atomic.Int64.Add-2         	100	         8.0 ns/op	       0 B/op	       0 allocs/op
+BenchmarkCounter/vitals.BoundCounter.Add-2  	100	        50.0 ns/op	       0 B/op	       0 allocs/op
+BenchmarkCounter/vitals.registrations.Add-2 	100	         8.0 ns/op	       0 B/op	       0 allocs/op
+BenchmarkCounter/vitals.Cache.Hit-2         	100	         8.0 ns/op	       0 B/op	       0 allocs/op
+pkg: github.com/vitalsgo/vitals/internal/promconv
+BenchmarkScrape/series=1000/client_golang-2 	20	   1000000 ns/op	 90000 bytes/scrape	 1 B/op	 1 allocs/op
+BenchmarkScrape/series=1000/promconv-2      	20	   1500000 ns/op	 90000 bytes/scrape	 1 B/op	 1 allocs/op
+pkg: github.com/vitalsgo/vitals
+BenchmarkCollectorFault/no-exporter-2       	10	 1 ns/op	 1000 p50-ns	 2000 p99-ns	 5000 req/s
+BenchmarkCollectorFault/hanging-2           	10	 1 ns/op	 1000 p50-ns	 2100 p99-ns	 5000 req/s
+BenchmarkCollectorFault/down-2              	10	 1 ns/op	 1000 p50-ns	 2600 p99-ns	 5000 req/s
+vitals-elapsed: 5m0s
+`
+
+func TestParse(t *testing.T) {
+	r, err := parse(strings.NewReader(fixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.median("bizmetrics", "BenchmarkCounter/atomic.Int64.Add", "ns/op"); got != 8 {
+		t.Errorf("median of 7, 9, 8 = %v, want 8", got)
+	}
+	if got := r.median("", "BenchmarkCollectorFault/hanging", "p99-ns"); got != 2100 {
+		t.Errorf("root package custom unit = %v, want 2100", got)
+	}
+	if got := r.median("bizmetrics", "BenchmarkMissing", "ns/op"); !math.IsNaN(got) {
+		t.Errorf("missing benchmark = %v, want NaN", got)
+	}
+	if r.meta["cpu"] != "Test CPU" || r.meta["procs"] != "2" || r.meta["vitals-go"] != "go1.26.8" {
+		t.Errorf("meta = %v", r.meta)
+	}
+	if _, err := parse(strings.NewReader("PASS\n")); err == nil {
+		t.Error("output without results: no error")
+	}
+	if _, err := parse(strings.NewReader("BenchmarkX-2 10 abc ns/op\n")); err == nil || !strings.Contains(err.Error(), `"abc"`) {
+		t.Errorf("bad value: error %v, want one naming it", err)
+	}
+}
+
+// TestRender checks each kind of verdict on the fixture: a met target, a
+// missed one, and one whose benchmarks did not run.
+func TestRender(t *testing.T) {
+	r, err := parse(strings.NewReader(fixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := render(r)
+	for _, want := range []string{
+		"| machine | Test CPU, GOMAXPROCS 2, linux/amd64 |",
+		"| `/metrics` scrape of 1 000 series | ≤ 2× `client_golang` | 1.50× | met |",
+		// 50 ns against an 8 ns atomic add.
+		"| bound counter handles (`BoundCounter`, registrations, `Cache.Hit`) | ≤ 5× an atomic add, 0 allocations | 6.25×, 0.0 allocations | **missed** |",
+		"| `/metrics` scrape of 10 000 series | ≤ 2× `client_golang` | — | **not measured** |",
+		"worst 1.30× (down) | **missed** |",
+		"| no-exporter (anchor) | 1.0 µs | 2.0 µs | 1.00× | 5 000 |",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}
+
+// TestSuitesNameRealBenchmarks keeps the suite list true to the code: each
+// -bench pattern matches a benchmark function in its package.
+func TestSuitesNameRealBenchmarks(t *testing.T) {
+	for _, s := range suites {
+		dir := filepath.Join("..", "..", s.pkg)
+		re := regexp.MustCompile(s.bench)
+		files, err := filepath.Glob(filepath.Join(dir, "*_test.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, f := range files {
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			af, err := parser.ParseFile(token.NewFileSet(), f, src, parser.SkipObjectResolution)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range af.Decls {
+				if fn, isFunc := d.(*ast.FuncDecl); isFunc && fn.Recv == nil &&
+					strings.HasPrefix(fn.Name.Name, "Benchmark") && re.MatchString(fn.Name.Name) {
+					found = true
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no benchmark function matches -bench %q", s.pkg, s.bench)
+		}
+	}
+}
