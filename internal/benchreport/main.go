@@ -44,7 +44,7 @@ var suites = []suite{
 	{pkg: "./internal/promconv/", bench: "^BenchmarkScrape$"},
 	{pkg: "./exporter/memory/", bench: "."},
 	{pkg: "./alerting/", bench: "^BenchmarkEval$"},
-	{pkg: "./", bench: "^BenchmarkCollectorFault$", args: []string{"-benchtime", "2s"}},
+	{pkg: "./", bench: "^BenchmarkCollectorFault$", args: []string{"-benchtime", "3s"}},
 }
 
 func main() {

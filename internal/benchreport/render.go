@@ -498,6 +498,9 @@ func (p *page) faults() {
 			anchor = n
 		}
 	}
+	if i := slices.Index(names, anchor); i > 0 {
+		names = append([]string{anchor}, slices.Delete(names, i, i+1)...)
+	}
 	base := p.med(pkg, "BenchmarkCollectorFault/"+anchor, "p99-ns")
 	var rows [][]string
 	worst, worstName := math.Inf(-1), ""
