@@ -73,6 +73,9 @@ func cnt(v float64) string {
 		return "—"
 	}
 	if v == math.Trunc(v) {
+		if math.Abs(v) < 10 {
+			return strconv.FormatFloat(v, 'f', 0, 64)
+		}
 		return num(v)
 	}
 	return strconv.FormatFloat(v, 'f', 2, 64)
@@ -350,13 +353,13 @@ func (p *page) middleware() {
 		"the server's own per-request work weighs double. Part of Vitals' cost there is the\n" +
 		"`X-Request-Id` response header it adds to every response (about 8 percentage points when\n" +
 		"measured alone, written and parsed on the same two cores); the rest is the SDK's `Record`\n" +
-		"and the per-request state.")
+		"and the per-request state.\n")
 	if ok(raw) && raw < 0.9 {
-		p.f(" The target is missed with this client for that reason: the request ID is a\n" +
+		p.f("The target is missed with this client for that reason: the request ID is a\n" +
 			"feature users asked for, and dropping it would trade a capability for a figure that only\n" +
-			"a load generator on the server's own cores sees.")
+			"a load generator on the server's own cores sees.\n")
 	}
-	p.f("\n\n")
+	p.f("\n")
 }
 
 // scrape compares one /metrics scrape with client_golang and the OTel exporter.
