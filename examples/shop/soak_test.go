@@ -307,8 +307,7 @@ func TestSoak(t *testing.T) {
 	seq := 0
 
 	warm, warmTook := g.pace(genCtx, soakWarmup, &seq)
-	recv.Reset()
-	heapWarm := heapAfterGC()
+	heapWarm := heapAfterGC(recv.Reset)
 
 	g.recording.Store(true)
 	sent0 := g.sent.Load()
@@ -316,8 +315,7 @@ func TestSoak(t *testing.T) {
 	g.recording.Store(false)
 	measured := g.sent.Load() - sent0
 	rate := float64(measured) / took.Seconds()
-	recv.Reset()
-	heapAfter := heapAfterGC()
+	heapAfter := heapAfterGC(recv.Reset)
 
 	stopWorkers()
 	if n := g.failed.Load(); n > 0 {
@@ -459,20 +457,23 @@ func waitGoroutines(t *testing.T, limit int, within time.Duration) int {
 
 // heapAfterGC returns the live heap: the least HeapAlloc after full
 // collections (two each, so that sync.Pool's victim cache is emptied) over
-// a second and a half of 10 samples. The shop keeps running while it is
+// three seconds of 20 samples. The shop keeps running while it is
 // measured, and an OTLP export, a collection of the memory reader or a
 // rule evaluation in flight holds a few hundred KB to a MB for a moment:
 // on a heap of about 5 MB, a single sample varies by 20 %. Each of them
-// runs at least once a second, so the least of samples spread over 1.5 s
-// is the heap between them, what the service keeps.
-func heapAfterGC() uint64 {
+// runs at least once a second, so the least of samples spread over 3 s is
+// the heap between them, what the service keeps. reset, called before
+// each sample, empties the test's OTLP receiver, which keeps every export
+// it is sent (a few hundred KB a second) and is not the service.
+func heapAfterGC(reset func()) uint64 {
 	tick := time.NewTicker(150 * time.Millisecond)
 	defer tick.Stop()
 	least := uint64(math.MaxUint64)
-	for i := range 10 {
+	for i := range 20 {
 		if i > 0 {
 			<-tick.C
 		}
+		reset()
 		runtime.GC()
 		runtime.GC()
 		var ms runtime.MemStats
