@@ -97,9 +97,7 @@ func (a *attacker) run(ctx context.Context, t *testing.T, n int) {
 // an hour away.
 func newAttack(t *testing.T, opts ...memory.Option) (*vitals.Vitals, *attacker) {
 	t.Helper()
-	t.Setenv(exporter.EnvEndpoint, "")
-	t.Setenv(exporter.EnvMetricsEndpoint, "")
-	t.Setenv(exporter.EnvMetricsExporter, "")
+	vitals.CleanEnv(t)
 	ctx := t.Context()
 	v, err := vitals.Start(ctx, vitals.WithServiceName("attack"), vitals.WithoutRuntime(),
 		vitals.WithMemory(append([]memory.Option{memory.WithInterval(time.Hour)}, opts...)...))

@@ -38,7 +38,7 @@ func BenchmarkCollectorFault(b *testing.B) {
 	}
 	for _, f := range faults {
 		b.Run(f.name, func(b *testing.B) {
-			clearOTELEnv(b)
+			vitals.CleanEnv(b)
 			b.Setenv(exporter.EnvMetricExportInterval, faultExportInterval)
 			b.Setenv(exporter.EnvTimeout, faultOTLPTimeout)
 			b.Setenv(exporter.EnvHeaders, faultHeaders)

@@ -98,7 +98,7 @@ func collectorFaults() []collectorFault {
 // failures on /metrics, and once the collector is back exports again without
 // a restart, with every request served counted.
 func TestCollectorFaults(t *testing.T) {
-	clearOTELEnv(t)
+	vitals.CleanEnv(t)
 	t.Setenv(exporter.EnvMetricExportInterval, faultExportInterval)
 	t.Setenv(exporter.EnvTimeout, faultOTLPTimeout)
 	t.Setenv(exporter.EnvHeaders, faultHeaders)
@@ -271,7 +271,7 @@ func requestsWhileExportHangs(t *testing.T, ctx context.Context, svc *loopServic
 func TestShutdownDuringLoad(t *testing.T) {
 	for _, behavior := range []otlptest.Behavior{otlptest.Accept, otlptest.Hang} {
 		t.Run(behavior.String(), func(t *testing.T) {
-			clearOTELEnv(t)
+			vitals.CleanEnv(t)
 			rcv := otlptest.NewHTTP(t)
 			rcv.SetBehavior(behavior)
 			t.Setenv(exporter.EnvEndpoint, rcv.Endpoint())
@@ -644,19 +644,4 @@ func closedAddr(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return addr
-}
-
-// clearOTELEnv clears every variable Start reads, for the duration of t.
-func clearOTELEnv(t testing.TB) {
-	t.Helper()
-	for _, name := range []string{
-		exporter.EnvServiceName, exporter.EnvResourceAttributes, exporter.EnvMetricsExporter,
-		exporter.EnvEndpoint, exporter.EnvMetricsEndpoint, exporter.EnvProtocol, exporter.EnvMetricsProtocol,
-		exporter.EnvHeaders, exporter.EnvMetricsHeaders, exporter.EnvTimeout, exporter.EnvMetricsTimeout,
-		exporter.EnvInsecure, exporter.EnvMetricsInsecure, exporter.EnvCompression, exporter.EnvMetricsCompression,
-		exporter.EnvTemporalityPreference, exporter.EnvMetricExportInterval, exporter.EnvMetricExportTimeout,
-		exporter.EnvMetricsExemplarFilter,
-	} {
-		t.Setenv(name, "")
-	}
 }

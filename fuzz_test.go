@@ -18,7 +18,7 @@ func FuzzMonitoringAPI(f *testing.F) {
 	for _, s := range []string{"up", "rate(x[5m]", "{__name__=~\".+\"}", "", "1e309", "-1", "15m", "abc", "2026-01-01T00:00:00Z", "sum(x) by (", "\x00"} {
 		f.Add(s, s, s)
 	}
-	cleanEnvF(f)
+	cleanEnv(f)
 	v, err := Start(context.Background(), WithoutRuntime(), WithMemory(memory.WithInterval(time.Hour), memory.WithQueryLimits(time.Second, 100000)))
 	if err != nil {
 		f.Fatal(err)
@@ -44,12 +44,4 @@ func FuzzMonitoringAPI(f *testing.F) {
 			}
 		}
 	})
-}
-
-// cleanEnvF is cleanEnv for a fuzz target.
-func cleanEnvF(f *testing.F) {
-	f.Helper()
-	for _, name := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_METRICS_EXPORTER"} {
-		f.Setenv(name, "")
-	}
 }

@@ -24,29 +24,17 @@ import (
 
 	"github.com/vitalsgo/vitals"
 	"github.com/vitalsgo/vitals/alerting"
-	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
 	"github.com/vitalsgo/vitals/healthcheck"
 	"github.com/vitalsgo/vitals/instrument"
+	"github.com/vitalsgo/vitals/internal/logtest"
 )
 
 const secToken = "admin-tok-7f3e9c"
 
-// secEnv clears the OTEL_* variables Start reads.
-func secEnv(t *testing.T) {
-	t.Helper()
-	for _, name := range []string{
-		exporter.EnvServiceName, exporter.EnvResourceAttributes, exporter.EnvMetricsExporter,
-		exporter.EnvEndpoint, exporter.EnvMetricsEndpoint, exporter.EnvProtocol, exporter.EnvMetricsProtocol,
-		exporter.EnvHeaders, exporter.EnvMetricsHeaders,
-	} {
-		t.Setenv(name, "")
-	}
-}
-
 func secStart(t *testing.T, opts ...vitals.Option) *vitals.Vitals {
 	t.Helper()
-	secEnv(t)
+	vitals.CleanEnv(t)
 	always := alerting.Group{Name: "sec", Rules: []alerting.Rule{{Alert: "AlwaysOn", Expr: "vector(1)"}}}
 	opts = append([]vitals.Option{vitals.WithAlertRules(always), vitals.WithMemory(memory.WithInterval(time.Hour))}, opts...)
 	v, err := vitals.Start(t.Context(), opts...)
@@ -305,25 +293,6 @@ func TestSecurityAnonymousCannotChangeState(t *testing.T) {
 	}
 }
 
-// syncBuffer is an io.Writer safe for the concurrent writes of a server's
-// handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // slowClock advances 2 s at each reading, so that every request takes
 // longer than the default 1 s slow threshold.
 type slowClock struct {
@@ -342,7 +311,7 @@ func (c *slowClock) Now() time.Time {
 // v.Middleware on a loopback server (successes, 5xx, panics, all slow) and
 // scans /metrics, the monitoring API and every log line for them.
 func TestSecuritySecretsNeverLeak(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	v := secStart(t, vitals.WithLogger(logger), vitals.WithAdminToken(secToken))
 	secrets := map[string]string{

@@ -102,7 +102,7 @@ func TestShutdownTwice(t *testing.T) {
 
 // cleanEnv blanks every OTEL_* variable Vitals reads, so that the
 // developer's environment does not change what a test sees.
-func cleanEnv(t *testing.T) {
+func cleanEnv(t testing.TB) {
 	t.Helper()
 	for _, name := range []string{
 		exporter.EnvServiceName, exporter.EnvResourceAttributes, exporter.EnvMetricsExporter,
