@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -599,7 +600,16 @@ func (r *Registry) notify() {
 	r.mu.RLock()
 	listeners := slices.Clone(r.listeners)
 	r.mu.RUnlock()
-	r.cfg.logger.Info("health status changed", "from", old.String(), "to", status.String())
+	// Name the checks that are not passing, so that the line says why: a
+	// check that has not run yet is "unknown" (an on-demand check runs when
+	// first probed).
+	var notPassing []string
+	for _, res := range results {
+		if res.Status != StatusPass {
+			notPassing = append(notPassing, res.Name+":"+res.Status.String())
+		}
+	}
+	r.cfg.logger.Info("health status changed", "from", old.String(), "to", status.String(), "not_passing", strings.Join(notPassing, ","))
 	for _, fn := range listeners {
 		fn(Change{Old: old, New: status, Checks: results})
 	}

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/vitalsgo/vitals/healthcheck"
+	"github.com/vitalsgo/vitals/internal/logtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -357,5 +358,25 @@ func TestRunAllRunsBackgroundChecks(t *testing.T) {
 	<-runs
 	if rep.Status != healthcheck.StatusPass || rep.Checks[0].Runs != 1 {
 		t.Errorf("RunAll: %+v", rep)
+	}
+}
+
+// TestStatusChangeLogNamesTheChecks: the "health status changed" line says
+// which checks are not passing, and that one not yet run is unknown.
+func TestStatusChangeLogNamesTheChecks(t *testing.T) {
+	logger, logs := logtest.New()
+	r := newRegistry(t, healthcheck.WithLogger(logger))
+	must(t, r.Register("db", healthcheck.CheckFunc(pass)))
+	must(t, r.Register("cache", failWith("down"), healthcheck.NonCritical()))
+	// Running only the liveness checks (none) leaves both unknown: the
+	// aggregate changes from unknown to fail because db has not run yet.
+	must(t, r.Register("loop", healthcheck.CheckFunc(pass), healthcheck.ForKinds(healthcheck.Liveness)))
+	r.Check(t.Context(), healthcheck.Liveness)
+	if out := logs.String(); !strings.Contains(out, "to=fail") || !strings.Contains(out, `not_passing=cache:unknown,db:unknown`) {
+		t.Errorf("first change:\n%s", out)
+	}
+	r.Check(t.Context(), healthcheck.Readiness)
+	if out := logs.String(); !strings.Contains(out, `from=fail to=warn not_passing=cache:fail`) {
+		t.Errorf("second change:\n%s", out)
 	}
 }
