@@ -316,9 +316,9 @@ func (p *page) middleware() {
 				vsOtel = ratio(ns-bare, otel)
 			}
 		}
-		rows = append(rows, []string{v.label, num(ns), over, vsOtel, cnt(p.med(pkg, name(v.name), "allocs/op")), num(p.med(pkg, name(v.name), "B/op"))})
+		rows = append(rows, []string{v.label, num(ns), num(1e9 / ns), over, vsOtel, cnt(p.med(pkg, name(v.name), "allocs/op")), num(p.med(pkg, name(v.name), "B/op"))})
 	}
-	p.table([]string{"variant", "ns/op", "overhead over bare", "vs otelhttp's overhead", "allocs/op", "B/op"}, rows)
+	p.table([]string{"variant", "ns/op", "requests/s on one core", "overhead over bare", "vs otelhttp's overhead", "allocs/op", "B/op"}, rows)
 	vit := p.med(pkg, name("vitals"), "ns/op") - bare
 	vitAllocs := p.med(pkg, name("vitals"), "allocs/op") - bareAllocs
 	p.target("middleware overhead over a bare handler", "≤ ¼ of `otelhttp`'s",
