@@ -259,13 +259,12 @@ func (v *Vitals) newHandler() http.Handler {
 		mux.Handle(pattern, h)
 		v.routes = append(v.routes, pattern)
 	}
-	handleFunc := func(pattern string, h http.HandlerFunc) { handle(pattern, h) }
 	if h := v.provider.PrometheusHandler(); h != nil {
 		handle("GET /metrics", h)
 	} else {
-		handleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			http.Error(w, "the Prometheus exporter is not enabled (see OTEL_METRICS_EXPORTER)", http.StatusNotFound)
-		})
+		}))
 	}
 	res := v.provider.Resource()
 	hopts := []healthcheck.HandlerOption{
@@ -282,29 +281,29 @@ func (v *Vitals) newHandler() http.Handler {
 	// The page is static; the data it shows comes from the API below.
 	handle("GET /monitoring/{$}", v.dashboardHandler())
 	handle("GET /monitoring/{file}", v.dashboardHandler())
-	handleFunc("GET /monitoring/api/health", read(v.healthDetails))
-	handleFunc("POST /monitoring/api/health/check", v.requireAuth(v.healthRunAll))
-	handleFunc("GET /monitoring/api/system", read(v.system))
-	handleFunc("GET /monitoring/api/export", query(v.export))
+	handle("GET /monitoring/api/health", read(v.healthDetails))
+	handle("POST /monitoring/api/health/check", v.requireAuth(v.healthRunAll))
+	handle("GET /monitoring/api/system", read(v.system))
+	handle("GET /monitoring/api/export", query(v.export))
 	if v.alerts != nil {
-		handleFunc("GET /monitoring/api/alerts", read(v.listAlerts))
-		handleFunc("GET /monitoring/api/rules", read(v.listRules))
-		handleFunc("POST /monitoring/api/alerts/{id}/resolve", v.requireAuth(v.resolveAlert))
-		handleFunc("GET /monitoring/api/silences", read(v.listSilences))
-		handleFunc("POST /monitoring/api/silences", v.requireAuth(v.createSilence))
-		handleFunc("DELETE /monitoring/api/silences/{id}", v.requireAuth(v.expireSilence))
-		handleFunc("GET /monitoring/api/slos", query(v.listSLOs))
+		handle("GET /monitoring/api/alerts", read(v.listAlerts))
+		handle("GET /monitoring/api/rules", read(v.listRules))
+		handle("POST /monitoring/api/alerts/{id}/resolve", v.requireAuth(v.resolveAlert))
+		handle("GET /monitoring/api/silences", read(v.listSilences))
+		handle("POST /monitoring/api/silences", v.requireAuth(v.createSilence))
+		handle("DELETE /monitoring/api/silences/{id}", v.requireAuth(v.expireSilence))
+		handle("GET /monitoring/api/slos", query(v.listSLOs))
 	}
 	if v.mem != nil {
 		api := &queryAPI{mem: v.mem, now: v.mem.Now}
 		for _, method := range []string{http.MethodGet, http.MethodPost} {
-			handleFunc(method+" /monitoring/api/query", query(api.query))
-			handleFunc(method+" /monitoring/api/query_range", query(api.queryRange))
+			handle(method+" /monitoring/api/query", query(api.query))
+			handle(method+" /monitoring/api/query_range", query(api.queryRange))
 		}
-		handleFunc("GET /monitoring/api/performance", query(v.performance))
-		handleFunc("GET /monitoring/api/metrics", query(v.metricsList))
+		handle("GET /monitoring/api/performance", query(v.performance))
+		handle("GET /monitoring/api/metrics", query(v.metricsList))
 	}
-	handleFunc("/monitoring/api/", func(w http.ResponseWriter, r *http.Request) {
+	handle("/monitoring/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// This catch-all hides ServeMux's own 405s: find the methods the
 		// path has.
 		var allow []string
@@ -322,7 +321,7 @@ func (v *Vitals) newHandler() http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusNotFound, apiResponse{Status: "error", ErrorType: "not_found", Error: "no such monitoring endpoint: " + r.URL.Path})
-	})
+	}))
 	return mux
 }
 

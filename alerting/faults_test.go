@@ -422,28 +422,20 @@ func (r *ftRecorder) got() []error {
 	return append([]error(nil), r.errs...)
 }
 
-// ftSleeper replaces the backoff wait: it counts the waits, holds the
-// first at its gate (when it has one) and otherwise returns at once.
+// ftSleeper replaces the backoff wait: it records the waits (qSleeps),
+// holds the first at its gate (when it has one) and otherwise returns at
+// once.
 type ftSleeper struct {
+	qSleeps
 	gate *ftGate
-	mu   sync.Mutex
-	d    []time.Duration
 }
 
 func (s *ftSleeper) sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.d = append(s.d, d)
-	s.mu.Unlock()
+	_ = s.qSleeps.sleep(ctx, d)
 	if s.gate != nil {
 		s.gate.wait(ctx)
 	}
 	return ctx.Err()
-}
-
-func (s *ftSleeper) got() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Duration(nil), s.d...)
 }
 
 // ftNoSecrets fails the test if text contains a credential.

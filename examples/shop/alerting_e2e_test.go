@@ -728,6 +728,16 @@ func startOrders(t *testing.T, client *http.Client, base string, every time.Dura
 // its address. Its output is shown only if the test fails.
 func startShopWith(t *testing.T, args ...string) string {
 	t.Helper()
+	addr, _ := runShop(t, args...)
+	return addr
+}
+
+// runShop runs the shop with args and returns its address once it listens.
+// stop ends it and waits for run to return (a test that must see the shop
+// shut down calls it); otherwise it stops when the test ends, and a failed
+// test shows the shop's output.
+func runShop(t *testing.T, args ...string) (addr string, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	var out logtest.Buffer
 	addrc := make(chan string, 1)
@@ -737,20 +747,26 @@ func startShopWith(t *testing.T, args ...string) string {
 	}()
 	select {
 	case a := <-addrc:
+		var once sync.Once
+		stop = func() {
+			once.Do(func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("run: %v", err)
+				}
+			})
+		}
 		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("run: %v", err)
-			}
+			stop()
 			if t.Failed() {
 				t.Logf("shop output:\n%s", out.String())
 			}
 		})
-		return a
+		return a, stop
 	case err := <-done:
 		cancel()
 		t.Fatalf("run ended early: %v\n%s", err, out.String())
-		return ""
+		return "", nil
 	}
 }
 

@@ -18,7 +18,6 @@ import (
 
 	metricpb "go.opentelemetry.io/proto/otlp/metrics/v1"
 
-	"github.com/vitalsgo/vitals/internal/logtest"
 	"github.com/vitalsgo/vitals/internal/otlptest"
 )
 
@@ -249,36 +248,9 @@ func TestSoak(t *testing.T) {
 	// of the default hour: its rings then are full after the warm-up, so
 	// "no growth" means what it should (with 1 h, every series' ring grows
 	// for an hour by design, up to 1802 values).
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var out logtest.Buffer
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-collect", "1s", "-retention", "10s",
-			"-rules", "../../docs/rules/vitals-alerts.yml", "-data", t.TempDir()}, &out, func(a string) { addrc <- a })
-	}()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("run ended early: %v\n%s", err, out.String())
-	}
-	stopShop := func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	}
-	defer func() {
-		if ctx.Err() == nil {
-			stopShop()
-		}
-		if t.Failed() {
-			t.Logf("shop output:\n%s", out.String())
-		}
-	}()
+	addr, stopShop := runShop(t, "-addr", "127.0.0.1:0", "-collect", "1s", "-retention", "10s",
+		"-rules", "../../docs/rules/vitals-alerts.yml", "-data", t.TempDir())
+	base := "http://" + addr
 	if resp, err := http.Get(base + "/monitoring/api/rules"); err != nil {
 		t.Fatal(err)
 	} else {
