@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"math"
 	"runtime/metrics"
+	"slices"
 	"sync"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/runtime"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
 // gcPausesName is the runtime/metrics histogram of GC stop-the-world pauses.
@@ -219,10 +221,48 @@ func (r *Runtime) Stop() error {
 // a MeterProvider. Register it on every reader: exporter.WithProducer for
 // the readers exporter.New builds, memory.WithProducer for the in-memory
 // reader, sdkmetric.WithProducer for others. One producer may serve several
-// readers; it reads the runtime at most every 15 s and reports the previous
-// read in between. It is contrib's runtime.NewProducer.
+// readers, collecting concurrently: each gets its own copy of the
+// histogram. It reads the runtime at most every 15 s and reports the
+// previous read in between. It is contrib's runtime.NewProducer, made safe
+// for concurrent readers.
 func RuntimeProducer() sdkmetric.Producer {
-	return runtime.NewProducer()
+	return newRuntimeProducer()
+}
+
+func newRuntimeProducer(opts ...runtime.ProducerOption) *runtimeProducer {
+	return &runtimeProducer{p: runtime.NewProducer(opts...)}
+}
+
+// runtimeProducer serialises contrib's producer and copies what it
+// returns. Contrib's Produce hands out the bucket slices of its own
+// runtime/metrics read buffer, which its next read overwrites in place, and
+// reads the time of that read after releasing its lock: two readers
+// collecting at once (the in-memory reader's tick and a /metrics scrape)
+// would each see the other's read change the histogram under them.
+type runtimeProducer struct {
+	mu sync.Mutex
+	p  *runtime.Producer
+}
+
+// Produce returns the scheduler latency histogram, in slices of its own.
+func (r *runtimeProducer) Produce(ctx context.Context) ([]metricdata.ScopeMetrics, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sms, err := r.p.Produce(ctx)
+	for i := range sms {
+		for j := range sms[i].Metrics {
+			h, ok := sms[i].Metrics[j].Data.(metricdata.Histogram[float64])
+			if !ok {
+				continue
+			}
+			for k := range h.DataPoints {
+				dp := &h.DataPoints[k] // DataPoints is new at each call; its slices are not
+				dp.Bounds = slices.Clone(dp.Bounds)
+				dp.BucketCounts = slices.Clone(dp.BucketCounts)
+			}
+		}
+	}
+	return sms, err
 }
 
 // gcPauses reports the total GC pause time from the runtime's pause
