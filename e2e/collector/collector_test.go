@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -73,8 +74,7 @@ func TestOTLPThroughCollectorToPrometheus(t *testing.T) {
 
 	for _, protocol := range []string{"http/protobuf", "grpc"} {
 		t.Run(strings.ReplaceAll(protocol, "/", "_"), func(t *testing.T) {
-			grpcPort, httpPort, promExpPort := freePort(t), freePort(t), freePort(t)
-			col := startCollector(t, collectorBin, grpcPort, httpPort, promExpPort)
+			col, grpcPort, httpPort, promExpPort := startCollector(t, collectorBin)
 
 			endpoint := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 			if protocol == "grpc" {
@@ -152,15 +152,41 @@ func goBuild(t *testing.T, dir, out, pkg string) {
 	t.Logf("built %s in %v", pkg, time.Since(start).Round(time.Millisecond))
 }
 
-// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
+// freePorts returns n distinct TCP ports of 127.0.0.1 that were free a
+// moment ago: each is held until all are chosen, so that no two are the
+// same.
+func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ports := make([]int, n)
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ports
+}
+
+// launch starts the process that newCmd makes for nports free ports and
+// waits until ready reports true. A port free when chosen can be taken (as
+// another connection's local port) before the process binds it: then the
+// process is started again on others, up to three times.
+func launch(t *testing.T, name string, nports int, newCmd func(ports []int) *exec.Cmd, ready func(ports []int) bool) (*process, []int) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		ports := freePorts(t, nports)
+		p := start(t, name, newCmd(ports))
+		switch err := p.waitUntil(func() bool { return ready(ports) }); {
+		case err == nil:
+			return p, ports
+		case attempt < 3 && strings.Contains(p.String(), "address already in use"):
+			t.Logf("%s: one of the ports %v was taken before it bound it; again on others", name, ports)
+		default:
+			t.Fatalf("%s: %v\n%s", name, err, p.String())
+		}
+	}
 }
 
 // syncBuffer collects a process's output for the failure log.
@@ -215,23 +241,23 @@ func start(t *testing.T, name string, cmd *exec.Cmd) *process {
 
 func (p *process) String() string { return p.out.String() }
 
-// waitUntil polls ok every 200ms until it returns true, the process exits
-// or 30s pass.
-func waitUntil(t *testing.T, p *process, what string, ok func() bool) {
-	t.Helper()
+// waitUntil polls ok every 200ms until it returns true (nil), the process
+// exits or 30s pass.
+func (p *process) waitUntil(ok func() bool) error {
 	deadline := time.Now().Add(30 * time.Second)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for !ok() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not ready within 30s", what)
+			return errors.New("not ready within 30s")
 		}
 		select {
 		case <-tick.C:
 		case <-p.done:
-			t.Fatalf("%s: %s exited early: %v\n%s", what, p.name, p.err, p.out.String())
+			return fmt.Errorf("exited early: %v", p.err)
 		}
 	}
+	return nil
 }
 
 func httpOK(url string) bool {
@@ -254,45 +280,47 @@ func tcpOpen(addr string) bool {
 	return true
 }
 
-// startCollector runs the collector with collectorConfig and waits until
-// both receivers and the exporter listen.
-func startCollector(t *testing.T, bin string, grpcPort, httpPort, promExpPort int) *process {
+// startCollector runs the collector with collectorConfig on free ports and
+// waits until both receivers and the exporter listen. It returns the OTLP
+// gRPC, OTLP HTTP and Prometheus exporter ports.
+func startCollector(t *testing.T, bin string) (p *process, grpcPort, httpPort, promExpPort int) {
 	t.Helper()
 	dir := t.TempDir()
 	config := filepath.Join(dir, "collector.yaml")
-	if err := os.WriteFile(config, fmt.Appendf(nil, collectorConfig, grpcPort, httpPort, promExpPort), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "--config", config)
-	cmd.Dir = dir
-	p := start(t, "collector", cmd)
-	waitUntil(t, p, "collector", func() bool {
-		return tcpOpen(fmt.Sprintf("127.0.0.1:%d", grpcPort)) &&
-			tcpOpen(fmt.Sprintf("127.0.0.1:%d", httpPort)) &&
-			httpOK(fmt.Sprintf("http://127.0.0.1:%d/metrics", promExpPort))
+	p, ports := launch(t, "collector", 3, func(ports []int) *exec.Cmd {
+		if err := os.WriteFile(config, fmt.Appendf(nil, collectorConfig, ports[0], ports[1], ports[2]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "--config", config)
+		cmd.Dir = dir
+		return cmd
+	}, func(ports []int) bool {
+		return tcpOpen(fmt.Sprintf("127.0.0.1:%d", ports[0])) &&
+			tcpOpen(fmt.Sprintf("127.0.0.1:%d", ports[1])) &&
+			httpOK(fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[2]))
 	})
-	return p
+	return p, ports[0], ports[1], ports[2]
 }
 
 // startShop runs the example shop on a free port with env (OTEL_* taken
 // from env only) and returns its base URL once it is live.
 func startShop(t *testing.T, bin string, env map[string]string) (string, *process) {
 	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cmd := exec.Command(bin, "-addr", addr, "-collect", "1s", "-rules=")
-	cmd.Dir = t.TempDir()
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "OTEL_") && !strings.HasPrefix(kv, "SHOP_") {
-			cmd.Env = append(cmd.Env, kv)
+	addr := func(ports []int) string { return fmt.Sprintf("127.0.0.1:%d", ports[0]) }
+	p, ports := launch(t, "shop", 1, func(ports []int) *exec.Cmd {
+		cmd := exec.Command(bin, "-addr", addr(ports), "-collect", "1s", "-rules=")
+		cmd.Dir = t.TempDir()
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "OTEL_") && !strings.HasPrefix(kv, "SHOP_") {
+				cmd.Env = append(cmd.Env, kv)
+			}
 		}
-	}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	p := start(t, "shop", cmd)
-	base := "http://" + addr
-	waitUntil(t, p, "shop", func() bool { return httpOK(base + "/livez") })
-	return base, p
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		return cmd
+	}, func(ports []int) bool { return httpOK("http://" + addr(ports) + "/livez") })
+	return "http://" + addr(ports), p
 }
 
 // startPrometheus runs bin on a free port of 127.0.0.1, scraping target's
@@ -313,17 +341,17 @@ scrape_configs:
 	if err := os.WriteFile(config, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cmd := exec.Command(bin,
-		"--config.file="+config,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+listen,
-	)
-	cmd.Dir = dir
-	p := start(t, "prometheus", cmd)
-	u := "http://" + listen
-	waitUntil(t, p, "prometheus", func() bool { return httpOK(u + "/-/ready") })
-	return u
+	base := func(ports []int) string { return fmt.Sprintf("http://127.0.0.1:%d", ports[0]) }
+	_, ports := launch(t, "prometheus", 1, func(ports []int) *exec.Cmd {
+		cmd := exec.Command(bin,
+			"--config.file="+config,
+			"--storage.tsdb.path="+filepath.Join(dir, "data"),
+			"--web.listen-address="+strings.TrimPrefix(base(ports), "http://"),
+		)
+		cmd.Dir = dir
+		return cmd
+	}, func(ports []int) bool { return httpOK(base(ports) + "/-/ready") })
+	return base(ports)
 }
 
 func expectStatus(t *testing.T, c *http.Client, method, url, body string, want int) {

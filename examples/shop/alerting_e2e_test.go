@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -780,41 +781,69 @@ type sideProcess struct {
 	err  error         // how it exited; set before done is closed
 }
 
-// freeAddr returns a free address on 127.0.0.1 (free when asked).
-func freeAddr(t *testing.T) string {
+// startSideProcess runs bin in dir, listening on a free address of
+// 127.0.0.1 that it is given through args, until the test ends, when it is
+// killed and waited for; it returns once the address accepts connections.
+// A port free when chosen can be taken (as another connection's local
+// port) before the process binds it: then the process is started again on
+// another, up to three times. Its output is shown only if the test fails.
+func startSideProcess(t *testing.T, name, dir, bin string, args func(listen string) []string) *sideProcess {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for attempt := 1; ; attempt++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		listen := ln.Addr().String()
+		ln.Close()
+
+		p := &sideProcess{name: name, url: "http://" + listen, out: &logtest.Buffer{}, done: make(chan struct{})}
+		cmd := exec.Command(bin, args(listen)...)
+		cmd.Dir = dir
+		cmd.Stdout = p.out
+		cmd.Stderr = p.out
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("starting %s: %v", name, err)
+		}
+		go func() {
+			p.err = cmd.Wait()
+			close(p.done)
+		}()
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			<-p.done
+			if t.Failed() {
+				t.Logf("%s output:\n%s", name, p.out.String())
+			}
+		})
+		switch err := p.waitListening(listen); {
+		case err == nil:
+			return p
+		case attempt < 3 && strings.Contains(p.out.String(), "address already in use"):
+			t.Logf("%s: %s was taken before it bound it; again on another port", name, listen)
+		default:
+			t.Fatalf("%s on %s: %v\n%s", name, listen, err, p.out.String())
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
-// startSideProcess runs bin with args in dir until the test ends, when it
-// is killed and waited for. Its output is shown only if the test fails.
-func startSideProcess(t *testing.T, name, listen, dir, bin string, args ...string) *sideProcess {
-	t.Helper()
-	p := &sideProcess{name: name, url: "http://" + listen, out: &logtest.Buffer{}, done: make(chan struct{})}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Stdout = p.out
-	cmd.Stderr = p.out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, p.out.String())
+// waitListening waits until listen accepts connections, for 30 s at most.
+func (p *sideProcess) waitListening(listen string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if c, err := net.DialTimeout("tcp", listen, time.Second); err == nil {
+			c.Close()
+			return nil
 		}
-	})
-	return p
+		select {
+		case <-p.done:
+			return fmt.Errorf("exited before listening: %v", p.err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return errors.New("not listening after 30s")
+		}
+	}
 }
 
 // startPrometheusWithRules runs Prometheus on a free port of 127.0.0.1,
@@ -822,7 +851,6 @@ func startSideProcess(t *testing.T, name, listen, dir, bin string, args ...strin
 // no Alertmanager.
 func startPrometheusWithRules(t *testing.T, bin, target string, ruleFiles ...string) *sideProcess {
 	t.Helper()
-	listen := freeAddr(t)
 	dir := t.TempDir()
 	config := filepath.Join(dir, "prometheus.yml")
 	quoted := make([]string, len(ruleFiles))
@@ -842,18 +870,19 @@ scrape_configs:
 	if err := os.WriteFile(config, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return startSideProcess(t, "prometheus", listen, dir, bin,
-		"--config.file="+config,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+listen,
-	)
+	return startSideProcess(t, "prometheus", dir, bin, func(listen string) []string {
+		return []string{
+			"--config.file=" + config,
+			"--storage.tsdb.path=" + filepath.Join(dir, "data"),
+			"--web.listen-address=" + listen,
+		}
+	})
 }
 
 // startAlertmanager runs Alertmanager on a free port of 127.0.0.1, without
 // clustering, routing every alert to a receiver that sends nothing.
 func startAlertmanager(t *testing.T, bin string) *sideProcess {
 	t.Helper()
-	listen := freeAddr(t)
 	dir := t.TempDir()
 	config := filepath.Join(dir, "alertmanager.yml")
 	yml := `route:
@@ -864,12 +893,14 @@ receivers:
 	if err := os.WriteFile(config, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return startSideProcess(t, "alertmanager", listen, dir, bin,
-		"--config.file="+config,
-		"--storage.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+listen,
-		"--cluster.listen-address=",
-	)
+	return startSideProcess(t, "alertmanager", dir, bin, func(listen string) []string {
+		return []string{
+			"--config.file=" + config,
+			"--storage.path=" + filepath.Join(dir, "data"),
+			"--web.listen-address=" + listen,
+			"--cluster.listen-address=",
+		}
+	})
 }
 
 // pollUntil calls cond every 250 ms until it reports true, failing the test

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,8 +16,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/vitalsgo/vitals/internal/logtest"
 )
 
 // TestAgreementWithPrometheus checks the promise of /monitoring/api/query:
@@ -175,26 +172,11 @@ func startShop(t *testing.T) string {
 	return startShopWith(t, "-addr", "127.0.0.1:0", "-collect", "1s")
 }
 
-// prometheus is a Prometheus server the test runs.
-type prometheus struct {
-	url  string
-	out  *logtest.Buffer
-	done chan struct{} // closed when the process has exited
-	err  error         // how it exited; set before done is closed
-}
-
 // startPrometheus runs bin on a free port of 127.0.0.1, scraping target's
 // /metrics every second, until the test ends. Its output is shown only if
 // the test fails.
-func startPrometheus(t *testing.T, bin, target string) *prometheus {
+func startPrometheus(t *testing.T, bin, target string) *sideProcess {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := ln.Addr().String()
-	ln.Close()
-
 	dir := t.TempDir()
 	config := filepath.Join(dir, "prometheus.yml")
 	yml := fmt.Sprintf(`global:
@@ -208,37 +190,19 @@ scrape_configs:
 	if err := os.WriteFile(config, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-
-	p := &prometheus{url: "http://" + listen, out: &logtest.Buffer{}, done: make(chan struct{})}
-	cmd := exec.Command(bin,
-		"--config.file="+config,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+listen,
-	)
-	cmd.Dir = dir
-	cmd.Stdout = p.out
-	cmd.Stderr = p.out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting prometheus: %v", err)
-	}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("prometheus output:\n%s", p.out.String())
+	return startSideProcess(t, "prometheus", dir, bin, func(listen string) []string {
+		return []string{
+			"--config.file=" + config,
+			"--storage.tsdb.path=" + filepath.Join(dir, "data"),
+			"--web.listen-address=" + listen,
 		}
 	})
-	return p
 }
 
 // waitFor calls cond every 250 ms until it reports true, failing the test
 // when d has passed or prom has exited first. cond's status describes what
 // it saw, for the failure message.
-func waitFor(t *testing.T, d time.Duration, what string, prom *prometheus, cond func() (ok bool, status string)) {
+func waitFor(t *testing.T, d time.Duration, what string, prom *sideProcess, cond func() (ok bool, status string)) {
 	t.Helper()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
