@@ -501,4 +501,14 @@ func TestSecurityLimits(t *testing.T) {
 	if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), fmt.Sprint(memory.MaxPoints)) {
 		t.Errorf("a range query of 100 000 steps: %d %v", code, body)
 	}
+	// Silences: at most alerting.MaxSilences active or pending.
+	for i := range alerting.MaxSilences {
+		if code, body := do(http.MethodPost, "/monitoring/api/silences", "application/json", silenceJSON(fmt.Sprint("A", i))); code != http.StatusOK {
+			t.Fatalf("silence %d: %d %v", i, code, body)
+		}
+	}
+	code, body = do(http.MethodPost, "/monitoring/api/silences", "application/json", silenceJSON("OneTooMany"))
+	if code != http.StatusBadRequest || body["errorType"] != "bad_data" || !strings.Contains(fmt.Sprint(body["error"]), "MaxSilences") {
+		t.Errorf("silence %d: %d %v, want 400 naming MaxSilences", alerting.MaxSilences+1, code, body)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -325,6 +326,70 @@ func TestSilenceValidationAndExpiry(t *testing.T) {
 	}
 	if err := sil.Expire(id); err == nil {
 		t.Error("expiring twice succeeded")
+	}
+}
+
+// TestSilencesBounded: at most MaxSilences active or pending; expiring one
+// frees its place; expired silences give way to new ones, oldest first,
+// instead of piling up for SilenceRetention.
+func TestSilencesBounded(t *testing.T) {
+	clk := &engClock{t: time.Unix(1_700_000_000, 0)}
+	sil := alerting.NewSilences(clk)
+	mk := func(i int) alerting.Silence {
+		return alerting.Silence{
+			Matchers: []alerting.Matcher{{Name: "n", Value: strconv.Itoa(i), IsEqual: true}},
+			EndsAt:   clk.Now().Add(time.Hour), CreatedBy: "x", Comment: "y",
+		}
+	}
+	ids := make([]string, alerting.MaxSilences)
+	for i := range ids {
+		id, err := sil.Add(mk(i))
+		if err != nil {
+			t.Fatalf("silence %d: %v", i, err)
+		}
+		ids[i] = id
+	}
+	_, err := sil.Add(mk(-1))
+	if !errors.Is(err, alerting.ErrTooManySilences) || !strings.Contains(err.Error(), "MaxSilences") {
+		t.Fatalf("silence %d: err = %v, want ErrTooManySilences naming MaxSilences", alerting.MaxSilences+1, err)
+	}
+	if n := len(sil.List()); n != alerting.MaxSilences {
+		t.Fatalf("%d silences held after a refused Add, want %d", n, alerting.MaxSilences)
+	}
+
+	// Expire the first ten, a second apart: each frees a place, and the
+	// new silence replaces the oldest expired one.
+	for i := range 10 {
+		clk.mu.Lock()
+		clk.t = clk.t.Add(time.Second)
+		clk.mu.Unlock()
+		if err := sil.Expire(ids[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 10 {
+		if _, err := sil.Add(mk(alerting.MaxSilences + i)); err != nil {
+			t.Fatalf("after expiring 10, Add %d: %v", i, err)
+		}
+		list := sil.List()
+		if len(list) != alerting.MaxSilences {
+			t.Fatalf("%d silences held, want %d", len(list), alerting.MaxSilences)
+		}
+		held := map[string]bool{}
+		for _, s := range list {
+			held[s.ID] = true
+		}
+		for j := range 10 {
+			if dropped := j <= i; held[ids[j]] == dropped {
+				t.Errorf("after Add %d: expired silence %d held = %v, want %v (oldest dropped first)", i, j, held[ids[j]], !dropped)
+			}
+		}
+		if got := sil.Matching(map[string]string{"n": strconv.Itoa(alerting.MaxSilences + i)}, clk.Now()); len(got) != 1 {
+			t.Errorf("the new silence %d matches %v", i, got)
+		}
+	}
+	if _, err := sil.Add(mk(-2)); !errors.Is(err, alerting.ErrTooManySilences) {
+		t.Errorf("with no expired silence left to drop: err = %v, want ErrTooManySilences", err)
 	}
 }
 

@@ -16,6 +16,17 @@ import (
 // SilenceRetention is how long an expired silence stays listed.
 const SilenceRetention = 24 * time.Hour
 
+// MaxSilences bounds the silences held: Add refuses a silence with
+// ErrTooManySilences while MaxSilences are active or pending, and drops the
+// oldest expired silences, before SilenceRetention, rather than hold more
+// than MaxSilences in all. So an authorized caller looping on create and
+// expire cannot grow the process without bound.
+const MaxSilences = 1000
+
+// ErrTooManySilences is returned (wrapped) by Silences.Add when MaxSilences
+// silences are active or pending.
+var ErrTooManySilences = errors.New("alerting: too many silences")
+
 // Matcher matches one label, in the shape of Alertmanager's API v2:
 // IsEqual false negates, IsRegex makes Value an anchored regular expression.
 // So {IsEqual: true} is "=", {IsEqual: false} "!=", {IsRegex: true,
@@ -151,6 +162,21 @@ func (s *Silences) Add(sil Silence) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.gc(now)
+	var expired []*silenceEntry
+	for _, e := range s.m {
+		if e.State(now) == "expired" {
+			expired = append(expired, e)
+		}
+	}
+	if live := len(s.m) - len(expired); live >= MaxSilences {
+		return "", fmt.Errorf("%w: %d are active or pending, the most allowed (MaxSilences); expire one first", ErrTooManySilences, live)
+	}
+	if over := len(s.m) + 1 - MaxSilences; over > 0 {
+		slices.SortFunc(expired, func(a, b *silenceEntry) int { return a.EndsAt.Compare(b.EndsAt) })
+		for _, e := range expired[:over] {
+			delete(s.m, e.ID)
+		}
+	}
 	s.m[sil.ID] = &silenceEntry{Silence: sil, matchers: ms}
 	return sil.ID, nil
 }
