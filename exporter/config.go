@@ -3,7 +3,10 @@ package exporter
 import (
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -119,6 +122,115 @@ type OTLP struct {
 	// Temporality is the aggregation temporality preference. By default,
 	// TemporalityCumulative.
 	Temporality Temporality
+}
+
+// LogValue describes c for log/slog without its secrets: the OTLP header
+// names but not their values, and endpoints without passwords.
+func (c Config) LogValue() slog.Value {
+	attrs := make([]string, len(c.ResourceAttributes))
+	for i, kv := range c.ResourceAttributes {
+		attrs[i] = string(kv.Key) + "=" + kv.Value.Emit()
+	}
+	return slog.GroupValue(
+		slog.String("service_name", c.ServiceName),
+		slog.String("service_version", c.ServiceVersion),
+		slog.String("resource_attributes", strings.Join(attrs, ",")),
+		slog.String("exporters", exportersText(c.Exporters)),
+		slog.Any("otlp", c.OTLP),
+		slog.String("export_interval", durationText(c.ExportInterval)),
+		slog.String("export_timeout", durationText(c.ExportTimeout)),
+		slog.String("cardinality_limit", limitText(c.CardinalityLimit)),
+		slog.Bool("exponential_histograms", c.ExponentialHistograms),
+		slog.String("exemplars", enumText(c.Exemplars, c.Exemplars == ExemplarsUnknown)),
+	)
+}
+
+// exportersText lists ks as OTEL_METRICS_EXPORTER would, "default" for nil.
+func exportersText(ks []Kind) string {
+	if ks == nil {
+		return "default"
+	}
+	if len(ks) == 0 {
+		return "none"
+	}
+	names := make([]string, len(ks))
+	for i, k := range ks {
+		names[i] = k.String()
+	}
+	return strings.Join(names, ",")
+}
+
+// String formats c as its LogValue does, so that fmt's %v and %s hide the
+// same secrets.
+func (c Config) String() string { return groupText(c.LogValue()) }
+
+// LogValue describes o for log/slog without its secrets: the header names
+// but not their values, and the endpoints without passwords.
+func (o OTLP) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("endpoint", redactURL(o.Endpoint)),
+		slog.String("base_endpoint", redactURL(o.BaseEndpoint)),
+		slog.String("protocol", enumText(o.Protocol, o.Protocol == ProtocolUnknown)),
+		slog.String("headers", strings.Join(slices.Sorted(maps.Keys(o.Headers)), ",")),
+		slog.String("timeout", durationText(o.Timeout)),
+		slog.Bool("insecure", o.Insecure),
+		slog.String("compression", o.Compression),
+		slog.String("temporality", enumText(o.Temporality, o.Temporality == TemporalityUnknown)),
+	)
+}
+
+// String formats o as its LogValue does, so that fmt's %v and %s hide the
+// same secrets.
+func (o OTLP) String() string { return groupText(o.LogValue()) }
+
+// durationText, limitText and enumText show a zero value, which New
+// replaces by its default, as "default", and durationText and limitText a
+// negative one, meaning none, as "none".
+func durationText(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "default"
+	case d < 0:
+		return "none"
+	}
+	return d.String()
+}
+
+func limitText(n int) string {
+	switch {
+	case n == 0:
+		return "default"
+	case n < 0:
+		return "none"
+	}
+	return fmt.Sprint(n)
+}
+
+func enumText(v fmt.Stringer, zero bool) string {
+	if zero {
+		return "default"
+	}
+	return v.String()
+}
+
+// groupText formats a group as {key=value ...}.
+func groupText(v slog.Value) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, a := range v.Group() {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(a.Key)
+		b.WriteByte('=')
+		if lv, ok := a.Value.Any().(slog.LogValuer); ok {
+			b.WriteString(groupText(lv.LogValue()))
+		} else {
+			fmt.Fprintf(&b, "%q", a.Value.String())
+		}
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
 // Kind names a reader that Config.Exporters can ask for.

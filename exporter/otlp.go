@@ -66,13 +66,23 @@ func appendMetricsPath(raw string) string {
 	return u.String()
 }
 
-// redactURL hides the password of a URL that has one, for error messages.
+// redactURL hides the password of a URL that has one, for error messages
+// and logs. A string that does not parse as a URL with user information
+// (such as a gRPC "user:secret@host:4317", which parses as scheme "user")
+// but has an "@" loses everything before it, scheme apart.
 func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
+	at := strings.LastIndexByte(raw, '@')
+	if at < 0 {
 		return raw
 	}
-	return u.Redacted()
+	if u, err := url.Parse(raw); err == nil && u.User != nil && u.Opaque == "" {
+		return u.Redacted()
+	}
+	scheme := ""
+	if i := strings.Index(raw, "://"); i >= 0 && i < at {
+		scheme = raw[:i+3]
+	}
+	return scheme + "xxxxx" + raw[at:]
 }
 
 func (o OTLP) protocol() Protocol {
