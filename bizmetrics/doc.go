@@ -90,10 +90,12 @@
 // 200 (WithMaxDBCollections) and error.type at 20. Values past a cap are
 // recorded as Overflow ("_OTHER", the semantic conventions' token, also
 // used by instrument for routes), so totals stay right. The attribute sets
-// of each custom instrument and of each timer name are capped at 2000
-// (WithMaxAttributeSets); further sets are recorded with
-// otel.metric.overflow=true, as the SDK does past its own limit, which
-// still applies on top.
+// of each custom instrument are capped at 2000 (WithMaxAttributeSets);
+// further sets are recorded with otel.metric.overflow=true, as the SDK
+// does past its own limit, which still applies on top. The timer names
+// share those 2000 sets, as the SDK counts them for the whole histogram:
+// each name keeps an overflow set of its own (timer.name and
+// otel.metric.overflow=true), so that the count of every name stays exact.
 //
 // The database/sql wrapper takes db.operation.name from the statement's
 // first keyword and db.collection.name from the first table it names when

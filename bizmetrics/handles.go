@@ -144,13 +144,14 @@ const maxFastAttrs = 8
 // wins) into a buffer on the stack, hashes them and compares them with the
 // handles of that hash: no allocation when the handle exists.
 type table[T any] struct {
-	mu    sync.Mutex
-	st    atomic.Pointer[tableState[T]]
-	seed  maphash.Seed
-	max   int
-	base  []attribute.KeyValue // carried by every handle; wins over the caller's
-	newT  func(attribute.Set) *T
-	empty atomic.Pointer[T] // the handle without caller attributes
+	mu     sync.Mutex
+	st     atomic.Pointer[tableState[T]]
+	seed   maphash.Seed
+	max    int
+	budget *setBudget           // when not nil, shared with other tables of the instrument
+	base   []attribute.KeyValue // carried by every handle; wins over the caller's
+	newT   func(attribute.Set) *T
+	empty  atomic.Pointer[T] // the handle without caller attributes
 }
 
 type tableState[T any] struct {
@@ -223,7 +224,7 @@ func (t *table[T]) create(kvs []attribute.KeyValue, h uint64) *T {
 		}
 	}
 	st := &tableState[T]{byHash: old.byHash, all: old.all, overflow: old.overflow}
-	if len(old.all) >= t.max {
+	if len(old.all) >= t.max || !t.budget.take() {
 		if st.overflow == nil {
 			st.overflow = t.newT(attribute.NewSet(append(slices.Clone(t.base), overflowKV)...))
 			t.st.Store(st)
@@ -246,6 +247,34 @@ func (t *table[T]) create(kvs []attribute.KeyValue, h uint64) *T {
 	}
 	t.st.Store(st)
 	return handle
+}
+
+// setBudget is a number of attribute sets that the tables of one
+// instrument share, so that together they stay within the SDK's
+// cardinality limit, which applies to the instrument as a whole.
+type setBudget struct{ left atomic.Int64 }
+
+func newSetBudget(n int) *setBudget {
+	b := &setBudget{}
+	b.left.Store(int64(max(n, 0)))
+	return b
+}
+
+// take uses one set of the budget, reporting false when none is left. A nil
+// budget has no limit.
+func (b *setBudget) take() bool {
+	if b == nil {
+		return true
+	}
+	for {
+		n := b.left.Load()
+		if n <= 0 {
+			return false
+		}
+		if b.left.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
 }
 
 // each calls fn with every handle, the overflow handle last.

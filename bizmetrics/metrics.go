@@ -168,10 +168,18 @@ func New(meter metric.Meter, opts ...Option) (*Metrics, error) {
 		return &BoundCounter{obs: observeOpts(keyAPIOperation.String(v))}
 	})
 	m.caches = newKeyed(cfg.maxCaches, m.newCache)
+	// Every timer name is one more table of the same histogram, which the
+	// SDK caps at maxSets sets as a whole (one of them its own overflow
+	// set): the names share what is left once each, _OTHER included, has
+	// its overflow set, so that no set of a name is folded into the SDK's
+	// overflow set without timer.name and sum by (timer_name) stays exact.
+	timerSets := newSetBudget(cfg.maxSets - 1 - (cfg.maxTimers + 1))
 	m.timers = newKeyed(cfg.maxTimers, func(v string) *table[BoundHistogram] {
-		return newTable(cfg.maxSets, []attribute.KeyValue{keyTimerName.String(v)}, func(set attribute.Set) *BoundHistogram {
+		t := newTable(cfg.maxSets, []attribute.KeyValue{keyTimerName.String(v)}, func(set attribute.Set) *BoundHistogram {
 			return newBoundHistogram(m.timer, set)
 		})
+		t.budget = timerSets
+		return t
 	})
 
 	if _, err := meter.RegisterCallback(m.observe,

@@ -231,9 +231,13 @@ func WithMaxDBCollections(n int) Option {
 }
 
 // WithMaxAttributeSets caps the distinct attribute sets of each custom
-// instrument and of each timer name: measurements with further sets are
-// recorded with the single attribute otel.metric.overflow=true, as the SDK
-// folds sets past its cardinality limit. It also bounds the attribute sets
+// instrument: measurements with further sets are recorded with the single
+// attribute otel.metric.overflow=true, as the SDK folds sets past its
+// cardinality limit. The timer names share n sets, less an overflow set
+// for each name (and _OTHER) and one for the SDK's own: a name's
+// measurements with sets past that are recorded with its timer.name and
+// otel.metric.overflow=true, so that the histogram stays within the
+// exporter's limit when that is n too and every name's count is exact. It also bounds the attribute sets
 // of the database histogram the package keeps ready (past it, sets are
 // built per call: correct, only slower). Values of zero or less are
 // ignored. By default, DefaultMaxAttributeSets (2000, the exporter's

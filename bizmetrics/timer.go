@@ -22,8 +22,9 @@ type Timer struct {
 // Time starts a timer called name (a logical operation: "checkout",
 // "report.render"), with optional attributes, which must stay few and of
 // bounded values like every attribute. Names past WithMaxTimerNames, and
-// an empty name, are recorded as Overflow; attribute sets past
-// WithMaxAttributeSets per name share the overflow set. With the handle of
+// an empty name, are recorded as Overflow; attribute sets past what the
+// names share of WithMaxAttributeSets are recorded in the name's overflow
+// set (its timer.name and otel.metric.overflow=true). With the handle of
 // (name, attrs) in place, Time allocates nothing.
 //
 // ctx is used to skip the attribute work when the histogram is disabled

@@ -2,6 +2,10 @@ package bizmetrics_test
 
 import (
 	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/vitalsgo/vitals/bizmetrics"
+	"github.com/vitalsgo/vitals/exporter"
 )
 
 func TestTimer(t *testing.T) {
@@ -83,4 +88,57 @@ func TestTimerDisabled(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestTimerNamesShareTheSDKLimit: timer names each with many attribute sets
+// (100 names and 50 sets each, 5 000 sets, against the SDK's 2 000 for the
+// whole histogram) keep every count under their own timer_name: the names
+// share the sets the SDK allows, each past its share recorded in its own
+// overflow set, so that none reaches the SDK's overflow set, which has no
+// timer_name, and sum by (timer_name) stays exact.
+func TestTimerNamesShareTheSDKLimit(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	const names, sets, extraNames = bizmetrics.DefaultMaxTimerNames, 50, 7
+	var wg sync.WaitGroup // the names take their share of the sets concurrently
+	for i := range names + extraNames {
+		wg.Go(func() {
+			for j := range sets {
+				tm := e.m.Time(ctx, fmt.Sprint("op", i), attribute.Int("step", j))
+				tm.Stop()
+			}
+		})
+	}
+	wg.Wait()
+	got := e.scrape(t)
+	byName := map[string]float64{}
+	n := 0
+	nameRE := regexp.MustCompile(`timer_name="([^"]*)"`)
+	for s, v := range got {
+		if !strings.HasPrefix(s, "app_timer_duration_seconds_count") {
+			continue
+		}
+		n++
+		m := nameRE.FindStringSubmatch(s)
+		if m == nil {
+			t.Errorf("%s = %v: a series without timer_name (the SDK's overflow set)", s, v)
+			continue
+		}
+		byName[m[1]] += v
+	}
+	if n > exporter.DefaultCardinalityLimit-1 {
+		t.Errorf("%d timer series, more than the SDK keeps (%d)", n, exporter.DefaultCardinalityLimit-1)
+	}
+	for name, v := range byName { // which 100 names are kept depends on the race
+		if name != bizmetrics.Overflow && v != sets {
+			t.Errorf("sum by timer_name %s = %v, want %d", name, v, sets)
+		}
+	}
+	if byName[bizmetrics.Overflow] != extraNames*sets {
+		t.Errorf("sum by timer_name %s = %v, want %d", bizmetrics.Overflow, byName[bizmetrics.Overflow], extraNames*sets)
+	}
+	if len(byName) != names+1 {
+		t.Errorf("%d timer names, want %d", len(byName), names+1)
+	}
+	t.Logf("%d timer series for %d names × %d sets", n, names+extraNames, sets)
 }
