@@ -10,3 +10,6 @@ func WithDispatchHook(fn func(now time.Time, batch []Alert)) Option {
 		return cfg
 	})
 }
+
+// NotifyRetryable reports whether a Queue would retry after err.
+var NotifyRetryable = notifyRetryable

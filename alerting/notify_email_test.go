@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"math/big"
@@ -375,6 +376,50 @@ func TestEmailFailures(t *testing.T) {
 			t.Errorf("err = %v, want context.DeadlineExceeded", err)
 		}
 	})
+
+	// A server that refuses the conversation in its greeting, for good (554)
+	// or for now (421): the reply is the error, retried only when temporary.
+	for _, tc := range []struct {
+		greeting  string
+		code      int
+		retryable bool
+	}{
+		{"554 5.3.2 mx.example.com no service for you\r\n", 554, false},
+		{"421 4.3.2 mx.example.com busy, try later\r\n", 421, true},
+	} {
+		t.Run(fmt.Sprint("greeting refused with ", tc.code), func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = l.Close() })
+			served := make(chan string, 1)
+			go func() {
+				c, err := l.Accept()
+				if err != nil {
+					served <- err.Error()
+					return
+				}
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				_, _ = io.WriteString(c, tc.greeting)
+				rest, _ := io.ReadAll(c) // until the client hangs up
+				served <- string(rest)
+			}()
+			e := &alerting.Email{Addr: l.Addr().String(), From: "a@example.com", To: []string{"b@example.com"}}
+			err = e.Notify(t.Context(), alerts)
+			var te *textproto.Error
+			if !errors.As(err, &te) || te.Code != tc.code {
+				t.Fatalf("err = %v, want the server's %d", err, tc.code)
+			}
+			if got := alerting.NotifyRetryable(err); got != tc.retryable {
+				t.Errorf("retryable = %v, want %v", got, tc.retryable)
+			}
+			if rest := <-served; strings.Contains(rest, "MAIL") || strings.Contains(rest, "DATA") {
+				t.Errorf("the client went on after the refusal: %q", rest)
+			}
+		})
+	}
 
 	t.Run("bad settings", func(t *testing.T) {
 		for _, e := range []alerting.Email{
