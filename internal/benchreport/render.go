@@ -169,7 +169,11 @@ func orDash(s string) string {
 // command writes the go test command of suites[i] as it ran.
 func (p *page) command(i int) {
 	s := suites[i]
-	args := []string{"go", "test", "-run", "'^$'", "-bench", "'" + s.bench + "'", "-benchmem", "-count", orDash(p.r.meta["vitals-count"])}
+	count := orDash(p.r.meta["vitals-count"])
+	if n, err := strconv.Atoi(count); err == nil {
+		count = strconv.Itoa(s.count(n))
+	}
+	args := []string{"go", "test", "-run", "'^$'", "-bench", "'" + s.bench + "'", "-benchmem", "-count", count}
 	args = append(args, s.args...)
 	p.f("```sh\n%s %s\n```\n\n", strings.Join(args, " "), s.pkg)
 }
@@ -531,11 +535,16 @@ func (p *page) faults() {
 		} else if p99/base > worst {
 			worst, worstName = p99/base, n
 		}
-		rows = append(rows, []string{label, num(p.med(pkg, b, "p50-ns")/1e3) + " µs", num(p99/1e3) + " µs", ratio(p99, base), num(p.med(pkg, b, "req/s"))})
+		lo, hi := p.r.spread(pkg, b, "p99-ns")
+		rows = append(rows, []string{label, num(p.med(pkg, b, "p50-ns")/1e3) + " µs", num(p99/1e3) + " µs",
+			num(lo/1e3) + "–" + num(hi/1e3) + " µs", ratio(p99, base), num(p.med(pkg, b, "req/s"))})
 	}
-	p.table([]string{"collector", "p50", "p99", "p99 vs no exporter", "req/s"}, rows)
+	p.table([]string{"collector", "p50", "p99 (median)", "p99 of each run", "p99 vs no exporter", "req/s"}, rows)
 	p.target("request p99 with the collector down, refusing or hanging", "within 10 % of the run without an exporter",
 		fmt.Sprintf("worst %.2f× (%s)", worst, worstName), worst <= 1.10, anchor != "" && len(names) > 1 && ok(worst))
+	p.f("A p99 of a few seconds of requests on two shared cores moves by about as much as the\n" +
+		"target from one run to the next (the anchor's own runs span the range shown), which is\n" +
+		"why the medians are of more runs here than elsewhere on this page.\n\n")
 	p.f("The fault tests (`faults_test.go`) hold the behaviour that does not need a stopwatch:\n" +
 		"requests complete while an export hangs, failures are counted and logged a bounded number\n" +
 		"of times, and exports resume without a restart when the collector returns.\n")
