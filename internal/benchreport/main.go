@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"time"
 )
@@ -57,7 +58,7 @@ func main() {
 	out := flag.String("o", "docs/benchmarks.md", "the page to write")
 	rawPath := flag.String("raw", "docs/benchmarks.txt", "where the raw benchmark output is written (with -from: not written)")
 	from := flag.String("from", "", "render from this raw output instead of running the benchmarks")
-	count := flag.Int("count", 3, "runs of each benchmark; the page shows medians")
+	count := flag.Int("count", 3, "rounds: runs of each benchmark, taken in turn with the others; the page shows medians")
 	benchtime := flag.String("benchtime", "", "overrides every suite's -benchtime (e.g. 10x for a quick check of the page, not for figures)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -106,22 +107,35 @@ func runSuites(ctx context.Context, count int, benchtime string, progress io.Wri
 	fmt.Fprintf(&buf, "vitals-go: %s\nvitals-commit: %s\nvitals-date: %s\nvitals-count: %d\n",
 		goVersion, commit, time.Now().UTC().Format("2006-01-02"), count)
 	start := time.Now()
+	// Rounds, not -count: each round runs every suite once, so that a slow
+	// moment of the machine falls on one run of each variant rather than on
+	// all the runs of one, which would skew the comparisons.
+	rounds := 0
 	for _, s := range suites {
-		args := append([]string{"test", "-run", "^$", "-bench", s.bench, "-benchmem", "-count", fmt.Sprint(s.count(count))}, s.args...)
-		if benchtime != "" {
-			args = append(args, "-benchtime", benchtime)
+		rounds = max(rounds, s.count(count))
+	}
+	for round := range rounds {
+		for _, s := range suites {
+			if round >= s.count(count) {
+				continue
+			}
+			args := s.args
+			if benchtime != "" {
+				args = append(slices.Clip(args), "-benchtime", benchtime)
+			}
+			args = append([]string{"test", "-run", "^$", "-bench", s.bench, "-benchmem", "-count", "1"}, args...)
+			args = append(args, s.pkg)
+			fmt.Fprintf(progress, "round %d/%d: go %s\n", round+1, rounds, strings.Join(args, " "))
+			cmd := exec.CommandContext(ctx, "go", args...)
+			var out bytes.Buffer
+			cmd.Stdout = &out
+			cmd.Stderr = progress
+			if err := cmd.Run(); err != nil {
+				_, _ = progress.Write(out.Bytes())
+				return nil, fmt.Errorf("go %s: %w", strings.Join(args, " "), err)
+			}
+			buf.Write(out.Bytes())
 		}
-		args = append(args, s.pkg)
-		fmt.Fprintf(progress, "go %s\n", strings.Join(args, " "))
-		cmd := exec.CommandContext(ctx, "go", args...)
-		var out bytes.Buffer
-		cmd.Stdout = &out
-		cmd.Stderr = progress
-		if err := cmd.Run(); err != nil {
-			_, _ = progress.Write(out.Bytes())
-			return nil, fmt.Errorf("go %s: %w", strings.Join(args, " "), err)
-		}
-		buf.Write(out.Bytes())
 	}
 	fmt.Fprintf(&buf, "vitals-elapsed: %s\n", time.Since(start).Round(time.Second))
 	return buf.Bytes(), nil
