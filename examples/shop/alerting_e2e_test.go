@@ -56,14 +56,8 @@ const (
 // its alerts have the same labels as Vitals', and Alertmanager would
 // merge the two, so it could not tell whose it lists.
 func TestAlertsAgreeWithPrometheus(t *testing.T) {
-	promBin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Skip("prometheus binary not found (install Debian's prometheus package): " + err.Error())
-	}
-	amBin, err := exec.LookPath("prometheus-alertmanager")
-	if err != nil {
-		t.Skip("prometheus-alertmanager binary not found (install Debian's prometheus-alertmanager package): " + err.Error())
-	}
+	promBin := lookBinary(t, "prometheus")
+	amBin := lookBinary(t, "prometheus-alertmanager")
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 	t.Setenv("OTEL_METRICS_EXPORTER", "")
 	client := &http.Client{Timeout: 5 * time.Second}
@@ -95,7 +89,7 @@ func TestAlertsAgreeWithPrometheus(t *testing.T) {
 	token := rand.Text()
 	shopAddr := startShopWith(t, "-addr", "127.0.0.1:0", "-collect", "1s", "-rules", rulePath, "-admin-token", token)
 	shopURL := "http://" + shopAddr
-	prom := startPrometheusWithRules(t, promBin, shopAddr, rulePath)
+	prom := startPrometheus(t, promBin, shopAddr, rulePath)
 	am := startAlertmanager(t, amBin)
 	procs := []*sideProcess{prom, am}
 
@@ -781,6 +775,17 @@ type sideProcess struct {
 	err  error         // how it exited; set before done is closed
 }
 
+// lookBinary returns the path of Debian's name (the package of the same
+// name, which .ci/run installs), skipping the test when it is absent.
+func lookBinary(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("%s binary not found (install Debian's %s package, as .ci/run does): %v", name, name, err)
+	}
+	return path
+}
+
 // startSideProcess runs bin in dir, listening on a free address of
 // 127.0.0.1 that it is given through args, until the test ends, when it is
 // killed and waited for; it returns once the address accepts connections.
@@ -846,10 +851,10 @@ func (p *sideProcess) waitListening(listen string) error {
 	}
 }
 
-// startPrometheusWithRules runs Prometheus on a free port of 127.0.0.1,
-// scraping target's /metrics and evaluating ruleFile every second, with
-// no Alertmanager.
-func startPrometheusWithRules(t *testing.T, bin, target string, ruleFiles ...string) *sideProcess {
+// startPrometheus runs Prometheus (bin) on a free port of 127.0.0.1, in job
+// "shop", scraping target's /metrics and evaluating ruleFiles every second,
+// with no Alertmanager, until the test ends.
+func startPrometheus(t *testing.T, bin, target string, ruleFiles ...string) *sideProcess {
 	t.Helper()
 	dir := t.TempDir()
 	config := filepath.Join(dir, "prometheus.yml")
@@ -904,8 +909,8 @@ receivers:
 }
 
 // pollUntil calls cond every 250 ms until it reports true, failing the test
-// when d has passed or one of procs has exited first. cond's status
-// describes what it saw, for the failure message.
+// when d has passed or one of procs (none for nil) has exited first.
+// cond's status describes what it saw, for the failure message.
 func pollUntil(t *testing.T, d time.Duration, what string, procs []*sideProcess, cond func() (ok bool, status string)) {
 	t.Helper()
 	tick := time.NewTicker(250 * time.Millisecond)

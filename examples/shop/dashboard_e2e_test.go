@@ -61,10 +61,7 @@ const dashToken = "dash-e2e-token"
 // timers run for 15 s of virtual time (three refreshes, network time not
 // counted) and then dumps the DOM or takes the screenshot.
 func TestDashboardInChromium(t *testing.T) {
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium not found (install Debian's chromium package, as .ci/run does): " + err.Error())
-	}
+	bin := lookBinary(t, "chromium")
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 	t.Setenv("OTEL_METRICS_EXPORTER", "")
 	client := &http.Client{Timeout: 5 * time.Second}
@@ -106,7 +103,7 @@ func TestDashboardInChromium(t *testing.T) {
 		} `json:"alerts"`
 	}
 	var summary string
-	dashPoll(t, 60*time.Second, "ShopErrors to fire, /orders to lead the routes and 10 s of rates", func() (bool, string) {
+	pollUntil(t, 60*time.Second, "ShopErrors to fire, /orders to lead the routes and 10 s of rates", nil, func() (bool, string) {
 		var firing bool
 		if _, body, err := dashGet(t.Context(), client, base+"/monitoring/api/alerts", &alerts); err != nil {
 			return false, err.Error()
@@ -313,30 +310,6 @@ func dashGet(ctx context.Context, client *http.Client, url string, v any) (int, 
 		}
 	}
 	return resp.StatusCode, string(body), nil
-}
-
-// dashPoll calls cond every 250 ms until it reports true, failing the test
-// after d. status describes what cond saw, for the failure message.
-func dashPoll(t *testing.T, d time.Duration, what string, cond func() (ok bool, status string)) {
-	t.Helper()
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	status := "not checked yet"
-	for {
-		select {
-		case <-tick.C:
-			var ok bool
-			if ok, status = cond(); ok {
-				return
-			}
-		case <-deadline.C:
-			t.Fatalf("waiting for %s: still not there after %v: %s", what, d, status)
-		case <-t.Context().Done():
-			t.Fatalf("waiting for %s: %v", what, t.Context().Err())
-		}
-	}
 }
 
 // dashChromium runs headless Chromium with args after the common flags,

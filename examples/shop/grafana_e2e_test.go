@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
@@ -49,10 +48,7 @@ const (
 // a rule file with an alert that always fires (so ALERTS{alertstate="firing"}
 // has a series).
 func TestGrafanaQueriesReturnData(t *testing.T) {
-	promBin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Skip("prometheus binary not found (install Debian's prometheus package): " + err.Error())
-	}
+	promBin := lookBinary(t, "prometheus")
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 	t.Setenv("OTEL_METRICS_EXPORTER", "")
 	setMemoryLimit(t)
@@ -121,7 +117,7 @@ func TestGrafanaQueriesReturnData(t *testing.T) {
 		}
 		sel, label := subst.Replace(m[1]), m[2]
 		want := map[string]string{"job": job, "instance": shopAddr}[label]
-		waitFor(t, 30*time.Second, "variable "+v.Name+" to list "+want, prom, func() (bool, string) {
+		pollUntil(t, 30*time.Second, "variable "+v.Name+" to list "+want, []*sideProcess{prom}, func() (bool, string) {
 			var r struct {
 				Status string   `json:"status"`
 				Data   []string `json:"data"`
@@ -146,7 +142,7 @@ func TestGrafanaQueriesReturnData(t *testing.T) {
 	}
 
 	results := make([]vector, len(queries))
-	waitFor(t, 60*time.Second, "every dashboard query to return data", prom, func() (bool, string) {
+	pollUntil(t, 60*time.Second, "every dashboard query to return data", []*sideProcess{prom}, func() (bool, string) {
 		var missing []string
 		for i, q := range queries {
 			if hasValue(results[i]) {

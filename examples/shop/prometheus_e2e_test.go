@@ -8,9 +8,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,10 +22,7 @@ import (
 // reader collects every second, drives orders for about 20 s, and then asks
 // both the same instant queries at the same evaluation time.
 func TestAgreementWithPrometheus(t *testing.T) {
-	promBin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Skip("prometheus binary not found (install Debian's prometheus package): " + err.Error())
-	}
+	promBin := lookBinary(t, "prometheus")
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 	t.Setenv("OTEL_METRICS_EXPORTER", "")
 	client := &http.Client{Timeout: 5 * time.Second}
@@ -42,7 +36,7 @@ func TestAgreementWithPrometheus(t *testing.T) {
 	// Prometheus must scrape before the first order: the rate tolerance
 	// below assumes both sides see every series from (at most one interval
 	// after) its first increment.
-	waitFor(t, 30*time.Second, "Prometheus to scrape the shop", prom, func() (bool, string) {
+	pollUntil(t, 30*time.Second, "Prometheus to scrape the shop", []*sideProcess{prom}, func() (bool, string) {
 		v, err := queryVector(t.Context(), client, promQuery, `up{job="shop"}`, "")
 		if err != nil {
 			return false, err.Error()
@@ -61,7 +55,7 @@ func TestAgreementWithPrometheus(t *testing.T) {
 	// traffic stopped, which lengthens the span the rates below cover.
 	const tail = 5 * time.Second
 	want := float64(accepted)
-	waitFor(t, 20*time.Second, "both sides to hold every accepted order", prom, func() (bool, string) {
+	pollUntil(t, 20*time.Second, "both sides to hold every accepted order", []*sideProcess{prom}, func() (bool, string) {
 		p, perr := queryVector(t.Context(), client, promQuery, "sum(shop_orders_placed_total)", "")
 		o, oerr := queryVector(t.Context(), client, ourQuery, "sum(shop_orders_placed_total)", "")
 		status := fmt.Sprintf("Prometheus: %v (%v), in-process: %v (%v), want %v", p, perr, o, oerr, want)
@@ -170,60 +164,6 @@ func TestAgreementWithPrometheus(t *testing.T) {
 func startShop(t *testing.T) string {
 	t.Helper()
 	return startShopWith(t, "-addr", "127.0.0.1:0", "-collect", "1s")
-}
-
-// startPrometheus runs bin on a free port of 127.0.0.1, scraping target's
-// /metrics every second, until the test ends. Its output is shown only if
-// the test fails.
-func startPrometheus(t *testing.T, bin, target string) *sideProcess {
-	t.Helper()
-	dir := t.TempDir()
-	config := filepath.Join(dir, "prometheus.yml")
-	yml := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
-  - job_name: shop
-    static_configs:
-      - targets: [%q]
-`, target)
-	if err := os.WriteFile(config, []byte(yml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return startSideProcess(t, "prometheus", dir, bin, func(listen string) []string {
-		return []string{
-			"--config.file=" + config,
-			"--storage.tsdb.path=" + filepath.Join(dir, "data"),
-			"--web.listen-address=" + listen,
-		}
-	})
-}
-
-// waitFor calls cond every 250 ms until it reports true, failing the test
-// when d has passed or prom has exited first. cond's status describes what
-// it saw, for the failure message.
-func waitFor(t *testing.T, d time.Duration, what string, prom *sideProcess, cond func() (ok bool, status string)) {
-	t.Helper()
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	status := "not checked yet"
-	for {
-		select {
-		case <-tick.C:
-			var ok bool
-			if ok, status = cond(); ok {
-				return
-			}
-		case <-prom.done:
-			t.Fatalf("waiting for %s: prometheus exited: %v", what, prom.err)
-		case <-deadline.C:
-			t.Fatalf("waiting for %s: still not there after %v: %s", what, d, status)
-		case <-t.Context().Done():
-			t.Fatalf("waiting for %s: %v", what, t.Context().Err())
-		}
-	}
 }
 
 // An order the load generator places: amount = price of product * quantity.

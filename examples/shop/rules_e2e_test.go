@@ -14,10 +14,7 @@ import (
 // Prometheus scraping the shop, and waits until every rule has been
 // evaluated without error.
 func TestRuleFilesLoadInPrometheus(t *testing.T) {
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Skip("prometheus binary not found (install Debian's prometheus package): " + err.Error())
-	}
+	bin := lookBinary(t, "prometheus")
 	files, err := filepath.Glob("../../docs/rules/*.yml")
 	if err != nil || len(files) < 2 {
 		t.Fatalf("rule files: %v %v", files, err)
@@ -35,7 +32,7 @@ func TestRuleFilesLoadInPrometheus(t *testing.T) {
 		}
 		abs = append(abs, a)
 	}
-	prom := startPrometheusWithRules(t, bin, startShop(t), abs...)
+	prom := startPrometheus(t, bin, startShop(t), abs...)
 	client := &http.Client{Timeout: 5 * time.Second}
 	pollUntil(t, 60*time.Second, "every rule to be evaluated", []*sideProcess{prom}, func() (bool, string) {
 		var r promRuleList
