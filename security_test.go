@@ -501,6 +501,13 @@ func TestSecurityLimits(t *testing.T) {
 	if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(body["error"]), fmt.Sprint(memory.MaxPoints)) {
 		t.Errorf("a range query of 100 000 steps: %d %v", code, body)
 	}
+	// A subquery of 3 × 10¹² steps: refused before the engine sets aside
+	// memory per step, which would abort the process (found by fuzzing).
+	code, body = do(http.MethodGet, "/monitoring/api/query?"+url.Values{"query": {"vector(1)[100y:1ms]"}}.Encode(), "", "")
+	if code != http.StatusBadRequest || body["errorType"] != "bad_data" ||
+		!strings.Contains(fmt.Sprint(body["error"]), fmt.Sprint(memory.MaxSubquerySteps)) || !strings.Contains(fmt.Sprint(body["error"]), "[100y:1ms]") {
+		t.Errorf("a subquery of 3 × 10¹² steps: %d %v", code, body)
+	}
 	// Silences: at most alerting.MaxSilences active or pending.
 	for i := range alerting.MaxSilences {
 		if code, body := do(http.MethodPost, "/monitoring/api/silences", "application/json", silenceJSON(fmt.Sprint("A", i))); code != http.StatusOK {

@@ -9,6 +9,13 @@
 # testdata/fuzz/<Name>/). The script stops at the first failure; the failing
 # input is written to testdata/fuzz/<Name>/ by go test, to be kept as a
 # regression seed once the bug is fixed.
+#
+# -fuzzminimizetime 0 turns minimization off. In a run this short, minimizing
+# each input that adds coverage takes most of the time, and a worker that
+# dies while minimizing is reported only as "fuzzing process hung or
+# terminated unexpectedly while minimizing: EOF", without the crash's own
+# output (golang/go#52569). Unminimized, a crash is reported with its
+# output and its input is still written.
 set -eu
 
 time=${1:-10s}
@@ -18,7 +25,7 @@ run() {
 	pkg=$1
 	name=$2
 	echo "fuzz: $name in $pkg for $time"
-	go test -run '^$' -fuzz "^${name}\$" -fuzztime "$time" "$pkg"
+	go test -run '^$' -fuzz "^${name}\$" -fuzztime "$time" -fuzzminimizetime 0 "$pkg"
 }
 
 run . FuzzMonitoringAPI

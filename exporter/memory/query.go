@@ -16,6 +16,15 @@ import (
 // Prometheus' HTTP API.
 const MaxPoints = 11000
 
+// MaxSubquerySteps is the most steps the subqueries of one query may
+// evaluate together. Prometheus' engine sets aside per-step bookkeeping for
+// a subquery before it evaluates it, so a subquery such as
+// vector(1)[100y:1ms] (3 × 10¹² steps) asks for terabytes at once: the Go
+// runtime aborts the process on an allocation that large, and no timeout or
+// sample limit comes into play. A query over the limit is refused before it
+// runs. 100 000 steps leave room for 30 days at a one-minute step (43 200).
+const MaxSubquerySteps = 100000
+
 // Vector, Matrix, Scalar and String are the PromQL result types.
 type (
 	Vector = promql.Vector
@@ -54,7 +63,7 @@ func (r *Reader) Query(ctx context.Context, expr string, ts time.Time) (Result, 
 	if err != nil {
 		return Result{}, &BadQueryError{Err: err}
 	}
-	return exec(ctx, q)
+	return r.exec(ctx, q)
 }
 
 // QueryRange evaluates expr at every step from start to end with the
@@ -72,11 +81,14 @@ func (r *Reader) QueryRange(ctx context.Context, expr string, start, end time.Ti
 	if err != nil {
 		return Result{}, &BadQueryError{Err: err}
 	}
-	return exec(ctx, q)
+	return r.exec(ctx, q)
 }
 
-func exec(ctx context.Context, q promql.Query) (Result, error) {
+func (r *Reader) exec(ctx context.Context, q promql.Query) (Result, error) {
 	defer q.Close()
+	if err := r.checkSubquerySteps(q.Statement()); err != nil {
+		return Result{}, &BadQueryError{Err: err}
+	}
 	res := q.Exec(ctx)
 	if res.Err != nil {
 		return Result{Warnings: res.Warnings}, res.Err
@@ -98,4 +110,84 @@ func detach(v parser.Value) parser.Value {
 		out[i] = s
 	}
 	return out
+}
+
+// checkSubquerySteps refuses a query whose subqueries would evaluate more
+// than MaxSubquerySteps steps together, counted on the grid the engine uses
+// (a nested subquery runs once over its parent's whole range, widened by its
+// own range).
+func (r *Reader) checkSubquerySteps(stmt parser.Statement) error {
+	if steps, over := r.subquerySteps(stmt); over != nil {
+		return fmt.Errorf("subquery %s would evaluate %d steps, more than the %d the subqueries of one query may evaluate together. Try increasing the step of the subquery (the part after the colon) or shortening its range",
+			over, steps, MaxSubquerySteps)
+	}
+	return nil
+}
+
+// subquerySteps returns how many steps the subqueries of stmt evaluate
+// together and, if that is over MaxSubquerySteps, the subquery that took the
+// count over (counting stops there).
+func (r *Reader) subquerySteps(stmt parser.Statement) (int64, *parser.SubqueryExpr) {
+	es, ok := stmt.(*parser.EvalStmt)
+	if !ok {
+		return 0, nil
+	}
+	c := stepCounter{defaultStep: r.cfg.interval.Milliseconds()}
+	c.walk(es.Expr, es.Start.UnixMilli(), es.End.UnixMilli(), es.Interval.Milliseconds())
+	return c.steps, c.over
+}
+
+// stepCounter adds up the steps of the subqueries of an expression.
+type stepCounter struct {
+	defaultStep int64 // milliseconds, for a subquery without a step ([30m:])
+	steps       int64
+	over        *parser.SubqueryExpr // the subquery that went over, if any
+}
+
+// walk counts the subqueries under n, evaluated from start to end (Unix
+// milliseconds) every interval milliseconds (0 for a single evaluation).
+func (c *stepCounter) walk(n parser.Node, start, end, interval int64) {
+	if c.over != nil || n == nil {
+		return
+	}
+	switch e := n.(type) {
+	case *parser.StepInvariantExpr:
+		// Evaluated once, at the start.
+		c.walk(e.Expr, start, start, interval)
+		return
+	case *parser.SubqueryExpr:
+		step := e.Step.Milliseconds()
+		if step <= 0 {
+			step = c.defaultStep
+		}
+		if step <= 0 {
+			step = 1
+		}
+		// As the engine's subqueryEvaluationTimes: the parent's end is
+		// truncated to its last step (or is its start, with @), the start
+		// aligned to the subquery's own step.
+		if e.Timestamp != nil {
+			end = start
+		} else if interval > 0 {
+			end = start + ((end-start)/interval)*interval
+		}
+		offset, rng := e.Offset.Milliseconds(), e.Range.Milliseconds()
+		subStart := step * ((start - offset - rng) / step)
+		if subStart <= start-offset-rng {
+			subStart += step
+		}
+		subEnd := end - offset
+		if subEnd >= subStart {
+			c.steps += (subEnd-subStart)/step + 1
+		}
+		if c.steps > MaxSubquerySteps {
+			c.over = e
+			return
+		}
+		c.walk(e.Expr, subStart, subEnd, step)
+		return
+	}
+	for _, child := range parser.Children(n) {
+		c.walk(child, start, end, interval)
+	}
 }

@@ -483,6 +483,44 @@ func TestQueryErrors(t *testing.T) {
 	}
 }
 
+func TestSubqueryStepLimit(t *testing.T) {
+	r := memory.New()
+	newProvider(t, r)
+	now := time.Now()
+	var bad *memory.BadQueryError
+	for _, expr := range []string{
+		// 3 × 10¹² steps: without the limit the engine's per-step
+		// bookkeeping for it aborts the process with "out of memory".
+		`vector(1)[100y:1ms]`,
+		`max_over_time(vector(1)[100y:1ms])`,
+		`sum(rate(x[5m])) + count_over_time(vector(1)[100001s:1s])`,
+		// Each subquery alone is within the limit; nested, the inner one
+		// runs over the outer's day.
+		`max_over_time(max_over_time(vector(1)[1h:100ms])[1d:1m])`,
+	} {
+		_, err := r.Query(t.Context(), expr, now)
+		if !errors.As(err, &bad) || !strings.Contains(err.Error(), fmt.Sprint(memory.MaxSubquerySteps)) {
+			t.Errorf("%s: %v, want a *BadQueryError naming the limit", expr, err)
+		}
+	}
+	// A range query widens its subqueries by its own range.
+	if _, err := r.QueryRange(t.Context(), `max_over_time(vector(1)[1h:1s])`, now.Add(-48*time.Hour), now, time.Minute); !errors.As(err, &bad) {
+		t.Errorf("a 1h:1s subquery over two days: %v, want a *BadQueryError", err)
+	}
+	for _, expr := range []string{
+		`count_over_time(vector(1)[30d:1m])`,
+		`max_over_time(vector(1)[1h:100ms])`,
+		`count_over_time(vector(1)[99999s:1s])`,
+	} {
+		if _, err := r.Query(t.Context(), expr, now); err != nil {
+			t.Errorf("%s: %v", expr, err)
+		}
+	}
+	if _, err := r.QueryRange(t.Context(), `max_over_time(vector(1)[1h:1s])`, now.Add(-10*time.Minute), now, time.Minute); err != nil {
+		t.Errorf("a 1h:1s subquery over 10 minutes: %v", err)
+	}
+}
+
 func TestQueryLimits(t *testing.T) {
 	clk := newClock()
 	r := memory.New(memory.WithClock(clk), memory.WithQueryLimits(0, 10))
