@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -23,15 +24,25 @@ var dbDurationBuckets = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}
 const maxErrorTypes = 20
 
 // dbKey identifies one attribute set of the database histogram. An empty
-// operation, collection or error type is left out of the set.
+// operation, collection or error type is left out of the set. An overflow
+// key is the set of one operation past the histogram's sets.
 type dbKey struct {
 	system, operation, collection, errType string
+	overflow                               bool
 }
 
 type dbMetrics struct {
-	hist    metric.Float64Histogram
-	sets    cow[dbKey, []metric.RecordOption]
-	maxSets int
+	hist metric.Float64Histogram
+	sets cow[dbKey, []metric.RecordOption]
+	// regular is how many more combinations of system, operation,
+	// collection and error type get a set of their own (under sets.mu).
+	// The SDK keeps maxSets sets for the histogram, one of them its
+	// overflow set, which has no db.operation.name. Each operation (every
+	// admitted one, Overflow and none) keeps one set of its own for the
+	// combinations past the others, so that the SDK's is never reached and
+	// sum by (db_operation_name) stays exact.
+	regular int
+	full    atomic.Bool // regular is 0: new combinations overflow
 
 	systems, operations, collections, errTypes capped
 }
@@ -44,7 +55,7 @@ func newDBMetrics(mt metric.Meter, cfg config) (*dbMetrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &dbMetrics{hist: hist, maxSets: cfg.maxSets}
+	d := &dbMetrics{hist: hist, regular: max(cfg.maxSets-1-(cfg.maxDBOps+2), 0)}
 	d.systems.max = cfg.maxDBOps
 	d.operations.max = cfg.maxDBOps
 	d.collections.max = cfg.maxDBColls
@@ -61,8 +72,9 @@ func (d *dbMetrics) record(ctx context.Context, k dbKey, seconds float64) {
 	d.hist.Record(ctx, seconds, d.opts(k)...)
 }
 
-// opts returns the options of k's attribute set after capping each value,
-// storing them while there are fewer than maxSets.
+// opts returns the options of k's attribute set after capping each value.
+// Past the regular sets, a new combination is recorded in its operation's
+// overflow set.
 func (d *dbMetrics) opts(k dbKey) []metric.RecordOption {
 	c := dbKey{system: Overflow}
 	if k.system != "" {
@@ -80,27 +92,48 @@ func (d *dbMetrics) opts(k dbKey) []metric.RecordOption {
 	if opts, ok := d.sets.load(c); ok {
 		return opts
 	}
-	kvs := make([]attribute.KeyValue, 0, 4)
-	kvs = append(kvs, semconv.DBSystemNameKey.String(c.system))
-	if c.operation != "" {
-		kvs = append(kvs, semconv.DBOperationName(c.operation))
+	over := dbKey{system: Overflow, operation: c.operation, overflow: true}
+	if d.full.Load() {
+		if opts, ok := d.sets.load(over); ok {
+			return opts
+		}
 	}
-	if c.collection != "" {
-		kvs = append(kvs, semconv.DBCollectionName(c.collection))
-	}
-	if c.errType != "" {
-		kvs = append(kvs, semconv.ErrorTypeKey.String(c.errType))
-	}
-	opts := []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(kvs...))}
 	d.sets.mu.Lock()
 	defer d.sets.mu.Unlock()
 	if got, ok := d.sets.load(c); ok {
 		return got
 	}
-	if len(d.sets.snapshot()) < d.maxSets {
-		d.sets.storeLocked(c, opts)
+	if d.regular <= 0 {
+		d.full.Store(true)
+		c = over
+		if got, ok := d.sets.load(c); ok {
+			return got
+		}
+	} else {
+		d.regular--
 	}
+	opts := []metric.RecordOption{metric.WithAttributeSet(c.set())}
+	d.sets.storeLocked(c, opts)
 	return opts
+}
+
+// set returns the attribute set of k.
+func (k dbKey) set() attribute.Set {
+	kvs := make([]attribute.KeyValue, 0, 4)
+	kvs = append(kvs, semconv.DBSystemNameKey.String(k.system))
+	if k.operation != "" {
+		kvs = append(kvs, semconv.DBOperationName(k.operation))
+	}
+	if k.collection != "" {
+		kvs = append(kvs, semconv.DBCollectionName(k.collection))
+	}
+	if k.errType != "" {
+		kvs = append(kvs, semconv.ErrorTypeKey.String(k.errType))
+	}
+	if k.overflow {
+		kvs = append(kvs, overflowKV)
+	}
+	return attribute.NewSet(kvs...)
 }
 
 // DB runs fn, a database operation, and records its duration in
@@ -117,13 +150,13 @@ func (d *dbMetrics) opts(k dbKey) []metric.RecordOption {
 func (m *Metrics) DB(ctx context.Context, system, operation, collection string, fn func() error) error {
 	start := m.clock.Now()
 	err := fn()
-	m.db.record(ctx, dbKey{system, operation, collection, ErrorType(err)}, m.clock.Now().Sub(start).Seconds())
+	m.db.record(ctx, dbKey{system: system, operation: operation, collection: collection, errType: ErrorType(err)}, m.clock.Now().Sub(start).Seconds())
 	return err
 }
 
 // RecordDB records a database operation timed by the caller, as DB does.
 func (m *Metrics) RecordDB(ctx context.Context, system, operation, collection string, d time.Duration, err error) {
-	m.db.record(ctx, dbKey{system, operation, collection, ErrorType(err)}, d.Seconds())
+	m.db.record(ctx, dbKey{system: system, operation: operation, collection: collection, errType: ErrorType(err)}, d.Seconds())
 }
 
 // DBOperation records one kind of database operation (system, operation,

@@ -6,11 +6,15 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/vitalsgo/vitals/bizmetrics"
+	"github.com/vitalsgo/vitals/exporter"
 )
 
 // codeError is a driver error with a low-cardinality class.
@@ -144,21 +148,88 @@ func TestDBCaps(t *testing.T) {
 	}
 }
 
-// TestDBAttributeSetsBound checks that past WithMaxAttributeSets attribute
-// sets are still recorded correctly, only not kept.
+// TestDBAttributeSetsBound checks that past the histogram's regular sets
+// (WithMaxAttributeSets less an overflow set for each operation and the
+// SDK's), a new combination is recorded in its operation's overflow set.
 func TestDBAttributeSetsBound(t *testing.T) {
-	e := newEnv(t, bizmetrics.WithMaxAttributeSets(2))
+	// 8 sets: 1 for the SDK, 4 for the overflow sets of SELECT, INSERT,
+	// _OTHER and none, 3 regular.
+	e := newEnv(t, bizmetrics.WithMaxAttributeSets(8), bizmetrics.WithMaxDBOperations(2))
 	ctx := t.Context()
 	for range 3 {
-		for _, coll := range []string{"a", "b", "c", "d"} {
+		for _, coll := range []string{"a", "b", "c", "d", "e"} {
 			e.m.RecordDB(ctx, "sqlite", "SELECT", coll, time.Millisecond, nil)
 		}
 	}
+	e.m.RecordDB(ctx, "sqlite", "INSERT", "a", time.Millisecond, nil)
 	got := e.scrape(t)
-	for _, coll := range []string{"a", "b", "c", "d"} {
-		s := `db_client_operation_duration_seconds_count{db_collection_name="` + coll + `",db_operation_name="SELECT",db_system_name="sqlite"}`
-		if got[s] != 3 {
-			t.Errorf("%s = %v, want 3", s, got[s])
+	want := map[string]float64{
+		`db_client_operation_duration_seconds_count{db_collection_name="a",db_operation_name="SELECT",db_system_name="sqlite"}`:      3,
+		`db_client_operation_duration_seconds_count{db_collection_name="b",db_operation_name="SELECT",db_system_name="sqlite"}`:      3,
+		`db_client_operation_duration_seconds_count{db_collection_name="c",db_operation_name="SELECT",db_system_name="sqlite"}`:      3,
+		`db_client_operation_duration_seconds_count{db_operation_name="SELECT",db_system_name="_OTHER",otel_metric_overflow="true"}`: 6,
+		`db_client_operation_duration_seconds_count{db_operation_name="INSERT",db_system_name="_OTHER",otel_metric_overflow="true"}`: 1,
+	}
+	n := 0
+	for s, v := range got {
+		if strings.HasPrefix(s, "db_client_operation_duration_seconds_count") {
+			n++
+			if want[s] != v {
+				t.Errorf("%s = %v, want %v", s, v, want[s])
+			}
 		}
 	}
+	if n != len(want) {
+		t.Errorf("%d series, want %d: %v", n, len(want), got)
+	}
+}
+
+// TestDBOperationsShareTheSDKLimit records more combinations than the SDK
+// keeps for the histogram, concurrently: none reaches the SDK's overflow
+// set, which has no db.operation.name, so sum by (db_operation_name) is
+// exact.
+func TestDBOperationsShareTheSDKLimit(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	const ops, extraOps, colls = bizmetrics.DefaultMaxDBOperations, 5, 60
+	var wg sync.WaitGroup
+	for i := range ops + extraOps {
+		wg.Go(func() {
+			for j := range colls {
+				e.m.RecordDB(ctx, "sqlite", fmt.Sprint("OP", i), fmt.Sprint("t", j), time.Millisecond, nil)
+			}
+		})
+	}
+	wg.Wait()
+	got := e.scrape(t)
+	byOp := map[string]float64{}
+	n := 0
+	opRE := regexp.MustCompile(`db_operation_name="([^"]*)"`)
+	for s, v := range got {
+		if !strings.HasPrefix(s, "db_client_operation_duration_seconds_count") {
+			continue
+		}
+		n++
+		m := opRE.FindStringSubmatch(s)
+		if m == nil {
+			t.Errorf("%s = %v: a series without db_operation_name (the SDK's overflow set)", s, v)
+			continue
+		}
+		byOp[m[1]] += v
+	}
+	if n > exporter.DefaultCardinalityLimit-1 {
+		t.Errorf("%d series, more than the SDK keeps (%d)", n, exporter.DefaultCardinalityLimit-1)
+	}
+	for op, v := range byOp { // which 50 operations are kept depends on the race
+		if op != bizmetrics.Overflow && v != colls {
+			t.Errorf("sum by db_operation_name %s = %v, want %d", op, v, colls)
+		}
+	}
+	if byOp[bizmetrics.Overflow] != extraOps*colls {
+		t.Errorf("sum by db_operation_name %s = %v, want %d", bizmetrics.Overflow, byOp[bizmetrics.Overflow], extraOps*colls)
+	}
+	if len(byOp) != ops+1 {
+		t.Errorf("%d operations, want %d", len(byOp), ops+1)
+	}
+	t.Logf("%d series for %d operations × %d collections", n, ops+extraOps, colls)
 }

@@ -96,6 +96,12 @@
 // share those 2000 sets, as the SDK counts them for the whole histogram:
 // each name keeps an overflow set of its own (timer.name and
 // otel.metric.overflow=true), so that the count of every name stays exact.
+// The database histogram shares them the same way: its combinations of
+// system, operation, collection and error type get 2000 sets less one
+// overflow set for each operation (the 50, _OTHER and none) and the SDK's;
+// further combinations are recorded with their db.operation.name,
+// db.system.name _OTHER and otel.metric.overflow=true, so that the count of
+// every operation stays exact.
 //
 // The database/sql wrapper takes db.operation.name from the statement's
 // first keyword and db.collection.name from the first table it names when

@@ -237,11 +237,14 @@ func WithMaxDBCollections(n int) Option {
 // for each name (and _OTHER) and one for the SDK's own: a name's
 // measurements with sets past that are recorded with its timer.name and
 // otel.metric.overflow=true, so that the histogram stays within the
-// exporter's limit when that is n too and every name's count is exact. It also bounds the attribute sets
-// of the database histogram the package keeps ready (past it, sets are
-// built per call: correct, only slower). Values of zero or less are
-// ignored. By default, DefaultMaxAttributeSets (2000, the exporter's
-// default cardinality limit).
+// exporter's limit when that is n too and every name's count is exact. The
+// combinations of the database histogram share n sets in the same way,
+// less an overflow set for each db.operation.name (WithMaxDBOperations of
+// them, Overflow and none) and one for the SDK's: further combinations are
+// recorded with their db.operation.name, db.system.name Overflow and
+// otel.metric.overflow=true. Values of zero or less are ignored. By
+// default, DefaultMaxAttributeSets (2000, the exporter's default
+// cardinality limit).
 func WithMaxAttributeSets(n int) Option {
 	return optionFunc(func(c config) config {
 		if n > 0 {

@@ -21,7 +21,7 @@ func (r *sqlRecorder) record(ctx context.Context, op, coll string, start time.Ti
 	if c, ok := ctx.Value(collectionKey{}).(string); ok {
 		coll = c
 	}
-	r.db.record(ctx, dbKey{r.system, op, coll, ErrorType(err)}, d.Seconds())
+	r.db.record(ctx, dbKey{system: r.system, operation: op, collection: coll, errType: ErrorType(err)}, d.Seconds())
 }
 
 type collectionKey struct{}
