@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/vitalsgo/vitals/bizmetrics"
-	"github.com/vitalsgo/vitals/exporter"
 )
 
 // codeError is a driver error with a low-cardinality class.
@@ -201,35 +199,5 @@ func TestDBOperationsShareTheSDKLimit(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	got := e.scrape(t)
-	byOp := map[string]float64{}
-	n := 0
-	opRE := regexp.MustCompile(`db_operation_name="([^"]*)"`)
-	for s, v := range got {
-		if !strings.HasPrefix(s, "db_client_operation_duration_seconds_count") {
-			continue
-		}
-		n++
-		m := opRE.FindStringSubmatch(s)
-		if m == nil {
-			t.Errorf("%s = %v: a series without db_operation_name (the SDK's overflow set)", s, v)
-			continue
-		}
-		byOp[m[1]] += v
-	}
-	if n > exporter.DefaultCardinalityLimit-1 {
-		t.Errorf("%d series, more than the SDK keeps (%d)", n, exporter.DefaultCardinalityLimit-1)
-	}
-	for op, v := range byOp { // which 50 operations are kept depends on the race
-		if op != bizmetrics.Overflow && v != colls {
-			t.Errorf("sum by db_operation_name %s = %v, want %d", op, v, colls)
-		}
-	}
-	if byOp[bizmetrics.Overflow] != extraOps*colls {
-		t.Errorf("sum by db_operation_name %s = %v, want %d", bizmetrics.Overflow, byOp[bizmetrics.Overflow], extraOps*colls)
-	}
-	if len(byOp) != ops+1 {
-		t.Errorf("%d operations, want %d", len(byOp), ops+1)
-	}
-	t.Logf("%d series for %d operations × %d collections", n, ops+extraOps, colls)
+	checkSharesSDKLimit(t, e.scrape(t), "db_client_operation_duration_seconds", "db_operation_name", ops, extraOps, colls)
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -198,4 +199,44 @@ func (e *env) query(t testing.TB, expr string) map[string]float64 {
 // divide by the window, and the last bit may differ.
 func approx(a, b float64) bool {
 	return math.Abs(a-b) <= 1e-12*math.Max(1, math.Abs(b))
+}
+
+// checkSharesSDKLimit checks the _count series of histogram name after
+// kept+extra values of label each recorded per times with distinct other
+// attributes, more sets than the SDK keeps: no series lacks label (the SDK's
+// overflow set has none), the series fit the SDK's limit, and sum by
+// (label) is exact: per for each of the kept values, which depend on the
+// race, and extra × per for Overflow.
+func checkSharesSDKLimit(t *testing.T, got map[string]float64, name, label string, kept, extra, per int) {
+	t.Helper()
+	sums := map[string]float64{}
+	n := 0
+	re := regexp.MustCompile(label + `="([^"]*)"`)
+	for s, v := range got {
+		if !strings.HasPrefix(s, name+"_count") {
+			continue
+		}
+		n++
+		m := re.FindStringSubmatch(s)
+		if m == nil {
+			t.Errorf("%s = %v: a series without %s (the SDK's overflow set)", s, v, label)
+			continue
+		}
+		sums[m[1]] += v
+	}
+	if n > exporter.DefaultCardinalityLimit-1 {
+		t.Errorf("%d %s series, more than the SDK keeps (%d)", n, name, exporter.DefaultCardinalityLimit-1)
+	}
+	for value, v := range sums {
+		if value != bizmetrics.Overflow && v != float64(per) {
+			t.Errorf("sum by %s %s = %v, want %d", label, value, v, per)
+		}
+	}
+	if sums[bizmetrics.Overflow] != float64(extra*per) {
+		t.Errorf("sum by %s %s = %v, want %d", label, bizmetrics.Overflow, sums[bizmetrics.Overflow], extra*per)
+	}
+	if len(sums) != kept+1 {
+		t.Errorf("%d values of %s, want %d", len(sums), label, kept+1)
+	}
+	t.Logf("%d %s series for %d values of %s × %d sets", n, name, kept+extra, label, per)
 }

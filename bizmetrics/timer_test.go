@@ -3,8 +3,6 @@ package bizmetrics_test
 import (
 	"context"
 	"fmt"
-	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,7 +12,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/vitalsgo/vitals/bizmetrics"
-	"github.com/vitalsgo/vitals/exporter"
 )
 
 func TestTimer(t *testing.T) {
@@ -110,35 +107,5 @@ func TestTimerNamesShareTheSDKLimit(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	got := e.scrape(t)
-	byName := map[string]float64{}
-	n := 0
-	nameRE := regexp.MustCompile(`timer_name="([^"]*)"`)
-	for s, v := range got {
-		if !strings.HasPrefix(s, "app_timer_duration_seconds_count") {
-			continue
-		}
-		n++
-		m := nameRE.FindStringSubmatch(s)
-		if m == nil {
-			t.Errorf("%s = %v: a series without timer_name (the SDK's overflow set)", s, v)
-			continue
-		}
-		byName[m[1]] += v
-	}
-	if n > exporter.DefaultCardinalityLimit-1 {
-		t.Errorf("%d timer series, more than the SDK keeps (%d)", n, exporter.DefaultCardinalityLimit-1)
-	}
-	for name, v := range byName { // which 100 names are kept depends on the race
-		if name != bizmetrics.Overflow && v != sets {
-			t.Errorf("sum by timer_name %s = %v, want %d", name, v, sets)
-		}
-	}
-	if byName[bizmetrics.Overflow] != extraNames*sets {
-		t.Errorf("sum by timer_name %s = %v, want %d", bizmetrics.Overflow, byName[bizmetrics.Overflow], extraNames*sets)
-	}
-	if len(byName) != names+1 {
-		t.Errorf("%d timer names, want %d", len(byName), names+1)
-	}
-	t.Logf("%d timer series for %d names × %d sets", n, names+extraNames, sets)
+	checkSharesSDKLimit(t, e.scrape(t), "app_timer_duration_seconds", "timer_name", names, extraNames, sets)
 }

@@ -533,6 +533,14 @@ func TestMetricsAnswer503AfterShutdown(t *testing.T) {
 }
 
 // closedPort returns a loopback address where nothing listens.
+// newReceiver starts an OTLP receiver on 127.0.0.1 that speaks proto.
+func newReceiver(t *testing.T, proto Protocol) *otlptest.Receiver {
+	if proto == ProtocolGRPC {
+		return otlptest.NewGRPC(t)
+	}
+	return otlptest.NewHTTP(t)
+}
+
 func closedPort(t *testing.T) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -607,13 +615,9 @@ func TestOTLPEndpointDown(t *testing.T) {
 }
 
 func TestOTLPEndpointHanging(t *testing.T) {
-	for _, newRcv := range []func(testing.TB) *otlptest.Receiver{otlptest.NewGRPC, otlptest.NewHTTP} {
-		rcv := newRcv(t)
+	for _, proto := range []Protocol{ProtocolGRPC, ProtocolHTTPProtobuf} {
+		rcv := newReceiver(t, proto)
 		rcv.SetBehavior(otlptest.Hang)
-		proto := ProtocolGRPC
-		if strings.HasPrefix(rcv.Endpoint(), "http://") {
-			proto = ProtocolHTTPProtobuf
-		}
 		t.Run(proto.String(), func(t *testing.T) {
 			logger, logs := logtest.New()
 			p, err := New(t.Context(), Config{
@@ -665,14 +669,10 @@ type Request = otlptest.Request
 // with Retry-After, or hanging, fails the export after the timeout, not after
 // the periodic reader's 30 s ExportTimeout.
 func TestOTLPTimeoutBoundsRetries(t *testing.T) {
-	for _, newRcv := range []func(testing.TB) *otlptest.Receiver{otlptest.NewGRPC, otlptest.NewHTTP} {
+	for _, proto := range []Protocol{ProtocolGRPC, ProtocolHTTPProtobuf} {
 		for _, b := range []otlptest.Behavior{otlptest.Unavailable, otlptest.Hang} {
-			rcv := newRcv(t)
+			rcv := newReceiver(t, proto)
 			rcv.SetBehavior(b)
-			proto := ProtocolGRPC
-			if strings.HasPrefix(rcv.Endpoint(), "http://") {
-				proto = ProtocolHTTPProtobuf
-			}
 			t.Run(proto.String()+"/"+b.String(), func(t *testing.T) {
 				p := newTestProvider(t, Config{
 					Exporters: []Kind{KindOTLP},
@@ -704,13 +704,9 @@ func TestOTLPTimeoutBoundsRetries(t *testing.T) {
 // final export, which the collector accepts, carries the same cumulative
 // data. Shutdown reports success: only the final exports' errors count.
 func TestShutdownIgnoresInterruptedExport(t *testing.T) {
-	for _, newRcv := range []func(testing.TB) *otlptest.Receiver{otlptest.NewGRPC, otlptest.NewHTTP} {
-		rcv := newRcv(t)
+	for _, proto := range []Protocol{ProtocolGRPC, ProtocolHTTPProtobuf} {
+		rcv := newReceiver(t, proto)
 		rcv.SetBehavior(otlptest.Hang)
-		proto := ProtocolGRPC
-		if strings.HasPrefix(rcv.Endpoint(), "http://") {
-			proto = ProtocolHTTPProtobuf
-		}
 		t.Run(proto.String(), func(t *testing.T) {
 			p, err := New(t.Context(), Config{
 				Exporters:      []Kind{KindOTLP},
