@@ -48,6 +48,16 @@ type Config struct {
 	// ResourceAttributes are added to the resource. ServiceName and
 	// ServiceVersion win over service.name and service.version given here.
 	ResourceAttributes []attribute.KeyValue
+	// DropResourceAttributes are removed from the resource once everything
+	// else has set it: detection (host.name, process.pid, ...),
+	// OTEL_RESOURCE_ATTRIBUTES, ResourceAttributes, ServiceVersion. They are
+	// then absent from Provider.Resource, from target_info on /metrics and
+	// from what OTLP and the console receive. A key the resource lacks is
+	// ignored; service.name cannot be dropped (New returns an error). Readers
+	// added with WithReader get the OTel SDK's resource, in which the SDK
+	// puts back what OTEL_RESOURCE_ATTRIBUTES sets. By default, nothing is
+	// dropped.
+	DropResourceAttributes []attribute.Key
 
 	// Exporters lists the readers to build. Nil means the default:
 	// Prometheus, plus OTLP when OTLP.Endpoint or OTLP.BaseEndpoint is set.
@@ -95,7 +105,11 @@ type OTLP struct {
 	// with an http or https scheme. For ProtocolHTTPProtobuf it is the
 	// full URL, path included (a URL without path posts to "/"); for
 	// ProtocolGRPC the path is ignored and "host:port" without scheme is
-	// also accepted (TLS unless Insecure). It wins over BaseEndpoint.
+	// also accepted (TLS unless Insecure). It wins over BaseEndpoint. User
+	// information, a query or a fragment is refused, here and in
+	// BaseEndpoint: the OTel exporters would drop them silently, so
+	// credentials belong in Headers. Errors and logs show both endpoints
+	// without them.
 	Endpoint string
 	// BaseEndpoint is the collector's base URL, as in
 	// OTEL_EXPORTER_OTLP_ENDPOINT: for ProtocolHTTPProtobuf, /v1/metrics is
@@ -125,16 +139,22 @@ type OTLP struct {
 }
 
 // LogValue describes c for log/slog without its secrets: the OTLP header
-// names but not their values, and endpoints without passwords.
+// names but not their values, and endpoints without user information,
+// query values or fragment (see OTLP.LogValue).
 func (c Config) LogValue() slog.Value {
 	attrs := make([]string, len(c.ResourceAttributes))
 	for i, kv := range c.ResourceAttributes {
 		attrs[i] = string(kv.Key) + "=" + kv.Value.Emit()
 	}
+	drop := make([]string, len(c.DropResourceAttributes))
+	for i, k := range c.DropResourceAttributes {
+		drop[i] = string(k)
+	}
 	return slog.GroupValue(
 		slog.String("service_name", c.ServiceName),
 		slog.String("service_version", c.ServiceVersion),
 		slog.String("resource_attributes", strings.Join(attrs, ",")),
+		slog.String("drop_resource_attributes", strings.Join(drop, ",")),
 		slog.String("exporters", exportersText(c.Exporters)),
 		slog.Any("otlp", c.OTLP),
 		slog.String("export_interval", durationText(c.ExportInterval)),
@@ -164,8 +184,21 @@ func exportersText(ks []Kind) string {
 // same secrets.
 func (c Config) String() string { return groupText(c.LogValue()) }
 
+// GoString formats c as Go syntax for fmt's %#v, with OTLP as
+// OTLP.GoString hides it.
+func (c Config) GoString() string {
+	type fields Config // without methods; its OTLP field keeps them
+	return goSyntax("exporter.Config", fields(c))
+}
+
+// Format makes every fmt verb hide the secrets: %#v prints GoString, any
+// other verb String.
+func (c Config) Format(f fmt.State, verb rune) { format(f, verb, c) }
+
 // LogValue describes o for log/slog without its secrets: the header names
-// but not their values, and the endpoints without passwords.
+// but not their values, and the endpoints as redactURL shows them, without
+// user information (user or user:password), query values (the keys stay)
+// or fragment, even when they are not valid URLs.
 func (o OTLP) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("endpoint", redactURL(o.Endpoint)),
@@ -182,6 +215,49 @@ func (o OTLP) LogValue() slog.Value {
 // String formats o as its LogValue does, so that fmt's %v and %s hide the
 // same secrets.
 func (o OTLP) String() string { return groupText(o.LogValue()) }
+
+// GoString formats o as Go syntax for fmt's %#v, with the endpoints as
+// LogValue shows them and every header value replaced by "REDACTED".
+func (o OTLP) GoString() string {
+	o.Endpoint = redactURL(o.Endpoint)
+	o.BaseEndpoint = redactURL(o.BaseEndpoint)
+	if o.Headers != nil {
+		h := make(map[string]string, len(o.Headers))
+		for k := range o.Headers {
+			h[k] = redacted
+		}
+		o.Headers = h
+	}
+	type fields OTLP // without methods
+	return goSyntax("exporter.OTLP", fields(o))
+}
+
+// Format makes every fmt verb hide the secrets: %#v prints GoString, any
+// other verb String.
+func (o OTLP) Format(f fmt.State, verb rune) { format(f, verb, o) }
+
+// format prints v for fmt: %#v as GoString, any other verb (%v, %+v, %s,
+// %q, even %d) as the verb would print String.
+func format(f fmt.State, verb rune, v interface {
+	fmt.Stringer
+	fmt.GoStringer
+}) {
+	if verb == 'v' && f.Flag('#') {
+		_, _ = io.WriteString(f, v.GoString())
+		return
+	}
+	_, _ = fmt.Fprintf(f, fmt.FormatString(f, verb), v.String())
+}
+
+// goSyntax formats v, a value of a method-less copy of a struct type, with
+// %#v under the name of the original type.
+func goSyntax(name string, v any) string {
+	s := fmt.Sprintf("%#v", v)
+	if i := strings.IndexByte(s, '{'); i >= 0 {
+		return name + s[i:]
+	}
+	return s
+}
 
 // durationText, limitText and enumText show a zero value, which New
 // replaces by its default, as "default", and durationText and limitText a

@@ -22,6 +22,17 @@
 // fold into one series labelled otel_metric_overflow="true", so totals stay
 // right. Exemplars are off.
 //
+// # Resource
+//
+// Every metric carries one resource: service.name, service.version (when the
+// build records a module version), service.instance.id (random at each
+// start), host.name, process.pid, process.executable.name,
+// process.runtime.name, process.runtime.version,
+// process.runtime.description and telemetry.sdk.name, .language and
+// .version, plus what OTEL_RESOURCE_ATTRIBUTES and Config.ResourceAttributes
+// add. On /metrics they are the labels of target_info.
+// Config.DropResourceAttributes removes keys from it, service.name excepted.
+//
 // # Prometheus
 //
 // Provider.PrometheusHandler serves the text and OpenMetrics formats from a

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/resource"
 )
 
 // endpoint is an OTLP endpoint resolved for one protocol.
@@ -25,26 +27,33 @@ type endpoint struct {
 }
 
 // resolveEndpoint validates raw for protocol p and says how to reach it.
+// Its errors never repeat raw, nor any piece of it that redactURL hides:
+// callers name the endpoint by redactURL(raw).
 func resolveEndpoint(raw string, p Protocol, insecure bool) (endpoint, error) {
 	if p == ProtocolUnknown {
 		p = ProtocolHTTPProtobuf
 	}
-	if !strings.Contains(raw, "://") {
-		if p != ProtocolGRPC {
-			return endpoint{}, errors.New("want a URL with an http or https scheme, for example http://localhost:4318")
-		}
-		host, port, err := net.SplitHostPort(raw)
-		if err != nil || host == "" || port == "" {
-			return endpoint{}, errors.New("want a URL such as http://localhost:4317, or host:port")
-		}
-		return endpoint{hostPort: raw, insecure: insecure}, nil
+	// gRPC also takes "host:port", parsed here as a URL without scheme.
+	hostPort := !strings.Contains(raw, "://")
+	if hostPort && p != ProtocolGRPC {
+		return endpoint{}, errors.New("want a URL with an http or https scheme, for example http://localhost:4318")
 	}
-	u, err := url.Parse(raw)
+	parse, want := raw, "not a valid URL"
+	if hostPort {
+		parse, want = "//"+raw, "want a URL such as http://localhost:4317, or host:port"
+	}
+	u, err := url.Parse(parse)
 	if err != nil {
-		return endpoint{}, errors.New("not a valid URL")
+		// *url.Error repeats the whole URL: say only why.
+		return endpoint{}, fmt.Errorf("%s: %s", want, urlErrorReason(err, redactURL(raw)))
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return endpoint{}, fmt.Errorf("scheme %q: want http or https", u.Scheme)
+	if !hostPort && u.Scheme != "http" && u.Scheme != "https" {
+		if scheme, _ := splitScheme(raw); scheme != "" {
+			return endpoint{}, fmt.Errorf("scheme %q: want http or https", strings.TrimSuffix(scheme, "://"))
+		}
+		// url.Parse took what precedes a ":" for the scheme, which may be
+		// a user name ("user:secret@host:4317/x"): do not repeat it.
+		return endpoint{}, errors.New("want a URL with an http or https scheme")
 	}
 	if u.Host == "" {
 		return endpoint{}, errors.New("the URL has no host")
@@ -52,7 +61,50 @@ func resolveEndpoint(raw string, p Protocol, insecure bool) (endpoint, error) {
 	if u.User != nil {
 		return endpoint{}, errors.New("credentials in the URL are not allowed: use OTEL_EXPORTER_OTLP_HEADERS")
 	}
+	// The OTel exporters drop both, so a key given there is never sent.
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return endpoint{}, errors.New("a query or fragment in the URL is not sent: use OTEL_EXPORTER_OTLP_HEADERS for credentials")
+	}
+	if hostPort {
+		if host, port, err := net.SplitHostPort(u.Host); err != nil || host == "" || port == "" {
+			return endpoint{}, errors.New(want)
+		}
+		return endpoint{hostPort: u.Host, insecure: insecure}, nil
+	}
 	return endpoint{url: raw, hostPort: u.Host, insecure: u.Scheme == "http"}, nil
+}
+
+// urlErrorReason says why url.Parse refused an endpoint without repeating
+// what redactURL hides. net/url quotes the piece at fault (a port, an
+// escape, a character); it is kept only when shown, the redacted endpoint,
+// shows it anyway.
+func urlErrorReason(err error, shown string) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	msg := err.Error()
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(msg, '"')
+		if i < 0 {
+			break
+		}
+		b.WriteString(msg[:i])
+		q, qerr := strconv.QuotedPrefix(msg[i:])
+		if qerr != nil {
+			msg = ""
+			break
+		}
+		if s, _ := strconv.Unquote(q); s != "" && strings.Contains(shown, s) {
+			b.WriteString(q)
+		} else {
+			b.WriteString(strconv.Quote(redacted))
+		}
+		msg = msg[i+len(q):]
+	}
+	b.WriteString(msg)
+	return b.String()
 }
 
 // appendMetricsPath appends v1/metrics to the path of a base endpoint, as
@@ -66,23 +118,66 @@ func appendMetricsPath(raw string) string {
 	return u.String()
 }
 
-// redactURL hides the password of a URL that has one, for error messages
-// and logs. A string that does not parse as a URL with user information
-// (such as a gRPC "user:secret@host:4317", which parses as scheme "user")
-// but has an "@" loses everything before it, scheme apart.
+// redacted stands for what redactURL hides.
+const redacted = "REDACTED"
+
+// redactURL returns an endpoint as given, a URL or not, valid or not,
+// without its secrets, for error messages and logs: the user information of
+// any form (everything between the scheme and the last "@", so also in
+// "user:secret@host:4317" and in malformed URLs), the value of every query
+// parameter (keys are kept; a parameter without "=" is hidden whole) and
+// the fragment become REDACTED. When a "?" or "#" precedes the last "@",
+// which may be in a password or in a query value, everything after the
+// scheme does.
 func redactURL(raw string) string {
-	at := strings.LastIndexByte(raw, '@')
-	if at < 0 {
-		return raw
+	scheme, rest := splitScheme(raw)
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		if strings.ContainsAny(rest[:at], "?#") {
+			return scheme + redacted
+		}
+		rest = redacted + rest[at:]
 	}
-	if u, err := url.Parse(raw); err == nil && u.User != nil && u.Opaque == "" {
-		return u.Redacted()
+	rest, fragment, hasFragment := strings.Cut(rest, "#")
+	rest, query, hasQuery := strings.Cut(rest, "?")
+	var b strings.Builder
+	b.WriteString(scheme)
+	b.WriteString(rest)
+	if hasQuery {
+		b.WriteByte('?')
+		for i, param := range strings.Split(query, "&") {
+			if i > 0 {
+				b.WriteByte('&')
+			}
+			key, value, hasValue := strings.Cut(param, "=")
+			switch {
+			case hasValue && value != "":
+				b.WriteString(key + "=" + redacted)
+			case hasValue:
+				b.WriteString(key + "=")
+			case param != "":
+				b.WriteString(redacted)
+			}
+		}
 	}
-	scheme := ""
-	if i := strings.Index(raw, "://"); i >= 0 && i < at {
-		scheme = raw[:i+3]
+	if hasFragment {
+		b.WriteByte('#')
+		if fragment != "" {
+			b.WriteString(redacted)
+		}
 	}
-	return scheme + "xxxxx" + raw[at:]
+	return b.String()
+}
+
+// splitScheme splits raw after its leading "scheme://", if it has one: a
+// possibly empty run of the characters a scheme is made of, then "://".
+func splitScheme(raw string) (scheme, rest string) {
+	i := strings.Index(raw, "://")
+	if i < 0 || strings.ContainsFunc(raw[:i], func(r rune) bool {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '+' || r == '-' || r == '.')
+	}) {
+		return "", raw
+	}
+	return raw[:i+3], raw[i+3:]
 }
 
 func (o OTLP) protocol() Protocol {
@@ -219,16 +314,21 @@ type errSink struct {
 // counted and handed to failed, which returns it to a caller waiting for it
 // (ForceFlush, Shutdown) or, for background exports, logs it at a bounded
 // rate.
+//
+// It also sends the Provider's resource rather than the SDK's, for the
+// reason resourceReader gives.
 type pushExporter struct {
 	sdkmetric.Exporter
-	kind   Kind
-	failed func(Kind, error)
+	kind     Kind
+	resource *resource.Resource
+	failed   func(Kind, error)
 
 	successes atomic.Int64
 	failures  atomic.Int64
 }
 
 func (e *pushExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
+	rm.Resource = e.resource
 	err := e.Exporter.Export(ctx, rm)
 	if err == nil {
 		e.successes.Add(1)

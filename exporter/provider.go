@@ -19,6 +19,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	"go.opentelemetry.io/otel/sdk/resource"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
 	"github.com/vitalsgo/vitals/internal/ratelog"
 )
@@ -193,7 +194,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 				mOpts = append(mOpts, ro)
 			}
 			r := sdkmetric.NewManualReader(mOpts...)
-			p.prom = newPrometheusHandler(r, p.errs, &p.closing)
+			p.prom = newPrometheusHandler(resourceReader{r, res}, p.errs, &p.closing)
 			built = append(built, r)
 		case KindOTLP:
 			exp, err := newOTLPExporter(ctx, cfg.OTLP, selector)
@@ -231,7 +232,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 }
 
 func (p *Provider) newPeriodicReader(exp sdkmetric.Exporter, kind Kind, cfg Config, readerOpts []sdkmetric.ReaderOption) sdkmetric.Reader {
-	pe := &pushExporter{Exporter: exp, kind: kind, failed: p.exportFailed}
+	pe := &pushExporter{Exporter: exp, kind: kind, resource: p.resource, failed: p.exportFailed}
 	p.push = append(p.push, pe)
 	interval, timeout := cfg.ExportInterval, cfg.ExportTimeout
 	if interval <= 0 {
@@ -328,7 +329,10 @@ func (p *Provider) Meter(name string, opts ...metric.MeterOption) metric.Meter {
 // SecondsBoundaries(); prefer Provider.Meter.
 func (p *Provider) SDK() *sdkmetric.MeterProvider { return p.sdk }
 
-// Resource returns the resource every metric is reported with.
+// Resource returns the resource every metric is reported with: on
+// /metrics (target_info), over OTLP and to the console. Readers added with
+// WithReader get the OTel SDK's resource, which is this one plus any
+// OTEL_RESOURCE_ATTRIBUTES key listed in Config.DropResourceAttributes.
 func (p *Provider) Resource() *resource.Resource { return p.resource }
 
 // PrometheusHandler serves the metrics in the Prometheus text and
@@ -380,12 +384,12 @@ func (c Config) validate() error {
 		if c.OTLP.Protocol < ProtocolUnknown || c.OTLP.Protocol > ProtocolHTTPProtobuf {
 			errs = append(errs, fmt.Errorf("exporter: unknown OTLP protocol %d", int(c.OTLP.Protocol)))
 		} else {
-			for _, raw := range []string{c.OTLP.Endpoint, c.OTLP.BaseEndpoint} {
-				if raw == "" {
+			for _, f := range []struct{ name, raw string }{{"Endpoint", c.OTLP.Endpoint}, {"BaseEndpoint", c.OTLP.BaseEndpoint}} {
+				if f.raw == "" {
 					continue
 				}
-				if _, err := resolveEndpoint(raw, c.OTLP.Protocol, c.OTLP.Insecure); err != nil {
-					errs = append(errs, fmt.Errorf("exporter: OTLP endpoint %q: %w", redactURL(raw), err))
+				if _, err := resolveEndpoint(f.raw, c.OTLP.Protocol, c.OTLP.Insecure); err != nil {
+					errs = append(errs, fmt.Errorf("exporter: OTLP.%s %q: %w", f.name, redactURL(f.raw), err))
 				}
 			}
 		}
@@ -403,6 +407,14 @@ func (c Config) validate() error {
 	}
 	if c.ExportTimeout < 0 {
 		errs = append(errs, fmt.Errorf("exporter: negative export timeout %v", c.ExportTimeout))
+	}
+	for _, k := range c.DropResourceAttributes {
+		switch k {
+		case semconv.ServiceNameKey:
+			errs = append(errs, fmt.Errorf("exporter: DropResourceAttributes: %s cannot be dropped: it names the service every metric comes from", k))
+		case "":
+			errs = append(errs, errors.New("exporter: DropResourceAttributes: empty key"))
+		}
 	}
 	if c.ServiceName == "" {
 		for _, kv := range c.ResourceAttributes {

@@ -284,6 +284,86 @@ func TestCardinalityLimit(t *testing.T) {
 	}
 }
 
+// TestDropResourceAttributes checks that the host and process attributes
+// and one set by OTEL_RESOURCE_ATTRIBUTES are on the resource, target_info
+// and the OTLP resource by default, and absent from all three once listed
+// in DropResourceAttributes, the others staying. The variable's key is the
+// hard one: the SDK merges the variable under any resource it is given.
+func TestDropResourceAttributes(t *testing.T) {
+	t.Setenv(EnvResourceAttributes, "deployment.environment.name=prod,k8s.pod.name=shop-7f9c")
+	drop := []attribute.Key{"host.name", "process.pid", "process.executable.name", "k8s.pod.name"}
+	kept := []attribute.Key{"service.name", "service.instance.id", "deployment.environment.name", "telemetry.sdk.language"}
+	for _, tt := range []struct {
+		name string
+		drop []attribute.Key
+	}{{"default", nil}, {"dropped", drop}} {
+		t.Run(tt.name, func(t *testing.T) {
+			rcv := otlptest.NewHTTP(t)
+			p := newTestProvider(t, Config{
+				ServiceName:            "shop",
+				DropResourceAttributes: tt.drop,
+				OTLP:                   OTLP{Endpoint: rcv.Endpoint() + "/v1/metrics"},
+			})
+			c, _ := p.Meter("t").Int64Counter("c")
+			c.Add(t.Context(), 1)
+			if err := p.ForceFlush(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			reqs := rcv.Requests()
+			if len(reqs) == 0 {
+				t.Fatal("the receiver got nothing")
+			}
+			otlpAttrs := reqs[0].ResourceAttributes()
+			srv := httptest.NewServer(p.PrometheusHandler())
+			defer srv.Close()
+			ti := scrape(t, srv.URL)["target_info"]
+			if ti == nil {
+				t.Fatal("target_info missing")
+			}
+			labels := labelsOf(ti.GetMetric()[0])
+
+			check := func(k attribute.Key, want bool) {
+				t.Helper()
+				if _, got := p.Resource().Set().Value(k); got != want {
+					t.Errorf("Provider.Resource has %s: %v, want %v", k, got, want)
+				}
+				if _, got := labels[strings.ReplaceAll(string(k), ".", "_")]; got != want {
+					t.Errorf("target_info has %s: %v, want %v; labels %v", k, got, want, labels)
+				}
+				if _, got := otlpAttrs[string(k)]; got != want {
+					t.Errorf("OTLP resource has %s: %v, want %v; attributes %v", k, got, want, otlpAttrs)
+				}
+			}
+			for _, k := range drop {
+				check(k, tt.drop == nil)
+			}
+			for _, k := range kept {
+				check(k, true)
+			}
+		})
+	}
+}
+
+func TestDropResourceAttributesRefusesServiceName(t *testing.T) {
+	for _, tt := range []struct {
+		drop []attribute.Key
+		want string
+	}{
+		{[]attribute.Key{"host.name", "service.name"}, "service.name cannot be dropped"},
+		{[]attribute.Key{""}, "empty key"},
+	} {
+		p, err := New(t.Context(), Config{DropResourceAttributes: tt.drop})
+		if err == nil {
+			_ = p.Shutdown(t.Context())
+			t.Errorf("DropResourceAttributes %q: no error", tt.drop)
+			continue
+		}
+		if msg := err.Error(); !strings.Contains(msg, "DropResourceAttributes") || !strings.Contains(msg, tt.want) {
+			t.Errorf("DropResourceAttributes %q: error %q, want one naming the field and saying %q", tt.drop, msg, tt.want)
+		}
+	}
+}
+
 func TestNewRejectsBadConfig(t *testing.T) {
 	tests := []struct {
 		name string

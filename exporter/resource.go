@@ -11,13 +11,16 @@ import (
 
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
 // newResource builds the resource: the service identity, host and process
-// attributes and the SDK's own. It leaves out attributes that can carry
-// personal data or secrets (process owner, command line, executable path).
+// attributes and the SDK's own, less cfg.DropResourceAttributes. It leaves
+// out attributes that can carry personal data or secrets (process owner,
+// command line, executable path).
 func newResource(ctx context.Context, cfg Config) (*resource.Resource, error) {
 	attrs := make([]attribute.KeyValue, 0, len(cfg.ResourceAttributes)+3)
 	attrs = append(attrs, cfg.ResourceAttributes...)
@@ -59,11 +62,36 @@ func newResource(ctx context.Context, cfg Config) (*resource.Resource, error) {
 	// A partial resource (a detector failed, say no host name) keeps what was
 	// found. The SDK merges the resource over OTEL_RESOURCE_ATTRIBUTES; do
 	// the same here so that Provider.Resource is what is exported.
-	merged, err := resource.Merge(resource.Environment(), res)
-	if err != nil {
-		return res, nil
+	if merged, err := resource.Merge(resource.Environment(), res); err == nil {
+		res = merged
 	}
-	return merged, nil
+	return dropAttributes(res, cfg.DropResourceAttributes), nil
+}
+
+// dropAttributes returns res without the attributes whose keys are listed.
+func dropAttributes(res *resource.Resource, keys []attribute.Key) *resource.Resource {
+	if len(keys) == 0 {
+		return res
+	}
+	kept := slices.DeleteFunc(res.Attributes(), func(kv attribute.KeyValue) bool {
+		return slices.Contains(keys, kv.Key)
+	})
+	return resource.NewWithAttributes(res.SchemaURL(), kept...)
+}
+
+// resourceReader makes the collections of a reader New built carry the
+// Provider's resource. The SDK's resource differs only in the
+// OTEL_RESOURCE_ATTRIBUTES keys of Config.DropResourceAttributes: the SDK
+// merges that variable under any resource it is given, putting them back.
+type resourceReader struct {
+	sdkmetric.Reader
+	res *resource.Resource
+}
+
+func (r resourceReader) Collect(ctx context.Context, rm *metricdata.ResourceMetrics) error {
+	err := r.Reader.Collect(ctx, rm)
+	rm.Resource = r.res
+	return err
 }
 
 func hasKey(attrs []attribute.KeyValue, k attribute.Key) bool {

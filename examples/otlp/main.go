@@ -46,6 +46,6 @@ func run(ctx context.Context) error {
 	if err := v.Shutdown(sctx); err != nil {
 		return err
 	}
-	fmt.Println("pushed 3 jobs to", os.Getenv(exporter.EnvEndpoint)+os.Getenv(exporter.EnvMetricsEndpoint))
+	fmt.Println("pushed 3 jobs to the OTLP endpoint")
 	return nil
 }
