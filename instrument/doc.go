@@ -23,13 +23,23 @@
 // pattern without method and host ("/orders/{id}"). A middleware between
 // this one and the mux that copies the request hides the pattern; wrap the
 // mux with Routes to get it back. Other routers supply their template with
-// WithRouteFunc or SetRoute. Without a pattern, NormalizePath turns the raw
-// path into a template ("/users/{id}/orders/{uuid}"), and a 404 that matched
-// no pattern is recorded as OverflowRoute. At most WithMaxRoutes distinct
-// values (default 500) are kept; the rest are recorded as OverflowRoute, so
-// a flood of random URLs cannot grow the series count. Note that the
-// normaliser keeps word-like segments as they are: a service without a
-// router should supply its routes, or paths that carry names become routes.
+// WithRouteFunc or SetRoute. A 404 or 405 without a template (the request
+// matched no route) is recorded as OverflowRoute, never with its path. Any
+// other request without a template is recorded with NormalizePath's
+// template of its path, in which numbers, hex, UUIDs, tokens and e-mail
+// addresses become {id}, {uuid}, {token} and {email}
+// ("/users/{id}/orders/{uuid}").
+//
+// Routes have two budgets of WithMaxRoutes (default 500) each: distinct
+// templates of the application, and attribute sets (series) of normalised
+// paths. A value past its budget is recorded as OverflowRoute. One client
+// flooding unmatched paths, with every method, fills only the normalised
+// paths' budget and adds at most 500 series: the application's templates
+// are still recorded as themselves, also under the SDK's cardinality limit.
+// At most 1000 route values are held by default, the normalised ones of at
+// most 787 bytes. The normaliser keeps word-like segments
+// ("/products/espresso"): a service without a router should supply its
+// routes, or paths that carry names use up the normalised budget.
 //
 // # Request IDs, slow requests, errors
 //
@@ -43,7 +53,18 @@
 // string. A panic is recovered (unless WithoutPanicRecovery), answered with
 // a 500, logged with its stack and recorded with its type as error.type.
 // WithErrorHook receives every 5xx and panic with the request headers
-// redacted by RedactHeaders.
+// passed through RedactHeaders: credentials, cookies and client addresses
+// (X-Forwarded-For, Forwarded, X-Real-Ip, ...) are replaced by Redacted,
+// and URLs (Referer, Origin, X-Original-Url, ...) are cut to scheme, host
+// and normalised path, without query string or user info.
+//
+// # Monitoring traffic
+//
+// A handler that serves no application traffic (a /metrics scrape, a
+// health probe, a dashboard's polling) but is mounted in the mux the
+// middleware wraps calls SkipRecording with its request's context: the
+// request is then left out of every metric, log line and hook, except
+// http.server.active_requests while it runs and the log of a panic.
 //
 // # Tracing
 //

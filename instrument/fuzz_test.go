@@ -3,6 +3,7 @@ package instrument_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"go.opentelemetry.io/otel/metric/noop"
@@ -70,6 +71,42 @@ func FuzzRequestID(f *testing.F) {
 					t.Fatalf("%q: generated ID %q is not hex", in, got)
 				}
 			}
+		}
+	})
+}
+
+// FuzzRedactHeaders sends arbitrary values through RedactHeaders under
+// URL, address and other headers: it never panics; a URL header keeps no
+// query, fragment or user info and no e-mail address; an address header
+// is always Redacted; and any value that is an absolute URL is cut the
+// same way whatever its header.
+func FuzzRedactHeaders(f *testing.F) {
+	for _, s := range []string{"https://a.example/p?q=1#f", "https://u:p@a.example:8443/x/123?t=s", "/orders/1?x=y", "null", "",
+		"mailto:a@b.c", "%zz", "http://[::1]:80/a@b/c", "//host/p?q", "https://a.example/%40/x?y", "ftp://x@y/z", "203.0.113.7"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		h := http.Header{"Referer": {v}, "X-Original-Url": {v}, "X-Forwarded-For": {v}, "X-Real-Ip": {v}, "X-Custom": {v}}
+		red := instrument.RedactHeaders(h)
+		for _, name := range []string{"X-Forwarded-For", "X-Real-Ip"} {
+			if got := red.Get(name); got != instrument.Redacted {
+				t.Fatalf("%s: %q became %q", name, v, got)
+			}
+		}
+		check := func(name string) {
+			got := red.Get(name)
+			if got == instrument.Redacted || got == "null" || got == "" {
+				return
+			}
+			if strings.ContainsAny(got, "?#@") {
+				t.Fatalf("%s: %q became %q, with a query, fragment, user info or e-mail address", name, v, got)
+			}
+		}
+		check("Referer")
+		check("X-Original-Url")
+		lower := strings.ToLower(v)
+		if strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://") || strings.HasPrefix(v, "/") && strings.ContainsAny(v, "?#") {
+			check("X-Custom")
 		}
 	})
 }

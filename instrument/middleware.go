@@ -16,16 +16,19 @@ import (
 )
 
 // ErrorEvent describes a 5xx response or a recovered panic, for the hook
-// set with WithErrorHook. It never holds a body, a query string or a
-// client address.
+// set with WithErrorHook. It never holds a body, a query string, a
+// credential, a cookie or a client address: Route is the recorded
+// template, not the path, and Header is redacted by RedactHeaders.
 type ErrorEvent struct {
-	Method    string
-	Route     string
-	Status    int
+	Method    string // http.request.method: a known method or _OTHER
+	Route     string // http.route as recorded
+	Status    int    // the status the client got (500 for a panic)
 	RequestID string
 	Duration  time.Duration
-	// Header is a copy of the request headers with secrets redacted (see
-	// RedactHeaders).
+	// Header is a copy of the request headers passed through RedactHeaders:
+	// credentials, cookies, client addresses and personal headers are
+	// replaced by Redacted, and URLs (Referer, Origin, X-Original-Url, ...)
+	// are cut to scheme, host and normalised path.
 	Header http.Header
 	// Panic is the recovered value, or nil.
 	Panic any
@@ -43,11 +46,11 @@ type stateKey struct{}
 type state struct {
 	context.Context
 	id    string
-	route string        // set by SetRoute
-	inner *http.Request // set by Routes: the request the router saw
-	rw    responseWriter
-	idBuf [16]byte  // a generated ID's bytes; id points here
-	hdr   [1]string // the response header's value slice
+	route string         // set by SetRoute
+	inner *http.Request  // set by Routes: the request the router saw
+	rw    responseWriter // rw.skip is set by SkipRecording
+	idBuf [16]byte       // a generated ID's bytes; id points here
+	hdr   [1]string      // the response header's value slice
 }
 
 func (s *state) Value(key any) any {
@@ -61,9 +64,13 @@ type handler struct {
 	next    http.Handler
 	cfg     config
 	metrics *serverMetrics
-	routes  *routeSet
-	errs    *routeSet // error.type values from panics
-	hosts   *routeSet // server.address values, when enabled
+	// templates and paths are the two budgets of http.route values: the
+	// application's templates, and the attribute sets of normalised paths,
+	// so that unmatched requests cannot crowd out the templates.
+	templates *routeSet
+	paths     *pathSets
+	errs      *routeSet // error.type values from panics
+	hosts     *routeSet // server.address values, when enabled
 }
 
 // Middleware times and counts every request to next with the stable HTTP
@@ -81,12 +88,13 @@ func Middleware(next http.Handler, opts ...Option) http.Handler {
 		return next
 	}
 	h := &handler{
-		next:    next,
-		cfg:     cfg,
-		metrics: sm,
-		routes:  newRouteSet(cfg.maxRoutes),
-		errs:    newRouteSet(64),
-		hosts:   newRouteSet(50),
+		next:      next,
+		cfg:       cfg,
+		metrics:   sm,
+		templates: newRouteSet(cfg.maxRoutes),
+		paths:     newPathSets(cfg.maxRoutes),
+		errs:      newRouteSet(64),
+		hosts:     newRouteSet(50),
 	}
 	if cfg.tracerProvider == nil {
 		return h
@@ -128,7 +136,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // finish runs after the handler, also when it panicked: it recovers the
-// panic (unless told not to), resolves the route and records the request.
+// panic (unless told not to), then records the request unless the handler
+// called SkipRecording.
 func (h *handler) finish(st *state, r, r2 *http.Request, method uint8, https bool, start time.Time) {
 	recovered := recover()
 	h.metrics.end(method, https)
@@ -140,6 +149,20 @@ func (h *handler) finish(st *state, r, r2 *http.Request, method uint8, https boo
 			http.Error(&st.rw, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		}
 	}
+	if !st.rw.skip {
+		h.record(st, r, r2, method, https, start, recovered, abort, stack)
+	} else if recovered != nil && !abort {
+		route, _ := h.rawRoute(st, r, r2, http.StatusInternalServerError)
+		h.logPanic(st, method, route, recovered, stack)
+	}
+	if abort || recovered != nil && !h.cfg.recoverPanics {
+		panic(recovered)
+	}
+}
+
+// record resolves the route and records the request: metrics, span name,
+// slow-request count and log, panic log and error hook.
+func (h *handler) record(st *state, r, r2 *http.Request, method uint8, https bool, start time.Time, recovered any, abort bool, stack []byte) {
 	duration := h.cfg.clock.Now().Sub(start)
 
 	status := st.rw.status
@@ -151,7 +174,7 @@ func (h *handler) finish(st *state, r, r2 *http.Request, method uint8, https boo
 		// been closed: the panic made it an error.
 		status = http.StatusInternalServerError
 	}
-	route := h.rawRoute(st, r, r2, status)
+	route, template := h.rawRoute(st, r, r2, status)
 	k := attrKey{method: method, https: https, version: protoVersion(r.Proto), route: route}
 	if status > 0 && status < 1000 {
 		k.status = uint16(status)
@@ -166,11 +189,17 @@ func (h *handler) finish(st *state, r, r2 *http.Request, method uint8, https boo
 		host, port := splitHost(r.Host, https)
 		k.host, k.port = h.hosts.admit(host), port
 	}
-	// A cached set means its route was admitted under the cap already;
-	// otherwise admit it now (which may turn it into OverflowRoute).
+	// A cached set means it was admitted under a budget already; otherwise
+	// admit it now, a template under the templates' budget, a normalised
+	// path under the paths' (either may turn it into OverflowRoute).
 	a, cached := h.metrics.cached(k)
 	if !cached {
-		k.route = h.routes.admit(route)
+		switch {
+		case template:
+			k.route = h.templates.admit(route)
+		case route != OverflowRoute && !h.paths.admit(k):
+			k.route = OverflowRoute
+		}
 		route = k.route
 		a = h.metrics.attrs(k)
 	}
@@ -202,12 +231,7 @@ func (h *handler) finish(st *state, r, r2 *http.Request, method uint8, https boo
 	}
 
 	if recovered != nil && !abort {
-		h.cfg.logger.LogAttrs(st, slog.LevelError, "panic serving request",
-			slog.String("method", methods[method]),
-			slog.String("route", route),
-			slog.String("request_id", st.id),
-			slog.String("panic", fmt.Sprint(recovered)),
-			slog.String("stack", string(stack)))
+		h.logPanic(st, method, route, recovered, stack)
 	}
 	if h.cfg.errorHook != nil && (recovered != nil && !abort || status >= 500) {
 		h.cfg.errorHook(ErrorEvent{
@@ -221,34 +245,42 @@ func (h *handler) finish(st *state, r, r2 *http.Request, method uint8, https boo
 			Stack:     stack,
 		})
 	}
-	if abort || recovered != nil && !h.cfg.recoverPanics {
-		panic(recovered)
-	}
+}
+
+func (h *handler) logPanic(st *state, method uint8, route string, recovered any, stack []byte) {
+	h.cfg.logger.LogAttrs(st, slog.LevelError, "panic serving request",
+		slog.String("method", methods[method]),
+		slog.String("route", route),
+		slog.String("request_id", st.id),
+		slog.String("panic", fmt.Sprint(recovered)),
+		slog.String("stack", string(stack)))
 }
 
 // rawRoute resolves the http.route of a finished request, always a
-// template: SetRoute, then the route function, then the ServeMux pattern
-// (on the request passed on, or the one Routes saw), then for a 404 the
-// overflow token, else the normalised path. The caller caps it.
-func (h *handler) rawRoute(st *state, r, r2 *http.Request, status int) string {
+// template, and reports whether it is the application's: SetRoute, then
+// the route function, then the ServeMux pattern (on the request passed on,
+// or the one Routes saw). Without one, a 404 or 405 is OverflowRoute (the
+// request matched no route and its path is the client's choice), anything
+// else the normalised path. The caller caps it.
+func (h *handler) rawRoute(st *state, r, r2 *http.Request, status int) (route string, template bool) {
 	inner := r2
 	if st.inner != nil {
 		inner = st.inner
 	}
-	route := st.route
+	route = st.route
 	if route == "" && h.cfg.routeFunc != nil {
 		route = h.cfg.routeFunc(inner)
 	}
 	if route == "" {
 		route = patternRoute(inner.Pattern)
 	}
-	if route == "" {
-		if status == http.StatusNotFound {
-			return OverflowRoute
-		}
-		route = NormalizePath(r.URL.Path)
+	switch {
+	case route != "":
+		return route, true
+	case status == http.StatusNotFound || status == http.StatusMethodNotAllowed:
+		return OverflowRoute, false
 	}
-	return route
+	return NormalizePath(r.URL.Path), false
 }
 
 // statusText returns the status code as a string, without allocating for

@@ -17,8 +17,9 @@ const (
 	DefaultSlowThreshold = time.Second
 	// RequestIDHeader is the header a request ID is read from and written to.
 	RequestIDHeader = "X-Request-Id"
-	// OverflowRoute is the http.route of requests whose route is not known
-	// (a 404 that matched no pattern) or would exceed the route cap.
+	// OverflowRoute is the http.route of requests that matched no route (a
+	// 404 or 405 without a template) or whose route would exceed its budget
+	// (see WithMaxRoutes).
 	OverflowRoute = "_OTHER"
 )
 
@@ -139,10 +140,19 @@ func WithRouteFunc(fn func(*http.Request) string) Option {
 	})
 }
 
-// WithMaxRoutes caps the number of distinct http.route values; requests of
-// further routes are recorded with OverflowRoute, so a flood of random URLs
-// cannot grow the number of series past the cap. By default,
-// DefaultMaxRoutes (500).
+// WithMaxRoutes sets the two budgets of http.route values. The
+// application's templates (the ServeMux pattern, SetRoute, WithRouteFunc)
+// may take n distinct values. Normalised paths (NormalizePath, for requests
+// without a template) may take n attribute sets, each combination of a
+// path with a method, status, ... counting once: they never add more than n
+// series per instrument, nor more than n routes. A value past its budget is recorded
+// as OverflowRoute. As normalised paths cannot take the templates' budget,
+// a client flooding random URLs fills only theirs: the application's
+// routes are still recorded as themselves, also under an SDK cardinality
+// limit (2000 series with package exporter) while the application's own
+// series plus n stay under it. The budgets hold at most 2n route values
+// besides OverflowRoute, the normalised ones at most 787 bytes each (about
+// 0.4 MB for n = 500). By default, DefaultMaxRoutes (500) each.
 func WithMaxRoutes(n int) Option {
 	return optionFunc(func(c config) config {
 		if n > 0 {

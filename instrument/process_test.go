@@ -78,6 +78,9 @@ func TestProcessMetrics(t *testing.T) {
 	if virtual := procInt(t, ms, "process.memory.virtual", "By"); virtual < rss {
 		t.Errorf("process.memory.virtual = %d B, want at least the resident %d B", virtual, rss)
 	}
+	if total := procInt(t, ms, "system.memory.limit", "By"); total < rss {
+		t.Errorf("system.memory.limit = %d B, want at least the resident %d B of this process", total, rss)
+	}
 	if fds := procInt(t, ms, "process.unix.file_descriptor.count", "{file_descriptor}"); fds <= 0 {
 		t.Errorf("process.unix.file_descriptor.count = %d, want > 0", fds)
 	}
@@ -130,7 +133,8 @@ func TestWithoutProcess(t *testing.T) {
 			t.Errorf("%s reported with WithoutProcess", name)
 		}
 	}
-	for _, name := range []string{"go.memory.gc.pause.time", "go.goroutine.count"} {
+	// The limits stay: the default rules divide by them.
+	for _, name := range []string{"go.memory.gc.pause.time", "go.memory.heap.live", "go.goroutine.count", "process.cpu.limit"} {
 		if _, ok := ms[name]; !ok {
 			t.Errorf("%s missing with WithoutProcess", name)
 		}

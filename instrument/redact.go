@@ -2,53 +2,179 @@ package instrument
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 )
 
 // Redacted replaces the values of secret headers in RedactHeaders.
 const Redacted = "[REDACTED]"
 
-// secretHeaders are redacted whatever their name looks like.
-var secretHeaders = map[string]bool{
-	"Authorization":       true,
-	"Proxy-Authorization": true,
-	"Cookie":              true,
-	"Set-Cookie":          true,
-	"X-Api-Key":           true,
+// redactedHeaders are redacted whatever their name looks like (lower case):
+// credentials, cookies, the client's address, and the user's e-mail (From).
+var redactedHeaders = map[string]bool{
+	"authorization":       true,
+	"proxy-authorization": true,
+	"cookie":              true,
+	"cookie2":             true,
+	"set-cookie":          true,
+	"set-cookie2":         true,
+	"x-api-key":           true,
+	"forwarded":           true,
+	"x-forwarded":         true,
+	"via":                 true,
+	"from":                true,
 }
 
-// secretWords make a header secret when its lower-cased name contains one.
-var secretWords = []string{"password", "passwd", "pwd", "secret", "key", "token", "session", "auth", "credit", "card"}
+// secretWords make a header redacted when its lower-cased name contains
+// one.
+var secretWords = []string{
+	"password", "passwd", "pwd", "secret", "key", "token", "session", "auth",
+	"credit", "card", "cookie", "credential", "signature", "jwt", "csrf", "xsrf",
+	"cert", "forwarded-for", "forwarded_for",
+}
 
-// RedactHeaders returns a copy of h in which the values of secret headers
-// are replaced by Redacted: Authorization, Proxy-Authorization, Cookie,
-// Set-Cookie, X-Api-Key, and any header whose name contains password,
-// passwd, pwd, secret, key, token, session, auth, credit or card.
+// addressWords make a header redacted when its name, split at - and _, has
+// one as a part: X-Real-Ip, Cf-Connecting-Ipv6, X-Azure-ClientIP,
+// X-Remote-Addr, X-Envoy-External-Address.
+var addressWords = map[string]bool{
+	"ip": true, "ipv4": true, "ipv6": true, "ips": true, "addr": true, "address": true,
+	"clientip": true, "realip": true, "userip": true, "remoteip": true, "socketip": true,
+	"peerip": true, "sourceip": true, "srcip": true, "clientaddr": true, "remoteaddr": true,
+}
+
+// urlHeaders carry a URL (lower case); so do headers whose name has a part
+// url, uri or path (X-Original-Url, X-Rewrite-Url, X-Envoy-Original-Path).
+var urlHeaders = map[string]bool{
+	"referer":          true,
+	"referrer":         true,
+	"origin":           true,
+	"location":         true,
+	"content-location": true,
+	"destination":      true,
+}
+
+// RedactHeaders returns a copy of h with nothing in it that identifies the
+// client or its user, for error reports (ErrorEvent.Header):
+//
+//   - replaced by Redacted: credentials and cookies (Authorization,
+//     Proxy-Authorization, Cookie, Set-Cookie, X-Api-Key, and every header
+//     whose name contains password, passwd, pwd, secret, key, token,
+//     session, auth, credit, card, cookie, credential, signature, jwt,
+//     csrf, xsrf or cert); the client's address (Forwarded, X-Forwarded,
+//     every name containing forwarded-for such as X-Forwarded-For and
+//     X-Original-Forwarded-For, every name with a part ip, ipv4, ipv6,
+//     addr, address, clientip, realip, ... such as X-Real-Ip,
+//     True-Client-Ip, Cf-Connecting-Ip, X-Client-Ip, X-Cluster-Client-Ip,
+//     Fastly-Client-Ip, X-Remote-Addr, and Via, which names the client's
+//     proxies); and From (an e-mail address);
+//   - cut to scheme, host and NormalizePath's template of the path: the
+//     values of URL headers (Referer, Referrer, Origin, Location,
+//     Content-Location, Destination, and every name with a part url, uri or
+//     path such as X-Original-Url, X-Rewrite-Url, X-Forwarded-Uri), and any
+//     other value that is an absolute URL or a path with a query. The query,
+//     fragment and user info are dropped, and identifiers in the path become
+//     placeholders, since all of them carry tokens, e-mail addresses and
+//     session IDs (a password-reset link in a Referer); scheme, host and
+//     route stay, as they are what one debugs with. A value that does not
+//     parse as a URL is Redacted.
+//
+// Names are matched in any case; other headers are kept as they are.
 func RedactHeaders(h http.Header) http.Header {
 	out := make(http.Header, len(h))
 	for name, vals := range h {
-		if isSecretHeader(name) {
-			red := make([]string, len(vals))
-			for i := range red {
+		kind := classifyHeader(name)
+		red := make([]string, len(vals))
+		for i, v := range vals {
+			switch {
+			case kind == secretHeader:
 				red[i] = Redacted
+			case kind == urlHeader || isURLValue(v):
+				red[i] = stripURL(v)
+			default:
+				red[i] = v
 			}
-			out[name] = red
-			continue
 		}
-		out[name] = append([]string(nil), vals...)
+		out[name] = red
 	}
 	return out
 }
 
-func isSecretHeader(name string) bool {
-	if secretHeaders[http.CanonicalHeaderKey(name)] {
-		return true
-	}
+// headerKind is how RedactHeaders treats a header.
+type headerKind uint8
+
+const (
+	plainHeader  headerKind = iota // kept, unless a value is a URL
+	secretHeader                   // redacted
+	urlHeader                      // cut to scheme, host and route
+)
+
+func classifyHeader(name string) headerKind {
 	lower := strings.ToLower(name)
+	if redactedHeaders[lower] {
+		return secretHeader
+	}
 	for _, w := range secretWords {
 		if strings.Contains(lower, w) {
-			return true
+			return secretHeader
 		}
 	}
-	return false
+	kind := plainHeader
+	if urlHeaders[lower] {
+		kind = urlHeader
+	}
+	for part := range strings.FieldsFuncSeq(lower, func(r rune) bool { return r == '-' || r == '_' }) {
+		switch {
+		case addressWords[part]:
+			return secretHeader
+		case part == "url" || part == "uri" || part == "path":
+			kind = urlHeader
+		}
+	}
+	return kind
+}
+
+// isURLValue reports a value that carries a URL: an absolute one, or a path
+// with a query.
+func isURLValue(v string) bool {
+	if strings.HasPrefix(v, "/") {
+		return strings.ContainsAny(v, "?#")
+	}
+	i := strings.Index(v, "://")
+	if i <= 0 {
+		return false
+	}
+	for j := 0; j < i; j++ { // a scheme: letters, digits, + - .
+		c := v[j]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || j > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return true
+}
+
+// stripURL returns the scheme, host and normalised path of the URL v (or
+// the path alone of a relative one), or Redacted when v is no such URL.
+// "null" (an opaque Origin) and "" are kept.
+func stripURL(v string) string {
+	v = strings.TrimSpace(v)
+	if v == "" || v == "null" {
+		return v
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Opaque != "" || u.Scheme == "" && u.Host == "" && !strings.HasPrefix(u.Path, "/") {
+		return Redacted
+	}
+	var b strings.Builder
+	if u.Scheme != "" {
+		b.WriteString(u.Scheme)
+		b.WriteByte(':')
+	}
+	if u.Scheme != "" || u.Host != "" {
+		b.WriteString("//")
+		b.WriteString(u.Host)
+	}
+	if u.Path != "" {
+		b.WriteString(NormalizePath(u.Path))
+	}
+	return b.String()
 }

@@ -45,6 +45,20 @@ func patternRoute(pattern string) string {
 	return ""
 }
 
+// SkipRecording tells the middleware that the request ctx belongs to is not
+// application traffic (a metrics scrape, a health probe, a dashboard's
+// polling), so that it records nothing for it: no duration or body-size
+// histogram, no slow-request count or log, no route, no error hook. The
+// request still counts in http.server.active_requests while it runs and
+// gets its request ID, and a panic is still recovered (unless
+// WithoutPanicRecovery) and logged. Call it from the handler, with its
+// request's context. It does nothing outside the middleware.
+func SkipRecording(ctx context.Context) {
+	if st, ok := ctx.Value(stateKey{}).(*state); ok {
+		st.rw.skip = true
+	}
+}
+
 // routeSet admits at most max distinct values; later values are replaced
 // by OverflowRoute. It is safe for concurrent use.
 type routeSet struct {
@@ -58,8 +72,11 @@ func newRouteSet(max int) *routeSet {
 }
 
 // admit returns v if it is (or can become) one of the admitted values,
-// else OverflowRoute.
+// else OverflowRoute. OverflowRoute itself takes no room.
 func (s *routeSet) admit(v string) string {
+	if v == OverflowRoute {
+		return v
+	}
 	s.mu.RLock()
 	_, ok := s.set[v]
 	s.mu.RUnlock()
@@ -79,21 +96,85 @@ func (s *routeSet) admit(v string) string {
 	return v
 }
 
+// pathSets admits at most max attribute sets whose route is a normalised
+// path: a budget of series, not only of routes, so that a flood of paths
+// with every method cannot make more series than that either. It is safe
+// for concurrent use.
+type pathSets struct {
+	mu  sync.RWMutex
+	set map[attrKey]struct{}
+	max int
+}
+
+func newPathSets(max int) *pathSets {
+	return &pathSets{set: make(map[attrKey]struct{}), max: max}
+}
+
+// admit reports whether k is, or can become, one of the admitted sets. Its
+// strings are kept: the route is NormalizePath's own string, not the
+// request's memory, and the others come from capped sets.
+func (s *pathSets) admit(k attrKey) bool {
+	s.mu.RLock()
+	_, ok := s.set[k]
+	full := len(s.set) >= s.max
+	s.mu.RUnlock()
+	if ok || full {
+		return ok
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.set[k]; ok {
+		return true
+	}
+	if len(s.set) >= s.max {
+		return false
+	}
+	s.set[k] = struct{}{}
+	return true
+}
+
 // Limits of NormalizePath.
 const (
 	maxSegments   = 12
 	maxSegmentLen = 64
+	// maxPathLen bounds NormalizePath's result: 12 segments of at most 64
+	// bytes, then "/{rest}" (787 bytes).
+	maxPathLen = maxSegments*(maxSegmentLen+1) + len("/{rest}")
 )
 
-// NormalizePath turns a raw URL path into a route template by replacing the
-// segments that look like identifiers: numbers and 24-hex object IDs become
-// {id}, UUIDs {uuid}, and long hex or base64-like tokens {token}:
+// NormalizePath turns a raw URL path into a route template by replacing
+// every segment that looks like an identifier, so that the template does
+// not change from one resource to the next:
+//
+//   - {email}: anything with an '@';
+//   - {uuid}: a UUID;
+//   - {id}: digits without letters (42, 2024-01-15, 10.0.0.1), and hex of
+//     6 to 24 characters with a digit (3fa9c01b27de, a 24-hex object ID);
+//   - {token}: hex longer than 24 characters, or of 16 or more letters
+//     a-f; letters mixed with digits (base64, base62, ULIDs, nanoids) in 6
+//     or more characters of [A-Za-z0-9-_.~+=] that are 20 or more long, or
+//     alternate three times between letters and digits (k3j9x2m1), or have
+//     an upper-case letter and 8 or more characters (kLmPqRsT7u), or a run
+//     of 5 digits (INV12345), or a part of 3 or more digits between the
+//     separators '-', '_', '.' and '~' (espresso-beans-1234); and any
+//     segment longer than 64 bytes;
+//   - {value}: any other segment with a byte outside [A-Za-z0-9-_.~]
+//     (percent-escapes, non-ASCII, braces).
+//
+// Everything else is kept: words ("orders", "checkout", "facade"),
+// versions ("v1", "v2beta1": numbers of up to 3 digits), file names
+// ("favicon.ico") and short letter-digit names ("oauth2", "sha256",
+// "i18n", "x86_64").
 // /users/123/orders/9f1c2b6e-... becomes /users/{id}/orders/{uuid}. The
 // result always starts with "/", has at most 12 segments (the rest becomes
-// {rest}) and no segment longer than 64 bytes (longer ones become {token}).
+// {rest}) and is at most 787 bytes long.
+//
+// Since a segment of plain letters can be a word or a name, the middleware
+// gives normalised paths their own budget (see WithMaxRoutes): they cannot
+// crowd out the application's templates.
 func NormalizePath(p string) string {
 	var b strings.Builder
-	b.Grow(min(len(p), maxSegments*(maxSegmentLen+1)) + 1)
+	b.Grow(min(len(p)+1, maxPathLen))
 	n := 0
 	for seg := range strings.SplitSeq(p, "/") {
 		if seg == "" {
@@ -117,43 +198,136 @@ func NormalizePath(p string) string {
 }
 
 func normalizeSegment(s string) string {
-	switch {
-	case isDigits(s):
-		return "{id}"
-	case isUUID(s):
+	if len(s) > maxSegmentLen {
+		return "{token}"
+	}
+	if strings.IndexByte(s, '@') >= 0 {
+		return "{email}"
+	}
+	if isUUID(s) {
 		return "{uuid}"
-	case len(s) == 24 && isHex(s):
+	}
+	c := scanSegment(s)
+	switch {
+	case c.plain && c.digits > 0 && c.letters == 0:
 		return "{id}"
-	case len(s) >= 16 && isHex(s):
+	case c.hex && c.digits > 0 && len(s) >= 6 && len(s) <= 24:
+		return "{id}"
+	case c.hex && len(s) >= 16:
 		return "{token}"
-	case len(s) > maxSegmentLen || looksLikeToken(s):
+	case isVersion(s):
+		return s
+	case c.tokenChars && c.looksLikeToken(len(s)):
 		return "{token}"
-	case !isPlain(s):
+	case !c.plain:
 		return "{value}"
 	}
 	return s
 }
 
-func isDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
+// segmentScan describes the characters of a path segment.
+type segmentScan struct {
+	letters, digits int
+	upper           bool
+	hex             bool // only hex digits
+	plain           bool // only [A-Za-z0-9-_.~]
+	tokenChars      bool // only [A-Za-z0-9-_.~+=]: base64 alphabets
+	alternations    int  // letter-digit changes between adjacent characters
+	digitRun        int  // longest run of digits
+	numberPart      int  // longest part between - _ . ~ made only of digits
+}
+
+func scanSegment(s string) segmentScan {
+	c := segmentScan{hex: true, plain: true, tokenChars: true}
+	prev := byte(0) // 'a' letter, '0' digit, 0 other
+	run, part, partDigitsOnly := 0, 0, true
+	endPart := func() {
+		if partDigitsOnly && part > c.numberPart {
+			c.numberPart = part
 		}
+		part, partDigitsOnly = 0, true
 	}
-	return len(s) > 0
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		var class byte
+		switch {
+		case b >= '0' && b <= '9':
+			class = '0'
+			c.digits++
+			run++
+			c.digitRun = max(c.digitRun, run)
+		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z':
+			class = 'a'
+			c.letters++
+			c.upper = c.upper || b <= 'Z'
+			c.hex = c.hex && isHexByte(b)
+			run = 0
+			partDigitsOnly = false
+		default:
+			c.hex = false
+			run = 0
+			switch b {
+			case '-', '_', '.', '~':
+			case '+', '=':
+				c.plain = false
+			default:
+				c.plain, c.tokenChars = false, false
+			}
+			endPart()
+			prev = 0
+			continue
+		}
+		part++
+		if prev != 0 && prev != class {
+			c.alternations++
+		}
+		prev = class
+	}
+	endPart()
+	return c
+}
+
+// looksLikeToken reports a segment of n bytes of letters and digits mixed
+// that is an encoded value rather than a word.
+func (c segmentScan) looksLikeToken(n int) bool {
+	if c.letters == 0 || c.digits == 0 || n < 6 {
+		return false
+	}
+	return n >= 20 || c.alternations >= 3 || c.upper && n >= 8 || c.digitRun >= 5 || c.numberPart >= 3
+}
+
+// isVersion reports an API version segment: v1, v10, v1beta1, v2alpha3,
+// with numbers of at most 3 digits.
+func isVersion(s string) bool {
+	if len(s) < 2 || s[0] != 'v' && s[0] != 'V' {
+		return false
+	}
+	n, rest := leadingDigits(s[1:])
+	if n == 0 || n > 3 {
+		return false
+	}
+	i := 0
+	for i < len(rest) && rest[i] >= 'a' && rest[i] <= 'z' {
+		i++
+	}
+	if i == 0 {
+		return rest == ""
+	}
+	n, rest = leadingDigits(rest[i:])
+	return n <= 3 && rest == ""
+}
+
+// leadingDigits returns the number of digits s starts with and the rest.
+func leadingDigits(s string) (int, string) {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i, s[i:]
 }
 
 func isHexByte(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
-}
-
-func isHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !isHexByte(s[i]) {
-			return false
-		}
-	}
-	return len(s) > 0
 }
 
 func isUUID(s string) bool {
@@ -170,44 +344,6 @@ func isUUID(s string) bool {
 			if !isHexByte(s[i]) {
 				return false
 			}
-		}
-	}
-	return true
-}
-
-// looksLikeToken reports a base64-like segment: at least 20 characters of
-// the base64 alphabets, with both letters and digits.
-func looksLikeToken(s string) bool {
-	if len(s) < 20 {
-		return false
-	}
-	letters, digits := false, false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9':
-			digits = true
-		case (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'):
-			letters = true
-		case c == '-' || c == '_' || c == '+' || c == '=' || c == '.':
-		default:
-			return false
-		}
-	}
-	return letters && digits
-}
-
-// isPlain reports a segment safe to keep as it is: letters, digits and a
-// few punctuation marks. Anything else (percent-escapes, braces, control
-// bytes) is replaced, so a template never carries arbitrary input.
-func isPlain(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case c == '-' || c == '_' || c == '.' || c == '~':
-		default:
-			return false
 		}
 	}
 	return true

@@ -16,8 +16,12 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
-// gcPausesName is the runtime/metrics histogram of GC stop-the-world pauses.
-const gcPausesName = "/sched/pauses/total/gc:seconds"
+// The runtime/metrics Vitals reads itself, at every collection.
+const (
+	gcPausesName = "/sched/pauses/total/gc:seconds" // histogram of GC stop-the-world pauses
+	heapLiveName = "/gc/heap/live:bytes"            // heap marked live by the last GC
+	memLimitName = "/gc/gomemlimit:bytes"           // GOMEMLIMIT, math.MaxInt64 when unset
+)
 
 // RuntimeOption configures StartRuntime.
 type RuntimeOption interface {
@@ -27,10 +31,13 @@ type RuntimeOption interface {
 type runtimeConfig struct {
 	minReadInterval time.Duration
 	process         bool
+	// procRoot and sysRoot are where procfs and sysfs are mounted; tests
+	// point them at directories of their own.
+	procRoot, sysRoot string
 }
 
 func newRuntimeConfig(opts []RuntimeOption) runtimeConfig {
-	c := runtimeConfig{process: true}
+	c := runtimeConfig{process: true, procRoot: "/proc", sysRoot: "/sys"}
 	for _, o := range opts {
 		if o != nil {
 			c = o.apply(c)
@@ -46,9 +53,9 @@ func (f runtimeOptionFunc) apply(c runtimeConfig) runtimeConfig { return f(c) }
 // WithMinimumReadInterval sets the minimum time between two reads of the
 // runtime by the contrib runtime instrumentation (its
 // WithMinimumReadMemStatsInterval): collections closer together than d
-// report the values of the previous read. It does not apply to the GC pause
-// and process metrics, read at every collection, nor to RuntimeProducer.
-// Values of zero or less are ignored. By default,
+// report the values of the previous read. It does not apply to the GC
+// pause, live heap, limit and process metrics, read at every collection,
+// nor to RuntimeProducer. Values of zero or less are ignored. By default,
 // runtime.DefaultMinimumReadMemStatsInterval (15 s).
 func WithMinimumReadInterval(d time.Duration) RuntimeOption {
 	return runtimeOptionFunc(func(c runtimeConfig) runtimeConfig {
@@ -59,9 +66,12 @@ func WithMinimumReadInterval(d time.Duration) RuntimeOption {
 	})
 }
 
-// WithoutProcess leaves out the process metrics (CPU time, memory, file
-// descriptors, uptime), for example when another component already reports
-// them. By default, they are reported wherever /proc can be read (Linux).
+// WithoutProcess leaves out the process metrics read from /proc (CPU time,
+// memory, file descriptors, uptime), for example when another component
+// already reports them. The limits (process.memory.limit,
+// process.cpu.limit, system.memory.limit) stay: no other component reports
+// them, and the default alert rules divide by them. By default, the process
+// metrics are reported wherever /proc can be read (Linux).
 func WithoutProcess() RuntimeOption {
 	return runtimeOptionFunc(func(c runtimeConfig) runtimeConfig {
 		c.process = false
@@ -109,22 +119,59 @@ type Runtime struct {
 // aggregates itself: it comes from RuntimeProducer, registered on each
 // reader, not from StartRuntime.
 //
-// # GC pauses
+// # GC pauses and live heap
 //
-//	go.memory.gc.pause.time s go_memory_gc_pause_time_seconds_total
+//	go.memory.gc.pause.time s  go_memory_gc_pause_time_seconds_total
+//	go.memory.heap.live     By go_memory_heap_live_bytes
 //
-// The total time the world was stopped for garbage collection, from
-// runtime/metrics /sched/pauses/total/gc:seconds: a cumulative counter, as
-// the semantic conventions' dotnet.gc.pause.time, so that
-// rate(go_memory_gc_pause_time_seconds_total[5m]) is the fraction of time
-// the program was paused. The runtime keeps a histogram of pause lengths,
-// not their sum: each pause counts as the middle of its bucket, which puts
-// the total within about 12 % of the truth (the buckets are a quarter of a
-// power of two wide). The histogram itself, the opt-in semantic convention
-// go.memory.gc.pause.duration, is not reported: a histogram the runtime
-// aggregates can only be a reader's Producer, which Stop could not remove,
-// and the Go team points to go.schedule.duration as the better signal of a
-// program kept from running.
+// go.memory.gc.pause.time is the total time the world was stopped for
+// garbage collection, from runtime/metrics /sched/pauses/total/gc:seconds:
+// a cumulative counter, as the semantic conventions' dotnet.gc.pause.time,
+// so that rate(go_memory_gc_pause_time_seconds_total[5m]) is the fraction
+// of time the program was paused. The runtime keeps a histogram of pause
+// lengths, not their sum: each pause counts as the middle of its bucket,
+// which puts the total within about 12 % of the truth (the buckets are a
+// quarter of a power of two wide). The histogram itself, the opt-in
+// semantic convention go.memory.gc.pause.duration, is not reported: a
+// histogram the runtime aggregates can only be a reader's Producer, which
+// Stop could not remove, and the Go team points to go.schedule.duration as
+// the better signal of a program kept from running.
+//
+// go.memory.heap.live is the heap the last garbage collection found
+// reachable (runtime/metrics /gc/heap/live:bytes): what a leak makes grow
+// without end, and what a bounded cache stops growing once full. It has
+// none of the sawtooth of the heap between collections, nor the memory
+// the runtime has not yet returned to the operating system.
+//
+// # Limits
+//
+//	process.memory.limit By    process_memory_limit_bytes
+//	process.cpu.limit    {cpu} process_cpu_limit
+//	system.memory.limit  By    system_memory_limit_bytes
+//
+// process.memory.limit is the memory the process may use: the smaller of
+// GOMEMLIMIT (runtime/debug.SetMemoryLimit), when one is set, and the
+// memory limit of its cgroup (cgroup v2 memory.max, v1
+// memory.limit_in_bytes, of its own cgroup and its ancestors), when there
+// is one. It is absent when there is neither: "max", and values of 2^62
+// bytes or more (cgroup v1 writes 2^63 rounded down to a page for none),
+// mean no limit.
+//
+// process.cpu.limit is the number of CPUs the process can keep busy: the
+// smallest of GOMAXPROCS, the CPUs it may run on (runtime.NumCPU) and its
+// cgroup's CPU quota (v2 cpu.max, v1 cpu.cfs_quota_us / cpu.cfs_period_us),
+// which may be fractional: with a quota of 0.5 CPU, GOMAXPROCS is 2 (the
+// runtime rounds a quota up, to at least 2) but the process is throttled
+// at 0.5. rate(process_cpu_time_seconds_total[5m]) / process_cpu_limit is
+// the process' CPU saturation.
+//
+// system.memory.limit is the machine's memory (MemTotal of /proc/meminfo),
+// as the semantic conventions name it, absent where /proc cannot be read:
+// what bounds a process that has no limit of its own.
+//
+// The cgroup files are found once, from /proc/self/cgroup, and read at each
+// collection, since a container's limits can change while it runs.
+// WithoutProcess does not remove the limits.
 //
 // # Process
 //
@@ -140,16 +187,24 @@ type Runtime struct {
 // Where /proc cannot be read (other systems), they are left out and
 // StartRuntime does not fail. WithoutProcess leaves them out everywhere.
 //
-// The GC pause and process metrics have the scope ScopeName; Stop removes
-// them.
+// The GC pause, live heap, limit and process metrics have the scope
+// ScopeName, all of them, so that PromQL can divide one by another without
+// ignoring labels; Stop removes them.
 func StartRuntime(mp metric.MeterProvider, opts ...RuntimeOption) (*Runtime, error) {
 	if mp == nil {
 		return nil, errors.New("instrument: StartRuntime: nil MeterProvider")
 	}
-	cfg := newRuntimeConfig(opts)
+	return startRuntime(mp, newRuntimeConfig(opts))
+}
+
+func startRuntime(mp metric.MeterProvider, cfg runtimeConfig) (*Runtime, error) {
 	meter := mp.Meter(ScopeName)
 
-	gc, err := newGCPauses(meter)
+	gm, err := newGoMetrics(meter)
+	if err != nil {
+		return nil, err
+	}
+	lim, err := newLimitMetrics(meter, cfg.procRoot, cfg.sysRoot)
 	if err != nil {
 		return nil, err
 	}
@@ -159,27 +214,21 @@ func StartRuntime(mp metric.MeterProvider, opts ...RuntimeOption) (*Runtime, err
 			return nil, err
 		}
 	}
-	var insts []metric.Observable
-	if gc != nil {
-		insts = append(insts, gc.time)
-	}
+	insts := append(gm.observables(), lim.observables()...)
 	if proc != nil {
 		insts = append(insts, proc.observables()...)
 	}
 	r := &Runtime{}
-	if len(insts) > 0 {
-		r.reg, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-			if gc != nil {
-				gc.observe(o)
-			}
-			if proc != nil {
-				return proc.observe(o)
-			}
-			return nil
-		}, insts...)
-		if err != nil {
-			return nil, fmt.Errorf("instrument: registering the runtime callback: %w", err)
+	r.reg, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		goMemLimit := gm.observe(o)
+		errs := []error{lim.observe(o, goMemLimit)}
+		if proc != nil {
+			errs = append(errs, proc.observe(o))
 		}
+		return errors.Join(errs...)
+	}, insts...)
+	if err != nil {
+		return nil, fmt.Errorf("instrument: registering the runtime callback: %w", err)
 	}
 
 	// Last: what contrib starts cannot be undone.
@@ -188,18 +237,16 @@ func StartRuntime(mp metric.MeterProvider, opts ...RuntimeOption) (*Runtime, err
 		contribOpts = append(contribOpts, runtime.WithMinimumReadMemStatsInterval(cfg.minReadInterval))
 	}
 	if err := runtime.Start(contribOpts...); err != nil {
-		if r.reg != nil {
-			_ = r.reg.Unregister()
-		}
+		_ = r.reg.Unregister()
 		return nil, fmt.Errorf("instrument: starting the Go runtime metrics: %w", err)
 	}
 	return r, nil
 }
 
-// Stop stops reporting the GC pause and process metrics: they are absent
-// from the next collection. The Go runtime metrics of contrib cannot be
-// stopped and go on until the MeterProvider shuts down. Calls after the
-// first do nothing and return nil.
+// Stop stops reporting the GC pause, live heap, limit and process metrics:
+// they are absent from the next collection. The Go runtime metrics of
+// contrib cannot be stopped and go on until the MeterProvider shuts down.
+// Calls after the first do nothing and return nil.
 func (r *Runtime) Stop() error {
 	err := error(nil)
 	r.once.Do(func() {
@@ -265,38 +312,76 @@ func (r *runtimeProducer) Produce(ctx context.Context) ([]metricdata.ScopeMetric
 	return sms, err
 }
 
-// gcPauses reports the total GC pause time from the runtime's pause
-// histogram, read into a sample allocated once.
-type gcPauses struct {
-	time metric.Float64ObservableCounter
+// goMetrics reports the GC pause time and the live heap, and reads
+// GOMEMLIMIT for the limits, from runtime/metrics, into samples allocated
+// once.
+type goMetrics struct {
+	pauseTime metric.Float64ObservableCounter     // nil when the runtime lacks the pause histogram
+	heapLive  metric.Int64ObservableUpDownCounter // nil when the runtime lacks the live heap
 
-	mu     sync.Mutex // readers may collect concurrently
-	sample [1]metrics.Sample
+	mu      sync.Mutex // readers may collect concurrently
+	samples [3]metrics.Sample
 }
 
-// newGCPauses returns nil when the runtime does not know the histogram.
-func newGCPauses(m metric.Meter) (*gcPauses, error) {
-	g := &gcPauses{sample: [1]metrics.Sample{{Name: gcPausesName}}}
-	metrics.Read(g.sample[:]) // sizes the histogram once
-	if g.sample[0].Value.Kind() != metrics.KindFloat64Histogram {
-		return nil, nil
-	}
+func newGoMetrics(m metric.Meter) (*goMetrics, error) {
+	g := &goMetrics{samples: [3]metrics.Sample{{Name: gcPausesName}, {Name: heapLiveName}, {Name: memLimitName}}}
+	metrics.Read(g.samples[:]) // sizes the histogram once
 	var err error
-	g.time, err = m.Float64ObservableCounter("go.memory.gc.pause.time",
-		metric.WithUnit("s"),
-		metric.WithDescription("Time the program was stopped for garbage collection, estimated from the runtime's pause histogram."))
-	if err != nil {
-		return nil, fmt.Errorf("instrument: creating go.memory.gc.pause.time: %w", err)
+	if g.samples[0].Value.Kind() == metrics.KindFloat64Histogram {
+		g.pauseTime, err = m.Float64ObservableCounter("go.memory.gc.pause.time",
+			metric.WithUnit("s"),
+			metric.WithDescription("Time the program was stopped for garbage collection, estimated from the runtime's pause histogram."))
+		if err != nil {
+			return nil, fmt.Errorf("instrument: creating go.memory.gc.pause.time: %w", err)
+		}
+	}
+	if g.samples[1].Value.Kind() == metrics.KindUint64 {
+		g.heapLive, err = m.Int64ObservableUpDownCounter("go.memory.heap.live",
+			metric.WithUnit("By"),
+			metric.WithDescription("Heap memory occupied by objects the last garbage collection found reachable."))
+		if err != nil {
+			return nil, fmt.Errorf("instrument: creating go.memory.heap.live: %w", err)
+		}
 	}
 	return g, nil
 }
 
-func (g *gcPauses) observe(o metric.Observer) {
+func (g *goMetrics) observables() []metric.Observable {
+	var out []metric.Observable
+	if g.pauseTime != nil {
+		out = append(out, g.pauseTime)
+	}
+	if g.heapLive != nil {
+		out = append(out, g.heapLive)
+	}
+	return out
+}
+
+// observe reports what it reads and returns GOMEMLIMIT, math.MaxInt64 when
+// none is set (or the runtime does not say).
+func (g *goMetrics) observe(o metric.Observer) (goMemLimit int64) {
 	g.mu.Lock()
-	metrics.Read(g.sample[:])
-	total := pauseSeconds(g.sample[0].Value.Float64Histogram())
+	metrics.Read(g.samples[:])
+	var pauses float64
+	if g.pauseTime != nil {
+		pauses = pauseSeconds(g.samples[0].Value.Float64Histogram())
+	}
+	var live uint64
+	if g.heapLive != nil {
+		live = g.samples[1].Value.Uint64()
+	}
+	goMemLimit = math.MaxInt64
+	if g.samples[2].Value.Kind() == metrics.KindUint64 {
+		goMemLimit = int64(min(g.samples[2].Value.Uint64(), math.MaxInt64))
+	}
 	g.mu.Unlock()
-	o.ObserveFloat64(g.time, total)
+	if g.pauseTime != nil {
+		o.ObserveFloat64(g.pauseTime, pauses)
+	}
+	if g.heapLive != nil {
+		o.ObserveInt64(g.heapLive, int64(min(live, math.MaxInt64)))
+	}
+	return goMemLimit
 }
 
 // pauseSeconds estimates the sum of the observations of a runtime

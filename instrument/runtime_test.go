@@ -142,6 +142,32 @@ func TestRuntimeMetrics(t *testing.T) {
 	if got := rtInt(t, ms, "go.memory.limit", "By", false); got != limit {
 		t.Errorf("go.memory.limit = %d, want %d", got, limit)
 	}
+	if data, ok := rtGet(t, ms, "go.memory.heap.live", "By", instrument.ScopeName); ok {
+		s, ok := data.(metricdata.Sum[int64])
+		var used int64
+		for _, dp := range ms["go.memory.used"].Data.(metricdata.Sum[int64]).DataPoints {
+			used += dp.Value
+		}
+		// A GC has just run: the live heap is what it kept, a part of the
+		// memory the runtime holds.
+		if !ok || s.IsMonotonic || len(s.DataPoints) != 1 || s.DataPoints[0].Value <= 0 || s.DataPoints[0].Value > used {
+			t.Errorf("go.memory.heap.live: %T %+v, want one up-down counter point in (0, go.memory.used = %d]", data, s.DataPoints, used)
+		}
+	}
+	// The smaller of GOMEMLIMIT and the cgroup's limit, if the test runs
+	// in a container limited below 1 TiB.
+	if data, ok := rtGet(t, ms, "process.memory.limit", "By", instrument.ScopeName); ok {
+		s, ok := data.(metricdata.Sum[int64])
+		if !ok || s.IsMonotonic || len(s.DataPoints) != 1 || s.DataPoints[0].Value <= 0 || s.DataPoints[0].Value > limit {
+			t.Errorf("process.memory.limit: %T %+v, want one up-down counter point in (0, GOMEMLIMIT = %d]", data, s.DataPoints, int64(limit))
+		}
+	}
+	if data, ok := rtGet(t, ms, "process.cpu.limit", "{cpu}", instrument.ScopeName); ok {
+		s, ok := data.(metricdata.Sum[float64])
+		if procs := float64(goruntime.GOMAXPROCS(0)); !ok || s.IsMonotonic || len(s.DataPoints) != 1 || s.DataPoints[0].Value <= 0 || s.DataPoints[0].Value > procs {
+			t.Errorf("process.cpu.limit: %T %+v, want one up-down counter point in (0, GOMAXPROCS = %v]", data, s.DataPoints, procs)
+		}
+	}
 	if got := rtInt(t, ms, "go.memory.allocated", "By", true); got <= 0 {
 		t.Errorf("go.memory.allocated = %d, want > 0", got)
 	}
@@ -223,10 +249,10 @@ func TestRuntimeStop(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	reader, rt := rtSetup(t)
 
-	ours := []string{"go.memory.gc.pause.time"}
+	ours := []string{"go.memory.gc.pause.time", "go.memory.heap.live", "process.cpu.limit"}
 	if goruntime.GOOS == "linux" {
 		ours = append(ours, "process.cpu.time", "process.memory.usage", "process.memory.virtual",
-			"process.unix.file_descriptor.count", "process.uptime")
+			"process.unix.file_descriptor.count", "process.uptime", "system.memory.limit")
 	}
 	before := rtCollect(t, reader)
 	for _, name := range ours {
@@ -298,6 +324,8 @@ func TestWithMinimumReadInterval(t *testing.T) {
 // producer's histogram under the same names.
 func TestRuntimeOnMetricsEndpoint(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	prev := debug.SetMemoryLimit(1 << 40) // for process_memory_limit_bytes
+	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
 	mem := memory.New(memory.WithProducer(instrument.RuntimeProducer()))
 	p, err := exporter.New(t.Context(), exporter.Config{ServiceName: "runtime-test"},
 		exporter.WithProducer(instrument.RuntimeProducer()),
@@ -349,6 +377,9 @@ func TestRuntimeOnMetricsEndpoint(t *testing.T) {
 		"go_config_gogc_percent":                {"GAUGE", ""},
 		"go_schedule_duration_seconds":          {"HISTOGRAM", ""},
 		"go_memory_gc_pause_time_seconds_total": {"COUNTER", ""},
+		"go_memory_heap_live_bytes":             {"GAUGE", ""},
+		"process_memory_limit_bytes":            {"GAUGE", ""},
+		"process_cpu_limit":                     {"GAUGE", ""},
 	}
 	if goruntime.GOOS == "linux" {
 		wants["process_cpu_time_seconds_total"] = want{"COUNTER", "cpu_mode"}
@@ -356,6 +387,7 @@ func TestRuntimeOnMetricsEndpoint(t *testing.T) {
 		wants["process_memory_virtual_bytes"] = want{"GAUGE", ""}
 		wants["process_unix_file_descriptor_count"] = want{"GAUGE", ""}
 		wants["process_uptime_seconds"] = want{"GAUGE", ""}
+		wants["system_memory_limit_bytes"] = want{"GAUGE", ""}
 	}
 	for name, w := range wants {
 		f := mfs[name]
@@ -386,12 +418,25 @@ func TestRuntimeOnMetricsEndpoint(t *testing.T) {
 	if err := mem.Collect(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	for _, expr := range []string{
+	exprs := []string{
 		"go_schedule_duration_seconds_count",
 		"histogram_quantile(0.99, go_schedule_duration_seconds_bucket)",
 		"go_goroutine_count",
 		"go_memory_gc_pause_time_seconds_total",
-	} {
+		"go_memory_heap_live_bytes",
+		"process_memory_limit_bytes",
+		"process_cpu_limit",
+		// The default rules divide these by one another without ignoring
+		// a label: they must share every label, the scope's too.
+		"go_memory_heap_live_bytes / process_memory_limit_bytes",
+	}
+	if goruntime.GOOS == "linux" {
+		exprs = append(exprs,
+			"process_memory_usage_bytes / process_memory_limit_bytes",
+			"sum without (cpu_mode) (process_cpu_time_seconds_total) / process_cpu_limit",
+			"go_memory_heap_live_bytes / system_memory_limit_bytes")
+	}
+	for _, expr := range exprs {
 		res, err := mem.Query(t.Context(), expr, mem.Now())
 		if err != nil {
 			t.Fatalf("%s: %v", expr, err)

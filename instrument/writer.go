@@ -15,6 +15,7 @@ type responseWriter struct {
 	status      int
 	wroteHeader bool
 	hijacked    bool
+	skip        bool // SkipRecording: kept here, where it fits the struct's padding
 	written     int64
 }
 
