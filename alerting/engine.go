@@ -307,7 +307,14 @@ func (e *Engine) Eval(ctx context.Context, now time.Time) error {
 		}
 		start := time.Now()
 		for _, r := range g.rules {
+			if ctx.Err() != nil {
+				// Stopping (Run's context ended): not a failure of the rules.
+				return errors.Join(append(errs, ctx.Err())...)
+			}
 			if err := e.evalRule(ctx, g, r, now); err != nil {
+				if ctx.Err() != nil {
+					return errors.Join(append(errs, ctx.Err())...)
+				}
 				r.failures.Add(1)
 				e.errs.Handle(err, slog.String("group", g.Name), slog.String("rule", r.Name()))
 				errs = append(errs, &RuleError{Group: g.Name, Rule: r.Name(), Err: err})

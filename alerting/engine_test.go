@@ -567,7 +567,7 @@ func TestDefaultRulesLoadAndExport(t *testing.T) {
 			names[r.Alert] = true
 		}
 	}
-	for _, want := range []string{"HighErrorRate", "HighLatency", "CriticalHealthCheckFailing", "MemoryNearLimit", "SchedulerLatencyHigh", "OTLPExportFailing", "MemoryLeakSuspected"} {
+	for _, want := range []string{"HighErrorRate", "HighLatency", "CriticalHealthCheckFailing", "MemoryNearLimit", "SchedulerLatencyHigh", "OTLPExportFailing", "MemoryLeakSuspected", "HighCPUUsage"} {
 		if !names[want] {
 			t.Errorf("default rules lack %s", want)
 		}

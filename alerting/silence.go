@@ -5,11 +5,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp/syntax"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -23,9 +26,58 @@ const SilenceRetention = 24 * time.Hour
 // expire cannot grow the process without bound.
 const MaxSilences = 1000
 
-// ErrTooManySilences is returned (wrapped) by Silences.Add when MaxSilences
-// silences are active or pending.
-var ErrTooManySilences = errors.New("alerting: too many silences")
+// Limits of one silence. With MaxSilences they bound the memory the
+// silences take and what a listing of them writes: the text of a silence
+// (names, values, createdBy, comment) is at most
+// MaxMatchersPerSilence×(MaxMatcherNameLength+MaxMatcherValueLength) +
+// MaxSilenceCreatedByLength + MaxSilenceCommentLength = 41 216 bytes, and
+// its compiled regular expressions are bounded by MaxSilenceRegexpSize.
+// Silences.Add refuses a silence past any of them with an error that names
+// the limit and the field. Lengths are in bytes of UTF-8.
+const (
+	// MaxMatchersPerSilence is the most matchers a silence may have. A
+	// silence names an alert by a handful of labels (alertname, a job, an
+	// instance, a severity); 32 leaves room for every label an alert has.
+	MaxMatchersPerSilence = 32
+	// MaxMatcherNameLength is the longest label name a matcher may have.
+	// Label names are identifiers: the longest OpenTelemetry
+	// semantic-convention attribute names are well under 64 bytes.
+	MaxMatcherNameLength = 128
+	// MaxMatcherValueLength is the longest value, or regular expression, a
+	// matcher may have: 1 KiB holds the label values of practice, and an
+	// alternation of some fifty host names (see MaxSilenceRegexpSize).
+	MaxMatcherValueLength = 1024
+	// MaxSilenceRegexpSize bounds the regular expressions of a silence's
+	// matchers together, as compiled: the instructions of their programs
+	// plus the bounds of their character-class ranges (regexp/syntax), and
+	// for one that Prometheus' matcher expands to a set of strings (`a|b`,
+	// `[a-p][a-p]`: at most 256), one per string and one per 64 bytes of
+	// them. Their memory grows with this size, some 60 to 160 bytes each,
+	// and not with their length: `\p{L}` is 5 bytes long and of size
+	// 1 325, while each literal character is of size 2. So 1 024 admits
+	// the regular expressions silences use (`api|web`, `5..`, `host-.*`,
+	// alternations of some 400 bytes of names, 1 KiB if they share
+	// prefixes), refuses those that would take megabytes, and keeps a
+	// silence's compiled matchers under some 200 KB.
+	MaxSilenceRegexpSize = 1024
+	// MaxSilenceCreatedByLength is the longest createdBy: 256 bytes hold a
+	// user name or an e-mail address (at most 254 bytes).
+	MaxSilenceCreatedByLength = 256
+	// MaxSilenceCommentLength is the longest comment: 4 KiB hold a
+	// paragraph and links to a ticket and a runbook.
+	MaxSilenceCommentLength = 4096
+)
+
+// Errors of Silences.
+var (
+	// ErrTooManySilences is returned (wrapped) by Silences.Add when
+	// MaxSilences silences are active or pending.
+	ErrTooManySilences = errors.New("alerting: too many silences")
+	// ErrSilenceNotFound is returned (wrapped) by Silences.Add and Expire
+	// for an ID they do not hold: never given, or dropped after
+	// SilenceRetention.
+	ErrSilenceNotFound = errors.New("alerting: silence not found")
+)
 
 // Matcher matches one label, in the shape of Alertmanager's API v2:
 // IsEqual false negates, IsRegex makes Value an anchored regular expression.
@@ -38,7 +90,23 @@ type Matcher struct {
 	IsEqual bool   `json:"isEqual"`
 }
 
-func (m Matcher) compile() (*labels.Matcher, error) {
+// compile checks m against the limits and compiles it. budget is what is
+// left of MaxSilenceRegexpSize; size is what m's regular expression takes
+// of it (0 for equality): the size of its program, and of the set of
+// strings Prometheus' matcher expands it to, if it does.
+func (m Matcher) compile(budget int) (lm *labels.Matcher, size int, err error) {
+	switch {
+	case m.Name == "":
+		return nil, 0, errors.New("no label name")
+	case len(m.Name) > MaxMatcherNameLength:
+		return nil, 0, fmt.Errorf("label name is %d bytes, more than MaxMatcherNameLength (%d)", len(m.Name), MaxMatcherNameLength)
+	case !model.UTF8Validation.IsValidLabelName(m.Name):
+		return nil, 0, errors.New("label name is not valid UTF-8")
+	case len(m.Value) > MaxMatcherValueLength:
+		return nil, 0, fmt.Errorf("value is %d bytes, more than MaxMatcherValueLength (%d)", len(m.Value), MaxMatcherValueLength)
+	case !model.LabelValue(m.Value).IsValid():
+		return nil, 0, errors.New("value is not valid UTF-8")
+	}
 	t := labels.MatchEqual
 	switch {
 	case m.IsRegex && m.IsEqual:
@@ -48,21 +116,68 @@ func (m Matcher) compile() (*labels.Matcher, error) {
 	case !m.IsEqual:
 		t = labels.MatchNotEqual
 	}
-	if m.Name == "" {
-		return nil, errors.New("no label name")
+	if m.IsRegex {
+		if size, err = regexpSize(m.Value); err != nil {
+			return nil, 0, err
+		}
+		if size > budget { // refused before labels.NewMatcher builds it
+			return nil, 0, regexpTooLarge(size, budget)
+		}
 	}
-	return labels.NewMatcher(t, m.Name, m.Value)
+	if lm, err = labels.NewMatcher(t, m.Name, m.Value); err != nil {
+		return nil, 0, err
+	}
+	if m.IsRegex {
+		set := lm.SetMatches()
+		n := 0
+		for _, s := range set {
+			n += len(s)
+		}
+		if size += len(set) + n/64; size > budget {
+			return nil, 0, regexpTooLarge(size, budget)
+		}
+	}
+	return lm, size, nil
 }
 
-// compileAll compiles ms; an error names the first bad matcher by its
-// position (from 1) and label name.
+func regexpTooLarge(size, budget int) error {
+	return fmt.Errorf("regular expression of size %d brings the silence's to %d, more than MaxSilenceRegexpSize (%d); use fewer or simpler regular expressions",
+		size, MaxSilenceRegexpSize-budget+size, MaxSilenceRegexpSize)
+}
+
+// regexpSize returns the size of the program pattern compiles to, as
+// labels.NewMatcher anchors it: instructions plus character-class range
+// bounds.
+func regexpSize(pattern string) (int, error) {
+	re, err := syntax.Parse("^(?s:"+pattern+")$", syntax.Perl)
+	if err != nil {
+		return 0, err
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return 0, err
+	}
+	n := len(prog.Inst)
+	for _, in := range prog.Inst {
+		n += len(in.Rune)
+	}
+	return n, nil
+}
+
+// compileAll checks ms against the limits and compiles them; an error
+// names the first bad matcher by its position (from 1) and label name.
 func compileAll(ms []Matcher) ([]*labels.Matcher, error) {
+	if len(ms) > MaxMatchersPerSilence {
+		return nil, fmt.Errorf("%d matchers, more than MaxMatchersPerSilence (%d)", len(ms), MaxMatchersPerSilence)
+	}
 	out := make([]*labels.Matcher, 0, len(ms))
+	budget := MaxSilenceRegexpSize
 	for i, m := range ms {
-		lm, err := m.compile()
+		lm, size, err := m.compile(budget)
 		if err != nil {
 			return nil, fmt.Errorf("matcher %d (%q): %w", i+1, m.Name, err)
 		}
+		budget -= size
 		out = append(out, lm)
 	}
 	return out, nil
@@ -81,6 +196,8 @@ func matches(ms []*labels.Matcher, lbls map[string]string) bool {
 // EndsAt, as in Alertmanager. A silenced alert keeps its state; it is only
 // not sent.
 type Silence struct {
+	// ID is set by Silences.Add; given to it, it names the silence to
+	// update.
 	ID        string    `json:"id"`
 	Matchers  []Matcher `json:"matchers"`
 	StartsAt  time.Time `json:"startsAt"`
@@ -124,13 +241,24 @@ func NewSilences(clock Clock) *Silences {
 
 // Add validates and stores a silence and returns its ID. StartsAt defaults
 // to now. At least one matcher is required, and at least one must not match
-// the empty string (a silence must not mute everything); EndsAt must be
-// after StartsAt and in the future; CreatedBy and Comment are required.
+// the empty string (a silence must not mute everything); names must be
+// label names and all text valid UTF-8, within MaxMatchersPerSilence and
+// the other limits of one silence; EndsAt must
+// be after StartsAt and in the future; CreatedBy and Comment are required.
+//
+// A silence with an ID updates the silence of that ID, as Alertmanager's
+// POST /api/v2/silences does, and ErrSilenceNotFound is returned if there
+// is none. Alertmanager never rewrites what a silence has muted, and
+// neither does Add: it updates in place, keeping the ID, only a silence
+// that is active or pending, with the same matchers, and that keeps its
+// StartsAt while active or moves it no earlier than now while pending.
+// Otherwise it expires the old silence (if it has not expired) and creates
+// a new one, with a new ID, starting now at the earliest; replacing an
+// active or pending silence never fails for MaxSilences. A zero StartsAt
+// keeps the start of an active or pending silence updated. A silence whose
+// matchers or text are invalid is refused before its ID is looked up.
 func (s *Silences) Add(sil Silence) (string, error) {
-	now := s.clock.Now()
-	if sil.StartsAt.IsZero() {
-		sil.StartsAt = now
-	}
+	sil.Matchers = slices.Clone(sil.Matchers) // the caller's to change
 	var errs []string
 	if len(sil.Matchers) == 0 {
 		errs = append(errs, "at least one matcher is required")
@@ -141,35 +269,60 @@ func (s *Silences) Add(sil Silence) (string, error) {
 	} else if len(ms) > 0 && !slices.ContainsFunc(ms, func(m *labels.Matcher) bool { return !m.Matches("") }) {
 		errs = append(errs, "at least one matcher must not match the empty string")
 	}
+	errs = append(errs, checkText("createdBy", sil.CreatedBy, "MaxSilenceCreatedByLength", MaxSilenceCreatedByLength)...)
+	errs = append(errs, checkText("comment", sil.Comment, "MaxSilenceCommentLength", MaxSilenceCommentLength)...)
+	if len(errs) > 0 {
+		return "", invalidSilence(errs)
+	}
+	now := s.clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gc(now)
+	var prev *silenceEntry
+	if sil.ID != "" {
+		if prev = s.m[sil.ID]; prev == nil {
+			return "", fmt.Errorf("%w: %q", ErrSilenceNotFound, sil.ID)
+		}
+	}
+	prevLive := prev != nil && prev.State(now) != "expired"
+	if sil.StartsAt.IsZero() {
+		sil.StartsAt = now
+		if prevLive {
+			sil.StartsAt = prev.StartsAt
+		}
+	}
 	if !sil.EndsAt.After(sil.StartsAt) {
 		errs = append(errs, "endsAt must be after startsAt")
 	}
 	if !sil.EndsAt.After(now) {
 		errs = append(errs, "endsAt must be in the future")
 	}
-	if strings.TrimSpace(sil.CreatedBy) == "" {
-		errs = append(errs, "createdBy is required")
-	}
-	if strings.TrimSpace(sil.Comment) == "" {
-		errs = append(errs, "comment is required")
-	}
 	if len(errs) > 0 {
-		return "", fmt.Errorf("alerting: invalid silence: %s", strings.Join(errs, "; "))
+		return "", invalidSilence(errs)
 	}
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	sil.ID = hex.EncodeToString(b[:])
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.gc(now)
+	if prev != nil && canUpdate(prev, sil, now) {
+		prev.Silence = sil
+		return sil.ID, nil
+	}
+	if prev != nil && sil.StartsAt.Before(now) {
+		sil.StartsAt = now // the replaced silence muted until now
+	}
 	var expired []*silenceEntry
 	for _, e := range s.m {
 		if e.State(now) == "expired" {
 			expired = append(expired, e)
 		}
 	}
-	if live := len(s.m) - len(expired); live >= MaxSilences {
+	live := len(s.m) - len(expired)
+	if prevLive {
+		live-- // expires below, so the new silence takes its place
+	}
+	if live >= MaxSilences {
 		return "", fmt.Errorf("%w: %d are active or pending, the most allowed (MaxSilences); expire one first", ErrTooManySilences, live)
+	}
+	if prevLive {
+		expire(prev, now)
+		expired = append(expired, prev)
 	}
 	if over := len(s.m) + 1 - MaxSilences; over > 0 {
 		slices.SortFunc(expired, func(a, b *silenceEntry) int { return a.EndsAt.Compare(b.EndsAt) })
@@ -177,8 +330,47 @@ func (s *Silences) Add(sil Silence) (string, error) {
 			delete(s.m, e.ID)
 		}
 	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	sil.ID = hex.EncodeToString(b[:])
 	s.m[sil.ID] = &silenceEntry{Silence: sil, matchers: ms}
 	return sil.ID, nil
+}
+
+func invalidSilence(errs []string) error {
+	return fmt.Errorf("alerting: invalid silence: %s", strings.Join(errs, "; "))
+}
+
+// checkText checks a required free-text field of a silence; limit is the
+// name of its maximum length, maxLen.
+func checkText(field, v, limit string, maxLen int) []string {
+	switch {
+	case strings.TrimSpace(v) == "":
+		return []string{field + " is required"}
+	case len(v) > maxLen:
+		return []string{fmt.Sprintf("%s is %d bytes, more than %s (%d)", field, len(v), limit, maxLen)}
+	case !utf8.ValidString(v):
+		return []string{field + " is not valid UTF-8"}
+	}
+	return nil
+}
+
+// canUpdate reports whether prev can become sil in place at now without
+// changing what prev has muted until now: as Alertmanager's canUpdate,
+// same matchers, and an active silence keeps its start, a pending one
+// starts no earlier than now. EndsAt is in the future, checked by Add.
+func canUpdate(prev *silenceEntry, sil Silence, now time.Time) bool {
+	if !slices.Equal(prev.Matchers, sil.Matchers) {
+		return false
+	}
+	switch prev.State(now) {
+	case "active":
+		return sil.StartsAt.Equal(prev.StartsAt)
+	case "pending":
+		return !sil.StartsAt.Before(now)
+	default:
+		return false
+	}
 }
 
 // Expire ends a silence now (a pending one never starts).
@@ -188,16 +380,21 @@ func (s *Silences) Expire(id string) error {
 	defer s.mu.Unlock()
 	e, ok := s.m[id]
 	if !ok {
-		return fmt.Errorf("alerting: no silence %q", id)
+		return fmt.Errorf("%w: %q", ErrSilenceNotFound, id)
 	}
 	if e.State(now) == "expired" {
 		return fmt.Errorf("alerting: silence %q has already expired", id)
 	}
+	expire(e, now)
+	return nil
+}
+
+// expire ends e at now. The caller holds the lock.
+func expire(e *silenceEntry, now time.Time) {
 	if now.Before(e.StartsAt) {
 		e.StartsAt = now
 	}
 	e.EndsAt = now
-	return nil
 }
 
 // List returns every silence, newest first.
