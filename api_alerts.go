@@ -1,10 +1,15 @@
 package vitals
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/vitalsgo/vitals/alerting"
 )
@@ -84,31 +89,136 @@ type silenceView struct {
 	Status string `json:"status"`
 }
 
+// listSilences serves GET /monitoring/api/silences. It encodes the
+// silences one at a time straight to w, so a listing holds a snapshot of
+// the silences (their headers, not their text) and one encoded silence,
+// however many and large they are.
 func (v *Vitals) listSilences(w http.ResponseWriter, _ *http.Request) {
-	now := time.Now()
-	out := []silenceView{}
-	for _, s := range v.alerts.Silences().List() {
-		out = append(out, silenceView{s, s.State(now)})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.WriteString(w, `{"silences":`); err != nil {
+		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"silences": out})
+	if err := v.writeSilences(w); err != nil {
+		return // the client went away
+	}
+	_, _ = io.WriteString(w, "}\n")
+}
+
+// writeSilences writes every silence as a JSON array, one silence at a
+// time, so that the memory a listing holds does not grow with the size of
+// all the silences together.
+func (v *Vitals) writeSilences(w io.Writer) error {
+	now := time.Now()
+	list := v.alerts.Silences().List()
+	if _, err := io.WriteString(w, "["); err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	for i, s := range list {
+		if i > 0 {
+			if _, err := io.WriteString(w, ","); err != nil {
+				return err
+			}
+		}
+		if err := enc.Encode(silenceView{s, s.State(now)}); err != nil {
+			return err
+		}
+	}
+	_, err := io.WriteString(w, "]")
+	return err
 }
 
 // createSilence serves POST /monitoring/api/silences with a silence in
-// Alertmanager's JSON shape.
+// Alertmanager's JSON shape: one JSON object in UTF-8, nothing after it. A
+// silence with an id updates that one, as in Alertmanager (see
+// alerting.Silences.Add): 404 if there is none.
 func (v *Vitals) createSilence(w http.ResponseWriter, r *http.Request) {
-	var s alerting.Silence
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxRequestBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		writeBodyError(w, err, errors.New("body must be a silence: {\"matchers\": [...], \"startsAt\", \"endsAt\", \"createdBy\", \"comment\"}"))
+	badBody := errors.New("body must be a silence: {\"matchers\": [...], \"startsAt\", \"endsAt\", \"createdBy\", \"comment\"}")
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBody))
+	if err != nil {
+		writeBodyError(w, err, badBody)
 		return
 	}
-	id, err := v.alerts.Silences().Add(s)
-	if err != nil {
+	if err := checkUTF8JSON(raw); err != nil {
 		writeAPIError(w, errorBadData, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"silenceID": id})
+	var s alerting.Silence
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		writeBodyError(w, err, badBody)
+		return
+	}
+	end := dec.InputOffset()
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		writeAPIError(w, errorBadData, fmt.Errorf("body has data after the silence, which ends at byte %d: it must be one JSON object", end))
+		return
+	}
+	id, err := v.alerts.Silences().Add(s)
+	switch {
+	case errors.Is(err, alerting.ErrSilenceNotFound):
+		writeJSON(w, http.StatusNotFound, apiResponse{Status: "error", ErrorType: "not_found", Error: err.Error()})
+	case err != nil:
+		writeAPIError(w, errorBadData, err)
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"silenceID": id})
+	}
+}
+
+// checkUTF8JSON returns an error if the JSON text b is not valid UTF-8 or
+// escapes half a UTF-16 surrogate pair (\ud800): encoding/json would
+// silently decode either as U+FFFD, so a label name would not be the one
+// sent.
+func checkUTF8JSON(b []byte) error {
+	if !utf8.Valid(b) {
+		return errors.New("body is not valid UTF-8")
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character; in valid JSON a backslash is always an escape
+		if i >= len(b) || b[i] != 'u' {
+			continue
+		}
+		r := hexRune(b[i+1:])
+		at := i - 1
+		i += 4
+		if !utf16.IsSurrogate(r) {
+			continue
+		}
+		if r < 0xdc00 && len(b) > i+2 && b[i+1] == '\\' && b[i+2] == 'u' {
+			if r2 := hexRune(b[i+3:]); r2 >= 0xdc00 && r2 <= 0xdfff {
+				i += 6
+				continue
+			}
+		}
+		return fmt.Errorf("body is not valid UTF-8: the \\u escape at byte %d is half a UTF-16 surrogate pair", at)
+	}
+	return nil
+}
+
+// hexRune decodes the four hex digits b starts with, or returns -1.
+func hexRune(b []byte) rune {
+	if len(b) < 4 {
+		return -1
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case 'a' <= c && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return -1
+		}
+	}
+	return r
 }
 
 func (v *Vitals) expireSilence(w http.ResponseWriter, r *http.Request) {

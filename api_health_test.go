@@ -103,7 +103,12 @@ func TestMutatingEndpointsNeedAnAuthorizer(t *testing.T) {
 
 func TestBearerToken(t *testing.T) {
 	auth := BearerToken("abc")
-	for hdr, want := range map[string]bool{"Bearer abc": true, "Bearer abcd": false, "Bearer ab": false, "bearer abc": false, "abc": false, "": false} {
+	// The scheme is case-insensitive (RFC 9110, section 11.1); nothing else is loose.
+	for hdr, want := range map[string]bool{
+		"Bearer abc": true, "bearer abc": true, "BEARER abc": true, "bEaReR abc": true, "Bearer   abc": true,
+		"Bearer abcd": false, "Bearer ab": false, "Bearer abc ": false, "Bearerabc": false, "Bearer\tabc": false,
+		"Basic abc": false, "Bearer": false, "Bearer ": false, "Token abc": false, "abc": false, "": false,
+	} {
 		req := httptest.NewRequest("GET", "/", nil)
 		req.Header.Set("Authorization", hdr)
 		if got := auth(req); got != want {

@@ -1,8 +1,10 @@
 package vitals
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"runtime"
@@ -13,6 +15,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/vitalsgo/vitals/alerting"
 	"github.com/vitalsgo/vitals/exporter/memory"
@@ -66,12 +70,17 @@ func (v *Vitals) summaryOptions() []instrument.SummaryOption {
 	return []instrument.SummaryOption{instrument.WithCacheSeries(v.biz.Namespace() + "_cache_operations_total")}
 }
 
+// selectorParser parses the match parameter of /monitoring/api/metrics.
+var selectorParser = parser.NewParser(parser.Options{})
+
 // seriesValue is one series of /monitoring/api/metrics.
 type seriesValue struct {
 	Name   string            `json:"name"`
 	Labels map[string]string `json:"labels"`
 	Value  float64           `json:"value"`
 	Time   time.Time         `json:"time"`
+
+	sortKey labels.Labels // the series' labels, name included, for sorting
 }
 
 // metricsList serves GET /monitoring/api/metrics?match=<selector>: every
@@ -92,8 +101,10 @@ func (v *Vitals) seriesList(r *http.Request, match string) ([]seriesValue, error
 	if match == "" {
 		match = `{__name__=~".+"}`
 	}
-	if !strings.HasPrefix(strings.TrimSpace(match), "{") && strings.ContainsAny(match, "()[]+*/ ") {
-		return nil, fmt.Errorf("invalid parameter 'match': %q is not a series selector", match)
+	// A series selector, as Prometheus' /api/v1/series takes it; anything
+	// else (an operator, a function, a range) is refused before it runs.
+	if _, err := selectorParser.ParseMetricSelector(match); err != nil {
+		return nil, fmt.Errorf("invalid parameter 'match': %q is not a series selector: %w", match, err)
 	}
 	res, err := v.mem.Query(r.Context(), match, v.mem.Now())
 	var bad *memory.BadQueryError
@@ -112,10 +123,10 @@ func (v *Vitals) seriesList(r *http.Request, match string) ([]seriesValue, error
 		lbls := s.Metric.Map()
 		name := lbls["__name__"]
 		delete(lbls, "__name__")
-		out = append(out, seriesValue{Name: name, Labels: lbls, Value: s.F, Time: time.UnixMilli(s.T).UTC()})
+		out = append(out, seriesValue{Name: name, Labels: lbls, Value: s.F, Time: time.UnixMilli(s.T).UTC(), sortKey: s.Metric})
 	}
 	slices.SortFunc(out, func(a, b seriesValue) int {
-		return strings.Compare(a.Name+fmt.Sprint(a.Labels), b.Name+fmt.Sprint(b.Labels))
+		return labels.Compare(a.sortKey, b.sortKey)
 	})
 	return out, nil
 }
@@ -182,12 +193,12 @@ func (v *Vitals) system(w http.ResponseWriter, _ *http.Request) {
 // exportDocument is the body of /monitoring/api/export: everything the
 // monitoring API knows, in one document for a support ticket.
 type exportDocument struct {
-	GeneratedAt time.Time                      `json:"generated_at"`
-	System      systemInfo                     `json:"system"`
-	Health      healthReport                   `json:"health"`
-	Alerts      *alertsReport                  `json:"alerts,omitempty"`
-	Rules       []alerting.RuleStatus          `json:"rules,omitempty"`
-	Silences    []alerting.Silence             `json:"silences,omitempty"`
+	GeneratedAt time.Time             `json:"generated_at"`
+	System      systemInfo            `json:"system"`
+	Health      healthReport          `json:"health"`
+	Alerts      *alertsReport         `json:"alerts,omitempty"`
+	Rules       []alerting.RuleStatus `json:"rules,omitempty"`
+	// Silences are written after the rest, one at a time (export).
 	Performance *instrument.PerformanceSummary `json:"performance,omitempty"`
 	Series      []seriesValue                  `json:"series,omitempty"`
 	Errors      []string                       `json:"errors,omitempty"`
@@ -200,7 +211,6 @@ func (v *Vitals) export(w http.ResponseWriter, r *http.Request) {
 		rep := v.alertsReport()
 		doc.Alerts = &rep
 		doc.Rules = v.alerts.Rules()
-		doc.Silences = v.alerts.Silences().List()
 	}
 	if v.mem != nil {
 		window, err := v.parseWindow(r)
@@ -220,5 +230,24 @@ func (v *Vitals) export(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Content-Disposition", `attachment; filename="vitals-export.json"`)
-	writeJSON(w, http.StatusOK, doc)
+	if v.alerts == nil {
+		writeJSON(w, http.StatusOK, doc)
+		return
+	}
+	// The silences are written one at a time after the rest, as the
+	// listing does: all of them at once could be hundreds of megabytes.
+	b, err := json.Marshal(doc)
+	if err != nil {
+		writeAPIError(w, errorInternal, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write(append(b[:len(b)-1], `,"silences":`...)); err != nil {
+		return
+	}
+	if err := v.writeSilences(w); err != nil {
+		return
+	}
+	_, _ = io.WriteString(w, "}\n")
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -38,27 +39,73 @@ const (
 	// refused with 400 and errorType bad_data.
 	MaxQueryLength = 16 << 10
 	// MaxConcurrentQueries is how many monitoring API requests may run
-	// PromQL at once (query, query_range, performance, metrics, slos,
+	// PromQL of the caller's choosing at once (query, query_range, metrics,
 	// export). Others wait for a slot for as long as their request lasts,
 	// and get 503 with errorType unavailable if it ends first. With each
 	// query's sample limit, it bounds the memory callers can make queries
-	// hold.
+	// hold. A request's body is read before it takes a slot, so a client
+	// that is slow to send one holds none.
 	MaxConcurrentQueries = 4
+	// MaxConcurrentSummaries is how many requests for the fixed summaries
+	// the dashboard polls (performance, slos) may run at once. They have
+	// slots of their own, so that callers filling the query slots with
+	// heavy queries do not starve the dashboard.
+	MaxConcurrentSummaries = 2
+	// QueryBodyTimeout is how long the monitoring API waits for the body
+	// of a query request (a POSTed form) before answering 408 Request
+	// Timeout.
+	QueryBodyTimeout = 10 * time.Second
 )
 
-// limitQueries lets at most MaxConcurrentQueries calls of h run at once.
-func (v *Vitals) limitQueries(h http.HandlerFunc) http.HandlerFunc {
+// limitQueries reads the request's form (URL and body) and then lets at
+// most cap(slots) calls of h run at once. Reading first means a client
+// that sends its body slowly never holds a slot.
+func (v *Vitals) limitQueries(slots chan struct{}, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case v.querySlots <- struct{}{}:
-		case <-r.Context().Done():
-			writeJSON(w, http.StatusServiceUnavailable, apiResponse{Status: "error", ErrorType: errorUnavailable,
-				Error: fmt.Sprintf("the request ended while waiting for one of the %d query slots (other queries are running)", MaxConcurrentQueries)})
+		if !v.readForm(w, r) {
 			return
 		}
-		defer func() { <-v.querySlots }()
+		select {
+		case slots <- struct{}{}:
+		case <-r.Context().Done():
+			writeJSON(w, http.StatusServiceUnavailable, apiResponse{Status: "error", ErrorType: errorUnavailable,
+				Error: fmt.Sprintf("the request ended while waiting for one of the %d query slots (other queries are running)", cap(slots))})
+			return
+		}
+		defer func() { <-slots }()
 		h(w, r)
 	}
+}
+
+// readForm parses the parameters of a request, from the URL and a form
+// body of at most MaxRequestBody bytes that must arrive within
+// v.bodyTimeout. On error it has answered: 413 for a body too large, 408
+// for one that did not arrive in time, else 400.
+func (v *Vitals) readForm(w http.ResponseWriter, r *http.Request) bool {
+	if r.Form != nil {
+		return true
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBody)
+	rc := http.NewResponseController(w)
+	// Where the writer cannot set a deadline (a wrapper without Unwrap),
+	// the server's own ReadTimeout is all there is; the body is still read
+	// before a slot is taken.
+	deadlineSet := rc.SetReadDeadline(time.Now().Add(v.bodyTimeout)) == nil
+	err := r.ParseForm()
+	if deadlineSet {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		w.Header().Set("Connection", "close")
+		writeJSON(w, http.StatusRequestTimeout, apiResponse{Status: "error", ErrorType: errorBadData,
+			Error: fmt.Sprintf("the request body did not arrive within %v", v.bodyTimeout)})
+		return false
+	}
+	if err != nil {
+		writeBodyError(w, err, nil)
+		return false
+	}
+	return true
 }
 
 // queryAPI serves PromQL over the in-memory reader, shaped like Prometheus'
@@ -141,15 +188,10 @@ func (a *queryAPI) queryRange(w http.ResponseWriter, r *http.Request) {
 	writeQueryResult(w, expr, res, err)
 }
 
-// parseQueryForm parses the parameters of a query endpoint, from the URL
-// and a form body of at most MaxRequestBody bytes, and returns the query,
-// at most MaxQueryLength bytes long. On error it has answered.
+// parseQueryForm returns the query parameter of a request whose form
+// limitQueries has read, at most MaxQueryLength bytes long. On error it has
+// answered.
 func parseQueryForm(w http.ResponseWriter, r *http.Request) (string, bool) {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBody)
-	if err := r.ParseForm(); err != nil {
-		writeBodyError(w, err, nil)
-		return "", false
-	}
 	expr := r.Form.Get("query")
 	if err := checkQueryLength("query", expr); err != nil {
 		writeAPIError(w, errorBadData, err)
@@ -236,6 +278,9 @@ func withTimeoutParam(r *http.Request) (context.Context, context.CancelFunc, err
 		return ctx, cancel, nil
 	}
 	d, err := parseDuration(v)
+	if err == nil && d <= 0 {
+		err = fmt.Errorf("%q is not a positive duration", v)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("invalid parameter 'timeout': %w", err)
 	}
@@ -243,24 +288,40 @@ func withTimeoutParam(r *http.Request) (context.Context, context.CancelFunc, err
 	return ctx, cancel, nil
 }
 
+// The times the query engine can represent: it counts nanoseconds since
+// 1970 in an int64 (time.Time.UnixNano).
+var (
+	minQueryTime = time.Unix(0, math.MinInt64).Add(time.Second).Truncate(time.Second).UTC()
+	maxQueryTime = time.Unix(0, math.MaxInt64).Truncate(time.Second).UTC()
+)
+
 // parseTimeParam parses a time as Prometheus' API does: Unix seconds with
-// an optional fraction, or RFC 3339.
+// an optional fraction, or RFC 3339. A time the engine cannot represent
+// (before 1677 or after 2262) is an error that says so.
 func parseTimeParam(s, name string, def time.Time) (time.Time, error) {
 	if s == "" {
 		return def, nil
 	}
+	var t time.Time
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e12 {
-			return time.Time{}, fmt.Errorf("invalid time value for '%s': %q is out of range", name, s)
+		if math.IsNaN(f) || f < float64(minQueryTime.Unix()) || f > float64(maxQueryTime.Unix()) {
+			return time.Time{}, timeRangeError(s, name)
 		}
 		sec, frac := math.Modf(f)
 		frac = math.Round(frac*1000) / 1000
-		return time.Unix(int64(sec), int64(frac*float64(time.Second))).UTC(), nil
+		t = time.Unix(int64(sec), int64(frac*float64(time.Second))).UTC()
+	} else if t, err = time.Parse(time.RFC3339Nano, s); err != nil {
+		return time.Time{}, fmt.Errorf("invalid time value for '%s': cannot parse %q to a valid timestamp", name, s)
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
+	if t.Before(minQueryTime) || t.After(maxQueryTime) {
+		return time.Time{}, timeRangeError(s, name)
 	}
-	return time.Time{}, fmt.Errorf("invalid time value for '%s': cannot parse %q to a valid timestamp", name, s)
+	return t, nil
+}
+
+func timeRangeError(s, name string) error {
+	return fmt.Errorf("invalid time value for '%s': %q is outside the times the query engine can represent, %s (%d) to %s (%d)",
+		name, s, minQueryTime.Format(time.RFC3339), minQueryTime.Unix(), maxQueryTime.Format(time.RFC3339), maxQueryTime.Unix())
 }
 
 // parseDuration parses seconds with an optional fraction, or a Prometheus

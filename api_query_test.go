@@ -197,6 +197,9 @@ func TestConcurrentQueriesAreLimited(t *testing.T) {
 	for range MaxConcurrentQueries {
 		v.querySlots <- struct{}{}
 	}
+	for range MaxConcurrentSummaries {
+		v.summarySlots <- struct{}{}
+	}
 
 	for _, path := range []string{"/monitoring/api/query?query=up", "/monitoring/api/query_range?query=up&start=0&end=60&step=15",
 		"/monitoring/api/performance", "/monitoring/api/metrics", "/monitoring/api/slos", "/monitoring/api/export"} {
@@ -214,6 +217,9 @@ func TestConcurrentQueriesAreLimited(t *testing.T) {
 	}
 	if code, _ := call(t, http.MethodGet, srv.URL+"/monitoring/api/health", nil); code != http.StatusOK {
 		t.Errorf("health details while the query slots are full: %d, want 200", code)
+	}
+	for range MaxConcurrentSummaries {
+		<-v.summarySlots
 	}
 
 	done := make(chan int)

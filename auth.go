@@ -7,14 +7,26 @@ import (
 )
 
 // BearerToken returns an authorizer (for WithAuthorizer) that accepts
-// requests carrying "Authorization: Bearer <token>", compared in constant
-// time. An empty token accepts nothing.
+// requests carrying "Authorization: Bearer <token>", the token compared in
+// constant time. The scheme is case-insensitive and may be followed by more
+// than one space, as RFC 9110 (section 11.1) allows. An empty token accepts
+// nothing.
 func BearerToken(token string) func(*http.Request) bool {
 	want := []byte(token)
 	return func(r *http.Request) bool {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got, ok := bearer(r.Header.Get("Authorization"))
 		return ok && len(want) > 0 && subtle.ConstantTimeCompare([]byte(got), want) == 1
 	}
+}
+
+// bearer returns the credentials of an Authorization value in the Bearer
+// scheme: "Bearer", any case, then one or more spaces.
+func bearer(auth string) (string, bool) {
+	const scheme = "Bearer"
+	if len(auth) <= len(scheme) || !strings.EqualFold(auth[:len(scheme)], scheme) || auth[len(scheme)] != ' ' {
+		return "", false
+	}
+	return strings.TrimLeft(auth[len(scheme):], " "), true
 }
 
 // authorized reports whether r may see details and use mutating endpoints.

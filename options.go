@@ -40,10 +40,12 @@ type config struct {
 	alertRoutes    []alerting.Route
 	slos           []alerting.SLO
 	externalURL    string
+	defaultRules   bool
+	countOwn       bool
 }
 
 func newConfig(opts []Option) config {
-	c := config{logger: slog.Default(), memory: true, runtime: true}
+	c := config{logger: slog.Default(), memory: true, runtime: true, defaultRules: true}
 	for _, o := range opts {
 		c = o.apply(c)
 	}
@@ -202,13 +204,23 @@ func WithProtectedReads() Option {
 	})
 }
 
-// WithAlertRuleFiles loads Prometheus rule files (for example
-// docs/rules/vitals-alerts.yml) into the alert engine; an invalid file
-// stops Start with an error naming file, group and rule. By default, there
-// are no rules.
+// WithAlertRuleFiles loads Prometheus rule files into the alert engine,
+// beside the default rules (DefaultAlertRules); an invalid or missing file
+// stops Start with an error naming file, group and rule. By default, only
+// the default rules run.
 func WithAlertRuleFiles(paths ...string) Option {
 	return optionFunc(func(c config) config {
 		c.ruleFiles = append(c.ruleFiles, paths...)
+		return c
+	})
+}
+
+// WithoutDefaultAlertRules leaves out the default alert rules
+// (DefaultAlertRules), for a service that brings its own or evaluates them
+// in Prometheus. By default, they run in-process over the in-memory reader.
+func WithoutDefaultAlertRules() Option {
+	return optionFunc(func(c config) config {
+		c.defaultRules = false
 		return c
 	})
 }
@@ -235,6 +247,18 @@ func WithAlertRoutes(routes ...alerting.Route) Option {
 func WithExternalURL(u string) Option {
 	return optionFunc(func(c config) config {
 		c.externalURL = u
+		return c
+	})
+}
+
+// WithCountHandlerRequests records the requests that Handler serves
+// (scrapes of /metrics, health probes, the dashboard and its API) as
+// application traffic when Middleware wraps a mux that mounts Handler. By
+// default they are not recorded, so the performance summary, the dashboard
+// and the default alert rules see only the application's requests.
+func WithCountHandlerRequests() Option {
+	return optionFunc(func(c config) config {
+		c.countOwn = true
 		return c
 	})
 }

@@ -398,8 +398,10 @@ func TestSecuritySecretsNeverLeak(t *testing.T) {
 	// The scan must have something to find: every request was slow, the
 	// panics were logged, the requests are in the metrics.
 	log := scanned["log"]
-	if n := strings.Count(log, `msg="slow request"`); n != sent {
-		t.Errorf("%d slow-request lines for %d requests:\n%s", n, sent, log)
+	// The two requests to v.Handler() through the routed server are its
+	// own traffic, not recorded (SkipRecording).
+	if n := strings.Count(log, `msg="slow request"`); n != sent-2 {
+		t.Errorf("%d slow-request lines for %d requests, 2 of them the handler's own:\n%s", n, sent, log)
 	}
 	if n := strings.Count(log, `msg="panic serving request"`); n != 2 {
 		t.Errorf("%d panic lines, want 2", n)
@@ -407,7 +409,7 @@ func TestSecuritySecretsNeverLeak(t *testing.T) {
 	if !strings.Contains(log, "request_id=req-sec-1") || !strings.Contains(log, "status=503") || !strings.Contains(log, "status=500") {
 		t.Errorf("the log lacks the request ID or the 5xx statuses:\n%s", log)
 	}
-	if !strings.Contains(scanned["/metrics"], `http_route="/users/{email}"`) || !strings.Contains(scanned["/metrics"], `http_route="/raw/{value}/fail"`) {
+	if !strings.Contains(scanned["/metrics"], `http_route="/users/{email}"`) || !strings.Contains(scanned["/metrics"], `http_route="/raw/{email}/fail"`) {
 		t.Errorf("the requests are not in /metrics")
 	}
 	for where, text := range scanned {

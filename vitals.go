@@ -50,7 +50,10 @@ type Vitals struct {
 	protectReads   bool
 	started        time.Time
 	routes         []string      // the ServeMux patterns of handler
-	querySlots     chan struct{} // one per running PromQL request (limitQueries)
+	querySlots     chan struct{} // one per running PromQL request of the caller's (limitQueries)
+	summarySlots   chan struct{} // one per running summary the dashboard polls
+	bodyTimeout    time.Duration // QueryBodyTimeout
+	countOwn       bool          // WithCountHandlerRequests
 
 	stopMemory context.CancelFunc
 	memoryDone chan struct{}
@@ -108,7 +111,7 @@ func Start(ctx context.Context, opts ...Option) (*Vitals, error) {
 	}
 
 	v := &Vitals{provider: p, mem: mem, logger: cfg.logger, tracerProvider: cfg.tracerProvider,
-		authorize: cfg.authorize, protectReads: cfg.protectReads, started: time.Now()}
+		authorize: cfg.authorize, protectReads: cfg.protectReads, started: time.Now(), countOwn: cfg.countOwn}
 	if v.health, err = healthcheck.New(healthcheck.WithMeterProvider(p), healthcheck.WithLogger(cfg.logger)); err != nil {
 		_ = p.Shutdown(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("vitals: %w", err)
@@ -171,22 +174,11 @@ func (v *Vitals) Alerts() *alerting.Engine { return v.alerts }
 
 // startAlerting loads the rules and starts the engine's loop.
 func (v *Vitals) startAlerting(ctx context.Context, cfg config) error {
-	groups := append([]alerting.Group(nil), cfg.alertGroups...)
-	if len(cfg.slos) > 0 {
-		sloGroups, err := alerting.InProcessSLORules(cfg.slos...)
-		if err != nil {
-			return err
-		}
-		groups = append(groups, sloGroups...)
-		v.slos = cfg.slos
+	groups, err := ruleGroups(cfg)
+	if err != nil {
+		return err
 	}
-	if len(cfg.ruleFiles) > 0 {
-		fromFiles, err := alerting.LoadFiles(cfg.ruleFiles...)
-		if err != nil {
-			return err
-		}
-		groups = append(groups, fromFiles...)
-	}
+	v.slos = cfg.slos
 	opts := []alerting.Option{alerting.WithLogger(cfg.logger), alerting.WithMeterProvider(v.provider)}
 	if len(cfg.alertRoutes) > 0 {
 		opts = append(opts, alerting.WithRoutes(cfg.alertRoutes...))
@@ -244,6 +236,10 @@ func (v *Vitals) Meter(name string, opts ...metric.MeterOption) metric.Meter {
 //	GET|POST /monitoring/api/query         PromQL at one time over the in-memory reader
 //	GET|POST /monitoring/api/query_range   PromQL over a time range
 //
+// Requests it serves are not application traffic: when a Middleware wraps
+// a mux that mounts it, they are not recorded (WithCountHandlerRequests
+// records them).
+//
 // The query endpoints take the parameters of Prometheus' /api/v1/query and
 // /api/v1/query_range and answer in the same JSON shape, errors included.
 //
@@ -276,8 +272,12 @@ func (v *Vitals) newHandler() http.Handler {
 	handle("/healthz", healthcheck.Handler(v.health, healthcheck.Liveness|healthcheck.Readiness, hopts...))
 	read := v.requireRead
 	v.querySlots = make(chan struct{}, MaxConcurrentQueries)
-	// query is for the reads that run PromQL over the in-memory reader.
-	query := func(h http.HandlerFunc) http.HandlerFunc { return read(v.limitQueries(h)) }
+	v.summarySlots = make(chan struct{}, MaxConcurrentSummaries)
+	v.bodyTimeout = QueryBodyTimeout
+	// query is for the reads that run PromQL of the caller's choosing over
+	// the in-memory reader; summary for the fixed ones the dashboard polls.
+	query := func(h http.HandlerFunc) http.HandlerFunc { return read(v.limitQueries(v.querySlots, h)) }
+	summary := func(h http.HandlerFunc) http.HandlerFunc { return read(v.limitQueries(v.summarySlots, h)) }
 	// The page is static; the data it shows comes from the API below.
 	handle("GET /monitoring/{$}", v.dashboardHandler())
 	handle("GET /monitoring/{file}", v.dashboardHandler())
@@ -292,7 +292,7 @@ func (v *Vitals) newHandler() http.Handler {
 		handle("GET /monitoring/api/silences", read(v.listSilences))
 		handle("POST /monitoring/api/silences", v.requireAuth(v.createSilence))
 		handle("DELETE /monitoring/api/silences/{id}", v.requireAuth(v.expireSilence))
-		handle("GET /monitoring/api/slos", query(v.listSLOs))
+		handle("GET /monitoring/api/slos", summary(v.listSLOs))
 	}
 	if v.mem != nil {
 		api := &queryAPI{mem: v.mem, now: v.mem.Now}
@@ -300,7 +300,7 @@ func (v *Vitals) newHandler() http.Handler {
 			handle(method+" /monitoring/api/query", query(api.query))
 			handle(method+" /monitoring/api/query_range", query(api.queryRange))
 		}
-		handle("GET /monitoring/api/performance", query(v.performance))
+		handle("GET /monitoring/api/performance", summary(v.performance))
 		handle("GET /monitoring/api/metrics", query(v.metricsList))
 	}
 	handle("/monitoring/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -322,7 +322,16 @@ func (v *Vitals) newHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusNotFound, apiResponse{Status: "error", ErrorType: "not_found", Error: "no such monitoring endpoint: " + r.URL.Path})
 	}))
-	return mux
+	if v.countOwn {
+		return mux
+	}
+	// Scrapes, probes and the dashboard's polling are not the application's
+	// traffic: a Middleware wrapped around a mux that mounts this handler
+	// records nothing for them.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		instrument.SkipRecording(r.Context())
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // ForceFlush pushes everything recorded so far to the push exporters (OTLP,

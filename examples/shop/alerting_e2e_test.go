@@ -87,14 +87,14 @@ func TestAlertsAgreeWithPrometheus(t *testing.T) {
 	}
 
 	token := rand.Text()
-	shopAddr := startShopWith(t, "-addr", "127.0.0.1:0", "-collect", "1s", "-rules", rulePath, "-admin-token", token)
+	// Only the file's rules, so that both sides evaluate the same ones.
+	shopAddr := startShopWith(t, "-addr", "127.0.0.1:0", "-collect", "1s", "-rules", rulePath, "-default-rules=false", "-admin-token", token)
 	shopURL := "http://" + shopAddr
 	prom := startPrometheus(t, promBin, shopAddr, rulePath)
 	am := startAlertmanager(t, amBin)
 	procs := []*sideProcess{prom, am}
 
-	// The shop only warns about a rule file it cannot read: make sure it
-	// evaluates ours, and Prometheus too. Prometheus must also scrape the
+	// Make sure the shop evaluates our rules, and Prometheus too. Prometheus must also scrape the
 	// shop before the first order, so that both sides see the traffic from
 	// its start.
 	pollUntil(t, 30*time.Second, "both sides to evaluate the rule file, and Prometheus to scrape the shop", procs, func() (bool, string) {

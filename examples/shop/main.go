@@ -49,7 +49,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	collect := fs.Duration("collect", 2*time.Second, "how often the in-memory reader collects (the library default is 10s)")
 	retention := fs.Duration("retention", 0, "how long the in-memory reader keeps samples (0: the library default, 1h)")
-	rules := fs.String("rules", "docs/rules/vitals-alerts.yml", "Prometheus rule file to evaluate in-process (empty: none)")
+	rules := fs.String("rules", "", "a Prometheus rule file to evaluate in-process beside the built-in default rules (empty: the defaults only)")
+	defaultRules := fs.Bool("default-rules", true, "evaluate the default alert rules built into Vitals")
 	adminToken := fs.String("admin-token", os.Getenv("SHOP_ADMIN_TOKEN"), "bearer token for the state-changing monitoring endpoints and /admin/fault (default $SHOP_ADMIN_TOKEN; empty disables them)")
 	dataDir := fs.String("data", "", "directory of the SQLite database (default: a temporary directory, removed at exit)")
 	load := fs.Bool("load", false, "also generate traffic against the shop (realistic, with some 4xx, 5xx and slow requests)")
@@ -71,11 +72,10 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 		vitals.WithSLOs(shopSLOs()...),
 	}
 	if *rules != "" {
-		if _, err := os.Stat(*rules); err == nil {
-			opts = append(opts, vitals.WithAlertRuleFiles(*rules))
-		} else {
-			slog.Warn("alert rules not loaded", "file", *rules, "error", err)
-		}
+		opts = append(opts, vitals.WithAlertRuleFiles(*rules))
+	}
+	if !*defaultRules {
+		opts = append(opts, vitals.WithoutDefaultAlertRules())
 	}
 	if *adminToken != "" {
 		opts = append(opts, vitals.WithAuthorizer(vitals.BearerToken(*adminToken)))

@@ -249,7 +249,7 @@ func TestSoak(t *testing.T) {
 	// "no growth" means what it should (with 1 h, every series' ring grows
 	// for an hour by design, up to 1802 values).
 	addr, stopShop := runShop(t, "-addr", "127.0.0.1:0", "-collect", "1s", "-retention", "10s",
-		"-rules", "../../docs/rules/vitals-alerts.yml", "-data", t.TempDir())
+		"-data", t.TempDir())
 	base := "http://" + addr
 	if resp, err := http.Get(base + "/monitoring/api/rules"); err != nil {
 		t.Fatal(err)
