@@ -31,6 +31,7 @@ run() {
 run . FuzzMonitoringAPI
 run ./instrument FuzzNormalizePath
 run ./instrument FuzzRequestID
+run ./instrument FuzzRedactHeaders
 run ./exporter FuzzConfigFromEnv
 run ./alerting FuzzParseRules
 run ./alerting FuzzParseSLOs
