@@ -23,9 +23,9 @@ func allocCases(t *testing.T) (bound, unbound map[string]func()) {
 			t.Fatal(err)
 		}
 	}
-	eur, err := m.OrdersIn("EUR")
+	eur, err := m.Orders("EUR")
 	must(err)
-	web, err := m.RegistrationsFrom("web")
+	web, err := m.Registrations("web")
 	must(err)
 	sessions, err := m.Cache("sessions")
 	must(err)

@@ -71,11 +71,11 @@ func benchCases(b *testing.B) (counters, histograms []benchCase) {
 	queue := attribute.String("queue", "mail")
 	jobs := counter.Bind(queue)
 	render := hist.Bind(queue)
-	web, err := m.RegistrationsFrom("web")
+	web, err := m.Registrations("web")
 	must(err)
 	sessions, err := m.Cache("sessions")
 	must(err)
-	eur, err := m.OrdersIn("EUR")
+	eur, err := m.Orders("EUR")
 	must(err)
 	dbop := m.DBOperation("sqlite", "SELECT", "orders")
 

@@ -12,11 +12,15 @@
 //	err = m.Order(ctx, "EUR", 42.50)          // count, amount, revenue
 //	err = m.Registration(ctx, "web")
 //	err = m.DB(ctx, "sqlite", "SELECT", "orders", func() error { ... })
-//	t := m.Time(ctx, "checkout"); defer t.Stop()
+//	defer m.Time(ctx, "checkout").Stop()
 //
-// For hot paths, bind the attributes once and record on the handle:
+// For hot paths, get a handle once, with the attributes bound, and record
+// on it. Each getter is named after what its handle records and returns
+// it with an error for a bad attribute value: Orders(currency),
+// Registrations(source), APICalls(operation), Cache(name); DBOperation
+// (system, operation, collection) cannot fail.
 //
-//	eur, err := m.OrdersIn("EUR")
+//	eur, err := m.Orders("EUR")
 //	sessions, err := m.Cache("sessions")
 //	...
 //	err = eur.Record(ctx, 42.50)

@@ -83,7 +83,7 @@ func Example() {
 
 // A bound handle for the hot path: the currency is checked once, and each
 // order costs two atomic adds and one histogram recording.
-func ExampleMetrics_OrdersIn() {
+func ExampleMetrics_Orders() {
 	mp := sdkmetric.NewMeterProvider()
 	defer func() { _ = mp.Shutdown(context.Background()) }()
 	m, err := bizmetrics.New(mp.Meter(bizmetrics.ScopeName))
@@ -91,10 +91,10 @@ func ExampleMetrics_OrdersIn() {
 		fmt.Println(err)
 		return
 	}
-	if _, err := m.OrdersIn("EURO"); err != nil {
+	if _, err := m.Orders("EURO"); err != nil {
 		fmt.Println(err)
 	}
-	eur, err := m.OrdersIn("EUR")
+	eur, err := m.Orders("EUR")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -225,10 +225,27 @@ func ExampleMetrics_Time() {
 	t := m.Time(context.Background(), "checkout", attribute.String("payment", "card"))
 	// ... the checkout ...
 	fmt.Println(t.Stop())
-	fmt.Println(t.Stop()) // recorded once
 	// Output:
 	// 250ms
-	// 250ms
+}
+
+// Timing a function's whole body with defer.
+func ExampleMetrics_Time_defer() {
+	mp := sdkmetric.NewMeterProvider()
+	defer func() { _ = mp.Shutdown(context.Background()) }()
+	m, err := bizmetrics.New(mp.Meter(bizmetrics.ScopeName))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	checkout := func(ctx context.Context) {
+		defer m.Time(ctx, "checkout").Stop()
+		// ... the checkout ...
+	}
+	checkout(context.Background())
+	fmt.Println("timed")
+	// Output:
+	// timed
 }
 
 // Custom instruments for what the typed set does not cover.

@@ -301,11 +301,11 @@ func (m *Metrics) Registration(ctx context.Context, source string) error {
 	return nil
 }
 
-// RegistrationsFrom returns the registration counter of source, for hot
+// Registrations returns the registration counter of source, for hot
 // paths: Add(ctx, 1) on it costs an atomic add. Sources past the cap share
 // the Overflow counter. An empty source returns an error wrapping
 // ErrEmptyName.
-func (m *Metrics) RegistrationsFrom(source string) (*BoundCounter, error) {
+func (m *Metrics) Registrations(source string) (*BoundCounter, error) {
 	if source == "" {
 		return nil, fmt.Errorf("bizmetrics: registration source: %w", ErrEmptyName)
 	}
@@ -334,10 +334,10 @@ func (m *Metrics) APICall(ctx context.Context, operation string) error {
 	return nil
 }
 
-// API returns the call counter of a logical API operation, for hot paths.
+// APICalls returns the call counter of a logical API operation, for hot paths.
 // Operations past the cap share the Overflow counter. An empty operation
 // returns an error wrapping ErrEmptyName.
-func (m *Metrics) API(operation string) (*BoundCounter, error) {
+func (m *Metrics) APICalls(operation string) (*BoundCounter, error) {
 	if operation == "" {
 		return nil, fmt.Errorf("bizmetrics: API operation: %w", ErrEmptyName)
 	}

@@ -74,13 +74,13 @@ func TestRegistrations(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	web, err := e.m.RegistrationsFrom("web")
+	web, err := e.m.Registrations("web")
 	if err != nil {
 		t.Fatal(err)
 	}
 	web.Add(ctx, 3)
 	web.Add(ctx, -5) // ignored: a counter only grows
-	over, err := e.m.RegistrationsFrom("newsletter")
+	over, err := e.m.Registrations("newsletter")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,8 +107,8 @@ func TestRegistrations(t *testing.T) {
 	if err := e.m.Registration(ctx, ""); !errors.Is(err, bizmetrics.ErrEmptyName) {
 		t.Errorf("Registration(\"\") = %v, want ErrEmptyName", err)
 	}
-	if h, err := e.m.RegistrationsFrom(""); h != nil || !errors.Is(err, bizmetrics.ErrEmptyName) {
-		t.Errorf("RegistrationsFrom(\"\") = %v, %v; want nil, ErrEmptyName", h, err)
+	if h, err := e.m.Registrations(""); h != nil || !errors.Is(err, bizmetrics.ErrEmptyName) {
+		t.Errorf("Registrations(\"\") = %v, %v; want nil, ErrEmptyName", h, err)
 	}
 	var nilCounter *bizmetrics.BoundCounter
 	nilCounter.Add(ctx, 1) // no panic
@@ -191,7 +191,7 @@ func TestAPICalls(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	h, err := e.m.API("createOrder")
+	h, err := e.m.APICalls("createOrder")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestAPICalls(t *testing.T) {
 	if err := e.m.APICall(ctx, ""); !errors.Is(err, bizmetrics.ErrEmptyName) {
 		t.Errorf("APICall(\"\") = %v, want ErrEmptyName", err)
 	}
-	if h, err := e.m.API(""); h != nil || !errors.Is(err, bizmetrics.ErrEmptyName) {
+	if h, err := e.m.APICalls(""); h != nil || !errors.Is(err, bizmetrics.ErrEmptyName) {
 		t.Errorf("API(\"\") = %v, %v; want nil, ErrEmptyName", h, err)
 	}
 	if after := e.scrape(t); !maps.Equal(after, before) {
@@ -231,7 +231,7 @@ func TestDeltaTemporality(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	eur, err := m.OrdersIn("EUR")
+	eur, err := m.Orders("EUR")
 	if err != nil {
 		t.Fatal(err)
 	}

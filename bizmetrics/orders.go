@@ -22,7 +22,7 @@ type orderCounts struct {
 	_      [cacheLine - 16]byte
 }
 
-// Orders records the orders of one currency: get it once with OrdersIn and
+// Orders records the orders of one currency: get it once with Orders and
 // call Record on the hot path. It is safe for concurrent use.
 //
 // The order count and the revenue are atomics read at collection time;
@@ -55,11 +55,11 @@ func (m *Metrics) newOrders(currency string) *Orders {
 	}
 }
 
-// OrdersIn returns the order recorder of currency, an ISO 4217 code such as
+// Orders returns the order recorder of currency, an ISO 4217 code such as
 // "EUR". A code that is not an active ISO 4217 code with a minor unit, in
 // upper case, returns an error wrapping ErrInvalidCurrency and counts
 // nothing.
-func (m *Metrics) OrdersIn(currency string) (*Orders, error) {
+func (m *Metrics) Orders(currency string) (*Orders, error) {
 	if _, ok := currencyExponents[currency]; !ok {
 		return nil, fmt.Errorf("bizmetrics: currency %q: %w", currency, ErrInvalidCurrency)
 	}
@@ -76,7 +76,7 @@ func (m *Metrics) Order(ctx context.Context, currency string, amount float64) er
 	if h, ok := m.orders.m.load(currency); ok {
 		return h.Record(ctx, amount)
 	}
-	h, err := m.OrdersIn(currency)
+	h, err := m.Orders(currency)
 	if err != nil {
 		m.rejectedN[rejectedCurrency].Add(ctx, 1)
 		return err
@@ -98,7 +98,7 @@ func (o *Orders) Currency() string {
 // given. A negative, NaN or infinite amount, or one of 2^53 minor units or
 // more, is counted in orders.rejected (error.type invalid_amount), recorded
 // nowhere else, and returned as an error wrapping ErrInvalidAmount. On a
-// nil *Orders (OrdersIn failed), Record returns an error wrapping
+// nil *Orders (Orders failed), Record returns an error wrapping
 // ErrInvalidCurrency.
 func (o *Orders) Record(ctx context.Context, amount float64) error {
 	if o == nil {

@@ -46,7 +46,7 @@ func TestOrdersConcurrentSafe(t *testing.T) {
 		wg.Go(func() {
 			handles := make([]*bizmetrics.Orders, len(orderCases))
 			for i, oc := range orderCases {
-				h, err := e.m.OrdersIn(oc.currency)
+				h, err := e.m.Orders(oc.currency)
 				if err != nil {
 					t.Error(err)
 					return
@@ -167,7 +167,7 @@ func TestOrderInvalid(t *testing.T) {
 
 			var err error
 			if bound {
-				h, herr := e.m.OrdersIn(tt.currency)
+				h, herr := e.m.Orders(tt.currency)
 				if herr != nil {
 					t.Fatal(herr)
 				}
@@ -196,15 +196,15 @@ func TestOrderInvalid(t *testing.T) {
 	}
 }
 
-func TestOrdersInInvalidCurrency(t *testing.T) {
+func TestOrdersInvalidCurrency(t *testing.T) {
 	e := newEnv(t)
 	before := e.scrape(t)
-	h, err := e.m.OrdersIn("ABC")
+	h, err := e.m.Orders("ABC")
 	if h != nil || !errors.Is(err, bizmetrics.ErrInvalidCurrency) {
-		t.Errorf("OrdersIn(ABC) = %v, %v; want nil, ErrInvalidCurrency", h, err)
+		t.Errorf("Orders(ABC) = %v, %v; want nil, ErrInvalidCurrency", h, err)
 	}
 	if after := e.scrape(t); !maps.Equal(after, before) {
-		t.Errorf("OrdersIn of an invalid currency changed the metrics:\nbefore %v\nafter  %v", before, after)
+		t.Errorf("Orders of an invalid currency changed the metrics:\nbefore %v\nafter  %v", before, after)
 	}
 	// A nil handle records nothing and does not panic.
 	var nilOrders *bizmetrics.Orders
@@ -271,7 +271,7 @@ func TestCurrencyExponent(t *testing.T) {
 func TestAmountBuckets(t *testing.T) {
 	e := newEnv(t, bizmetrics.WithAmountBuckets(10, 100))
 	ctx := t.Context()
-	kwd, err := e.m.OrdersIn("KWD")
+	kwd, err := e.m.Orders("KWD")
 	if err != nil {
 		t.Fatal(err)
 	}
