@@ -19,8 +19,7 @@ import (
 // callback) go to the rate-limited log. Once closed is set it answers 503, so
 // that a scraper sees the target down rather than every series gone.
 func newPrometheusHandler(r sdkmetric.Reader, errs *ratelog.Limiter, closed *atomic.Bool) http.Handler {
-	g := promconv.NewGatherer(r, promconv.NewConverter())
-	g.ErrorHandler = func(err error) { errs.Handle(err) }
+	g := promconv.NewGatherer(r, func(err error) { errs.Handle(err) })
 	h := promhttp.HandlerFor(g, promhttp.HandlerOpts{
 		EnableOpenMetrics: true,
 		ErrorLog:          promLogger{errs},

@@ -83,9 +83,12 @@ func New(opts ...Option) *Reader {
 	for _, p := range cfg.producers {
 		manualOpts = append(manualOpts, sdkmetric.WithProducer(p))
 	}
+	// Conversion problems that do not fail a collection (dropped
+	// exemplars, a skipped bridge scope) are logged at a bounded rate.
+	convErrs := ratelog.New(cfg.logger, "vitals: in-memory conversion", 0, nil)
 	r := &Reader{
 		manual:  sdkmetric.NewManualReader(manualOpts...),
-		conv:    promconv.NewConverter(),
+		conv:    promconv.NewConverter(func(err error) { convErrs.Handle(err) }),
 		store:   newStore(capacity, cfg.maxSeries),
 		cfg:     cfg,
 		leCache: make(map[float64]string),

@@ -90,7 +90,7 @@ func BenchmarkConvert(b *testing.B) {
 	if err := reader.Collect(context.Background(), &rm); err != nil {
 		b.Fatal(err)
 	}
-	c := promconv.NewConverter()
+	c := promconv.NewConverter(nil)
 	b.ReportAllocs()
 	for b.Loop() {
 		mfs, err := c.Convert(nil, &rm)

@@ -12,7 +12,6 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/otlptranslator"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -77,11 +76,20 @@ type Converter struct {
 	sets labelSets
 
 	bridgeOnce sync.Once
+
+	onError func(error)
 }
 
-// NewConverter returns a Converter with empty caches.
-func NewConverter() *Converter {
+// NewConverter returns a Converter with empty caches. onError receives the
+// problems that do not fail a conversion (a skipped bridge scope, dropped
+// exemplars, a bucket count too large): the exporter logs them at a bounded
+// rate. A nil onError drops them.
+func NewConverter(onError func(error)) *Converter {
+	if onError == nil {
+		onError = func(error) {}
+	}
 	c := &Converter{
+		onError:     onError,
 		metricNamer: otlptranslator.NewMetricNamer("", otlptranslator.UnderscoreEscapingWithSuffixes),
 		labelNamer:  otlptranslator.LabelNamer{UTF8Allowed: false},
 		families:    make(map[string]familyInfo),
@@ -203,7 +211,7 @@ func (c *Converter) Convert(dst []*dto.MetricFamily, rm *metricdata.ResourceMetr
 	for i := range rm.ScopeMetrics {
 		sm := &rm.ScopeMetrics[i]
 		if sm.Scope.Name == bridgeScopeName {
-			c.bridgeOnce.Do(func() { otel.Handle(errBridgeScope) })
+			c.bridgeOnce.Do(func() { c.onError(errBridgeScope) })
 			continue
 		}
 		si := cv.addScope(sm.Scope.Name, sm.Scope.Version)

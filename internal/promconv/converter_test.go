@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/sdk/instrumentation"
@@ -210,7 +209,7 @@ func TestConvertErrors(t *testing.T) {
 				Resource:     resource.NewSchemaless(attribute.String("service.name", "svc")),
 				ScopeMetrics: tt.scopes,
 			}
-			mfs, err := promconv.NewConverter().Convert(nil, rm)
+			mfs, err := promconv.NewConverter(nil).Convert(nil, rm)
 			got := samples(t, mfs)
 			want := append([]string{`target_info{service_name="svc"} 1`}, tt.want...)
 			if tt.name == "user metric named target_info" {
@@ -263,15 +262,11 @@ func TestBridgeScopeSkippedAndReportedOnce(t *testing.T) {
 		mu       sync.Mutex
 		reported []error
 	)
-	prev := otel.GetErrorHandler()
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+	c := promconv.NewConverter(func(err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		reported = append(reported, err)
-	}))
-	t.Cleanup(func() { otel.SetErrorHandler(prev) })
-
-	c := promconv.NewConverter()
+	})
 	rm := &metricdata.ResourceMetrics{ScopeMetrics: []metricdata.ScopeMetrics{
 		scope("go.opentelemetry.io/contrib/bridges/prometheus", "", sum("bridged", true, point(1))),
 		scope("a", "", sum("native", true, point(2))),
@@ -288,12 +283,12 @@ func TestBridgeScopeSkippedAndReportedOnce(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	if len(reported) != 1 || !strings.Contains(reported[0].Error(), "bridge") {
-		t.Errorf("otel.Handle got %v, want one error about the bridge", reported)
+		t.Errorf("the error handler got %v, want one error about the bridge", reported)
 	}
 }
 
 func TestTypeConflictIsStableAcrossCalls(t *testing.T) {
-	c := promconv.NewConverter()
+	c := promconv.NewConverter(nil)
 	gauge := scope("a", "", sum("jobs", false, point(1)))
 	counterish := scope("b", "", metricdata.Metrics{Name: "jobs", Description: "other help", Data: metricdata.Histogram[int64]{
 		DataPoints: []metricdata.HistogramDataPoint[int64]{{Count: 1}},
@@ -325,7 +320,7 @@ func TestConvertAppendsSorted(t *testing.T) {
 			scope("", "", sum("a", false, point(3))),
 		},
 	}
-	mfs, err := promconv.NewConverter().Convert([]*dto.MetricFamily{existing}, rm)
+	mfs, err := promconv.NewConverter(nil).Convert([]*dto.MetricFamily{existing}, rm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +340,7 @@ func TestConvertAppendsSorted(t *testing.T) {
 }
 
 func TestConcurrentConvert(t *testing.T) {
-	c := promconv.NewConverter()
+	c := promconv.NewConverter(nil)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for g := range 8 {
@@ -393,7 +388,7 @@ func TestReusedConverterMatchesFresh(t *testing.T) {
 		return v
 	}
 	scopes := []instrumentation.Scope{{Name: "s1", Version: "v1"}, {Name: "s1", Version: "v2"}, {Name: ""}, {Name: "s2"}}
-	shared := promconv.NewConverter()
+	shared := promconv.NewConverter(nil)
 	for round := range 16 {
 		nul = round%4 == 3
 		rm := &metricdata.ResourceMetrics{Resource: resource.NewSchemaless(attribute.String("service.name", "svc"))}
@@ -420,7 +415,7 @@ func TestReusedConverterMatchesFresh(t *testing.T) {
 			}})
 		}
 		got, gotErr := shared.Convert(nil, rm)
-		want, wantErr := promconv.NewConverter().Convert(nil, rm)
+		want, wantErr := promconv.NewConverter(nil).Convert(nil, rm)
 		if (gotErr == nil) != (wantErr == nil) {
 			t.Errorf("round %d: error %v, fresh converter: %v", round, gotErr, wantErr)
 		}

@@ -55,7 +55,8 @@
 //
 // Metrics from the Prometheus bridge scope
 // ("go.opentelemetry.io/contrib/bridges/prometheus") are skipped, as the
-// exporter skips them, and reported once through otel.Handle.
+// exporter skips them, and reported once to the converter's error handler
+// (NewConverter), where the exporter uses otel.Handle.
 //
 // # Sharing
 //

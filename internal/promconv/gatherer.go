@@ -7,7 +7,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"go.opentelemetry.io/otel"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
@@ -22,12 +21,8 @@ import (
 // whole scrape, as it does with the OTel exporter; use
 // promhttp.ContinueOnError to serve the rest.
 type Gatherer struct {
-	// ErrorHandler receives the errors the collection itself reports (such
-	// as a failing observable callback), which Gather does not return. Nil
-	// means otel.Handle. Set it before the first Gather.
-	ErrorHandler func(error)
-
-	reader sdkmetric.Reader
+	reader  sdkmetric.Reader
+	onError func(error)
 	conv   *Converter
 	// pool holds *metricdata.ResourceMetrics that are not cleared between
 	// uses, so the SDK can reuse their slices on the next collection.
@@ -37,12 +32,14 @@ type Gatherer struct {
 var _ prometheus.Gatherer = (*Gatherer)(nil)
 
 // NewGatherer returns a Gatherer for r, which must be registered with a
-// MeterProvider before the first Gather. A nil c means a new Converter.
-func NewGatherer(r sdkmetric.Reader, c *Converter) *Gatherer {
-	if c == nil {
-		c = NewConverter()
+// MeterProvider before the first Gather. onError receives the errors the
+// collection itself reports (such as a failing observable callback), which
+// Gather does not return, and the converter's; nil drops them.
+func NewGatherer(r sdkmetric.Reader, onError func(error)) *Gatherer {
+	if onError == nil {
+		onError = func(error) {}
 	}
-	return &Gatherer{reader: r, conv: c}
+	return &Gatherer{reader: r, conv: NewConverter(onError), onError: onError}
 }
 
 // Gather collects the reader and converts its data. It is safe for
@@ -50,7 +47,7 @@ func NewGatherer(r sdkmetric.Reader, c *Converter) *Gatherer {
 //
 // Like the OTel exporter, it returns nothing once the reader is shut down,
 // and hands errors reported by the collection itself (such as a failing
-// observable callback) to ErrorHandler and still converts what was
+// observable callback) to onError and still converts what was
 // collected. A reader that is not registered with a MeterProvider is an
 // error.
 func (g *Gatherer) Gather() ([]*dto.MetricFamily, error) {
@@ -66,11 +63,7 @@ func (g *Gatherer) Gather() ([]*dto.MetricFamily, error) {
 		case errors.Is(err, sdkmetric.ErrReaderNotRegistered):
 			return nil, err
 		default:
-			if g.ErrorHandler != nil {
-				g.ErrorHandler(err)
-			} else {
-				otel.Handle(err)
-			}
+			g.onError(err)
 		}
 	}
 	return g.conv.Convert(nil, rm)

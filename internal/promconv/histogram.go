@@ -13,7 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -124,7 +123,7 @@ func addNativeHistogram[N int64 | float64](cv *conv, f *family, si int32, dps []
 			bad.add(err)
 			continue
 		}
-		h, err := nativeHistogram(desc, dp)
+		h, err := nativeHistogram(desc, dp, cv.c.onError)
 		if err != nil {
 			bad.add(err)
 			continue
@@ -138,7 +137,7 @@ func addNativeHistogram[N int64 | float64](cv *conv, f *family, si int32, dps []
 	}
 }
 
-func nativeHistogram[N int64 | float64](desc *prometheus.Desc, dp *metricdata.ExponentialHistogramDataPoint[N]) (*dto.Histogram, error) {
+func nativeHistogram[N int64 | float64](desc *prometheus.Desc, dp *metricdata.ExponentialHistogramDataPoint[N], onError func(error)) (*dto.Histogram, error) {
 	scale := dp.Scale
 	if scale < minNativeScale {
 		return nil, fmt.Errorf("%w: %d (min %d)", errScaleBelowMin, scale, minNativeScale)
@@ -156,7 +155,7 @@ func nativeHistogram[N int64 | float64](desc *prometheus.Desc, dp *metricdata.Ex
 		m := make(map[int]int64, len(b.Counts))
 		for i, c := range b.Counts {
 			if c > math.MaxInt64 {
-				otel.Handle(fmt.Errorf("promconv: %s count %d is too large to be represented as int64", sign, c))
+				onError(fmt.Errorf("promconv: %s count %d is too large to be represented as int64", sign, c))
 				continue
 			}
 			m[int(b.Offset)+i+1] = int64(c)
@@ -202,8 +201,9 @@ func downscaleExponentialBucket(bucket metricdata.ExponentialBucket, scaleDelta 
 
 // convertExemplars converts exemplars as client_golang's
 // NewMetricWithExemplars would after the exporter's translation: if any of
-// them is invalid, none is kept (and the error goes to otel.Handle, as in the
-// exporter, rather than failing the scrape).
+// them is invalid, none is kept (and the error goes to the converter's
+// onError, as the exporter's goes to otel.Handle, rather than failing the
+// scrape).
 func convertExemplars[N int64 | float64](cv *conv, exs []metricdata.Exemplar[N]) []*dto.Exemplar {
 	out := make([]*dto.Exemplar, 0, len(exs))
 	var now time.Time
@@ -211,7 +211,7 @@ func convertExemplars[N int64 | float64](cv *conv, exs []metricdata.Exemplar[N])
 		e := &exs[i]
 		ex, err := cv.exemplar(float64(e.Value), e.Time, e.FilteredAttributes, e.TraceID, e.SpanID, &now)
 		if err != nil {
-			otel.Handle(fmt.Errorf("promconv: dropping exemplars: %w", err))
+			cv.c.onError(fmt.Errorf("promconv: dropping exemplars: %w", err))
 			return nil
 		}
 		out = append(out, ex)
