@@ -322,9 +322,34 @@ type pushExporter struct {
 	kind     Kind
 	resource *resource.Resource
 	failed   func(Kind, error)
+	reader   *sdkmetric.PeriodicReader // the reader whose loop exports through it
+	timeout  time.Duration             // of one export, as the reader's
 
 	successes atomic.Int64
 	failures  atomic.Int64
+}
+
+// flush collects the reader and exports the result now, outside the
+// reader's loop, returning the export's error to the caller (ForceFlush)
+// instead of logging it. Without a deadline in ctx, the reader's timeout
+// bounds it.
+func (e *pushExporter) flush(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.timeout)
+		defer cancel()
+	}
+	var rm metricdata.ResourceMetrics
+	if err := e.reader.Collect(ctx, &rm); err != nil {
+		return fmt.Errorf("%v collect: %w", e.kind, err)
+	}
+	rm.Resource = e.resource
+	if err := e.Exporter.Export(ctx, &rm); err != nil {
+		e.failures.Add(1)
+		return fmt.Errorf("%v export: %w", e.kind, err)
+	}
+	e.successes.Add(1)
+	return e.Exporter.ForceFlush(ctx)
 }
 
 func (e *pushExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {

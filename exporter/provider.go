@@ -125,6 +125,10 @@ type Provider struct {
 	push     []*pushExporter
 	errs     *ratelog.Limiter
 	closing  atomic.Bool // Shutdown has begun
+	// stopping is done once Shutdown begins: it cancels the exports of
+	// ForceFlush calls still in flight, as the SDK cancels its readers'.
+	stopping    context.Context
+	stopFlushes context.CancelFunc
 
 	sinksMu sync.Mutex
 	sinks   []*errSink // callers of ForceFlush and Shutdown waiting now
@@ -160,6 +164,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 		resource: res,
 		errs:     ratelog.New(o.logger, "vitals: metrics export failed", 0, o.now),
 	}
+	p.stopping, p.stopFlushes = context.WithCancel(context.Background())
 
 	selector := sdkmetric.DefaultAggregationSelector
 	if cfg.ExponentialHistograms {
@@ -248,7 +253,8 @@ func (p *Provider) newPeriodicReader(exp sdkmetric.Exporter, kind Kind, cfg Conf
 	for _, ro := range readerOpts {
 		pOpts = append(pOpts, ro)
 	}
-	return sdkmetric.NewPeriodicReader(pe, pOpts...)
+	pe.reader, pe.timeout = sdkmetric.NewPeriodicReader(pe, pOpts...), timeout
+	return pe.reader
 }
 
 // exportFailed hands a failed export to the callers of ForceFlush or
@@ -342,11 +348,19 @@ func (p *Provider) Resource() *resource.Resource { return p.resource }
 func (p *Provider) PrometheusHandler() http.Handler { return p.prom }
 
 // ForceFlush pushes what has been recorded to the push exporters now. It
-// returns the errors of the exports it made (they are not also logged).
+// returns the errors of the exports it made, and only those: it collects
+// and exports itself rather than through the periodic readers' loops, so
+// that a background export failing meanwhile is logged as usual, never
+// returned to the caller of ForceFlush.
 func (p *Provider) ForceFlush(ctx context.Context) error {
-	done := p.capture()
-	err := p.sdk.ForceFlush(ctx)
-	return errors.Join(append([]error{err}, done()...)...)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(p.stopping, cancel)()
+	errs := make([]error, 0, len(p.push))
+	for _, e := range p.push {
+		errs = append(errs, e.flush(ctx))
+	}
+	return errors.Join(errs...)
 }
 
 // Shutdown flushes the push exporters one last time and stops every reader;
@@ -358,6 +372,7 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 	p.shutdownOnce.Do(func() {
 		// An export interrupted by the shutdown is not worth a log line.
 		p.closing.Store(true)
+		p.stopFlushes()
 		done := p.capture()
 		sdkErr := p.sdk.Shutdown(ctx)
 		exportErrs := done()

@@ -818,3 +818,68 @@ func TestShutdownIgnoresInterruptedExport(t *testing.T) {
 		rcv.Close()
 	}
 }
+
+// TestForceFlushReturnsOnlyItsOwnExport: a background export that fails
+// while ForceFlush runs is logged, and not returned to ForceFlush's caller,
+// whose own export succeeded. Before, ForceFlush waited behind the hung
+// background export in the reader's loop and returned its error.
+func TestForceFlushReturnsOnlyItsOwnExport(t *testing.T) {
+	arrived := make(chan struct{}, 16)
+	release := make(chan struct{})
+	first := make(chan struct{}, 1)
+	first <- struct{}{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		arrived <- struct{}{}
+		select {
+		case <-first: // the background export: hangs, then is refused
+			<-release
+			http.Error(w, "refused", http.StatusBadRequest)
+		default:
+			w.Header().Set("Content-Type", "application/x-protobuf")
+		}
+	}))
+	defer srv.Close()
+	logger, logs := logtest.New()
+	p, err := New(t.Context(), Config{
+		Exporters:      []Kind{KindOTLP},
+		ExportInterval: 20 * time.Millisecond,
+		OTLP:           OTLP{Endpoint: srv.URL + "/v1/metrics", Protocol: ProtocolHTTPProtobuf, Timeout: time.Minute},
+	}, WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The callback tells when a collection runs: ForceFlush's, once the
+	// background export hangs.
+	collected := make(chan struct{}, 16)
+	_, err = p.Meter("t").Int64ObservableCounter("hits", metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+		o.Observe(1)
+		collected <- struct{}{}
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-arrived // the background export hangs
+	for len(collected) > 0 {
+		<-collected
+	}
+
+	flushed := make(chan error, 1)
+	go func() { flushed <- p.ForceFlush(t.Context()) }()
+	select {
+	case <-collected: // ForceFlush is under way, behind the hung export
+	case <-time.After(5 * time.Second): // the old code collected only after the hung export
+		t.Error("ForceFlush did not collect while a background export hung")
+	}
+	close(release)
+	if err := <-flushed; err != nil {
+		t.Errorf("ForceFlush = %v, want nil: its own export succeeded", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = p.Shutdown(ctx)
+	if !strings.Contains(logs.String(), "400") {
+		t.Errorf("the failed background export was not logged:\n%s", logs.String())
+	}
+}
