@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vitalsgo/vitals/alerting"
+	"github.com/vitalsgo/vitals/alerting/slo"
 )
 
 // alertsReport is the body of GET /monitoring/api/alerts.
@@ -232,7 +233,7 @@ func (v *Vitals) expireSilence(w http.ResponseWriter, r *http.Request) {
 // sloReport is one SLO of GET /monitoring/api/slos: its status and the
 // states of its page and ticket alerts.
 type sloReport struct {
-	alerting.SLOStatus
+	slo.Status
 	Alerts []alerting.Alert `json:"alerts"`
 	Error  string           `json:"error,omitempty"`
 }
@@ -253,14 +254,14 @@ func (v *Vitals) sloReports(r *http.Request) []sloReport {
 	out := make([]sloReport, 0, len(v.slos))
 	alerts := v.alerts.Alerts()
 	now := v.mem.Now()
-	for _, slo := range v.slos {
-		st, err := slo.Status(r.Context(), v.mem, now)
-		rep := sloReport{SLOStatus: st, Alerts: []alerting.Alert{}}
+	for _, o := range v.slos {
+		st, err := o.Status(r.Context(), v.mem, now)
+		rep := sloReport{Status: st, Alerts: []alerting.Alert{}}
 		if err != nil {
 			rep.Error = err.Error()
 		}
 		for _, a := range alerts {
-			if a.Labels["sloth_id"] == slo.ID() {
+			if a.Labels[slo.LabelID] == o.ID() {
 				rep.Alerts = append(rep.Alerts, a)
 			}
 		}

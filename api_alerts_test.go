@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vitalsgo/vitals/alerting"
+	"github.com/vitalsgo/vitals/alerting/slo"
 	"github.com/vitalsgo/vitals/exporter/memory"
 )
 
@@ -109,7 +110,7 @@ func TestStartRejectsBadRuleFiles(t *testing.T) {
 
 func TestSLOsAPI(t *testing.T) {
 	cleanEnv(t)
-	v, err := Start(t.Context(), WithSLOs(alerting.HTTPAvailability("availability", 99.9, "")),
+	v, err := Start(t.Context(), WithSLOs(slo.HTTPAvailability("availability", 99.9, "")),
 		WithMemory(memory.WithInterval(time.Hour)))
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +136,7 @@ func TestSLOsAPI(t *testing.T) {
 	if code, body := jsonRequest(t, v.Handler(), "GET", "/monitoring/api/rules", "", ""); code != 200 || !strings.Contains(body, "slo:sli_error:ratio_rate5m") {
 		t.Errorf("the SLO rules are not in the engine: %d", code)
 	}
-	bad, err := Start(t.Context(), WithSLOs(alerting.HTTPAvailability("bad", 100, "")))
+	bad, err := Start(t.Context(), WithSLOs(slo.HTTPAvailability("bad", 100, "")))
 	if err == nil {
 		_ = bad.Shutdown(context.Background())
 		t.Error("Start accepted an objective of 100%")

@@ -42,7 +42,7 @@ func TestHealthEndpoints(t *testing.T) {
 		runs.Add(1)
 		return errors.New("dial tcp 10.0.0.5:5432: refused")
 	})))
-	must(v.Health().Register("loop", healthcheck.CheckFunc(func(context.Context) error { return nil }), healthcheck.ForKinds(healthcheck.Liveness)))
+	must(v.Health().Register("loop", healthcheck.CheckFunc(func(context.Context) error { return nil }), healthcheck.WithKinds(healthcheck.Liveness)))
 	h := v.Handler()
 
 	if code, _ := request(t, h, "GET", "/livez", ""); code != http.StatusOK {

@@ -20,7 +20,7 @@ import (
 
 	"github.com/vitalsgo/vitals/alerting"
 	"github.com/vitalsgo/vitals/exporter/memory"
-	"github.com/vitalsgo/vitals/instrument"
+	"github.com/vitalsgo/vitals/performance"
 )
 
 // DefaultWindow is the window of /monitoring/api/performance when none is
@@ -50,24 +50,24 @@ func (v *Vitals) performance(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, errorBadData, err)
 		return
 	}
-	sum, err := instrument.Summary(r.Context(), v.mem, window, v.summaryOptions()...)
+	sum, err := performance.Summarize(r.Context(), v.mem, window, v.summaryOptions()...)
 	if err != nil {
 		writeAPIError(w, errorExecution, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, performanceReport{PerformanceSummary: sum, SLOs: v.sloReports(r)})
+	writeJSON(w, http.StatusOK, performanceReport{Summary: sum, SLOs: v.sloReports(r)})
 }
 
 // performanceReport is the body of /monitoring/api/performance: the
 // summary, and each SLO when there are any.
 type performanceReport struct {
-	instrument.PerformanceSummary
+	performance.Summary
 	SLOs []sloReport `json:"slos,omitempty"`
 }
 
 // summaryOptions points the summary at this Vitals' business metrics.
-func (v *Vitals) summaryOptions() []instrument.SummaryOption {
-	return []instrument.SummaryOption{instrument.WithCacheSeries(v.biz.Namespace() + "_cache_operations_total")}
+func (v *Vitals) summaryOptions() []performance.Option {
+	return []performance.Option{performance.WithCacheSeries(v.biz.Namespace() + "_cache_operations_total")}
 }
 
 // selectorParser parses the match parameter of /monitoring/api/metrics.
@@ -199,9 +199,9 @@ type exportDocument struct {
 	Alerts      *alertsReport         `json:"alerts,omitempty"`
 	Rules       []alerting.RuleStatus `json:"rules,omitempty"`
 	// Silences are written after the rest, one at a time (export).
-	Performance *instrument.PerformanceSummary `json:"performance,omitempty"`
-	Series      []seriesValue                  `json:"series,omitempty"`
-	Errors      []string                       `json:"errors,omitempty"`
+	Performance *performance.Summary `json:"performance,omitempty"`
+	Series      []seriesValue        `json:"series,omitempty"`
+	Errors      []string             `json:"errors,omitempty"`
 }
 
 func (v *Vitals) export(w http.ResponseWriter, r *http.Request) {
@@ -218,7 +218,7 @@ func (v *Vitals) export(w http.ResponseWriter, r *http.Request) {
 			writeAPIError(w, errorBadData, err)
 			return
 		}
-		if sum, err := instrument.Summary(r.Context(), v.mem, window, v.summaryOptions()...); err == nil {
+		if sum, err := performance.Summarize(r.Context(), v.mem, window, v.summaryOptions()...); err == nil {
 			doc.Performance = &sum
 		} else {
 			doc.Errors = append(doc.Errors, "performance: "+err.Error())

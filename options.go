@@ -5,10 +5,10 @@ import (
 	"net/http"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vitalsgo/vitals/alerting"
+	"github.com/vitalsgo/vitals/alerting/slo"
 	"github.com/vitalsgo/vitals/bizmetrics"
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
@@ -38,7 +38,7 @@ type config struct {
 	ruleFiles      []string
 	alertGroups    []alerting.Group
 	alertRoutes    []alerting.Route
-	slos           []alerting.SLO
+	slos           []slo.SLO
 	externalURL    string
 	defaultRules   bool
 	countOwn       bool
@@ -233,8 +233,9 @@ func WithAlertRules(groups ...alerting.Group) Option {
 	})
 }
 
-// WithAlertRoutes sends alerts to notifiers (webhook, Slack, email,
-// Alertmanager, ...). By default, every alert is logged.
+// WithAlertRoutes sends alerts to notifiers (package notify: webhook,
+// Slack, email, Alertmanager, ...), each behind its own notify.Queue. By
+// default, every alert is logged.
 func WithAlertRoutes(routes ...alerting.Route) Option {
 	return optionFunc(func(c config) config {
 		c.alertRoutes = append(c.alertRoutes, routes...)
@@ -281,7 +282,7 @@ func WithBizMetrics(opts ...bizmetrics.Option) Option {
 // period (about 345 KB for 30 days), so the long windows and the budget do
 // not depend on the in-memory reader's retention: see docs/slos.md. By
 // default, there are none.
-func WithSLOs(slos ...alerting.SLO) Option {
+func WithSLOs(slos ...slo.SLO) Option {
 	return optionFunc(func(c config) config {
 		c.slos = append(c.slos, slos...)
 		return c

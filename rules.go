@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/vitalsgo/vitals/alerting"
+	"github.com/vitalsgo/vitals/alerting/slo"
 )
 
 // defaultRules is docs/rules/vitals-alerts.yml, the default alert rules,
@@ -42,7 +43,7 @@ func ruleGroups(cfg config) ([]alerting.Group, error) {
 	}
 	groups = append(groups, cfg.alertGroups...)
 	if len(cfg.slos) > 0 {
-		sloGroups, err := alerting.InProcessSLORules(cfg.slos...)
+		sloGroups, err := slo.InProcessRules(cfg.slos...)
 		if err != nil {
 			return nil, err
 		}

@@ -18,6 +18,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vitalsgo/vitals/alerting"
+	"github.com/vitalsgo/vitals/alerting/notify"
+	"github.com/vitalsgo/vitals/alerting/slo"
 	"github.com/vitalsgo/vitals/bizmetrics"
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
@@ -43,7 +45,8 @@ type Vitals struct {
 	health         *healthcheck.Registry
 	biz            *bizmetrics.Metrics
 	alerts         *alerting.Engine
-	slos           []alerting.SLO
+	slos           []slo.SLO
+	notifyQueues   []*notify.Queue // one per notifier of the alert routes
 	stopAlerts     context.CancelFunc
 	alertsDone     chan struct{}
 	authorize      func(*http.Request) bool
@@ -179,17 +182,25 @@ func (v *Vitals) startAlerting(ctx context.Context, cfg config) error {
 		return err
 	}
 	v.slos = cfg.slos
-	opts := []alerting.Option{alerting.WithLogger(cfg.logger), alerting.WithMeterProvider(v.provider)}
-	if len(cfg.alertRoutes) > 0 {
-		opts = append(opts, alerting.WithRoutes(cfg.alertRoutes...))
+	routes := cfg.alertRoutes
+	if len(routes) == 0 {
+		routes = []alerting.Route{{Name: "log", Notifiers: []alerting.Notifier{notify.Log(cfg.logger)}}}
 	}
+	// Every notifier sits behind a queue, so that evaluation never waits
+	// for a receiver; Shutdown stops the queues after the engine.
+	routes, queues := notify.QueueRoutes(routes, notify.WithLogger(cfg.logger), notify.WithMeterProvider(v.provider))
+	opts := []alerting.Option{alerting.WithLogger(cfg.logger), alerting.WithMeterProvider(v.provider), alerting.WithRoutes(routes...)}
 	if cfg.externalURL != "" {
 		opts = append(opts, alerting.WithExternalURL(cfg.externalURL))
 	}
 	eng, err := alerting.New(v.mem, groups, opts...)
 	if err != nil {
+		for _, q := range queues {
+			_ = q.Shutdown(context.WithoutCancel(ctx))
+		}
 		return err
 	}
+	v.notifyQueues = queues
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	v.alerts, v.stopAlerts, v.alertsDone = eng, cancel, make(chan struct{})
 	go func() {
@@ -265,7 +276,12 @@ func (v *Vitals) newHandler() http.Handler {
 	res := v.provider.Resource()
 	hopts := []healthcheck.HandlerOption{
 		healthcheck.WithAuthorizer(v.authorized),
-		healthcheck.WithServiceInfo("", resourceValue(res, "service.version"), resourceValue(res, "service.instance.id"), resourceValue(res, "service.name")),
+		healthcheck.WithServiceInfo(healthcheck.ServiceInfo{
+			// The resource says which release runs, not an API version.
+			ReleaseID:   resourceValue(res, "service.version"),
+			ServiceID:   resourceValue(res, "service.instance.id"),
+			Description: resourceValue(res, "service.name"),
+		}),
 	}
 	handle("/livez", healthcheck.Handler(v.health, healthcheck.Liveness, hopts...))
 	handle("/readyz", healthcheck.Handler(v.health, healthcheck.Readiness, hopts...))
@@ -354,6 +370,9 @@ func (v *Vitals) Shutdown(ctx context.Context) error {
 			case <-ctx.Done():
 			}
 			errs = append(errs, v.alerts.Shutdown(ctx))
+		}
+		for _, q := range v.notifyQueues {
+			errs = append(errs, q.Shutdown(ctx))
 		}
 		v.health.Stop()
 		if v.runtime != nil {

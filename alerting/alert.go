@@ -1,7 +1,6 @@
 package alerting
 
 import (
-	"context"
 	"fmt"
 	"time"
 )
@@ -82,19 +81,6 @@ type Alert struct {
 
 // Name returns the alert's alertname label.
 func (a Alert) Name() string { return a.Labels["alertname"] }
-
-// Notifier delivers alerts somewhere: a log, a webhook, Slack, email,
-// Alertmanager. Notify gets a group of alerts (firing and resolved ones)
-// that share the grouping labels; it must honour ctx.
-type Notifier interface {
-	Notify(ctx context.Context, alerts []Alert) error
-}
-
-// NotifierFunc adapts a function to a Notifier.
-type NotifierFunc func(ctx context.Context, alerts []Alert) error
-
-// Notify calls f.
-func (f NotifierFunc) Notify(ctx context.Context, alerts []Alert) error { return f(ctx, alerts) }
 
 // Sprint renders an alert's name and labels for logs and errors.
 func (a Alert) String() string {

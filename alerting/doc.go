@@ -1,7 +1,10 @@
 // Package alerting evaluates Prometheus alerting and recording rules in
 // process, over the in-memory reader, with Prometheus' own PromQL engine and
-// semantics, and delivers notifications through silences, grouping and
-// routing to notifiers (log, webhook, Slack, email, Alertmanager).
+// semantics, and hands notifications, after silences, grouping and routing,
+// to Notifiers. The notifiers themselves (log, webhook, Slack, email,
+// Alertmanager) and their retrying queue are in package alerting/notify;
+// SLOs and the rules they generate in alerting/slo. This package imports
+// neither, so evaluating rules links no SMTP client.
 //
 // # Rules
 //
@@ -32,22 +35,16 @@
 // from the time, never stored). Resolve marks an instance resolved by an
 // operator until its condition clears. Routes match alerts to notifiers and
 // group them as Alertmanager does (group_wait, group_interval,
-// repeat_interval), so a burst of instances becomes one message. Each
-// notifier sits behind a bounded queue with retries, so a slow or failing
-// receiver never blocks evaluation.
-//
-// # SLOs
-//
-// An SLO (Go struct, or Sloth's YAML with ParseSLOs; HTTPAvailability and
-// HTTPLatency build the common ones) generates, as Sloth does, recording
-// rules for the error ratio over 5m to 3d and multiwindow, multi-burn-rate
-// alerts: page at 14.4× (1h and 5m) or 6× (6h and 30m), ticket at 3× (1d and
-// 2h) or 1× (3d and 6h). SLORules gives the file for Prometheus;
-// InProcessSLORules the optimized form the engine evaluates; SLO.Status the
-// SLI, burn rates and budget left. docs/slos.md has the details.
+// repeat_interval), so a burst of instances becomes one message. The engine
+// calls a route's notifiers while it evaluates, with the group in the
+// context (NotificationGroupFromContext), and logs their errors; a notifier
+// must return at once, so put each receiver behind a notify.Queue
+// (notify.QueueRoutes does it for every notifier of a set of routes), which
+// retries, stays bounded, and never lets a slow or failing receiver block
+// evaluation. Without routes, nothing is sent.
 //
 // # Concurrency
 //
-// An Engine is safe for concurrent use. Shutdown stops evaluation and gives
-// the queues until its context's deadline to deliver.
+// An Engine is safe for concurrent use. Shutdown stops evaluation; the
+// caller shuts the queues down after it.
 package alerting

@@ -34,7 +34,9 @@ const ResolvedRetention = 15 * time.Minute
 // Errors of the engine.
 var (
 	ErrNotFound = errors.New("alerting: no such alert")
-	ErrShutdown = errors.New("alerting: engine shut down")
+	// ErrShutdown is returned by Shutdown after the first call, of the
+	// engine and of the notification queues (package notify) alike.
+	ErrShutdown = errors.New("alerting: shut down")
 )
 
 // Clock tells the time and waits; tests move one by hand.
@@ -59,7 +61,6 @@ type config struct {
 	mp          metric.MeterProvider
 	routes      []Route
 	externalURL string
-	queueOpts   []QueueOption
 	onDispatch  func(now time.Time, batch []Alert) // for tests
 }
 
@@ -77,8 +78,8 @@ func WithClock(c Clock) Option {
 	})
 }
 
-// WithLogger sets the logger of evaluation failures and of the default log
-// notifier. By default, slog.Default().
+// WithLogger sets the logger of evaluation and notification failures. By
+// default, slog.Default().
 func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(cfg config) config {
 		if l != nil {
@@ -89,7 +90,7 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithMeterProvider exports ALERTS and ALERTS_FOR_STATE as in Prometheus,
-// plus evaluation and notification metrics. By default, none are recorded.
+// plus evaluation metrics. By default, none are recorded.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(cfg config) config {
 		cfg.mp = mp
@@ -97,8 +98,8 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 	})
 }
 
-// WithRoutes says which alerts go to which notifiers. By default, every
-// alert goes to a log notifier, grouped by alertname.
+// WithRoutes says which alerts go to which notifiers. By default, there
+// are none: alerts are evaluated and listed, not sent.
 func WithRoutes(routes ...Route) Option {
 	return optionFunc(func(cfg config) config {
 		cfg.routes = append(cfg.routes, routes...)
@@ -115,19 +116,10 @@ func WithExternalURL(u string) Option {
 	})
 }
 
-// WithQueueOptions configures the delivery queue of every notifier. By
-// default, the queue's defaults.
-func WithQueueOptions(opts ...QueueOption) Option {
-	return optionFunc(func(cfg config) config {
-		cfg.queueOpts = append(cfg.queueOpts, opts...)
-		return cfg
-	})
-}
-
 // Engine evaluates alerting and recording rules over the in-memory reader,
 // keeps alert instances with Prometheus' semantics, applies silences and
-// manual resolutions, and hands grouped notifications to the notifiers'
-// queues, which never block evaluation. It is safe for concurrent use.
+// manual resolutions, and hands grouped notifications to the routes'
+// notifiers. It is safe for concurrent use.
 type Engine struct {
 	q        Querier
 	cfg      config
@@ -135,8 +127,10 @@ type Engine struct {
 	silences *Silences
 	routes   []*routeState
 	errs     *ratelog.Limiter
-	ext      *url.URL
-	metrics  *engineMetrics
+	// notifyErrs logs the notifiers' errors.
+	notifyErrs *ratelog.Limiter
+	ext        *url.URL
+	metrics    *engineMetrics
 
 	evalMu   sync.Mutex // one evaluation at a time
 	mu       sync.Mutex // guards the alert state and the routes' aggregation groups
@@ -191,7 +185,8 @@ func New(q Querier, groups []Group, opts ...Option) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{q: q, cfg: cfg, silences: NewSilences(cfg.clock),
-		errs: ratelog.New(cfg.logger, "vitals: rule evaluation failed", 0, cfg.clock.Now)}
+		errs:       ratelog.New(cfg.logger, "vitals: rule evaluation failed", 0, cfg.clock.Now),
+		notifyErrs: ratelog.New(cfg.logger, "vitals: notification failed", 0, cfg.clock.Now)}
 	if cfg.externalURL != "" {
 		u, err := url.Parse(cfg.externalURL)
 		if err != nil {
@@ -225,14 +220,9 @@ func New(q Querier, groups []Group, opts ...Option) (*Engine, error) {
 		}
 		e.groups = append(e.groups, gs)
 	}
-	routes := cfg.routes
-	if len(routes) == 0 {
-		routes = []Route{{Name: "log", Notifiers: []Notifier{LogNotifier(cfg.logger)}}}
-	}
-	for i, r := range routes {
-		rs, err := newRouteState(r, i, cfg)
+	for i, r := range cfg.routes {
+		rs, err := newRouteState(r, i)
 		if err != nil {
-			e.stopQueues(context.Background())
 			return nil, err
 		}
 		e.routes = append(e.routes, rs)
@@ -240,7 +230,6 @@ func New(q Querier, groups []Group, opts ...Option) (*Engine, error) {
 	if cfg.mp != nil {
 		m, err := newEngineMetrics(cfg.mp, e)
 		if err != nil {
-			e.stopQueues(context.Background())
 			return nil, err
 		}
 		e.metrics = m
@@ -324,7 +313,7 @@ func (e *Engine) Eval(ctx context.Context, now time.Time) error {
 			e.metrics.evalDuration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(attribute.String("rule_group", g.Name)))
 		}
 	}
-	e.dispatch(now)
+	e.dispatch(ctx, now)
 	return errors.Join(errs...)
 }
 
@@ -584,27 +573,17 @@ func (e *Engine) Rules() []RuleStatus {
 	return out
 }
 
-// Shutdown stops evaluation and the notifiers' queues, giving them until
-// ctx's deadline to deliver what is queued. Calls after the first return
-// ErrShutdown.
-func (e *Engine) Shutdown(ctx context.Context) error {
+// Shutdown stops evaluation: later calls of Eval return ErrShutdown and
+// Run returns. The notifiers belong to the caller, who shuts their queues
+// down after the engine. Calls after the first return ErrShutdown.
+func (e *Engine) Shutdown(context.Context) error {
 	if e.shutdown.Swap(true) {
 		return ErrShutdown
 	}
 	if e.metrics != nil {
 		_ = e.metrics.reg.Unregister()
 	}
-	return e.stopQueues(ctx)
-}
-
-func (e *Engine) stopQueues(ctx context.Context) error {
-	var errs []error
-	for _, r := range e.routes {
-		for _, q := range r.queues {
-			errs = append(errs, q.Stop(ctx))
-		}
-	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // engineMetrics exports ALERTS, ALERTS_FOR_STATE and evaluation metrics.

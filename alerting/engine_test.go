@@ -22,6 +22,7 @@ import (
 	"github.com/vitalsgo/vitals/alerting"
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
+	"github.com/vitalsgo/vitals/internal/logtest"
 )
 
 // engClock is a hand-moved clock for the engine and the memory reader.
@@ -119,7 +120,7 @@ func (s *scenario) states() string {
 	return strings.Join(out, " ")
 }
 
-// notifications drains the queues and returns what was sent, as
+// notifications stops the engine and returns what was sent, as
 // "state:instance,instance" per notification.
 func (s *scenario) notifications() []string {
 	s.t.Helper()
@@ -665,5 +666,40 @@ groups:
 	}
 	if got := s.states(); got != "a=firing" {
 		t.Errorf("states %q", got)
+	}
+}
+
+// TestNotifiersGetTheGroupAndTheirErrorsAreLogged: the engine calls a
+// route's notifiers with the notification group in the context, and logs
+// (rate-limited) what they return.
+func TestNotifiersGetTheGroupAndTheirErrorsAreLogged(t *testing.T) {
+	logger, logs := logtest.New()
+	var groups []alerting.NotificationGroup
+	failing := alerting.NotifierFunc(func(ctx context.Context, _ []alerting.Alert) error {
+		g, ok := alerting.NotificationGroupFromContext(ctx)
+		if !ok {
+			t.Error("Notify called without a notification group")
+		}
+		groups = append(groups, g)
+		return errors.New("receiver full")
+	})
+	rules := strings.Replace(highErrors, "for: 1m", "for: 0s", 1)
+	s := newScenario(t, rules, alerting.Route{Name: "ops", Notifiers: []alerting.Notifier{failing}, GroupWait: -1},
+		alerting.WithLogger(logger))
+	s.at(0, map[string]float64{"a": 10})
+	if len(groups) != 1 {
+		t.Fatalf("the failing notifier was called %d times, want 1", len(groups))
+	}
+	if g := groups[0]; g.Receiver != "ops" || g.Labels["alertname"] != "HighErrors" || !strings.HasPrefix(g.Key, "ops:") {
+		t.Errorf("group = %+v, want receiver ops, alertname HighErrors, a key of route ops", g)
+	}
+	if got := s.notifications(); len(got) != 1 {
+		t.Errorf("the scenario's own notifier got %q, want one notification: a failing notifier does not stop the others", got)
+	}
+	out := logs.String()
+	for _, want := range []string{"vitals: notification failed", "route=ops", "notifier=0", "receiver full"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the log lacks %q:\n%s", want, out)
+		}
 	}
 }

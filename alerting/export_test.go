@@ -10,6 +10,3 @@ func WithDispatchHook(fn func(now time.Time, batch []Alert)) Option {
 		return cfg
 	})
 }
-
-// NotifyRetryable reports whether a Queue would retry after err.
-var NotifyRetryable = notifyRetryable

@@ -30,28 +30,6 @@ func FuzzParseRules(f *testing.F) {
 	})
 }
 
-// FuzzParseSLOs: any input is parsed or refused with an error; what parses
-// generates rules or says why not.
-func FuzzParseSLOs(f *testing.F) {
-	f.Add([]byte(`version: "prometheus/v1"
-service: shop
-slos:
-  - name: availability
-    objective: 99.9
-    sli:
-      events:
-        error_query: sum(rate(x{code=~"5.."}[{{.window}}]))
-        total_query: sum(rate(x[{{.window}}]))
-`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		slos, err := alerting.ParseSLOs(b)
-		if err != nil {
-			return
-		}
-		_, _ = alerting.SLORules(slos...)
-	})
-}
-
 // FuzzSilenceMatchers builds a silence from two arbitrary matchers: Add
 // never panics; a refusal because of a matcher names it by position; an
 // accepted silence is listed with its matchers unchanged, survives the

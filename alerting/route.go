@@ -1,7 +1,9 @@
 package alerting
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -18,7 +20,7 @@ const (
 )
 
 // Route sends the alerts its matchers all match (every alert when there
-// are none) to its notifiers, grouped as Alertmanager groups them: alerts
+// are none) to its notifiers (which must not block: see Notifier), grouped as Alertmanager groups them: alerts
 // that share the GroupBy labels' values go out in one notification, first
 // GroupWait after the group appears, then at most every GroupInterval when
 // something changed, and again every RepeatInterval while alerts fire.
@@ -42,7 +44,6 @@ type Route struct {
 type routeState struct {
 	Route
 	matchers []*labels.Matcher
-	queues   []*Queue
 	groups   map[string]*aggrGroup
 }
 
@@ -57,7 +58,7 @@ type aggrGroup struct {
 	nextFlush time.Time
 }
 
-func newRouteState(r Route, i int, cfg config) (*routeState, error) {
+func newRouteState(r Route, i int) (*routeState, error) {
 	if r.Name == "" {
 		r.Name = fmt.Sprintf("route%d", i)
 	}
@@ -71,15 +72,8 @@ func newRouteState(r Route, i int, cfg config) (*routeState, error) {
 	r.GroupWait = orDefault(r.GroupWait, DefaultGroupWait)
 	r.GroupInterval = orDefault(r.GroupInterval, DefaultGroupInterval)
 	r.RepeatInterval = orDefault(r.RepeatInterval, DefaultRepeatInterval)
-	rs := &routeState{Route: r, matchers: ms, groups: map[string]*aggrGroup{}}
-	qopts := cfg.queueOpts
-	if cfg.mp != nil {
-		qopts = append([]QueueOption{WithQueueMeterProvider(cfg.mp)}, qopts...)
-	}
-	for j, n := range r.Notifiers {
-		rs.queues = append(rs.queues, NewQueue(n, fmt.Sprintf("%s/%d", r.Name, j), qopts...))
-	}
-	return rs, nil
+	r.Notifiers = slices.Clone(r.Notifiers)
+	return &routeState{Route: r, matchers: ms, groups: map[string]*aggrGroup{}}, nil
 }
 
 // orDefault maps zero to def and a negative duration to zero.
@@ -128,12 +122,33 @@ func (r *routeState) groupKey(lbls map[string]string) string {
 	return b.String()
 }
 
-// dispatch hands what is due to the routes' queues: firing alerts that are
-// not silenced or resolved by hand, and resolutions of alerts that were
-// notified as firing.
-func (e *Engine) dispatch(now time.Time) {
+// notification is one batch due for one route's notifiers.
+type notification struct {
+	route  *routeState
+	group  NotificationGroup
+	alerts []Alert
+}
+
+// dispatch hands what is due to the routes' notifiers: firing alerts that
+// are not silenced or resolved by hand, and resolutions of alerts that
+// were notified as firing. The notifiers are called after e.mu is
+// released; their errors are logged.
+func (e *Engine) dispatch(ctx context.Context, now time.Time) {
+	for _, n := range e.due(now) {
+		for j, nt := range n.route.Notifiers {
+			if err := nt.Notify(ContextWithNotificationGroup(ctx, n.group), slices.Clone(n.alerts)); err != nil {
+				e.notifyErrs.Handle(err, slog.String("route", n.route.Name), slog.Int("notifier", j))
+			}
+		}
+	}
+}
+
+// due updates the routes' aggregation groups and returns the batches due
+// at now.
+func (e *Engine) due(now time.Time) []notification {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	var out []notification
 	current := map[string]Alert{}
 	for _, g := range e.groups {
 		for _, r := range g.rules {
@@ -178,17 +193,21 @@ func (e *Engine) dispatch(now time.Time) {
 			if now.Before(ag.nextFlush) {
 				continue
 			}
-			e.flush(rs, ag, now)
+			if n, ok := e.flush(rs, ag, now); ok {
+				out = append(out, n)
+			}
 			if len(ag.alerts) == 0 {
 				delete(rs.groups, key)
 			}
 		}
 	}
+	return out
 }
 
-// flush sends a group if anything changed since the last notification or
-// the repeat interval has passed while alerts fire. The caller holds e.mu.
-func (e *Engine) flush(rs *routeState, ag *aggrGroup, now time.Time) {
+// flush returns a group's notification if anything changed since the last
+// one or the repeat interval has passed while alerts fire. The caller
+// holds e.mu.
+func (e *Engine) flush(rs *routeState, ag *aggrGroup, now time.Time) (notification, bool) {
 	changed, firing := false, false
 	var batch []Alert
 	for id, al := range ag.alerts {
@@ -210,16 +229,13 @@ func (e *Engine) flush(rs *routeState, ag *aggrGroup, now time.Time) {
 	}
 	repeat := firing && now.Sub(ag.lastFlush) >= rs.RepeatInterval
 	if !changed && !repeat {
-		return
+		return notification{}, false
 	}
 	slices.SortFunc(batch, func(a, b Alert) int { return strings.Compare(a.ID, b.ID) })
 	if e.cfg.onDispatch != nil {
 		e.cfg.onDispatch(now, batch)
 	}
-	g := NotificationGroup{Key: rs.Name + ":" + ag.key, Labels: ag.labels, Receiver: rs.Name}
-	for _, q := range rs.queues {
-		q.EnqueueGroup(g, slices.Clone(batch))
-	}
+	g := NotificationGroup{Key: rs.Name + ":" + ag.key, Labels: maps.Clone(ag.labels), Receiver: rs.Name}
 	for _, al := range batch {
 		if al.State == StateFiring {
 			ag.sentAt[al.ID] = now
@@ -230,4 +246,5 @@ func (e *Engine) flush(rs *routeState, ag *aggrGroup, now time.Time) {
 	}
 	ag.lastFlush = now
 	ag.nextFlush = now.Add(rs.GroupInterval)
+	return notification{route: rs, group: g, alerts: batch}, true
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/vitalsgo/vitals/bizmetrics"
-	"github.com/vitalsgo/vitals/instrument"
+	"github.com/vitalsgo/vitals/performance"
 )
 
 func TestCache(t *testing.T) {
@@ -168,7 +168,7 @@ func TestCacheHitRatio(t *testing.T) {
 		}
 	}
 
-	s, err := instrument.Summary(ctx, e.mem, 30*time.Second)
+	s, err := performance.Summarize(ctx, e.mem, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestCacheHitRatio(t *testing.T) {
 	if c.Ratio != 18.0/28 || c.Hits != 18 || c.Lookups != 28 {
 		t.Errorf("summary cache_hit_ratio = %+v, want 18 hits of 28 lookups", c)
 	}
-	want := []instrument.CacheSummary{
+	want := []performance.Cache{
 		{Name: "sessions", Ratio: 0.75, Hits: 12, Lookups: 16},
 		{Name: "products", Ratio: 0.5, Hits: 6, Lookups: 12},
 	}
@@ -199,7 +199,7 @@ func TestCacheHitRatio(t *testing.T) {
 	c2.Hit(ctx)
 	c2.Miss(ctx)
 	e2.collect(t)
-	s2, err := instrument.Summary(ctx, e2.mem, 20*time.Second, instrument.WithCacheSeries("shop_cache_operations_total"))
+	s2, err := performance.Summarize(ctx, e2.mem, 20*time.Second, performance.WithCacheSeries("shop_cache_operations_total"))
 	if err != nil {
 		t.Fatal(err)
 	}

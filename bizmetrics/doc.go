@@ -79,8 +79,8 @@
 //	sum by (cache_name) (rate(app_cache_operations_total{cache_result="hit"}[5m]))
 //	  / sum by (cache_name) (rate(app_cache_operations_total{cache_result=~"hit|miss"}[5m]))
 //
-// instrument.Summary reports it (cache_hit_ratio), reading
-// app_cache_operations_total unless instrument.WithCacheSeries names the
+// performance.Summarize reports it (cache_hit_ratio), reading
+// app_cache_operations_total unless performance.WithCacheSeries names the
 // series of another namespace.
 //
 // # Cardinality

@@ -12,8 +12,6 @@ import (
 	"runtime/metrics"
 	"sync"
 	"time"
-
-	"github.com/vitalsgo/vitals/exporter/memory"
 )
 
 // Heap checks the Go memory in use against a limit: warn above warnAt,
@@ -179,56 +177,4 @@ func TCPDial(addr string) Checker {
 		}
 		return conn.Close()
 	})
-}
-
-// Querier answers PromQL; the in-memory reader (memory.Reader) is one.
-type Querier interface {
-	Query(ctx context.Context, expr string, ts time.Time) (memory.Result, error)
-	Now() time.Time
-}
-
-// MetricThreshold checks a PromQL expression over the in-memory reader:
-// the check warns when its value is above warnAbove and fails when it is
-// above failAbove (for a vector, the largest element counts). No data
-// passes. For example the 5xx ratio of the last five minutes:
-//
-//	MetricThreshold(v.Memory(), `sum(rate(http_server_request_duration_seconds_count{http_response_status_code=~"5.."}[5m])) / sum(rate(http_server_request_duration_seconds_count[5m]))`, 0.01, 0.05)
-func MetricThreshold(q Querier, expr string, warnAbove, failAbove float64) Checker {
-	return ResultFunc(func(ctx context.Context) Result {
-		res, err := q.Query(ctx, expr, q.Now())
-		if err != nil {
-			return Result{Status: StatusFail, Output: fmt.Sprintf("query %q: %v", expr, err)}
-		}
-		v, ok := maxValue(res)
-		if !ok {
-			return Result{Status: StatusPass, Output: "no data"}
-		}
-		out := Result{Status: StatusPass, ObservedValue: v}
-		switch {
-		case v > failAbove:
-			out.Status = StatusFail
-		case v > warnAbove:
-			out.Status = StatusWarn
-		}
-		if out.Status != StatusPass {
-			out.Output = fmt.Sprintf("%s = %g", expr, v)
-		}
-		return out
-	})
-}
-
-func maxValue(res memory.Result) (float64, bool) {
-	switch v := res.Value.(type) {
-	case memory.Scalar:
-		return v.V, !math.IsNaN(v.V)
-	case memory.Vector:
-		best, found := math.Inf(-1), false
-		for _, s := range v {
-			if !math.IsNaN(s.F) && s.F > best {
-				best, found = s.F, true
-			}
-		}
-		return best, found
-	}
-	return 0, false
 }

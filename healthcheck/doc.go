@@ -9,14 +9,14 @@
 // (status, observed value and unit, output). Register takes options per
 // check:
 //
-//   - critical (the default) or NonCritical: a critical failure fails the
-//     probe, any other failure or warning degrades it (warn);
-//   - ForKinds: Liveness, Readiness (the default) or both;
-//   - Timeout (default 5 s): the context is cancelled and the run reported
-//     failed with "timeout after 5s";
-//   - Interval: run in the background and serve the cached result, so a
+//   - critical (the default) or WithoutCritical: a critical failure fails
+//     the probe, any other failure or warning degrades it (warn);
+//   - WithKinds: Liveness, Readiness (the default) or both;
+//   - WithTimeout (default 5 s): the context is cancelled and the run
+//     reported failed with "timeout after 5s";
+//   - WithInterval: run in the background and serve the cached result, so a
 //     probe never waits for a slow dependency (default: on demand);
-//   - InitialDelay, Tags, Component.
+//   - WithInitialDelay, WithTags, WithComponent.
 //
 // A check that panics fails with the panic value; the registry keeps
 // working. Checks run concurrently, each bounded by its own timeout; a check
@@ -35,7 +35,7 @@
 //
 // Handler answers 200 for pass and warn and 503 for fail. Without an
 // authorizer (WithAuthorizer) the body carries check names and statuses
-// only: outputs and observed values can name hosts or carry driver
+// only (WithServiceInfo describes the service to authorized requests): outputs and observed values can name hosts or carry driver
 // messages. ?exclude=name skips a check; ?verbose answers in the Kubernetes
 // text style.
 //
@@ -50,8 +50,10 @@
 // # Built-in checks
 //
 // Heap (against GOMEMLIMIT or a given limit), Goroutines, SchedulerLatency
-// (p99 of /sched/latencies), SQLPing, HTTPGet, TCPDial and MetricThreshold
-// (a PromQL expression over the in-memory reader).
+// (p99 of /sched/latencies), SQLPing, HTTPGet and TCPDial. The check of a
+// PromQL expression over the in-memory reader is promcheck.Threshold, in
+// package healthcheck/promcheck, so that this package does not link the
+// PromQL engine.
 //
 // # Concurrency
 //

@@ -20,8 +20,8 @@ func ExampleRegistry() {
 
 	_ = reg.Register("db", healthcheck.CheckFunc(func(context.Context) error {
 		return errors.New("dial tcp 10.0.0.5:5432: connection refused")
-	}), healthcheck.Timeout(2*time.Second))
-	_ = reg.Register("cache", healthcheck.CheckFunc(func(context.Context) error { return nil }), healthcheck.NonCritical())
+	}), healthcheck.WithTimeout(2*time.Second))
+	_ = reg.Register("cache", healthcheck.CheckFunc(func(context.Context) error { return nil }), healthcheck.WithoutCritical())
 
 	rec := httptest.NewRecorder()
 	healthcheck.Handler(reg, healthcheck.Readiness).ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))

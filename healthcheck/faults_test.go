@@ -264,27 +264,27 @@ func TestFaultsConcurrentProbesOfHangingPanickingFlappingChecks(t *testing.T) {
 	defer releaseHang() // a failed test still lets the stuck checker end
 
 	opts := func(name string, more ...healthcheck.CheckOption) []healthcheck.CheckOption {
-		o := []healthcheck.CheckOption{healthcheck.ForKinds(fhChecks[name].kind)}
+		o := []healthcheck.CheckOption{healthcheck.WithKinds(fhChecks[name].kind)}
 		if !fhChecks[name].critical {
-			o = append(o, healthcheck.NonCritical())
+			o = append(o, healthcheck.WithoutCritical())
 		}
 		return append(o, more...)
 	}
 	must(t, r.Register("flap", fhFlap(counters["flap"]), opts("flap")...))
 	must(t, r.Register("flap-live", fhFlap(counters["flap-live"]), opts("flap-live")...))
-	must(t, r.Register("bg-flap", fhFlap(counters["bg-flap"]), opts("bg-flap", healthcheck.Interval(time.Hour))...))
+	must(t, r.Register("bg-flap", fhFlap(counters["bg-flap"]), opts("bg-flap", healthcheck.WithInterval(time.Hour))...))
 	must(t, r.Register("hang", healthcheck.CheckFunc(func(ctx context.Context) error {
 		counters["hang"].enter()
 		defer counters["hang"].exit()
 		<-ctx.Done()
 		return ctx.Err()
-	}), opts("hang", healthcheck.Timeout(fhTimeout))...))
+	}), opts("hang", healthcheck.WithTimeout(fhTimeout))...))
 	must(t, r.Register("hang-ignores-ctx", healthcheck.CheckFunc(func(context.Context) error {
 		counters["hang-ignores-ctx"].enter()
 		defer counters["hang-ignores-ctx"].exit()
 		<-release
 		return nil
-	}), opts("hang-ignores-ctx", healthcheck.Timeout(fhTimeout))...))
+	}), opts("hang-ignores-ctx", healthcheck.WithTimeout(fhTimeout))...))
 	must(t, r.Register("panics", healthcheck.CheckFunc(func(context.Context) error {
 		counters["panics"].enter()
 		defer counters["panics"].exit()

@@ -17,11 +17,8 @@ type HandlerOption interface {
 }
 
 type handlerConfig struct {
-	authorize   func(*http.Request) bool
-	version     string
-	releaseID   string
-	serviceID   string
-	description string
+	authorize func(*http.Request) bool
+	service   ServiceInfo
 }
 
 type handlerOptionFunc func(handlerConfig) handlerConfig
@@ -40,12 +37,29 @@ func WithAuthorizer(fn func(*http.Request) bool) HandlerOption {
 	})
 }
 
-// WithServiceInfo sets the draft's version, releaseId, serviceId and
-// description, shown to authorized requests. By default, they are empty and
-// left out.
-func WithServiceInfo(version, releaseID, serviceID, description string) HandlerOption {
+// ServiceInfo describes the service in a health response, in the draft's
+// terms. Empty fields are left out.
+type ServiceInfo struct {
+	// Version is the public version of the service's API ("version"), which
+	// changes only on incompatible changes, such as "1".
+	Version string
+	// ReleaseID is the release of the service ("releaseId"), such as
+	// "1.4.0": OpenTelemetry's service.version.
+	ReleaseID string
+	// ServiceID identifies the service instance ("serviceId"), such as
+	// OpenTelemetry's service.instance.id.
+	ServiceID string
+	// Description is a human-friendly description of the service
+	// ("description"), such as its name.
+	Description string
+}
+
+// WithServiceInfo sets the service's version, release, ID and description,
+// shown to authorized requests only. By default, they are empty and left
+// out.
+func WithServiceInfo(info ServiceInfo) HandlerOption {
 	return handlerOptionFunc(func(c handlerConfig) handlerConfig {
-		c.version, c.releaseID, c.serviceID, c.description = version, releaseID, serviceID, description
+		c.service = info
 		return c
 	})
 }
@@ -137,7 +151,7 @@ func NewResponse(report Report, authorized bool, cfg ...HandlerOption) Response 
 func newResponse(report Report, authorized bool, cfg handlerConfig) Response {
 	resp := Response{Status: report.Status.String()}
 	if authorized {
-		resp.Version, resp.ReleaseID, resp.ServiceID, resp.Description = cfg.version, cfg.releaseID, cfg.serviceID, cfg.description
+		resp.Version, resp.ReleaseID, resp.ServiceID, resp.Description = cfg.service.Version, cfg.service.ReleaseID, cfg.service.ServiceID, cfg.service.Description
 	}
 	if len(report.Checks) == 0 {
 		return resp

@@ -40,16 +40,16 @@ func newHTTPRegistry(t *testing.T) *healthcheck.Registry {
 	r := newRegistry(t)
 	must(t, r.Register("db", healthcheck.ResultFunc(func(context.Context) healthcheck.Result {
 		return healthcheck.Result{Status: healthcheck.StatusPass, ObservedValue: 3.5, ObservedUnit: "ms"}
-	}), healthcheck.Component("datastore", "responseTime")))
-	must(t, r.Register("cache", failWith("dial tcp 10.1.2.3:6379: connection refused"), healthcheck.NonCritical()))
-	must(t, r.Register("alive", healthcheck.CheckFunc(pass), healthcheck.ForKinds(healthcheck.Liveness)))
+	}), healthcheck.WithComponent("datastore", "responseTime")))
+	must(t, r.Register("cache", failWith("dial tcp 10.1.2.3:6379: connection refused"), healthcheck.WithoutCritical()))
+	must(t, r.Register("alive", healthcheck.CheckFunc(pass), healthcheck.WithKinds(healthcheck.Liveness)))
 	return r
 }
 
 func TestHandlerBodyFollowsTheDraft(t *testing.T) {
 	r := newHTTPRegistry(t)
 	h := healthcheck.Handler(r, healthcheck.Readiness, healthcheck.WithAuthorizer(adminOnly),
-		healthcheck.WithServiceInfo("1", "1.2.3", "shop-7f9c", "the shop"))
+		healthcheck.WithServiceInfo(healthcheck.ServiceInfo{Version: "1", ReleaseID: "1.2.3", ServiceID: "shop-7f9c", Description: "the shop"}))
 
 	rec, body := serve(t, h, "/readyz", "Authorization", "Bearer admin")
 	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != healthcheck.ContentType || rec.Header().Get("Cache-Control") != "no-store" {
@@ -80,7 +80,7 @@ func TestHandlerBodyFollowsTheDraft(t *testing.T) {
 func TestHandlerHidesDetailsFromUnauthorizedCallers(t *testing.T) {
 	r := newHTTPRegistry(t)
 	h := healthcheck.Handler(r, healthcheck.Readiness, healthcheck.WithAuthorizer(adminOnly),
-		healthcheck.WithServiceInfo("1", "1.2.3", "shop-7f9c", "the shop"))
+		healthcheck.WithServiceInfo(healthcheck.ServiceInfo{Version: "1", ReleaseID: "1.2.3", ServiceID: "shop-7f9c", Description: "the shop"}))
 	for _, hdr := range [][]string{nil, {"Authorization", "Bearer guess"}} {
 		rec, body := serve(t, h, "/readyz", hdr...)
 		raw := rec.Body.String()
@@ -104,7 +104,7 @@ func TestHandlerHidesDetailsFromUnauthorizedCallers(t *testing.T) {
 func TestHandlerStatusCodesVerboseExclude(t *testing.T) {
 	r := newRegistry(t)
 	must(t, r.Register("db", failWith("down")))
-	must(t, r.Register("disk", warnWith("80% full"), healthcheck.NonCritical()))
+	must(t, r.Register("disk", warnWith("80% full"), healthcheck.WithoutCritical()))
 	h := healthcheck.Handler(r, healthcheck.Readiness, healthcheck.WithAuthorizer(adminOnly))
 
 	if rec, body := serve(t, h, "/readyz"); rec.Code != http.StatusServiceUnavailable || body["status"] != "fail" {
@@ -144,7 +144,7 @@ func TestChecksAsMetrics(t *testing.T) {
 	defer p.Shutdown(context.Background())
 	r := newRegistry(t, healthcheck.WithMeterProvider(p))
 	must(t, r.Register("db", failWith("down")))
-	must(t, r.Register("disk", healthcheck.CheckFunc(pass), healthcheck.NonCritical()))
+	must(t, r.Register("disk", healthcheck.CheckFunc(pass), healthcheck.WithoutCritical()))
 	r.Check(t.Context(), healthcheck.Readiness)
 	r.Check(t.Context(), healthcheck.Readiness)
 

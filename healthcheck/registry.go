@@ -109,19 +109,19 @@ type checkOptionFunc func(checkConfig) checkConfig
 
 func (f checkOptionFunc) applyCheck(c checkConfig) checkConfig { return f(c) }
 
-// NonCritical makes a failure of the check degrade the service (warn)
+// WithoutCritical makes a failure of the check degrade the service (warn)
 // instead of failing it. By default, a check is critical.
-func NonCritical() CheckOption {
+func WithoutCritical() CheckOption {
 	return checkOptionFunc(func(c checkConfig) checkConfig {
 		c.critical = false
 		return c
 	})
 }
 
-// ForKinds says which probes run the check (Liveness, Readiness or both).
+// WithKinds says which probes run the check (Liveness, Readiness or both).
 // By default, Readiness only: a failing dependency should stop traffic, not
 // restart the process.
-func ForKinds(k Kind) CheckOption {
+func WithKinds(k Kind) CheckOption {
 	return checkOptionFunc(func(c checkConfig) checkConfig {
 		if k&(Liveness|Readiness) != 0 {
 			c.kind = k & (Liveness | Readiness)
@@ -130,9 +130,9 @@ func ForKinds(k Kind) CheckOption {
 	})
 }
 
-// Timeout bounds one run: the check's context is cancelled and the run is
+// WithTimeout bounds one run: the check's context is cancelled and the run is
 // reported failed with "timeout after <d>". By default, DefaultTimeout (5 s).
-func Timeout(d time.Duration) CheckOption {
+func WithTimeout(d time.Duration) CheckOption {
 	return checkOptionFunc(func(c checkConfig) checkConfig {
 		if d > 0 {
 			c.timeout = d
@@ -141,11 +141,11 @@ func Timeout(d time.Duration) CheckOption {
 	})
 }
 
-// Interval runs the check in the background every d and serves probes from
+// WithInterval runs the check in the background every d and serves probes from
 // the cached result, so that a probe never waits for a slow dependency.
 // Until the first run the check is StatusUnknown, which does not pass. By
 // default, a check runs on demand, when a probe asks.
-func Interval(d time.Duration) CheckOption {
+func WithInterval(d time.Duration) CheckOption {
 	return checkOptionFunc(func(c checkConfig) checkConfig {
 		if d > 0 {
 			c.interval = d
@@ -154,9 +154,9 @@ func Interval(d time.Duration) CheckOption {
 	})
 }
 
-// InitialDelay waits d after registration before the first run; until
+// WithInitialDelay waits d after registration before the first run; until
 // then the check is StatusUnknown. By default, there is no delay.
-func InitialDelay(d time.Duration) CheckOption {
+func WithInitialDelay(d time.Duration) CheckOption {
 	return checkOptionFunc(func(c checkConfig) checkConfig {
 		if d > 0 {
 			c.initialDelay = d
@@ -165,20 +165,20 @@ func InitialDelay(d time.Duration) CheckOption {
 	})
 }
 
-// Tags labels the check for people reading the detailed report. By
+// WithTags labels the check for people reading the detailed report. By
 // default, there are none.
-func Tags(tags ...string) CheckOption {
+func WithTags(tags ...string) CheckOption {
 	return checkOptionFunc(func(c checkConfig) checkConfig {
 		c.tags = append(c.tags[:len(c.tags):len(c.tags)], tags...)
 		return c
 	})
 }
 
-// Component sets the draft's componentType (for example "datastore",
+// WithComponent sets the draft's componentType (for example "datastore",
 // "component", "system") and the measurement that names the check in the
 // HTTP body ("db:responseTime"). By default, neither is set and the body
 // uses the bare name.
-func Component(componentType, measurement string) CheckOption {
+func WithComponent(componentType, measurement string) CheckOption {
 	return checkOptionFunc(func(c checkConfig) checkConfig {
 		c.componentType, c.measurement = componentType, measurement
 		return c
@@ -246,7 +246,7 @@ func New(opts ...Option) (*Registry, error) {
 
 // Register adds a check under name (which must be new and non-empty). A
 // check with an Interval starts running in the background at once (after
-// its InitialDelay).
+// its WithInitialDelay).
 func (r *Registry) Register(name string, c Checker, opts ...CheckOption) error {
 	if name == "" {
 		return errors.New("healthcheck: empty check name")

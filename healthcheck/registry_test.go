@@ -119,7 +119,7 @@ func TestAggregation(t *testing.T) {
 			for _, c := range tt.checks {
 				var opts []healthcheck.CheckOption
 				if !c.critical {
-					opts = append(opts, healthcheck.NonCritical())
+					opts = append(opts, healthcheck.WithoutCritical())
 				}
 				must(t, r.Register(c.name, c.check, opts...))
 			}
@@ -137,8 +137,8 @@ func TestAggregation(t *testing.T) {
 func TestKindsAndExclude(t *testing.T) {
 	r := newRegistry(t)
 	must(t, r.Register("db", failWith("down")))
-	must(t, r.Register("deadlock", healthcheck.CheckFunc(pass), healthcheck.ForKinds(healthcheck.Liveness)))
-	must(t, r.Register("both", healthcheck.CheckFunc(pass), healthcheck.ForKinds(healthcheck.Liveness|healthcheck.Readiness)))
+	must(t, r.Register("deadlock", healthcheck.CheckFunc(pass), healthcheck.WithKinds(healthcheck.Liveness)))
+	must(t, r.Register("both", healthcheck.CheckFunc(pass), healthcheck.WithKinds(healthcheck.Liveness|healthcheck.Readiness)))
 	if rep := r.Check(t.Context(), healthcheck.Liveness); rep.Status != healthcheck.StatusPass || len(rep.Checks) != 2 {
 		t.Errorf("liveness: %v with %d checks, want pass with deadlock and both", rep.Status, len(rep.Checks))
 	}
@@ -155,7 +155,7 @@ func TestTimeoutBoundsAHangingCheck(t *testing.T) {
 	must(t, r.Register("hangs", healthcheck.CheckFunc(func(ctx context.Context) error {
 		<-ctx.Done()
 		return ctx.Err()
-	}), healthcheck.Timeout(20*time.Millisecond)))
+	}), healthcheck.WithTimeout(20*time.Millisecond)))
 	must(t, r.Register("fast", healthcheck.CheckFunc(pass)))
 	rep := r.Check(t.Context(), healthcheck.Readiness)
 	byName := map[string]healthcheck.CheckResult{}
@@ -183,7 +183,7 @@ func TestCheckIgnoringItsContextIsNotStartedTwice(t *testing.T) {
 		mu.Unlock()
 		<-release // ignores its context
 		return nil
-	}), healthcheck.Timeout(10*time.Millisecond)))
+	}), healthcheck.WithTimeout(10*time.Millisecond)))
 
 	first := r.Check(t.Context(), healthcheck.Readiness).Checks[0]
 	second := r.Check(t.Context(), healthcheck.Readiness).Checks[0]
@@ -204,7 +204,7 @@ func TestCheckIgnoringItsContextIsNotStartedTwice(t *testing.T) {
 func TestPanickingCheck(t *testing.T) {
 	r := newRegistry(t)
 	must(t, r.Register("boom", healthcheck.CheckFunc(func(context.Context) error { panic("kaboom") })))
-	must(t, r.Register("ok", healthcheck.CheckFunc(pass), healthcheck.NonCritical()))
+	must(t, r.Register("ok", healthcheck.CheckFunc(pass), healthcheck.WithoutCritical()))
 	for range 3 {
 		rep := r.Check(t.Context(), healthcheck.Readiness)
 		if rep.Status != healthcheck.StatusFail || rep.Checks[0].Output != "panic: kaboom" || rep.Checks[1].Status != healthcheck.StatusPass {
@@ -233,7 +233,7 @@ func TestBackgroundCheck(t *testing.T) {
 			return errors.New("down")
 		}
 		return nil
-	}), healthcheck.Interval(time.Minute), healthcheck.InitialDelay(30*time.Second)))
+	}), healthcheck.WithInterval(time.Minute), healthcheck.WithInitialDelay(30*time.Second)))
 
 	<-clk.waiters // the loop waits for its initial delay
 	// Before the first run the check is unknown: the probe must not pass.
@@ -273,7 +273,7 @@ func TestBackgroundCheck(t *testing.T) {
 func TestInitialDelayOnDemand(t *testing.T) {
 	clk := newManualClock()
 	r := newRegistry(t, healthcheck.WithClock(clk))
-	must(t, r.Register("warm", healthcheck.CheckFunc(pass), healthcheck.InitialDelay(time.Minute)))
+	must(t, r.Register("warm", healthcheck.CheckFunc(pass), healthcheck.WithInitialDelay(time.Minute)))
 	if rep := r.Check(t.Context(), healthcheck.Readiness); rep.Checks[0].Status != healthcheck.StatusUnknown {
 		t.Errorf("during the initial delay: %v", rep.Checks[0].Status)
 	}
@@ -328,7 +328,7 @@ func TestRegistryConcurrentSafe(t *testing.T) {
 		wg.Go(func() {
 			for i := range 50 {
 				name := fmt.Sprintf("c%d-%d", g, i)
-				_ = r.Register(name, healthcheck.CheckFunc(pass), healthcheck.Interval(time.Hour))
+				_ = r.Register(name, healthcheck.CheckFunc(pass), healthcheck.WithInterval(time.Hour))
 				_ = r.SetEnabled(name, i%2 == 0)
 				if i%3 == 0 {
 					_ = r.Unregister(name)
@@ -352,7 +352,7 @@ func TestRunAllRunsBackgroundChecks(t *testing.T) {
 	r := newRegistry(t, healthcheck.WithClock(clk))
 	runs := make(chan struct{}, 10)
 	must(t, r.Register("bg", healthcheck.CheckFunc(func(context.Context) error { runs <- struct{}{}; return nil }),
-		healthcheck.Interval(time.Hour), healthcheck.InitialDelay(time.Hour)))
+		healthcheck.WithInterval(time.Hour), healthcheck.WithInitialDelay(time.Hour)))
 	<-clk.waiters
 	rep := r.RunAll(t.Context())
 	<-runs
@@ -367,10 +367,10 @@ func TestStatusChangeLogNamesTheChecks(t *testing.T) {
 	logger, logs := logtest.New()
 	r := newRegistry(t, healthcheck.WithLogger(logger))
 	must(t, r.Register("db", healthcheck.CheckFunc(pass)))
-	must(t, r.Register("cache", failWith("down"), healthcheck.NonCritical()))
+	must(t, r.Register("cache", failWith("down"), healthcheck.WithoutCritical()))
 	// Running only the liveness checks (none) leaves both unknown: the
 	// aggregate changes from unknown to fail because db has not run yet.
-	must(t, r.Register("loop", healthcheck.CheckFunc(pass), healthcheck.ForKinds(healthcheck.Liveness)))
+	must(t, r.Register("loop", healthcheck.CheckFunc(pass), healthcheck.WithKinds(healthcheck.Liveness)))
 	r.Check(t.Context(), healthcheck.Liveness)
 	if out := logs.String(); !strings.Contains(out, "to=fail") || !strings.Contains(out, `not_passing=cache:unknown,db:unknown`) {
 		t.Errorf("first change:\n%s", out)

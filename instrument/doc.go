@@ -1,7 +1,8 @@
 // Package instrument records what a service owner looks at first: every
 // HTTP request timed, routed and counted (Middleware), the Go runtime and
-// the process (StartRuntime), and a performance summary computed from them
-// with PromQL (Summary).
+// the process (StartRuntime). The performance summary computed from them
+// with PromQL lives in package performance, so that the middleware does not
+// link the PromQL engine.
 //
 // # Middleware
 //

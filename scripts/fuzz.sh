@@ -34,7 +34,7 @@ run ./instrument FuzzRequestID
 run ./instrument FuzzRedactHeaders
 run ./exporter FuzzConfigFromEnv
 run ./alerting FuzzParseRules
-run ./alerting FuzzParseSLOs
+run ./alerting/slo FuzzParse
 run ./alerting FuzzSilenceMatchers
 
 echo "fuzz: every target ran for $time without a failure"

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/vitalsgo/vitals/alerting"
+	"github.com/vitalsgo/vitals/alerting/notify"
 	"github.com/vitalsgo/vitals/internal/logtest"
 )
 
@@ -51,7 +52,7 @@ const (
 // The shop does not yet route alerts to Alertmanager by flag: there is no
 // such flag. The Alertmanager half therefore takes the alerts Vitals
 // reports firing on /monitoring/api/alerts and sends them with the
-// package's alerting.Alertmanager notifier, as a route to it would. The
+// package's notify.Alertmanager notifier, as a route to it would. The
 // Prometheus the test runs has no alertmanagers configured on purpose:
 // its alerts have the same labels as Vitals', and Alertmanager would
 // merge the two, so it could not tell whose it lists.
@@ -289,7 +290,7 @@ func TestAlertsAgreeWithPrometheus(t *testing.T) {
 	}
 	sent := slices.Clone(vitalsFiring)
 	nctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	err = (&alerting.Alertmanager{URLs: []string{am.url}, Client: client}).Notify(nctx, sent)
+	err = (&notify.Alertmanager{URLs: []string{am.url}, Client: client}).Notify(nctx, sent)
 	cancel()
 	if err != nil {
 		t.Fatalf("notifying Alertmanager: %v", err)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/vitalsgo/vitals"
 	"github.com/vitalsgo/vitals/healthcheck"
+	"github.com/vitalsgo/vitals/healthcheck/promcheck"
 )
 
 // registerChecks adds the shop's health checks: the database (critical:
@@ -12,16 +13,16 @@ import (
 // critical: degraded, not down).
 func registerChecks(v *vitals.Vitals, st *store) error {
 	if err := v.Health().Register("sqlite", healthcheck.SQLPing(st.db),
-		healthcheck.ForKinds(healthcheck.Readiness), healthcheck.Timeout(2*time.Second),
-		healthcheck.Component("datastore", "responseTime")); err != nil {
+		healthcheck.WithKinds(healthcheck.Readiness), healthcheck.WithTimeout(2*time.Second),
+		healthcheck.WithComponent("datastore", "responseTime")); err != nil {
 		return err
 	}
 	if mem := v.Memory(); mem != nil {
 		errors5xx := `sum(rate(http_server_request_duration_seconds_count{http_response_status_code=~"5.."}[5m]))
   / sum(rate(http_server_request_duration_seconds_count[5m]))`
-		if err := v.Health().Register("error-ratio", healthcheck.MetricThreshold(mem, errors5xx, 0.01, 0.05),
-			healthcheck.NonCritical(), healthcheck.Interval(15*time.Second),
-			healthcheck.Component("component", "errorRatio")); err != nil {
+		if err := v.Health().Register("error-ratio", promcheck.Threshold(mem, errors5xx, 0.01, 0.05),
+			healthcheck.WithoutCritical(), healthcheck.WithInterval(15*time.Second),
+			healthcheck.WithComponent("component", "errorRatio")); err != nil {
 			return err
 		}
 	}

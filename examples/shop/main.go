@@ -27,7 +27,7 @@ import (
 	"time"
 
 	"github.com/vitalsgo/vitals"
-	"github.com/vitalsgo/vitals/alerting"
+	"github.com/vitalsgo/vitals/alerting/slo"
 	"github.com/vitalsgo/vitals/bizmetrics"
 	"github.com/vitalsgo/vitals/exporter/memory"
 )
@@ -177,11 +177,11 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 
 // shopSLOs are the shop's service level objectives; their Prometheus rules
 // are committed as docs/rules/shop-slos.yml (see docs/slos.md).
-func shopSLOs() []alerting.SLO {
-	availability := alerting.HTTPAvailability("availability", 99.9, "")
-	latency := alerting.HTTPLatency("latency", 99, 250*time.Millisecond, "")
+func shopSLOs() []slo.SLO {
+	availability := slo.HTTPAvailability("availability", 99.9, "")
+	latency := slo.HTTPLatency("latency", 99, 250*time.Millisecond, "")
 	availability.Service, latency.Service = "shop", "shop"
-	return []alerting.SLO{availability, latency}
+	return []slo.SLO{availability, latency}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

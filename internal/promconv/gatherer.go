@@ -23,7 +23,7 @@ import (
 type Gatherer struct {
 	reader  sdkmetric.Reader
 	onError func(error)
-	conv   *Converter
+	conv    *Converter
 	// pool holds *metricdata.ResourceMetrics that are not cleared between
 	// uses, so the SDK can reuse their slices on the next collection.
 	pool sync.Pool

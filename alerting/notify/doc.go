@@ -1,0 +1,29 @@
+// Package notify delivers the alert engine's notifications: a retrying
+// Queue and the notifiers behind it, Log, Webhook (the Alertmanager
+// webhook payload), Slack, Email (SMTP) and Alertmanager (its API v2).
+// Every one is an alerting.Notifier; package alerting does not import this
+// one, so a program that only evaluates rules links no SMTP client.
+//
+// # Queues
+//
+// None of the notifiers retries or queues: wrap each in a Queue (NewQueue,
+// or QueueRoutes for every notifier of a set of routes), which never blocks
+// its caller and owns timeouts, retries with exponential backoff and full
+// jitter, the bound on pending notifications (DefaultSize) and the
+// MetricNotifications counter. A receiver that asks for time
+// (Retry-After) gets it, up to the maximum backoff. Errors are logged at
+// most once a minute per distinct message. Shutdown delivers what is
+// queued until its context ends.
+//
+// # Errors
+//
+// HTTP notifiers return a StatusError for a non-2xx answer; a Queue retries
+// only 5xx, 408 and 429 answers, temporary SMTP replies and transport
+// errors. Alertmanager with several URLs returns a PartialError when some
+// of them took the alerts; the notification counts as sent. No error or
+// log line carries a receiver's credentials.
+//
+// # Concurrency
+//
+// Notifiers and queues are safe for concurrent use.
+package notify

@@ -1,0 +1,416 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+
+	"github.com/vitalsgo/vitals/alerting"
+	"github.com/vitalsgo/vitals/internal/ratelog"
+)
+
+// Defaults of the queue options.
+const (
+	// DefaultSize is how many notifications may wait for delivery.
+	DefaultSize = 1024
+	// DefaultTimeout bounds one delivery attempt.
+	DefaultTimeout = 10 * time.Second
+	// DefaultAttempts is how many times a notification is tried.
+	DefaultAttempts = 5
+	// DefaultBackoff is the upper bound of the first wait between
+	// attempts; it doubles with each retry.
+	DefaultBackoff = 500 * time.Millisecond
+	// DefaultMaxBackoff caps the upper bound of the waits.
+	DefaultMaxBackoff = 30 * time.Second
+)
+
+// ScopeName is the instrumentation scope of the queue's metrics.
+const ScopeName = "github.com/vitalsgo/vitals/alerting/notify"
+
+// MetricNotifications is the counter a Queue records with
+// WithMeterProvider, vitals_alerting_notifications_total on /metrics,
+// with the attributes notifier (the queue's name) and outcome: sent (a
+// notification delivered), failed (an attempt that failed; a notification
+// retried twice then delivered counts two failed and one sent) and dropped
+// (a notification given up: the queue was full or stopped, retrying could
+// not help, or the attempts ran out).
+const MetricNotifications = "vitals.alerting.notifications"
+
+// ErrFull is returned by Queue.Notify when the queue holds as many
+// notifications as its size allows.
+var ErrFull = errors.New("notification queue full")
+
+var _ alerting.Notifier = (*Queue)(nil)
+
+// Queue delivers notifications to one Notifier from its own goroutine, so
+// that the caller never waits for a slow or broken receiver: Notify
+// returns at once, and a full queue drops the notification and counts it.
+// A Queue is itself an alerting.Notifier, the one a route of the engine
+// should call.
+// Each attempt is bounded by a timeout; failed attempts are retried with
+// exponential backoff and full jitter, except when retrying cannot help
+// (see StatusError.Temporary). Errors are logged at most once a minute per
+// distinct message. Create a Queue with NewQueue and end it with Shutdown. It
+// is safe for concurrent use.
+type Queue struct {
+	notifier alerting.Notifier
+	name     string
+	cfg      queueConfig
+	errs     *ratelog.Limiter
+	counter  metric.Int64Counter
+	sent     metric.AddOption
+	failed   metric.AddOption
+	dropped  metric.AddOption
+
+	ch chan queueItem
+
+	mu      sync.RWMutex // guards stopped against sends on ch
+	stopped bool
+
+	stopOnce sync.Once
+	stopping chan struct{} // closed by Shutdown: drain, then end
+	abandon  context.CancelFunc
+	done     chan struct{} // closed when the worker has ended
+}
+
+type queueItem struct {
+	group  alerting.NotificationGroup
+	hasGrp bool
+	alerts []alerting.Alert
+}
+
+// Option configures NewQueue.
+type Option interface {
+	applyQueue(queueConfig) queueConfig
+}
+
+type queueConfig struct {
+	size       int
+	timeout    time.Duration
+	attempts   int
+	backoff    time.Duration
+	maxBackoff time.Duration
+	clock      alerting.Clock
+	logger     *slog.Logger
+	mp         metric.MeterProvider
+}
+
+type queueOptionFunc func(queueConfig) queueConfig
+
+func (f queueOptionFunc) applyQueue(c queueConfig) queueConfig { return f(c) }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                         { return time.Now() }
+func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+func newQueueConfig(opts []Option) queueConfig {
+	cfg := queueConfig{
+		size:       DefaultSize,
+		timeout:    DefaultTimeout,
+		attempts:   DefaultAttempts,
+		backoff:    DefaultBackoff,
+		maxBackoff: DefaultMaxBackoff,
+		clock:      systemClock{},
+		logger:     slog.Default(),
+		mp:         noop.NewMeterProvider(),
+	}
+	for _, o := range opts {
+		if o != nil {
+			cfg = o.applyQueue(cfg)
+		}
+	}
+	return cfg
+}
+
+// WithSize bounds the notifications waiting for delivery (the one
+// being delivered not included). By default, DefaultSize (1024).
+func WithSize(n int) Option {
+	return queueOptionFunc(func(c queueConfig) queueConfig {
+		if n > 0 {
+			c.size = n
+		}
+		return c
+	})
+}
+
+// WithTimeout bounds each delivery attempt. By default,
+// DefaultTimeout (10 s).
+func WithTimeout(d time.Duration) Option {
+	return queueOptionFunc(func(c queueConfig) queueConfig {
+		if d > 0 {
+			c.timeout = d
+		}
+		return c
+	})
+}
+
+// WithAttempts sets how many times a notification is tried, the
+// first attempt included; 1 means no retries. By default,
+// DefaultAttempts (5).
+func WithAttempts(n int) Option {
+	return queueOptionFunc(func(c queueConfig) queueConfig {
+		if n > 0 {
+			c.attempts = n
+		}
+		return c
+	})
+}
+
+// WithBackoff sets the wait before retry n (from 1) to a random
+// duration between 0 and min(max, base·2ⁿ⁻¹) ("full jitter"). By default,
+// DefaultBackoff (500 ms) and DefaultMaxBackoff (30 s).
+func WithBackoff(base, max time.Duration) Option {
+	return queueOptionFunc(func(c queueConfig) queueConfig {
+		if base > 0 {
+			c.backoff = base
+		}
+		if max > 0 {
+			c.maxBackoff = max
+		}
+		return c
+	})
+}
+
+// WithClock sets the clock the queue waits on between attempts, so that
+// tests can retry without waiting. By default, the system clock.
+func WithClock(c alerting.Clock) Option {
+	return queueOptionFunc(func(cfg queueConfig) queueConfig {
+		if c != nil {
+			cfg.clock = c
+		}
+		return cfg
+	})
+}
+
+// WithLogger sets the logger of failed deliveries. By default,
+// slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return queueOptionFunc(func(c queueConfig) queueConfig {
+		if l != nil {
+			c.logger = l
+		}
+		return c
+	})
+}
+
+// WithMeterProvider records MetricNotifications through mp. By
+// default, no metrics are recorded.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return queueOptionFunc(func(c queueConfig) queueConfig {
+		if mp != nil {
+			c.mp = mp
+		}
+		return c
+	})
+}
+
+// NewQueue starts a queue delivering to n. name identifies it in logs and
+// in the notifier attribute of MetricNotifications (keep the set of names
+// small, for example a route's name and the notifier's index).
+func NewQueue(n alerting.Notifier, name string, opts ...Option) *Queue {
+	cfg := newQueueConfig(opts)
+	q := &Queue{
+		notifier: n,
+		name:     name,
+		cfg:      cfg,
+		errs:     ratelog.New(cfg.logger, "alerting: notification failed", 0, nil),
+		ch:       make(chan queueItem, cfg.size),
+		stopping: make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	counter, err := cfg.mp.Meter(ScopeName).Int64Counter(MetricNotifications,
+		metric.WithUnit("{notification}"),
+		metric.WithDescription("Alert notifications by outcome: sent, failed (attempts) and dropped."))
+	if err != nil {
+		q.errs.Handle(fmt.Errorf("alerting: creating %s: %w", MetricNotifications, err))
+		counter, _ = noop.NewMeterProvider().Meter(ScopeName).Int64Counter(MetricNotifications)
+	}
+	q.counter = counter
+	notifier := attribute.String("notifier", name)
+	q.sent = metric.WithAttributeSet(attribute.NewSet(notifier, attribute.String("outcome", "sent")))
+	q.failed = metric.WithAttributeSet(attribute.NewSet(notifier, attribute.String("outcome", "failed")))
+	q.dropped = metric.WithAttributeSet(attribute.NewSet(notifier, attribute.String("outcome", "dropped")))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	q.abandon = cancel
+	go q.run(ctx)
+	return q
+}
+
+// Notify hands alerts to the queue for delivery and returns at once; the
+// notification group ctx carries, if any, goes with them to the notifier.
+// It returns an error, and counts the notification as dropped, when the
+// queue is full or shut down. An empty batch is accepted and not
+// delivered. The slice is copied; the alerts' maps are not, and must not
+// change afterwards.
+func (q *Queue) Notify(ctx context.Context, alerts []alerting.Alert) error {
+	it := queueItem{alerts: alerts}
+	it.group, it.hasGrp = alerting.NotificationGroupFromContext(ctx)
+	return q.enqueue(it)
+}
+
+func (q *Queue) enqueue(it queueItem) error {
+	if len(it.alerts) == 0 {
+		return nil
+	}
+	it.alerts = slices.Clone(it.alerts)
+	q.mu.RLock()
+	ok := !q.stopped
+	if ok {
+		select {
+		case q.ch <- it:
+		default:
+			ok = false
+		}
+	}
+	stopped := q.stopped
+	q.mu.RUnlock()
+	if !ok {
+		q.counter.Add(context.Background(), 1, q.dropped)
+		if stopped {
+			return fmt.Errorf("alerting: queue %q: %w", q.name, alerting.ErrShutdown)
+		}
+		return fmt.Errorf("alerting: queue %q: %w (%d notifications waiting)", q.name, ErrFull, q.cfg.size)
+	}
+	return nil
+}
+
+// Shutdown stops accepting notifications and delivers those queued,
+// retrying as usual, until ctx is done; then it cancels the attempt in
+// progress, drops what is left (counted), waits for the worker to end and
+// returns ctx's error. Notifiers must honour their context for Shutdown to
+// return promptly. Calls after the first return alerting.ErrShutdown.
+func (q *Queue) Shutdown(ctx context.Context) error {
+	first := false
+	q.stopOnce.Do(func() {
+		first = true
+		q.mu.Lock()
+		q.stopped = true
+		q.mu.Unlock()
+		close(q.stopping)
+	})
+	if !first {
+		return alerting.ErrShutdown
+	}
+	defer q.abandon()
+	select {
+	case <-q.done:
+		return nil
+	case <-ctx.Done():
+		q.abandon()
+		<-q.done
+		return fmt.Errorf("alerting: queue %q stopped before delivering everything: %w", q.name, ctx.Err())
+	}
+}
+
+// run is the worker: it delivers until Shutdown, then drains what is queued.
+func (q *Queue) run(ctx context.Context) {
+	defer close(q.done)
+	for {
+		select {
+		case it := <-q.ch:
+			q.deliver(ctx, it)
+		case <-q.stopping:
+			for {
+				select {
+				case it := <-q.ch:
+					q.deliver(ctx, it)
+				default:
+					return // Shutdown blocks sends, so nothing more can come
+				}
+			}
+		}
+	}
+}
+
+// deliver tries one notification until it is sent, cannot be, or ctx (the
+// queue's life) ends.
+func (q *Queue) deliver(ctx context.Context, it queueItem) {
+	if ctx.Err() != nil {
+		q.counter.Add(context.Background(), 1, q.dropped)
+		return
+	}
+	for attempt := 1; ; attempt++ {
+		err := q.attempt(ctx, it)
+		if err == nil {
+			q.counter.Add(context.Background(), 1, q.sent)
+			return
+		}
+		var partial *PartialError
+		if errors.As(err, &partial) {
+			q.counter.Add(context.Background(), 1, q.sent)
+			q.errs.Handle(err, slog.String("notifier", q.name))
+			return
+		}
+		q.counter.Add(context.Background(), 1, q.failed)
+		final := ctx.Err() != nil || attempt >= q.cfg.attempts || !retryable(err)
+		q.errs.Handle(err, slog.String("notifier", q.name), slog.Int("attempt", attempt), slog.Bool("dropped", final))
+		if final || q.wait(ctx, q.retryWait(attempt, err)) != nil {
+			q.counter.Add(context.Background(), 1, q.dropped)
+			return
+		}
+	}
+}
+
+// attempt calls the notifier once, bounded by the attempt timeout; a
+// panic becomes an error.
+func (q *Queue) attempt(ctx context.Context, it queueItem) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, q.cfg.timeout)
+	defer cancel()
+	if it.hasGrp {
+		ctx = alerting.ContextWithNotificationGroup(ctx, it.group)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("alerting: notifier %q panicked: %v", q.name, r)
+		}
+	}()
+	return q.notifier.Notify(ctx, it.alerts)
+}
+
+// retryWait returns the wait before retry n after err: the backoff, or
+// longer if the receiver asked for it with Retry-After, never longer than
+// the maximum backoff (a receiver asking for an hour must not stall every
+// notification queued behind this one).
+func (q *Queue) retryWait(n int, err error) time.Duration {
+	wait := q.backoff(n)
+	var se *StatusError
+	if errors.As(err, &se) && se.RetryAfter > wait {
+		wait = min(se.RetryAfter, max(q.cfg.maxBackoff, wait))
+	}
+	return wait
+}
+
+// backoff returns the wait before retry n (from 1): uniform in
+// [0, min(max, base·2ⁿ⁻¹)].
+func (q *Queue) backoff(n int) time.Duration {
+	limit := q.cfg.backoff
+	for i := 1; i < n && limit < q.cfg.maxBackoff; i++ {
+		limit *= 2
+	}
+	limit = min(limit, q.cfg.maxBackoff)
+	if limit <= 0 {
+		return 0
+	}
+	return rand.N(limit + 1)
+}
+
+// wait waits on the queue's clock for d or until ctx is done.
+func (q *Queue) wait(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-q.cfg.clock.After(d):
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,70 @@
+package promcheck
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/vitalsgo/vitals/exporter/memory"
+	"github.com/vitalsgo/vitals/healthcheck"
+)
+
+// Querier answers PromQL instant queries at its own clock. The in-memory
+// reader (*memory.Reader) is one.
+type Querier interface {
+	// Query evaluates the PromQL expression expr at ts.
+	Query(ctx context.Context, expr string, ts time.Time) (memory.Result, error)
+	// Now is the time a check evaluates its expression at.
+	Now() time.Time
+}
+
+var _ Querier = (*memory.Reader)(nil)
+
+// Threshold checks a PromQL expression evaluated through q at q.Now(): the
+// check warns when its value is above warnAbove and fails when it is above
+// failAbove (for a vector, the largest element counts). No data passes; a
+// query error fails. For example the 5xx ratio of the last five minutes:
+//
+//	promcheck.Threshold(v.Memory(), `sum(rate(http_server_request_duration_seconds_count{http_response_status_code=~"5.."}[5m])) / sum(rate(http_server_request_duration_seconds_count[5m]))`, 0.01, 0.05)
+func Threshold(q Querier, expr string, warnAbove, failAbove float64) healthcheck.Checker {
+	return healthcheck.ResultFunc(func(ctx context.Context) healthcheck.Result {
+		res, err := q.Query(ctx, expr, q.Now())
+		if err != nil {
+			return healthcheck.Result{Status: healthcheck.StatusFail, Output: fmt.Sprintf("query %q: %v", expr, err)}
+		}
+		v, ok := maxValue(res)
+		if !ok {
+			return healthcheck.Result{Status: healthcheck.StatusPass, Output: "no data"}
+		}
+		out := healthcheck.Result{Status: healthcheck.StatusPass, ObservedValue: v}
+		switch {
+		case v > failAbove:
+			out.Status = healthcheck.StatusFail
+		case v > warnAbove:
+			out.Status = healthcheck.StatusWarn
+		}
+		if out.Status != healthcheck.StatusPass {
+			out.Output = fmt.Sprintf("%s = %g", expr, v)
+		}
+		return out
+	})
+}
+
+// maxValue returns the value of a scalar, or the largest non-NaN element of
+// a vector, and whether there was one.
+func maxValue(res memory.Result) (float64, bool) {
+	switch v := res.Value.(type) {
+	case memory.Scalar:
+		return v.V, !math.IsNaN(v.V)
+	case memory.Vector:
+		best, found := math.Inf(-1), false
+		for _, s := range v {
+			if !math.IsNaN(s.F) && s.F > best {
+				best, found = s.F, true
+			}
+		}
+		return best, found
+	}
+	return 0, false
+}

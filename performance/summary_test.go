@@ -1,0 +1,960 @@
+package performance_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"reflect"
+	"runtime/debug"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/runtime"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.uber.org/goleak"
+
+	"github.com/vitalsgo/vitals/exporter/memory"
+	"github.com/vitalsgo/vitals/performance"
+)
+
+// summaryClock is a hand-moved clock for the memory reader, safe for
+// concurrent use.
+type summaryClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *summaryClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *summaryClock) Advance(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+	return c.t
+}
+
+// summaryStart is the start of the summaryScripted window.
+var summaryStart = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// summaryBounds are the bucket bounds of http.server.request.duration.
+var summaryBounds = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+
+// summaryRequest is N requests of the script with the same attributes and
+// duration.
+type summaryRequest struct {
+	Method, Route string
+	Status        int
+	ErrorType     string
+	Seconds       float64
+	N             int
+}
+
+// summaryBatch is one batch of the script: 18 requests on 5 (route,
+// method) pairs, with 2xx, 4xx, 5xx and a recovered panic. The summaryScripted
+// reader records it twice.
+var summaryBatch = []summaryRequest{
+	{"GET", "/orders/{id}", 200, "", 0.02, 4},
+	{"GET", "/orders/{id}", 200, "", 0.2, 2},
+	{"GET", "/orders/{id}", 200, "", 0.6, 1},
+	{"GET", "/users/{id}", 200, "", 0.004, 3},
+	{"GET", "/users/{id}", 404, "", 0.003, 1},
+	{"POST", "/orders", 201, "", 0.3, 2},
+	{"POST", "/orders", 201, "", 1.5, 1},
+	{"POST", "/orders", 500, "500", 3.0, 1},
+	{"GET", "/panic", 500, "*errors.errorString", 0.04, 2},
+	{"DELETE", "/orders/{id}", 503, "503", 8.0, 1},
+}
+
+// summaryRecorder records requests the way instrument.Middleware does: the
+// same instruments, units, buckets and attributes; and cache lookups as
+// bizmetrics counts them.
+type summaryRecorder struct {
+	duration metric.Float64Histogram
+	slow     metric.Int64Counter
+	sched    metric.Float64Histogram
+	cache    metric.Int64Counter
+}
+
+// summaryCacheOp is N operations of the script on one cache.
+type summaryCacheOp struct {
+	Cache, Operation, Result string
+	N                        int
+}
+
+// summaryCacheBatch is the cache operations of one batch: sessions hit 6
+// times of 8, products 3 of 6; sets carry no result.
+var summaryCacheBatch = []summaryCacheOp{
+	{"sessions", "get", "hit", 6},
+	{"sessions", "get", "miss", 2},
+	{"sessions", "set", "", 1},
+	{"products", "get", "hit", 3},
+	{"products", "get", "miss", 3},
+}
+
+func newSummaryRecorder(mp metric.MeterProvider) (*summaryRecorder, error) {
+	m := mp.Meter("github.com/vitalsgo/vitals/performance")
+	var rec summaryRecorder
+	var err error
+	if rec.duration, err = m.Float64Histogram("http.server.request.duration", metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(summaryBounds...)); err != nil {
+		return nil, err
+	}
+	if rec.slow, err = m.Int64Counter("vitals.http.server.slow_requests", metric.WithUnit("{request}")); err != nil {
+		return nil, err
+	}
+	// bizmetrics' cache counter, under its default namespace (bizmetrics
+	// reports it through an observable counter: the same series).
+	if rec.cache, err = mp.Meter("github.com/vitalsgo/vitals/bizmetrics").Int64Counter("app.cache.operations",
+		metric.WithUnit("{operation}")); err != nil {
+		return nil, err
+	}
+	// The runtime metrics as contrib's runtime instrumentation and its
+	// producer name them, with values the test chooses.
+	rt := mp.Meter("go.opentelemetry.io/contrib/instrumentation/runtime")
+	used, err := rt.Int64ObservableUpDownCounter("go.memory.used", metric.WithUnit("By"))
+	if err != nil {
+		return nil, err
+	}
+	limit, err := rt.Int64ObservableUpDownCounter("go.memory.limit", metric.WithUnit("By"))
+	if err != nil {
+		return nil, err
+	}
+	goroutines, err := rt.Int64ObservableUpDownCounter("go.goroutine.count", metric.WithUnit("{goroutine}"))
+	if err != nil {
+		return nil, err
+	}
+	stack := metric.WithAttributes(attribute.String("go.memory.type", "stack"))
+	other := metric.WithAttributes(attribute.String("go.memory.type", "other"))
+	if _, err = rt.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		o.ObserveInt64(used, 1<<20, stack)
+		o.ObserveInt64(used, 7<<20, other)
+		o.ObserveInt64(limit, 1<<30)
+		o.ObserveInt64(goroutines, 42)
+		return nil
+	}, used, limit, goroutines); err != nil {
+		return nil, err
+	}
+	if rec.sched, err = rt.Float64Histogram("go.schedule.duration", metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(1e-6, 1e-5, 1e-4, 1e-3, 1e-2)); err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// record records the requests, counting those over 1 s as slow, the cache
+// operations of summaryCacheBatch, and 100 scheduler latencies: 98 of 5 µs
+// and 2 of 500 µs.
+func (rec *summaryRecorder) record(ctx context.Context, reqs []summaryRequest) {
+	for _, c := range summaryCacheBatch {
+		kvs := []attribute.KeyValue{attribute.String("cache.name", c.Cache), attribute.String("cache.operation", c.Operation)}
+		if c.Result != "" {
+			kvs = append(kvs, attribute.String("cache.result", c.Result))
+		}
+		rec.cache.Add(ctx, int64(c.N), metric.WithAttributes(kvs...))
+	}
+	for _, q := range reqs {
+		kvs := []attribute.KeyValue{
+			attribute.String("http.request.method", q.Method),
+			attribute.Int("http.response.status_code", q.Status),
+			attribute.String("http.route", q.Route),
+			attribute.String("url.scheme", "http"),
+			attribute.String("network.protocol.version", "1.1"),
+		}
+		if q.ErrorType != "" {
+			kvs = append(kvs, attribute.String("error.type", q.ErrorType))
+		}
+		attrs := metric.WithAttributeSet(attribute.NewSet(kvs...))
+		for range q.N {
+			rec.duration.Record(ctx, q.Seconds, attrs)
+			if q.Seconds > 1 {
+				rec.slow.Add(ctx, 1, metric.WithAttributes(
+					attribute.String("http.request.method", q.Method), attribute.String("http.route", q.Route)))
+			}
+		}
+	}
+	for i := range 100 {
+		d := 5e-6
+		if i%50 == 0 {
+			d = 5e-4
+		}
+		rec.sched.Record(ctx, d)
+	}
+}
+
+// summaryScripted is a memory reader holding summaryBatch twice, over the
+// one-minute window that ends at end.
+type summaryScripted struct {
+	r   *memory.Reader
+	clk *summaryClock
+	end time.Time
+}
+
+// newSummaryScripted returns a reader holding summaryBatch twice.
+//
+// Collections at 30 s and 60 s of the window (summaryStart, +60 s] each
+// follow one batch, so every series' value at 60 s is twice its value v at
+// 30 s (a bucket with no requests stays at 0). increase(x[1m]) at 60 s then
+// is exactly 2v, the true count: the raw difference is v; the first sample
+// is 30 s after the window's start, within 1.1 × the 30 s between samples,
+// so Prometheus extrapolates all the way to the start, unless the
+// extrapolated zero point is nearer, which it is not (30 s × v/v = 30 s);
+// the factor is (30 s + 30 s) / 30 s = 2, and 2v is exact in floating point.
+func newSummaryScripted(t testing.TB) summaryScripted {
+	t.Helper()
+	clk := &summaryClock{t: summaryStart}
+	r := memory.New(memory.WithClock(clk))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r.SDKReader()))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	rec, err := newSummaryRecorder(mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for range 2 {
+		rec.record(ctx, summaryBatch)
+		clk.Advance(30 * time.Second)
+		if err := r.Collect(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return summaryScripted{r: r, clk: clk, end: clk.Now()}
+}
+
+// summaryLatencies returns every duration of the script (both batches)
+// matching keep, sorted.
+func summaryLatencies(keep func(summaryRequest) bool) []float64 {
+	var out []float64
+	for range 2 {
+		for _, q := range summaryBatch {
+			if keep(q) {
+				for range q.N {
+					out = append(out, q.Seconds)
+				}
+			}
+		}
+	}
+	sort.Float64s(out)
+	return out
+}
+
+// summaryHandQuantile is the nearest-rank q-quantile of sorted values.
+func summaryHandQuantile(sorted []float64, q float64) float64 {
+	return sorted[int(math.Ceil(q*float64(len(sorted))))-1]
+}
+
+// checkSummaryBucket fails unless got lies in the histogram bucket
+// [lower, upper] that holds want.
+func checkSummaryBucket(t *testing.T, name string, got, want float64) {
+	t.Helper()
+	lower, upper := 0.0, math.Inf(1)
+	for _, b := range summaryBounds {
+		if want <= b {
+			upper = b
+			break
+		}
+		lower = b
+	}
+	if got < lower || got > upper {
+		t.Errorf("%s = %v, want within the bucket [%v, %v] of the hand value %v", name, got, lower, upper, want)
+	}
+}
+
+func summaryApprox(a, b float64) bool {
+	return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b))
+}
+
+func TestSummaryScripted(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	sc := newSummaryScripted(t)
+	r, end := sc.r, sc.end
+
+	s, err := performance.Summarize(t.Context(), r, time.Minute,
+		performance.WithApdexThreshold(250*time.Millisecond), performance.WithTime(end))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Counts are exact (see newSummaryScripted): 2 × 18 requests, of which
+	// 2 × 4 are 5xx (500, 2 panics, 503) and 2 × 3 took over 1 s.
+	exact := []struct {
+		name      string
+		got, want float64
+	}{
+		{"WindowSeconds", s.WindowSeconds, 60},
+		{"TotalRequests", s.TotalRequests, 36},
+		{"RequestsPerSecond", s.RequestsPerSecond, 0.6},
+		{"RequestsPerMinute", s.RequestsPerMinute, 36},
+		{"Errors", s.Errors, 8},
+		{"ErrorRate", s.ErrorRate, 8.0 / 36},
+		{"SlowRequests", s.SlowRequests, 6},
+		// T = 0.25 s and 4T = 1 s are bounds: ≤ 0.25 s are 2 × (4+2+3+1+2),
+		// (0.25 s, 1 s] are 2 × (1+2) (0.6 s, 0.3 s), the rest frustrated.
+		{"Apdex.Satisfied", s.Apdex.Satisfied, 24},
+		{"Apdex.Tolerating", s.Apdex.Tolerating, 6},
+		{"Apdex.Frustrated", s.Apdex.Frustrated, 6},
+		{"Apdex.Total", s.Apdex.Total, 36},
+		{"Apdex.Score", s.Apdex.Score, (24 + 6.0/2) / 36},
+		{"Apdex.ThresholdSeconds", s.Apdex.ThresholdSeconds, 0.25},
+		{"RuntimeHealth.MemoryUsedBytes", s.RuntimeHealth.MemoryUsedBytes, 8 << 20},
+		{"RuntimeHealth.MemoryLimitBytes", s.RuntimeHealth.MemoryLimitBytes, 1 << 30},
+		{"RuntimeHealth.Goroutines", s.RuntimeHealth.Goroutines, 42},
+	}
+	for _, c := range exact {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if s.Apdex.Estimated {
+		t.Errorf("Apdex.Estimated = true with T and 4T on bucket bounds")
+	}
+	if !s.GeneratedAt.Equal(end) {
+		t.Errorf("GeneratedAt = %v, want %v", s.GeneratedAt, end)
+	}
+
+	all := summaryLatencies(func(summaryRequest) bool { return true })
+	var sum float64
+	for _, v := range all {
+		sum += v
+	}
+	if !summaryApprox(s.Latency.MeanSeconds, sum/36) {
+		t.Errorf("Latency.MeanSeconds = %v, want %v", s.Latency.MeanSeconds, sum/36)
+	}
+	checkSummaryBucket(t, "Latency.P50Seconds", s.Latency.P50Seconds, summaryHandQuantile(all, 0.5))
+	checkSummaryBucket(t, "Latency.P90Seconds", s.Latency.P90Seconds, summaryHandQuantile(all, 0.9))
+	checkSummaryBucket(t, "Latency.P95Seconds", s.Latency.P95Seconds, summaryHandQuantile(all, 0.95))
+	checkSummaryBucket(t, "Latency.P99Seconds", s.Latency.P99Seconds, summaryHandQuantile(all, 0.99))
+	// The scheduler's p99 is in (100 µs, 1 ms]: 196 of 200 latencies are
+	// 5 µs, 4 are 500 µs.
+	if p := s.RuntimeHealth.SchedulerLatencyP99Seconds; p <= 1e-4 || p > 1e-3 {
+		t.Errorf("RuntimeHealth.SchedulerLatencyP99Seconds = %v, want in (1e-4, 1e-3]", p)
+	}
+
+	// Routes: most requests first; POST /orders and GET /users/{id} tie at
+	// 8 and are ordered by route.
+	wantRoutes := []struct {
+		method, route string
+		requests      float64
+		errors        float64
+		apdex         float64
+	}{
+		{"GET", "/orders/{id}", 14, 0, (12 + 2.0/2) / 14}, // 0.6 s tolerating
+		{"POST", "/orders", 8, 2, (0 + 4.0/2) / 8},        // 0.3 s tolerating, 1.5 s and 3 s frustrated
+		{"GET", "/users/{id}", 8, 0, 1},
+		{"GET", "/panic", 4, 4, 1},
+		{"DELETE", "/orders/{id}", 2, 2, 0},
+	}
+	if len(s.TopRoutes) != len(wantRoutes) {
+		t.Fatalf("TopRoutes = %+v, want %d routes", s.TopRoutes, len(wantRoutes))
+	}
+	for i, w := range wantRoutes {
+		got := s.TopRoutes[i]
+		if got.Method != w.method || got.Route != w.route {
+			t.Errorf("TopRoutes[%d] = %s %s, want %s %s", i, got.Method, got.Route, w.method, w.route)
+			continue
+		}
+		lat := summaryLatencies(func(q summaryRequest) bool { return q.Method == w.method && q.Route == w.route })
+		var sum float64
+		for _, v := range lat {
+			sum += v
+		}
+		if got.Requests != w.requests || got.Errors != w.errors || got.ErrorRate != w.errors/w.requests {
+			t.Errorf("%s %s: requests %v, errors %v, error rate %v; want %v, %v, %v",
+				w.method, w.route, got.Requests, got.Errors, got.ErrorRate, w.requests, w.errors, w.errors/w.requests)
+		}
+		if !summaryApprox(got.Apdex, w.apdex) {
+			t.Errorf("%s %s: Apdex = %v, want %v", w.method, w.route, got.Apdex, w.apdex)
+		}
+		if !summaryApprox(got.MeanSeconds, sum/float64(len(lat))) {
+			t.Errorf("%s %s: MeanSeconds = %v, want %v", w.method, w.route, got.MeanSeconds, sum/float64(len(lat)))
+		}
+		checkSummaryBucket(t, w.method+" "+w.route+" P95Seconds", got.P95Seconds, summaryHandQuantile(lat, 0.95))
+	}
+
+	// Errors: the panics first, then the 500 and the 503 (2 each) by status.
+	wantErrors := []performance.RouteError{
+		{Status: 500, ErrorType: "*errors.errorString", Method: "GET", Route: "/panic", Count: 4},
+		{Status: 500, ErrorType: "500", Method: "POST", Route: "/orders", Count: 2},
+		{Status: 503, ErrorType: "503", Method: "DELETE", Route: "/orders/{id}", Count: 2},
+	}
+	if !reflect.DeepEqual(s.TopErrors, wantErrors) {
+		t.Errorf("TopErrors = %+v\nwant %+v", s.TopErrors, wantErrors)
+	}
+}
+
+// TestSummaryApdexInterpolated checks the documented estimate when a
+// threshold is not a bucket bound.
+func TestSummaryApdexInterpolated(t *testing.T) {
+	sc := newSummaryScripted(t)
+	r, end := sc.r, sc.end
+	tests := []struct {
+		name      string
+		opts      []performance.Option
+		threshold float64
+		// satisfied and at4T are the counts at or below T and 4T.
+		satisfied, at4T float64
+		estimated       bool
+		// route is POST /orders' score.
+		route float64
+	}{
+		{
+			// T = 0.5 s is a bound (28 requests at or below it); 4T = 2 s is
+			// not: 30 requests are ≤ 1 s and 32 ≤ 2.5 s, so the count ≤ 2 s
+			// is estimated as 30 + (32-30) × (2-1)/(2.5-1) = 31⅓ (the true
+			// count is 32). POST /orders: 4 ≤ 0.5 s, 4 ≤ 1 s, 6 ≤ 2.5 s of 8:
+			// 4 + 2 × 1/1.5 = 5⅓ ≤ 2 s, score (4 + 1⅓/2) / 8.
+			name: "default", threshold: 0.5,
+			satisfied: 28, at4T: 30 + 2*(1/1.5), estimated: true,
+			route: (4 + (2*(1/1.5))/2) / 8,
+		},
+		{
+			// T = 0.3 s lies in (0.25 s, 0.5 s] (24 and 28 requests): 24 +
+			// 4 × 0.05/0.25 = 24.8; 4T = 1.2 s lies in (1 s, 2.5 s] (30 and
+			// 32): 30 + 2 × 0.2/1.5. POST /orders: 0 and 4 in the first
+			// bucket (0.8), 4 and 6 in the second.
+			name: "both interpolated", opts: []performance.Option{performance.WithApdexThreshold(300 * time.Millisecond)},
+			threshold: 0.3, satisfied: 24 + 4*(0.05/0.25), at4T: 30 + 2*(0.2/1.5), estimated: true,
+			route: (0.8 + (4+2*(0.2/1.5)-0.8)/2) / 8,
+		},
+		{
+			// 4T = 12 s is above the highest bound (10 s): the requests in
+			// the +Inf bucket (none here) would count as frustrated; all 36
+			// are ≤ 10 s. T = 3 s lies in (2.5 s, 5 s] (32 and 34 requests).
+			name: "above the highest bound", opts: []performance.Option{performance.WithApdexThreshold(3 * time.Second)},
+			threshold: 3, satisfied: 32 + 2*(0.5/2.5), at4T: 36, estimated: true,
+			route: (6 + 2*(0.5/2.5) + (8-6-2*(0.5/2.5))/2) / 8,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := performance.Summarize(t.Context(), r, time.Minute, append(tt.opts, performance.WithTime(end))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := s.Apdex
+			if a.ThresholdSeconds != tt.threshold || a.Estimated != tt.estimated || a.Total != 36 {
+				t.Errorf("threshold %v, estimated %v, total %v; want %v, %v, 36", a.ThresholdSeconds, a.Estimated, a.Total, tt.threshold, tt.estimated)
+			}
+			if !summaryApprox(a.Satisfied, tt.satisfied) || !summaryApprox(a.Tolerating, tt.at4T-tt.satisfied) || !summaryApprox(a.Frustrated, 36-tt.at4T) {
+				t.Errorf("satisfied %v, tolerating %v, frustrated %v; want %v, %v, %v",
+					a.Satisfied, a.Tolerating, a.Frustrated, tt.satisfied, tt.at4T-tt.satisfied, 36-tt.at4T)
+			}
+			if want := (tt.satisfied + (tt.at4T-tt.satisfied)/2) / 36; !summaryApprox(a.Score, want) {
+				t.Errorf("Score = %v, want %v", a.Score, want)
+			}
+			for _, rt := range s.TopRoutes {
+				if rt.Method == "POST" && rt.Route == "/orders" && !summaryApprox(rt.Apdex, tt.route) {
+					t.Errorf("POST /orders Apdex = %v, want %v", rt.Apdex, tt.route)
+				}
+			}
+		})
+	}
+}
+
+func TestSummaryTopN(t *testing.T) {
+	sc := newSummaryScripted(t)
+	r, end := sc.r, sc.end
+	tests := []struct {
+		n          int
+		wantRoutes []string
+		wantErrors []string
+	}{
+		{2, []string{"GET /orders/{id}", "POST /orders"}, []string{"GET /panic", "POST /orders"}},
+		{3, []string{"GET /orders/{id}", "POST /orders", "GET /users/{id}"}, []string{"GET /panic", "POST /orders", "DELETE /orders/{id}"}},
+		{0, []string{}, []string{}},
+		{-1, // ignored: the default of 10 lists all
+			[]string{"GET /orders/{id}", "POST /orders", "GET /users/{id}", "GET /panic", "DELETE /orders/{id}"},
+			[]string{"GET /panic", "POST /orders", "DELETE /orders/{id}"}},
+	}
+	for _, tt := range tests {
+		s, err := performance.Summarize(t.Context(), r, time.Minute, performance.WithTopN(tt.n), performance.WithTime(end))
+		if err != nil {
+			t.Fatal(err)
+		}
+		routes, errs := []string{}, []string{}
+		for _, rt := range s.TopRoutes {
+			routes = append(routes, rt.Method+" "+rt.Route)
+		}
+		for _, e := range s.TopErrors {
+			errs = append(errs, e.Method+" "+e.Route)
+		}
+		if !slices.Equal(routes, tt.wantRoutes) || !slices.Equal(errs, tt.wantErrors) {
+			t.Errorf("WithTopN(%d): routes %q, errors %q; want %q, %q", tt.n, routes, errs, tt.wantRoutes, tt.wantErrors)
+		}
+		if s.TotalRequests != 36 {
+			t.Errorf("WithTopN(%d): TotalRequests = %v, want 36: truncation must not change totals", tt.n, s.TotalRequests)
+		}
+	}
+}
+
+// summaryZero is what a summary over no data holds.
+func summaryZero(at time.Time, window time.Duration, threshold float64) performance.Summary {
+	return performance.Summary{
+		WindowSeconds: window.Seconds(),
+		GeneratedAt:   at,
+		Apdex:         performance.Apdex{ThresholdSeconds: threshold},
+		TopRoutes:     []performance.Route{},
+		TopErrors:     []performance.RouteError{},
+		CacheHitRatio: performance.CacheHitRatio{Caches: []performance.Cache{}},
+	}
+}
+
+func TestSummaryEmptyReader(t *testing.T) {
+	clk := &summaryClock{t: summaryStart}
+	r := memory.New(memory.WithClock(clk))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r.SDKReader()))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+
+	// Before any collection, and after one with nothing recorded.
+	for i := range 2 {
+		s, err := performance.Summarize(t.Context(), r, 5*time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := summaryZero(clk.Now(), 5*time.Minute, 0.5); !reflect.DeepEqual(s, want) {
+			t.Errorf("collection %d: summary = %+v\nwant %+v", i, s, want)
+		}
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatalf("json.Marshal: %v", err)
+		}
+		if !bytes.Contains(b, []byte(`"top_routes":[]`)) || !bytes.Contains(b, []byte(`"top_errors":[]`)) {
+			t.Errorf("empty lists must encode as []: %s", b)
+		}
+		clk.Advance(10 * time.Second)
+		if err := r.Collect(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSummaryIdleWindow checks a window with series but no requests: every
+// ratio and quantile is NaN in PromQL, and 0 in the summary.
+func TestSummaryIdleWindow(t *testing.T) {
+	sc := newSummaryScripted(t)
+	// Two more collections with no requests: over the window (+60 s,
+	// +120 s] every counter is flat, so every increase is 0.
+	for range 2 {
+		sc.clk.Advance(30 * time.Second)
+		if err := sc.r.Collect(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := sc.clk.Now()
+	res, err := sc.r.Query(t.Context(),
+		`histogram_quantile(0.5, sum by (le) (increase(http_server_request_duration_seconds_bucket[1m])))`, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := res.Value.(memory.Vector); !ok || len(v) != 1 || !math.IsNaN(v[0].F) {
+		t.Fatalf("p50 over an idle window = %v, want NaN: the test does not test what it should", res.Value)
+	}
+
+	s, err := performance.Summarize(t.Context(), sc.r, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := summaryZero(at, time.Minute, 0.5)
+	// The gauges are still reported.
+	want.RuntimeHealth = performance.Runtime{MemoryUsedBytes: 8 << 20, MemoryLimitBytes: 1 << 30, Goroutines: 42}
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("summary = %+v\nwant %+v", s, want)
+	}
+	if _, err := json.Marshal(s); err != nil {
+		t.Errorf("json.Marshal: %v", err)
+	}
+}
+
+// TestSummaryDefaultTime checks that without WithTime the summary is
+// computed at the querier's Now: the reader's clock, or any other querier's.
+func TestSummaryDefaultTime(t *testing.T) {
+	sc := newSummaryScripted(t)
+	s, err := performance.Summarize(t.Context(), sc.r, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.GeneratedAt.Equal(sc.end) || s.TotalRequests != 36 {
+		t.Errorf("GeneratedAt %v, TotalRequests %v; want %v, 36", s.GeneratedAt, s.TotalRequests, sc.end)
+	}
+
+	var mu sync.Mutex
+	var seen []time.Time
+	q := summaryQuerierFunc(func(ctx context.Context, expr string, ts time.Time) (memory.Result, error) {
+		mu.Lock()
+		seen = append(seen, ts)
+		mu.Unlock()
+		return sc.r.Query(ctx, expr, ts)
+	})
+	s, err = performance.Summarize(t.Context(), q, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.GeneratedAt.Equal(summaryQuerierNow) {
+		t.Errorf("GeneratedAt = %v, want the querier's Now %v", s.GeneratedAt, summaryQuerierNow)
+	}
+	if len(seen) == 0 {
+		t.Fatal("no query ran")
+	}
+	for _, ts := range seen {
+		if !ts.Equal(summaryQuerierNow) {
+			t.Errorf("a query ran at %v, not at the querier's Now %v", ts, summaryQuerierNow)
+		}
+	}
+}
+
+// summaryQuerierNow is the clock of summaryQuerierFunc: 7 s after the end
+// of summaryScripted's window, so that a test can tell it from the reader's.
+var summaryQuerierNow = summaryStart.Add(time.Minute + 7*time.Second)
+
+// summaryQuerierFunc adapts a function to performance.Querier; its Now is
+// summaryQuerierNow.
+type summaryQuerierFunc func(ctx context.Context, expr string, ts time.Time) (memory.Result, error)
+
+func (f summaryQuerierFunc) Query(ctx context.Context, expr string, ts time.Time) (memory.Result, error) {
+	return f(ctx, expr, ts)
+}
+
+func (f summaryQuerierFunc) Now() time.Time { return summaryQuerierNow }
+
+func TestSummaryErrors(t *testing.T) {
+	sc := newSummaryScripted(t)
+	errDown := errors.New("backend down")
+
+	t.Run("window", func(t *testing.T) {
+		for _, w := range []time.Duration{0, -time.Minute, time.Microsecond} {
+			if _, err := performance.Summarize(t.Context(), sc.r, w); err == nil || !strings.Contains(err.Error(), w.String()) {
+				t.Errorf("window %v: err = %v, want an error naming the window", w, err)
+			}
+		}
+	})
+	t.Run("nil querier", func(t *testing.T) {
+		if _, err := performance.Summarize(t.Context(), nil, time.Minute); err == nil {
+			t.Error("no error for a nil querier")
+		}
+	})
+	t.Run("canceled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if _, err := performance.Summarize(ctx, sc.r, time.Minute); !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v, want context.Canceled", err)
+		}
+	})
+	t.Run("canceled during the queries", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		q := summaryQuerierFunc(func(ctx context.Context, expr string, ts time.Time) (memory.Result, error) {
+			cancel()
+			return sc.r.Query(ctx, expr, ts)
+		})
+		s, err := performance.Summarize(ctx, q, time.Minute)
+		if err == nil || !reflect.DeepEqual(s, performance.Summary{}) {
+			t.Errorf("summary %+v, err %v; want a zero summary and an error", s, err)
+		}
+	})
+	t.Run("failing query", func(t *testing.T) {
+		q := summaryQuerierFunc(func(ctx context.Context, expr string, ts time.Time) (memory.Result, error) {
+			if strings.Contains(expr, "go_goroutine_count") {
+				return memory.Result{}, errDown
+			}
+			return sc.r.Query(ctx, expr, ts)
+		})
+		_, err := performance.Summarize(t.Context(), q, time.Minute)
+		if !errors.Is(err, errDown) || !strings.Contains(err.Error(), "sum(go_goroutine_count)") {
+			t.Errorf("err = %v, want errDown naming the query", err)
+		}
+	})
+	t.Run("matrix result", func(t *testing.T) {
+		q := summaryQuerierFunc(func(ctx context.Context, expr string, ts time.Time) (memory.Result, error) {
+			return memory.Result{Value: memory.Matrix{}}, nil
+		})
+		if _, err := performance.Summarize(t.Context(), q, time.Minute); err == nil || !strings.Contains(err.Error(), "matrix") {
+			t.Errorf("err = %v, want an error about the result type", err)
+		}
+	})
+}
+
+// summaryJSONFields are the documented JSON field names.
+var summaryJSONFields = map[string][]string{
+	"": {"window_seconds", "generated_at", "total_requests", "requests_per_second", "requests_per_minute",
+		"errors", "error_rate", "slow_requests", "latency", "apdex", "top_routes", "top_errors", "runtime_health",
+		"cache_hit_ratio"},
+	"latency":         {"mean_seconds", "p50_seconds", "p90_seconds", "p95_seconds", "p99_seconds"},
+	"apdex":           {"score", "threshold_seconds", "satisfied", "tolerating", "frustrated", "total", "estimated"},
+	"top_routes":      {"route", "method", "requests", "mean_seconds", "p95_seconds", "errors", "error_rate", "apdex"},
+	"top_errors":      {"status", "error_type", "method", "route", "count"},
+	"runtime_health":  {"memory_used_bytes", "memory_limit_bytes", "goroutines", "scheduler_latency_p99_seconds"},
+	"cache_hit_ratio": {"ratio", "hits", "lookups", "caches"},
+	"caches":          {"name", "ratio", "hits", "lookups"},
+}
+
+func TestSummaryJSON(t *testing.T) {
+	sc := newSummaryScripted(t)
+	s, err := performance.Summarize(t.Context(), sc.r, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var back performance.Summary
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, s) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", back, s)
+	}
+
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	checkKeys := func(where string, obj map[string]any) {
+		t.Helper()
+		var got []string
+		for k := range obj {
+			got = append(got, k)
+		}
+		want := slices.Clone(summaryJSONFields[where])
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%q fields = %q, want %q", where, got, want)
+		}
+	}
+	checkKeys("", m)
+	for _, k := range []string{"latency", "apdex", "runtime_health", "cache_hit_ratio"} {
+		checkKeys(k, m[k].(map[string]any))
+	}
+	caches := m["cache_hit_ratio"].(map[string]any)["caches"].([]any)
+	if len(caches) == 0 {
+		t.Fatal("cache_hit_ratio.caches is empty")
+	}
+	checkKeys("caches", caches[0].(map[string]any))
+	for _, k := range []string{"top_routes", "top_errors"} {
+		list := m[k].([]any)
+		if len(list) == 0 {
+			t.Fatalf("%s is empty", k)
+		}
+		checkKeys(k, list[0].(map[string]any))
+	}
+	if m["generated_at"] != "2025-03-01T12:01:00Z" {
+		t.Errorf("generated_at = %v, want RFC 3339", m["generated_at"])
+	}
+}
+
+// TestSummaryCacheHitRatio checks the cache hit ratio of the script: 18
+// hits of 28 lookups, sessions 12 of 16, products 6 of 12; sets are not
+// lookups.
+func TestSummaryCacheHitRatio(t *testing.T) {
+	sc := newSummaryScripted(t)
+	s, err := performance.Summarize(t.Context(), sc.r, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := performance.CacheHitRatio{
+		Ratio: 18.0 / 28, Hits: 18, Lookups: 28,
+		Caches: []performance.Cache{
+			{Name: "sessions", Ratio: 0.75, Hits: 12, Lookups: 16},
+			{Name: "products", Ratio: 0.5, Hits: 6, Lookups: 12},
+		},
+	}
+	if !reflect.DeepEqual(s.CacheHitRatio, want) {
+		t.Errorf("CacheHitRatio = %+v, want %+v", s.CacheHitRatio, want)
+	}
+
+	// The documented single expression gives the same ratios.
+	res, err := sc.r.Query(t.Context(), `sum by (cache_name) (increase(app_cache_operations_total{cache_result="hit"}[1m]))
+  / sum by (cache_name) (increase(app_cache_operations_total{cache_result=~"hit|miss"}[1m]))`, sc.end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, smp := range res.Value.(memory.Vector) {
+		got[smp.Metric.Get("cache_name")] = smp.F
+	}
+	if got["sessions"] != 0.75 || got["products"] != 0.5 || len(got) != 2 {
+		t.Errorf("hit ratio by PromQL = %v, want sessions 0.75, products 0.5", got)
+	}
+
+	// Another series (bizmetrics under another namespace); a missing one
+	// gives zeros.
+	var seen []string
+	var mu sync.Mutex
+	q := summaryQuerierFunc(func(ctx context.Context, expr string, ts time.Time) (memory.Result, error) {
+		mu.Lock()
+		seen = append(seen, expr)
+		mu.Unlock()
+		return sc.r.Query(ctx, expr, ts)
+	})
+	s, err = performance.Summarize(t.Context(), q, time.Minute, performance.WithCacheSeries("shop_cache_operations_total"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (performance.CacheHitRatio{Caches: []performance.Cache{}}); !reflect.DeepEqual(s.CacheHitRatio, want) {
+		t.Errorf("CacheHitRatio of a missing series = %+v, want %+v", s.CacheHitRatio, want)
+	}
+	if !slices.ContainsFunc(seen, func(e string) bool { return strings.Contains(e, "shop_cache_operations_total") }) {
+		t.Errorf("no query read shop_cache_operations_total: %q", seen)
+	}
+}
+
+// TestSummaryDocSample checks that the sample in
+// docs/performance-summary.md is the real output for the summaryScripted requests.
+func TestSummaryDocSample(t *testing.T) {
+	sc := newSummaryScripted(t)
+	s, err := performance.Summarize(t.Context(), sc.r, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("../docs/performance-summary.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const start = "<!-- sample: TestSummaryDocSample -->\n```json\n"
+	i := bytes.Index(doc, []byte(start))
+	if i < 0 {
+		t.Fatalf("docs/performance-summary.md has no %q", start)
+	}
+	sample := doc[i+len(start):]
+	sample = sample[:bytes.Index(sample, []byte("\n```"))]
+	// Compared as JSON values, floats to within 1e-9 relative: the last
+	// digits of an interpolation may differ where the compiler fuses a
+	// multiply and an add (arm64).
+	var want, have any
+	if err := json.Unmarshal(sample, &want); err != nil {
+		t.Fatalf("the sample in docs/performance-summary.md: %v", err)
+	}
+	if err := json.Unmarshal(got, &have); err != nil {
+		t.Fatal(err)
+	}
+	if !summaryJSONClose(have, want) {
+		t.Errorf("the sample in docs/performance-summary.md is not the output; replace it with:\n%s", got)
+	}
+}
+
+// summaryJSONClose reports whether two decoded JSON values are equal, their
+// numbers to within 1e-9 relative.
+func summaryJSONClose(a, b any) bool {
+	switch a := a.(type) {
+	case float64:
+		b, ok := b.(float64)
+		return ok && summaryApprox(a, b)
+	case []any:
+		b, ok := b.([]any)
+		if !ok || len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if !summaryJSONClose(a[i], b[i]) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		b, ok := b.(map[string]any)
+		if !ok || len(a) != len(b) {
+			return false
+		}
+		for k, v := range a {
+			if w, ok := b[k]; !ok || !summaryJSONClose(v, w) {
+				return false
+			}
+		}
+		return true
+	default:
+		return a == b
+	}
+}
+
+// TestSummaryRuntimeMetrics reads the runtime metrics of contrib's runtime
+// instrumentation and producer, to check the series names.
+func TestSummaryRuntimeMetrics(t *testing.T) {
+	clk := &summaryClock{t: summaryStart}
+	// The interval option is a ProducerOption too, behind the Option type.
+	prod := runtime.NewProducer(runtime.WithMinimumReadMemStatsInterval(time.Nanosecond).(runtime.ProducerOption))
+	r := memory.New(memory.WithClock(clk), memory.WithProducer(prod))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r.SDKReader()))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	if err := runtime.Start(runtime.WithMeterProvider(mp), runtime.WithMinimumReadMemStatsInterval(time.Nanosecond)); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		// Goroutines to schedule, so that the scheduler latency histogram
+		// moves between collections.
+		var wg sync.WaitGroup
+		for range 1000 {
+			wg.Go(func() {})
+		}
+		wg.Wait()
+		clk.Advance(20 * time.Second)
+		if err := r.Collect(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := performance.Summarize(t.Context(), r, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.RuntimeHealth
+	if h.MemoryUsedBytes <= 0 || h.Goroutines <= 0 {
+		t.Errorf("RuntimeHealth = %+v, want memory used and goroutines", h)
+	}
+	wantLimit := 0.0
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+		wantLimit = float64(l)
+	}
+	if h.MemoryLimitBytes != wantLimit {
+		t.Errorf("MemoryLimitBytes = %v, want %v", h.MemoryLimitBytes, wantLimit)
+	}
+	res, err := r.Query(t.Context(), `count(go_schedule_duration_seconds_bucket)`, clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := res.Value.(memory.Vector); !ok || len(v) != 1 || v[0].F < 2 {
+		t.Errorf("go_schedule_duration_seconds_bucket series: %v, want the runtime's buckets", res.Value)
+	}
+	if h.SchedulerLatencyP99Seconds < 0 || h.SchedulerLatencyP99Seconds > 10 {
+		t.Errorf("SchedulerLatencyP99Seconds = %v, want a plausible latency", h.SchedulerLatencyP99Seconds)
+	}
+}
+
+// TestSummaryConcurrentSafe runs summaries while the reader collects.
+func TestSummaryConcurrentSafe(t *testing.T) {
+	sc := newSummaryScripted(t)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 5 {
+				if _, err := performance.Summarize(t.Context(), sc.r, time.Minute); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	for range 5 {
+		sc.clk.Advance(time.Second)
+		if err := sc.r.Collect(t.Context()); err != nil {
+			t.Error(err)
+		}
+	}
+	wg.Wait()
+}
