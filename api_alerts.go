@@ -26,8 +26,8 @@ type alertStats struct {
 	Pending    int            `json:"pending"`
 	Resolved   int            `json:"resolved"`
 	Silenced   int            `json:"silenced"`
-	BySeverity map[string]int `json:"by_severity"`
-	ByRule     map[string]int `json:"by_rule"`
+	BySeverity map[string]int `json:"bySeverity"`
+	ByRule     map[string]int `json:"byRule"`
 }
 
 func (v *Vitals) listAlerts(w http.ResponseWriter, _ *http.Request) {
@@ -49,7 +49,7 @@ func (v *Vitals) alertsReport() alertsReport {
 		case alerting.StateResolved:
 			rep.Stats.Resolved++
 		}
-		if len(a.Silenced) > 0 {
+		if len(a.SilencedBy) > 0 {
 			rep.Stats.Silenced++
 		}
 		if a.State == alerting.StateFiring || a.State == alerting.StatePending {
@@ -85,9 +85,11 @@ func (v *Vitals) resolveAlert(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// silenceView is one silence of GET /monitoring/api/silences, with its
+// state at the time of the listing.
 type silenceView struct {
 	alerting.Silence
-	Status string `json:"status"`
+	State alerting.SilenceState `json:"state"`
 }
 
 // listSilences serves GET /monitoring/api/silences. It encodes the
@@ -224,7 +226,16 @@ func hexRune(b []byte) rune {
 
 func (v *Vitals) expireSilence(w http.ResponseWriter, r *http.Request) {
 	if err := v.alerts.Silences().Expire(r.PathValue("id")); err != nil {
-		writeJSON(w, http.StatusNotFound, apiResponse{Status: "error", ErrorType: "not_found", Error: err.Error()})
+		// Only an unknown silence is 404; one that has already expired is
+		// the caller's mistake, anything else ours.
+		switch {
+		case errors.Is(err, alerting.ErrSilenceNotFound):
+			writeJSON(w, http.StatusNotFound, apiResponse{Status: "error", ErrorType: "not_found", Error: err.Error()})
+		case errors.Is(err, alerting.ErrSilenceExpired):
+			writeAPIError(w, errorBadData, err)
+		default:
+			writeAPIError(w, errorInternal, err)
+		}
 		return
 	}
 	writeJSON(w, http.StatusOK, apiResponse{Status: "success"})

@@ -82,7 +82,7 @@ func TestAlertsAPI(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &created); err != nil || code != 200 || created.SilenceID == "" {
 		t.Fatalf("create silence: %d %s", code, body)
 	}
-	if code, body := jsonRequest(t, h, "GET", "/monitoring/api/silences", "", ""); code != 200 || !strings.Contains(body, `"status":"active"`) {
+	if code, body := jsonRequest(t, h, "GET", "/monitoring/api/silences", "", ""); code != 200 || !strings.Contains(body, `"state":"active"`) {
 		t.Errorf("list silences: %d %s", code, body)
 	}
 	if code, _ := jsonRequest(t, h, "DELETE", "/monitoring/api/silences/"+created.SilenceID, "", ""); code != http.StatusUnauthorized {

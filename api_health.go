@@ -12,7 +12,7 @@ import (
 type healthReport struct {
 	Status       string              `json:"status"`
 	Checks       []healthCheckReport `json:"checks"`
-	SlowestCheck string              `json:"slowest_check,omitempty"`
+	SlowestCheck string              `json:"slowestCheck,omitempty"`
 }
 
 type healthCheckReport struct {
@@ -21,13 +21,13 @@ type healthCheckReport struct {
 	Critical               bool     `json:"critical,omitempty"`
 	Kinds                  string   `json:"kinds,omitempty"`
 	Enabled                bool     `json:"enabled"`
-	LastRun                string   `json:"last_run,omitempty"`
-	DurationSeconds        float64  `json:"duration_seconds,omitempty"`
-	AverageDurationSeconds float64  `json:"average_duration_seconds,omitempty"`
+	LastRun                string   `json:"lastRun,omitempty"`
+	DurationSeconds        float64  `json:"durationSeconds,omitempty"`
+	AverageDurationSeconds float64  `json:"averageDurationSeconds,omitempty"`
 	Runs                   int64    `json:"runs,omitempty"`
 	Failures               int64    `json:"failures,omitempty"`
-	IntervalSeconds        float64  `json:"interval_seconds,omitempty"`
-	TimeoutSeconds         float64  `json:"timeout_seconds,omitempty"`
+	IntervalSeconds        float64  `json:"intervalSeconds,omitempty"`
+	TimeoutSeconds         float64  `json:"timeoutSeconds,omitempty"`
 	Tags                   []string `json:"tags,omitempty"`
 	Output                 string   `json:"output,omitempty"`
 }

@@ -133,18 +133,18 @@ func (v *Vitals) seriesList(r *http.Request, match string) ([]seriesValue, error
 
 // systemInfo is the body of /monitoring/api/system.
 type systemInfo struct {
-	GoVersion     string            `json:"go_version"`
+	GoVersion     string            `json:"goVersion"`
 	GOOS          string            `json:"goos"`
 	GOARCH        string            `json:"goarch"`
 	GOMAXPROCS    int               `json:"gomaxprocs"`
-	NumCPU        int               `json:"num_cpu"`
+	NumCPU        int               `json:"numCPU"`
 	Goroutines    int               `json:"goroutines"`
-	MemoryBytes   uint64            `json:"memory_bytes"`
-	HeapBytes     uint64            `json:"heap_bytes"`
-	MemoryLimit   int64             `json:"memory_limit_bytes"`
+	MemoryBytes   uint64            `json:"memoryBytes"`
+	HeapBytes     uint64            `json:"heapBytes"`
+	MemoryLimit   int64             `json:"memoryLimitBytes"`
 	PID           int               `json:"pid"`
-	StartedAt     time.Time         `json:"started_at"`
-	UptimeSeconds float64           `json:"uptime_seconds"`
+	StartedAt     time.Time         `json:"startedAt"`
+	UptimeSeconds float64           `json:"uptimeSeconds"`
 	Module        string            `json:"module,omitempty"`
 	Version       string            `json:"version,omitempty"`
 	VCS           map[string]string `json:"vcs,omitempty"`
@@ -193,7 +193,7 @@ func (v *Vitals) system(w http.ResponseWriter, _ *http.Request) {
 // exportDocument is the body of /monitoring/api/export: everything the
 // monitoring API knows, in one document for a support ticket.
 type exportDocument struct {
-	GeneratedAt time.Time             `json:"generated_at"`
+	GeneratedAt time.Time             `json:"generatedAt"`
 	System      systemInfo            `json:"system"`
 	Health      healthReport          `json:"health"`
 	Alerts      *alertsReport         `json:"alerts,omitempty"`

@@ -53,7 +53,7 @@ func TestMonitoringEndpoints(t *testing.T) {
 	h := v.Handler()
 
 	code, hdr, body := getJSON(t, h, "GET", "/monitoring/api/performance?window=5m", "")
-	if code != 200 || hdr.Get("Content-Type") != "application/json" || body["window_seconds"] != 300.0 {
+	if code != 200 || hdr.Get("Content-Type") != "application/json" || body["windowSeconds"] != 300.0 {
 		t.Errorf("performance: %d %v", code, body)
 	}
 	for _, bad := range []string{"abc", "-5m", "0s", "48h"} {
@@ -79,7 +79,7 @@ func TestMonitoringEndpoints(t *testing.T) {
 	}
 
 	code, _, body = getJSON(t, h, "GET", "/monitoring/api/system", "")
-	if code != 200 || body["go_version"] == "" || body["gomaxprocs"].(float64) < 1 || body["pid"].(float64) < 1 || body["goroutines"].(float64) < 1 {
+	if code != 200 || body["goVersion"] == nil || body["goVersion"] == "" || body["gomaxprocs"].(float64) < 1 || body["pid"].(float64) < 1 || body["goroutines"].(float64) < 1 {
 		t.Errorf("system: %d %v", code, body)
 	}
 

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,24 +15,13 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/vitalsgo/vitals/exporter/memory"
+	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 )
 
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// testClock is the shared hand-moved clock.
+type testClock struct{ *clocktest.Clock }
 
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func (c *testClock) advance(d time.Duration) { c.Advance(d) }
 
 type apiReply struct {
 	Status    string `json:"status"`
@@ -51,7 +39,7 @@ type apiReply struct {
 
 func startWithClock(t *testing.T, opts ...memory.Option) (*Vitals, *testClock, *httptest.Server) {
 	t.Helper()
-	clk := &testClock{t: time.Unix(1_700_000_000, 0)}
+	clk := &testClock{clocktest.New(time.Unix(1_700_000_000, 0))}
 	cleanEnv(t)
 	v, err := Start(t.Context(), WithMemory(append([]memory.Option{memory.WithClock(clk)}, opts...)...))
 	if err != nil {

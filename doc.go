@@ -8,12 +8,14 @@
 //		return err
 //	}
 //	defer v.Shutdown(context.WithoutCancel(ctx))
-//	mux.Handle("GET /metrics", v.Handler())
+//	mux.Handle("/", v.Handler()) // /metrics, /livez, /readyz, /healthz, /monitoring/
+//	srv := &http.Server{Addr: ":8080", Handler: v.Middleware(mux)}
 //
-// Start reads the standard OTEL_* environment variables (the table is in the
-// README and in package exporter). By default it serves Prometheus metrics
-// on Handler; setting OTEL_EXPORTER_OTLP_ENDPOINT also pushes them over OTLP,
-// side by side. Options given to Start win over the environment.
+// Start reads the standard OTEL_* environment variables (listed in
+// docs/configuration.md and in package exporter). By default it serves
+// Prometheus metrics on Handler; setting OTEL_EXPORTER_OTLP_ENDPOINT also
+// pushes them over OTLP, side by side. Options given to Start win over the
+// environment.
 //
 // # Recording
 //

@@ -1,6 +1,8 @@
 package vitals
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -53,6 +55,30 @@ func newConfig(opts []Option) config {
 		c.logger = slog.Default()
 	}
 	return c
+}
+
+// validate refuses options that cannot take effect together, rather than
+// dropping them silently.
+func (c config) validate() error {
+	if c.memory {
+		return nil
+	}
+	var errs []error
+	for _, o := range []struct {
+		name string
+		set  bool
+	}{
+		{"WithAlertRuleFiles", len(c.ruleFiles) > 0},
+		{"WithAlertRules", len(c.alertGroups) > 0},
+		{"WithAlertRoutes", len(c.alertRoutes) > 0},
+		{"WithSLOs", len(c.slos) > 0},
+		{"WithMemory", len(c.memoryOpts) > 0},
+	} {
+		if o.set {
+			errs = append(errs, fmt.Errorf("%s has no effect with WithoutMemory: rules, alerts and SLOs are evaluated over the in-memory reader", o.name))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 type optionFunc func(config) config

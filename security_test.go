@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,6 +26,7 @@ import (
 	"github.com/vitalsgo/vitals/exporter/memory"
 	"github.com/vitalsgo/vitals/healthcheck"
 	"github.com/vitalsgo/vitals/instrument"
+	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 	"github.com/vitalsgo/vitals/internal/logtest"
 )
 
@@ -226,7 +226,7 @@ func TestSecurityAnonymousCannotChangeState(t *testing.T) {
 			activeSilences := func() int {
 				n := 0
 				for _, s := range v.Alerts().Silences().List() {
-					if s.State(time.Now()) == "active" {
+					if s.State(time.Now()) == alerting.SilenceStateActive {
 						n++
 					}
 				}
@@ -295,17 +295,9 @@ func TestSecurityAnonymousCannotChangeState(t *testing.T) {
 
 // slowClock advances 2 s at each reading, so that every request takes
 // longer than the default 1 s slow threshold.
-type slowClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type slowClock struct{ *clocktest.Clock }
 
-func (c *slowClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(2 * time.Second)
-	return c.t
-}
+func (c *slowClock) Now() time.Time { return c.Advance(2 * time.Second) }
 
 // TestSecuritySecretsNeverLeak sends requests carrying secrets through
 // v.Middleware on a loopback server (successes, 5xx, panics, all slow) and
@@ -335,7 +327,7 @@ func TestSecuritySecretsNeverLeak(t *testing.T) {
 	mux.HandleFunc("/panic", func(http.ResponseWriter, *http.Request) { panic("handler failed") })
 	mux.HandleFunc("/users/{email}", func(w http.ResponseWriter, r *http.Request) {})
 	mux.Handle("/monitoring/", v.Handler())
-	clock := &slowClock{t: time.Unix(0, 0)}
+	clock := &slowClock{clocktest.New(time.Unix(0, 0))}
 	routed := httptest.NewServer(v.Middleware(mux, instrument.WithClock(clock)))
 	defer routed.Close()
 	// Without a router, the route comes from the raw path.

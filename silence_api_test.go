@@ -160,7 +160,7 @@ func TestSilencePOSTUpdate(t *testing.T) {
 	}
 	list := listSilences(t, h)
 	if len(list) != 1 || list[0].ID != id || list[0].Comment != "longer" || !list[0].EndsAt.Equal(ends) ||
-		!list[0].StartsAt.Equal(first.StartsAt) || list[0].Status != "active" {
+		!list[0].StartsAt.Equal(first.StartsAt) || list[0].State != alerting.SilenceStateActive {
 		t.Fatalf("after the in-place update: %+v", list)
 	}
 
@@ -171,7 +171,7 @@ func TestSilencePOSTUpdate(t *testing.T) {
 	}
 	status := map[string]string{}
 	for _, s := range listSilences(t, h) {
-		status[s.ID] = s.Status + ":" + s.Matchers[0].Name
+		status[s.ID] = s.State.String() + ":" + s.Matchers[0].Name
 	}
 	if len(status) != 2 || status[id] != "expired:alertname" || status[newID] != "active:severity" {
 		t.Errorf("after the replacing update: %v", status)

@@ -152,7 +152,7 @@ func TestSilenceListing(t *testing.T) {
 	var got struct {
 		Silences []struct {
 			alerting.Silence
-			Status string `json:"status"`
+			State alerting.SilenceState `json:"state"`
 		} `json:"silences"`
 	}
 	dec := json.NewDecoder(strings.NewReader(body))
@@ -162,7 +162,7 @@ func TestSilenceListing(t *testing.T) {
 	}
 	var order []string
 	for _, s := range got.Silences {
-		order = append(order, s.Matchers[0].Value+":"+s.Status)
+		order = append(order, s.Matchers[0].Value+":"+s.State.String())
 		if s.Comment != "line\nbreak \x01" {
 			t.Errorf("comment %q", s.Comment)
 		}

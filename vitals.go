@@ -25,11 +25,14 @@ import (
 	"github.com/vitalsgo/vitals/exporter/memory"
 	"github.com/vitalsgo/vitals/healthcheck"
 	"github.com/vitalsgo/vitals/instrument"
+	"github.com/vitalsgo/vitals/internal/lifecycle"
 	"github.com/vitalsgo/vitals/internal/ratelog"
 )
 
-// ErrShutdown is returned by Vitals.Shutdown when it was already called.
-var ErrShutdown = errors.New("vitals: already shut down")
+// ErrShutdown is returned by Vitals.Shutdown when it was already called. It
+// is the one value of every component's Shutdown: exporter, instrument,
+// healthcheck and alerting re-export it.
+var ErrShutdown = lifecycle.ErrShutdown
 
 // Vitals is a running set of vital signs for one service: a MeterProvider
 // with its readers and the HTTP handler that exposes them. It is safe for
@@ -71,8 +74,11 @@ type Vitals struct {
 //
 // By default Start serves Prometheus metrics on Handler and pushes OTLP only
 // when OTEL_EXPORTER_OTLP_ENDPOINT (or the metrics-specific variable) is set.
-func Start(ctx context.Context, opts ...Option) (*Vitals, error) {
+func Start(ctx context.Context, opts ...Option) (_ *Vitals, err error) {
 	cfg := newConfig(opts)
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("vitals: %w", err)
+	}
 
 	ec, err := exporter.ConfigFromEnv()
 	if err != nil {
@@ -115,25 +121,28 @@ func Start(ctx context.Context, opts ...Option) (*Vitals, error) {
 
 	v := &Vitals{provider: p, mem: mem, logger: cfg.logger, tracerProvider: cfg.tracerProvider,
 		authorize: cfg.authorize, protectReads: cfg.protectReads, started: time.Now(), countOwn: cfg.countOwn}
+	// One rollback for every error below: Shutdown stops whatever has
+	// started, in order, and skips what has not.
+	defer func() {
+		if err != nil {
+			_ = v.Shutdown(context.WithoutCancel(ctx))
+			err = fmt.Errorf("vitals: %w", err)
+		}
+	}()
 	if v.health, err = healthcheck.New(healthcheck.WithMeterProvider(p), healthcheck.WithLogger(cfg.logger)); err != nil {
-		_ = p.Shutdown(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("vitals: %w", err)
+		return nil, err
 	}
 	if v.biz, err = bizmetrics.New(p.Meter(bizmetrics.ScopeName), cfg.bizOpts...); err != nil {
-		v.health.Stop()
-		_ = p.Shutdown(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("vitals: %w", err)
+		return nil, err
 	}
 	if cfg.runtime {
 		if v.runtime, err = instrument.StartRuntime(p, cfg.runtimeOpts...); err != nil {
-			_ = p.Shutdown(context.WithoutCancel(ctx))
-			return nil, fmt.Errorf("vitals: %w", err)
+			return nil, err
 		}
 	}
 	if mem != nil {
-		if err := mem.Instrument(p); err != nil {
-			_ = p.Shutdown(context.WithoutCancel(ctx))
-			return nil, fmt.Errorf("vitals: %w", err)
+		if err = mem.Instrument(p); err != nil {
+			return nil, err
 		}
 		runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		v.stopMemory, v.memoryDone = cancel, make(chan struct{})
@@ -141,12 +150,8 @@ func Start(ctx context.Context, opts ...Option) (*Vitals, error) {
 			defer close(v.memoryDone)
 			_ = mem.Run(runCtx)
 		}()
-	}
-	if mem != nil {
-		if err := v.startAlerting(ctx, cfg); err != nil {
-			// Nothing may be left running: stop what started, in order.
-			_ = v.Shutdown(context.WithoutCancel(ctx))
-			return nil, fmt.Errorf("vitals: %w", err)
+		if err = v.startAlerting(ctx, cfg); err != nil {
+			return nil, err
 		}
 	}
 	if cfg.global {
@@ -254,8 +259,14 @@ func (v *Vitals) Meter(name string, opts ...metric.MeterOption) metric.Meter {
 // The query endpoints take the parameters of Prometheus' /api/v1/query and
 // /api/v1/query_range and answer in the same JSON shape, errors included.
 //
-// Mount it on the service's mux (mux.Handle("/metrics", v.Handler())) or
-// serve it on its own port.
+// Mount it at "/" of the service's mux, beside the service's own routes
+// (the more specific patterns win), and wrap the mux in Middleware:
+//
+//	mux.Handle("/", v.Handler())
+//	srv := &http.Server{Handler: v.Middleware(mux)}
+//
+// A service that owns "/" serves it on a listener of its own instead;
+// under a prefix, use http.StripPrefix.
 func (v *Vitals) Handler() http.Handler { return v.handler }
 
 func (v *Vitals) newHandler() http.Handler {
@@ -338,14 +349,18 @@ func (v *Vitals) newHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusNotFound, apiResponse{Status: "error", ErrorType: "not_found", Error: "no such monitoring endpoint: " + r.URL.Path})
 	}))
-	if v.countOwn {
-		return mux
-	}
-	// Scrapes, probes and the dashboard's polling are not the application's
-	// traffic: a Middleware wrapped around a mux that mounts this handler
-	// records nothing for them.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		instrument.SkipRecording(r.Context())
+		if _, pattern := mux.Handler(r); pattern == "" {
+			// Not one of ours: mounted at "/", the handler gets the
+			// service's unknown paths too. Their 404 is the service's
+			// traffic, recorded as a request that matched no route.
+			instrument.SetRoute(r.Context(), instrument.OverflowRoute)
+		} else if !v.countOwn {
+			// Scrapes, probes and the dashboard's polling are not the
+			// service's traffic: a Middleware around the mux that mounts
+			// this handler records nothing for them.
+			instrument.SkipRecording(r.Context())
+		}
 		mux.ServeHTTP(w, r)
 	})
 }
@@ -374,9 +389,11 @@ func (v *Vitals) Shutdown(ctx context.Context) error {
 		for _, q := range v.notifyQueues {
 			errs = append(errs, q.Shutdown(ctx))
 		}
-		v.health.Stop()
+		if v.health != nil {
+			errs = append(errs, v.health.Shutdown(ctx))
+		}
 		if v.runtime != nil {
-			_ = v.runtime.Stop()
+			errs = append(errs, v.runtime.Shutdown(ctx))
 		}
 		if v.stopMemory != nil {
 			v.stopMemory()

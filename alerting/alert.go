@@ -12,8 +12,6 @@ type State int
 const (
 	// StateUnknown is the zero value.
 	StateUnknown State = iota
-	// StateInactive: the condition does not hold.
-	StateInactive
 	// StatePending: the condition holds, for less than the rule's For.
 	StatePending
 	// StateFiring: the condition has held for For (or is kept firing by
@@ -27,8 +25,6 @@ const (
 // String returns the state's name as Prometheus and Alertmanager spell it.
 func (s State) String() string {
 	switch s {
-	case StateInactive:
-		return "inactive"
 	case StatePending:
 		return "pending"
 	case StateFiring:
@@ -45,7 +41,7 @@ func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // UnmarshalText decodes a state's String.
 func (s *State) UnmarshalText(b []byte) error {
-	for _, st := range []State{StateUnknown, StateInactive, StatePending, StateFiring, StateResolved} {
+	for _, st := range []State{StateUnknown, StatePending, StateFiring, StateResolved} {
 		if st.String() == string(b) {
 			*s = st
 			return nil
@@ -67,22 +63,23 @@ type Alert struct {
 	Value float64 `json:"value"`
 	// ActiveAt is when the condition started to hold; StartsAt when the
 	// instance started firing; EndsAt when it resolved (zero while firing).
-	ActiveAt time.Time `json:"active_at"`
-	StartsAt time.Time `json:"starts_at"`
-	EndsAt   time.Time `json:"ends_at"`
+	// Zero times are left out of the JSON.
+	ActiveAt time.Time `json:"activeAt,omitzero"`
+	StartsAt time.Time `json:"startsAt,omitzero"`
+	EndsAt   time.Time `json:"endsAt,omitzero"`
 	// GeneratorURL links back to the expression (the monitoring query API).
-	GeneratorURL string `json:"generator_url,omitempty"`
-	// Silenced lists the IDs of the silences that match the instance.
-	Silenced []string `json:"silenced_by,omitempty"`
-	// Resolved is set when an operator resolved the instance by hand, with
-	// the reason given.
-	ResolvedBy string `json:"resolved_reason,omitempty"`
+	GeneratorURL string `json:"generatorURL,omitempty"`
+	// SilencedBy lists the IDs of the silences that match the instance.
+	SilencedBy []string `json:"silencedBy,omitempty"`
+	// ResolvedReason is the reason an operator gave when resolving the
+	// instance by hand; empty otherwise.
+	ResolvedReason string `json:"resolvedReason,omitempty"`
 }
 
 // Name returns the alert's alertname label.
 func (a Alert) Name() string { return a.Labels["alertname"] }
 
-// Sprint renders an alert's name and labels for logs and errors.
+// String renders an alert's name and labels for logs and errors.
 func (a Alert) String() string {
 	return fmt.Sprintf("%s%v (%v)", a.Name(), a.Labels, a.State)
 }

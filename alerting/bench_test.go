@@ -20,7 +20,7 @@ import (
 // (ten shards of 1 000), each rule a rate over one shard summed by route,
 // with seven collections in the store.
 func BenchmarkEval(b *testing.B) {
-	clk := &engClock{t: time.Unix(1_700_000_000, 0)}
+	clk := newEngClock(time.Unix(1_700_000_000, 0))
 	mem := memory.New(memory.WithClock(clk), memory.WithMaxSeries(20000))
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(mem.SDKReader()), sdkmetric.WithCardinalityLimit(0),
 		sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter))

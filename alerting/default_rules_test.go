@@ -56,7 +56,7 @@ const replayStep = 10 * time.Second
 
 func newProcessReplay(t *testing.T) *processReplay {
 	t.Helper()
-	r := &processReplay{t: t, clk: &engClock{t: time.Unix(1_700_000_000, 0)}}
+	r := &processReplay{t: t, clk: newEngClock(time.Unix(1_700_000_000, 0))}
 	r.start = r.clk.Now()
 	r.mem = memory.New(memory.WithClock(r.clk), memory.WithInterval(replayStep))
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r.mem.SDKReader()))

@@ -2,6 +2,7 @@ package alerting
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/vitalsgo/vitals/exporter/memory"
+	"github.com/vitalsgo/vitals/internal/clock"
+	"github.com/vitalsgo/vitals/internal/lifecycle"
 	"github.com/vitalsgo/vitals/internal/ratelog"
 )
 
@@ -35,20 +38,10 @@ const ResolvedRetention = 15 * time.Minute
 var (
 	ErrNotFound = errors.New("alerting: no such alert")
 	// ErrShutdown is returned by Shutdown after the first call, of the
-	// engine and of the notification queues (package notify) alike.
-	ErrShutdown = errors.New("alerting: shut down")
+	// engine and of the notification queues (package notify) alike. It is
+	// the one value of every Vitals component (vitals.ErrShutdown).
+	ErrShutdown = lifecycle.ErrShutdown
 )
-
-// Clock tells the time and waits; tests move one by hand.
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time                         { return time.Now() }
-func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Option configures New.
 type Option interface {
@@ -56,7 +49,7 @@ type Option interface {
 }
 
 type config struct {
-	clock       Clock
+	clock       clock.Clock
 	logger      *slog.Logger
 	mp          metric.MeterProvider
 	routes      []Route
@@ -69,7 +62,7 @@ type optionFunc func(config) config
 func (f optionFunc) apply(c config) config { return f(c) }
 
 // WithClock sets the engine's clock. By default, the system clock.
-func WithClock(c Clock) Option {
+func WithClock(c clock.Clock) Option {
 	return optionFunc(func(cfg config) config {
 		if c != nil {
 			cfg.clock = c
@@ -177,7 +170,7 @@ type instance struct {
 // to also offer NewAppender (as memory.Reader does). Any invalid rule fails
 // New, naming it; nothing is half-loaded.
 func New(q Querier, groups []Group, opts ...Option) (*Engine, error) {
-	cfg := config{clock: systemClock{}, logger: slog.Default()}
+	cfg := config{clock: clock.System{}, logger: slog.Default()}
 	for _, o := range opts {
 		cfg = o.apply(cfg)
 	}
@@ -185,8 +178,8 @@ func New(q Querier, groups []Group, opts ...Option) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{q: q, cfg: cfg, silences: NewSilences(cfg.clock),
-		errs:       ratelog.New(cfg.logger, "vitals: rule evaluation failed", 0, cfg.clock.Now),
-		notifyErrs: ratelog.New(cfg.logger, "vitals: notification failed", 0, cfg.clock.Now)}
+		errs:       ratelog.New(cfg.logger, "vitals: rule evaluation failed", 0, cfg.clock),
+		notifyErrs: ratelog.New(cfg.logger, "vitals: notification failed", 0, cfg.clock)}
 	if cfg.externalURL != "" {
 		u, err := url.Parse(cfg.externalURL)
 		if err != nil {
@@ -398,7 +391,7 @@ func (e *Engine) updateAlerts(ctx context.Context, r *ruleState, vec memory.Vect
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for h, a := range seen {
-		if cur, ok := r.instances[h]; ok && cur.state != StateInactive {
+		if cur, ok := r.instances[h]; ok && cur.state != StateResolved {
 			cur.value, cur.annotations = a.value, a.annotations
 			continue
 		}
@@ -416,8 +409,8 @@ func (e *Engine) updateAlerts(ctx context.Context, r *ruleState, vec memory.Vect
 			if a.state == StatePending || (!a.resolvedAt.IsZero() && ts.Sub(a.resolvedAt) > ResolvedRetention) {
 				delete(r.instances, h)
 			}
-			if a.state != StateInactive && !keepFiring {
-				a.state, a.resolvedAt = StateInactive, ts
+			if a.state != StateResolved && !keepFiring {
+				a.state, a.resolvedAt = StateResolved, ts
 			}
 			if !keepFiring {
 				continue
@@ -483,17 +476,17 @@ func (e *Engine) Alerts() []Alert {
 // toAlert copies an instance of rule r. The caller holds e.mu.
 func (e *Engine) toAlert(r *ruleState, a *instance, now time.Time) Alert {
 	al := Alert{
-		ID:          a.id,
-		Labels:      a.labels.Map(),
-		Annotations: maps.Clone(a.annotations),
-		State:       a.state,
-		Value:       a.value,
-		ActiveAt:    a.activeAt,
-		StartsAt:    a.firedAt,
-		ResolvedBy:  a.manual,
+		ID:             a.id,
+		Labels:         a.labels.Map(),
+		Annotations:    maps.Clone(a.annotations),
+		State:          a.state,
+		Value:          a.value,
+		ActiveAt:       a.activeAt,
+		StartsAt:       a.firedAt,
+		ResolvedReason: a.manual,
 	}
-	if a.state == StateInactive {
-		al.State, al.EndsAt = StateResolved, a.resolvedAt
+	if a.state == StateResolved {
+		al.EndsAt = a.resolvedAt
 	}
 	if a.manual != "" && al.State == StateFiring {
 		al.State = StateResolved
@@ -505,7 +498,7 @@ func (e *Engine) toAlert(r *ruleState, a *instance, now time.Time) Alert {
 		u.RawQuery = url.Values{"query": {r.Expr}}.Encode()
 		al.GeneratorURL = u.String()
 	}
-	al.Silenced = e.silences.Matching(al.Labels, now)
+	al.SilencedBy = e.silences.Matching(al.Labels, now)
 	return al
 }
 
@@ -522,7 +515,7 @@ func (e *Engine) Resolve(id, reason string) error {
 	for _, g := range e.groups {
 		for _, r := range g.rules {
 			for _, a := range r.instances {
-				if a.id == id && a.state != StateInactive {
+				if a.id == id && a.state != StateResolved {
 					a.manual = reason
 					return nil
 				}
@@ -532,19 +525,29 @@ func (e *Engine) Resolve(id, reason string) error {
 	return fmt.Errorf("%w: %q", ErrNotFound, id)
 }
 
-// RuleStatus is the health of one rule.
+// RuleStatus is the health of one rule. In JSON, Duration is
+// evaluationDurationSeconds, a number of seconds.
 type RuleStatus struct {
 	Group          string        `json:"group"`
 	Name           string        `json:"name"`
 	Type           string        `json:"type"`
 	Expr           string        `json:"expr,omitempty"`
 	Exportable     bool          `json:"exportable"`
-	LastEvaluation time.Time     `json:"last_evaluation"`
-	Duration       time.Duration `json:"evaluation_duration_ns"`
-	LastError      string        `json:"last_error,omitempty"`
+	LastEvaluation time.Time     `json:"lastEvaluation,omitzero"`
+	Duration       time.Duration `json:"-"`
+	LastError      string        `json:"lastError,omitempty"`
 	Evaluations    int64         `json:"evaluations"`
 	Failures       int64         `json:"failures"`
 	Active         int           `json:"active"`
+}
+
+// MarshalJSON encodes the status with Duration in seconds.
+func (s RuleStatus) MarshalJSON() ([]byte, error) {
+	type plain RuleStatus
+	return json.Marshal(struct {
+		plain
+		DurationSeconds float64 `json:"evaluationDurationSeconds"`
+	}{plain(s), s.Duration.Seconds()})
 }
 
 // Rules returns the status of every rule, in group and rule order.

@@ -22,28 +22,17 @@ import (
 	"github.com/vitalsgo/vitals/alerting"
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
+	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 	"github.com/vitalsgo/vitals/internal/logtest"
 )
 
-// engClock is a hand-moved clock for the engine and the memory reader.
-type engClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// engClock is the shared hand-moved clock, for the engine and the memory
+// reader.
+type engClock struct{ *clocktest.Clock }
 
-func (c *engClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
+func newEngClock(t time.Time) *engClock { return &engClock{clocktest.New(t)} }
 
-func (c *engClock) After(time.Duration) <-chan time.Time { return make(chan time.Time) }
-
-func (c *engClock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
+func (c *engClock) set(t time.Time) { c.Set(t) }
 
 // scenario scripts a gauge "errors" per instance label, a memory reader and
 // an engine, and records every notification.
@@ -61,7 +50,7 @@ type scenario struct {
 
 func newScenario(t *testing.T, rules string, route alerting.Route, opts ...alerting.Option) *scenario {
 	t.Helper()
-	s := &scenario{t: t, clk: &engClock{t: time.Unix(1_700_000_000, 0)}, values: map[string]float64{}}
+	s := &scenario{t: t, clk: newEngClock(time.Unix(1_700_000_000, 0)), values: map[string]float64{}}
 	s.start = s.clk.Now()
 	s.mem = memory.New(memory.WithClock(s.clk))
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(s.mem.SDKReader()))
@@ -258,7 +247,7 @@ func TestSilences(t *testing.T) {
 				if a.State != alerting.StateFiring {
 					t.Errorf("a silenced alert lost its state: %v", a)
 				}
-				if len(a.Silenced) > 0 {
+				if len(a.SilencedBy) > 0 {
 					silenced = append(silenced, a.Labels["instance"])
 				}
 			}
@@ -287,7 +276,7 @@ func TestSilences(t *testing.T) {
 }
 
 func TestSilenceValidationAndExpiry(t *testing.T) {
-	clk := &engClock{t: time.Unix(1_700_000_000, 0)}
+	clk := newEngClock(time.Unix(1_700_000_000, 0))
 	sil := alerting.NewSilences(clk)
 	base := alerting.Silence{Matchers: []alerting.Matcher{{Name: "a", Value: "b", IsEqual: true}}, EndsAt: clk.Now().Add(time.Hour), CreatedBy: "x", Comment: "y"}
 	for name, mutate := range map[string]func(*alerting.Silence){
@@ -322,8 +311,8 @@ func TestSilenceValidationAndExpiry(t *testing.T) {
 	if got := sil.Matching(map[string]string{"a": "b"}, clk.Now()); len(got) != 0 {
 		t.Errorf("an expired silence still matches: %v", got)
 	}
-	if sil.List()[0].State(clk.Now()) != "expired" {
-		t.Errorf("state %q", sil.List()[0].State(clk.Now()))
+	if sil.List()[0].State(clk.Now()) != alerting.SilenceStateExpired {
+		t.Errorf("state %v", sil.List()[0].State(clk.Now()))
 	}
 	if err := sil.Expire(id); err == nil {
 		t.Error("expiring twice succeeded")
@@ -334,7 +323,7 @@ func TestSilenceValidationAndExpiry(t *testing.T) {
 // frees its place; expired silences give way to new ones, oldest first,
 // instead of piling up for SilenceRetention.
 func TestSilencesBounded(t *testing.T) {
-	clk := &engClock{t: time.Unix(1_700_000_000, 0)}
+	clk := newEngClock(time.Unix(1_700_000_000, 0))
 	sil := alerting.NewSilences(clk)
 	mk := func(i int) alerting.Silence {
 		return alerting.Silence{
@@ -361,9 +350,7 @@ func TestSilencesBounded(t *testing.T) {
 	// Expire the first ten, a second apart: each frees a place, and the
 	// new silence replaces the oldest expired one.
 	for i := range 10 {
-		clk.mu.Lock()
-		clk.t = clk.t.Add(time.Second)
-		clk.mu.Unlock()
+		clk.Advance(time.Second)
 		if err := sil.Expire(ids[i]); err != nil {
 			t.Fatal(err)
 		}
@@ -435,7 +422,7 @@ func TestManualResolve(t *testing.T) {
 	}
 	s.at(15*time.Second, map[string]float64{"a": 10})
 	s.at(30*time.Second, map[string]float64{"a": 10}) // still true: stays quiet
-	if a := s.eng.Alerts()[0]; a.State != alerting.StateResolved || a.ResolvedBy != "known issue, fix deploying" {
+	if a := s.eng.Alerts()[0]; a.State != alerting.StateResolved || a.ResolvedReason != "known issue, fix deploying" {
 		t.Errorf("after the manual resolution: %+v", a)
 	}
 	s.at(45*time.Second, map[string]float64{"a": 0})  // clears
@@ -600,7 +587,7 @@ func TestDefaultRulesLoadAndExport(t *testing.T) {
 
 func TestAlertsAsMetrics(t *testing.T) {
 	rules := strings.Replace(highErrors, "for: 1m", "for: 30s", 1)
-	clk := &engClock{t: time.Unix(1_700_000_000, 0)}
+	clk := newEngClock(time.Unix(1_700_000_000, 0))
 	mem := memory.New(memory.WithClock(clk))
 	p, err := exporter.New(t.Context(), exporter.Config{}, exporter.WithReader(mem.SDKReader()))
 	if err != nil {

@@ -160,7 +160,7 @@ func (e *Engine) due(now time.Time) []notification {
 					continue
 				}
 				al := e.toAlert(r, a, now)
-				if al.State == StateFiring && len(al.Silenced) > 0 {
+				if al.State == StateFiring && len(al.SilencedBy) > 0 {
 					continue
 				}
 				current[al.ID] = al

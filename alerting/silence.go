@@ -14,6 +14,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/vitalsgo/vitals/internal/clock"
 )
 
 // SilenceRetention is how long an expired silence stays listed.
@@ -77,6 +79,9 @@ var (
 	// for an ID they do not hold: never given, or dropped after
 	// SilenceRetention.
 	ErrSilenceNotFound = errors.New("alerting: silence not found")
+	// ErrSilenceExpired is returned (wrapped) by Expire for a silence that
+	// has already expired.
+	ErrSilenceExpired = errors.New("alerting: silence already expired")
 )
 
 // Matcher matches one label, in the shape of Alertmanager's API v2:
@@ -206,16 +211,59 @@ type Silence struct {
 	Comment   string    `json:"comment"`
 }
 
-// State returns "pending", "active" or "expired" at now: it is derived from
-// the times, never stored.
-func (s Silence) State(now time.Time) string {
+// SilenceState is the state of a silence at a time, as in Alertmanager.
+type SilenceState int
+
+// The silence states.
+const (
+	// SilenceStateUnknown is the zero value.
+	SilenceStateUnknown SilenceState = iota
+	// SilenceStatePending: the silence starts in the future.
+	SilenceStatePending
+	// SilenceStateActive: the silence mutes the alerts it matches.
+	SilenceStateActive
+	// SilenceStateExpired: the silence has ended.
+	SilenceStateExpired
+)
+
+// String returns the state's name as Alertmanager spells it.
+func (s SilenceState) String() string {
+	switch s {
+	case SilenceStatePending:
+		return "pending"
+	case SilenceStateActive:
+		return "active"
+	case SilenceStateExpired:
+		return "expired"
+	default:
+		return "unknown"
+	}
+}
+
+// MarshalText encodes the state as its String.
+func (s SilenceState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText decodes a state's String.
+func (s *SilenceState) UnmarshalText(b []byte) error {
+	for _, st := range []SilenceState{SilenceStateUnknown, SilenceStatePending, SilenceStateActive, SilenceStateExpired} {
+		if st.String() == string(b) {
+			*s = st
+			return nil
+		}
+	}
+	return fmt.Errorf("alerting: unknown silence state %q", b)
+}
+
+// State returns the silence's state at now: it is derived from the times,
+// never stored.
+func (s Silence) State(now time.Time) SilenceState {
 	switch {
 	case now.Before(s.StartsAt):
-		return "pending"
+		return SilenceStatePending
 	case now.Before(s.EndsAt):
-		return "active"
+		return SilenceStateActive
 	default:
-		return "expired"
+		return SilenceStateExpired
 	}
 }
 
@@ -226,17 +274,15 @@ type silenceEntry struct {
 
 // Silences holds silences. It is safe for concurrent use.
 type Silences struct {
-	clock Clock
+	clock clock.Clock
 	mu    sync.Mutex
 	m     map[string]*silenceEntry
 }
 
-// NewSilences returns an empty set of silences on clock.
-func NewSilences(clock Clock) *Silences {
-	if clock == nil {
-		clock = systemClock{}
-	}
-	return &Silences{clock: clock, m: map[string]*silenceEntry{}}
+// NewSilences returns an empty set of silences on clk; nil means the
+// system clock.
+func NewSilences(clk clock.Clock) *Silences {
+	return &Silences{clock: clock.Or(clk), m: map[string]*silenceEntry{}}
 }
 
 // Add validates and stores a silence and returns its ID. StartsAt defaults
@@ -284,7 +330,7 @@ func (s *Silences) Add(sil Silence) (string, error) {
 			return "", fmt.Errorf("%w: %q", ErrSilenceNotFound, sil.ID)
 		}
 	}
-	prevLive := prev != nil && prev.State(now) != "expired"
+	prevLive := prev != nil && prev.State(now) != SilenceStateExpired
 	if sil.StartsAt.IsZero() {
 		sil.StartsAt = now
 		if prevLive {
@@ -309,7 +355,7 @@ func (s *Silences) Add(sil Silence) (string, error) {
 	}
 	var expired []*silenceEntry
 	for _, e := range s.m {
-		if e.State(now) == "expired" {
+		if e.State(now) == SilenceStateExpired {
 			expired = append(expired, e)
 		}
 	}
@@ -364,9 +410,9 @@ func canUpdate(prev *silenceEntry, sil Silence, now time.Time) bool {
 		return false
 	}
 	switch prev.State(now) {
-	case "active":
+	case SilenceStateActive:
 		return sil.StartsAt.Equal(prev.StartsAt)
-	case "pending":
+	case SilenceStatePending:
 		return !sil.StartsAt.Before(now)
 	default:
 		return false
@@ -382,8 +428,8 @@ func (s *Silences) Expire(id string) error {
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrSilenceNotFound, id)
 	}
-	if e.State(now) == "expired" {
-		return fmt.Errorf("alerting: silence %q has already expired", id)
+	if e.State(now) == SilenceStateExpired {
+		return fmt.Errorf("%w: %q", ErrSilenceExpired, id)
 	}
 	expire(e, now)
 	return nil
@@ -417,7 +463,7 @@ func (s *Silences) Matching(lbls map[string]string, now time.Time) []string {
 	defer s.mu.Unlock()
 	var ids []string
 	for id, e := range s.m {
-		if e.State(now) == "active" && matches(e.matchers, lbls) {
+		if e.State(now) == SilenceStateActive && matches(e.matchers, lbls) {
 			ids = append(ids, id)
 		}
 	}

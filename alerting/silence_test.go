@@ -26,7 +26,7 @@ func validSilence(clk *engClock) alerting.Silence {
 // TestSilenceLimits: each limit admits a silence at it and refuses one
 // past it, with an error that names the limit and the field.
 func TestSilenceLimits(t *testing.T) {
-	clk := &engClock{t: time.Unix(1_700_000_000, 0)}
+	clk := newEngClock(time.Unix(1_700_000_000, 0))
 	eq := func(name, value string) alerting.Matcher {
 		return alerting.Matcher{Name: name, Value: value, IsEqual: true}
 	}
@@ -121,7 +121,7 @@ func TestSilenceLimits(t *testing.T) {
 // valid UTF-8 is refused, naming the field; a UTF-8 label name that is not
 // a legacy Prometheus name is accepted, as in Prometheus 3.
 func TestSilenceUTF8(t *testing.T) {
-	clk := &engClock{t: time.Unix(1_700_000_000, 0)}
+	clk := newEngClock(time.Unix(1_700_000_000, 0))
 	for name, tt := range map[string]struct {
 		mutate func(*alerting.Silence)
 		want   string
@@ -210,7 +210,7 @@ func TestSilenceUpdate(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := &engClock{t: start}
+			clk := newEngClock(start)
 			sil := alerting.NewSilences(clk)
 			first := validSilence(clk)
 			first.StartsAt, first.EndsAt = start.Add(tt.startIn), start.Add(tt.startIn+time.Hour)
@@ -252,7 +252,7 @@ func TestSilenceUpdate(t *testing.T) {
 			if now.Before(oldEnd) {
 				oldEnd = now
 			}
-			if old := byID[id]; old.State(now) != "expired" || !old.EndsAt.Equal(oldEnd) || !slices.Equal(old.Matchers, first.Matchers) {
+			if old := byID[id]; old.State(now) != alerting.SilenceStateExpired || !old.EndsAt.Equal(oldEnd) || !slices.Equal(old.Matchers, first.Matchers) {
 				t.Errorf("the replaced silence is %+v (%s), want it expired at %v, unchanged otherwise", old, old.State(now), now)
 			}
 			wantStart := want.StartsAt
@@ -270,7 +270,7 @@ func TestSilenceUpdate(t *testing.T) {
 // nothing; an invalid update leaves the silence as it was; replacing an
 // active silence succeeds with MaxSilences active.
 func TestSilenceUpdateErrors(t *testing.T) {
-	clk := &engClock{t: time.Unix(1_700_000_000, 0)}
+	clk := newEngClock(time.Unix(1_700_000_000, 0))
 	sil := alerting.NewSilences(clk)
 	s := validSilence(clk)
 	s.ID = "0123456789abcdef0123456789abcdef"
@@ -330,7 +330,7 @@ func TestSilencesMemoryBounded(t *testing.T) {
 		maxSilenceHeap = 256 << 10
 		perShape       = 100
 	)
-	clk := &engClock{t: time.Unix(1_700_000_000, 0)}
+	clk := newEngClock(time.Unix(1_700_000_000, 0))
 	heavy := validSilence(clk)
 	heavy.Matchers = nil
 	for j := range alerting.MaxMatchersPerSilence {
@@ -409,7 +409,7 @@ func TestSilencesMemoryBounded(t *testing.T) {
 // TestSilencesConcurrentSafe adds, updates, expires, lists and matches
 // silences from several goroutines; run with -race.
 func TestSilencesConcurrentSafe(t *testing.T) {
-	clk := &engClock{t: time.Unix(1_700_000_000, 0)}
+	clk := newEngClock(time.Unix(1_700_000_000, 0))
 	sil := alerting.NewSilences(clk)
 	var wg sync.WaitGroup
 	for g := range 4 {
@@ -441,11 +441,42 @@ func TestSilencesConcurrentSafe(t *testing.T) {
 	wg.Wait()
 	live := 0
 	for _, s := range sil.List() {
-		if s.State(clk.Now()) == "active" {
+		if s.State(clk.Now()) == alerting.SilenceStateActive {
 			live++
 		}
 	}
 	if n := len(sil.List()); n != 4*50*2 || live != 4*50 {
 		t.Errorf("%d silences, %d active; want %d and %d", n, live, 4*50*2, 4*50)
+	}
+}
+
+func TestSilenceStateText(t *testing.T) {
+	for _, st := range []alerting.SilenceState{alerting.SilenceStateUnknown, alerting.SilenceStatePending, alerting.SilenceStateActive, alerting.SilenceStateExpired} {
+		b, err := st.MarshalText()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back alerting.SilenceState
+		if err := back.UnmarshalText(b); err != nil || back != st {
+			t.Errorf("%v: round trip gave %v, %v", st, back, err)
+		}
+	}
+	var st alerting.SilenceState
+	if err := st.UnmarshalText([]byte("muted")); err == nil {
+		t.Error("UnmarshalText accepted an unknown state")
+	}
+	start := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := alerting.Silence{StartsAt: start, EndsAt: start.Add(time.Hour)}
+	for _, tt := range []struct {
+		at   time.Time
+		want alerting.SilenceState
+	}{
+		{start.Add(-time.Second), alerting.SilenceStatePending},
+		{start, alerting.SilenceStateActive},
+		{start.Add(time.Hour), alerting.SilenceStateExpired},
+	} {
+		if got := s.State(tt.at); got != tt.want {
+			t.Errorf("State(%v) = %v, want %v", tt.at, got, tt.want)
+		}
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+
+	"github.com/vitalsgo/vitals/internal/clock"
 )
 
 // dbDurationBuckets are the semantic conventions' advice for
@@ -166,7 +168,7 @@ type DBOperation struct {
 	db  *dbMetrics
 	key dbKey
 	ok  []metric.RecordOption
-	clk Clock
+	clk clock.Clock
 }
 
 // DBOperation returns the recorder of one kind of database operation, with

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/vitalsgo/vitals/bizmetrics"
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
+	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -30,26 +30,15 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // every Now advances it by step first, so that each timed operation takes
 // exactly step.
 type clock struct {
-	mu   sync.Mutex
-	t    time.Time
-	step time.Duration
+	*clocktest.Clock
+	step time.Duration // set before the clock is shared
 }
 
-func newClock() *clock { return &clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(c.step)
-	return c.t
+func newClock() *clock {
+	return &clock{Clock: clocktest.New(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))}
 }
 
-func (c *clock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
-}
+func (c *clock) Now() time.Time { return c.Advance(c.step) }
 
 // env is a real provider (the exporter's, with /metrics) with the memory
 // reader, and Metrics on it.

@@ -9,6 +9,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/vitalsgo/vitals/internal/clock"
 )
 
 // ScopeName is the instrumentation scope the package's metrics are meant
@@ -97,7 +99,7 @@ func validNamespace(ns string) bool {
 type Metrics struct {
 	meter metric.Meter
 	ns    string
-	clock Clock
+	clock clock.Clock
 	cfg   config
 
 	// Orders.

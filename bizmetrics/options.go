@@ -3,7 +3,8 @@ package bizmetrics
 import (
 	"context"
 	"slices"
-	"time"
+
+	"github.com/vitalsgo/vitals/internal/clock"
 )
 
 // Defaults of the options.
@@ -46,15 +47,6 @@ func DefaultAmountBuckets() []float64 {
 	return b[:]
 }
 
-// Clock tells the time. Tests give Metrics a clock they move by hand.
-type Clock interface {
-	Now() time.Time
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
 // Option configures New.
 type Option interface {
 	apply(config) config
@@ -62,7 +54,7 @@ type Option interface {
 
 type config struct {
 	namespace     string
-	clock         Clock
+	clock         clock.Clock
 	usersFunc     func(context.Context) (int64, error)
 	cacheDuration bool
 	amountBuckets []float64
@@ -78,7 +70,7 @@ type config struct {
 func newConfig(opts []Option) config {
 	c := config{
 		namespace:     DefaultNamespace,
-		clock:         systemClock{},
+		clock:         clock.System{},
 		amountBuckets: DefaultAmountBuckets(),
 		maxSources:    DefaultMaxSources,
 		maxCaches:     DefaultMaxCacheNames,
@@ -114,7 +106,7 @@ func WithNamespace(ns string) Option {
 
 // WithClock sets the clock that times Time, DB and the database/sql
 // wrapper. By default, the system clock.
-func WithClock(clk Clock) Option {
+func WithClock(clk clock.Clock) Option {
 	return optionFunc(func(c config) config {
 		if clk != nil {
 			c.clock = clk

@@ -6,13 +6,15 @@ import (
 	"errors"
 	"io"
 	"time"
+
+	"github.com/vitalsgo/vitals/internal/clock"
 )
 
 // sqlRecorder records the operations of one wrapped database.
 type sqlRecorder struct {
 	db     *dbMetrics
 	system string
-	clock  Clock
+	clock  clock.Clock
 }
 
 // record records an operation that started at start.

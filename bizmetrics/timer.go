@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/vitalsgo/vitals/internal/clock"
 )
 
 // Timer times one operation: Time starts it, Stop records its duration in
@@ -15,7 +17,7 @@ import (
 //	defer m.Time(ctx, "checkout").Stop()
 type Timer struct {
 	h     *BoundHistogram
-	clock Clock
+	clock clock.Clock
 	start time.Time
 }
 

@@ -416,7 +416,7 @@
     sec.hidden = false;
     const factors = { "5m": 14.4, "1h": 14.4, "30m": 6, "6h": 6, "2h": 3, "1d": 3, "3d": 1 };
     const burn = (s, w) => {
-      const v = (s.burn_rates || {})[w];
+      const v = (s.burnRates || {})[w];
       if (v === undefined) return "–";
       return h("span", { class: v > (factors[w] || 1) ? "bad" : null, text: v.toFixed(2) + "×" });
     };
@@ -437,7 +437,7 @@
           { title: "6h", num: true, get: (s) => burn(s, "6h") },
           { title: "1d", num: true, get: (s) => burn(s, "1d") },
           { title: "3d", num: true, get: (s) => burn(s, "3d") },
-          { title: "Budget left", num: true, get: (s) => (s.error_budget_remaining === undefined ? "–" : pct(100 * s.error_budget_remaining, 1)) },
+          { title: "Budget left", num: true, get: (s) => (s.errorBudgetRemaining === undefined ? "–" : pct(100 * s.errorBudgetRemaining, 1)) },
           { title: "Page", get: (s) => alertState(s, "page") },
           { title: "Ticket", get: (s) => alertState(s, "ticket") },
         ],
@@ -461,7 +461,7 @@
     st.textContent = status;
     st.className = "badge big " + status.toLowerCase();
     st.setAttribute("data-status", status);
-    fill($("health-slowest"), rep.slowest_check ? "slowest check: " + rep.slowest_check : "");
+    fill($("health-slowest"), rep.slowestCheck ? "slowest check: " + rep.slowestCheck : "");
     const checks = Array.isArray(rep.checks) ? rep.checks : [];
     if (!checks.length) {
       fill($("health-checks"), nodata("No health checks registered."));
@@ -473,8 +473,8 @@
       { title: "Status", get: (c) => [badge(String(c.status)), c.enabled === false ? h("span", { class: "muted", text: " disabled" }) : null] },
     ];
     if (has("critical")) cols.push({ title: "Critical", get: (c) => (c.critical ? "yes" : "no") });
-    if (has("last_run")) cols.push({ title: "Last run", get: (c) => ago(parseTime(c.last_run)) });
-    if (has("duration_seconds")) cols.push({ title: "Took", num: true, get: (c) => fmt.dur(c.duration_seconds) });
+    if (has("lastRun")) cols.push({ title: "Last run", get: (c) => ago(parseTime(c.lastRun)) });
+    if (has("durationSeconds")) cols.push({ title: "Took", num: true, get: (c) => fmt.dur(c.durationSeconds) });
     if (has("runs")) cols.push({ title: "Fails / runs", num: true, get: (c) => (c.failures || 0) + " / " + (c.runs || 0) });
     if (has("output")) cols.push({ title: "Output", cls: "output", get: (c) => String(c.output || "") });
     fill($("health-checks"), table(cols, checks));
@@ -521,7 +521,7 @@
     const ann = a.annotations || {};
     const name = String(labels.alertname || "(unnamed)");
     const sev = labels.severity ? String(labels.severity) : "";
-    const silenced = Array.isArray(a.silenced_by) && a.silenced_by.length > 0;
+    const silenced = Array.isArray(a.silencedBy) && a.silencedBy.length > 0;
     const li = h(
       "li",
       { class: "alert " + a.state, "aria-label": name + ", " + a.state + (sev ? ", " + sev : "") },
@@ -544,8 +544,8 @@
       .filter((k) => k !== "alertname" && k !== "severity")
       .sort();
     if (chips.length) li.append(h("ul", { class: "chips", "aria-label": "Labels" }, chips.map((k) => h("li", { text: k + "=" + labels[k] }))));
-    const active = parseTime(a.active_at);
-    const starts = parseTime(a.starts_at);
+    const active = parseTime(a.activeAt);
+    const starts = parseTime(a.startsAt);
     const meta = ["value " + num(Number(a.value))];
     if (isFinite(active)) meta.push("active since " + clock(active, true) + " (" + ago(active) + ")");
     if (a.state === "firing" && isFinite(starts)) meta.push("firing since " + clock(starts, true));
@@ -590,7 +590,7 @@
       return;
     }
     if (!rep) return;
-    const list = (rep.silences || []).filter((s) => s.status === "active" || s.status === "pending");
+    const list = (rep.silences || []).filter((s) => s.state === "active" || s.state === "pending");
     if (!list.length) {
       fill(el, nodata("No active silences."));
       return;
@@ -605,7 +605,7 @@
             (s.matchers || []).map((m) => h("li", { text: m.name + (m.isEqual === false ? "!" : "=") + (m.isRegex ? "~" : "") + JSON.stringify(String(m.value)) })),
           ),
       },
-      { title: "Status", get: (s) => badge(String(s.status), s.status === "active" ? "silenced" : "info") },
+      { title: "Status", get: (s) => badge(String(s.state), s.state === "active" ? "silenced" : "info") },
       { title: "Until", get: (s) => (isFinite(parseTime(s.endsAt)) ? new Date(parseTime(s.endsAt)).toLocaleString() : "") },
       { title: "By", get: (s) => String(s.createdBy || "") },
       { title: "Comment", cls: "output", get: (s) => String(s.comment || "") },
@@ -648,18 +648,18 @@
       const ap = perf.apdex || {};
       // Without requests the summary's ratios and percentiles are 0: show
       // them as absent rather than as perfect.
-      const some = perf.total_requests > 0;
+      const some = perf.totalRequests > 0;
       const d = (x) => (some ? fmt.dur(x) : "—");
       fill(
         el,
-        kpi("Requests", fmt.count(perf.total_requests)),
-        kpi("Requests/s", num(perf.requests_per_second)),
-        kpi("Errors (5xx)", some ? fmt.pct(100 * (perf.error_rate || 0)) : "—", fmt.count(perf.errors) + " errors"),
-        kpi("p50", d(lat.p50_seconds)),
-        kpi("p95", d(lat.p95_seconds)),
-        kpi("p99", d(lat.p99_seconds)),
-        kpi("Apdex", ap.total > 0 ? num(ap.score) : "—", "T = " + fmt.dur(ap.threshold_seconds) + (ap.estimated ? " (estimated)" : "")),
-        kpi("Slow requests", fmt.count(perf.slow_requests)),
+        kpi("Requests", fmt.count(perf.totalRequests)),
+        kpi("Requests/s", num(perf.requestsPerSecond)),
+        kpi("Errors (5xx)", some ? fmt.pct(100 * (perf.errorRate || 0)) : "—", fmt.count(perf.errors) + " errors"),
+        kpi("p50", d(lat.p50Seconds)),
+        kpi("p95", d(lat.p95Seconds)),
+        kpi("p99", d(lat.p99Seconds)),
+        kpi("Apdex", ap.total > 0 ? num(ap.score) : "—", "T = " + fmt.dur(ap.thresholdSeconds) + (ap.estimated ? " (estimated)" : "")),
+        kpi("Slow requests", fmt.count(perf.slowRequests)),
       );
       return;
     }
@@ -682,14 +682,14 @@
   function renderRoutes(perf, fb, W) {
     const el = $("routes");
     let rows;
-    if (perf && Array.isArray(perf.top_routes)) {
-      rows = perf.top_routes.map((r) => ({
+    if (perf && Array.isArray(perf.topRoutes)) {
+      rows = perf.topRoutes.map((r) => ({
         route: String(r.method ? r.method + " " + r.route : r.route),
         requests: r.requests,
         rate: r.requests / W,
-        errPct: 100 * (r.error_rate || 0),
-        mean: r.mean_seconds,
-        p95: r.p95_seconds,
+        errPct: 100 * (r.errorRate || 0),
+        mean: r.meanSeconds,
+        p95: r.p95Seconds,
         apdex: r.apdex,
       }));
     } else if (fb) {
@@ -715,8 +715,8 @@
   function renderTopErrors(perf, fb) {
     const el = $("top-errors");
     let rows;
-    if (perf && Array.isArray(perf.top_errors)) {
-      rows = perf.top_errors.map((e) => ({ route: (e.method ? e.method + " " : "") + e.route, status: e.status || e.error_type, type: e.error_type, count: e.count }));
+    if (perf && Array.isArray(perf.topErrors)) {
+      rows = perf.topErrors.map((e) => ({ route: (e.method ? e.method + " " : "") + e.route, status: e.status || e.errorType, type: e.errorType, count: e.count }));
     } else if (fb) {
       rows = fb;
     }
@@ -1112,14 +1112,14 @@
       fill(el);
       return;
     }
-    const started = parseTime(sys.started_at);
+    const started = parseTime(sys.startedAt);
     const rev = sys.vcs && sys.vcs["vcs.revision"] ? String(sys.vcs["vcs.revision"]).slice(0, 12) + (sys.vcs["vcs.modified"] === "true" ? " (modified)" : "") : "";
     const rows = [
       ["Version", sys.version && sys.version !== "(devel)" ? String(sys.version) : rev || String(sys.version || "")],
-      ["Go", String(sys.go_version || "") + " " + String(sys.goos || "") + "/" + String(sys.goarch || "")],
-      ["CPUs", "GOMAXPROCS " + sys.gomaxprocs + " of " + sys.num_cpu],
+      ["Go", String(sys.goVersion || "") + " " + String(sys.goos || "") + "/" + String(sys.goarch || "")],
+      ["CPUs", "GOMAXPROCS " + sys.gomaxprocs + " of " + sys.numCPU],
       ["Up", isFinite(started) ? ago(started).replace(/ ago$/, "") + " (since " + new Date(started).toLocaleString() + ")" : ""],
-      ["Memory limit", sys.memory_limit_bytes > 0 && sys.memory_limit_bytes < 9e18 ? fmt.bytes(sys.memory_limit_bytes) : "none"],
+      ["Memory limit", sys.memoryLimitBytes > 0 && sys.memoryLimitBytes < 9e18 ? fmt.bytes(sys.memoryLimitBytes) : "none"],
       ["PID", String(sys.pid || "")],
     ].filter((r) => r[1]);
     fill(el, h("dl", { class: "facts" }, rows.map(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })])));

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/stdout/stdoutmetric"
@@ -21,6 +20,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
+	"github.com/vitalsgo/vitals/internal/clock"
+	"github.com/vitalsgo/vitals/internal/lifecycle"
 	"github.com/vitalsgo/vitals/internal/ratelog"
 )
 
@@ -41,7 +42,8 @@ func SecondsBoundaries() []float64 {
 }
 
 // ErrShutdown is returned by Provider.Shutdown when it was already called.
-var ErrShutdown = errors.New("exporter: provider already shut down")
+// It is the one value of every Vitals component (vitals.ErrShutdown).
+var ErrShutdown = lifecycle.ErrShutdown
 
 // Option configures New. Options are for what the environment cannot say:
 // loggers, extra readers and views.
@@ -54,7 +56,7 @@ type options struct {
 	readers   []sdkmetric.Reader
 	views     []sdkmetric.View
 	producers []sdkmetric.Producer
-	now       func() time.Time
+	clock     clock.Clock
 }
 
 type optionFunc func(options) options
@@ -106,9 +108,9 @@ func WithProducer(p sdkmetric.Producer) Option {
 }
 
 // withClock sets the clock of the error rate limiter; for tests.
-func withClock(now func() time.Time) Option {
+func withClock(c clock.Clock) Option {
 	return optionFunc(func(o options) options {
-		o.now = now
+		o.clock = c
 		return o
 	})
 }
@@ -162,7 +164,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 
 	p := &Provider{
 		resource: res,
-		errs:     ratelog.New(o.logger, "vitals: metrics export failed", 0, o.now),
+		errs:     ratelog.New(o.logger, "vitals: metrics export failed", 0, o.clock),
 	}
 	p.stopping, p.stopFlushes = context.WithCancel(context.Background())
 

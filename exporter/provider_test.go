@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/goleak"
 
+	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 	"github.com/vitalsgo/vitals/internal/logtest"
 	"github.com/vitalsgo/vitals/internal/otlptest"
 )
@@ -635,10 +636,9 @@ func TestOTLPEndpointDown(t *testing.T) {
 	for _, proto := range []Protocol{ProtocolGRPC, ProtocolHTTPProtobuf} {
 		t.Run(proto.String(), func(t *testing.T) {
 			logger, logs := logtest.New()
-			now := time.Unix(1000, 0)
 			p := newTestProvider(t, Config{
 				OTLP: OTLP{Endpoint: "http://" + closedPort(t), Protocol: proto, Timeout: 200 * time.Millisecond},
-			}, WithLogger(logger), withClock(func() time.Time { return now }))
+			}, WithLogger(logger), withClock(clocktest.New(time.Unix(1000, 0))))
 
 			c, _ := p.Meter("t").Int64Counter("hits")
 			const flushes = 3

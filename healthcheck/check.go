@@ -2,6 +2,7 @@ package healthcheck
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -119,28 +120,42 @@ type warning struct{ err error }
 func (w *warning) Error() string { return w.err.Error() }
 func (w *warning) Unwrap() error { return w.err }
 
-// CheckResult is the latest result of one registered check.
+// CheckResult is the latest result of one registered check. In JSON the
+// durations are numbers of seconds: durationSeconds,
+// averageDurationSeconds, intervalSeconds and timeoutSeconds.
 type CheckResult struct {
 	Name          string        `json:"name"`
 	Status        Status        `json:"status"`
 	Critical      bool          `json:"critical"`
 	Kind          Kind          `json:"-"`
-	ComponentType string        `json:"component_type,omitempty"`
+	ComponentType string        `json:"componentType,omitempty"`
 	Measurement   string        `json:"measurement,omitempty"`
 	Tags          []string      `json:"tags,omitempty"`
-	ObservedValue any           `json:"observed_value,omitempty"`
-	ObservedUnit  string        `json:"observed_unit,omitempty"`
+	ObservedValue any           `json:"observedValue,omitempty"`
+	ObservedUnit  string        `json:"observedUnit,omitempty"`
 	Output        string        `json:"output,omitempty"`
-	Time          time.Time     `json:"time"`
-	Duration      time.Duration `json:"duration_ns"`
+	Time          time.Time     `json:"time,omitzero"`
+	Duration      time.Duration `json:"-"`
 	// Runs, AverageDuration and Failures describe the check's history
 	// since it was registered.
 	Runs            int64         `json:"runs"`
 	Failures        int64         `json:"failures"`
-	AverageDuration time.Duration `json:"average_duration_ns"`
-	Interval        time.Duration `json:"interval_ns,omitempty"`
-	Timeout         time.Duration `json:"timeout_ns"`
+	AverageDuration time.Duration `json:"-"`
+	Interval        time.Duration `json:"-"`
+	Timeout         time.Duration `json:"-"`
 	Enabled         bool          `json:"enabled"`
+}
+
+// MarshalJSON encodes the result with its durations in seconds.
+func (r CheckResult) MarshalJSON() ([]byte, error) {
+	type plain CheckResult
+	return json.Marshal(struct {
+		plain
+		DurationSeconds        float64 `json:"durationSeconds"`
+		AverageDurationSeconds float64 `json:"averageDurationSeconds"`
+		IntervalSeconds        float64 `json:"intervalSeconds,omitempty"`
+		TimeoutSeconds         float64 `json:"timeoutSeconds"`
+	}{plain(r), r.Duration.Seconds(), r.AverageDuration.Seconds(), r.Interval.Seconds(), r.Timeout.Seconds()})
 }
 
 // timeoutError is the output of a check that ran out of time.

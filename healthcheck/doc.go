@@ -57,6 +57,11 @@
 //
 // # Concurrency
 //
-// A Registry is safe for concurrent use. Stop ends the background checks
-// and waits for their goroutines.
+// A Registry is safe for concurrent use. Shutdown cancels the background
+// checks and waits for their goroutines until its context ends.
+//
+// # Time
+//
+// Background intervals, initial delays and timeouts run on the registry's
+// clock (WithClock), so that tests move time by hand.
 package healthcheck

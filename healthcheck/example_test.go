@@ -16,7 +16,7 @@ func ExampleRegistry() {
 		fmt.Println(err)
 		return
 	}
-	defer reg.Stop()
+	defer reg.Shutdown(context.Background())
 
 	_ = reg.Register("db", healthcheck.CheckFunc(func(context.Context) error {
 		return errors.New("dial tcp 10.0.0.5:5432: connection refused")

@@ -201,6 +201,12 @@ func fhProbe(t *testing.T, client *http.Client, base, path string, kind healthch
 	}
 }
 
+// fhClock is the test's manual clock with timeouts (AfterFunc) on the wall
+// clock.
+type fhClock struct{ *manualClock }
+
+func (fhClock) AfterFunc(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+
 // fhWaitGoroutines polls until no more goroutines run than before, or
 // fails after a deadline naming those left.
 func fhWaitGoroutines(t *testing.T, before int, ignore goleak.Option) {
@@ -225,7 +231,9 @@ func TestFaultsConcurrentProbesOfHangingPanickingFlappingChecks(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	before := runtime.NumGoroutine()
 
-	clk := newManualClock()
+	// Background runs wait on the manual clock; the hanging checks' timeouts
+	// run on the wall clock, so that they end while the probes pound on them.
+	clk := &fhClock{newManualClock()}
 	// parked receives each time the background loop waits for its next
 	// interval: its run is over.
 	parked := make(chan struct{}, 2*clockMoves)
@@ -417,7 +425,7 @@ func TestFaultsConcurrentProbesOfHangingPanickingFlappingChecks(t *testing.T) {
 
 	srv.Close()
 	tr.CloseIdleConnections()
-	r.Stop()
+	must(t, r.Shutdown(t.Context()))
 	close(clk.waiters)
 	<-drained
 	must(t, mp.Shutdown(context.Background()))

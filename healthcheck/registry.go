@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/vitalsgo/vitals/internal/clock"
+	"github.com/vitalsgo/vitals/internal/lifecycle"
 )
 
 // Defaults of the check options.
@@ -25,22 +28,14 @@ var (
 	ErrDuplicate = errors.New("healthcheck: a check with this name is already registered")
 	// ErrNotFound is returned for a name that is not registered.
 	ErrNotFound = errors.New("healthcheck: no check with this name")
-	// ErrStopped is returned by Register after Stop.
-	ErrStopped = errors.New("healthcheck: registry stopped")
+	// ErrShutdown is returned by Shutdown after the first call and by
+	// Register after Shutdown. It is the one value of every Vitals
+	// component (vitals.ErrShutdown).
+	ErrShutdown = lifecycle.ErrShutdown
 )
 
-// Clock tells the time and waits; tests give the registry one they move by
-// hand, so that background intervals and initial delays need no sleeping.
-type Clock interface {
-	Now() time.Time
-	// After returns a channel that receives once d has passed.
-	After(d time.Duration) <-chan time.Time
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time                         { return time.Now() }
-func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+// errTimeout is the cause of a run's cancellation when its timeout fires.
+var errTimeout = errors.New("healthcheck: timeout")
 
 // Option configures New.
 type Option interface {
@@ -48,7 +43,7 @@ type Option interface {
 }
 
 type config struct {
-	clock  Clock
+	clock  clock.Clock
 	logger *slog.Logger
 	mp     metric.MeterProvider
 }
@@ -57,8 +52,9 @@ type optionFunc func(config) config
 
 func (f optionFunc) apply(c config) config { return f(c) }
 
-// WithClock sets the registry's clock. By default, the system clock.
-func WithClock(c Clock) Option {
+// WithClock sets the clock of background intervals, initial delays and
+// timeouts, so that tests move time by hand. By default, the system clock.
+func WithClock(c clock.Clock) Option {
 	return optionFunc(func(cfg config) config {
 		if c != nil {
 			cfg.clock = c
@@ -193,7 +189,10 @@ type check struct {
 	registered time.Time
 	enabled    atomic.Bool
 	busy       atomic.Bool // a run's goroutine is still executing the checker
-	stop       chan struct{}
+	// ctx is cancelled when the check is unregistered or the registry
+	// shuts down; background runs run under it.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu       sync.Mutex
 	last     CheckResult
@@ -211,7 +210,7 @@ type Change struct {
 
 // Registry holds health checks, runs them and aggregates their results. It
 // is safe for concurrent use. Create it with New and stop its background
-// checks with Stop.
+// checks with Shutdown.
 type Registry struct {
 	cfg     config
 	metrics *registryMetrics
@@ -229,7 +228,7 @@ type Registry struct {
 
 // New returns an empty registry.
 func New(opts ...Option) (*Registry, error) {
-	cfg := config{clock: systemClock{}, logger: slog.Default()}
+	cfg := config{clock: clock.System{}, logger: slog.Default()}
 	for _, o := range opts {
 		cfg = o.apply(cfg)
 	}
@@ -258,18 +257,19 @@ func (r *Registry) Register(name string, c Checker, opts ...CheckOption) error {
 	for _, o := range opts {
 		cfg = o.applyCheck(cfg)
 	}
-	ch := &check{name: name, checker: c, cfg: cfg, registered: r.cfg.clock.Now(), stop: make(chan struct{})}
+	ch := &check{name: name, checker: c, cfg: cfg, registered: r.cfg.clock.Now()}
 	ch.enabled.Store(true)
 	ch.last = CheckResult{Name: name, Status: StatusUnknown}
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.stopped {
-		return ErrStopped
+		return ErrShutdown
 	}
 	if _, ok := r.checks[name]; ok {
 		return fmt.Errorf("%w: %q", ErrDuplicate, name)
 	}
+	ch.ctx, ch.cancel = context.WithCancel(context.Background())
 	r.checks[name] = ch
 	if cfg.interval > 0 {
 		r.wg.Add(1)
@@ -284,7 +284,7 @@ func (r *Registry) Unregister(name string) error {
 	ch, ok := r.checks[name]
 	if ok {
 		delete(r.checks, name)
-		close(ch.stop)
+		ch.cancel()
 	}
 	r.mu.Unlock()
 	if !ok {
@@ -316,22 +316,36 @@ func (r *Registry) OnStatusChange(fn func(Change)) {
 	r.listeners = append(r.listeners, fn)
 }
 
-// Stop ends every background check and waits for their goroutines. A check
-// that ignores its context may still be running; it is abandoned, not
-// waited for. Stop is idempotent.
-func (r *Registry) Stop() {
+// Shutdown cancels every background check and waits for their goroutines
+// until ctx ends. A checker that ignores its context is abandoned, not
+// waited for. Calls after the first return ErrShutdown; Register then
+// fails with ErrShutdown, and probes still report the checks.
+func (r *Registry) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
-	if !r.stopped {
-		r.stopped = true
-		for _, ch := range r.checks {
-			close(ch.stop)
-		}
-		if r.metrics != nil {
-			_ = r.metrics.reg.Unregister()
-		}
+	if r.stopped {
+		r.mu.Unlock()
+		return ErrShutdown
+	}
+	r.stopped = true
+	for _, ch := range r.checks {
+		ch.cancel()
+	}
+	var err error
+	if r.metrics != nil {
+		err = r.metrics.reg.Unregister()
 	}
 	r.mu.Unlock()
-	r.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		r.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return err
+	case <-ctx.Done():
+		return errors.Join(err, ctx.Err())
+	}
 }
 
 // Report is the outcome of a probe: the aggregate status and each check's
@@ -485,8 +499,11 @@ func (r *Registry) execute(ctx context.Context, ch *check) Result {
 	if !ch.busy.CompareAndSwap(false, true) {
 		return Result{Status: StatusFail, Output: "previous run still in progress after its timeout"}
 	}
-	cctx, cancel := context.WithTimeout(ctx, ch.cfg.timeout)
-	defer cancel()
+	// The timeout runs on the registry's clock, so that tests move it.
+	cctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := r.cfg.clock.AfterFunc(ch.cfg.timeout, func() { cancel(errTimeout) })
+	defer stop()
 	out := make(chan Result, 1)
 	go func() {
 		res := r.safeCheck(cctx, ch)
@@ -495,6 +512,10 @@ func (r *Registry) execute(ctx context.Context, ch *check) Result {
 	}()
 	select {
 	case res := <-out:
+		if context.Cause(cctx) == errTimeout {
+			// The checker returned because its timeout cancelled it.
+			return Result{Status: StatusFail, Output: timeoutOutput(ch.cfg.timeout)}
+		}
 		if res.Status == StatusUnknown {
 			res.Status = StatusFail
 			if res.Output == "" {
@@ -503,10 +524,10 @@ func (r *Registry) execute(ctx context.Context, ch *check) Result {
 		}
 		return res
 	case <-cctx.Done():
-		if ctx.Err() != nil {
-			return Result{Status: StatusFail, Output: "cancelled: " + ctx.Err().Error()}
+		if context.Cause(cctx) == errTimeout {
+			return Result{Status: StatusFail, Output: timeoutOutput(ch.cfg.timeout)}
 		}
-		return Result{Status: StatusFail, Output: timeoutOutput(ch.cfg.timeout)}
+		return Result{Status: StatusFail, Output: "cancelled: " + cctx.Err().Error()}
 	}
 }
 
@@ -529,27 +550,18 @@ func (r *Registry) background(ch *check) {
 	for {
 		if wait > 0 {
 			select {
-			case <-ch.stop:
+			case <-ch.ctx.Done():
 				return
 			case <-r.cfg.clock.After(wait):
 			}
 		}
-		select {
-		case <-ch.stop:
+		if ch.ctx.Err() != nil {
 			return
-		default:
 		}
 		if ch.enabled.Load() {
-			ctx, cancel := context.WithCancel(context.Background())
-			go func() {
-				select {
-				case <-ch.stop:
-					cancel()
-				case <-ctx.Done():
-				}
-			}()
-			r.run(ctx, ch)
-			cancel()
+			// Runs under the check's context: unregistering the check or
+			// shutting the registry down cancels a run in progress.
+			r.run(ch.ctx, ch)
 			r.notify()
 		}
 		wait = ch.cfg.interval

@@ -13,58 +13,28 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/vitalsgo/vitals/healthcheck"
+	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 	"github.com/vitalsgo/vitals/internal/logtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// manualClock is moved by hand; After channels fire when the clock passes
-// their time. waiters signals each new After, so a test can wait for a
-// background loop to be parked without sleeping.
+// manualClock is the shared hand-moved clock; waiters signals each new
+// After (not the timeouts' AfterFunc), so a test can wait for a background
+// loop to be parked without sleeping.
 type manualClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	pending []pendingTimer
+	*clocktest.Clock
 	waiters chan struct{}
 }
 
-type pendingTimer struct {
-	at time.Time
-	ch chan time.Time
-}
-
 func newManualClock() *manualClock {
-	return &manualClock{now: time.Unix(1_700_000_000, 0), waiters: make(chan struct{}, 100)}
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
+	return &manualClock{Clock: clocktest.New(time.Unix(1_700_000_000, 0)), waiters: make(chan struct{}, 100)}
 }
 
 func (c *manualClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	c.pending = append(c.pending, pendingTimer{c.now.Add(d), ch})
+	ch := c.Clock.After(d)
 	c.waiters <- struct{}{}
 	return ch
-}
-
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.pending[:0]
-	for _, p := range c.pending {
-		if !p.at.After(c.now) {
-			p.ch <- c.now
-		} else {
-			kept = append(kept, p)
-		}
-	}
-	c.pending = kept
 }
 
 func newRegistry(t *testing.T, opts ...healthcheck.Option) *healthcheck.Registry {
@@ -73,7 +43,7 @@ func newRegistry(t *testing.T, opts ...healthcheck.Option) *healthcheck.Registry
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(r.Stop)
+	t.Cleanup(func() { _ = r.Shutdown(context.Background()) })
 	return r
 }
 
@@ -307,10 +277,12 @@ func TestRegistryManagement(t *testing.T) {
 	if err := r.SetEnabled("zzz", true); !errors.Is(err, healthcheck.ErrNotFound) {
 		t.Errorf("SetEnabled of unknown: %v", err)
 	}
-	r.Stop()
-	r.Stop()
-	if err := r.Register("late", healthcheck.CheckFunc(pass)); !errors.Is(err, healthcheck.ErrStopped) {
-		t.Errorf("Register after Stop: %v", err)
+	must(t, r.Shutdown(t.Context()))
+	if err := r.Shutdown(t.Context()); !errors.Is(err, healthcheck.ErrShutdown) {
+		t.Errorf("second Shutdown: %v", err)
+	}
+	if err := r.Register("late", healthcheck.CheckFunc(pass)); !errors.Is(err, healthcheck.ErrShutdown) {
+		t.Errorf("Register after Shutdown: %v", err)
 	}
 }
 
@@ -344,7 +316,7 @@ func TestRegistryConcurrentSafe(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	r.Stop()
+	must(t, r.Shutdown(t.Context()))
 }
 
 func TestRunAllRunsBackgroundChecks(t *testing.T) {
@@ -378,5 +350,77 @@ func TestStatusChangeLogNamesTheChecks(t *testing.T) {
 	r.Check(t.Context(), healthcheck.Readiness)
 	if out := logs.String(); !strings.Contains(out, `from=fail to=warn not_passing=cache:fail`) {
 		t.Errorf("second change:\n%s", out)
+	}
+}
+
+// TestTimeoutRunsOnTheClock: a check's timeout fires when the registry's
+// clock passes it, not on the wall clock.
+func TestTimeoutRunsOnTheClock(t *testing.T) {
+	clk := newManualClock()
+	r := newRegistry(t, healthcheck.WithClock(clk))
+	must(t, r.Register("slow", healthcheck.CheckFunc(func(ctx context.Context) error {
+		<-ctx.Done()
+		return ctx.Err()
+	}), healthcheck.WithTimeout(time.Hour)))
+	done := make(chan healthcheck.Report)
+	go func() { done <- r.Check(context.Background(), healthcheck.Readiness) }()
+
+	clk.BlockUntil(1) // the run's timeout is set on the clock
+	clk.Advance(time.Hour - time.Nanosecond)
+	if n := clk.Pending(); n != 1 {
+		t.Fatalf("%d timers pending before the timeout, want 1", n)
+	}
+	clk.Advance(time.Nanosecond)
+	rep := <-done
+	if c := rep.Checks[0]; c.Status != healthcheck.StatusFail || c.Output != "timeout after 1h0m0s" || c.Duration != time.Hour {
+		t.Errorf("after the timeout: %v %q in %v", c.Status, c.Output, c.Duration)
+	}
+}
+
+// TestShutdownAbandonsACheckThatIgnoresItsContext: Shutdown cancels a
+// background run in progress and does not wait for a checker that ignores
+// its context.
+func TestShutdownAbandonsACheckThatIgnoresItsContext(t *testing.T) {
+	clk := newManualClock()
+	r, err := healthcheck.New(healthcheck.WithClock(clk), healthcheck.WithLogger(slog.New(slog.DiscardHandler)))
+	must(t, err)
+	started, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	must(t, r.Register("stuck", healthcheck.CheckFunc(func(context.Context) error {
+		close(started)
+		<-release
+		return nil
+	}), healthcheck.WithInterval(time.Minute), healthcheck.WithTimeout(time.Hour)))
+	<-started
+	must(t, r.Shutdown(t.Context()))
+	if err := r.Shutdown(t.Context()); !errors.Is(err, healthcheck.ErrShutdown) {
+		t.Errorf("second Shutdown: %v", err)
+	}
+}
+
+// TestShutdownHonoursContext: Shutdown returns when ctx ends even if a
+// background goroutine cannot finish (here, held by a status listener).
+func TestShutdownHonoursContext(t *testing.T) {
+	clk := newManualClock()
+	r, err := healthcheck.New(healthcheck.WithClock(clk), healthcheck.WithLogger(slog.New(slog.DiscardHandler)))
+	must(t, err)
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	r.OnStatusChange(func(healthcheck.Change) {
+		once.Do(func() {
+			close(held)
+			<-release
+		})
+	})
+	must(t, r.Register("bg", healthcheck.CheckFunc(pass), healthcheck.WithInterval(time.Minute)))
+	<-held
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := r.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Shutdown with an ended context while a goroutine is held: %v", err)
+	}
+	close(release)
+	if err := r.Shutdown(t.Context()); !errors.Is(err, healthcheck.ErrShutdown) {
+		t.Errorf("second Shutdown: %v", err)
 	}
 }

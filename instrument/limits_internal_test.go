@@ -203,7 +203,7 @@ func limitValues(t *testing.T, procRoot, sysRoot string) (memory int64, cpu floa
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = rt.Stop() })
+	t.Cleanup(func() { _ = rt.Shutdown(context.Background()) })
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(t.Context(), &rm); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/instrument"
+	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 	"github.com/vitalsgo/vitals/internal/logtest"
 )
 
@@ -286,23 +287,20 @@ func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // stepClock returns start, then start+step, start+2*step, ... at each
 // reading; safe for concurrent use.
 type stepClock struct {
-	mu   sync.Mutex
-	t    time.Time
+	*clocktest.Clock
 	step time.Duration
 }
 
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.t
-	c.t = c.t.Add(c.step)
-	return now
+func newStepClock(start time.Time, step time.Duration) *stepClock {
+	return &stepClock{Clock: clocktest.New(start), step: step}
 }
+
+func (c *stepClock) Now() time.Time { return c.Advance(c.step).Add(-c.step) }
 
 func TestSlowRequests(t *testing.T) {
 	p := mwProvider(t)
 	logger, logs := logtest.New()
-	clk := &stepClock{t: time.Unix(0, 0), step: 1500 * time.Millisecond}
+	clk := newStepClock(time.Unix(0, 0), 1500*time.Millisecond)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/reports/{id}", ok)
 	mux.HandleFunc("/fast", ok)

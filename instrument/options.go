@@ -9,6 +9,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/vitalsgo/vitals/internal/clock"
 )
 
 // Defaults of the middleware options.
@@ -23,15 +25,6 @@ const (
 	OverflowRoute = "_OTHER"
 )
 
-// Clock tells the time. Tests give the middleware a clock they move by hand.
-type Clock interface {
-	Now() time.Time
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
 // Option configures Middleware.
 type Option interface {
 	apply(config) config
@@ -41,7 +34,7 @@ type config struct {
 	meterProvider  metric.MeterProvider
 	tracerProvider trace.TracerProvider
 	propagators    propagation.TextMapPropagator
-	clock          Clock
+	clock          clock.Clock
 	logger         *slog.Logger
 	routeFunc      func(*http.Request) string
 	maxRoutes      int
@@ -55,7 +48,7 @@ type config struct {
 
 func newConfig(opts []Option) config {
 	c := config{
-		clock:         systemClock{},
+		clock:         clock.System{},
 		maxRoutes:     DefaultMaxRoutes,
 		slow:          DefaultSlowThreshold,
 		recoverPanics: true,
@@ -110,7 +103,7 @@ func WithPropagators(p propagation.TextMapPropagator) Option {
 }
 
 // WithClock sets the clock that times requests. By default, the system clock.
-func WithClock(clk Clock) Option {
+func WithClock(clk clock.Clock) Option {
 	return optionFunc(func(c config) config {
 		if clk != nil {
 			c.clock = clk

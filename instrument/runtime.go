@@ -14,6 +14,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/vitalsgo/vitals/internal/lifecycle"
 )
 
 // The runtime/metrics Vitals reads itself, at every collection.
@@ -79,8 +81,12 @@ func WithoutProcess() RuntimeOption {
 	})
 }
 
+// ErrShutdown is returned by Runtime.Shutdown after the first call. It is
+// the one value of every Vitals component (vitals.ErrShutdown).
+var ErrShutdown = lifecycle.ErrShutdown
+
 // Runtime reports Go runtime and process metrics; StartRuntime starts it
-// and Stop stops the part of it that can be stopped. It is safe for
+// and Shutdown stops the part of it that can be stopped. It is safe for
 // concurrent use.
 type Runtime struct {
 	reg  metric.Registration
@@ -109,7 +115,7 @@ type Runtime struct {
 //
 // These are read at most every 15 s (see WithMinimumReadInterval). The
 // contrib instrumentation has no way to stop: they are reported until mp
-// shuts down, even after Stop, so call StartRuntime once per MeterProvider
+// shuts down, even after Shutdown, so call StartRuntime once per MeterProvider
 // (after a second call, the SDK would add up both calls' observations and
 // report most values doubled). Contrib also reads the environment:
 // OTEL_GO_X_DEPRECATED_RUNTIME_METRICS=true adds its deprecated runtime.go.*
@@ -134,7 +140,7 @@ type Runtime struct {
 // quarter of a power of two wide). The histogram itself, the opt-in
 // semantic convention go.memory.gc.pause.duration, is not reported: a
 // histogram the runtime aggregates can only be a reader's Producer, which
-// Stop could not remove, and the Go team points to go.schedule.duration as
+// Shutdown could not remove, and the Go team points to go.schedule.duration as
 // the better signal of a program kept from running.
 //
 // go.memory.heap.live is the heap the last garbage collection found
@@ -189,7 +195,7 @@ type Runtime struct {
 //
 // The GC pause, live heap, limit and process metrics have the scope
 // ScopeName, all of them, so that PromQL can divide one by another without
-// ignoring labels; Stop removes them.
+// ignoring labels; Shutdown removes them.
 func StartRuntime(mp metric.MeterProvider, opts ...RuntimeOption) (*Runtime, error) {
 	if mp == nil {
 		return nil, errors.New("instrument: StartRuntime: nil MeterProvider")
@@ -243,13 +249,15 @@ func startRuntime(mp metric.MeterProvider, cfg runtimeConfig) (*Runtime, error) 
 	return r, nil
 }
 
-// Stop stops reporting the GC pause, live heap, limit and process metrics:
-// they are absent from the next collection. The Go runtime metrics of
-// contrib cannot be stopped and go on until the MeterProvider shuts down.
-// Calls after the first do nothing and return nil.
-func (r *Runtime) Stop() error {
-	err := error(nil)
+// Shutdown stops reporting the GC pause, live heap, limit and process
+// metrics: they are absent from the next collection. The Go runtime metrics
+// of contrib cannot be stopped and go on until the MeterProvider shuts
+// down. It does not block, so ctx is never waited on. Calls after the first
+// return ErrShutdown.
+func (r *Runtime) Shutdown(ctx context.Context) error {
+	err := ErrShutdown
 	r.once.Do(func() {
+		err = nil
 		if r.reg != nil {
 			if uerr := r.reg.Unregister(); uerr != nil {
 				err = fmt.Errorf("instrument: unregistering the runtime callback: %w", uerr)

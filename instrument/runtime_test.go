@@ -2,6 +2,7 @@ package instrument_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"math"
 	"net/http"
@@ -43,7 +44,7 @@ func rtSetup(t *testing.T, opts ...instrument.RuntimeOption) (*sdkmetric.ManualR
 	if err != nil {
 		t.Fatalf("StartRuntime: %v", err)
 	}
-	t.Cleanup(func() { _ = rt.Stop() })
+	t.Cleanup(func() { _ = rt.Shutdown(context.Background()) })
 	return reader, rt
 }
 
@@ -257,20 +258,20 @@ func TestRuntimeStop(t *testing.T) {
 	before := rtCollect(t, reader)
 	for _, name := range ours {
 		if _, ok := before[name]; !ok {
-			t.Errorf("before Stop: %s missing", name)
+			t.Errorf("before Shutdown: %s missing", name)
 		}
 	}
 
-	if err := rt.Stop(); err != nil {
-		t.Fatalf("Stop: %v", err)
+	if err := rt.Shutdown(context.Background()); err != nil {
+		t.Fatalf("Shutdown: %v", err)
 	}
-	if err := rt.Stop(); err != nil {
-		t.Errorf("second Stop: %v, want nil", err)
+	if err := rt.Shutdown(context.Background()); !errors.Is(err, instrument.ErrShutdown) {
+		t.Errorf("second Shutdown: %v, want ErrShutdown", err)
 	}
 	after := rtCollect(t, reader)
 	for _, name := range ours {
 		if _, ok := after[name]; ok {
-			t.Errorf("after Stop: %s still reported", name)
+			t.Errorf("after Shutdown: %s still reported", name)
 		}
 	}
 	for _, name := range []string{"go.goroutine.count", "go.memory.used", "go.schedule.duration"} {
@@ -338,7 +339,7 @@ func TestRuntimeOnMetricsEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = rt.Stop() })
+	t.Cleanup(func() { _ = rt.Shutdown(context.Background()) })
 	churn()
 	goruntime.GC()
 
@@ -477,8 +478,8 @@ func TestRuntimeConcurrentSafe(t *testing.T) {
 		})
 	}
 	wg.Go(func() {
-		if err := rt.Stop(); err != nil {
-			t.Errorf("Stop: %v", err)
+		if err := rt.Shutdown(context.Background()); err != nil {
+			t.Errorf("Shutdown: %v", err)
 		}
 	})
 	wg.Wait()

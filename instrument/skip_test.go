@@ -23,7 +23,7 @@ import (
 func TestSkipRecording(t *testing.T) {
 	mp, reader := sdkProvider(t)
 	logger, logs := logtest.New()
-	clk := &stepClock{t: time.Unix(0, 0), step: 3 * time.Second} // every request is slow
+	clk := newStepClock(time.Unix(0, 0), 3*time.Second) // every request is slow
 	var events []instrument.ErrorEvent
 	entered, release := make(chan struct{}), make(chan struct{})
 

@@ -10,6 +10,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/vitalsgo/vitals/exporter/memory"
+	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 	"github.com/vitalsgo/vitals/performance"
 )
 
@@ -19,7 +20,7 @@ import (
 // recorded like the middleware's stand in for them.
 func ExampleSummarize() {
 	ctx := context.Background()
-	clk := &summaryClock{t: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)}
+	clk := &summaryClock{clocktest.New(time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC))}
 	reader := memory.New(memory.WithClock(clk))
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader.SDKReader()))
 	defer func() { _ = mp.Shutdown(ctx) }()

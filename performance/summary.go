@@ -14,41 +14,41 @@ import "time"
 // NaN or ±Inf (a ratio or a quantile over no requests), the field is 0.
 type Summary struct {
 	// WindowSeconds is the length of the window, in seconds.
-	WindowSeconds float64 `json:"window_seconds"`
+	WindowSeconds float64 `json:"windowSeconds"`
 	// GeneratedAt is the time the queries were evaluated at: the end of the
 	// window.
-	GeneratedAt time.Time `json:"generated_at"`
+	GeneratedAt time.Time `json:"generatedAt"`
 	// TotalRequests is the number of requests served in the window.
-	TotalRequests float64 `json:"total_requests"`
+	TotalRequests float64 `json:"totalRequests"`
 	// RequestsPerSecond is TotalRequests divided by the window in seconds.
-	RequestsPerSecond float64 `json:"requests_per_second"`
+	RequestsPerSecond float64 `json:"requestsPerSecond"`
 	// RequestsPerMinute is TotalRequests divided by the window in minutes.
-	RequestsPerMinute float64 `json:"requests_per_minute"`
+	RequestsPerMinute float64 `json:"requestsPerMinute"`
 	// Errors is the number of requests answered with a 5xx status,
 	// recovered panics included. 4xx answers are the client's errors and
 	// are not counted, as in the semantic conventions' error.type.
 	Errors float64 `json:"errors"`
 	// ErrorRate is Errors / TotalRequests, from 0 to 1; 0 without requests.
-	ErrorRate float64 `json:"error_rate"`
+	ErrorRate float64 `json:"errorRate"`
 	// SlowRequests is the number of requests slower than the middleware's
 	// slow-request threshold.
-	SlowRequests float64 `json:"slow_requests"`
+	SlowRequests float64 `json:"slowRequests"`
 	// Latency is the request duration: mean and percentiles.
 	Latency Latency `json:"latency"`
 	// Apdex is the Apdex score of all requests.
 	Apdex Apdex `json:"apdex"`
 	// TopRoutes are the busiest (route, method) pairs, most requests first,
 	// then by route and method; at most the WithTopN limit. Never nil.
-	TopRoutes []Route `json:"top_routes"`
+	TopRoutes []Route `json:"topRoutes"`
 	// TopErrors are the most frequent errors, grouped by status, error
 	// type, method and route, most frequent first; at most the WithTopN
 	// limit. Never nil.
-	TopErrors []RouteError `json:"top_errors"`
+	TopErrors []RouteError `json:"topErrors"`
 	// RuntimeHealth is the Go runtime's state at GeneratedAt.
-	RuntimeHealth Runtime `json:"runtime_health"`
+	RuntimeHealth Runtime `json:"runtimeHealth"`
 	// CacheHitRatio is the hit ratio of the cache lookups counted by
 	// bizmetrics (app.cache.operations), overall and per cache.
-	CacheHitRatio CacheHitRatio `json:"cache_hit_ratio"`
+	CacheHitRatio CacheHitRatio `json:"cacheHitRatio"`
 }
 
 // Latency is the request duration over the window, in seconds.
@@ -58,15 +58,15 @@ type Summary struct {
 // (10 s with the default buckets). All are 0 without requests.
 type Latency struct {
 	// MeanSeconds is the sum of the durations divided by their count.
-	MeanSeconds float64 `json:"mean_seconds"`
+	MeanSeconds float64 `json:"meanSeconds"`
 	// P50Seconds is the median.
-	P50Seconds float64 `json:"p50_seconds"`
+	P50Seconds float64 `json:"p50Seconds"`
 	// P90Seconds is the 90th percentile.
-	P90Seconds float64 `json:"p90_seconds"`
+	P90Seconds float64 `json:"p90Seconds"`
 	// P95Seconds is the 95th percentile.
-	P95Seconds float64 `json:"p95_seconds"`
+	P95Seconds float64 `json:"p95Seconds"`
 	// P99Seconds is the 99th percentile.
-	P99Seconds float64 `json:"p99_seconds"`
+	P99Seconds float64 `json:"p99Seconds"`
 }
 
 // Apdex is an Apdex score (https://www.apdex.org): the share of
@@ -88,7 +88,7 @@ type Apdex struct {
 	// requests (tell it apart from a bad score with Total).
 	Score float64 `json:"score"`
 	// ThresholdSeconds is T, in seconds.
-	ThresholdSeconds float64 `json:"threshold_seconds"`
+	ThresholdSeconds float64 `json:"thresholdSeconds"`
 	// Satisfied is the number of requests that took at most T.
 	Satisfied float64 `json:"satisfied"`
 	// Tolerating is the number of requests that took more than T and at
@@ -113,14 +113,14 @@ type Route struct {
 	// Requests is the number of requests.
 	Requests float64 `json:"requests"`
 	// MeanSeconds is the mean duration, in seconds.
-	MeanSeconds float64 `json:"mean_seconds"`
+	MeanSeconds float64 `json:"meanSeconds"`
 	// P95Seconds is the 95th percentile duration, in seconds
 	// (histogram_quantile: exact to within one bucket).
-	P95Seconds float64 `json:"p95_seconds"`
+	P95Seconds float64 `json:"p95Seconds"`
 	// Errors is the number of 5xx answers.
 	Errors float64 `json:"errors"`
 	// ErrorRate is Errors / Requests, from 0 to 1.
-	ErrorRate float64 `json:"error_rate"`
+	ErrorRate float64 `json:"errorRate"`
 	// Apdex is the route's Apdex score with the summary's threshold
 	// (estimated as Apdex says when T or 4T is not a bucket bound).
 	Apdex float64 `json:"apdex"`
@@ -134,7 +134,7 @@ type RouteError struct {
 	Status int `json:"status"`
 	// ErrorType is the error.type attribute: the status code as a string
 	// for a 5xx answer, the panic value's type for a recovered panic.
-	ErrorType string `json:"error_type"`
+	ErrorType string `json:"errorType"`
 	// Method is the HTTP method.
 	Method string `json:"method"`
 	// Route is the route template.
@@ -147,16 +147,16 @@ type RouteError struct {
 type Runtime struct {
 	// MemoryUsedBytes is the memory used by the Go runtime (go.memory.used:
 	// stack and other), in bytes.
-	MemoryUsedBytes float64 `json:"memory_used_bytes"`
+	MemoryUsedBytes float64 `json:"memoryUsedBytes"`
 	// MemoryLimitBytes is the Go runtime's soft memory limit (GOMEMLIMIT),
 	// in bytes; 0 when there is none.
-	MemoryLimitBytes float64 `json:"memory_limit_bytes"`
+	MemoryLimitBytes float64 `json:"memoryLimitBytes"`
 	// Goroutines is the number of live goroutines.
 	Goroutines float64 `json:"goroutines"`
 	// SchedulerLatencyP99Seconds is the 99th percentile of the time
 	// goroutines spent runnable before running (go.schedule.duration) over
 	// the window, in seconds: the Go analogue of an event loop's lag.
-	SchedulerLatencyP99Seconds float64 `json:"scheduler_latency_p99_seconds"`
+	SchedulerLatencyP99Seconds float64 `json:"schedulerLatencyP99Seconds"`
 }
 
 // CacheHitRatio is the hit ratio of cache lookups over the window:

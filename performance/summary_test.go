@@ -23,28 +23,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/vitalsgo/vitals/exporter/memory"
+	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 	"github.com/vitalsgo/vitals/performance"
 )
 
-// summaryClock is a hand-moved clock for the memory reader, safe for
-// concurrent use.
-type summaryClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *summaryClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *summaryClock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
-}
+// summaryClock is the shared hand-moved clock, for the memory reader.
+type summaryClock struct{ *clocktest.Clock }
 
 // summaryStart is the start of the summaryScripted window.
 var summaryStart = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -214,7 +198,7 @@ type summaryScripted struct {
 // the factor is (30 s + 30 s) / 30 s = 2, and 2v is exact in floating point.
 func newSummaryScripted(t testing.TB) summaryScripted {
 	t.Helper()
-	clk := &summaryClock{t: summaryStart}
+	clk := &summaryClock{clocktest.New(summaryStart)}
 	r := memory.New(memory.WithClock(clk))
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r.SDKReader()))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
@@ -512,7 +496,7 @@ func summaryZero(at time.Time, window time.Duration, threshold float64) performa
 }
 
 func TestSummaryEmptyReader(t *testing.T) {
-	clk := &summaryClock{t: summaryStart}
+	clk := &summaryClock{clocktest.New(summaryStart)}
 	r := memory.New(memory.WithClock(clk))
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r.SDKReader()))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
@@ -530,7 +514,7 @@ func TestSummaryEmptyReader(t *testing.T) {
 		if err != nil {
 			t.Fatalf("json.Marshal: %v", err)
 		}
-		if !bytes.Contains(b, []byte(`"top_routes":[]`)) || !bytes.Contains(b, []byte(`"top_errors":[]`)) {
+		if !bytes.Contains(b, []byte(`"topRoutes":[]`)) || !bytes.Contains(b, []byte(`"topErrors":[]`)) {
 			t.Errorf("empty lists must encode as []: %s", b)
 		}
 		clk.Advance(10 * time.Second)
@@ -687,16 +671,16 @@ func TestSummaryErrors(t *testing.T) {
 
 // summaryJSONFields are the documented JSON field names.
 var summaryJSONFields = map[string][]string{
-	"": {"window_seconds", "generated_at", "total_requests", "requests_per_second", "requests_per_minute",
-		"errors", "error_rate", "slow_requests", "latency", "apdex", "top_routes", "top_errors", "runtime_health",
-		"cache_hit_ratio"},
-	"latency":         {"mean_seconds", "p50_seconds", "p90_seconds", "p95_seconds", "p99_seconds"},
-	"apdex":           {"score", "threshold_seconds", "satisfied", "tolerating", "frustrated", "total", "estimated"},
-	"top_routes":      {"route", "method", "requests", "mean_seconds", "p95_seconds", "errors", "error_rate", "apdex"},
-	"top_errors":      {"status", "error_type", "method", "route", "count"},
-	"runtime_health":  {"memory_used_bytes", "memory_limit_bytes", "goroutines", "scheduler_latency_p99_seconds"},
-	"cache_hit_ratio": {"ratio", "hits", "lookups", "caches"},
-	"caches":          {"name", "ratio", "hits", "lookups"},
+	"": {"windowSeconds", "generatedAt", "totalRequests", "requestsPerSecond", "requestsPerMinute",
+		"errors", "errorRate", "slowRequests", "latency", "apdex", "topRoutes", "topErrors", "runtimeHealth",
+		"cacheHitRatio"},
+	"latency":       {"meanSeconds", "p50Seconds", "p90Seconds", "p95Seconds", "p99Seconds"},
+	"apdex":         {"score", "thresholdSeconds", "satisfied", "tolerating", "frustrated", "total", "estimated"},
+	"topRoutes":     {"route", "method", "requests", "meanSeconds", "p95Seconds", "errors", "errorRate", "apdex"},
+	"topErrors":     {"status", "errorType", "method", "route", "count"},
+	"runtimeHealth": {"memoryUsedBytes", "memoryLimitBytes", "goroutines", "schedulerLatencyP99Seconds"},
+	"cacheHitRatio": {"ratio", "hits", "lookups", "caches"},
+	"caches":        {"name", "ratio", "hits", "lookups"},
 }
 
 func TestSummaryJSON(t *testing.T) {
@@ -736,23 +720,23 @@ func TestSummaryJSON(t *testing.T) {
 		}
 	}
 	checkKeys("", m)
-	for _, k := range []string{"latency", "apdex", "runtime_health", "cache_hit_ratio"} {
+	for _, k := range []string{"latency", "apdex", "runtimeHealth", "cacheHitRatio"} {
 		checkKeys(k, m[k].(map[string]any))
 	}
-	caches := m["cache_hit_ratio"].(map[string]any)["caches"].([]any)
+	caches := m["cacheHitRatio"].(map[string]any)["caches"].([]any)
 	if len(caches) == 0 {
-		t.Fatal("cache_hit_ratio.caches is empty")
+		t.Fatal("cacheHitRatio.caches is empty")
 	}
 	checkKeys("caches", caches[0].(map[string]any))
-	for _, k := range []string{"top_routes", "top_errors"} {
+	for _, k := range []string{"topRoutes", "topErrors"} {
 		list := m[k].([]any)
 		if len(list) == 0 {
 			t.Fatalf("%s is empty", k)
 		}
 		checkKeys(k, list[0].(map[string]any))
 	}
-	if m["generated_at"] != "2025-03-01T12:01:00Z" {
-		t.Errorf("generated_at = %v, want RFC 3339", m["generated_at"])
+	if m["generatedAt"] != "2025-03-01T12:01:00Z" {
+		t.Errorf("generatedAt = %v, want RFC 3339", m["generatedAt"])
 	}
 }
 
@@ -887,7 +871,7 @@ func summaryJSONClose(a, b any) bool {
 // TestSummaryRuntimeMetrics reads the runtime metrics of contrib's runtime
 // instrumentation and producer, to check the series names.
 func TestSummaryRuntimeMetrics(t *testing.T) {
-	clk := &summaryClock{t: summaryStart}
+	clk := &summaryClock{clocktest.New(summaryStart)}
 	// The interval option is a ProducerOption too, behind the Option type.
 	prod := runtime.NewProducer(runtime.WithMinimumReadMemStatsInterval(time.Nanosecond).(runtime.ProducerOption))
 	r := memory.New(memory.WithClock(clk), memory.WithProducer(prod))

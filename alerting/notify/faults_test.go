@@ -32,6 +32,7 @@ import (
 	"github.com/vitalsgo/vitals/alerting"
 	"github.com/vitalsgo/vitals/alerting/notify"
 	"github.com/vitalsgo/vitals/exporter/memory"
+	"github.com/vitalsgo/vitals/internal/clock"
 	"github.com/vitalsgo/vitals/internal/logtest"
 )
 
@@ -605,9 +606,10 @@ func ftCounts(sent, failed, dropped int64) map[string]int64 {
 // ftClock is the engine's clock, moved by the test: each After is handed to
 // the test, which fires it after moving the time.
 type ftClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	waits chan ftWait
+	clock.System // AfterFunc, unused by the engine
+	mu           sync.Mutex
+	now          time.Time
+	waits        chan ftWait
 }
 
 type ftWait struct {

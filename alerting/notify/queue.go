@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/metric/noop"
 
 	"github.com/vitalsgo/vitals/alerting"
+	"github.com/vitalsgo/vitals/internal/clock"
 	"github.com/vitalsgo/vitals/internal/ratelog"
 )
 
@@ -99,7 +100,7 @@ type queueConfig struct {
 	attempts   int
 	backoff    time.Duration
 	maxBackoff time.Duration
-	clock      alerting.Clock
+	clock      clock.Clock
 	logger     *slog.Logger
 	mp         metric.MeterProvider
 }
@@ -108,11 +109,6 @@ type queueOptionFunc func(queueConfig) queueConfig
 
 func (f queueOptionFunc) applyQueue(c queueConfig) queueConfig { return f(c) }
 
-type systemClock struct{}
-
-func (systemClock) Now() time.Time                         { return time.Now() }
-func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
 func newQueueConfig(opts []Option) queueConfig {
 	cfg := queueConfig{
 		size:       DefaultSize,
@@ -120,7 +116,7 @@ func newQueueConfig(opts []Option) queueConfig {
 		attempts:   DefaultAttempts,
 		backoff:    DefaultBackoff,
 		maxBackoff: DefaultMaxBackoff,
-		clock:      systemClock{},
+		clock:      clock.System{},
 		logger:     slog.Default(),
 		mp:         noop.NewMeterProvider(),
 	}
@@ -183,7 +179,7 @@ func WithBackoff(base, max time.Duration) Option {
 
 // WithClock sets the clock the queue waits on between attempts, so that
 // tests can retry without waiting. By default, the system clock.
-func WithClock(c alerting.Clock) Option {
+func WithClock(c clock.Clock) Option {
 	return queueOptionFunc(func(cfg queueConfig) queueConfig {
 		if c != nil {
 			cfg.clock = c
@@ -223,7 +219,7 @@ func NewQueue(n alerting.Notifier, name string, opts ...Option) *Queue {
 		notifier: n,
 		name:     name,
 		cfg:      cfg,
-		errs:     ratelog.New(cfg.logger, "alerting: notification failed", 0, nil),
+		errs:     ratelog.New(cfg.logger, "alerting: notification failed", 0, cfg.clock),
 		ch:       make(chan queueItem, cfg.size),
 		stopping: make(chan struct{}),
 		done:     make(chan struct{}),

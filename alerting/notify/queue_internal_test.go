@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/vitalsgo/vitals/internal/clock"
 )
 
 func TestQueueBackoffFullJitter(t *testing.T) {
@@ -33,7 +35,7 @@ func TestQueueBackoffFullJitter(t *testing.T) {
 }
 
 // readyClock's waits end at once.
-type readyClock struct{}
+type readyClock struct{ clock.System }
 
 func (readyClock) Now() time.Time { return time.Unix(0, 0) }
 func (readyClock) After(time.Duration) <-chan time.Time {
@@ -53,7 +55,7 @@ func TestQueueWaitHonoursContext(t *testing.T) {
 	if err := q.wait(t.Context(), time.Hour); err != nil {
 		t.Errorf("wait(1h) on a clock that has moved = %v", err)
 	}
-	q.cfg.clock = systemClock{}
+	q.cfg.clock = clock.System{}
 	if err := q.wait(t.Context(), 0); err != nil {
 		t.Errorf("wait(0) = %v", err)
 	}

@@ -16,12 +16,14 @@ import (
 	"github.com/vitalsgo/vitals/alerting"
 	"github.com/vitalsgo/vitals/alerting/notify"
 	"github.com/vitalsgo/vitals/exporter"
+	"github.com/vitalsgo/vitals/internal/clock"
 	"github.com/vitalsgo/vitals/internal/logtest"
 )
 
 // qSleeps is the queue's clock in tests: it records the backoff waits and
-// ends each at once.
+// ends each at once. The queue uses only Now and After.
 type qSleeps struct {
+	clock.System
 	mu sync.Mutex
 	d  []time.Duration
 }
@@ -277,7 +279,7 @@ func TestQueueStopAbandonsTheBackoff(t *testing.T) {
 	rcv := ntNewReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
 	reader, mp := ntMeter(t)
 	waiting := make(chan time.Duration, 1)
-	clock := qStuckClock{waiting}
+	clock := qStuckClock{waiting: waiting}
 	q := notify.NewQueue(&notify.Webhook{URL: rcv.URL, Client: rcv.Client()}, "hook",
 		notify.WithBackoff(time.Hour, time.Hour), notify.WithClock(clock),
 		notify.WithMeterProvider(mp), notify.WithLogger(qDiscard()))
@@ -405,8 +407,11 @@ func TestQueueWaitsAsTheReceiverAsks(t *testing.T) {
 }
 
 // qStuckClock reports each wait on its channel and never ends one: only
-// the queue's context does.
-type qStuckClock struct{ waiting chan<- time.Duration }
+// the queue's context does. The queue uses only Now and After.
+type qStuckClock struct {
+	clock.System
+	waiting chan<- time.Duration
+}
 
 func (qStuckClock) Now() time.Time { return time.Unix(1_700_000_000, 0) }
 

@@ -1,26 +1,15 @@
 package slo_test
 
 import (
-	"sync"
 	"time"
+
+	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 )
 
-// engClock is a hand-moved clock for the engine and the memory reader.
-type engClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// engClock is the shared hand-moved clock, for the engine and the memory
+// reader.
+type engClock struct{ *clocktest.Clock }
 
-func (c *engClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
+func newEngClock(t time.Time) *engClock { return &engClock{clocktest.New(t)} }
 
-func (c *engClock) After(time.Duration) <-chan time.Time { return make(chan time.Time) }
-
-func (c *engClock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
+func (c *engClock) set(t time.Time) { c.Set(t) }

@@ -43,7 +43,7 @@ var (
 
 func newSLOScenario(t *testing.T, slos ...slo.SLO) *sloScenario {
 	t.Helper()
-	s := &sloScenario{t: t, clk: &engClock{t: time.Unix(1_700_000_000, 0)}}
+	s := &sloScenario{t: t, clk: newEngClock(time.Unix(1_700_000_000, 0))}
 	s.start = s.clk.Now()
 	// The default 1 h retention: the long windows come from the 5m ratio,
 	// which the SLO keeps for its whole period on a store of its own.

@@ -19,16 +19,17 @@ type Status struct {
 	Service   string  `json:"service,omitempty"`
 	Name      string  `json:"name"`
 	Objective float64 `json:"objective"` // percent
-	Period    string  `json:"period"`
+	// PeriodSeconds is the SLO's period (its longest window) in seconds.
+	PeriodSeconds float64 `json:"periodSeconds"`
 	// SLI is the share of good events over the last 5 minutes, in percent;
 	// nil without traffic or before the first evaluation.
 	SLI *float64 `json:"sli,omitempty"`
 	// BurnRates maps each window ("5m" … "3d" and the period) to its error
 	// ratio divided by the error budget; windows without data are absent.
-	BurnRates map[string]float64 `json:"burn_rates"`
+	BurnRates map[string]float64 `json:"burnRates"`
 	// BudgetRemaining is 1 − the period's burn rate (negative when the
 	// budget is overspent); nil without data.
-	BudgetRemaining *float64 `json:"error_budget_remaining,omitempty"`
+	BudgetRemaining *float64 `json:"errorBudgetRemaining,omitempty"`
 }
 
 // Status reads the SLO's recorded slo:sli_error:ratio_rate<w> series at
@@ -40,7 +41,7 @@ func (s SLO) Status(ctx context.Context, q alerting.Querier, now time.Time) (Sta
 		return Status{}, err
 	}
 	st := Status{ID: r.ID(), Service: r.Service, Name: r.Name, Objective: r.Objective,
-		Period: model.Duration(r.Period).String(), BurnRates: map[string]float64{}}
+		PeriodSeconds: r.Period.Seconds(), BurnRates: map[string]float64{}}
 	budget := (100 - r.Objective) / 100
 	windows := append(sloWindows[:len(sloWindows):len(sloWindows)], r.Period)
 	var errs []error

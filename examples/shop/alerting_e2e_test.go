@@ -527,7 +527,7 @@ type vitalsRuleStatus struct {
 	Group       string `json:"group"`
 	Name        string `json:"name"`
 	Type        string `json:"type"`
-	LastError   string `json:"last_error"`
+	LastError   string `json:"lastError"`
 	Evaluations int64  `json:"evaluations"`
 	Failures    int64  `json:"failures"`
 }

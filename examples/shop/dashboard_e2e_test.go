@@ -175,6 +175,26 @@ func TestDashboardInChromium(t *testing.T) {
 			t.Errorf("the DOM lacks %s", want)
 		}
 	}
+	// The panels that read the monitoring API's fields show them: a field
+	// the page reads under another name than the API writes leaves a dash
+	// or nothing.
+	for _, want := range []struct{ what, re string }{
+		{"the alert's activeAt", `class="alert-meta">value [^<]* · active since `},
+		{"the firing alert's startsAt", `class="alert-meta">[^<]*firing since `},
+		{"the summary's totalRequests", `<div class="k">Requests</div><div class="v">[1-9]`},
+		{"the summary's latency.p95Seconds", `<div class="k">p95</div><div class="v">[0-9]`},
+		{"the summary's apdex.thresholdSeconds", `title="T = [0-9]`},
+		{"the system's goVersion and numCPU", `<dt>Go</dt><dd>go1\.[^<]*</dd><dt>CPUs</dt><dd>GOMAXPROCS \d+ of \d+</dd>`},
+		{"the system's startedAt", `<dt>Up</dt><dd>[^<]*since `},
+		{"the SLO list", `(?s)id="slo-list"[^>]*>.*?<tbody><tr><th scope="row">shop / `},
+	} {
+		if !regexp.MustCompile(want.re).MatchString(dom) {
+			t.Errorf("the DOM does not show %s (%s)", want.what, want.re)
+		}
+	}
+	if m := regexp.MustCompile(`<section id="slos"[^>]*>`).FindString(dom); m == "" || strings.Contains(m, "hidden") {
+		t.Errorf("the SLO section is not shown: %q", m)
+	}
 	// The top route is the first row of the routes table and the first
 	// series of the per-route charts.
 	if m := regexp.MustCompile(`(?s)id="routes".*?<tbody><tr><th scope="row"><code>([^<]*)</code>`).FindStringSubmatch(dom); m == nil {

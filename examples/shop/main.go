@@ -126,11 +126,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 			writeJSON(w, http.StatusOK, map[string]string{"failing_until": time.Now().Add(d).UTC().Format(time.RFC3339)})
 		})
 	}
-	mux.Handle("GET /metrics", v.Handler())
-	mux.Handle("/monitoring/", v.Handler())
-	for _, p := range []string{"/livez", "/readyz", "/healthz"} {
-		mux.Handle(p, v.Handler())
-	}
+	mux.Handle("/", v.Handler()) // /metrics, /livez, /readyz, /healthz, /monitoring/
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

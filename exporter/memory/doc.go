@@ -40,8 +40,10 @@
 //
 // # Time
 //
-// Collect stamps samples with the reader's Clock (WithClock), and Run is the
-// only goroutine, owned by its caller, so tests drive time by hand.
+// Collect stamps samples with the reader's clock (WithClock), and Run is the
+// only goroutine, owned by its caller, so tests drive time by hand. Run is
+// the reader's lifecycle: it ends when its context does or when the
+// MeterProvider shuts the reader down.
 //
 // # Concurrency
 //

@@ -12,9 +12,12 @@ import (
 	"github.com/vitalsgo/vitals/exporter/memory"
 )
 
+// fixed is a clock that stands still: its timers never fire.
 type fixed time.Time
 
-func (f fixed) Now() time.Time { return time.Time(f) }
+func (f fixed) Now() time.Time                                   { return time.Time(f) }
+func (fixed) After(time.Duration) <-chan time.Time               { return nil }
+func (fixed) AfterFunc(time.Duration, func()) (stop func() bool) { return func() bool { return true } }
 
 // PromQL over what a MeterProvider recorded, in process.
 func ExampleReader_Query() {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/vitalsgo/vitals/internal/clock"
 )
 
 // Option configures New.
@@ -16,7 +18,7 @@ type config struct {
 	interval     time.Duration
 	retention    time.Duration
 	maxSeries    int
-	clock        Clock
+	clock        clock.Clock
 	logger       *slog.Logger
 	queryTimeout time.Duration
 	maxSamples   int
@@ -29,7 +31,7 @@ func newConfig(opts []Option) config {
 		interval:     DefaultInterval,
 		retention:    DefaultRetention,
 		maxSeries:    DefaultMaxSeries,
-		clock:        systemClock{},
+		clock:        clock.System{},
 		logger:       slog.Default(),
 		queryTimeout: DefaultQueryTimeout,
 		maxSamples:   DefaultMaxSamples,
@@ -85,7 +87,7 @@ func WithMaxSeries(n int) Option {
 
 // WithClock sets the clock that stamps collections. By default, the system
 // clock.
-func WithClock(clk Clock) Option {
+func WithClock(clk clock.Clock) Option {
 	return optionFunc(func(c config) config {
 		if clk != nil {
 			c.clock = clk

@@ -17,12 +17,10 @@ import (
 const MaxPoints = 11000
 
 // MaxSubquerySteps is the most steps the subqueries of one query may
-// evaluate together. Prometheus' engine sets aside per-step bookkeeping for
-// a subquery before it evaluates it, so a subquery such as
-// vector(1)[100y:1ms] (3 × 10¹² steps) asks for terabytes at once: the Go
-// runtime aborts the process on an allocation that large, and no timeout or
-// sample limit comes into play. A query over the limit is refused before it
-// runs. 100 000 steps leave room for 30 days at a one-minute step (43 200).
+// evaluate together; a query over it is refused before it runs. The engine
+// allocates per-step bookkeeping up front, so an unbounded subquery
+// (vector(1)[100y:1ms]) would abort the process. 100 000 steps hold 30 days
+// at a one-minute step.
 const MaxSubquerySteps = 100000
 
 // Vector, Matrix, Scalar and String are the PromQL result types.

@@ -40,15 +40,6 @@ const (
 // the previous collection: samples of a series must have increasing times.
 var ErrCollectOrder = errors.New("memory: collection time is not after the previous collection")
 
-// Clock tells the time. Tests give the reader a clock they move by hand.
-type Clock interface {
-	Now() time.Time
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
 // Reader is an OpenTelemetry metric reader that keeps the recent history of
 // every metric in memory, named exactly as /metrics names it, and answers
 // PromQL over it with the Prometheus engine. Create it with New, add
@@ -85,7 +76,7 @@ func New(opts ...Option) *Reader {
 	}
 	// Conversion problems that do not fail a collection (dropped
 	// exemplars, a skipped bridge scope) are logged at a bounded rate.
-	convErrs := ratelog.New(cfg.logger, "vitals: in-memory conversion", 0, nil)
+	convErrs := ratelog.New(cfg.logger, "vitals: in-memory conversion", 0, cfg.clock)
 	r := &Reader{
 		manual:  sdkmetric.NewManualReader(manualOpts...),
 		conv:    promconv.NewConverter(func(err error) { convErrs.Handle(err) }),
@@ -245,7 +236,7 @@ func (r *Reader) Run(ctx context.Context) error {
 }
 
 func (r *Reader) run(ctx context.Context, tick <-chan time.Time) error {
-	errs := ratelog.New(r.cfg.logger, "vitals: in-memory collection failed", 0, nil)
+	errs := ratelog.New(r.cfg.logger, "vitals: in-memory collection failed", 0, r.cfg.clock)
 	for {
 		select {
 		case <-ctx.Done():

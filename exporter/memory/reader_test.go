@@ -26,30 +26,15 @@ import (
 
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
+	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// clock is a hand-moved clock, safe for concurrent use.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// clock is the shared hand-moved clock.
+type clock = clocktest.Clock
 
-func newClock() *clock { return &clock{t: time.Unix(1_700_000_000, 0)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
-}
+func newClock() *clock { return clocktest.New(time.Unix(1_700_000_000, 0)) }
 
 // newProvider returns a MeterProvider with the reader registered.
 func newProvider(t *testing.T, r *memory.Reader, opts ...sdkmetric.Option) *sdkmetric.MeterProvider {
@@ -639,9 +624,9 @@ func TestReaderConcurrentSafe(t *testing.T) {
 }
 
 // steppingClock moves one second forward at every reading.
-type steppingClock struct{ c *clock }
+type steppingClock struct{ *clock }
 
-func (s steppingClock) Now() time.Time { return s.c.Advance(time.Second) }
+func (s steppingClock) Now() time.Time { return s.Advance(time.Second) }
 
 func TestRunCollectsOnEveryTick(t *testing.T) {
 	r := memory.New(memory.WithClock(steppingClock{newClock()}))

@@ -14,9 +14,14 @@ import (
 	"github.com/vitalsgo/vitals/healthcheck/promcheck"
 )
 
+// fixedClock is a clock that stands still: its timers never fire.
 type fixedClock time.Time
 
-func (c fixedClock) Now() time.Time { return time.Time(c) }
+func (c fixedClock) Now() time.Time                     { return time.Time(c) }
+func (fixedClock) After(time.Duration) <-chan time.Time { return nil }
+func (fixedClock) AfterFunc(time.Duration, func()) (stop func() bool) {
+	return func() bool { return true }
+}
 
 // newReader returns a memory reader at a fixed time holding the gauge
 // error_ratio = 0.03.
@@ -67,7 +72,7 @@ func TestThresholdRegistered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(r.Stop)
+	t.Cleanup(func() { _ = r.Shutdown(context.Background()) })
 	if err := r.Register("error-ratio", promcheck.Threshold(newReader(t), `error_ratio`, 0.01, 0.05)); err != nil {
 		t.Fatal(err)
 	}

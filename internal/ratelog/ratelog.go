@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/vitalsgo/vitals/internal/clock"
 )
 
 // DefaultInterval is how long repeats of one message are held back.
@@ -25,7 +27,7 @@ type Limiter struct {
 	logger   *slog.Logger
 	msg      string
 	interval time.Duration
-	now      func() time.Time
+	clock    clock.Clock
 
 	mu   sync.Mutex
 	seen map[string]*entry
@@ -38,18 +40,15 @@ type entry struct {
 
 // New returns a Limiter writing to logger (slog.Default when nil) with msg as
 // the log message and the error text as the "error" attribute. interval <= 0
-// means DefaultInterval. now is the clock; nil means time.Now.
-func New(logger *slog.Logger, msg string, interval time.Duration, now func() time.Time) *Limiter {
+// means DefaultInterval. clk tells the time; nil means clock.System.
+func New(logger *slog.Logger, msg string, interval time.Duration, clk clock.Clock) *Limiter {
 	if logger == nil {
 		logger = slog.Default()
 	}
 	if interval <= 0 {
 		interval = DefaultInterval
 	}
-	if now == nil {
-		now = time.Now
-	}
-	return &Limiter{logger: logger, msg: msg, interval: interval, now: now, seen: make(map[string]*entry)}
+	return &Limiter{logger: logger, msg: msg, interval: interval, clock: clock.Or(clk), seen: make(map[string]*entry)}
 }
 
 // Handle logs err unless the same message was logged less than the interval
@@ -59,7 +58,7 @@ func (l *Limiter) Handle(err error, attrs ...slog.Attr) bool {
 		return false
 	}
 	key := err.Error()
-	now := l.now()
+	now := l.clock.Now()
 
 	l.mu.Lock()
 	e, ok := l.seen[key]

@@ -9,13 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 	"github.com/vitalsgo/vitals/internal/logtest"
 )
 
 func TestLimiterSuppressesRepeats(t *testing.T) {
 	var buf bytes.Buffer
-	now := time.Unix(0, 0)
-	l := New(slog.New(slog.NewTextHandler(&buf, nil)), "export failed", time.Minute, func() time.Time { return now })
+	clk := clocktest.New(time.Unix(0, 0))
+	l := New(slog.New(slog.NewTextHandler(&buf, nil)), "export failed", time.Minute, clk)
 
 	errA := errors.New("context deadline exceeded")
 	if !l.Handle(errA) {
@@ -29,7 +30,7 @@ func TestLimiterSuppressesRepeats(t *testing.T) {
 	if !l.Handle(errors.New("connection refused")) {
 		t.Error("a different message was held back")
 	}
-	now = now.Add(time.Minute)
+	clk.Advance(time.Minute)
 	if !l.Handle(errA) {
 		t.Fatal("message was not logged again after the interval")
 	}
@@ -47,8 +48,7 @@ func TestLimiterSuppressesRepeats(t *testing.T) {
 
 func TestLimiterBoundsDistinctMessages(t *testing.T) {
 	var buf bytes.Buffer
-	now := time.Unix(0, 0)
-	l := New(slog.New(slog.NewTextHandler(&buf, nil)), "x", time.Minute, func() time.Time { return now })
+	l := New(slog.New(slog.NewTextHandler(&buf, nil)), "x", time.Minute, clocktest.New(time.Unix(0, 0)))
 	for i := range 10 * maxKeys {
 		l.Handle(errors.New(strings.Repeat("e", i+1)))
 	}
