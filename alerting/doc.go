@@ -22,8 +22,10 @@
 // Prometheus: inactive → pending → firing once the condition has held for
 // For; KeepFiringFor keeps a firing instance firing after its condition
 // clears; a resolved instance is kept for ResolvedRetention and sent once as
-// resolved. Recording rules write their results back into the memory reader
-// (memory.Appender) so later rules and queries can use them. A failing rule
+// resolved. New takes a Store: PromQL through memory.Querier, the one
+// querier interface of the module, and appenders, through which recording
+// rules write their results back (memory.Appender) so that later rules and
+// queries can use them. The in-memory reader is a Store. A failing rule
 // keeps its alerts' states, is marked with its error and counted; the others
 // still run. Each query is bounded by the memory reader's timeout and
 // sample limit. With WithMeterProvider, ALERTS and ALERTS_FOR_STATE are

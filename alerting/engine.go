@@ -114,7 +114,7 @@ func WithExternalURL(u string) Option {
 // manual resolutions, and hands grouped notifications to the routes'
 // notifiers. It is safe for concurrent use.
 type Engine struct {
-	q        Querier
+	q        Store
 	cfg      config
 	groups   []*groupState
 	silences *Silences
@@ -169,7 +169,7 @@ type instance struct {
 // New validates groups and builds an engine over q. Recording rules need q
 // to also offer NewAppender (as memory.Reader does). Any invalid rule fails
 // New, naming it; nothing is half-loaded.
-func New(q Querier, groups []Group, opts ...Option) (*Engine, error) {
+func New(q Store, groups []Group, opts ...Option) (*Engine, error) {
 	cfg := config{clock: clock.System{}, logger: slog.Default()}
 	for _, o := range opts {
 		cfg = o.apply(cfg)
@@ -196,18 +196,7 @@ func New(q Querier, groups []Group, opts ...Option) (*Engine, error) {
 		for _, r := range g.Rules {
 			rs := &ruleState{Rule: r, group: g.Name, instances: map[uint64]*instance{}}
 			if r.Record != "" {
-				app, ok := q.(interface {
-					NewAppender(time.Duration) *memory.Appender
-					NewAppenderWithRetention(interval, retention time.Duration) *memory.Appender
-				})
-				if !ok {
-					return nil, &RuleError{Group: g.Name, Rule: r.Record, Err: errors.New("recording rules need a querier that stores samples (memory.Reader)")}
-				}
-				if g.Retention > 0 {
-					rs.appender = app.NewAppenderWithRetention(g.Interval, g.Retention)
-				} else {
-					rs.appender = app.NewAppender(g.Interval)
-				}
+				rs.appender = q.NewAppenderWithRetention(g.Interval, g.Retention)
 			}
 			gs.rules = append(gs.rules, rs)
 		}

@@ -487,7 +487,7 @@ groups:
 
 func TestEvaluationFailureIsCountedAndOthersRun(t *testing.T) {
 	groups := []alerting.Group{{Name: "g", Rules: []alerting.Rule{
-		{Alert: "Fails", Condition: func(context.Context, alerting.Querier) (memory.Vector, error) {
+		{Alert: "Fails", Condition: func(context.Context, memory.Querier) (memory.Vector, error) {
 			return nil, errors.New("query timed out")
 		}},
 		{Alert: "Works", Expr: `vector(1)`},
@@ -560,7 +560,7 @@ func TestDefaultRulesLoadAndExport(t *testing.T) {
 			t.Errorf("default rules lack %s", want)
 		}
 	}
-	groups = append(groups, alerting.Group{Name: "go-only", Rules: []alerting.Rule{{Alert: "InGo", Condition: func(context.Context, alerting.Querier) (memory.Vector, error) { return nil, nil }}}})
+	groups = append(groups, alerting.Group{Name: "go-only", Rules: []alerting.Rule{{Alert: "InGo", Condition: func(context.Context, memory.Querier) (memory.Vector, error) { return nil, nil }}}})
 	out, err := alerting.PrometheusRules(groups)
 	if err == nil || !strings.Contains(err.Error(), "go-only/InGo") {
 		t.Errorf("want the Go rule named as not exportable: %v", err)

@@ -20,10 +20,18 @@ import (
 // DefaultInterval is how often a group is evaluated when it says nothing.
 const DefaultInterval = 15 * time.Second
 
-// Querier answers PromQL; the in-memory reader (memory.Reader) is one.
-type Querier interface {
-	Query(ctx context.Context, expr string, ts time.Time) (memory.Result, error)
+// Store is what the engine evaluates rules over: PromQL at its clock
+// (memory.Querier), and appenders for the samples recording rules write
+// back, so that later rules and queries read them. The in-memory reader
+// (*memory.Reader) is one.
+type Store interface {
+	memory.Querier
+	// NewAppenderWithRetention returns an appender of samples that arrive
+	// every interval, kept for retention (0: the store's own).
+	NewAppenderWithRetention(interval, retention time.Duration) *memory.Appender
 }
+
+var _ Store = (*memory.Reader)(nil)
 
 // Rule is an alerting rule (Alert set) or a recording rule (Record set),
 // with the fields of a Prometheus rule file.
@@ -36,7 +44,7 @@ type Rule struct {
 	// Condition, for alerting rules built in Go, replaces Expr: it returns
 	// the vector of instances that hold. Such rules cannot be written to a
 	// Prometheus rule file.
-	Condition     func(ctx context.Context, q Querier) (memory.Vector, error)
+	Condition     func(ctx context.Context, q memory.Querier) (memory.Vector, error)
 	For           time.Duration
 	KeepFiringFor time.Duration
 	// Labels are added to each instance (recording: to each sample); values

@@ -4,7 +4,7 @@
 //
 // # Entry point
 //
-// Summarize runs PromQL instant queries through a Querier (the in-memory
+// Summarize runs PromQL instant queries through a memory.Querier (the in-memory
 // reader, *memory.Reader, is one) over the series /metrics shows: those the
 // instrument middleware and runtime metrics record, and bizmetrics' cache
 // counter. Every number can therefore be reproduced in Grafana against a

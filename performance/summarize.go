@@ -54,7 +54,7 @@ const summaryParallelism = 4
 // at least one. The queries run concurrently (a few at a time) and are
 // bounded by ctx; if any fails, Summarize returns the errors joined, each
 // naming its query.
-func Summarize(ctx context.Context, q Querier, window time.Duration, opts ...Option) (Summary, error) {
+func Summarize(ctx context.Context, q memory.Querier, window time.Duration, opts ...Option) (Summary, error) {
 	if window < time.Millisecond {
 		return Summary{}, fmt.Errorf("performance: summary window %v: must be at least 1ms", window)
 	}
@@ -148,7 +148,7 @@ func summaryQueries(w, cache string) [summaryQCount]string {
 
 // summaryRun runs the queries at ts, at most summaryParallelism at once,
 // and returns their vectors in the same order.
-func summaryRun(ctx context.Context, q Querier, exprs []string, ts time.Time) ([]memory.Vector, error) {
+func summaryRun(ctx context.Context, q memory.Querier, exprs []string, ts time.Time) ([]memory.Vector, error) {
 	vecs := make([]memory.Vector, len(exprs))
 	errs := make([]error, len(exprs))
 	sem := make(chan struct{}, summaryParallelism)

@@ -30,10 +30,14 @@ func (r *Reader) NewAppender(interval time.Duration) *Appender {
 // NewAppenderWithRetention is NewAppender with a retention of its own, for
 // series that need a longer history than the collected ones at a coarser
 // resolution (an SLO's error ratio over 30 days, say): its store holds
-// retention/interval + 2 values per series, 8 bytes each.
+// retention/interval + 2 values per series, 8 bytes each. A retention of 0
+// is the reader's.
 func (r *Reader) NewAppenderWithRetention(interval, retention time.Duration) *Appender {
 	if interval <= 0 {
 		interval = r.cfg.interval
+	}
+	if retention == 0 {
+		retention = r.cfg.retention
 	}
 	if retention < interval {
 		retention = interval

@@ -23,6 +23,19 @@ const MaxPoints = 11000
 // at a one-minute step.
 const MaxSubquerySteps = 100000
 
+// Querier is what every consumer of the recent history needs (the alert
+// engine, the performance summary, PromQL health checks): PromQL at one
+// time, and the time that stands for now. Reader implements it; tests and
+// other stores can too.
+type Querier interface {
+	// Query evaluates the PromQL expression expr at ts.
+	Query(ctx context.Context, expr string, ts time.Time) (Result, error)
+	// Now is the querier's current time.
+	Now() time.Time
+}
+
+var _ Querier = (*Reader)(nil)
+
 // Vector, Matrix, Scalar and String are the PromQL result types.
 type (
 	Vector = promql.Vector

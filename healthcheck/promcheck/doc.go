@@ -5,13 +5,13 @@
 // # Checks
 //
 // Threshold checks a PromQL expression against a warning and a failure
-// threshold, through a Querier: the in-memory reader (*memory.Reader) is
+// threshold, through a memory.Querier: the in-memory reader (*memory.Reader) is
 // one, so a check reads the same series /metrics shows. Register it like
 // any other healthcheck.Checker, usually with healthcheck.WithInterval so
 // that probes are served from the cached result.
 //
 // # Concurrency
 //
-// A check is safe for concurrent use if its Querier is; the memory reader
+// A check is safe for concurrent use if its querier is; the memory reader
 // is.
 package promcheck

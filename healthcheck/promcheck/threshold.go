@@ -4,22 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"time"
 
 	"github.com/vitalsgo/vitals/exporter/memory"
 	"github.com/vitalsgo/vitals/healthcheck"
 )
-
-// Querier answers PromQL instant queries at its own clock. The in-memory
-// reader (*memory.Reader) is one.
-type Querier interface {
-	// Query evaluates the PromQL expression expr at ts.
-	Query(ctx context.Context, expr string, ts time.Time) (memory.Result, error)
-	// Now is the time a check evaluates its expression at.
-	Now() time.Time
-}
-
-var _ Querier = (*memory.Reader)(nil)
 
 // Threshold checks a PromQL expression evaluated through q at q.Now(): the
 // check warns when its value is above warnAbove and fails when it is above
@@ -27,7 +15,7 @@ var _ Querier = (*memory.Reader)(nil)
 // query error fails. For example the 5xx ratio of the last five minutes:
 //
 //	promcheck.Threshold(v.Memory(), `sum(rate(http_server_request_duration_seconds_count{http_response_status_code=~"5.."}[5m])) / sum(rate(http_server_request_duration_seconds_count[5m]))`, 0.01, 0.05)
-func Threshold(q Querier, expr string, warnAbove, failAbove float64) healthcheck.Checker {
+func Threshold(q memory.Querier, expr string, warnAbove, failAbove float64) healthcheck.Checker {
 	return healthcheck.ResultFunc(func(ctx context.Context) healthcheck.Result {
 		res, err := q.Query(ctx, expr, q.Now())
 		if err != nil {
