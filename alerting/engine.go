@@ -337,17 +337,14 @@ func (e *Engine) query(ctx context.Context, r *ruleState, ts time.Time) (memory.
 	return asVector(r.Expr, res)
 }
 
-// asVector returns a query's result as a vector: a scalar becomes one
-// sample without labels; anything else is an error naming the expression.
+// asVector returns a query's result as a vector (memory.Result.Vector),
+// naming the expression in an error.
 func asVector(expr string, res memory.Result) (memory.Vector, error) {
-	switch v := res.Value.(type) {
-	case memory.Vector:
-		return v, nil
-	case memory.Scalar:
-		return memory.Vector{{F: v.V, T: v.T}}, nil
-	default:
-		return nil, fmt.Errorf("expression %q returned a %s, want a vector or scalar", expr, res.Value.Type())
+	v, err := res.Vector()
+	if err != nil {
+		return nil, fmt.Errorf("expression %q: %w", expr, err)
 	}
+	return v, nil
 }
 
 // updateAlerts applies Prometheus' alerting-rule semantics (rules/alerting.go)

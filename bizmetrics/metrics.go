@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/vitalsgo/vitals/internal/buckets"
 	"sync"
 	"sync/atomic"
 
@@ -260,7 +261,7 @@ func (m *Metrics) instruments() error {
 var cacheDurationBuckets = []float64{0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1}
 
 // timerBuckets are the semantic conventions' HTTP duration buckets.
-var timerBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+var timerBuckets = buckets.Seconds()
 
 // observe reports every live handle of the counters and gauges.
 func (m *Metrics) observe(ctx context.Context, o metric.Observer) error {

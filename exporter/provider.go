@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/vitalsgo/vitals/internal/buckets"
 	"log/slog"
 	"net/http"
 	"os"
@@ -30,16 +31,13 @@ import (
 const ScopeName = "github.com/vitalsgo/vitals/exporter"
 
 // secondsBoundaries are the semantic conventions' duration buckets.
-var secondsBoundaries = [...]float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+var secondsBoundaries = buckets.Seconds()
 
 // SecondsBoundaries returns the explicit bucket boundaries, in seconds, that
 // the semantic conventions advise for durations such as
 // http.server.request.duration. A Provider gives them to every float64
 // histogram with unit "s" whose instrument advises no boundaries of its own.
-func SecondsBoundaries() []float64 {
-	b := secondsBoundaries
-	return b[:]
-}
+func SecondsBoundaries() []float64 { return buckets.Seconds() }
 
 // ErrShutdown is returned by Provider.Shutdown when it was already called.
 // It is the one value of every Vitals component (vitals.ErrShutdown).
@@ -484,7 +482,7 @@ type secondsMeter struct{ metric.Meter }
 func (m secondsMeter) Float64Histogram(name string, opts ...metric.Float64HistogramOption) (metric.Float64Histogram, error) {
 	cfg := metric.NewFloat64HistogramConfig(opts...)
 	if cfg.Unit() == "s" && cfg.ExplicitBucketBoundaries() == nil {
-		opts = append(opts[:len(opts):len(opts)], metric.WithExplicitBucketBoundaries(secondsBoundaries[:]...))
+		opts = append(opts[:len(opts):len(opts)], metric.WithExplicitBucketBoundaries(secondsBoundaries...))
 	}
 	return m.Meter.Float64Histogram(name, opts...)
 }

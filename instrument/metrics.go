@@ -2,6 +2,7 @@ package instrument
 
 import (
 	"context"
+	"github.com/vitalsgo/vitals/internal/buckets"
 	"net"
 	"strconv"
 	"strings"
@@ -31,7 +32,7 @@ const (
 
 // durationBoundaries are the semantic conventions' advice for
 // http.server.request.duration, as otelhttp gives them.
-var durationBoundaries = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+var durationBoundaries = buckets.Seconds()
 
 // methods are the values of http.request.method; the last is for any other.
 var methods = [...]string{"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "_OTHER"}

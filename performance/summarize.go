@@ -163,7 +163,7 @@ func summaryRun(ctx context.Context, q memory.Querier, exprs []string, ts time.T
 			}
 			res, err := q.Query(ctx, expr, ts)
 			if err == nil {
-				vecs[i], err = summaryVector(res)
+				vecs[i], err = res.Vector()
 			}
 			if err != nil {
 				errs[i] = fmt.Errorf("query %s: %w", expr, err)
@@ -172,21 +172,6 @@ func summaryRun(ctx context.Context, q memory.Querier, exprs []string, ts time.T
 	}
 	wg.Wait()
 	return vecs, errors.Join(errs...)
-}
-
-// summaryVector returns the result as a vector: a scalar becomes a vector
-// of one sample.
-func summaryVector(res memory.Result) (memory.Vector, error) {
-	switch v := res.Value.(type) {
-	case memory.Vector:
-		return v, nil
-	case memory.Scalar:
-		return memory.Vector{{T: v.T, F: v.V}}, nil
-	case nil:
-		return nil, nil
-	default:
-		return nil, fmt.Errorf("result is a %s, want a vector", res.Value.Type())
-	}
 }
 
 // summaryKey identifies a (route, method) pair.

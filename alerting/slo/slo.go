@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/vitalsgo/vitals/internal/buckets"
 	"math"
 	"slices"
 	"strconv"
@@ -27,7 +28,7 @@ const DefaultLatencyMetric = "http_server_request_duration_seconds"
 // http.server.request.duration as the instrument package records it (the
 // semantic conventions' advice). A LatencySLI threshold must be one of them
 // unless the SLI says otherwise.
-var HTTPDurationBoundaries = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+var HTTPDurationBoundaries = buckets.Seconds()
 
 // SLO is a service level objective: the share of good events (Objective,
 // a percentage) a service promises over a rolling Period. Rules turns it

@@ -36,6 +36,22 @@ type Querier interface {
 
 var _ Querier = (*Reader)(nil)
 
+// Vector returns the result of an instant query as a vector: a scalar
+// becomes one sample without labels, no result (a nil Value) an empty
+// vector; a matrix or a string is an error naming its type.
+func (r Result) Vector() (Vector, error) {
+	switch v := r.Value.(type) {
+	case Vector:
+		return v, nil
+	case Scalar:
+		return Vector{{T: v.T, F: v.V}}, nil
+	case nil:
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("the result is a %s, want a vector or a scalar", v.Type())
+	}
+}
+
 // Vector, Matrix, Scalar and String are the PromQL result types.
 type (
 	Vector = promql.Vector

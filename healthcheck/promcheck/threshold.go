@@ -39,20 +39,18 @@ func Threshold(q memory.Querier, expr string, warnAbove, failAbove float64) heal
 	})
 }
 
-// maxValue returns the value of a scalar, or the largest non-NaN element of
-// a vector, and whether there was one.
+// maxValue returns the largest non-NaN value of the result (a scalar is a
+// vector of one), and whether there was one.
 func maxValue(res memory.Result) (float64, bool) {
-	switch v := res.Value.(type) {
-	case memory.Scalar:
-		return v.V, !math.IsNaN(v.V)
-	case memory.Vector:
-		best, found := math.Inf(-1), false
-		for _, s := range v {
-			if !math.IsNaN(s.F) && s.F > best {
-				best, found = s.F, true
-			}
-		}
-		return best, found
+	vec, err := res.Vector()
+	if err != nil {
+		return 0, false
 	}
-	return 0, false
+	best, found := math.Inf(-1), false
+	for _, s := range vec {
+		if !math.IsNaN(s.F) && s.F > best {
+			best, found = s.F, true
+		}
+	}
+	return best, found
 }
