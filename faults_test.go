@@ -236,21 +236,19 @@ func testCollectorFault(t *testing.T, f collectorFault, proto exporter.Protocol,
 // times out while the requests run proves nothing; the proof is tried again.
 func requestsWhileExportHangs(t *testing.T, ctx context.Context, svc *loopService, rcv *otlptest.Receiver, metricsURL string) {
 	t.Helper()
-	// Few requests, many tries: on a loaded machine (CI runs packages in
-	// parallel under -race) 20 requests did not always fit in one 250 ms
-	// export; one request that waited on the exporter would show anyway.
-	const requests, tries = 5, 30
+	const requests, tries = 20, 10
 	for try := range tries {
-		failed := exportsTotal(t, metricsURL, "failure")
 		n := len(rcv.Requests())
-		// A new export arrives and hangs: its failure cannot have been
-		// counted in failed.
+		// A new export arrives and hangs. Exports run one after the other,
+		// so the previous one's failure is counted by now, and this one's
+		// cannot be until its OTLP timeout.
 		err := rcv.Wait(ctx, func(reqs []otlptest.Request) bool {
 			return len(reqs) > n && reqs[len(reqs)-1].Behavior == otlptest.Hang
 		})
 		if err != nil {
 			t.Fatalf("no export reached the hanging collector: %v", err)
 		}
+		failed := exportsTotal(t, metricsURL, "failure")
 		for range requests {
 			if err := svc.get("/"); err != nil {
 				t.Fatalf("request while an export hangs: %v", err)
