@@ -135,55 +135,71 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.next.ServeHTTP(&st.rw, r2)
 }
 
+// outcome is how a request ended, worked out once in finish.
+type outcome struct {
+	panicked any    // the recovered panic value, nil when none (or an abort)
+	stack    []byte // the panic's stack
+	status   int    // what the client sees, or would have seen
+	duration time.Duration
+}
+
 // finish runs after the handler, also when it panicked: it recovers the
-// panic (unless told not to), then records the request unless the handler
-// called SkipRecording.
+// panic (unless told not to), works out the outcome, and records it unless
+// the handler called SkipRecording.
 func (h *handler) finish(st *state, r, r2 *http.Request, method uint8, https bool, start time.Time) {
 	recovered := recover()
 	h.metrics.end(method, https)
-	var stack []byte
 	abort := recovered == http.ErrAbortHandler // net/http's way to abort a response
+	var o outcome
 	if recovered != nil && !abort {
-		stack = debug.Stack()
+		o.panicked, o.stack = recovered, debug.Stack()
 		if h.cfg.recoverPanics && !st.rw.wroteHeader && !st.rw.hijacked {
 			http.Error(&st.rw, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		}
 	}
-	if !st.rw.skip {
-		h.record(st, r, r2, method, https, start, recovered, abort, stack)
-	} else if recovered != nil && !abort {
-		route, _ := h.rawRoute(st, r, r2, http.StatusInternalServerError)
-		h.logPanic(st, method, route, recovered, stack)
+	o.status = h.status(st, recovered != nil)
+	o.duration = h.cfg.clock.Now().Sub(start)
+	if st.rw.skip {
+		if o.panicked != nil { // a panic is never lost, even unrecorded
+			route, _ := h.rawRoute(st, r, r2, o.status)
+			h.logPanic(st, method, route, o.panicked, o.stack)
+		}
+	} else {
+		route := h.recordMetrics(st, r, r2, method, https, o)
+		h.report(st, r, method, route, o)
 	}
-	if abort || recovered != nil && !h.cfg.recoverPanics {
+	if abort || (recovered != nil && !h.cfg.recoverPanics) {
 		panic(recovered)
 	}
 }
 
-// record resolves the route and records the request: metrics, span name,
-// slow-request count and log, panic log and error hook.
-func (h *handler) record(st *state, r, r2 *http.Request, method uint8, https bool, start time.Time, recovered any, abort bool, stack []byte) {
-	duration := h.cfg.clock.Now().Sub(start)
-
+// status is the status the client sees, or would have seen had the
+// connection not been closed: a panic makes it a 500 unless a 5xx was
+// already written, or the connection was hijacked.
+func (h *handler) status(st *state, panicked bool) int {
 	status := st.rw.status
 	if !st.rw.wroteHeader {
 		status = http.StatusOK
 	}
-	if recovered != nil && !st.rw.hijacked && (!st.rw.wroteHeader || h.cfg.recoverPanics && status < 500) {
-		// What the client sees, or would have seen had the connection not
-		// been closed: the panic made it an error.
+	if panicked && !st.rw.hijacked && (!st.rw.wroteHeader || (h.cfg.recoverPanics && status < 500)) {
 		status = http.StatusInternalServerError
 	}
-	route, template := h.rawRoute(st, r, r2, status)
+	return status
+}
+
+// recordMetrics resolves the route, admits it under its budget and records
+// the request's duration and sizes; it returns the route recorded.
+func (h *handler) recordMetrics(st *state, r, r2 *http.Request, method uint8, https bool, o outcome) string {
+	route, template := h.rawRoute(st, r, r2, o.status)
 	k := attrKey{method: method, https: https, version: protoVersion(r.Proto), route: route}
-	if status > 0 && status < 1000 {
-		k.status = uint16(status)
+	if o.status > 0 && o.status < 1000 {
+		k.status = uint16(o.status)
 	}
 	switch {
-	case recovered != nil:
-		k.errType = h.errs.admit(fmt.Sprintf("%T", recovered))
-	case status >= 500:
-		k.errType = statusText(status)
+	case o.panicked != nil:
+		k.errType = h.errs.admit(fmt.Sprintf("%T", o.panicked))
+	case o.status >= 500:
+		k.errType = statusText(o.status)
 	}
 	if h.cfg.serverAddress {
 		host, port := splitHost(r.Host, https)
@@ -200,10 +216,9 @@ func (h *handler) record(st *state, r, r2 *http.Request, method uint8, https boo
 		case route != OverflowRoute && !h.paths.admit(k):
 			k.route = OverflowRoute
 		}
-		route = k.route
 		a = h.metrics.attrs(k)
 	}
-	h.metrics.duration.Record(st, duration.Seconds(), a.record...)
+	h.metrics.duration.Record(st, o.duration.Seconds(), a.record...)
 	if h.cfg.bodySizes {
 		var in int64
 		if cb, ok := r2.Body.(*countingBody); ok {
@@ -212,37 +227,42 @@ func (h *handler) record(st *state, r, r2 *http.Request, method uint8, https boo
 		h.metrics.reqSize.Record(st, in, a.record...)
 		h.metrics.respSize.Record(st, st.rw.written, a.record...)
 	}
+	if o.duration > h.slowThreshold(k.route) {
+		h.metrics.slow.Add(st, 1, a.slow...)
+	}
+	return k.route
+}
 
+// report names the span after the route, logs a slow request and a panic,
+// and calls the error hook for a panic or a 5xx.
+func (h *handler) report(st *state, r *http.Request, method uint8, route string, o outcome) {
 	if h.cfg.tracerProvider != nil { // else there is no span: skip the context walk
 		if span := trace.SpanFromContext(st); span.IsRecording() {
 			span.SetName(methods[method] + " " + route)
 			span.SetAttributes(semconv.HTTPRoute(route))
 		}
 	}
-
-	if duration > h.slowThreshold(route) {
-		h.metrics.slow.Add(st, 1, a.slow...)
+	if o.duration > h.slowThreshold(route) {
 		h.cfg.logger.LogAttrs(st, slog.LevelWarn, "slow request",
 			slog.String("method", methods[method]),
 			slog.String("route", route),
-			slog.Int("status", status),
-			slog.Duration("duration", duration),
+			slog.Int("status", o.status),
+			slog.Duration("duration", o.duration),
 			slog.String("request_id", st.id))
 	}
-
-	if recovered != nil && !abort {
-		h.logPanic(st, method, route, recovered, stack)
+	if o.panicked != nil {
+		h.logPanic(st, method, route, o.panicked, o.stack)
 	}
-	if h.cfg.errorHook != nil && (recovered != nil && !abort || status >= 500) {
+	if h.cfg.errorHook != nil && (o.panicked != nil || o.status >= 500) {
 		h.cfg.errorHook(ErrorEvent{
 			Method:    methods[method],
 			Route:     route,
-			Status:    status,
+			Status:    o.status,
 			RequestID: st.id,
-			Duration:  duration,
+			Duration:  o.duration,
 			Header:    RedactHeaders(r.Header),
-			Panic:     recovered,
-			Stack:     stack,
+			Panic:     o.panicked,
+			Stack:     o.stack,
 		})
 	}
 }
