@@ -17,6 +17,14 @@
 // pushes them over OTLP, side by side. Options given to Start win over the
 // environment.
 //
+// # HTTP
+//
+// Handler serves the vital signs: metrics, health probes, the monitoring
+// API and the dashboard, built by package monitoring over what Start
+// started. Mount it at "/" of the service's mux and wrap the mux in
+// Middleware, as above; package monitoring lists every route and its
+// limits.
+//
 // # Recording
 //
 // MeterProvider returns a standard OpenTelemetry metric.MeterProvider: record

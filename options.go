@@ -15,6 +15,7 @@ import (
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
 	"github.com/vitalsgo/vitals/instrument"
+	"github.com/vitalsgo/vitals/monitoring"
 )
 
 // Option configures Start.
@@ -202,8 +203,9 @@ func WithoutRuntime() Option {
 
 // WithAuthorizer decides which requests may see health details (check
 // outputs, observed values) and use the endpoints that change state (run
-// all checks now; later, resolving alerts and silences). BearerToken makes
-// one from a token. By default there is no authorizer: details are hidden
+// all checks now, resolve alerts, create and expire silences):
+// monitoring.Config.Authorize. monitoring.BearerToken makes one from a
+// token. By default there is no authorizer: details are hidden
 // and state-changing endpoints answer 403.
 func WithAuthorizer(fn func(*http.Request) bool) Option {
 	return optionFunc(func(c config) config {
@@ -212,10 +214,11 @@ func WithAuthorizer(fn func(*http.Request) bool) Option {
 	})
 }
 
-// WithAdminToken is WithAuthorizer(BearerToken(token)): requests carrying
-// "Authorization: Bearer <token>" may see details and change state.
+// WithAdminToken is WithAuthorizer(monitoring.BearerToken(token)):
+// requests carrying "Authorization: Bearer <token>" may see details and
+// change state.
 func WithAdminToken(token string) Option {
-	return WithAuthorizer(BearerToken(token))
+	return WithAuthorizer(monitoring.BearerToken(token))
 }
 
 // WithProtectedReads puts the reading endpoints of the monitoring API

@@ -28,6 +28,7 @@ import (
 	"github.com/vitalsgo/vitals/instrument"
 	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 	"github.com/vitalsgo/vitals/internal/logtest"
+	"github.com/vitalsgo/vitals/monitoring"
 )
 
 const secToken = "admin-tok-7f3e9c"
@@ -151,7 +152,7 @@ func TestSecurityEndpointAccess(t *testing.T) {
 	}{
 		{"default", nil, false, false},
 		{"token", []vitals.Option{vitals.WithAdminToken(secToken)}, true, false},
-		{"authorizer", []vitals.Option{vitals.WithAuthorizer(vitals.BearerToken(secToken))}, true, false},
+		{"authorizer", []vitals.Option{vitals.WithAuthorizer(monitoring.BearerToken(secToken))}, true, false},
 		{"token+protected-reads", []vitals.Option{vitals.WithAdminToken(secToken), vitals.WithProtectedReads()}, true, true},
 		{"protected-reads-without-authorizer", []vitals.Option{vitals.WithProtectedReads()}, false, true},
 	}
@@ -444,8 +445,8 @@ func TestSecurityLimits(t *testing.T) {
 		}
 		return rec.Code, out
 	}
-	big := strings.Repeat("a", vitals.MaxRequestBody)
-	limit := fmt.Sprint(vitals.MaxRequestBody)
+	big := strings.Repeat("a", monitoring.MaxRequestBody)
+	limit := fmt.Sprint(monitoring.MaxRequestBody)
 	for _, tc := range []struct{ name, path, ctype, body string }{
 		{"silence", "/monitoring/api/silences", "application/json",
 			`{"matchers":[{"name":"alertname","value":"x","isEqual":true}],"createdBy":"ops","comment":"` + big + `"}`},
@@ -460,12 +461,12 @@ func TestSecurityLimits(t *testing.T) {
 	}
 	// Just under the limit is read.
 	if code, body := do(http.MethodPost, "/monitoring/api/query", "application/x-www-form-urlencoded",
-		"query=vector(1)&x="+strings.Repeat("a", vitals.MaxRequestBody-len("query=vector(1)&x="))); code != http.StatusOK {
+		"query=vector(1)&x="+strings.Repeat("a", monitoring.MaxRequestBody-len("query=vector(1)&x="))); code != http.StatusOK {
 		t.Errorf("a body of exactly the limit: %d %v", code, body)
 	}
 
-	long := "vector(1)" + strings.Repeat(" ", vitals.MaxQueryLength)
-	qlimit := fmt.Sprint(vitals.MaxQueryLength)
+	long := "vector(1)" + strings.Repeat(" ", monitoring.MaxQueryLength)
+	qlimit := fmt.Sprint(monitoring.MaxQueryLength)
 	for _, path := range []string{
 		"/monitoring/api/query?" + url.Values{"query": {long}}.Encode(),
 		"/monitoring/api/query_range?" + url.Values{"query": {long}, "start": {"0"}, "end": {"60"}, "step": {"15"}}.Encode(),
@@ -476,7 +477,7 @@ func TestSecurityLimits(t *testing.T) {
 			t.Errorf("%.40s… with a %d-byte query: %d %v", path, len(long), code, body)
 		}
 	}
-	if code, body := do(http.MethodGet, "/monitoring/api/query?"+url.Values{"query": {long[:vitals.MaxQueryLength]}}.Encode(), "", ""); code != http.StatusOK {
+	if code, body := do(http.MethodGet, "/monitoring/api/query?"+url.Values{"query": {long[:monitoring.MaxQueryLength]}}.Encode(), "", ""); code != http.StatusOK {
 		t.Errorf("a query of exactly the limit: %d %v", code, body)
 	}
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +26,7 @@ import (
 	"github.com/vitalsgo/vitals/instrument"
 	"github.com/vitalsgo/vitals/internal/lifecycle"
 	"github.com/vitalsgo/vitals/internal/ratelog"
+	"github.com/vitalsgo/vitals/monitoring"
 )
 
 // ErrShutdown is returned by Vitals.Shutdown when it was already called. It
@@ -40,7 +40,7 @@ var ErrShutdown = lifecycle.ErrShutdown
 type Vitals struct {
 	provider *exporter.Provider
 	mem      *memory.Reader
-	handler  http.Handler
+	handler  *monitoring.Handler
 	logger   *slog.Logger
 
 	tracerProvider trace.TracerProvider
@@ -52,14 +52,6 @@ type Vitals struct {
 	notifyQueues   []*notify.Queue // one per notifier of the alert routes
 	stopAlerts     context.CancelFunc
 	alertsDone     chan struct{}
-	authorize      func(*http.Request) bool
-	protectReads   bool
-	started        time.Time
-	routes         []string      // the ServeMux patterns of handler
-	querySlots     chan struct{} // one per running PromQL request of the caller's (limitQueries)
-	summarySlots   chan struct{} // one per running summary the dashboard polls
-	bodyTimeout    time.Duration // QueryBodyTimeout
-	countOwn       bool          // WithCountHandlerRequests
 
 	stopMemory context.CancelFunc
 	memoryDone chan struct{}
@@ -119,8 +111,7 @@ func Start(ctx context.Context, opts ...Option) (_ *Vitals, err error) {
 		return nil, fmt.Errorf("vitals: %w", err)
 	}
 
-	v := &Vitals{provider: p, mem: mem, logger: cfg.logger, tracerProvider: cfg.tracerProvider,
-		authorize: cfg.authorize, protectReads: cfg.protectReads, started: time.Now(), countOwn: cfg.countOwn}
+	v := &Vitals{provider: p, mem: mem, logger: cfg.logger, tracerProvider: cfg.tracerProvider}
 	// One rollback for every error below: Shutdown stops whatever has
 	// started, in order, and skips what has not.
 	defer func() {
@@ -159,7 +150,9 @@ func Start(ctx context.Context, opts ...Option) (_ *Vitals, err error) {
 		errs := ratelog.New(cfg.logger, "vitals: OpenTelemetry error", 0, nil)
 		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { errs.Handle(err) }))
 	}
-	v.handler = v.newHandler()
+	if v.handler, err = v.newHandler(cfg); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 
@@ -238,26 +231,13 @@ func (v *Vitals) Meter(name string, opts ...metric.MeterOption) metric.Meter {
 	return v.provider.Meter(name, opts...)
 }
 
-// Handler returns the HTTP handler of the vital signs. It serves
-//
-//	GET /metrics                           the Prometheus exposition (text or OpenMetrics, gzip on request)
-//	GET /livez, /readyz, /healthz          health (application/health+json; details only when authorized)
-//	GET /monitoring/api/health             every check's last run, history and configuration
-//	POST /monitoring/api/health/check      run every check now (authorized only)
-//	GET /monitoring/                       the dashboard page (embedded, works offline)
-//	GET /monitoring/api/performance        the performance summary (?window=15m)
-//	GET /monitoring/api/metrics            every series with its latest value (?match=selector)
-//	GET /monitoring/api/alerts, /rules, /silences; POST .../alerts/{id}/resolve, POST/DELETE .../silences
-//	GET /monitoring/api/system, /export    runtime and build information; everything in one document
-//	GET|POST /monitoring/api/query         PromQL at one time over the in-memory reader
-//	GET|POST /monitoring/api/query_range   PromQL over a time range
-//
-// Requests it serves are not application traffic: when a Middleware wraps
-// a mux that mounts it, they are not recorded (WithCountHandlerRequests
+// Handler returns the HTTP handler of the vital signs, built by package
+// monitoring over this Vitals' provider, health registry, memory reader and
+// alert engine: /metrics, /livez, /readyz, /healthz, the monitoring API and
+// the dashboard under /monitoring/ (the package documentation lists every
+// route). Its own requests are not application traffic: a Middleware around
+// the mux that mounts it does not record them (WithCountHandlerRequests
 // records them).
-//
-// The query endpoints take the parameters of Prometheus' /api/v1/query and
-// /api/v1/query_range and answer in the same JSON shape, errors included.
 //
 // Mount it at "/" of the service's mux, beside the service's own routes
 // (the more specific patterns win), and wrap the mux in Middleware:
@@ -269,100 +249,30 @@ func (v *Vitals) Meter(name string, opts ...metric.MeterOption) metric.Meter {
 // under a prefix, use http.StripPrefix.
 func (v *Vitals) Handler() http.Handler { return v.handler }
 
-func (v *Vitals) newHandler() http.Handler {
-	mux := http.NewServeMux()
-	// Every route goes through handle, so that v.routes lists them all:
-	// docs/security.md documents each one, and a test holds the two equal.
-	handle := func(pattern string, h http.Handler) {
-		mux.Handle(pattern, h)
-		v.routes = append(v.routes, pattern)
-	}
-	if h := v.provider.PrometheusHandler(); h != nil {
-		handle("GET /metrics", h)
-	} else {
-		handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			http.Error(w, "the Prometheus exporter is not enabled (see OTEL_METRICS_EXPORTER)", http.StatusNotFound)
-		}))
-	}
+// newHandler builds the monitoring handler over what Start built.
+func (v *Vitals) newHandler(cfg config) (*monitoring.Handler, error) {
 	res := v.provider.Resource()
-	hopts := []healthcheck.HandlerOption{
-		healthcheck.WithAuthorizer(v.authorized),
-		healthcheck.WithServiceInfo(healthcheck.ServiceInfo{
+	mc := monitoring.Config{
+		Health:  v.health,
+		Alerts:  v.alerts,
+		SLOs:    v.slos,
+		Metrics: v.provider.PrometheusHandler(),
+		Service: healthcheck.ServiceInfo{
 			// The resource says which release runs, not an API version.
 			ReleaseID:   resourceValue(res, "service.version"),
 			ServiceID:   resourceValue(res, "service.instance.id"),
 			Description: resourceValue(res, "service.name"),
-		}),
-	}
-	handle("/livez", healthcheck.Handler(v.health, healthcheck.Liveness, hopts...))
-	handle("/readyz", healthcheck.Handler(v.health, healthcheck.Readiness, hopts...))
-	handle("/healthz", healthcheck.Handler(v.health, healthcheck.Liveness|healthcheck.Readiness, hopts...))
-	read := v.requireRead
-	v.querySlots = make(chan struct{}, MaxConcurrentQueries)
-	v.summarySlots = make(chan struct{}, MaxConcurrentSummaries)
-	v.bodyTimeout = QueryBodyTimeout
-	// query is for the reads that run PromQL of the caller's choosing over
-	// the in-memory reader; summary for the fixed ones the dashboard polls.
-	query := func(h http.HandlerFunc) http.HandlerFunc { return read(v.limitQueries(v.querySlots, h)) }
-	summary := func(h http.HandlerFunc) http.HandlerFunc { return read(v.limitQueries(v.summarySlots, h)) }
-	// The page is static; the data it shows comes from the API below.
-	handle("GET /monitoring/{$}", v.dashboardHandler())
-	handle("GET /monitoring/{file}", v.dashboardHandler())
-	handle("GET /monitoring/api/health", read(v.healthDetails))
-	handle("POST /monitoring/api/health/check", v.requireAuth(v.healthRunAll))
-	handle("GET /monitoring/api/system", read(v.system))
-	handle("GET /monitoring/api/export", query(v.export))
-	if v.alerts != nil {
-		handle("GET /monitoring/api/alerts", read(v.listAlerts))
-		handle("GET /monitoring/api/rules", read(v.listRules))
-		handle("POST /monitoring/api/alerts/{id}/resolve", v.requireAuth(v.resolveAlert))
-		handle("GET /monitoring/api/silences", read(v.listSilences))
-		handle("POST /monitoring/api/silences", v.requireAuth(v.createSilence))
-		handle("DELETE /monitoring/api/silences/{id}", v.requireAuth(v.expireSilence))
-		handle("GET /monitoring/api/slos", summary(v.listSLOs))
+		},
+		Authorize:        cfg.authorize,
+		ProtectReads:     cfg.protectReads,
+		CountOwnRequests: cfg.countOwn,
+		CacheSeries:      v.biz.Namespace() + "_cache_operations_total",
+		Started:          time.Now(),
 	}
 	if v.mem != nil {
-		api := &queryAPI{mem: v.mem, now: v.mem.Now}
-		for _, method := range []string{http.MethodGet, http.MethodPost} {
-			handle(method+" /monitoring/api/query", query(api.query))
-			handle(method+" /monitoring/api/query_range", query(api.queryRange))
-		}
-		handle("GET /monitoring/api/performance", summary(v.performance))
-		handle("GET /monitoring/api/metrics", query(v.metricsList))
+		mc.Querier = v.mem
 	}
-	handle("/monitoring/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// This catch-all hides ServeMux's own 405s: find the methods the
-		// path has.
-		var allow []string
-		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
-			probe := r.Clone(r.Context())
-			probe.Method = m
-			if _, pattern := mux.Handler(probe); pattern != "/monitoring/api/" {
-				allow = append(allow, m)
-			}
-		}
-		if len(allow) > 0 {
-			w.Header().Set("Allow", strings.Join(allow, ", "))
-			writeJSON(w, http.StatusMethodNotAllowed, apiResponse{Status: "error", ErrorType: "method_not_allowed",
-				Error: r.Method + " is not allowed on " + r.URL.Path + "; allowed: " + strings.Join(allow, ", ")})
-			return
-		}
-		writeJSON(w, http.StatusNotFound, apiResponse{Status: "error", ErrorType: "not_found", Error: "no such monitoring endpoint: " + r.URL.Path})
-	}))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := mux.Handler(r); pattern == "" {
-			// Not one of ours: mounted at "/", the handler gets the
-			// service's unknown paths too. Their 404 is the service's
-			// traffic, recorded as a request that matched no route.
-			instrument.SetRoute(r.Context(), instrument.OverflowRoute)
-		} else if !v.countOwn {
-			// Scrapes, probes and the dashboard's polling are not the
-			// service's traffic: a Middleware around the mux that mounts
-			// this handler records nothing for them.
-			instrument.SkipRecording(r.Context())
-		}
-		mux.ServeHTTP(w, r)
-	})
+	return monitoring.New(mc)
 }
 
 // ForceFlush pushes everything recorded so far to the push exporters (OTLP,

@@ -1,18 +1,23 @@
 package vitals
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/goleak"
 
+	"github.com/vitalsgo/vitals/alerting/slo"
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/internal/logtest"
+	"github.com/vitalsgo/vitals/internal/otlptest"
 )
 
 func TestMain(m *testing.M) {
@@ -127,4 +132,70 @@ func get(t *testing.T, h http.Handler, path string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+func TestStartRejectsBadRuleFiles(t *testing.T) {
+	cleanEnv(t)
+	v, err := Start(t.Context(), WithAlertRuleFiles("testdata/does-not-exist.yml"))
+	if err == nil {
+		_ = v.Shutdown(context.Background())
+		t.Fatal("Start accepted a missing rule file")
+	}
+	if !strings.Contains(err.Error(), "does-not-exist.yml") {
+		t.Errorf("error %v does not name the file", err)
+	}
+}
+
+func TestStartRejectsBadSLO(t *testing.T) {
+	cleanEnv(t)
+	bad, err := Start(t.Context(), WithSLOs(slo.HTTPAvailability("bad", 100, "")))
+	if err == nil {
+		_ = bad.Shutdown(context.Background())
+		t.Error("Start accepted an objective of 100%")
+	}
+}
+
+func TestWithoutMemory(t *testing.T) {
+	cleanEnv(t)
+	v, err := Start(t.Context(), WithoutMemory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Shutdown(t.Context())
+	if v.Memory() != nil {
+		t.Error("Memory() is not nil")
+	}
+	rec := httptest.NewRecorder()
+	v.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/monitoring/api/query?query=up", nil))
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("query without the memory reader: %d", rec.Code)
+	}
+}
+
+// TestShutdownWithHangingCollector starts everything with an OTLP endpoint
+// that never answers: Shutdown returns by its deadline, and TestMain's
+// goleak check finds nothing left running.
+func TestShutdownWithHangingCollector(t *testing.T) {
+	cleanEnv(t)
+	rcv := otlptest.NewHTTP(t)
+	rcv.SetBehavior(otlptest.Hang)
+	t.Setenv(exporter.EnvEndpoint, rcv.Endpoint())
+	v, err := Start(t.Context(), WithAlertRules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := v.Meter("t").Int64Counter("hits")
+	c.Add(t.Context(), 1, metric.WithAttributes())
+	const deadline = 300 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	start := time.Now()
+	err = v.Shutdown(ctx)
+	if took := time.Since(start); took > deadline+2*time.Second {
+		t.Errorf("Shutdown took %v with a %v deadline", took, deadline)
+	}
+	if err == nil {
+		t.Error("Shutdown reported success although the final push hung")
+	}
+	rcv.Close()
 }

@@ -222,6 +222,10 @@ func New(q Store, groups []Group, opts ...Option) (*Engine, error) {
 // Silences returns the engine's silences.
 func (e *Engine) Silences() *Silences { return e.silences }
 
+// Now is the time on the engine's clock (WithClock): the time at which
+// silence states and alert ages are judged.
+func (e *Engine) Now() time.Time { return e.cfg.clock.Now() }
+
 // Run evaluates the groups on their intervals until ctx is done or the
 // engine shuts down.
 func (e *Engine) Run(ctx context.Context) error {

@@ -28,7 +28,7 @@ run() {
 	go test -run '^$' -fuzz "^${name}\$" -fuzztime "$time" -fuzzminimizetime 0 "$pkg"
 }
 
-run . FuzzMonitoringAPI
+run ./monitoring FuzzMonitoringAPI
 run ./instrument FuzzNormalizePath
 run ./instrument FuzzRequestID
 run ./instrument FuzzRedactHeaders

@@ -30,6 +30,7 @@ import (
 	"github.com/vitalsgo/vitals/alerting/slo"
 	"github.com/vitalsgo/vitals/bizmetrics"
 	"github.com/vitalsgo/vitals/exporter/memory"
+	"github.com/vitalsgo/vitals/monitoring"
 )
 
 func main() {
@@ -78,7 +79,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 		opts = append(opts, vitals.WithoutDefaultAlertRules())
 	}
 	if *adminToken != "" {
-		opts = append(opts, vitals.WithAuthorizer(vitals.BearerToken(*adminToken)))
+		opts = append(opts, vitals.WithAdminToken(*adminToken))
 	}
 	v, err := vitals.Start(ctx, opts...)
 	if err != nil {
@@ -111,7 +112,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	mux := http.NewServeMux()
 	s.routes(mux)
 	if *adminToken != "" {
-		auth := vitals.BearerToken(*adminToken)
+		auth := monitoring.BearerToken(*adminToken)
 		mux.HandleFunc("POST /admin/fault", func(w http.ResponseWriter, r *http.Request) {
 			if !auth(r) {
 				writeError(w, http.StatusUnauthorized, "admin token required")

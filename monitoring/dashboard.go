@@ -1,4 +1,4 @@
-package vitals
+package monitoring
 
 import (
 	"bytes"
@@ -25,7 +25,7 @@ var dashboardFS embed.FS
 // Content-Type, Cache-Control: no-cache with an ETag (a reload revalidates
 // and gets 304 when nothing changed), and a Content-Security-Policy that
 // allows nothing but the page's own origin.
-func (v *Vitals) dashboardHandler() http.Handler {
+func dashboardHandler() http.Handler {
 	type file struct {
 		body  []byte
 		ctype string

@@ -1,7 +1,6 @@
-package vitals
+package monitoring
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -16,15 +15,9 @@ import (
 )
 
 // startForSilences starts a Vitals whose mutations need the token "tok".
-func startForSilences(t testing.TB) *Vitals {
+func startForSilences(t testing.TB) *env {
 	t.Helper()
-	cleanEnv(t)
-	v, err := Start(context.Background(), WithAuthorizer(BearerToken("tok")), WithMemory(memory.WithInterval(time.Hour)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = v.Shutdown(context.Background()) })
-	return v
+	return newEnv(t, withAuthorizer(BearerToken("tok")), withMemory(memory.WithInterval(time.Hour)))
 }
 
 // maximalSilence is silence i with every text field at its limit, all of
@@ -64,7 +57,7 @@ func (w *discardWriter) WriteHeader(code int)        { w.code = code }
 func (w *discardWriter) Write(b []byte) (int, error) { w.n += int64(len(b)); return len(b), nil }
 
 // fillSilences adds MaxSilences maximal silences to v.
-func fillSilences(t testing.TB, v *Vitals) {
+func fillSilences(t testing.TB, v *env) {
 	t.Helper()
 	for i := range alerting.MaxSilences {
 		if _, err := v.Alerts().Silences().Add(maximalSilence(i)); err != nil {

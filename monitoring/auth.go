@@ -1,4 +1,4 @@
-package vitals
+package monitoring
 
 import (
 	"crypto/subtle"
@@ -6,11 +6,11 @@ import (
 	"strings"
 )
 
-// BearerToken returns an authorizer (for WithAuthorizer) that accepts
-// requests carrying "Authorization: Bearer <token>", the token compared in
-// constant time. The scheme is case-insensitive and may be followed by more
-// than one space, as RFC 9110 (section 11.1) allows. An empty token accepts
-// nothing.
+// BearerToken returns an authorizer (Config.Authorize,
+// vitals.WithAuthorizer) that accepts requests carrying "Authorization:
+// Bearer <token>", the token compared in constant time. The scheme is
+// case-insensitive and may be followed by more than one space, as RFC 9110
+// (section 11.1) allows. An empty token accepts nothing.
 func BearerToken(token string) func(*http.Request) bool {
 	want := []byte(token)
 	return func(r *http.Request) bool {
@@ -30,20 +30,20 @@ func bearer(auth string) (string, bool) {
 }
 
 // authorized reports whether r may see details and use mutating endpoints.
-func (v *Vitals) authorized(r *http.Request) bool {
-	return v.authorize != nil && v.authorize(r)
+func (m *Handler) authorized(r *http.Request) bool {
+	return m.authorize != nil && m.authorize(r)
 }
 
 // requireAuth wraps a mutating handler: without an authorizer configured it
 // is refused (403), and a request the authorizer rejects gets 401.
-func (v *Vitals) requireAuth(h http.HandlerFunc) http.HandlerFunc {
+func (m *Handler) requireAuth(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if v.authorize == nil {
+		if m.authorize == nil {
 			writeJSON(w, http.StatusForbidden, apiResponse{Status: "error", ErrorType: "forbidden",
-				Error: "this endpoint changes state and is disabled until an authorizer is configured (vitals.WithAuthorizer)"})
+				Error: "this endpoint changes state and is disabled until an authorizer is configured (Config.Authorize; vitals.WithAuthorizer)"})
 			return
 		}
-		if !v.authorize(r) {
+		if !m.authorize(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="vitals"`)
 			writeJSON(w, http.StatusUnauthorized, apiResponse{Status: "error", ErrorType: "unauthorized", Error: "missing or invalid credentials"})
 			return
@@ -54,9 +54,9 @@ func (v *Vitals) requireAuth(h http.HandlerFunc) http.HandlerFunc {
 
 // requireRead wraps a reading endpoint of the monitoring API: open unless
 // WithProtectedReads was given, then as requireAuth.
-func (v *Vitals) requireRead(h http.HandlerFunc) http.HandlerFunc {
-	if !v.protectReads {
+func (m *Handler) requireRead(h http.HandlerFunc) http.HandlerFunc {
+	if !m.protectReads {
 		return h
 	}
-	return v.requireAuth(h)
+	return m.requireAuth(h)
 }

@@ -1,4 +1,4 @@
-package vitals
+package monitoring
 
 import (
 	"context"
@@ -25,12 +25,7 @@ func request(t *testing.T, h http.Handler, method, path, token string) (int, str
 }
 
 func TestHealthEndpoints(t *testing.T) {
-	cleanEnv(t)
-	v, err := Start(t.Context(), WithServiceName("shop"), WithServiceVersion("1.4.0"), WithAuthorizer(BearerToken("s3cret")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Shutdown(context.Background())
+	v := newEnv(t, withService(healthcheck.ServiceInfo{ReleaseID: "1.4.0", Description: "shop"}), withAuthorizer(BearerToken("s3cret")))
 	var runs atomic.Int64
 	must := func(err error) {
 		t.Helper()
@@ -90,12 +85,7 @@ func TestHealthEndpoints(t *testing.T) {
 }
 
 func TestMutatingEndpointsNeedAnAuthorizer(t *testing.T) {
-	cleanEnv(t)
-	v, err := Start(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Shutdown(context.Background())
+	v := newEnv(t)
 	if code, body := request(t, v.Handler(), "POST", "/monitoring/api/health/check", "anything"); code != http.StatusForbidden || !strings.Contains(body, "WithAuthorizer") {
 		t.Errorf("without an authorizer: %d %s", code, body)
 	}

@@ -1,4 +1,4 @@
-package vitals
+package monitoring
 
 import (
 	"encoding/json"
@@ -29,7 +29,7 @@ const DefaultWindow = 15 * time.Minute
 
 // parseWindow reads the window parameter: a Prometheus duration ("15m") up
 // to the memory reader's retention.
-func (v *Vitals) parseWindow(r *http.Request) (time.Duration, error) {
+func (m *Handler) parseWindow(r *http.Request) (time.Duration, error) {
 	s := r.URL.Query().Get("window")
 	if s == "" {
 		return DefaultWindow, nil
@@ -38,24 +38,24 @@ func (v *Vitals) parseWindow(r *http.Request) (time.Duration, error) {
 	if err != nil || d <= 0 {
 		return 0, fmt.Errorf("invalid parameter 'window': %q is not a positive duration such as 15m", s)
 	}
-	if ret := v.mem.Retention(); time.Duration(d) > ret {
+	if ret := m.query.Retention(); time.Duration(d) > ret {
 		return 0, fmt.Errorf("invalid parameter 'window': %s is longer than the %v kept in memory", s, ret)
 	}
 	return time.Duration(d), nil
 }
 
-func (v *Vitals) performance(w http.ResponseWriter, r *http.Request) {
-	window, err := v.parseWindow(r)
+func (m *Handler) performance(w http.ResponseWriter, r *http.Request) {
+	window, err := m.parseWindow(r)
 	if err != nil {
 		writeAPIError(w, errorBadData, err)
 		return
 	}
-	sum, err := performance.Summarize(r.Context(), v.mem, window, v.summaryOptions()...)
+	sum, err := performance.Summarize(r.Context(), m.query, window, m.summaryOptions()...)
 	if err != nil {
 		writeAPIError(w, errorExecution, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, performanceReport{Summary: sum, SLOs: v.sloReports(r)})
+	writeJSON(w, http.StatusOK, performanceReport{Summary: sum, SLOs: m.sloReports(r)})
 }
 
 // performanceReport is the body of /monitoring/api/performance: the
@@ -65,9 +65,9 @@ type performanceReport struct {
 	SLOs []sloReport `json:"slos,omitempty"`
 }
 
-// summaryOptions points the summary at this Vitals' business metrics.
-func (v *Vitals) summaryOptions() []performance.Option {
-	return []performance.Option{performance.WithCacheSeries(v.biz.Namespace() + "_cache_operations_total")}
+// summaryOptions points the summary at the service's cache counter.
+func (m *Handler) summaryOptions() []performance.Option {
+	return []performance.Option{performance.WithCacheSeries(m.cacheSeries)}
 }
 
 // selectorParser parses the match parameter of /monitoring/api/metrics.
@@ -85,8 +85,8 @@ type seriesValue struct {
 
 // metricsList serves GET /monitoring/api/metrics?match=<selector>: every
 // series with its latest value.
-func (v *Vitals) metricsList(w http.ResponseWriter, r *http.Request) {
-	list, err := v.seriesList(r, r.URL.Query().Get("match"))
+func (m *Handler) metricsList(w http.ResponseWriter, r *http.Request) {
+	list, err := m.seriesList(r, r.URL.Query().Get("match"))
 	if err != nil {
 		writeAPIError(w, errorBadData, err)
 		return
@@ -94,7 +94,7 @@ func (v *Vitals) metricsList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"series": list})
 }
 
-func (v *Vitals) seriesList(r *http.Request, match string) ([]seriesValue, error) {
+func (m *Handler) seriesList(r *http.Request, match string) ([]seriesValue, error) {
 	if err := checkQueryLength("match", match); err != nil {
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func (v *Vitals) seriesList(r *http.Request, match string) ([]seriesValue, error
 	if _, err := selectorParser.ParseMetricSelector(match); err != nil {
 		return nil, fmt.Errorf("invalid parameter 'match': %q is not a series selector: %w", match, err)
 	}
-	res, err := v.mem.Query(r.Context(), match, v.mem.Now())
+	res, err := m.query.Query(r.Context(), match, m.query.Now())
 	var bad *memory.BadQueryError
 	if errors.As(err, &bad) {
 		return nil, fmt.Errorf("invalid parameter 'match': %w", err)
@@ -151,7 +151,7 @@ type systemInfo struct {
 	Dependencies  map[string]string `json:"dependencies,omitempty"`
 }
 
-func (v *Vitals) systemInfo() systemInfo {
+func (m *Handler) systemInfo() systemInfo {
 	samples := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}}
 	metrics.Read(samples)
 	info := systemInfo{
@@ -165,8 +165,8 @@ func (v *Vitals) systemInfo() systemInfo {
 		HeapBytes:     samples[1].Value.Uint64(),
 		MemoryLimit:   debug.SetMemoryLimit(-1),
 		PID:           os.Getpid(),
-		StartedAt:     v.started.UTC(),
-		UptimeSeconds: time.Since(v.started).Seconds(),
+		StartedAt:     m.started.UTC(),
+		UptimeSeconds: time.Since(m.started).Seconds(),
 	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		info.Module, info.Version = bi.Main.Path, bi.Main.Version
@@ -186,8 +186,8 @@ func (v *Vitals) systemInfo() systemInfo {
 	return info
 }
 
-func (v *Vitals) system(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, v.systemInfo())
+func (m *Handler) system(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, m.systemInfo())
 }
 
 // exportDocument is the body of /monitoring/api/export: everything the
@@ -204,33 +204,33 @@ type exportDocument struct {
 	Errors      []string             `json:"errors,omitempty"`
 }
 
-func (v *Vitals) export(w http.ResponseWriter, r *http.Request) {
-	doc := exportDocument{GeneratedAt: time.Now().UTC(), System: v.systemInfo()}
-	doc.Health = v.healthReport(r)
-	if v.alerts != nil {
-		rep := v.alertsReport()
+func (m *Handler) export(w http.ResponseWriter, r *http.Request) {
+	doc := exportDocument{GeneratedAt: time.Now().UTC(), System: m.systemInfo()}
+	doc.Health = m.healthReport(r)
+	if m.alerts != nil {
+		rep := m.alertsReport()
 		doc.Alerts = &rep
-		doc.Rules = v.alerts.Rules()
+		doc.Rules = m.alerts.Rules()
 	}
-	if v.mem != nil {
-		window, err := v.parseWindow(r)
+	if m.query != nil {
+		window, err := m.parseWindow(r)
 		if err != nil {
 			writeAPIError(w, errorBadData, err)
 			return
 		}
-		if sum, err := performance.Summarize(r.Context(), v.mem, window, v.summaryOptions()...); err == nil {
+		if sum, err := performance.Summarize(r.Context(), m.query, window, m.summaryOptions()...); err == nil {
 			doc.Performance = &sum
 		} else {
 			doc.Errors = append(doc.Errors, "performance: "+err.Error())
 		}
-		if series, err := v.seriesList(r, ""); err == nil {
+		if series, err := m.seriesList(r, ""); err == nil {
 			doc.Series = series
 		} else {
 			doc.Errors = append(doc.Errors, "series: "+err.Error())
 		}
 	}
 	w.Header().Set("Content-Disposition", `attachment; filename="vitals-export.json"`)
-	if v.alerts == nil {
+	if m.alerts == nil {
 		writeJSON(w, http.StatusOK, doc)
 		return
 	}
@@ -246,7 +246,7 @@ func (v *Vitals) export(w http.ResponseWriter, r *http.Request) {
 	if _, err := w.Write(append(b[:len(b)-1], `,"silences":`...)); err != nil {
 		return
 	}
-	if err := v.writeSilences(w); err != nil {
+	if err := m.writeSilences(w); err != nil {
 		return
 	}
 	_, _ = io.WriteString(w, "}\n")

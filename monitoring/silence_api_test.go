@@ -1,4 +1,4 @@
-package vitals
+package monitoring
 
 import (
 	"encoding/json"

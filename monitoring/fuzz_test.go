@@ -1,7 +1,6 @@
-package vitals
+package monitoring
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -21,12 +20,7 @@ func FuzzMonitoringAPI(f *testing.F) {
 	// Found by fuzzing: a subquery whose per-step bookkeeping in the engine
 	// would take terabytes (the runtime aborts the process on it).
 	f.Add("count_over_time(vector(1)[100y:1ms])", "", "")
-	cleanEnv(f)
-	v, err := Start(context.Background(), WithoutRuntime(), WithMemory(memory.WithInterval(time.Hour), memory.WithQueryLimits(time.Second, 100000)))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = v.Shutdown(context.Background()) })
+	v := newEnv(f, withMemory(memory.WithInterval(time.Hour), memory.WithQueryLimits(time.Second, 100000)))
 	f.Fuzz(func(t *testing.T, a, b, c string) {
 		paths := []string{
 			"/monitoring/api/query?" + url.Values{"query": {a}, "time": {b}, "timeout": {c}}.Encode(),

@@ -1,4 +1,4 @@
-package vitals
+package monitoring
 
 import (
 	"net/http"
@@ -61,26 +61,26 @@ func newHealthReport(status healthcheck.Status, results []healthcheck.CheckResul
 }
 
 // healthDetails serves GET /monitoring/api/health.
-func (v *Vitals) healthDetails(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, v.healthReport(r))
+func (m *Handler) healthDetails(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, m.healthReport(r))
 }
 
 // healthReport evaluates every enabled check as /healthz does (on-demand
 // checks run now, background ones give their cached result) and lists the
 // disabled ones too.
-func (v *Vitals) healthReport(r *http.Request) healthReport {
-	rep := v.health.Check(r.Context(), healthcheck.Liveness|healthcheck.Readiness)
+func (m *Handler) healthReport(r *http.Request) healthReport {
+	rep := m.health.Check(r.Context(), healthcheck.Liveness|healthcheck.Readiness)
 	results := rep.Checks
-	for _, c := range v.health.Results() {
+	for _, c := range m.health.Results() {
 		if !c.Enabled {
 			results = append(results, c)
 		}
 	}
-	return newHealthReport(rep.Status, results, v.authorized(r))
+	return newHealthReport(rep.Status, results, m.authorized(r))
 }
 
 // healthRunAll serves POST /monitoring/api/health/check: run every check now.
-func (v *Vitals) healthRunAll(w http.ResponseWriter, r *http.Request) {
-	rep := v.health.RunAll(r.Context())
+func (m *Handler) healthRunAll(w http.ResponseWriter, r *http.Request) {
+	rep := m.health.RunAll(r.Context())
 	writeJSON(w, http.StatusOK, newHealthReport(rep.Status, rep.Checks, true))
 }

@@ -1,4 +1,4 @@
-package vitals
+package monitoring
 
 import (
 	"bufio"
@@ -21,7 +21,7 @@ import (
 // else answers at once, and the slow ones get 408 once their body is late.
 func TestSlowQueryBodiesHoldNoSlot(t *testing.T) {
 	v, _, _ := startWithClock(t)
-	v.bodyTimeout = 500 * time.Millisecond // the 408 comes after this
+	v.h.bodyTimeout = 500 * time.Millisecond // the 408 comes after this
 	// entered tells when the handler has a request, so the test knows all
 	// four are in before it asks its own query.
 	entered := make(chan struct{}, MaxConcurrentQueries+1)
@@ -57,7 +57,7 @@ func TestSlowQueryBodiesHoldNoSlot(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("a query while four clients send their bodies slowly: %d, want 200", resp.StatusCode)
 	}
-	if n := len(v.querySlots); n != 0 {
+	if n := len(v.h.querySlots); n != 0 {
 		t.Errorf("%d query slots taken by clients still sending their bodies, want 0", n)
 	}
 
@@ -83,11 +83,11 @@ func TestSlowQueryBodiesHoldNoSlot(t *testing.T) {
 func TestHeavyQueriesDoNotStarveTheDashboard(t *testing.T) {
 	v, _, srv := startWithClock(t)
 	for range MaxConcurrentQueries {
-		v.querySlots <- struct{}{}
+		v.h.querySlots <- struct{}{}
 	}
 	defer func() {
 		for range MaxConcurrentQueries {
-			<-v.querySlots
+			<-v.h.querySlots
 		}
 	}()
 	client := &http.Client{Timeout: 5 * time.Second}

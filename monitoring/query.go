@@ -1,4 +1,4 @@
-package vitals
+package monitoring
 
 import (
 	"context"
@@ -60,9 +60,9 @@ const (
 // limitQueries reads the request's form (URL and body) and then lets at
 // most cap(slots) calls of h run at once. Reading first means a client
 // that sends its body slowly never holds a slot.
-func (v *Vitals) limitQueries(slots chan struct{}, h http.HandlerFunc) http.HandlerFunc {
+func (m *Handler) limitQueries(slots chan struct{}, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !v.readForm(w, r) {
+		if !m.readForm(w, r) {
 			return
 		}
 		select {
@@ -79,9 +79,9 @@ func (v *Vitals) limitQueries(slots chan struct{}, h http.HandlerFunc) http.Hand
 
 // readForm parses the parameters of a request, from the URL and a form
 // body of at most MaxRequestBody bytes that must arrive within
-// v.bodyTimeout. On error it has answered: 413 for a body too large, 408
+// m.bodyTimeout. On error it has answered: 413 for a body too large, 408
 // for one that did not arrive in time, else 400.
-func (v *Vitals) readForm(w http.ResponseWriter, r *http.Request) bool {
+func (m *Handler) readForm(w http.ResponseWriter, r *http.Request) bool {
 	if r.Form != nil {
 		return true
 	}
@@ -90,7 +90,7 @@ func (v *Vitals) readForm(w http.ResponseWriter, r *http.Request) bool {
 	// Where the writer cannot set a deadline (a wrapper without Unwrap),
 	// the server's own ReadTimeout is all there is; the body is still read
 	// before a slot is taken.
-	deadlineSet := rc.SetReadDeadline(time.Now().Add(v.bodyTimeout)) == nil
+	deadlineSet := rc.SetReadDeadline(time.Now().Add(m.bodyTimeout)) == nil
 	err := r.ParseForm()
 	if deadlineSet {
 		_ = rc.SetReadDeadline(time.Time{})
@@ -98,7 +98,7 @@ func (v *Vitals) readForm(w http.ResponseWriter, r *http.Request) bool {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		w.Header().Set("Connection", "close")
 		writeJSON(w, http.StatusRequestTimeout, apiResponse{Status: "error", ErrorType: errorBadData,
-			Error: fmt.Sprintf("the request body did not arrive within %v", v.bodyTimeout)})
+			Error: fmt.Sprintf("the request body did not arrive within %v", m.bodyTimeout)})
 		return false
 	}
 	if err != nil {
@@ -111,7 +111,7 @@ func (v *Vitals) readForm(w http.ResponseWriter, r *http.Request) bool {
 // queryAPI serves PromQL over the in-memory reader, shaped like Prometheus'
 // /api/v1/query and /api/v1/query_range.
 type queryAPI struct {
-	mem *memory.Reader
+	mem Querier
 	now func() time.Time
 }
 

@@ -1,4 +1,4 @@
-package vitals
+package monitoring
 
 import (
 	"io/fs"
@@ -20,7 +20,7 @@ func serveDashboard(t *testing.T, method, path string, hdr map[string]string) *h
 		req.Header.Set(k, v)
 	}
 	rec := httptest.NewRecorder()
-	(&Vitals{}).dashboardHandler().ServeHTTP(rec, req)
+	dashboardHandler().ServeHTTP(rec, req)
 	return rec
 }
 
@@ -50,7 +50,7 @@ func TestDashboardServesFiles(t *testing.T) {
 		req := httptest.NewRequest(http.MethodGet, "/", nil)
 		req.URL.Path = c.path // "" as http.StripPrefix("/monitoring/", ...) leaves it
 		rec := httptest.NewRecorder()
-		(&Vitals{}).dashboardHandler().ServeHTTP(rec, req)
+		dashboardHandler().ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK {
 			t.Errorf("GET %q: %d", c.path, rec.Code)
 			continue
@@ -193,11 +193,7 @@ func TestDashboardUsesServedEndpoints(t *testing.T) {
 	for _, name := range []string{exporter.EnvMetricsExporter, exporter.EnvEndpoint, exporter.EnvMetricsEndpoint} {
 		t.Setenv(name, "")
 	}
-	v, err := Start(t.Context(), WithAdminToken("tok"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = v.Shutdown(t.Context()) })
+	v := newEnv(t, withAdminToken("tok"))
 
 	calls := map[string]struct {
 		method, path string

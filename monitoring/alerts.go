@@ -1,4 +1,4 @@
-package vitals
+package monitoring
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -30,12 +29,12 @@ type alertStats struct {
 	ByRule     map[string]int `json:"byRule"`
 }
 
-func (v *Vitals) listAlerts(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, v.alertsReport())
+func (m *Handler) listAlerts(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, m.alertsReport())
 }
 
-func (v *Vitals) alertsReport() alertsReport {
-	alerts := v.alerts.Alerts()
+func (m *Handler) alertsReport() alertsReport {
+	alerts := m.alerts.Alerts()
 	rep := alertsReport{Alerts: alerts, Stats: alertStats{BySeverity: map[string]int{}, ByRule: map[string]int{}}}
 	if rep.Alerts == nil {
 		rep.Alerts = []alerting.Alert{}
@@ -60,13 +59,13 @@ func (v *Vitals) alertsReport() alertsReport {
 	return rep
 }
 
-func (v *Vitals) listRules(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"rules": v.alerts.Rules()})
+func (m *Handler) listRules(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"rules": m.alerts.Rules()})
 }
 
 // resolveAlert serves POST /monitoring/api/alerts/{id}/resolve with a JSON
 // body {"reason": "..."}.
-func (v *Vitals) resolveAlert(w http.ResponseWriter, r *http.Request) {
+func (m *Handler) resolveAlert(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Reason string `json:"reason"`
 	}
@@ -74,7 +73,7 @@ func (v *Vitals) resolveAlert(w http.ResponseWriter, r *http.Request) {
 		writeBodyError(w, err, errors.New("body must be JSON: {\"reason\": \"...\"}"))
 		return
 	}
-	err := v.alerts.Resolve(r.PathValue("id"), body.Reason)
+	err := m.alerts.Resolve(r.PathValue("id"), body.Reason)
 	switch {
 	case errors.Is(err, alerting.ErrNotFound):
 		writeJSON(w, http.StatusNotFound, apiResponse{Status: "error", ErrorType: "not_found", Error: err.Error()})
@@ -96,13 +95,13 @@ type silenceView struct {
 // silences one at a time straight to w, so a listing holds a snapshot of
 // the silences (their headers, not their text) and one encoded silence,
 // however many and large they are.
-func (v *Vitals) listSilences(w http.ResponseWriter, _ *http.Request) {
+func (m *Handler) listSilences(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	if _, err := io.WriteString(w, `{"silences":`); err != nil {
 		return
 	}
-	if err := v.writeSilences(w); err != nil {
+	if err := m.writeSilences(w); err != nil {
 		return // the client went away
 	}
 	_, _ = io.WriteString(w, "}\n")
@@ -111,9 +110,9 @@ func (v *Vitals) listSilences(w http.ResponseWriter, _ *http.Request) {
 // writeSilences writes every silence as a JSON array, one silence at a
 // time, so that the memory a listing holds does not grow with the size of
 // all the silences together.
-func (v *Vitals) writeSilences(w io.Writer) error {
-	now := time.Now()
-	list := v.alerts.Silences().List()
+func (m *Handler) writeSilences(w io.Writer) error {
+	now := m.alerts.Now()
+	list := m.alerts.Silences().List()
 	if _, err := io.WriteString(w, "["); err != nil {
 		return err
 	}
@@ -136,7 +135,7 @@ func (v *Vitals) writeSilences(w io.Writer) error {
 // Alertmanager's JSON shape: one JSON object in UTF-8, nothing after it. A
 // silence with an id updates that one, as in Alertmanager (see
 // alerting.Silences.Add): 404 if there is none.
-func (v *Vitals) createSilence(w http.ResponseWriter, r *http.Request) {
+func (m *Handler) createSilence(w http.ResponseWriter, r *http.Request) {
 	badBody := errors.New("body must be a silence: {\"matchers\": [...], \"startsAt\", \"endsAt\", \"createdBy\", \"comment\"}")
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBody))
 	if err != nil {
@@ -159,7 +158,7 @@ func (v *Vitals) createSilence(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, errorBadData, fmt.Errorf("body has data after the silence, which ends at byte %d: it must be one JSON object", end))
 		return
 	}
-	id, err := v.alerts.Silences().Add(s)
+	id, err := m.alerts.Silences().Add(s)
 	switch {
 	case errors.Is(err, alerting.ErrSilenceNotFound):
 		writeJSON(w, http.StatusNotFound, apiResponse{Status: "error", ErrorType: "not_found", Error: err.Error()})
@@ -224,8 +223,8 @@ func hexRune(b []byte) rune {
 	return r
 }
 
-func (v *Vitals) expireSilence(w http.ResponseWriter, r *http.Request) {
-	if err := v.alerts.Silences().Expire(r.PathValue("id")); err != nil {
+func (m *Handler) expireSilence(w http.ResponseWriter, r *http.Request) {
+	if err := m.alerts.Silences().Expire(r.PathValue("id")); err != nil {
 		// Only an unknown silence is 404; one that has already expired is
 		// the caller's mistake, anything else ours.
 		switch {
@@ -249,8 +248,8 @@ type sloReport struct {
 	Error  string           `json:"error,omitempty"`
 }
 
-func (v *Vitals) listSLOs(w http.ResponseWriter, r *http.Request) {
-	reps := v.sloReports(r)
+func (m *Handler) listSLOs(w http.ResponseWriter, r *http.Request) {
+	reps := m.sloReports(r)
 	if reps == nil {
 		reps = []sloReport{}
 	}
@@ -258,15 +257,15 @@ func (v *Vitals) listSLOs(w http.ResponseWriter, r *http.Request) {
 }
 
 // sloReports returns each SLO's status and alerts.
-func (v *Vitals) sloReports(r *http.Request) []sloReport {
-	if v.alerts == nil || len(v.slos) == 0 {
+func (m *Handler) sloReports(r *http.Request) []sloReport {
+	if m.alerts == nil || len(m.slos) == 0 {
 		return nil
 	}
-	out := make([]sloReport, 0, len(v.slos))
-	alerts := v.alerts.Alerts()
-	now := v.mem.Now()
-	for _, o := range v.slos {
-		st, err := o.Status(r.Context(), v.mem, now)
+	out := make([]sloReport, 0, len(m.slos))
+	alerts := m.alerts.Alerts()
+	now := m.query.Now()
+	for _, o := range m.slos {
+		st, err := o.Status(r.Context(), m.query, now)
 		rep := sloReport{Status: st, Alerts: []alerting.Alert{}}
 		if err != nil {
 			rep.Error = err.Error()

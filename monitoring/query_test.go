@@ -1,4 +1,4 @@
-package vitals
+package monitoring
 
 import (
 	"context"
@@ -37,19 +37,12 @@ type apiReply struct {
 	} `json:"data"`
 }
 
-func startWithClock(t *testing.T, opts ...memory.Option) (*Vitals, *testClock, *httptest.Server) {
+func startWithClock(t *testing.T, opts ...memory.Option) (*env, *testClock, *httptest.Server) {
 	t.Helper()
 	clk := &testClock{clocktest.New(time.Unix(1_700_000_000, 0))}
-	cleanEnv(t)
-	v, err := Start(t.Context(), WithMemory(append([]memory.Option{memory.WithClock(clk)}, opts...)...))
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := newEnv(t, withMemory(append([]memory.Option{memory.WithClock(clk)}, opts...)...))
 	srv := httptest.NewServer(v.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		_ = v.Shutdown(t.Context())
-	})
+	t.Cleanup(srv.Close)
 	return v, clk, srv
 }
 
@@ -160,16 +153,8 @@ func TestQueryAPIErrors(t *testing.T) {
 	}
 }
 
-func TestWithoutMemory(t *testing.T) {
-	cleanEnv(t)
-	v, err := Start(t.Context(), WithoutMemory())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Shutdown(t.Context())
-	if v.Memory() != nil {
-		t.Error("Memory() is not nil")
-	}
+func TestWithoutQuerier(t *testing.T) {
+	v := newEnv(t, withoutMemory())
 	rec := httptest.NewRecorder()
 	v.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/monitoring/api/query?query=up", nil))
 	if rec.Code != http.StatusNotFound {
@@ -183,10 +168,10 @@ func TestWithoutMemory(t *testing.T) {
 func TestConcurrentQueriesAreLimited(t *testing.T) {
 	v, _, srv := startWithClock(t)
 	for range MaxConcurrentQueries {
-		v.querySlots <- struct{}{}
+		v.h.querySlots <- struct{}{}
 	}
 	for range MaxConcurrentSummaries {
-		v.summarySlots <- struct{}{}
+		v.h.summarySlots <- struct{}{}
 	}
 
 	for _, path := range []string{"/monitoring/api/query?query=up", "/monitoring/api/query_range?query=up&start=0&end=60&step=15",
@@ -207,7 +192,7 @@ func TestConcurrentQueriesAreLimited(t *testing.T) {
 		t.Errorf("health details while the query slots are full: %d, want 200", code)
 	}
 	for range MaxConcurrentSummaries {
-		<-v.summarySlots
+		<-v.h.summarySlots
 	}
 
 	done := make(chan int)
@@ -221,11 +206,11 @@ func TestConcurrentQueriesAreLimited(t *testing.T) {
 		resp.Body.Close()
 		done <- resp.StatusCode
 	}()
-	<-v.querySlots // one query finishes
+	<-v.h.querySlots // one query finishes
 	if code := <-done; code != http.StatusOK {
 		t.Errorf("waiting query once a slot freed: %d, want 200", code)
 	}
-	if n := len(v.querySlots); n != MaxConcurrentQueries-1 {
+	if n := len(v.h.querySlots); n != MaxConcurrentQueries-1 {
 		t.Errorf("%d slots taken after the query, want %d: the slot was not given back", n, MaxConcurrentQueries-1)
 	}
 }

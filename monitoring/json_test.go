@@ -1,4 +1,4 @@
-package vitals
+package monitoring
 
 import (
 	"context"
@@ -27,16 +27,11 @@ var camelCase = regexp.MustCompile(`^[a-z][a-zA-Z0-9]*$`)
 // probes to one style: camelCase names, durations in seconds in fields
 // named ...Seconds, times in RFC 3339.
 func TestJSONStyle(t *testing.T) {
-	cleanEnv(t)
 	always := alerting.Group{Name: "g", Rules: []alerting.Rule{{
 		Alert: "AlwaysOn", Expr: "vector(1)", Labels: map[string]string{"severity": "warning"},
 	}}}
-	v, err := Start(t.Context(), WithAuthorizer(BearerToken("tok")), WithAlertRules(always),
-		WithSLOs(slo.HTTPAvailability("availability", 99.9, "")), WithMemory(memory.WithInterval(time.Hour)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Shutdown(context.Background())
+	v := newEnv(t, withAuthorizer(BearerToken("tok")), withAlertRules(always),
+		withSLOs(slo.HTTPAvailability("availability", 99.9, "")), withMemory(memory.WithInterval(time.Hour)))
 	if err := v.Health().Register("db", healthcheck.CheckFunc(func(context.Context) error { return nil })); err != nil {
 		t.Fatal(err)
 	}
