@@ -66,7 +66,12 @@ type Vitals struct {
 //
 // By default Start serves Prometheus metrics on Handler and pushes OTLP only
 // when OTEL_EXPORTER_OTLP_ENDPOINT (or the metrics-specific variable) is set.
-func Start(ctx context.Context, opts ...Option) (_ *Vitals, err error) {
+func Start(ctx context.Context, opts ...Option) (*Vitals, error) {
+	return start(ctx, opts)
+}
+
+// start is Start, with a named error for its one deferred rollback.
+func start(ctx context.Context, opts []Option) (_ *Vitals, err error) {
 	cfg := newConfig(opts)
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("vitals: %w", err)
