@@ -275,7 +275,7 @@ func (v *Vitals) newHandler(cfg config) (*monitoring.Handler, error) {
 		Started:          time.Now(),
 	}
 	if v.mem != nil {
-		mc.Querier = v.mem
+		mc.History = v.mem
 	}
 	return monitoring.New(mc)
 }

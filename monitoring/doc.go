@@ -4,7 +4,7 @@
 //
 // # Entry point
 //
-// New takes a Config: the health registry (required), a Querier over the
+// New takes a Config: the health registry (required), a History over the
 // recent history (memory.Reader), the alert engine, the SLOs, the
 // Prometheus handler and an authorizer. vitals.Start builds one and returns
 // it from Vitals.Handler; a service that assembles the components itself
@@ -31,7 +31,7 @@
 //	GET /monitoring/api/alerts, /rules, /silences, /slos
 //	POST /monitoring/api/alerts/{id}/resolve; POST, DELETE /monitoring/api/silences
 //
-// The query, performance and metrics routes exist only with a Querier, the
+// The query, performance and metrics routes exist only with a History, the
 // alert, rule, silence and SLO routes only with an alert engine; without
 // them those paths answer 404. Handler.Routes lists what is registered.
 // The query endpoints answer in Prometheus' JSON shape, errors included;

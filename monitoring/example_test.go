@@ -30,7 +30,7 @@ func ExampleNew() {
 
 	h, err := monitoring.New(monitoring.Config{
 		Health:    health,
-		Querier:   mem,
+		History:   mem,
 		Authorize: monitoring.BearerToken("s3cret"),
 	})
 	if err != nil {

@@ -15,10 +15,10 @@ import (
 	"github.com/vitalsgo/vitals/instrument"
 )
 
-// Querier is the recent history the API reads: PromQL at one time and over
+// History is the recent history the API reads: PromQL at one time and over
 // a range, the time that stands for now, and how far back it reaches.
 // memory.Reader implements it.
-type Querier interface {
+type History interface {
 	memory.Querier
 	// QueryRange evaluates expr at every step from start to end.
 	QueryRange(ctx context.Context, expr string, start, end time.Time, step time.Duration) (memory.Result, error)
@@ -26,22 +26,22 @@ type Querier interface {
 	Retention() time.Duration
 }
 
-var _ Querier = (*memory.Reader)(nil)
+var _ History = (*memory.Reader)(nil)
 
-// Config is what the handler serves. Health is required; a nil Querier or
+// Config is what the handler serves. Health is required; a nil History or
 // Alerts leaves out the endpoints that need it.
 type Config struct {
 	// Health is the registry served on /livez, /readyz, /healthz and
 	// /monitoring/api/health.
 	Health *healthcheck.Registry
-	// Querier serves the PromQL endpoints, the performance summary and the
+	// History serves the PromQL endpoints, the performance summary and the
 	// series list. Nil leaves them out (404).
-	Querier Querier
+	History History
 	// Alerts serves the alert, rule, silence and SLO endpoints. Nil leaves
 	// them out (404).
 	Alerts *alerting.Engine
 	// SLOs are reported on /monitoring/api/slos and in the performance
-	// summary; they need a Querier.
+	// summary; they need a History.
 	SLOs []slo.SLO
 	// Metrics serves GET /metrics. Nil answers 404 saying that the
 	// Prometheus exporter is not enabled.
@@ -74,7 +74,7 @@ type Handler struct {
 	routes []string // the ServeMux patterns, in registration order
 
 	health       *healthcheck.Registry
-	query        Querier
+	query        History
 	alerts       *alerting.Engine
 	slos         []slo.SLO
 	authorize    func(*http.Request) bool
@@ -88,18 +88,18 @@ type Handler struct {
 }
 
 // New returns the handler for cfg. It is an error if cfg has no Health
-// registry, or has SLOs without a Querier.
+// registry, or has SLOs without a History.
 func New(cfg Config) (*Handler, error) {
 	if cfg.Health == nil {
 		return nil, errors.New("monitoring: Config.Health is nil")
 	}
-	if len(cfg.SLOs) > 0 && cfg.Querier == nil {
-		return nil, errors.New("monitoring: Config.SLOs need a Querier")
+	if len(cfg.SLOs) > 0 && cfg.History == nil {
+		return nil, errors.New("monitoring: Config.SLOs need a History")
 	}
 	m := &Handler{
 		mux:          http.NewServeMux(),
 		health:       cfg.Health,
-		query:        cfg.Querier,
+		query:        cfg.History,
 		alerts:       cfg.Alerts,
 		slos:         slices.Clone(cfg.SLOs),
 		authorize:    cfg.Authorize,

@@ -26,7 +26,7 @@ func TestNewRefusesIncompleteConfig(t *testing.T) {
 		t.Error("New accepted a Config without Health")
 	}
 	if _, err := New(Config{Health: health, SLOs: []slo.SLO{slo.HTTPAvailability("a", 99, "")}}); err == nil {
-		t.Error("New accepted SLOs without a Querier")
+		t.Error("New accepted SLOs without a History")
 	}
 }
 
@@ -42,14 +42,14 @@ func TestRoutesFollowConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	withQuerier, err := New(Config{Health: health, Querier: memory.New(memory.WithLogger(discard))})
+	withHistory, err := New(Config{Health: health, History: memory.New(memory.WithLogger(discard))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		h    *Handler
 		want bool
-	}{{bare, false}, {withQuerier, true}} {
+	}{{bare, false}, {withHistory, true}} {
 		routes := tc.h.Routes()
 		if got := slices.Contains(routes, "GET /monitoring/api/query"); got != tc.want {
 			t.Errorf("query route registered: %v, want %v (%v)", got, tc.want, routes)

@@ -111,7 +111,7 @@ func (m *Handler) readForm(w http.ResponseWriter, r *http.Request) bool {
 // queryAPI serves PromQL over the in-memory reader, shaped like Prometheus'
 // /api/v1/query and /api/v1/query_range.
 type queryAPI struct {
-	mem Querier
+	mem History
 	now func() time.Time
 }
 
