@@ -67,10 +67,10 @@ type handler struct {
 	// templates and paths are the two budgets of http.route values: the
 	// application's templates, and the attribute sets of normalised paths,
 	// so that unmatched requests cannot crowd out the templates.
-	templates *routeSet
-	paths     *pathSets
-	errs      *routeSet // error.type values from panics
-	hosts     *routeSet // server.address values, when enabled
+	templates routeSet
+	paths     pathSets
+	errs      routeSet // error.type values from panics
+	hosts     routeSet // server.address values, when enabled
 }
 
 // Middleware times and counts every request to next with the stable HTTP

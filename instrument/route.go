@@ -59,61 +59,22 @@ func SkipRecording(ctx context.Context) {
 	}
 }
 
-// routeSet admits at most max distinct values; later values are replaced
-// by OverflowRoute. It is safe for concurrent use.
-type routeSet struct {
+// cappedSet admits at most max distinct values. It is safe for concurrent
+// use.
+type cappedSet[K comparable] struct {
 	mu  sync.RWMutex
-	set map[string]struct{}
+	set map[K]struct{}
 	max int
 }
 
-func newRouteSet(max int) *routeSet {
-	return &routeSet{set: make(map[string]struct{}), max: max}
+func newCappedSet[K comparable](max int) *cappedSet[K] {
+	return &cappedSet[K]{set: make(map[K]struct{}), max: max}
 }
 
-// admit returns v if it is (or can become) one of the admitted values,
-// else OverflowRoute. OverflowRoute itself takes no room.
-func (s *routeSet) admit(v string) string {
-	if v == OverflowRoute {
-		return v
-	}
-	s.mu.RLock()
-	_, ok := s.set[v]
-	s.mu.RUnlock()
-	if ok {
-		return v
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.set[v]; ok {
-		return v
-	}
-	if len(s.set) >= s.max {
-		return OverflowRoute
-	}
-	v = strings.Clone(v) // do not keep a request's memory alive
-	s.set[v] = struct{}{}
-	return v
-}
-
-// pathSets admits at most max attribute sets whose route is a normalised
-// path: a budget of series, not only of routes, so that a flood of paths
-// with every method cannot make more series than that either. It is safe
-// for concurrent use.
-type pathSets struct {
-	mu  sync.RWMutex
-	set map[attrKey]struct{}
-	max int
-}
-
-func newPathSets(max int) *pathSets {
-	return &pathSets{set: make(map[attrKey]struct{}), max: max}
-}
-
-// admit reports whether k is, or can become, one of the admitted sets. Its
-// strings are kept: the route is NormalizePath's own string, not the
-// request's memory, and the others come from capped sets.
-func (s *pathSets) admit(k attrKey) bool {
+// add reports whether k is, or has now become, one of the admitted values;
+// keep turns a new value into the one to store (to copy a string out of a
+// request's memory, say).
+func (s *cappedSet[K]) add(k K, keep func(K) K) bool {
 	s.mu.RLock()
 	_, ok := s.set[k]
 	full := len(s.set) >= s.max
@@ -129,8 +90,37 @@ func (s *pathSets) admit(k attrKey) bool {
 	if len(s.set) >= s.max {
 		return false
 	}
-	s.set[k] = struct{}{}
+	s.set[keep(k)] = struct{}{}
 	return true
+}
+
+// routeSet admits at most max distinct strings; later ones are replaced by
+// OverflowRoute, which itself takes no room.
+type routeSet struct{ s *cappedSet[string] }
+
+func newRouteSet(max int) routeSet { return routeSet{newCappedSet[string](max)} }
+
+// admit returns v if it is (or can become) one of the admitted values,
+// else OverflowRoute.
+func (r routeSet) admit(v string) string {
+	if v == OverflowRoute || r.s.add(v, strings.Clone) { // do not keep a request's memory alive
+		return v
+	}
+	return OverflowRoute
+}
+
+// pathSets admits at most max attribute sets whose route is a normalised
+// path: a budget of series, not only of routes, so that a flood of paths
+// with every method cannot make more series than that either. Its strings
+// are kept as they are: the route is NormalizePath's own string, not the
+// request's memory, and the others come from capped sets.
+type pathSets struct{ s *cappedSet[attrKey] }
+
+func newPathSets(max int) pathSets { return pathSets{newCappedSet[attrKey](max)} }
+
+// admit reports whether k is, or can become, one of the admitted sets.
+func (p pathSets) admit(k attrKey) bool {
+	return p.s.add(k, func(k attrKey) attrKey { return k })
 }
 
 // Limits of NormalizePath.
