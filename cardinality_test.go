@@ -288,14 +288,19 @@ func checkCaps(ctx context.Context, t *testing.T, v *vitals.Vitals, sent int) ma
 		counts[name] = len(f.GetMetric())
 		n := len(f.GetMetric())
 		if f.GetType() == dto.MetricType_HISTOGRAM && n > 0 {
-			// Buckets (+Inf included), _sum and _count.
-			n *= len(f.GetMetric()[0].GetHistogram().GetBucket()) + 2
+			// Buckets (+Inf included), _sum and _count, and the native
+			// histogram the memory reader keeps beside them.
+			n *= len(f.GetMetric()[0].GetHistogram().GetBucket()) + 3
+			if c := queryScalar(ctx, t, mem, "count("+name+")"); c != float64(len(f.GetMetric())) {
+				t.Errorf("memory reader: %v native histograms of %s, want one per series on /metrics (%d)", c, name, len(f.GetMetric()))
+			}
 		}
 		total += n
 	}
-	// The memory reader holds exactly what /metrics shows.
+	// The memory reader holds exactly what /metrics shows, and a native
+	// histogram per classic one.
 	if st := mem.Stats(); st.Series != total || st.Dropped != 0 {
-		t.Errorf("memory reader: %+v; /metrics shows %d series", st, total)
+		t.Errorf("memory reader: %+v; want %d series (those /metrics shows and a native histogram per histogram series)", st, total)
 	}
 	// Scrape again: the SDK's collection buffers, pooled per scrape, are
 	// then at their size for this many series.

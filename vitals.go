@@ -109,7 +109,7 @@ func start(ctx context.Context, opts []Option) (_ *Vitals, err error) {
 	var mem *memory.Reader
 	if cfg.memory {
 		mem = memory.New(append([]memory.Option{memory.WithLogger(cfg.logger)}, cfg.memoryOpts...)...)
-		eopts = append(eopts, exporter.WithReader(mem.SDKReader()))
+		eopts = append(eopts, exporter.WithReader(mem.SDKReaders()...))
 	}
 	p, err := exporter.New(ctx, ec, eopts...)
 	if err != nil {

@@ -22,8 +22,8 @@ import (
 func BenchmarkEval(b *testing.B) {
 	clk := newEngClock(time.Unix(1_700_000_000, 0))
 	mem := memory.New(memory.WithClock(clk), memory.WithMaxSeries(20000))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(mem.SDKReader()), sdkmetric.WithCardinalityLimit(0),
-		sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter))
+	mp := sdkmetric.NewMeterProvider(append(mem.MeterProviderOptions(), sdkmetric.WithCardinalityLimit(0),
+		sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter))...)
 	b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	c, _ := mp.Meter("bench").Int64Counter("hits")
 	ctx := context.Background()

@@ -59,7 +59,7 @@ func newProcessReplay(t *testing.T) *processReplay {
 	r := &processReplay{t: t, clk: newEngClock(time.Unix(1_700_000_000, 0))}
 	r.start = r.clk.Now()
 	r.mem = memory.New(memory.WithClock(r.clk), memory.WithInterval(replayStep))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r.mem.SDKReader()))
+	mp := sdkmetric.NewMeterProvider(r.mem.MeterProviderOptions()...)
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	m := mp.Meter(instrument.ScopeName)
 

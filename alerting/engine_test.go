@@ -53,7 +53,7 @@ func newScenario(t *testing.T, rules string, route alerting.Route, opts ...alert
 	s := &scenario{t: t, clk: newEngClock(time.Unix(1_700_000_000, 0)), values: map[string]float64{}}
 	s.start = s.clk.Now()
 	s.mem = memory.New(memory.WithClock(s.clk))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(s.mem.SDKReader()))
+	mp := sdkmetric.NewMeterProvider(s.mem.MeterProviderOptions()...)
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	_, err := mp.Meter("t").Float64ObservableGauge("errors", metric.WithFloat64Callback(func(_ context.Context, o metric.Float64Observer) error {
 		s.mu.Lock()
@@ -589,7 +589,7 @@ func TestAlertsAsMetrics(t *testing.T) {
 	rules := strings.Replace(highErrors, "for: 1m", "for: 30s", 1)
 	clk := newEngClock(time.Unix(1_700_000_000, 0))
 	mem := memory.New(memory.WithClock(clk))
-	p, err := exporter.New(t.Context(), exporter.Config{}, exporter.WithReader(mem.SDKReader()))
+	p, err := exporter.New(t.Context(), exporter.Config{}, exporter.WithReader(mem.SDKReaders()...))
 	if err != nil {
 		t.Fatal(err)
 	}

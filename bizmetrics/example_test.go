@@ -116,7 +116,7 @@ func ExampleMetrics_Orders() {
 func ExampleWrapConnector() {
 	ctx := context.Background()
 	reader := memory.New()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader.SDKReader()))
+	mp := sdkmetric.NewMeterProvider(reader.MeterProviderOptions()...)
 	defer func() { _ = mp.Shutdown(ctx) }()
 	m, err := bizmetrics.New(mp.Meter(bizmetrics.ScopeName))
 	if err != nil {
@@ -170,7 +170,7 @@ func ExampleMetrics_Cache() {
 	ctx := context.Background()
 	clk := newClock()
 	reader := memory.New(memory.WithClock(clk))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader.SDKReader()))
+	mp := sdkmetric.NewMeterProvider(reader.MeterProviderOptions()...)
 	defer func() { _ = mp.Shutdown(ctx) }()
 	m, err := bizmetrics.New(mp.Meter(bizmetrics.ScopeName))
 	if err != nil {

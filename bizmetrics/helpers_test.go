@@ -54,7 +54,7 @@ func newEnv(t testing.TB, opts ...bizmetrics.Option) *env {
 	t.Helper()
 	clk := newClock()
 	mem := memory.New(memory.WithClock(clk))
-	p, err := exporter.New(context.Background(), exporter.Config{ServiceName: "shop"}, exporter.WithReader(mem.SDKReader()))
+	p, err := exporter.New(context.Background(), exporter.Config{ServiceName: "shop"}, exporter.WithReader(mem.SDKReaders()...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,9 +82,19 @@ type Config struct {
 	// bound).
 	CardinalityLimit int
 
-	// ExponentialHistograms makes every histogram a base-2 exponential
-	// histogram (native histogram on /metrics, in the protobuf format only).
-	// By default histograms have explicit buckets.
+	// ExponentialHistograms adds base-2 exponential histograms (400
+	// buckets, at most 4.4 % wide for values spanning up to 2^25) to the
+	// explicit-bucket ones. On /metrics
+	// every histogram series then carries both, as client_golang serves a
+	// histogram with classic buckets and a native schema: the text and
+	// OpenMetrics formats show the classic buckets exactly as without this
+	// option, and the protobuf format (which Prometheus negotiates when
+	// native histograms are enabled) adds the native histogram to each
+	// series. It costs one more aggregation per histogram measurement, and
+	// a protobuf scrape a second collection. OTLP and the console, which
+	// cannot carry two streams of one name, get exponential histograms
+	// only. By default histograms have explicit buckets only.
+	// EnvHistogramAggregation sets it.
 	ExponentialHistograms bool
 
 	// Exemplars selects which measurements may be kept as exemplars. By

@@ -34,6 +34,12 @@ const (
 	EnvMetricExportInterval  = "OTEL_METRIC_EXPORT_INTERVAL"
 	EnvMetricExportTimeout   = "OTEL_METRIC_EXPORT_TIMEOUT"
 	EnvMetricsExemplarFilter = "OTEL_METRICS_EXEMPLAR_FILTER"
+	// EnvHistogramAggregation is the specification's
+	// OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION:
+	// "explicit_bucket_histogram" (the default) or
+	// "base2_exponential_bucket_histogram", which sets
+	// Config.ExponentialHistograms for OTLP and /metrics alike.
+	EnvHistogramAggregation = "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION"
 )
 
 // EnvError reports an environment variable whose value is not valid.
@@ -203,6 +209,17 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 			cfg.OTLP.Temporality = TemporalityLowMemory
 		default:
 			r.fail(EnvTemporalityPreference, v, errors.New(`want "cumulative", "delta" or "lowmemory"`))
+		}
+	}
+
+	if v, ok := r.get(EnvHistogramAggregation); ok {
+		switch strings.ToLower(v) {
+		case "explicit_bucket_histogram":
+			cfg.ExponentialHistograms = false
+		case "base2_exponential_bucket_histogram":
+			cfg.ExponentialHistograms = true
+		default:
+			r.fail(EnvHistogramAggregation, v, errors.New(`want "explicit_bucket_histogram" or "base2_exponential_bucket_histogram"`))
 		}
 	}
 

@@ -139,6 +139,18 @@ func TestConfigFromEnvValid(t *testing.T) {
 			readers: []Kind{KindPrometheus},
 		},
 		{
+			name:    "exponential histograms, any case",
+			env:     map[string]string{EnvHistogramAggregation: " Base2_Exponential_Bucket_Histogram "},
+			want:    func(c *Config) { c.ExponentialHistograms = true },
+			readers: []Kind{KindPrometheus},
+		},
+		{
+			name:    "explicit bucket histograms, the default, any case",
+			env:     map[string]string{EnvHistogramAggregation: "EXPLICIT_BUCKET_HISTOGRAM"},
+			want:    func(c *Config) { c.ExponentialHistograms = false },
+			readers: []Kind{KindPrometheus},
+		},
+		{
 			name:    "blank values count as unset",
 			env:     map[string]string{EnvEndpoint: "  ", EnvMetricExportInterval: ""},
 			want:    func(*Config) {},
@@ -196,6 +208,8 @@ func TestConfigFromEnvInvalid(t *testing.T) {
 		{"interval too large", map[string]string{EnvMetricExportInterval: "999999999999"}, EnvMetricExportInterval, "one day"},
 		{"export timeout fraction", map[string]string{EnvMetricExportTimeout: "1.5"}, EnvMetricExportTimeout, "whole number"},
 		{"exemplar filter unknown", map[string]string{EnvMetricsExemplarFilter: "sometimes"}, EnvMetricsExemplarFilter, "trace_based"},
+		{"histogram aggregation unknown", map[string]string{EnvHistogramAggregation: "exponential"}, EnvHistogramAggregation, `"base2_exponential_bucket_histogram"`},
+		{"histogram aggregation of another SDK", map[string]string{EnvHistogramAggregation: "base2_exponential_histogram"}, EnvHistogramAggregation, `"explicit_bucket_histogram"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -274,6 +288,30 @@ func TestHeaderErrorsNeverShowValues(t *testing.T) {
 		if strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("error leaks the header value: %v", err)
 		}
+	}
+}
+
+// TestHistogramAggregationFromEnv checks that
+// OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION reaches the
+// Config through ConfigFromEnv, and that code still wins over it.
+func TestHistogramAggregationFromEnv(t *testing.T) {
+	t.Setenv(EnvHistogramAggregation, "base2_exponential_bucket_histogram")
+	cfg, err := ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.ExponentialHistograms {
+		t.Errorf("%s=base2_exponential_bucket_histogram: ExponentialHistograms is false", EnvHistogramAggregation)
+	}
+
+	t.Setenv(EnvHistogramAggregation, "sometimes")
+	_, err = ConfigFromEnv()
+	var envErr *EnvError
+	if !errors.As(err, &envErr) || envErr.Name != EnvHistogramAggregation || envErr.Value != "sometimes" {
+		t.Errorf("invalid value: error %v, want an *EnvError naming %s and the value", err, EnvHistogramAggregation)
+	}
+	if err != nil && !strings.Contains(err.Error(), EnvHistogramAggregation) {
+		t.Errorf("error %q does not name the variable", err)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/vitalsgo/vitals/internal/buckets"
 	"log/slog"
 	"net/http"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
+	"github.com/vitalsgo/vitals/internal/buckets"
 	"github.com/vitalsgo/vitals/internal/clock"
 	"github.com/vitalsgo/vitals/internal/lifecycle"
 	"github.com/vitalsgo/vitals/internal/ratelog"
@@ -71,12 +71,13 @@ func WithLogger(l *slog.Logger) Option {
 	})
 }
 
-// WithReader adds a reader, such as the in-memory reader, to the provider.
-// Each reader costs one more aggregation per synchronous measurement.
-// By default, only the readers the Config asks for are added.
-func WithReader(r sdkmetric.Reader) Option {
+// WithReader adds readers, such as the in-memory reader's SDKReaders, to
+// the provider. Each reader costs one more aggregation per synchronous
+// measurement of the instruments it keeps. By default, only the readers the
+// Config asks for are added.
+func WithReader(rs ...sdkmetric.Reader) Option {
 	return optionFunc(func(o options) options {
-		o.readers = append(o.readers, r)
+		o.readers = append(o.readers, rs...)
 		return o
 	})
 }
@@ -92,10 +93,11 @@ func WithView(views ...sdkmetric.View) Option {
 // WithProducer registers p, a source of metrics that are aggregated
 // elsewhere (such as instrument.RuntimeProducer's scheduler latency
 // histogram), on every reader New builds: the Prometheus reader behind
-// /metrics and the OTLP and console push readers. Readers passed with
-// WithReader are built by their owner and need the producer given to them
-// there (memory.WithProducer for the in-memory reader). A nil p is ignored.
-// By default, the readers have no producers.
+// /metrics (with Config.ExponentialHistograms, the classic one only: a
+// producer's data is aggregated already) and the OTLP and console push
+// readers. Readers passed with WithReader are built by their owner and need
+// the producer given to them there (memory.WithProducer for the in-memory
+// reader). A nil p is ignored. By default, the readers have no producers.
 func WithProducer(p sdkmetric.Producer) Option {
 	return optionFunc(func(o options) options {
 		if p != nil {
@@ -166,6 +168,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 	}
 	p.stopping, p.stopFlushes = context.WithCancel(context.Background())
 
+	// selector is the push readers' aggregation; /metrics has its own.
 	selector := sdkmetric.DefaultAggregationSelector
 	if cfg.ExponentialHistograms {
 		selector = exponentialSelector
@@ -194,12 +197,23 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 	for _, kind := range cfg.readers() {
 		switch kind {
 		case KindPrometheus:
-			mOpts := []sdkmetric.ManualReaderOption{sdkmetric.WithAggregationSelector(selector)}
+			// /metrics keeps classic histograms; with ExponentialHistograms
+			// a second reader adds their native form (newPrometheusHandler).
+			mOpts := []sdkmetric.ManualReaderOption{sdkmetric.WithAggregationSelector(sdkmetric.DefaultAggregationSelector)}
 			for _, ro := range readerOpts {
 				mOpts = append(mOpts, ro)
 			}
 			r := sdkmetric.NewManualReader(mOpts...)
-			p.prom = newPrometheusHandler(resourceReader{r, res}, p.errs, &p.closing)
+			var native sdkmetric.Reader
+			if cfg.ExponentialHistograms {
+				// No producers: what they produce is already aggregated
+				// (the runtime producer's histogram has explicit buckets),
+				// and the classic reader reports it. Registered before
+				// r, as promconv.NewNativeGatherer requires.
+				native = sdkmetric.NewManualReader(sdkmetric.WithAggregationSelector(nativeSelector))
+				built = append(built, native)
+			}
+			p.prom = newPrometheusHandler(resourceReader{r, res}, native, p.errs, &p.closing)
 			built = append(built, r)
 		case KindOTLP:
 			exp, err := newOTLPExporter(ctx, cfg.OTLP, selector)
@@ -341,10 +355,12 @@ func (p *Provider) SDK() *sdkmetric.MeterProvider { return p.sdk }
 // OTEL_RESOURCE_ATTRIBUTES key listed in Config.DropResourceAttributes.
 func (p *Provider) Resource() *resource.Resource { return p.resource }
 
-// PrometheusHandler serves the metrics in the Prometheus text and
-// OpenMetrics formats, gzip-compressed when the client asks, and 503 once
-// the Provider is shut down. It is nil when the Config has no Prometheus
-// reader.
+// PrometheusHandler serves the metrics in the Prometheus text,
+// OpenMetrics or protobuf format, as the scraper asks, gzip-compressed when
+// it asks, and 503 once the Provider is shut down. With
+// Config.ExponentialHistograms the protobuf format carries each histogram
+// with both its classic buckets and a native histogram; the text formats
+// are unchanged. It is nil when the Config has no Prometheus reader.
 func (p *Provider) PrometheusHandler() http.Handler { return p.prom }
 
 // ForceFlush pushes what has been recorded to the push exporters now. It
@@ -468,11 +484,26 @@ func cardinalityLimit(n int) int {
 	}
 }
 
+// exponentialSelector is the aggregation of the push readers (OTLP,
+// console) with Config.ExponentialHistograms: OTLP cannot carry a classic
+// and an exponential stream of one name, so histograms are exponential
+// only.
 func exponentialSelector(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
 	if k == sdkmetric.InstrumentKindHistogram {
-		return sdkmetric.AggregationBase2ExponentialHistogram{MaxSize: 160, MaxScale: 20}
+		return buckets.Exponential()
 	}
 	return sdkmetric.DefaultAggregationSelector(k)
+}
+
+// nativeSelector is the aggregation of the second /metrics reader with
+// Config.ExponentialHistograms: histograms as exponential histograms, the
+// native histograms merged into the classic ones; every other instrument
+// dropped, since the first reader reports it.
+func nativeSelector(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
+	if k == sdkmetric.InstrumentKindHistogram {
+		return buckets.Exponential()
+	}
+	return sdkmetric.AggregationDrop{}
 }
 
 // secondsMeter gives unadvised seconds histograms the semantic-convention

@@ -42,7 +42,7 @@ func benchHandlersOf(tb testing.TB, handler http.HandlerFunc) []benchHandler {
 
 	p := mwProvider(tb) // one Prometheus reader
 	mem := memory.New()
-	pm, err := exporter.New(context.Background(), exporter.Config{}, exporter.WithReader(mem.SDKReader()))
+	pm, err := exporter.New(context.Background(), exporter.Config{}, exporter.WithReader(mem.SDKReaders()...))
 	if err != nil {
 		tb.Fatal(err)
 	}

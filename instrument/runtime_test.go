@@ -330,7 +330,7 @@ func TestRuntimeOnMetricsEndpoint(t *testing.T) {
 	mem := memory.New(memory.WithProducer(instrument.RuntimeProducer()))
 	p, err := exporter.New(t.Context(), exporter.Config{ServiceName: "runtime-test"},
 		exporter.WithProducer(instrument.RuntimeProducer()),
-		exporter.WithReader(mem.SDKReader()))
+		exporter.WithReader(mem.SDKReaders()...))
 	if err != nil {
 		t.Fatal(err)
 	}

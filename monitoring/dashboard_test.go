@@ -2,12 +2,19 @@ package monitoring
 
 import (
 	"io/fs"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/vitalsgo/vitals/exporter"
 )
@@ -253,5 +260,138 @@ func TestDashboardUsesServedEndpoints(t *testing.T) {
 		t.Log("Handler does not mount the dashboard at /monitoring/ yet")
 	default:
 		t.Errorf("GET /monitoring/ through Handler: %d", rec.Code)
+	}
+}
+
+// windowDelta is dashboard.js's windowDelta, which
+// TestDashboardWindowFigures checks the script still has: the exact change
+// over the window w of the cumulative series sel, summed by the labels by.
+func windowDelta(sel, by, w string) string {
+	agg := "sum"
+	if by != "" {
+		agg = "sum by (" + by + ")"
+	}
+	end := agg + " (" + sel + ")"
+	return "(" + end + " - (" + agg + " (" + sel + " offset " + w + ") or " + end + " * 0))"
+}
+
+// dashboardCode is dashboard.js without its comments: the code that builds
+// the queries.
+func dashboardCode(t *testing.T) string {
+	t.Helper()
+	js := regexp.MustCompile(`(?m)^\s*//.*$`).ReplaceAllString(embedded(t, "dashboard.js"), "")
+	return regexp.MustCompile(`(?m)\s// .*$`).ReplaceAllString(js, "")
+}
+
+// TestDashboardWindowFigures checks how the page counts and measures its
+// window: counts are exact differences of the cumulative counters
+// (windowDelta), never increase(), which extrapolates ("3.2 requests");
+// latency percentiles read the native histograms, within 4.4 %, never the
+// classic buckets, whose first is 0 to 5 ms (only the scheduler's latency
+// has no native form). Then it runs windowDelta's expressions, as the page
+// composes them, through api/query and checks their answers.
+func TestDashboardWindowFigures(t *testing.T) {
+	code := dashboardCode(t)
+	if !strings.Contains(code, `return "(" + end + " - (" + agg + " (" + sel + " offset " + w + ") or " + end + " * 0))";`) {
+		t.Error("dashboard.js's windowDelta is not this test's windowDelta any more: update one or the other")
+	}
+	if strings.Contains(code, "increase(") {
+		t.Error("dashboard.js counts with increase(): window counts are windowDelta's exact differences")
+	}
+	for _, m := range regexp.MustCompile(`\w+_bucket\b`).FindAllString(code, -1) {
+		if m != "go_schedule_duration_seconds_bucket" {
+			t.Errorf("dashboard.js reads %s: percentiles read the native histogram (no suffix), within 4.4 %%", m)
+		}
+	}
+	for _, want := range []string{
+		`"histogram_quantile(0.95, sum(rate(" + N + "[" + r + "])))"`,                                    // traffic p95 chart
+		`"histogram_quantile(0.95, sum by (http_route) (rate(" + N + "{" + sel + "}[" + r + "])))"`,      // p95 by route chart
+		`"histogram_quantile(0.95, sum(rate(db_client_operation_duration_seconds[" + r + "])))"`,         // database p95 chart
+		`"histogram_quantile(" + q + ", " + win(N, "") + ")"`,                                            // KPI percentiles
+		`"histogram_quantile(0.95, " + win(N + "{" + sel + "}", "http_route") + ")"`,                     // route table p95
+		`"histogram_quantile(0.99, sum by (le) (rate(go_schedule_duration_seconds_bucket[" + r + "])))"`, // scheduler: classic only
+	} {
+		if !strings.Contains(code, want) {
+			t.Errorf("dashboard.js lacks %s", want)
+		}
+	}
+	// The page says which figures are counts and which are estimates.
+	for _, want := range []string{"exact count", "within 4.4 %", "req/s", "per minute"} {
+		if !strings.Contains(code+embedded(t, "index.html"), want) {
+			t.Errorf("the page never says %q", want)
+		}
+	}
+
+	// Three collections 30 s apart, then one more: at the last, the 60 s
+	// window starts at the second. Before it, /a had 5 requests, 50 of
+	// its latencies at 2 s; in it, /a has 4 more and /b is born with 5,
+	// and 100 requests take 400 µs.
+	v, clk, srv := startWithClock(t)
+	ctx := t.Context()
+	m := v.Meter("test")
+	reqs, _ := m.Int64Counter("requests")
+	lat, _ := m.Float64Histogram("latency", metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.1, 1, 5))
+	route := func(r string) metric.MeasurementOption { return metric.WithAttributes(attribute.String("route", r)) }
+	collect := func() {
+		if err := v.Memory().Collect(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reqs.Add(ctx, 3, route("/a"))
+	for range 50 {
+		lat.Record(ctx, 2, route("/a"))
+	}
+	collect()
+	clk.advance(30 * time.Second)
+	reqs.Add(ctx, 2, route("/a"))
+	collect()
+	clk.advance(30 * time.Second)
+	reqs.Add(ctx, 4, route("/a"))
+	reqs.Add(ctx, 5, route("/b"))
+	for range 100 {
+		lat.Record(ctx, 400e-6, route("/b"))
+	}
+	collect()
+	clk.advance(30 * time.Second)
+	collect()
+
+	query := func(expr string) map[string]string {
+		t.Helper()
+		code, r := call(t, http.MethodGet, srv.URL+"/monitoring/api/query", url.Values{"query": {expr}})
+		if code != http.StatusOK || r.Status != "success" {
+			t.Fatalf("%s: %d %s", expr, code, r.Error)
+		}
+		out := map[string]string{}
+		for _, s := range r.Data.Result {
+			out[s.Metric["route"]+s.Metric["part"]], _ = s.Value[1].(string)
+		}
+		return out
+	}
+	const w = "60s"
+	if got := query(windowDelta("requests_total", "", w)); got[""] != "9" {
+		t.Errorf("requests of the window: %v, want 9", got)
+	}
+	// Ranked as the top routes are, and /b, born in the window, counted
+	// from zero.
+	if got := query("topk(5, " + windowDelta("requests_total", "route", w) + " > 0)"); got["/a"] != "4" || got["/b"] != "5" || len(got) != 2 {
+		t.Errorf("requests of the window by route: %v, want /a 4, /b 5", got)
+	}
+	// In arithmetic, and joined as union joins the page's queries.
+	share := "100 * " + windowDelta(`requests_total{route="/b"}`, "", w) + " / " + windowDelta("requests_total", "", w)
+	p95 := "histogram_quantile(0.95, " + windowDelta("latency_seconds", "", w) + ")"
+	got := query(`label_replace(` + share + `, "part", "share", "", "") or label_replace(` + p95 + `, "part", "p95", "", "")`)
+	if f, _ := strconv.ParseFloat(got["share"], 64); math.Abs(f-500.0/9) > 1e-9 {
+		t.Errorf("share of /b in the window: %v, want %v", got["share"], 500.0/9)
+	}
+	// The window's p95 is that of its 400 µs requests alone, within 4.4 %,
+	// where the classic buckets would say 4.75 ms and the cumulative
+	// histogram 2 s.
+	if f, _ := strconv.ParseFloat(got["p95"], 64); math.Abs(f-400e-6)/400e-6 > 0.044 {
+		t.Errorf("p95 of the window: %v s, want 400 µs within 4.4 %%", got["p95"])
+	}
+	if got := query("histogram_quantile(0.95, " + windowDelta("latency_seconds", "route", w) + ")"); got["/b"] == "" {
+		t.Errorf("p95 of the window by route: %v, want /b", got)
+	} else if f, _ := strconv.ParseFloat(got["/b"], 64); math.Abs(f-400e-6)/400e-6 > 0.044 {
+		t.Errorf("p95 of /b in the window: %v s, want 400 µs within 4.4 %%", got["/b"])
 	}
 }

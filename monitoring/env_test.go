@@ -83,7 +83,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	var eopts []exporter.Option
 	if !c.noMemory {
 		v.mem = memory.New(append([]memory.Option{memory.WithLogger(discard)}, c.memOpts...)...)
-		eopts = append(eopts, exporter.WithReader(v.mem.SDKReader()))
+		eopts = append(eopts, exporter.WithReader(v.mem.SDKReaders()...))
 	}
 	p, err := exporter.New(ctx, exporter.Config{ServiceName: "test", Exporters: []exporter.Kind{exporter.KindPrometheus}}, eopts...)
 	if err != nil {

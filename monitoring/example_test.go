@@ -20,7 +20,7 @@ import (
 func ExampleNew() {
 	ctx := context.Background()
 	mem := memory.New()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(mem.SDKReader()))
+	mp := sdkmetric.NewMeterProvider(mem.MeterProviderOptions()...)
 	defer mp.Shutdown(ctx)
 	health, err := healthcheck.New()
 	if err != nil {

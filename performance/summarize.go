@@ -49,6 +49,13 @@ const summaryParallelism = 4
 // HTTP middleware, the runtime metrics and bizmetrics' cache counter
 // record. docs/performance-summary.md lists the query behind every field.
 //
+// Counts are exact differences of the cumulative series between the
+// window's two ends, aligned on the reader's collections (see Summary).
+// The start's values must still be held: keep the window within the
+// reader's retention (memory.DefaultRetention by default), as a series
+// whose value at the start has been dropped counts from zero, that is from
+// its creation.
+//
 // Missing series give zero values, not an error: an empty reader gives a
 // summary of zeros. The window is rounded down to a millisecond and must be
 // at least one. The queries run concurrently (a few at a time) and are
@@ -71,7 +78,7 @@ func Summarize(ctx context.Context, q memory.Querier, window time.Duration, opts
 		return Summary{}, fmt.Errorf("performance: summary: %w", err)
 	}
 
-	qs := summaryQueries(model.Duration(window).String(), cfg.cacheSeries)
+	qs := summaryQueries(model.Duration(window).String(), cfg.cacheSeries, cfg.apdex.Seconds())
 	vecs, err := summaryRun(ctx, q, qs[:], at)
 	if err != nil {
 		return Summary{}, fmt.Errorf("performance: summary: %w", err)
@@ -88,13 +95,16 @@ const (
 	summaryQP90
 	summaryQP95
 	summaryQP99
-	summaryQBuckets
+	summaryQApdexCount
+	summaryQApdexT
+	summaryQApdex4T
 	summaryQSlow
 	summaryQRouteCount
 	summaryQRouteSum
 	summaryQRouteErrors
 	summaryQRouteP95
-	summaryQRouteBuckets
+	summaryQRouteApdexT
+	summaryQRouteApdex4T
 	summaryQTopErrors
 	summaryQMemUsed
 	summaryQMemLimit
@@ -105,44 +115,75 @@ const (
 	summaryQCount
 )
 
+// summaryDelta returns the PromQL of the exact change over the window w
+// (in PromQL duration syntax) of the cumulative series sel, summed by the
+// labels by ("" sums everything into one sample):
+//
+//	sum by (by) (sel) - (sum by (by) (sel offset w) or sum by (by) (sel) * 0)
+//
+// It is the value at the last collection at or before the evaluation time
+// minus the value at the last collection at or before w earlier, with no
+// extrapolation: an integer for a count. A group that had no series then
+// counts from zero (in-process counters start at 0 and never reset), and so
+// does a series born in the window inside a group that had others, as the
+// start's sum simply lacks it. sel may be a counter, a classic bucket
+// series or a native histogram: for those, the difference is a histogram
+// and "* 0" a zero histogram.
+func summaryDelta(sel, by, w string) string {
+	agg := "sum("
+	if by != "" {
+		agg = "sum by (" + by + ") ("
+	}
+	end := agg + sel + ")"
+	return end + " - (" + agg + sel + " offset " + w + ") or " + end + " * 0)"
+}
+
 // summaryQueries returns the PromQL of every query for the window w, in
-// PromQL duration syntax, reading cache operations from the series cache.
-func summaryQueries(w, cache string) [summaryQCount]string {
+// PromQL duration syntax, reading cache operations from the series cache
+// and scoring Apdex with the threshold t seconds.
+func summaryQueries(w, cache string, t float64) [summaryQCount]string {
 	const (
 		d    = summaryDurationSeries
 		err5 = `{` + summaryStatusLabel + `=~"5.."}`
 		rm   = summaryRouteLabel + ", " + summaryMethodLabel
 	)
-	inc := func(sel string) string { return "increase(" + sel + "[" + w + "])" }
+	delta := func(sel, by string) string { return summaryDelta(sel, by, w) }
+	// The native histogram series of the duration: no suffix.
+	native := func(by string) string { return delta(d, by) }
 	quantile := func(q, by string) string {
-		return "histogram_quantile(" + q + ", sum by (" + by + ") (" + inc(d+"_bucket") + "))"
+		return "histogram_quantile(" + q + ", " + native(by) + ")"
+	}
+	fraction := func(upper float64, by string) string {
+		return "histogram_fraction(0, " + strconv.FormatFloat(upper, 'g', -1, 64) + ", " + native(by) + ")"
 	}
 	return [summaryQCount]string{
-		summaryQTotal:        "sum(" + inc(d+"_count") + ")",
-		summaryQErrors:       "sum(" + inc(d+"_count"+err5) + ")",
-		summaryQDurationSum:  "sum(" + inc(d+"_sum") + ")",
-		summaryQP50:          quantile("0.5", "le"),
-		summaryQP90:          quantile("0.9", "le"),
-		summaryQP95:          quantile("0.95", "le"),
-		summaryQP99:          quantile("0.99", "le"),
-		summaryQBuckets:      "sum by (le) (" + inc(d+"_bucket") + ")",
-		summaryQSlow:         "sum(" + inc(summarySlowSeries) + ")",
-		summaryQRouteCount:   "sum by (" + rm + ") (" + inc(d+"_count") + ")",
-		summaryQRouteSum:     "sum by (" + rm + ") (" + inc(d+"_sum") + ")",
-		summaryQRouteErrors:  "sum by (" + rm + ") (" + inc(d+"_count"+err5) + ")",
-		summaryQRouteP95:     quantile("0.95", rm+", le"),
-		summaryQRouteBuckets: "sum by (" + rm + ", le) (" + inc(d+"_bucket") + ")",
-		summaryQTopErrors: "sum by (" + summaryStatusLabel + ", " + summaryErrorLabel + ", " + rm + ") (" +
-			inc(d+"_count"+err5) + ")",
+		summaryQTotal:        delta(d+"_count", ""),
+		summaryQErrors:       delta(d+"_count"+err5, ""),
+		summaryQDurationSum:  delta(d+"_sum", ""),
+		summaryQP50:          quantile("0.5", ""),
+		summaryQP90:          quantile("0.9", ""),
+		summaryQP95:          quantile("0.95", ""),
+		summaryQP99:          quantile("0.99", ""),
+		summaryQApdexCount:   "histogram_count(" + native("") + ")",
+		summaryQApdexT:       fraction(t, ""),
+		summaryQApdex4T:      fraction(4*t, ""),
+		summaryQSlow:         delta(summarySlowSeries, ""),
+		summaryQRouteCount:   delta(d+"_count", rm),
+		summaryQRouteSum:     delta(d+"_sum", rm),
+		summaryQRouteErrors:  delta(d+"_count"+err5, rm),
+		summaryQRouteP95:     quantile("0.95", rm),
+		summaryQRouteApdexT:  fraction(t, rm),
+		summaryQRouteApdex4T: fraction(4*t, rm),
+		summaryQTopErrors: delta(d+"_count"+err5,
+			summaryStatusLabel+", "+summaryErrorLabel+", "+rm),
 		summaryQMemUsed:    "sum(" + summaryMemUsedSeries + ")",
 		summaryQMemLimit:   "max(" + summaryMemLimitSeries + ")",
 		summaryQGoroutines: "sum(" + summaryGoroutineSeries + ")",
-		summaryQSchedP99: "histogram_quantile(0.99, sum by (le) (" +
-			"increase(" + summarySchedSeries + "_bucket[" + w + "])))",
-		summaryQCacheHits: "sum by (" + summaryCacheLabel + ") (" +
-			inc(cache+`{`+summaryResultLabel+`="hit"}`) + ")",
-		summaryQCacheLookups: "sum by (" + summaryCacheLabel + ") (" +
-			inc(cache+`{`+summaryResultLabel+`=~"hit|miss"}`) + ")",
+		// The runtime's own buckets: only contrib's runtime producer
+		// reports this histogram, and it has no native form.
+		summaryQSchedP99:     "histogram_quantile(0.99, " + delta(summarySchedSeries+"_bucket", summaryLeLabel) + ")",
+		summaryQCacheHits:    delta(cache+`{`+summaryResultLabel+`="hit"}`, summaryCacheLabel),
+		summaryQCacheLookups: delta(cache+`{`+summaryResultLabel+`=~"hit|miss"}`, summaryCacheLabel),
 	}
 }
 
@@ -177,9 +218,6 @@ func summaryRun(ctx context.Context, q memory.Querier, exprs []string, ts time.T
 // summaryKey identifies a (route, method) pair.
 type summaryKey struct{ route, method string }
 
-// summaryBucket is one cumulative histogram bucket.
-type summaryBucket struct{ upper, count float64 }
-
 func summaryBuild(cfg config, window time.Duration, at time.Time, v []memory.Vector) Summary {
 	s := Summary{
 		WindowSeconds: window.Seconds(),
@@ -201,8 +239,8 @@ func summaryBuild(cfg config, window time.Duration, at time.Time, v []memory.Vec
 		P99Seconds:  summaryOne(v[summaryQP99]),
 	}
 
-	t := cfg.apdex.Seconds()
-	s.Apdex = summaryApdex(summaryBuckets(v[summaryQBuckets], func(promql.Sample) summaryKey { return summaryKey{} })[summaryKey{}], t)
+	s.Apdex = summaryApdex(cfg.apdex.Seconds(), summaryOne(v[summaryQApdexCount]),
+		summaryOne(v[summaryQApdexT]), summaryOne(v[summaryQApdex4T]))
 
 	// Routes.
 	byRoute := func(smp promql.Sample) summaryKey {
@@ -211,7 +249,8 @@ func summaryBuild(cfg config, window time.Duration, at time.Time, v []memory.Vec
 	sums := summaryByKey(v[summaryQRouteSum], byRoute)
 	errs := summaryByKey(v[summaryQRouteErrors], byRoute)
 	p95s := summaryByKey(v[summaryQRouteP95], byRoute)
-	buckets := summaryBuckets(v[summaryQRouteBuckets], byRoute)
+	fracT := summaryByKey(v[summaryQRouteApdexT], byRoute)
+	frac4T := summaryByKey(v[summaryQRouteApdex4T], byRoute)
 	for _, smp := range v[summaryQRouteCount] {
 		n := summaryFinite(smp.F)
 		if n <= 0 {
@@ -226,7 +265,7 @@ func summaryBuild(cfg config, window time.Duration, at time.Time, v []memory.Vec
 			P95Seconds:  p95s[k],
 			Errors:      errs[k],
 			ErrorRate:   summaryRatio(errs[k], n),
-			Apdex:       summaryApdex(buckets[k], t).Score,
+			Apdex:       summaryApdexScore(fracT[k], frac4T[k]),
 		})
 	}
 	slices.SortFunc(s.TopRoutes, func(a, b Route) int {
@@ -324,71 +363,38 @@ func summaryByKey(v memory.Vector, key func(promql.Sample) summaryKey) map[summa
 	return m
 }
 
-// summaryBuckets groups bucket samples by key, each group sorted by bound
-// and made monotonic (as histogram_quantile does: increase of separate
-// series can make a bucket's count dip below the previous one's).
-func summaryBuckets(v memory.Vector, key func(promql.Sample) summaryKey) map[summaryKey][]summaryBucket {
-	m := make(map[summaryKey][]summaryBucket)
-	for _, smp := range v {
-		upper, err := strconv.ParseFloat(smp.Metric.Get(summaryLeLabel), 64)
-		if err != nil || math.IsNaN(upper) {
-			continue
-		}
-		k := key(smp)
-		m[k] = append(m[k], summaryBucket{upper: upper, count: summaryFinite(smp.F)})
-	}
-	for _, bs := range m {
-		slices.SortFunc(bs, func(a, b summaryBucket) int { return cmp.Compare(a.upper, b.upper) })
-		for i := 1; i < len(bs); i++ {
-			bs[i].count = max(bs[i].count, bs[i-1].count)
-		}
-	}
-	return m
-}
-
-// summaryApdex computes the Apdex score of a histogram's cumulative buckets
-// with threshold t seconds.
-func summaryApdex(bs []summaryBucket, t float64) Apdex {
+// summaryApdex computes the Apdex of threshold t seconds from the number
+// of requests in the window (the native histogram's count) and the
+// fractions of them at most t and at most 4t (histogram_fraction). The
+// counts at or below t and 4t are rounded to integers, so that the three
+// counts are integers that add up to Total; the score is from the
+// fractions.
+func summaryApdex(t, total, fracT, frac4T float64) Apdex {
 	a := Apdex{ThresholdSeconds: t}
-	if len(bs) == 0 || !math.IsInf(bs[len(bs)-1].upper, +1) {
-		return a
-	}
-	total := bs[len(bs)-1].count
-	sat, exactT := summaryCountAtOrBelow(bs, t)
-	tol4, exact4T := summaryCountAtOrBelow(bs, 4*t)
+	total = math.Round(total)
 	if total <= 0 {
 		return a
 	}
-	a.Estimated = !exactT || !exact4T
+	fracT, frac4T = summaryClamp01(fracT), summaryClamp01(frac4T)
+	frac4T = max(frac4T, fracT)
+	atT, at4T := math.Round(fracT*total), math.Round(frac4T*total)
 	a.Total = total
-	a.Satisfied = sat
-	a.Tolerating = tol4 - sat
-	a.Frustrated = total - tol4
-	a.Score = summaryFinite((a.Satisfied + a.Tolerating/2) / total)
+	a.Satisfied = atT
+	a.Tolerating = at4T - atT
+	a.Frustrated = total - at4T
+	a.Score = summaryApdexScore(fracT, frac4T)
 	return a
 }
 
-// summaryCountAtOrBelow returns how many observations of the cumulative
-// buckets bs (sorted, ending with +Inf) are at most x, and whether that is
-// exact (x is a bound). Otherwise the count is interpolated linearly inside
-// the bucket that holds x, as histogram_quantile interpolates (the first
-// bucket's lower bound is 0); above the highest finite bound it is that
-// bound's count.
-func summaryCountAtOrBelow(bs []summaryBucket, x float64) (float64, bool) {
-	lower, below := 0.0, 0.0
-	for i, b := range bs {
-		switch {
-		case b.upper == x:
-			return b.count, true
-		case b.upper < x:
-			lower, below = b.upper, b.count
-			continue
-		case math.IsInf(b.upper, +1):
-			return below, false
-		case i == 0 && b.upper <= 0:
-			return 0, false
-		}
-		return below + (b.count-below)*(x-lower)/(b.upper-lower), false
-	}
-	return below, false
+// summaryApdexScore is the Apdex score of the fractions of requests at most
+// T and at most 4T: satisfied plus half the tolerating, (f(T) + f(4T)) / 2.
+func summaryApdexScore(fracT, frac4T float64) float64 {
+	fracT, frac4T = summaryClamp01(fracT), summaryClamp01(frac4T)
+	return (fracT + max(frac4T, fracT)) / 2
+}
+
+// summaryClamp01 bounds a fraction to [0, 1] (NaN, a fraction of no
+// requests, is 0).
+func summaryClamp01(f float64) float64 {
+	return min(max(summaryFinite(f), 0), 1)
 }

@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -178,38 +179,42 @@ func (rec *summaryRecorder) record(ctx context.Context, reqs []summaryRequest) {
 	}
 }
 
-// summaryScripted is a memory reader holding summaryBatch twice, over the
-// one-minute window that ends at end.
+// summaryScripted is a memory reader holding summaryBatch twice in the
+// one-minute window that ends at end, and once more before it.
 type summaryScripted struct {
 	r   *memory.Reader
 	clk *summaryClock
 	end time.Time
 }
 
-// newSummaryScripted returns a reader holding summaryBatch twice.
+// newSummaryScripted returns a reader holding summaryBatch three times: a
+// first batch collected at summaryStart, then one batch before each of the
+// collections at +30 s and +60 s.
 //
-// Collections at 30 s and 60 s of the window (summaryStart, +60 s] each
-// follow one batch, so every series' value at 60 s is twice its value v at
-// 30 s (a bucket with no requests stays at 0). increase(x[1m]) at 60 s then
-// is exactly 2v, the true count: the raw difference is v; the first sample
-// is 30 s after the window's start, within 1.1 × the 30 s between samples,
-// so Prometheus extrapolates all the way to the start, unless the
-// extrapolated zero point is nearer, which it is not (30 s × v/v = 30 s);
-// the factor is (30 s + 30 s) / 30 s = 2, and 2v is exact in floating point.
+// The one-minute window at +60 s holds exactly the last two batches: it
+// counts the events after the last collection at or before its start
+// (summaryStart, which holds the first batch) up to the collection at
+// +60 s, so every count is the difference between the cumulative values at
+// +60 s (3v) and at summaryStart (v): 2v, twice the batch, whole. The first
+// batch, cut off by the window's start, makes the start's subtraction
+// matter: a summary that extrapolated, or counted from zero, would not get
+// 2v.
 func newSummaryScripted(t testing.TB) summaryScripted {
 	t.Helper()
 	clk := &summaryClock{clocktest.New(summaryStart)}
 	r := memory.New(memory.WithClock(clk))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r.SDKReader()))
+	mp := sdkmetric.NewMeterProvider(r.MeterProviderOptions()...)
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	rec, err := newSummaryRecorder(mp)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	for range 2 {
+	for i := range 3 {
 		rec.record(ctx, summaryBatch)
-		clk.Advance(30 * time.Second)
+		if i > 0 {
+			clk.Advance(30 * time.Second)
+		}
 		if err := r.Collect(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -217,8 +222,8 @@ func newSummaryScripted(t testing.TB) summaryScripted {
 	return summaryScripted{r: r, clk: clk, end: clk.Now()}
 }
 
-// summaryLatencies returns every duration of the script (both batches)
-// matching keep, sorted.
+// summaryLatencies returns every duration of the script's window (two
+// batches) matching keep, sorted.
 func summaryLatencies(keep func(summaryRequest) bool) []float64 {
 	var out []float64
 	for range 2 {
@@ -234,25 +239,23 @@ func summaryLatencies(keep func(summaryRequest) bool) []float64 {
 	return out
 }
 
-// summaryHandQuantile is the nearest-rank q-quantile of sorted values.
+// summaryHandQuantile is the nearest-rank q-quantile of sorted values:
+// the observation of rank ⌈q·n⌉.
 func summaryHandQuantile(sorted []float64, q float64) float64 {
-	return sorted[int(math.Ceil(q*float64(len(sorted))))-1]
+	return sorted[max(int(math.Ceil(q*float64(len(sorted)))), 1)-1]
 }
 
-// checkSummaryBucket fails unless got lies in the histogram bucket
-// [lower, upper] that holds want.
-func checkSummaryBucket(t *testing.T, name string, got, want float64) {
+// summaryPercentileBound is the documented error bound of a percentile:
+// the width of a native histogram bucket at scale 4, 2^(1/16) − 1 = 4.4 %.
+var summaryPercentileBound = math.Exp2(1.0/16) - 1
+
+// checkSummaryPercentile fails unless got is within the documented bound of
+// want, relative to want.
+func checkSummaryPercentile(t *testing.T, name string, got, want float64) {
 	t.Helper()
-	lower, upper := 0.0, math.Inf(1)
-	for _, b := range summaryBounds {
-		if want <= b {
-			upper = b
-			break
-		}
-		lower = b
-	}
-	if got < lower || got > upper {
-		t.Errorf("%s = %v, want within the bucket [%v, %v] of the hand value %v", name, got, lower, upper, want)
+	if e := math.Abs(got-want) / want; !(e <= summaryPercentileBound) {
+		t.Errorf("%s = %v, want within %.1f %% of the hand value %v (off by %.2f %%)",
+			name, got, 100*summaryPercentileBound, want, 100*e)
 	}
 }
 
@@ -272,7 +275,9 @@ func TestSummaryScripted(t *testing.T) {
 	}
 
 	// Counts are exact (see newSummaryScripted): 2 × 18 requests, of which
-	// 2 × 4 are 5xx (500, 2 panics, 503) and 2 × 3 took over 1 s.
+	// 2 × 4 are 5xx (500, 2 panics, 503) and 2 × 3 took over 1 s. The
+	// Apdex counts are exact too: T = 0.25 s and 4T = 1 s are powers of two,
+	// bounds of the native histogram's buckets at any scale.
 	exact := []struct {
 		name      string
 		got, want float64
@@ -284,13 +289,12 @@ func TestSummaryScripted(t *testing.T) {
 		{"Errors", s.Errors, 8},
 		{"ErrorRate", s.ErrorRate, 8.0 / 36},
 		{"SlowRequests", s.SlowRequests, 6},
-		// T = 0.25 s and 4T = 1 s are bounds: ≤ 0.25 s are 2 × (4+2+3+1+2),
-		// (0.25 s, 1 s] are 2 × (1+2) (0.6 s, 0.3 s), the rest frustrated.
+		// ≤ 0.25 s are 2 × (4+2+3+1+2), (0.25 s, 1 s] are 2 × (1+2)
+		// (0.6 s, 0.3 s), the rest frustrated.
 		{"Apdex.Satisfied", s.Apdex.Satisfied, 24},
 		{"Apdex.Tolerating", s.Apdex.Tolerating, 6},
 		{"Apdex.Frustrated", s.Apdex.Frustrated, 6},
 		{"Apdex.Total", s.Apdex.Total, 36},
-		{"Apdex.Score", s.Apdex.Score, (24 + 6.0/2) / 36},
 		{"Apdex.ThresholdSeconds", s.Apdex.ThresholdSeconds, 0.25},
 		{"RuntimeHealth.MemoryUsedBytes", s.RuntimeHealth.MemoryUsedBytes, 8 << 20},
 		{"RuntimeHealth.MemoryLimitBytes", s.RuntimeHealth.MemoryLimitBytes, 1 << 30},
@@ -301,8 +305,8 @@ func TestSummaryScripted(t *testing.T) {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
 	}
-	if s.Apdex.Estimated {
-		t.Errorf("Apdex.Estimated = true with T and 4T on bucket bounds")
+	if want := (24 + 6.0/2) / 36; !summaryApprox(s.Apdex.Score, want) {
+		t.Errorf("Apdex.Score = %v, want %v", s.Apdex.Score, want)
 	}
 	if !s.GeneratedAt.Equal(end) {
 		t.Errorf("GeneratedAt = %v, want %v", s.GeneratedAt, end)
@@ -316,14 +320,15 @@ func TestSummaryScripted(t *testing.T) {
 	if !summaryApprox(s.Latency.MeanSeconds, sum/36) {
 		t.Errorf("Latency.MeanSeconds = %v, want %v", s.Latency.MeanSeconds, sum/36)
 	}
-	checkSummaryBucket(t, "Latency.P50Seconds", s.Latency.P50Seconds, summaryHandQuantile(all, 0.5))
-	checkSummaryBucket(t, "Latency.P90Seconds", s.Latency.P90Seconds, summaryHandQuantile(all, 0.9))
-	checkSummaryBucket(t, "Latency.P95Seconds", s.Latency.P95Seconds, summaryHandQuantile(all, 0.95))
-	checkSummaryBucket(t, "Latency.P99Seconds", s.Latency.P99Seconds, summaryHandQuantile(all, 0.99))
-	// The scheduler's p99 is in (100 µs, 1 ms]: 196 of 200 latencies are
-	// 5 µs, 4 are 500 µs.
-	if p := s.RuntimeHealth.SchedulerLatencyP99Seconds; p <= 1e-4 || p > 1e-3 {
-		t.Errorf("RuntimeHealth.SchedulerLatencyP99Seconds = %v, want in (1e-4, 1e-3]", p)
+	checkSummaryPercentile(t, "Latency.P50Seconds", s.Latency.P50Seconds, summaryHandQuantile(all, 0.5))
+	checkSummaryPercentile(t, "Latency.P90Seconds", s.Latency.P90Seconds, summaryHandQuantile(all, 0.9))
+	checkSummaryPercentile(t, "Latency.P95Seconds", s.Latency.P95Seconds, summaryHandQuantile(all, 0.95))
+	checkSummaryPercentile(t, "Latency.P99Seconds", s.Latency.P99Seconds, summaryHandQuantile(all, 0.99))
+	// The scheduler's p99 is read from its classic buckets: 196 of the
+	// window's 200 latencies are 5 µs, 4 are 500 µs, in (100 µs, 1 ms];
+	// rank 198 is half-way through that bucket.
+	if p := s.RuntimeHealth.SchedulerLatencyP99Seconds; !summaryApprox(p, 1e-4+0.5*(1e-3-1e-4)) {
+		t.Errorf("RuntimeHealth.SchedulerLatencyP99Seconds = %v, want %v", p, 1e-4+0.5*(1e-3-1e-4))
 	}
 
 	// Routes: most requests first; POST /orders and GET /users/{id} tie at
@@ -364,7 +369,7 @@ func TestSummaryScripted(t *testing.T) {
 		if !summaryApprox(got.MeanSeconds, sum/float64(len(lat))) {
 			t.Errorf("%s %s: MeanSeconds = %v, want %v", w.method, w.route, got.MeanSeconds, sum/float64(len(lat)))
 		}
-		checkSummaryBucket(t, w.method+" "+w.route+" P95Seconds", got.P95Seconds, summaryHandQuantile(lat, 0.95))
+		checkSummaryPercentile(t, w.method+" "+w.route+" P95Seconds", got.P95Seconds, summaryHandQuantile(lat, 0.95))
 	}
 
 	// Errors: the panics first, then the 500 and the 503 (2 each) by status.
@@ -378,69 +383,160 @@ func TestSummaryScripted(t *testing.T) {
 	}
 }
 
-// TestSummaryApdexInterpolated checks the documented estimate when a
-// threshold is not a bucket bound.
-func TestSummaryApdexInterpolated(t *testing.T) {
+// summaryNativeSchema returns the schema of the window's native duration
+// histogram of sc, summed over every series.
+func summaryNativeSchema(t *testing.T, sc summaryScripted) int32 {
+	t.Helper()
+	res, err := sc.r.Query(t.Context(), `sum(http_server_request_duration_seconds)`, sc.end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := res.Vector()
+	if err != nil || len(v) != 1 || v[0].H == nil {
+		t.Fatalf("native histogram: %v, %v; want one histogram", res.Value, err)
+	}
+	return v[0].H.Schema
+}
+
+// summaryNativeBucket is the index of the native histogram bucket of
+// schema that holds v > 0: bucket i is (2^((i−1)/2^schema), 2^(i/2^schema)].
+func summaryNativeBucket(v float64, schema int32) int {
+	return int(math.Ceil(math.Log2(v) * math.Exp2(float64(schema))))
+}
+
+// summaryApdexTruth returns the exact number of values at most x, and how
+// many of the values share x's native histogram bucket: the documented
+// bound of the estimated count.
+func summaryApdexTruth(values []float64, x float64, schema int32) (atMost, shared float64) {
+	for _, v := range values {
+		if v <= x {
+			atMost++
+		}
+		if summaryNativeBucket(v, schema) == summaryNativeBucket(x, schema) {
+			shared++
+		}
+	}
+	return atMost, shared
+}
+
+// TestSummaryApdexThresholds checks the Apdex counts against the exact
+// counts of the script's durations: equal when T and 4T fall between the
+// buckets' populations, within the requests of T's (or 4T's) bucket when
+// one shares a bucket with some requests; and always integers adding up to
+// the total, with the score (f(T) + f(4T)) / 2 of histogram_fraction.
+func TestSummaryApdexThresholds(t *testing.T) {
 	sc := newSummaryScripted(t)
 	r, end := sc.r, sc.end
+	schema := summaryNativeSchema(t, sc)
+	if schema < 4 {
+		t.Fatalf("native schema %d: buckets wider than the documented 4.4 %%", schema)
+	}
+	all := summaryLatencies(func(summaryRequest) bool { return true })
+	post := summaryLatencies(func(q summaryRequest) bool { return q.Method == "POST" && q.Route == "/orders" })
 	tests := []struct {
 		name      string
-		opts      []performance.Option
-		threshold float64
-		// satisfied and at4T are the counts at or below T and 4T.
-		satisfied, at4T float64
-		estimated       bool
-		// route is POST /orders' score.
-		route float64
+		threshold time.Duration
+		// shared is whether some requests share T's or 4T's bucket, so
+		// that the counts are estimates.
+		shared bool
 	}{
-		{
-			// T = 0.5 s is a bound (28 requests at or below it); 4T = 2 s is
-			// not: 30 requests are ≤ 1 s and 32 ≤ 2.5 s, so the count ≤ 2 s
-			// is estimated as 30 + (32-30) × (2-1)/(2.5-1) = 31⅓ (the true
-			// count is 32). POST /orders: 4 ≤ 0.5 s, 4 ≤ 1 s, 6 ≤ 2.5 s of 8:
-			// 4 + 2 × 1/1.5 = 5⅓ ≤ 2 s, score (4 + 1⅓/2) / 8.
-			name: "default", threshold: 0.5,
-			satisfied: 28, at4T: 30 + 2*(1/1.5), estimated: true,
-			route: (4 + (2*(1/1.5))/2) / 8,
-		},
-		{
-			// T = 0.3 s lies in (0.25 s, 0.5 s] (24 and 28 requests): 24 +
-			// 4 × 0.05/0.25 = 24.8; 4T = 1.2 s lies in (1 s, 2.5 s] (30 and
-			// 32): 30 + 2 × 0.2/1.5. POST /orders: 0 and 4 in the first
-			// bucket (0.8), 4 and 6 in the second.
-			name: "both interpolated", opts: []performance.Option{performance.WithApdexThreshold(300 * time.Millisecond)},
-			threshold: 0.3, satisfied: 24 + 4*(0.05/0.25), at4T: 30 + 2*(0.2/1.5), estimated: true,
-			route: (0.8 + (4+2*(0.2/1.5)-0.8)/2) / 8,
-		},
-		{
-			// 4T = 12 s is above the highest bound (10 s): the requests in
-			// the +Inf bucket (none here) would count as frustrated; all 36
-			// are ≤ 10 s. T = 3 s lies in (2.5 s, 5 s] (32 and 34 requests).
-			name: "above the highest bound", opts: []performance.Option{performance.WithApdexThreshold(3 * time.Second)},
-			threshold: 3, satisfied: 32 + 2*(0.5/2.5), at4T: 36, estimated: true,
-			route: (6 + 2*(0.5/2.5) + (8-6-2*(0.5/2.5))/2) / 8,
-		},
+		// T = 0.5 s and 4T = 2 s are powers of two, bucket bounds, and
+		// fall between populations anyway (0.3 s and 0.6 s, 1.5 s and
+		// 3 s): exact, where the classic buckets had to interpolate
+		// 4T = 2 s between their 1 s and 2.5 s bounds.
+		{"default", performance.DefaultApdexThreshold, false},
+		// T = 0.3 s shares its bucket with the four 0.3 s requests (they
+		// are satisfied: at most T); 4T = 1.2 s falls between 0.6 s and
+		// 1.5 s.
+		{"T shares a bucket", 300 * time.Millisecond, true},
+		// T = 3 s shares its bucket with the two 3 s requests; 4T = 12 s
+		// is above every request.
+		{"T shares a bucket, 4T above all", 3 * time.Second, true},
+		// Powers of two are bucket bounds at every scale.
+		{"bounds", 125 * time.Millisecond, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := performance.Summarize(t.Context(), r, time.Minute, append(tt.opts, performance.WithTime(end))...)
+			opts := []performance.Option{performance.WithTime(end)}
+			if tt.threshold != performance.DefaultApdexThreshold {
+				opts = append(opts, performance.WithApdexThreshold(tt.threshold))
+			}
+			s, err := performance.Summarize(t.Context(), r, time.Minute, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
 			a := s.Apdex
-			if a.ThresholdSeconds != tt.threshold || a.Estimated != tt.estimated || a.Total != 36 {
-				t.Errorf("threshold %v, estimated %v, total %v; want %v, %v, 36", a.ThresholdSeconds, a.Estimated, a.Total, tt.threshold, tt.estimated)
+			T := tt.threshold.Seconds()
+			if a.ThresholdSeconds != T || a.Total != 36 {
+				t.Errorf("threshold %v, total %v; want %v, 36", a.ThresholdSeconds, a.Total, T)
 			}
-			if !summaryApprox(a.Satisfied, tt.satisfied) || !summaryApprox(a.Tolerating, tt.at4T-tt.satisfied) || !summaryApprox(a.Frustrated, 36-tt.at4T) {
-				t.Errorf("satisfied %v, tolerating %v, frustrated %v; want %v, %v, %v",
-					a.Satisfied, a.Tolerating, a.Frustrated, tt.satisfied, tt.at4T-tt.satisfied, 36-tt.at4T)
+			for _, c := range []float64{a.Satisfied, a.Tolerating, a.Frustrated} {
+				if c != math.Trunc(c) || c < 0 {
+					t.Errorf("counts %v, %v, %v: want non-negative integers", a.Satisfied, a.Tolerating, a.Frustrated)
+					break
+				}
 			}
-			if want := (tt.satisfied + (tt.at4T-tt.satisfied)/2) / 36; !summaryApprox(a.Score, want) {
-				t.Errorf("Score = %v, want %v", a.Score, want)
+			if a.Satisfied+a.Tolerating+a.Frustrated != a.Total {
+				t.Errorf("satisfied %v + tolerating %v + frustrated %v != total %v", a.Satisfied, a.Tolerating, a.Frustrated, a.Total)
 			}
+
+			// Against the exact counts.
+			atT, sharedT := summaryApdexTruth(all, T, schema)
+			at4T, shared4T := summaryApdexTruth(all, 4*T, schema)
+			if (sharedT+shared4T > 0) != tt.shared {
+				t.Fatalf("requests sharing T's and 4T's buckets: %v, %v; the case expects shared = %v", sharedT, shared4T, tt.shared)
+			}
+			if math.Abs(a.Satisfied-atT) > sharedT {
+				t.Errorf("satisfied %v, want %v ± %v", a.Satisfied, atT, sharedT)
+			}
+			if got := a.Satisfied + a.Tolerating; math.Abs(got-at4T) > shared4T {
+				t.Errorf("at most 4T %v, want %v ± %v", got, at4T, shared4T)
+			}
+			exactScore := (atT + at4T) / 2 / 36
+			if bound := (sharedT + shared4T) / 2 / 36; math.Abs(a.Score-exactScore) > bound+1e-12 {
+				t.Errorf("score %v, want %v ± %v", a.Score, exactScore, bound)
+			}
+
+			// The documented PromQL gives the same counts and score.
+			x := "sum(http_server_request_duration_seconds) - (sum(http_server_request_duration_seconds offset 1m)" +
+				" or sum(http_server_request_duration_seconds) * 0)"
+			f := func(upper float64) float64 {
+				t.Helper()
+				expr := "histogram_fraction(0, " + strconv.FormatFloat(upper, 'g', -1, 64) + ", " + x + ")"
+				res, err := r.Query(t.Context(), expr, end)
+				if err != nil {
+					t.Fatal(err)
+				}
+				v, err := res.Vector()
+				if err != nil || len(v) != 1 {
+					t.Fatalf("%s = %v, %v", expr, res.Value, err)
+				}
+				return v[0].F
+			}
+			fT, f4T := f(T), f(4*T)
+			if a.Satisfied != math.Round(36*fT) || a.Satisfied+a.Tolerating != math.Round(36*f4T) {
+				t.Errorf("satisfied %v, at most 4T %v; want round(36 × %v), round(36 × %v)",
+					a.Satisfied, a.Satisfied+a.Tolerating, fT, f4T)
+			}
+			if !summaryApprox(a.Score, (fT+f4T)/2) {
+				t.Errorf("score %v, want (f(T) + f(4T)) / 2 = %v", a.Score, (fT+f4T)/2)
+			}
+			if !tt.shared && (a.Satisfied != atT || a.Satisfied+a.Tolerating != at4T || !summaryApprox(a.Score, exactScore)) {
+				t.Errorf("satisfied %v, at most 4T %v, score %v; want exactly %v, %v, %v",
+					a.Satisfied, a.Satisfied+a.Tolerating, a.Score, atT, at4T, exactScore)
+			}
+
+			// POST /orders, within its own bound.
+			pT, pSharedT := summaryApdexTruth(post, T, schema)
+			p4T, pShared4T := summaryApdexTruth(post, 4*T, schema)
+			n := float64(len(post))
 			for _, rt := range s.TopRoutes {
-				if rt.Method == "POST" && rt.Route == "/orders" && !summaryApprox(rt.Apdex, tt.route) {
-					t.Errorf("POST /orders Apdex = %v, want %v", rt.Apdex, tt.route)
+				if rt.Method != "POST" || rt.Route != "/orders" {
+					continue
+				}
+				want, bound := (pT+p4T)/2/n, (pSharedT+pShared4T)/2/n
+				if math.Abs(rt.Apdex-want) > bound+1e-12 {
+					t.Errorf("POST /orders Apdex = %v, want %v ± %v", rt.Apdex, want, bound)
 				}
 			}
 		})
@@ -498,7 +594,7 @@ func summaryZero(at time.Time, window time.Duration, threshold float64) performa
 func TestSummaryEmptyReader(t *testing.T) {
 	clk := &summaryClock{clocktest.New(summaryStart)}
 	r := memory.New(memory.WithClock(clk))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r.SDKReader()))
+	mp := sdkmetric.NewMeterProvider(r.MeterProviderOptions()...)
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 
 	// Before any collection, and after one with nothing recorded.
@@ -529,7 +625,8 @@ func TestSummaryEmptyReader(t *testing.T) {
 func TestSummaryIdleWindow(t *testing.T) {
 	sc := newSummaryScripted(t)
 	// Two more collections with no requests: over the window (+60 s,
-	// +120 s] every counter is flat, so every increase is 0.
+	// +120 s] every counter is flat, so every difference is 0 and the
+	// window's native histogram is empty.
 	for range 2 {
 		sc.clk.Advance(30 * time.Second)
 		if err := sc.r.Collect(t.Context()); err != nil {
@@ -538,7 +635,8 @@ func TestSummaryIdleWindow(t *testing.T) {
 	}
 	at := sc.clk.Now()
 	res, err := sc.r.Query(t.Context(),
-		`histogram_quantile(0.5, sum by (le) (increase(http_server_request_duration_seconds_bucket[1m])))`, at)
+		`histogram_quantile(0.5, sum(http_server_request_duration_seconds)
+		  - (sum(http_server_request_duration_seconds offset 1m) or sum(http_server_request_duration_seconds) * 0))`, at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -675,7 +773,7 @@ var summaryJSONFields = map[string][]string{
 		"errors", "errorRate", "slowRequests", "latency", "apdex", "topRoutes", "topErrors", "runtimeHealth",
 		"cacheHitRatio"},
 	"latency":       {"meanSeconds", "p50Seconds", "p90Seconds", "p95Seconds", "p99Seconds"},
-	"apdex":         {"score", "thresholdSeconds", "satisfied", "tolerating", "frustrated", "total", "estimated"},
+	"apdex":         {"score", "thresholdSeconds", "satisfied", "tolerating", "frustrated", "total"},
 	"topRoutes":     {"route", "method", "requests", "meanSeconds", "p95Seconds", "errors", "errorRate", "apdex"},
 	"topErrors":     {"status", "errorType", "method", "route", "count"},
 	"runtimeHealth": {"memoryUsedBytes", "memoryLimitBytes", "goroutines", "schedulerLatencyP99Seconds"},
@@ -761,8 +859,17 @@ func TestSummaryCacheHitRatio(t *testing.T) {
 	}
 
 	// The documented single expression gives the same ratios.
-	res, err := sc.r.Query(t.Context(), `sum by (cache_name) (increase(app_cache_operations_total{cache_result="hit"}[1m]))
-  / sum by (cache_name) (increase(app_cache_operations_total{cache_result=~"hit|miss"}[1m]))`, sc.end)
+	res, err := sc.r.Query(t.Context(), `(
+    sum by (cache_name) (app_cache_operations_total{cache_result="hit"})
+  - (sum by (cache_name) (app_cache_operations_total{cache_result="hit"} offset 1m)
+     or sum by (cache_name) (app_cache_operations_total{cache_result="hit"}) * 0)
+)
+/
+(
+    sum by (cache_name) (app_cache_operations_total{cache_result=~"hit|miss"})
+  - (sum by (cache_name) (app_cache_operations_total{cache_result=~"hit|miss"} offset 1m)
+     or sum by (cache_name) (app_cache_operations_total{cache_result=~"hit|miss"}) * 0)
+)`, sc.end)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -875,7 +982,7 @@ func TestSummaryRuntimeMetrics(t *testing.T) {
 	// The interval option is a ProducerOption too, behind the Option type.
 	prod := runtime.NewProducer(runtime.WithMinimumReadMemStatsInterval(time.Nanosecond).(runtime.ProducerOption))
 	r := memory.New(memory.WithClock(clk), memory.WithProducer(prod))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r.SDKReader()))
+	mp := sdkmetric.NewMeterProvider(r.MeterProviderOptions()...)
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	if err := runtime.Start(runtime.WithMeterProvider(mp), runtime.WithMinimumReadMemStatsInterval(time.Nanosecond)); err != nil {
 		t.Fatal(err)

@@ -666,7 +666,7 @@ groups:
 			clk := &ftClock{now: t0, waits: make(chan ftWait, 1)}
 
 			mem := memory.New(memory.WithClock(clk))
-			gmp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(mem.SDKReader()))
+			gmp := sdkmetric.NewMeterProvider(mem.MeterProviderOptions()...)
 			t.Cleanup(func() { _ = gmp.Shutdown(context.Background()) })
 			_, err := gmp.Meter("t").Float64ObservableGauge("errors", metric.WithFloat64Callback(func(_ context.Context, o metric.Float64Observer) error {
 				o.Observe(10, metric.WithAttributes(attribute.String("instance", "a")))

@@ -48,7 +48,7 @@ func newSLOScenario(t *testing.T, slos ...slo.SLO) *sloScenario {
 	// The default 1 h retention: the long windows come from the 5m ratio,
 	// which the SLO keeps for its whole period on a store of its own.
 	s.mem = memory.New(memory.WithClock(s.clk), memory.WithInterval(time.Minute))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(s.mem.SDKReader()))
+	mp := sdkmetric.NewMeterProvider(s.mem.MeterProviderOptions()...)
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	m := mp.Meter("t")
 	_, err := m.Float64ObservableCounter("app.requests", metric.WithFloat64Callback(func(_ context.Context, o metric.Float64Observer) error {

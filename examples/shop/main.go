@@ -49,7 +49,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	fs.SetOutput(stdout)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	collect := fs.Duration("collect", 2*time.Second, "how often the in-memory reader collects (the library default is 10s)")
-	retention := fs.Duration("retention", 0, "how long the in-memory reader keeps samples (0: the library default, 1h)")
+	retention := fs.Duration("retention", 0, "how long the in-memory reader keeps samples (0: the library default, 6h)")
 	rules := fs.String("rules", "", "a Prometheus rule file to evaluate in-process beside the built-in default rules (empty: the defaults only)")
 	defaultRules := fs.Bool("default-rules", true, "evaluate the default alert rules built into Vitals")
 	adminToken := fs.String("admin-token", os.Getenv("SHOP_ADMIN_TOKEN"), "bearer token for the state-changing monitoring endpoints and /admin/fault (default $SHOP_ADMIN_TOKEN; empty disables them)")

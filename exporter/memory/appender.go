@@ -30,8 +30,8 @@ func (r *Reader) NewAppender(interval time.Duration) *Appender {
 // NewAppenderWithRetention is NewAppender with a retention of its own, for
 // series that need a longer history than the collected ones at a coarser
 // resolution (an SLO's error ratio over 30 days, say): its store holds
-// retention/interval + 2 values per series, 8 bytes each. A retention of 0
-// is the reader's.
+// retention/interval values per series in XOR chunks, one to two bytes
+// each at a regular interval. A retention of 0 is the reader's.
 func (r *Reader) NewAppenderWithRetention(interval, retention time.Duration) *Appender {
 	if interval <= 0 {
 		interval = r.cfg.interval
@@ -42,8 +42,7 @@ func (r *Reader) NewAppenderWithRetention(interval, retention time.Duration) *Ap
 	if retention < interval {
 		retention = interval
 	}
-	capacity := int(retention/interval) + 2
-	a := &Appender{r: r, st: newStore(capacity, r.cfg.maxSeries), retention: retention}
+	a := &Appender{r: r, st: newStore(retention.Milliseconds(), r.cfg.maxSeries), retention: retention}
 	r.appMu.Lock()
 	r.appenders = append(r.appenders, a.st)
 	r.appMu.Unlock()
@@ -58,10 +57,10 @@ func (a *Appender) Append(t time.Time, v Vector) error {
 	st := a.st
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if last, ok := st.tl.lastTime(); ok && now <= last {
+	if last, ok := st.lastTime(); ok && now <= last {
 		return fmt.Errorf("%w: %d ms after %d ms", ErrCollectOrder, now, last)
 	}
-	seq := st.tl.push(now)
+	st.begin(now)
 	var dropped int64
 	var errs []error
 	for _, s := range v {
@@ -78,10 +77,10 @@ func (a *Appender) Append(t time.Time, v Vector) error {
 			dropped++
 			continue
 		}
-		ser.put(seq, s.F, len(st.tl.times))
-		ser.lastT = now
+		ser.appendFloat(now, s.F)
+		st.touch(ser, now)
 	}
-	st.removeOlderThan(now - a.retention.Milliseconds())
+	st.end(now)
 	a.r.dropped.Add(dropped)
 	return errors.Join(errs...)
 }

@@ -2,6 +2,8 @@ package memory_test
 
 import (
 	"context"
+	"math"
+	"math/rand/v2"
 	"runtime"
 	"strconv"
 	"testing"
@@ -26,8 +28,8 @@ func fill(b *testing.B, mp metric.MeterProvider, n int) {
 
 func newBenchReader(b *testing.B, n int, opts ...memory.Option) *memory.Reader {
 	r := memory.New(append([]memory.Option{memory.WithClock(steppingClock{newClock()}), memory.WithMaxSeries(n + 10)}, opts...)...)
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r.SDKReader()), sdkmetric.WithCardinalityLimit(0),
-		sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter)) // as Vitals configures it
+	mp := sdkmetric.NewMeterProvider(append(r.MeterProviderOptions(), sdkmetric.WithCardinalityLimit(0),
+		sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter))...) // as Vitals configures it
 	b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	fill(b, mp, n)
 	return r
@@ -58,31 +60,88 @@ func BenchmarkCollect(b *testing.B) {
 	}
 }
 
-// BenchmarkBytesPerSample fills 1000 series for a whole retention (362
-// collections at the default 10 s interval and 1 h retention) and reports
-// the heap the store holds per stored sample, series overhead included.
-func BenchmarkBytesPerSample(b *testing.B) {
-	const n = 1000
-	for b.Loop() {
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		r := newBenchReader(b, n)
-		ctx := context.Background()
-		collections := int(memory.DefaultRetention/memory.DefaultInterval) + 2
-		for range collections {
-			if err := r.Collect(ctx); err != nil {
-				b.Fatal(err)
+// tickingClock moves one interval forward at every reading: a perfectly
+// regular collection.
+type tickingClock struct {
+	*clock
+	d time.Duration
+}
+
+func (c tickingClock) Now() time.Time { return c.Advance(c.d) }
+
+// BenchmarkRetention fills a reader for a whole default retention (6 h at
+// 10 s: 2 160 collections) and reports the heap it holds (series, labels,
+// chunks and the SDK's own state for the series: an upper bound on the
+// store's cost), the heap per stored sample, and the encoded chunk bytes per
+// sample. "constant": 1 000 counter series that do not change, the workload
+// of the store's earlier benchmark. "counters": 1 000 counter series, each
+// growing by 0 to 20 at every collection, as busy request counters do. "histograms": 50 native histogram
+// series, each observing 20 lognormal latencies (median 2 ms) a collection;
+// their classic bucket series are stored too and counted as samples.
+func BenchmarkRetention(b *testing.B) {
+	collections := int(memory.DefaultRetention / memory.DefaultInterval)
+	for _, kind := range []string{"constant", "counters", "histograms"} {
+		b.Run(kind, func(b *testing.B) {
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				r := memory.New(memory.WithClock(tickingClock{newClock(), memory.DefaultInterval}), memory.WithMaxSeries(100000))
+				mp := sdkmetric.NewMeterProvider(append(r.MeterProviderOptions(), sdkmetric.WithCardinalityLimit(0),
+					sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter))...)
+				ctx := context.Background()
+				rng := rand.New(rand.NewPCG(1, 2))
+				var record func()
+				switch kind {
+				case "constant":
+					fill(b, mp, 1000)
+					record = func() {}
+				case "counters":
+					c, _ := mp.Meter("bench").Int64Counter("hits")
+					attrs := make([]metric.AddOption, 1000)
+					for i := range attrs {
+						attrs[i] = metric.WithAttributes(attribute.String("route", "/r/"+strconv.Itoa(i)))
+					}
+					record = func() {
+						for _, a := range attrs {
+							c.Add(ctx, rng.Int64N(21), a)
+						}
+					}
+				default:
+					h, _ := mp.Meter("bench").Float64Histogram("op.duration", metric.WithUnit("s"))
+					attrs := make([]metric.RecordOption, 50)
+					for i := range attrs {
+						attrs[i] = metric.WithAttributes(attribute.String("route", "/r/"+strconv.Itoa(i)))
+					}
+					record = func() {
+						for _, a := range attrs {
+							for range 20 {
+								h.Record(ctx, 2e-3*math.Exp(0.8*rng.NormFloat64()), a)
+							}
+						}
+					}
+				}
+				for range collections {
+					record()
+					if err := r.Collect(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				st := r.Stats()
+				heap := float64(after.HeapAlloc - before.HeapAlloc)
+				b.ReportMetric(heap/1e6, "heap-MB")
+				b.ReportMetric(heap/float64(st.Samples), "heap-B/sample")
+				b.ReportMetric(float64(st.Bytes)/float64(st.Samples), "chunk-B/sample")
+				if kind == "histograms" {
+					b.ReportMetric(float64(st.HistogramBytes)/float64(st.HistogramSamples), "native-B/sample")
+					b.ReportMetric(float64(st.Bytes-st.HistogramBytes)/float64(st.Samples-st.HistogramSamples), "float-B/sample")
+				}
+				runtime.KeepAlive(r)
+				_ = mp.Shutdown(ctx)
 			}
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		st := r.Stats()
-		samples := float64(st.Series * st.Collections)
-		// The SDK's own aggregation state for the n series is included, so
-		// this is an upper bound on the store's cost.
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/samples, "B/sample")
-		runtime.KeepAlive(r)
+		})
 	}
 }
 
@@ -92,8 +151,8 @@ func BenchmarkInstantQuery(b *testing.B) {
 	const n = 10000
 	clk := newClock()
 	r := memory.New(memory.WithClock(clk), memory.WithMaxSeries(n+10))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r.SDKReader()), sdkmetric.WithCardinalityLimit(0),
-		sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter))
+	mp := sdkmetric.NewMeterProvider(append(r.MeterProviderOptions(), sdkmetric.WithCardinalityLimit(0),
+		sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter))...)
 	b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	ctx := context.Background()
 	for range 7 {
@@ -126,7 +185,7 @@ func BenchmarkAdd(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			opts := []sdkmetric.Option{sdkmetric.WithReader(sdkmetric.NewManualReader())}
 			if withMemory {
-				opts = append(opts, sdkmetric.WithReader(memory.New().SDKReader()))
+				opts = append(opts, memory.New().MeterProviderOptions()...)
 			}
 			mp := sdkmetric.NewMeterProvider(append(opts, sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter))...)
 			b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })

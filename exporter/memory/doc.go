@@ -8,7 +8,7 @@
 // # Use
 //
 //	r := memory.New()
-//	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r.SDKReader()))
+//	mp := sdkmetric.NewMeterProvider(r.MeterProviderOptions()...)
 //	go r.Run(ctx) // collects every 10 s until ctx is done
 //	res, err := r.Query(ctx, `sum by (http_route) (rate(http_server_request_duration_seconds_count[5m]))`, time.Now())
 //
@@ -25,14 +25,43 @@
 // has no target, so it does not. When a series stops being reported it is
 // marked stale at the next collection, as Prometheus marks series that
 // disappear from a scrape, so instant queries stop returning it at once.
-// Exponential histograms keep their +Inf bucket, _sum and _count only.
+//
+// # Native histograms
+//
+// Beside the classic series, every histogram is also kept as a Prometheus
+// native histogram named without suffix (http_server_request_duration_seconds),
+// aggregated by a second SDK reader as a base-2 exponential histogram of up
+// to 400 buckets: buckets at most 4.4 % wide for values spanning up to 2^25
+// (10 µs to 60 s), so histogram_quantile over it is within 4.4 % of the
+// true percentile at any latency, where the classic buckets (the first one
+// is 0 to 5 ms) put the median of a 400 µs service at 2.5 ms. The engine
+// answers histogram_quantile, histogram_count, histogram_sum,
+// histogram_fraction, rate and arithmetic over them. The classic series stay
+// exactly as /metrics shows them, so portable rule files keep working.
+//
+// # Exact windows
+//
+// In-process counters never reset and start at zero, so the number of
+// events in a window is exactly the cumulative value at its end minus the
+// value at its start, a series born inside the window counting from zero:
+//
+//	sum(x) - (sum(x offset 15m) or sum(x) * 0)
+//
+// It works for native histograms as well (histogram minus histogram), and
+// is what the performance summary uses. increase(x[15m]) extrapolates to
+// the window's edges and loses what a series counted before its first
+// sample; both are right for a Prometheus scraping a fleet, not for one
+// process counting its own events.
 //
 // # Bounds
 //
-// Memory is bounded by construction. The store keeps at most
-// retention/interval + 2 collections (default 1 h at 10 s: 362), one 8-byte
-// value per series per collection: collection times are kept once, not per
-// sample. At most WithMaxSeries series (default 20 000) are held; samples of
+// Memory is bounded by construction. Samples are stored in Prometheus' own
+// chunk encodings (github.com/prometheus/prometheus/tsdb/chunkenc): XOR
+// chunks for floats, about 1.5 bytes a sample at a regular interval (the
+// collection times are aligned on the interval's grid, as Prometheus aligns
+// scrapes, so a timestamp costs a bit), and histogram chunks for native
+// histograms. Chunks older than the retention (default 6 h) are dropped
+// whole. At most WithMaxSeries series (default 20 000) are held; samples of
 // further series are dropped and counted (Stats, and the metric
 // vitals.memory.samples.dropped) until series that have not been reported
 // for a retention window are removed, which happens at every collection.
@@ -48,6 +77,7 @@
 // # Concurrency
 //
 // A Reader is safe for concurrent use: collections are serialised, and a
-// query copies the samples it selects under a read lock, so evaluation never
-// races with a collection.
+// query takes the chunks it selects under a read lock (sharing the closed
+// ones, which never change, and copying the one being appended to), so
+// evaluation never races with a collection.
 package memory

@@ -24,7 +24,7 @@ func ExampleReader_Query() {
 	ctx := context.Background()
 	now := time.Unix(1_700_000_000, 0)
 	r := memory.New(memory.WithClock(fixed(now)))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r.SDKReader()))
+	mp := sdkmetric.NewMeterProvider(r.MeterProviderOptions()...)
 	defer mp.Shutdown(ctx)
 
 	orders, _ := mp.Meter("shop").Int64Counter("orders")

@@ -12,12 +12,14 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/vitalsgo/vitals/internal/buckets"
 	"github.com/vitalsgo/vitals/internal/promconv"
 	"github.com/vitalsgo/vitals/internal/ratelog"
 )
@@ -29,7 +31,7 @@ const ScopeName = "github.com/vitalsgo/vitals/exporter/memory"
 // Defaults of the options.
 const (
 	DefaultInterval      = 10 * time.Second
-	DefaultRetention     = time.Hour
+	DefaultRetention     = 6 * time.Hour
 	DefaultMaxSeries     = 20000
 	DefaultQueryTimeout  = 10 * time.Second
 	DefaultMaxSamples    = 5_000_000
@@ -46,15 +48,20 @@ var ErrCollectOrder = errors.New("memory: collection time is not after the previ
 // SDKReader to the MeterProvider, then drive it with Run (or Collect).
 // It is safe for concurrent use.
 type Reader struct {
-	manual *sdkmetric.ManualReader
+	manual *sdkmetric.ManualReader // default aggregations: classic histograms
+	native *sdkmetric.ManualReader // histograms only, base-2 exponential
 	conv   *promconv.Converter
+	nconv  *promconv.Converter
 	store  *store
 	engine *promql.Engine
 	cfg    config
 
 	collectMu sync.Mutex // serialises collections; guards the fields below
 	rm        metricdata.ResourceMetrics
+	nrm       metricdata.ResourceMetrics
 	fams      []*dto.MetricFamily
+	nfams     []*dto.MetricFamily
+	hist      histogram.Histogram
 	scratch   labels.ScratchBuilder
 	lset      labels.Labels
 	leCache   map[float64]string
@@ -69,7 +76,6 @@ type Reader struct {
 // New returns a Reader configured by opts.
 func New(opts ...Option) *Reader {
 	cfg := newConfig(opts)
-	capacity := int(cfg.retention/cfg.interval) + 2
 	manualOpts := make([]sdkmetric.ManualReaderOption, 0, len(cfg.producers))
 	for _, p := range cfg.producers {
 		manualOpts = append(manualOpts, sdkmetric.WithProducer(p))
@@ -77,10 +83,13 @@ func New(opts ...Option) *Reader {
 	// Conversion problems that do not fail a collection (dropped
 	// exemplars, a skipped bridge scope) are logged at a bounded rate.
 	convErrs := ratelog.New(cfg.logger, "vitals: in-memory conversion", 0, cfg.clock)
+	onErr := func(err error) { convErrs.Handle(err) }
 	r := &Reader{
 		manual:  sdkmetric.NewManualReader(manualOpts...),
-		conv:    promconv.NewConverter(func(err error) { convErrs.Handle(err) }),
-		store:   newStore(capacity, cfg.maxSeries),
+		native:  sdkmetric.NewManualReader(sdkmetric.WithAggregationSelector(nativeSelector)),
+		conv:    promconv.NewConverter(onErr),
+		nconv:   promconv.NewConverter(onErr),
+		store:   newStore(cfg.retention.Milliseconds(), cfg.maxSeries),
 		cfg:     cfg,
 		leCache: make(map[float64]string),
 	}
@@ -98,10 +107,31 @@ func New(opts ...Option) *Reader {
 	return r
 }
 
-// SDKReader returns the reader to register with the MeterProvider
-// (sdkmetric.WithReader or exporter.WithReader). It uses cumulative
-// temporality, as Prometheus does.
-func (r *Reader) SDKReader() sdkmetric.Reader { return r.manual }
+// SDKReaders returns the readers to register with the MeterProvider
+// (sdkmetric.WithReader for each, or exporter.WithReader): one that
+// aggregates every instrument as /metrics does (histograms with explicit
+// buckets, the _bucket series portable rules read) and one that aggregates
+// histograms only, as base-2 exponential histograms kept as Prometheus
+// native histograms (accurate percentiles at any latency). Both use
+// cumulative temporality, as Prometheus does.
+func (r *Reader) SDKReaders() []sdkmetric.Reader {
+	return []sdkmetric.Reader{r.manual, r.native}
+}
+
+// MeterProviderOptions returns sdkmetric.WithReader for each of
+// SDKReaders, to pass to sdkmetric.NewMeterProvider.
+func (r *Reader) MeterProviderOptions() []sdkmetric.Option {
+	return []sdkmetric.Option{sdkmetric.WithReader(r.manual), sdkmetric.WithReader(r.native)}
+}
+
+// nativeSelector aggregates histograms as base-2 exponential histograms
+// and drops every other instrument, which the first reader keeps.
+func nativeSelector(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
+	if k == sdkmetric.InstrumentKindHistogram {
+		return buckets.Exponential()
+	}
+	return sdkmetric.AggregationDrop{}
+}
 
 // Interval returns the time between two collections of Run.
 func (r *Reader) Interval() time.Duration { return r.cfg.interval }
@@ -115,8 +145,12 @@ func (r *Reader) Retention() time.Duration { return r.cfg.retention }
 
 // Collect collects the MeterProvider once, at the reader's clock's time,
 // and appends one sample to every series it reports. Series beyond the
-// series limit are dropped and counted; series not reported for a retention
-// window are removed.
+// series limit are dropped and counted; a series not reported gets a stale
+// marker, and one not reported for a retention window is removed.
+//
+// As Prometheus aligns scrape timestamps, a collection that comes up to 1 %
+// of the interval late is stamped on the interval's grid, so that the
+// timestamps of a regular collection compress to a bit each.
 func (r *Reader) Collect(ctx context.Context) error {
 	r.collectMu.Lock()
 	defer r.collectMu.Unlock()
@@ -128,57 +162,128 @@ func (r *Reader) Collect(ctx context.Context) error {
 	fams, cerr := r.conv.Convert(r.fams[:0], &r.rm)
 	r.fams = fams
 	err = errors.Join(err, cerr)
+	var nfams []*dto.MetricFamily
+	if nerr := r.native.Collect(ctx, &r.nrm); nerr == nil {
+		nfams, cerr = r.nconv.Convert(r.nfams[:0], &r.nrm)
+		r.nfams = nfams
+		err = errors.Join(err, cerr)
+	} else if !errors.Is(nerr, sdkmetric.ErrReaderNotRegistered) && !errors.Is(nerr, sdkmetric.ErrReaderShutdown) {
+		err = errors.Join(err, nerr)
+	}
 
 	now := r.cfg.clock.Now().UnixMilli()
 	st := r.store
 	st.mu.Lock()
-	if last, ok := st.tl.lastTime(); ok && now <= last {
-		st.mu.Unlock()
-		return errors.Join(err, fmt.Errorf("%w: %d ms after %d ms", ErrCollectOrder, now, last))
+	if last, ok := st.lastTime(); ok {
+		if now <= last {
+			st.mu.Unlock()
+			return errors.Join(err, fmt.Errorf("%w: %d ms after %d ms", ErrCollectOrder, now, last))
+		}
+		if grid := last + r.cfg.interval.Milliseconds(); now >= grid && now-grid <= r.cfg.interval.Milliseconds()/100 {
+			now = grid
+		}
 	}
-	seq := st.tl.push(now)
+	st.begin(now)
 	var dropped int64
 	for _, f := range fams {
-		dropped += r.appendFamily(f, seq, now)
+		dropped += r.appendFamily(f, now)
 	}
-	st.removeOlderThan(now - r.cfg.retention.Milliseconds())
+	for _, f := range nfams {
+		dropped += r.appendNative(f, now)
+	}
+	st.end(now)
 	n := st.n
 	st.mu.Unlock()
 
 	r.series.Store(int64(n))
 	r.dropped.Add(dropped)
 	clear(r.fams) // let the converted families be collected
+	clear(r.nfams)
 	return err
 }
 
 // appendFamily appends the samples of one family, returning how many were
 // dropped for want of room. The caller holds the store's write lock.
-func (r *Reader) appendFamily(f *dto.MetricFamily, seq uint64, now int64) (dropped int64) {
+func (r *Reader) appendFamily(f *dto.MetricFamily, now int64) (dropped int64) {
 	name := f.GetName()
 	for _, m := range f.GetMetric() {
 		switch f.GetType() {
 		case dto.MetricType_COUNTER:
-			dropped += r.appendSample(name, m.Label, "", m.GetCounter().GetValue(), seq, now)
+			dropped += r.appendSample(name, m.Label, "", m.GetCounter().GetValue(), now)
 		case dto.MetricType_GAUGE:
-			dropped += r.appendSample(name, m.Label, "", m.GetGauge().GetValue(), seq, now)
+			dropped += r.appendSample(name, m.Label, "", m.GetGauge().GetValue(), now)
 		case dto.MetricType_UNTYPED:
-			dropped += r.appendSample(name, m.Label, "", m.GetUntyped().GetValue(), seq, now)
+			dropped += r.appendSample(name, m.Label, "", m.GetUntyped().GetValue(), now)
 		case dto.MetricType_HISTOGRAM:
 			h := m.GetHistogram()
 			for _, b := range h.GetBucket() {
-				dropped += r.appendSample(name+"_bucket", m.Label, r.le(b.GetUpperBound()), float64(b.GetCumulativeCount()), seq, now)
+				dropped += r.appendSample(name+"_bucket", m.Label, r.le(b.GetUpperBound()), float64(b.GetCumulativeCount()), now)
 			}
 			// The +Inf bucket is implied by the count, as in the exposition.
 			count := float64(h.GetSampleCount())
-			dropped += r.appendSample(name+"_bucket", m.Label, "+Inf", count, seq, now)
-			dropped += r.appendSample(name+"_sum", m.Label, "", h.GetSampleSum(), seq, now)
-			dropped += r.appendSample(name+"_count", m.Label, "", count, seq, now)
+			dropped += r.appendSample(name+"_bucket", m.Label, "+Inf", count, now)
+			dropped += r.appendSample(name+"_sum", m.Label, "", h.GetSampleSum(), now)
+			dropped += r.appendSample(name+"_count", m.Label, "", count, now)
 		}
 	}
 	return dropped
 }
 
-func (r *Reader) appendSample(name string, pairs []*dto.LabelPair, le string, v float64, seq uint64, now int64) int64 {
+// appendNative appends the native histograms of one family of the
+// exponential reader under the family's name, as Prometheus stores a
+// native histogram. The caller holds the store's write lock.
+func (r *Reader) appendNative(f *dto.MetricFamily, now int64) (dropped int64) {
+	if f.GetType() != dto.MetricType_HISTOGRAM {
+		return 0
+	}
+	name := f.GetName()
+	for _, m := range f.GetMetric() {
+		if !nativeFromDTO(&r.hist, m.GetHistogram()) {
+			continue
+		}
+		s := r.seriesOf(name, m.Label, "")
+		if s == nil {
+			dropped++
+			continue
+		}
+		// The chunk keeps the histogram's spans as its layout: give it
+		// its own copy.
+		s.appendHistogram(now, r.hist.Copy())
+		r.store.touch(s, now)
+	}
+	return dropped
+}
+
+// nativeFromDTO fills h from the native part of d, reporting false if d
+// has none (a classic histogram).
+func nativeFromDTO(h *histogram.Histogram, d *dto.Histogram) bool {
+	if d == nil || d.Schema == nil {
+		return false
+	}
+	*h = histogram.Histogram{
+		Schema:          d.GetSchema(),
+		ZeroThreshold:   d.GetZeroThreshold(),
+		ZeroCount:       d.GetZeroCount(),
+		Count:           d.GetSampleCount(),
+		Sum:             d.GetSampleSum(),
+		PositiveSpans:   spans(h.PositiveSpans[:0], d.GetPositiveSpan()),
+		NegativeSpans:   spans(h.NegativeSpans[:0], d.GetNegativeSpan()),
+		PositiveBuckets: append(h.PositiveBuckets[:0], d.GetPositiveDelta()...),
+		NegativeBuckets: append(h.NegativeBuckets[:0], d.GetNegativeDelta()...),
+	}
+	return true
+}
+
+func spans(dst []histogram.Span, src []*dto.BucketSpan) []histogram.Span {
+	for _, sp := range src {
+		dst = append(dst, histogram.Span{Offset: sp.GetOffset(), Length: sp.GetLength()})
+	}
+	return dst
+}
+
+// seriesOf returns the series of name, pairs and le, creating it when there
+// is room, or nil. The caller holds the store's write lock.
+func (r *Reader) seriesOf(name string, pairs []*dto.LabelPair, le string) *series {
 	r.scratch.Reset()
 	r.scratch.Add(labels.MetricName, name)
 	for _, p := range pairs {
@@ -189,12 +294,16 @@ func (r *Reader) appendSample(name string, pairs []*dto.LabelPair, le string, v 
 	}
 	r.scratch.Sort()
 	r.scratch.Overwrite(&r.lset)
-	s := r.store.get(r.lset, r.lset.Hash())
+	return r.store.get(r.lset, r.lset.Hash())
+}
+
+func (r *Reader) appendSample(name string, pairs []*dto.LabelPair, le string, v float64, now int64) int64 {
+	s := r.seriesOf(name, pairs, le)
 	if s == nil {
 		return 1
 	}
-	s.put(seq, v, len(r.store.tl.times))
-	s.lastT = now
+	s.appendFloat(now, v)
+	r.store.touch(s, now)
 	return 0
 }
 
@@ -287,19 +396,34 @@ type Stats struct {
 	// Dropped is the number of samples dropped since the reader was created
 	// because the series limit was reached.
 	Dropped int64
-	// Collections is the number of collections held (at most the retention
-	// divided by the interval, plus two).
+	// Collections is the number of collections within the retention.
 	Collections int
+	// Samples is the number of samples held, stale markers included. Whole
+	// chunks are dropped once they end before the retention, so it may
+	// include up to a chunk (120 samples) per series older than that.
+	Samples int
+	// Bytes is the size of the encoded samples held: the chunks' bytes,
+	// without the series' labels and bookkeeping.
+	Bytes int
+	// HistogramSamples and HistogramBytes are the part of Samples and
+	// Bytes that are native histogram samples.
+	HistogramSamples, HistogramBytes int
 }
 
-// Stats returns what the reader holds now.
+// Stats returns what the reader holds now. It reads every series, so it
+// costs about a microsecond per series.
 func (r *Reader) Stats() Stats {
 	r.store.mu.RLock()
 	defer r.store.mu.RUnlock()
+	z := r.store.sizes()
 	return Stats{
-		Series:      r.store.n,
-		Dropped:     r.dropped.Load(),
-		Collections: int(r.store.tl.next - r.store.tl.first),
+		Series:           r.store.n,
+		Dropped:          r.dropped.Load(),
+		Collections:      len(r.store.times),
+		Samples:          z.samples,
+		Bytes:            z.bytes,
+		HistogramSamples: z.histSamples,
+		HistogramBytes:   z.histBytes,
 	}
 }
 

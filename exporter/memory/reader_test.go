@@ -39,7 +39,7 @@ func newClock() *clock { return clocktest.New(time.Unix(1_700_000_000, 0)) }
 // newProvider returns a MeterProvider with the reader registered.
 func newProvider(t *testing.T, r *memory.Reader, opts ...sdkmetric.Option) *sdkmetric.MeterProvider {
 	t.Helper()
-	mp := sdkmetric.NewMeterProvider(append(opts, sdkmetric.WithReader(r.SDKReader()))...)
+	mp := sdkmetric.NewMeterProvider(append(opts, r.MeterProviderOptions()...)...)
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	return mp
 }
@@ -82,7 +82,7 @@ func approx(a, b float64) bool {
 func TestSameSeriesAsMetricsEndpoint(t *testing.T) {
 	clk := newClock()
 	r := memory.New(memory.WithClock(clk))
-	p, err := exporter.New(t.Context(), exporter.Config{ServiceName: "parity"}, exporter.WithReader(r.SDKReader()))
+	p, err := exporter.New(t.Context(), exporter.Config{ServiceName: "parity"}, exporter.WithReader(r.SDKReaders()...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -653,7 +653,7 @@ func TestRunCollectsOnEveryTick(t *testing.T) {
 func TestRunStopsWhenProviderShutsDown(t *testing.T) {
 	clk := newClock()
 	r := memory.New(memory.WithClock(clk))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r.SDKReader()))
+	mp := sdkmetric.NewMeterProvider(r.MeterProviderOptions()...)
 	tick := make(chan time.Time, 1)
 	done := make(chan error, 1)
 	go func() { done <- r.RunTicks(context.Background(), tick) }()

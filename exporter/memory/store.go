@@ -1,169 +1,361 @@
 package memory
 
 import (
+	"bytes"
 	"math"
 	"slices"
 	"sync"
 
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
 )
 
-// absentBits marks a collection in which a series was not reported. It is a
-// NaN payload distinct from Prometheus' stale marker and never leaves the
-// store: the first absent point after a present one is served as a stale
-// marker, as Prometheus writes one when a series disappears from a scrape.
-const absentBits uint64 = 0x7ff0000000000003
+// samplesPerChunk is how many samples a chunk holds before a new one is cut:
+// 40 minutes at the default 10 s interval, twice Prometheus' head chunks,
+// as each chunk costs about 60 bytes of bookkeeping whatever its size. A
+// float chunk is also cut before it passes chunkenc.MaxBytesPerXORChunk, a
+// histogram chunk at chunkenc.TargetBytesPerHistogramChunk once it holds
+// chunkenc.MinSamplesPerHistogramChunk samples, as in Prometheus.
+const samplesPerChunk = 240
 
-func isAbsent(v float64) bool { return math.Float64bits(v) == absentBits }
+// staleHistogram is the stale marker of a native histogram series: a sum of
+// Prometheus' stale NaN, as Prometheus writes it.
+var staleHistogram = &histogram.Histogram{Sum: math.Float64frombits(value.StaleNaN)}
 
-var absent = math.Float64frombits(absentBits)
-
-// timeline is the ring of collection timestamps shared by every series
-// appended at those collections. Storing a timestamp once per collection,
-// not once per sample, halves the memory of a sample to its 8-byte value.
-type timeline struct {
-	times []int64 // ring of capacity cap(times); the entry of seq is times[seq%cap]
-	first uint64  // oldest seq still held
-	next  uint64  // seq of the next collection
+// closedChunk is a chunk that is never appended to again, so that queries
+// read it without a lock. It keeps the encoded bytes only (the chunk object
+// is made again when a query reads it), in a slice of their exact length.
+type closedChunk struct {
+	b    []byte
+	maxt int64 // time of the last sample; the first is after the previous chunk's
+	hist bool  // a histogram chunk, else XOR
 }
 
-func newTimeline(capacity int) *timeline {
-	return &timeline{times: make([]int64, capacity)}
-}
-
-func (tl *timeline) capacity() uint64 { return uint64(len(tl.times)) }
-
-// push appends a collection at t (milliseconds) and returns its seq.
-func (tl *timeline) push(t int64) uint64 {
-	seq := tl.next
-	tl.times[seq%tl.capacity()] = t
-	tl.next++
-	if tl.next-tl.first > tl.capacity() {
-		tl.first = tl.next - tl.capacity()
+// encoding returns the chunk encoding of c.
+func (c *closedChunk) encoding() chunkenc.Encoding {
+	if c.hist {
+		return chunkenc.EncHistogram
 	}
-	return seq
+	return chunkenc.EncXOR
 }
 
-// lastTime returns the time of the latest collection, or false if none.
-func (tl *timeline) lastTime() (int64, bool) {
-	if tl.next == tl.first {
-		return 0, false
-	}
-	return tl.times[(tl.next-1)%tl.capacity()], true
-}
-
-func (tl *timeline) at(seq uint64) int64 { return tl.times[seq%tl.capacity()] }
-
-// count returns the number of collections held.
-func (tl *timeline) count() int { return int(tl.next - tl.first) }
-
-// series is one labelled time series: a ring of values, one per collection
-// of its timeline since it first appeared.
+// series is one labelled time series: its closed chunks, oldest first, and
+// the chunk it appends to. Samples are kept in Prometheus' own encodings
+// (XOR for floats, the histogram chunk for native histograms), about one
+// to two bytes per float sample at a regular interval.
 type series struct {
-	lset  labels.Labels
-	hash  uint64
-	vals  []float64 // grows to the timeline's capacity, then is a ring
-	head  int       // index in vals of the value of seq first
-	first uint64    // seq of the oldest value held
-	last  uint64    // seq of the newest value held
-	lastT int64     // time of the newest present value, for removal
-	pos   int       // index in the store's byName slice, for removal
+	lset   labels.Labels
+	hash   uint64
+	closed []closedChunk
+	head   chunkenc.Chunk // nil until the first sample
+	app    chunkenc.Appender
+	mint   int64 // time of the head's first sample
+	maxt   int64 // time of the newest sample, stale markers included
+	lastT  int64 // time of the newest present (not stale) sample
+	stale  bool  // the newest sample is a stale marker
+	// The newest sample (at maxt, stale markers included), which most
+	// instant queries ask for: lastH for a histogram series, else lastF.
+	lastF float64
+	lastH *histogram.Histogram
+	gen   uint64
+	pos   int // index in the store's byName slice, for removal
 }
 
-// put appends v at seq, filling collections the series missed with absent.
-func (s *series) put(seq uint64, v float64, capacity int) {
-	if len(s.vals) == 0 || seq-s.last >= uint64(capacity) {
-		s.vals, s.head, s.first = s.vals[:0], 0, seq
-	} else {
-		for q := s.last + 1; q < seq; q++ {
-			s.push(absent, capacity)
-		}
-	}
-	s.push(v, capacity)
-	s.last = seq
+// isHistogram reports whether the head chunk holds native histograms.
+func (s *series) isHistogram() bool {
+	return s.head != nil && s.head.Encoding() == chunkenc.EncHistogram
 }
 
-func (s *series) push(v float64, capacity int) {
-	if len(s.vals) < capacity {
-		if len(s.vals) == cap(s.vals) {
-			// Grow with an exact capacity so that a full series holds
-			// exactly one value per collection of the retention.
-			n := min(max(2*cap(s.vals), 4), capacity)
-			grown := make([]float64, len(s.vals), n)
-			copy(grown, s.vals)
-			s.vals = grown
-		}
-		s.vals = append(s.vals, v)
+// close moves the head chunk, if it has samples, to the closed ones.
+func (s *series) close() {
+	if s.head == nil || s.head.NumSamples() == 0 {
 		return
 	}
-	s.vals[s.head] = v
-	s.head = (s.head + 1) % capacity
-	s.first++
-}
-
-// value returns the value held for seq, if any.
-func (s *series) value(seq uint64) (float64, bool) {
-	if len(s.vals) == 0 || seq < s.first || seq > s.last {
-		return 0, false
+	if len(s.closed) == cap(s.closed) {
+		// Grow by two, not by doubling: a series holds about
+		// retention / 40 min chunks, each slot 40 bytes.
+		grown := make([]closedChunk, len(s.closed), len(s.closed)+2)
+		copy(grown, s.closed)
+		s.closed = grown
 	}
-	return s.vals[(s.head+int(seq-s.first))%len(s.vals)], true
+	s.closed = append(s.closed, closedChunk{
+		b:    bytes.Clone(s.head.Bytes()),
+		maxt: s.maxt,
+		hist: s.head.Encoding() == chunkenc.EncHistogram,
+	})
 }
 
-// fpoint is one float sample.
-type fpoint struct {
-	t int64
-	f float64
+// cut closes the head chunk and starts a new one of encoding enc.
+func (s *series) cut(enc chunkenc.Encoding, t int64) {
+	s.close()
+	if enc == chunkenc.EncHistogram {
+		s.head = chunkenc.NewHistogramChunk()
+	} else {
+		s.head = chunkenc.NewXORChunk()
+	}
+	s.app, _ = s.head.Appender() // never fails on a new chunk
+	s.mint = t
 }
 
-// store holds the series of one timeline, bounded in series and samples.
+// appendFloat appends a float sample (or a stale marker).
+func (s *series) appendFloat(t int64, v float64) {
+	if s.head == nil || s.head.Encoding() != chunkenc.EncXOR || s.head.NumSamples() >= samplesPerChunk ||
+		len(s.head.Bytes()) >= chunkenc.MaxBytesPerXORChunkBeforeAppend {
+		s.cut(chunkenc.EncXOR, t)
+	}
+	s.app.Append(0, t, v)
+	s.maxt, s.lastF, s.lastH = t, v, nil
+}
+
+// appendHistogram appends a native histogram sample (or a stale marker),
+// keeping h as the newest sample: h must not change afterwards. The
+// histogram chunk starts a new chunk itself when the bucket layout cannot
+// be extended or the counter resets.
+func (s *series) appendHistogram(t int64, h *histogram.Histogram) {
+	s.lastH = h
+	if s.head == nil || s.head.Encoding() != chunkenc.EncHistogram ||
+		s.head.NumSamples() >= samplesPerChunk ||
+		(s.head.NumSamples() >= chunkenc.MinSamplesPerHistogramChunk && len(s.head.Bytes()) >= chunkenc.TargetBytesPerHistogramChunk) {
+		prev := s.app
+		if !s.isHistogram() {
+			prev = nil
+		}
+		s.cut(chunkenc.EncHistogram, t)
+		// The previous appender tells the new chunk whether the counter
+		// reset between them; it never does in-process.
+		_, _, s.app, _ = s.app.AppendHistogram(prev, 0, t, h, false)
+		s.maxt = t
+		return
+	}
+	c, recoded, app, err := s.app.AppendHistogram(nil, 0, t, h, false)
+	if err != nil {
+		return // unreachable with appendOnly false
+	}
+	switch {
+	case c == nil:
+	case recoded:
+		// The head was rewritten with a wider bucket layout.
+		s.head = c
+	default:
+		s.close()
+		s.head, s.mint = c, t
+	}
+	s.app = app
+	s.maxt = t
+}
+
+// markStale appends a stale marker of the series' kind at t.
+func (s *series) markStale(t int64) {
+	if s.isHistogram() {
+		s.appendHistogram(t, staleHistogram)
+	} else {
+		s.appendFloat(t, math.Float64frombits(value.StaleNaN))
+	}
+	s.stale = true
+}
+
+// dropBefore drops the closed chunks that end before cutoff.
+func (s *series) dropBefore(cutoff int64) {
+	i := 0
+	for i < len(s.closed) && s.closed[i].maxt < cutoff {
+		i++
+	}
+	if i > 0 {
+		s.closed = slices.Delete(s.closed, 0, i)
+	}
+}
+
+// chunks appends to dst the chunks of s that hold samples between mint and
+// maxt: the closed ones shared, the head copied, as it changes with the next
+// append. The caller holds the read lock.
+func (s *series) chunks(dst []chunkenc.Chunk, mint, maxt int64) []chunkenc.Chunk {
+	prev := int64(math.MinInt64) // the previous chunk's last sample
+	for _, c := range s.closed {
+		if c.maxt >= mint && prev < maxt {
+			if cc, err := chunkenc.FromData(c.encoding(), c.b); err == nil {
+				dst = append(dst, cc)
+			}
+		}
+		prev = c.maxt
+	}
+	if s.head != nil && s.head.NumSamples() > 0 && s.maxt >= mint && s.mint <= maxt {
+		if c, err := chunkenc.FromData(s.head.Encoding(), bytes.Clone(s.head.Bytes())); err == nil {
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// newest returns the newest sample of s between mint and maxt. The newest
+// sample of all is kept decoded; an older one is decoded from its chunk
+// without materialising the samples before it. The caller holds the read
+// lock.
+func (s *series) newest(mint, maxt int64) (sample, bool) {
+	if s.head == nil || s.head.NumSamples() == 0 {
+		return sample{}, false
+	}
+	if s.maxt <= maxt {
+		if s.maxt < mint {
+			return sample{}, false
+		}
+		smp := sample{t: s.maxt, f: s.lastF}
+		if s.lastH != nil {
+			smp.fh = s.lastH.ToFloat(nil)
+		}
+		return smp, true
+	}
+	// The chunk holding the newest sample at or before maxt: the head if
+	// its first sample is, else the newest closed chunk whose first
+	// sample is (each starts after the previous one's last sample).
+	if s.mint <= maxt {
+		return newestIn(s.head, mint, maxt)
+	}
+	for i := len(s.closed) - 1; i >= 0; i-- {
+		c := &s.closed[i]
+		if c.maxt < mint {
+			break
+		}
+		if i > 0 && s.closed[i-1].maxt >= maxt {
+			continue // the whole chunk is after maxt
+		}
+		cc, err := chunkenc.FromData(c.encoding(), c.b)
+		if err != nil {
+			break
+		}
+		if smp, ok := newestIn(cc, mint, maxt); ok || i == 0 || s.closed[i-1].maxt < mint {
+			return smp, ok
+		}
+		// Every sample of the chunk is after maxt: the previous chunk's
+		// last one is the newest.
+	}
+	return sample{}, false
+}
+
+// newestIn decodes the newest sample of c between mint and maxt, walking
+// the chunk twice (times only, then to the sample) so that no sample but
+// the one returned is materialised.
+func newestIn(c chunkenc.Chunk, mint, maxt int64) (sample, bool) {
+	it := c.Iterator(nil)
+	n := 0
+	for it.Next() != chunkenc.ValNone && it.AtT() <= maxt {
+		n++
+	}
+	if n == 0 {
+		return sample{}, false
+	}
+	it = c.Iterator(it)
+	var vt chunkenc.ValueType
+	for range n {
+		vt = it.Next()
+	}
+	smp := sample{t: it.AtT()}
+	if smp.t < mint {
+		return sample{}, false
+	}
+	if vt == chunkenc.ValHistogram {
+		_, smp.fh = it.AtFloatHistogram(nil)
+	} else {
+		_, smp.f = it.At()
+	}
+	return smp, true
+}
+
+// sizes adds the bytes and the number of the encoded samples of s to z.
+func (s *series) sizes(z *sizes) {
+	add := func(b []byte, hist bool) {
+		// Every encoding starts with the number of samples, two bytes
+		// big-endian.
+		n := int(b[0])<<8 | int(b[1])
+		z.bytes += len(b)
+		z.samples += n
+		if hist {
+			z.histBytes += len(b)
+			z.histSamples += n
+		}
+	}
+	for _, c := range s.closed {
+		add(c.b, c.hist)
+	}
+	if s.head != nil {
+		add(s.head.Bytes(), s.isHistogram())
+	}
+}
+
+// sizes are the bytes and numbers of samples of a store, all and native
+// histograms only.
+type sizes struct {
+	bytes, samples         int
+	histBytes, histSamples int
+}
+
+// store holds series appended at increasing times, bounded in series and
+// in time.
 type store struct {
 	mu        sync.RWMutex
-	tl        *timeline
 	byHash    map[uint64][]*series
 	byName    map[string][]*series
 	n         int
 	maxSeries int
+	retention int64   // milliseconds
+	times     []int64 // times of the appends held, oldest first
+	gen       uint64  // number of the current append
 }
 
-func newStore(capacity, maxSeries int) *store {
+func newStore(retention int64, maxSeries int) *store {
 	return &store{
-		tl:        newTimeline(capacity),
 		byHash:    make(map[uint64][]*series),
 		byName:    make(map[string][]*series),
 		maxSeries: maxSeries,
+		retention: retention,
 	}
 }
 
-// get returns the series with labels lset (hash h), creating it when there
-// is room. The caller holds the write lock. lset may be scratch memory: it
-// is copied when a series is created.
-func (st *store) get(lset labels.Labels, h uint64) *series {
-	for _, s := range st.byHash[h] {
-		if labels.Equal(s.lset, lset) {
-			return s
-		}
+// lastTime returns the time of the latest append, or false if none.
+func (st *store) lastTime() (int64, bool) {
+	if len(st.times) == 0 {
+		return 0, false
 	}
-	if st.n >= st.maxSeries {
-		return nil
-	}
-	s := &series{lset: lset.Copy(), hash: h}
-	st.byHash[h] = append(st.byHash[h], s)
-	name := s.lset.Get(labels.MetricName)
-	s.pos = len(st.byName[name])
-	st.byName[name] = append(st.byName[name], s)
-	st.n++
-	return s
+	return st.times[len(st.times)-1], true
 }
 
-// removeOlderThan drops the series with no present value at or after
-// cutoff. The caller holds the write lock.
-func (st *store) removeOlderThan(cutoff int64) int {
+// begin starts an append at t, which the caller has checked is after the
+// previous one. The caller holds the write lock.
+func (st *store) begin(t int64) {
+	st.gen++
+	st.times = append(st.times, t)
+}
+
+// touch records that s is present in the current append at t.
+func (st *store) touch(s *series, t int64) {
+	s.gen = st.gen
+	s.lastT = t
+	s.stale = false
+}
+
+// end finishes the append at t: a series that was present in the previous
+// append and not in this one gets a stale marker, as Prometheus writes one
+// when a series disappears from a scrape; chunks and series older than the
+// retention are dropped. The caller holds the write lock.
+func (st *store) end(t int64) {
+	cutoff := t - st.retention
+	i := 0
+	for i < len(st.times) && st.times[i] < cutoff {
+		i++
+	}
+	if i > 0 {
+		st.times = slices.Delete(st.times, 0, i)
+	}
 	removed := 0
 	for name, list := range st.byName {
 		for i := 0; i < len(list); {
 			s := list[i]
+			if s.gen != st.gen && !s.stale {
+				s.markStale(t)
+			}
 			if s.lastT >= cutoff {
+				s.dropBefore(cutoff)
 				i++
 				continue
 			}
@@ -182,7 +374,27 @@ func (st *store) removeOlderThan(cutoff int64) int {
 		}
 	}
 	st.n -= removed
-	return removed
+}
+
+// get returns the series with labels lset (hash h), creating it when there
+// is room. The caller holds the write lock. lset may be scratch memory: it
+// is copied when a series is created.
+func (st *store) get(lset labels.Labels, h uint64) *series {
+	for _, s := range st.byHash[h] {
+		if labels.Equal(s.lset, lset) {
+			return s
+		}
+	}
+	if st.n >= st.maxSeries {
+		return nil
+	}
+	s := &series{lset: lset.Copy(), hash: h, stale: true}
+	st.byHash[h] = append(st.byHash[h], s)
+	name := s.lset.Get(labels.MetricName)
+	s.pos = len(st.byName[name])
+	st.byName[name] = append(st.byName[name], s)
+	st.n++
+	return s
 }
 
 func (st *store) unhash(s *series) {
@@ -196,35 +408,26 @@ func (st *store) unhash(s *series) {
 	}
 }
 
-// points copies the samples of s between mint and maxt (inclusive, ms) into
-// dst. The first collection a series missed after being present is served
-// as a Prometheus stale marker. The caller holds the read lock.
-func (st *store) points(dst []fpoint, s *series, mint, maxt int64) []fpoint {
-	tl := st.tl
-	from := max(s.first, tl.first)
-	prevPresent := false
-	for seq := from; seq < tl.next; seq++ {
-		t := tl.at(seq)
-		if t > maxt {
-			break
-		}
-		v, ok := s.value(seq)
-		if !ok || isAbsent(v) {
-			if prevPresent && t >= mint {
-				dst = append(dst, fpoint{t, math.Float64frombits(value.StaleNaN)})
-			}
-			if !ok {
-				break // nothing after the series' newest value
-			}
-			prevPresent = false
-			continue
-		}
-		prevPresent = true
-		if t >= mint {
-			dst = append(dst, fpoint{t, v})
+// cutoff is the time before which samples are out of the retention. The
+// caller holds the read lock.
+func (st *store) cutoff() int64 {
+	last, ok := st.lastTime()
+	if !ok {
+		return math.MinInt64
+	}
+	return last - st.retention
+}
+
+// sizes returns the bytes of the encoded samples held and their number.
+// The caller holds the read lock.
+func (st *store) sizes() sizes {
+	var z sizes
+	for _, list := range st.byName {
+		for _, s := range list {
+			s.sizes(&z)
 		}
 	}
-	return dst
+	return z
 }
 
 // matching returns the series that match every matcher. The caller holds the

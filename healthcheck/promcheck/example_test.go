@@ -16,7 +16,7 @@ import (
 func ExampleThreshold() {
 	ctx := context.Background()
 	reader := memory.New(memory.WithClock(fixedClock(time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC))))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader.SDKReader()))
+	mp := sdkmetric.NewMeterProvider(reader.MeterProviderOptions()...)
 	defer func() { _ = mp.Shutdown(ctx) }()
 	ratio, err := mp.Meter("example").Float64Gauge("error.ratio")
 	if err != nil {

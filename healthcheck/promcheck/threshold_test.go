@@ -28,7 +28,7 @@ func (fixedClock) AfterFunc(time.Duration, func()) (stop func() bool) {
 func newReader(t *testing.T) *memory.Reader {
 	t.Helper()
 	mem := memory.New(memory.WithClock(fixedClock(time.Unix(1_700_000_000, 0))))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(mem.SDKReader()))
+	mp := sdkmetric.NewMeterProvider(mem.MeterProviderOptions()...)
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	g, err := mp.Meter("t").Float64Gauge("error.ratio")
 	if err != nil {

@@ -12,7 +12,7 @@
   const FETCH_TIMEOUT_MS = 10000;
   const NOTICE_MS = 30000;
   const TOKEN_KEY = "vitals.dashboard.token";
-  const WINDOWS = { "5m": 300, "15m": 900, "1h": 3600 };
+  const WINDOWS = { "5m": 300, "15m": 900, "1h": 3600, "6h": 21600 };
   const TOP_ROUTES = 5;
   const HTTP = "http_server_request_duration_seconds";
   const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -125,13 +125,9 @@
       }
       return num(b) + " " + units[i];
     },
-    // Counts are increase() estimates, often fractional: whole numbers
-    // from 10 on, one decimal below.
-    count: (v) => {
-      if (v === undefined || v === null || !isFinite(v)) return "—";
-      if (Math.abs(v) >= 10 || Math.abs(v - Math.round(v)) < 0.05) return Math.round(v).toLocaleString("en");
-      return v.toFixed(1);
-    },
+    // Counts over the window are exact differences of cumulative counters
+    // (see windowDelta): whole numbers, grouped by thousands.
+    count: (v) => (v === undefined || v === null || !isFinite(v) ? "—" : Math.round(v).toLocaleString("en")),
     money: (v) => (isFinite(v) ? v.toLocaleString("en", { minimumFractionDigits: 2, maximumFractionDigits: 2 }) : "—"),
   };
 
@@ -276,7 +272,9 @@
 
   // chart draws a line chart of series over [rg.start, rg.end] (seconds),
   // with y from 0, axis labels, a legend when there are several series and
-  // an aria-label that states the numbers.
+  // an aria-label that states the numbers. opts.tip says what a point is
+  // (its unit, the rate's range, whether it is an estimate): the title's
+  // tooltip, and the end of the aria-label.
   function chart(title, list, rg, f, opts) {
     opts = opts || {};
     list = (list || []).filter((s) => s.pts.some((p) => isFinite(p[1])));
@@ -302,7 +300,8 @@
       ", " +
       state.window +
       " window: " +
-      (list.length === 0 ? "no data" : list.map((s) => (s.name ? s.name + " " : "") + summarize(s.pts, f)).join("; "));
+      (list.length === 0 ? "no data" : list.map((s) => (s.name ? s.name + " " : "") + summarize(s.pts, f)).join("; ")) +
+      (opts.tip ? ". " + opts.tip : "");
     const root = svg("svg", { class: "plot", viewBox: "0 0 " + CW + " " + CH, role: "img", "aria-label": label });
     root.append(svg("title", {}, label));
     for (const frac of [0, 0.5, 1]) {
@@ -363,7 +362,7 @@
     const fig = h(
       "figure",
       { class: "chart" },
-      h("figcaption", null, h("span", { class: "t", text: title }), h("span", { class: "last", text: last, "aria-hidden": "true" })),
+      h("figcaption", null, h("span", { class: "t", text: title, title: opts.tip }), h("span", { class: "last", text: last, "aria-hidden": "true" })),
       root,
     );
     if (list.length > 1 || opts.legend) {
@@ -384,7 +383,7 @@
     return h(
       "table",
       null,
-      h("thead", null, h("tr", null, cols.map((c) => h("th", { scope: "col", class: c.num ? "num" : null, text: c.title })))),
+      h("thead", null, h("tr", null, cols.map((c) => h("th", { scope: "col", class: c.num ? "num" : null, title: c.tip, text: c.title })))),
       h(
         "tbody",
         null,
@@ -637,29 +636,85 @@
     }
   }
 
-  function kpi(k, v, title) {
-    return h("div", { class: "kpi", title: title || null }, h("div", { class: "k", text: k }), h("div", { class: "v", text: v }));
+  // What the figures are, for the tooltips: counts over the window are
+  // exact (windowDelta), percentiles are estimates (native histograms).
+  const EXACT = "an exact count: the in-process counters now minus at the collection that starts the window";
+  const ESTIMATE = "an estimate within 4.4 % of the true percentile (native histogram)";
+
+  // kpi is one figure of the summary: its name k, its value v, unit (a
+  // short line under the value: what it counts or measures, over which
+  // window) and a tooltip.
+  function kpi(k, v, unit, title) {
+    return h(
+      "div",
+      { class: "kpi", title: title || null },
+      h("div", { class: "k", text: k }),
+      h("div", { class: "v", text: v }),
+      unit ? h("div", { class: "u", text: unit }) : null,
+    );
+  }
+
+  // kpis returns the summary's figures from one set of numbers, whether
+  // from api/performance or from PromQL: n requests, e errors (5xx), slow
+  // requests, the latency percentiles in seconds, and the Apdex when known.
+  function kpis(x, W) {
+    const w = state.window;
+    const some = x.n > 0;
+    const d = (v) => (some ? fmt.dur(v) : "—");
+    const lat = (k, name, v) => kpi(k, d(v), "±4.4 %, last " + w, name + " latency of the requests of the last " + w + ": " + ESTIMATE + ".");
+    const out = [
+      kpi("Requests", fmt.count(x.n), "count, last " + w, "Requests answered in the last " + w + ": " + EXACT + "."),
+      kpi("Requests/s", isFinite(x.rps) ? num(x.rps) : "—", "req/s, mean over " + w, "Requests of the last " + w + " divided by its " + W + " s: a mean per-second rate."),
+      kpi(
+        "Errors (5xx)",
+        some ? fmt.pct(isFinite(x.errPct) ? x.errPct : (100 * (x.e || 0)) / x.n) : "—",
+        "% of requests, last " + w,
+        fmt.count(x.e || 0) + " of " + fmt.count(x.n) + " requests answered 5xx in the last " + w + " (exact counts).",
+      ),
+      lat("p50", "Median", x.p50),
+      lat("p95", "95th percentile", x.p95),
+      lat("p99", "99th percentile", x.p99),
+    ];
+    if (x.apdex) {
+      const ap = x.apdex;
+      out.push(
+        kpi(
+          "Apdex",
+          ap.total > 0 ? num(ap.score) : "—",
+          "score 0–1, last " + w,
+          "T = " + fmt.dur(ap.thresholdSeconds) + ": requests within T satisfy, within 4T are tolerated; over the last " + w + " (from the native histogram: exact when T and 4T are powers of two, as the default 0.5 s and 2 s are).",
+        ),
+      );
+    }
+    if (isFinite(x.slow)) {
+      out.push(kpi("Slow requests", fmt.count(x.slow), "count, last " + w, "Requests slower than the middleware's slow-request threshold in the last " + w + ": " + EXACT + "."));
+    }
+    return out;
   }
 
   function renderKPIs(perf, fb, W) {
     const el = $("kpis");
+    el.setAttribute("aria-label", "Summary of the last " + state.window);
     if (perf) {
       const lat = perf.latency || {};
-      const ap = perf.apdex || {};
       // Without requests the summary's ratios and percentiles are 0: show
       // them as absent rather than as perfect.
-      const some = perf.totalRequests > 0;
-      const d = (x) => (some ? fmt.dur(x) : "—");
       fill(
         el,
-        kpi("Requests", fmt.count(perf.totalRequests)),
-        kpi("Requests/s", num(perf.requestsPerSecond)),
-        kpi("Errors (5xx)", some ? fmt.pct(100 * (perf.errorRate || 0)) : "—", fmt.count(perf.errors) + " errors"),
-        kpi("p50", d(lat.p50Seconds)),
-        kpi("p95", d(lat.p95Seconds)),
-        kpi("p99", d(lat.p99Seconds)),
-        kpi("Apdex", ap.total > 0 ? num(ap.score) : "—", "T = " + fmt.dur(ap.thresholdSeconds) + (ap.estimated ? " (estimated)" : "")),
-        kpi("Slow requests", fmt.count(perf.slowRequests)),
+        kpis(
+          {
+            n: perf.totalRequests,
+            rps: perf.requestsPerSecond,
+            e: perf.errors,
+            errPct: 100 * (perf.errorRate || 0),
+            slow: perf.slowRequests,
+            p50: lat.p50Seconds,
+            p95: lat.p95Seconds,
+            p99: lat.p99Seconds,
+            apdex: perf.apdex || {},
+          },
+          W,
+        ),
       );
       return;
     }
@@ -667,16 +722,10 @@
       fill(el);
       return;
     }
-    const total = fb.total;
-    fill(
-      el,
-      kpi("Requests", fmt.count(total)),
-      kpi("Requests/s", isFinite(total) ? num(total / W) : "—"),
-      kpi("Errors (5xx)", total > 0 ? fmt.pct((100 * (fb.errors || 0)) / total) : "—"),
-      kpi("p50", fmt.dur(fb.p50)),
-      kpi("p95", fmt.dur(fb.p95)),
-      kpi("p99", fmt.dur(fb.p99)),
-    );
+    // The slow-request counter exists once a request was slow: without it
+    // (and with requests), none was.
+    const slow = isFinite(fb.slow) ? fb.slow : fb.total > 0 ? 0 : NaN;
+    fill(el, kpis({ n: fb.total, rps: fb.total / W, e: fb.errors, slow, p50: fb.p50, p95: fb.p95, p99: fb.p99 }, W));
   }
 
   function renderRoutes(perf, fb, W) {
@@ -700,15 +749,18 @@
       fill(el, nodata("No requests in the window."));
       return;
     }
+    const w = state.window;
     const cols = [
       { title: "Route", get: (r) => h("code", { text: r.route }) },
-      { title: "Requests", num: true, get: (r) => fmt.count(r.requests) },
-      { title: "Req/s", num: true, get: (r) => num(r.rate) },
-      { title: "Errors", num: true, get: (r) => fmt.pct(r.errPct) },
-      { title: "p95", num: true, get: (r) => fmt.dur(r.p95) },
+      { title: "Requests (" + w + ")", tip: "Requests of the route in the last " + w + ": " + EXACT + ".", num: true, get: (r) => fmt.count(r.requests) },
+      { title: "Req/s", tip: "Requests of the last " + w + " divided by its " + W + " s: a mean per-second rate.", num: true, get: (r) => num(r.rate) },
+      { title: "5xx (%)", tip: "Share of the route's requests of the last " + w + " answered 5xx (exact counts).", num: true, get: (r) => fmt.pct(r.errPct) },
+      { title: "p95", tip: "95th percentile latency of the route's requests of the last " + w + ": " + ESTIMATE + ".", num: true, get: (r) => fmt.dur(r.p95) },
     ];
-    if (rows.some((r) => r.mean !== undefined)) cols.splice(4, 0, { title: "Mean", num: true, get: (r) => fmt.dur(r.mean) });
-    if (rows.some((r) => r.apdex !== undefined)) cols.push({ title: "Apdex", num: true, get: (r) => num(r.apdex) });
+    if (rows.some((r) => r.mean !== undefined)) {
+      cols.splice(4, 0, { title: "Mean", tip: "Mean latency over the last " + w + ": total time over the number of requests.", num: true, get: (r) => fmt.dur(r.mean) });
+    }
+    if (rows.some((r) => r.apdex !== undefined)) cols.push({ title: "Apdex", tip: "Apdex score (0–1) over the last " + w + ".", num: true, get: (r) => num(r.apdex) });
     fill(el, table(cols, rows));
   }
 
@@ -732,7 +784,7 @@
           { title: "Route", get: (r) => h("code", { text: String(r.route) }) },
           { title: "Status", get: (r) => String(r.status) },
           { title: "Error type", get: (r) => String(r.type || "") },
-          { title: "Count", num: true, get: (r) => fmt.count(r.count) },
+          { title: "Errors (" + state.window + ")", tip: "5xx answers in the last " + state.window + ": " + EXACT + ".", num: true, get: (r) => fmt.count(r.count) },
         ],
         rows,
       ),
@@ -749,7 +801,8 @@
     const errors = [];
     const W = windowSeconds();
     const step = W / 60;
-    const r = Math.max(60, 4 * step) + "s";
+    const rs = Math.max(60, 4 * step); // the range of the charts' rates
+    const r = rs + "s";
     const end = Math.floor(serverNow() / 1000);
     const rg = { start: end - W, end, step };
     const Wd = W + "s";
@@ -764,7 +817,8 @@
         throw e;
       });
     const C = HTTP + "_count";
-    const B = HTTP + "_bucket";
+    const N = HTTP; // the native histogram: no suffix
+    const win = (sel, by) => windowDelta(sel, by, Wd); // exact counts of the window
     const E5 = 'http_response_status_code=~"5.."';
 
     // Round one: everything that depends on nothing. Queries of one
@@ -788,7 +842,7 @@
               }),
             ),
       system: state.systemAt && Date.now() - state.systemAt < 60000 ? Promise.resolve(undefined) : guard("system", ok404(api("api/system"))),
-      top: guard("top routes", query("topk(" + TOP_ROUTES + ", sum by (http_route) (increase(" + C + "[" + Wd + "])) > 0)")),
+      top: guard("top routes", query("topk(" + TOP_ROUTES + ", " + win(C, "http_route") + " > 0)")),
       names: state.service && state.nsFixed ? Promise.resolve(undefined) : guard("names", query(namesQuery())),
       traffic: guard(
         "traffic",
@@ -796,7 +850,7 @@
           union({
             rps: "sum(rate(" + C + "[" + r + "]))",
             err: "100 * (sum(rate(" + C + "{" + E5 + "}[" + r + "])) or 0 * sum(rate(" + C + "[" + r + "]))) / sum(rate(" + C + "[" + r + "]))",
-            p95: "histogram_quantile(0.95, sum by (le) (rate(" + B + "[" + r + "])))",
+            p95: "histogram_quantile(0.95, sum(rate(" + N + "[" + r + "])))",
           }),
           rg,
         ),
@@ -808,6 +862,7 @@
             go: "sum(go_memory_used_bytes)",
             rss: "sum(process_memory_usage_bytes)",
             gor: "sum(go_goroutine_count)",
+            // The runtime's own buckets: this histogram has no native form.
             sched: "histogram_quantile(0.99, sum by (le) (rate(go_schedule_duration_seconds_bucket[" + r + "])))",
             cpu: "sum(rate(process_cpu_time_seconds_total[" + r + "]))",
             gc: "100 * sum(rate(go_memory_gc_pause_time_seconds_total[" + r + "]))",
@@ -818,13 +873,14 @@
     };
     if (state.perf !== "available") {
       // Without the performance summary its numbers come from PromQL.
-      const hq = (q) => "histogram_quantile(" + q + ", sum by (le) (increase(" + B + "[" + Wd + "])))";
+      const hq = (q) => "histogram_quantile(" + q + ", " + win(N, "") + ")";
       jobs.kpis = guard(
         "summary",
         query(
           union({
-            total: "sum(increase(" + C + "[" + Wd + "]))",
-            errors: "sum(increase(" + C + "{" + E5 + "}[" + Wd + "]))",
+            total: win(C, ""),
+            errors: win(C + "{" + E5 + "}", ""),
+            slow: win("vitals_http_server_slow_requests_total", ""),
             p50: hq(0.5),
             p95: hq(0.95),
             p99: hq(0.99),
@@ -833,7 +889,7 @@
       );
       jobs.topErrors = guard(
         "top errors",
-        query("topk(" + TOP_ROUTES + ", sum by (http_route, http_response_status_code, error_type) (increase(" + C + "{" + E5 + "}[" + Wd + "])) > 0)"),
+        query("topk(" + TOP_ROUTES + ", " + win(C + "{" + E5 + "}", "http_route, http_response_status_code, error_type") + " > 0)"),
       );
     }
     const got = await settle(jobs);
@@ -871,7 +927,7 @@
             revenue: "60 * sum by (currency) (rate(" + ns + "_revenue_total[" + r + "]))",
             regs: "60 * sum(rate(" + ns + "_registrations_total[" + r + "]))",
             cache: "100 * sum(rate(" + ns + '_cache_operations_total{cache_result="hit"}[' + r + "])) / sum(rate(" + ns + '_cache_operations_total{cache_result=~"hit|miss"}[' + r + "]))",
-            db: "histogram_quantile(0.95, sum by (le) (rate(db_client_operation_duration_seconds_bucket[" + r + "])))",
+            db: "histogram_quantile(0.95, sum(rate(db_client_operation_duration_seconds[" + r + "])))",
           }),
           rg,
         ),
@@ -880,10 +936,10 @@
         "business",
         query(
           union({
-            revenue: "sum by (currency) (increase(" + ns + "_revenue_total[" + Wd + "]))",
-            orders: "sum by (currency) (increase(" + ns + "_orders_placed_total[" + Wd + "]))",
-            hits: "sum by (cache_name) (increase(" + ns + '_cache_operations_total{cache_result="hit"}[' + Wd + "]))",
-            lookups: "sum by (cache_name) (increase(" + ns + '_cache_operations_total{cache_result=~"hit|miss"}[' + Wd + "]))",
+            revenue: win(ns + "_revenue_total", "currency"),
+            orders: win(ns + "_orders_placed_total", "currency"),
+            hits: win(ns + '_cache_operations_total{cache_result="hit"}', "cache_name"),
+            lookups: win(ns + '_cache_operations_total{cache_result=~"hit|miss"}', "cache_name"),
           }),
         ),
       ),
@@ -898,7 +954,7 @@
           union({
             rps: all,
             err: "100 * (sum by (http_route) (rate(" + C + "{" + sel + "," + E5 + "}[" + r + "])) or 0 * " + all + ") / " + all,
-            p95: "histogram_quantile(0.95, sum by (http_route, le) (rate(" + B + "{" + sel + "}[" + r + "])))",
+            p95: "histogram_quantile(0.95, sum by (http_route) (rate(" + N + "{" + sel + "}[" + r + "])))",
           }),
           rg,
         ),
@@ -908,8 +964,8 @@
           "routes",
           query(
             union({
-              errors: "sum by (http_route) (increase(" + C + "{" + sel + "," + E5 + "}[" + Wd + "]))",
-              p95: "histogram_quantile(0.95, sum by (http_route, le) (increase(" + B + "{" + sel + "}[" + Wd + "])))",
+              errors: win(C + "{" + sel + "," + E5 + "}", "http_route"),
+              p95: "histogram_quantile(0.95, " + win(N + "{" + sel + "}", "http_route") + ")",
             }),
           ),
         );
@@ -919,6 +975,13 @@
 
     // Traffic.
     fill($("traffic-window"), "· last " + state.window);
+    for (const e of document.querySelectorAll(".win")) e.textContent = "last " + state.window;
+    // What a chart's point is: a rate over the last rs seconds, or a
+    // percentile of the requests of those seconds.
+    const over = " over the " + rs / 60 + " min before each point";
+    const perSec = (what) => ({ tip: what + ", per second: a rate" + over + "." });
+    const ratio = (what) => ({ tip: what + over + "." });
+    const pctl = (what, extra) => Object.assign({ tip: what + over + ": " + ESTIMATE + "." }, extra);
     let kfb;
     if (got.kpis) {
       kfb = {};
@@ -930,15 +993,15 @@
     const byRoute = (k) => series(rt[k], (m) => String(m.http_route || "")).sort((a, b) => routes.indexOf(a.name) - routes.indexOf(b.name));
     fill(
       $("traffic-charts"),
-      chart("Requests/s", series(tr.rps), rg, num),
-      chart("Errors (5xx)", series(tr.err), rg, fmt.pct),
-      chart("Latency p95", series(tr.p95), rg, fmt.dur),
+      chart("Requests/s", series(tr.rps), rg, num, perSec("Requests answered")),
+      chart("5xx errors (% of requests)", series(tr.err), rg, fmt.pct, ratio("Share of the requests answered 5xx")),
+      chart("Latency p95 (±4.4 %)", series(tr.p95), rg, fmt.dur, pctl("95th percentile latency of the requests")),
     );
     fill(
       $("route-charts"),
-      chart("Requests/s by route", byRoute("rps"), rg, num, { legend: true }),
-      chart("Errors by route", byRoute("err"), rg, fmt.pct, { legend: true }),
-      chart("p95 by route", byRoute("p95"), rg, fmt.dur, { legend: true }),
+      chart("Requests/s by route", byRoute("rps"), rg, num, Object.assign(perSec("Requests of each top route"), { legend: true })),
+      chart("5xx errors by route (%)", byRoute("err"), rg, fmt.pct, Object.assign(ratio("Share of each route's requests answered 5xx"), { legend: true })),
+      chart("p95 by route (±4.4 %)", byRoute("p95"), rg, fmt.dur, pctl("95th percentile latency of each route's requests", { legend: true })),
     );
     let routeFb;
     if (!perf && got.top) {
@@ -980,11 +1043,17 @@
     } else {
       fill(
         $("biz-charts"),
-        chart("Orders/min", series((bz.placed || []).concat(bz.rejected || []), (m) => m[PART]), rg, num, { legend: true }),
-        chart("Revenue/min by currency", series(bz.revenue, (m) => String(m.currency || "")), rg, num, { legend: true }),
-        chart("Registrations/min", series(bz.regs), rg, num),
-        chart("DB latency p95", series(bz.db), rg, fmt.dur),
-        chart("Cache hit ratio", series(bz.cache), rg, fmt.pct, { max: 100 }),
+        chart("Orders/min", series((bz.placed || []).concat(bz.rejected || []), (m) => m[PART]), rg, num, {
+          legend: true,
+          tip: "Orders placed and rejected, per minute: a rate" + over + ".",
+        }),
+        chart("Revenue/min by currency", series(bz.revenue, (m) => String(m.currency || "")), rg, num, {
+          legend: true,
+          tip: "Revenue in each currency's units, per minute: a rate" + over + ".",
+        }),
+        chart("Registrations/min", series(bz.regs), rg, num, { tip: "Registrations per minute: a rate" + over + "." }),
+        chart("DB latency p95 (±4.4 %)", series(bz.db), rg, fmt.dur, pctl("95th percentile of the database operations' duration")),
+        chart("Cache hit ratio (%)", series(bz.cache), rg, fmt.pct, Object.assign(ratio("Hits over lookups"), { max: 100 })),
       );
       renderBizTables(got2.bizN, ns);
     }
@@ -996,9 +1065,11 @@
       $("runtime-charts"),
       chart("Memory", mem, rg, fmt.bytes, { legend: true, bytes: true }),
       chart("Goroutines", series(ru.gor), rg, num),
-      chart("Scheduler latency p99", series(ru.sched), rg, fmt.dur),
-      chart("CPU (cores)", series(ru.cpu), rg, num),
-      chart("GC pauses (% of time)", series(ru.gc), rg, fmt.pct),
+      chart("Scheduler latency p99", series(ru.sched), rg, fmt.dur, {
+        tip: "99th percentile of the time goroutines waited to run" + over + ", from the Go runtime's own buckets (it has no native histogram): as coarse as they are.",
+      }),
+      chart("CPU (cores)", series(ru.cpu), rg, num, { tip: "CPU seconds per second (cores busy): a rate" + over + "." }),
+      chart("GC pauses (% of time)", series(ru.gc), rg, fmt.pct, ratio("Share of the time the program was stopped for GC")),
     );
     return errors;
   }
@@ -1018,6 +1089,29 @@
     return Object.entries(exprs)
       .map(([k, e]) => "label_replace(" + e + ', "' + PART + '", "' + k + '", "", "")')
       .join(" or ");
+  }
+
+  // windowDelta returns the PromQL of the exact change over the window w (a
+  // PromQL duration, "900s") of the cumulative series sel, summed by the
+  // labels by ("" sums everything into one sample):
+  //
+  //   (sum by (by) (sel) - (sum by (by) (sel offset w) or sum by (by) (sel) * 0))
+  //
+  // In-process counters start at zero and never reset, so this is the value
+  // at the last collection minus the value at the last collection at or
+  // before the window's start: an integer for a count, where increase()
+  // extrapolates to the window's edges ("3.2 requests") and misses what a
+  // series counted before its first sample. A group with no series at the
+  // start counts from zero. sel may be a counter or a native histogram (the
+  // difference is then a histogram, for histogram_quantile).
+  //
+  // The whole is in parentheses: it contains "or", which binds looser than
+  // any arithmetic or comparison around it ("100 * x / y", "x > 0"), and
+  // union joins its parts with "or" too.
+  function windowDelta(sel, by, w) {
+    const agg = by ? "sum by (" + by + ")" : "sum";
+    const end = agg + " (" + sel + ")";
+    return "(" + end + " - (" + agg + " (" + sel + " offset " + w + ") or " + end + " * 0))";
   }
 
   function parts(result) {
@@ -1061,6 +1155,7 @@
 
   function renderBizTables(result, ns) {
     if (!result) return;
+    const w = state.window;
     const p = parts(result);
     const orders = byLabel(p.orders, "currency");
     const rev = (p.revenue || [])
@@ -1074,9 +1169,9 @@
         ? table(
             [
               { title: "Currency", get: (x) => x.cur },
-              { title: "Revenue", num: true, get: (x) => fmt.money(x.rev) },
-              { title: "Orders", num: true, get: (x) => fmt.count(x.n) },
-              { title: "Average", num: true, get: (x) => (x.n > 0 ? fmt.money(x.rev / x.n) : "—") },
+              { title: "Revenue (" + w + ")", tip: "Revenue of the last " + w + ", exact: the counter now minus at the window's start.", num: true, get: (x) => fmt.money(x.rev) },
+              { title: "Orders (" + w + ")", tip: "Orders placed in the last " + w + ": " + EXACT + ".", num: true, get: (x) => fmt.count(x.n) },
+              { title: "Per order", tip: "Revenue over orders, last " + w + ".", num: true, get: (x) => (x.n > 0 ? fmt.money(x.rev / x.n) : "—") },
             ],
             rev,
           )
@@ -1096,9 +1191,9 @@
         ? table(
             [
               { title: "Cache", get: (x) => x.name },
-              { title: "Lookups", num: true, get: (x) => fmt.count(x.n) },
-              { title: "Hits", num: true, get: (x) => fmt.count(x.hits) },
-              { title: "Hit ratio", num: true, get: (x) => fmt.pct((100 * x.hits) / x.n) },
+              { title: "Lookups (" + w + ")", tip: "Cache lookups (hits and misses) in the last " + w + ": " + EXACT + ".", num: true, get: (x) => fmt.count(x.n) },
+              { title: "Hits (" + w + ")", tip: "Cache hits in the last " + w + ": " + EXACT + ".", num: true, get: (x) => fmt.count(x.hits) },
+              { title: "Hit ratio", tip: "Hits over lookups, last " + w + ".", num: true, get: (x) => fmt.pct((100 * x.hits) / x.n) },
             ],
             caches,
           )
