@@ -30,6 +30,7 @@ import (
 	"github.com/vitalsgo/vitals/alerting/slo"
 	"github.com/vitalsgo/vitals/bizmetrics"
 	"github.com/vitalsgo/vitals/exporter/memory"
+	"github.com/vitalsgo/vitals/instrument"
 	"github.com/vitalsgo/vitals/monitoring"
 )
 
@@ -44,6 +45,14 @@ func main() {
 
 // run serves the shop until ctx is done. ready, when not nil, is called with
 // the address once the server listens.
+// testHooks are set by tests only, before run: options for the HTTP
+// middleware (a scripted clock) and routes of their own. The binary leaves
+// them empty.
+var testHooks struct {
+	middleware []instrument.Option
+	routes     func(*http.ServeMux)
+}
+
 func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr string)) error {
 	fs := flag.NewFlagSet("shop", flag.ContinueOnError)
 	fs.SetOutput(stdout)
@@ -111,6 +120,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)
+	if testHooks.routes != nil {
+		testHooks.routes(mux)
+	}
 	if *adminToken != "" {
 		auth := monitoring.BearerToken(*adminToken)
 		mux.HandleFunc("POST /admin/fault", func(w http.ResponseWriter, r *http.Request) {
@@ -147,7 +159,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	fmt.Fprintf(stdout, "  GET  %s/monitoring/api/alerts\n", base)
 	fmt.Fprintf(stdout, "  GET  %s/livez  %s/readyz  %s/healthz\n", base, base, base)
 
-	srv := &http.Server{Handler: v.Middleware(mux), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: v.Middleware(mux, testHooks.middleware...), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {
