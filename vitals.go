@@ -109,7 +109,10 @@ func start(ctx context.Context, opts []Option) (_ *Vitals, err error) {
 	var mem *memory.Reader
 	if cfg.memory {
 		mem = memory.New(append([]memory.Option{memory.WithLogger(cfg.logger)}, cfg.memoryOpts...)...)
-		eopts = append(eopts, exporter.WithReader(mem.SDKReaders()...))
+		// /metrics serves the memory reader's aggregations rather than
+		// its own: one aggregation less per measurement.
+		eopts = append(eopts, exporter.WithReader(mem.SDKReaders()...),
+			exporter.WithPrometheusReaders(mem.ClassicReader(), mem.NativeReader()))
 	}
 	p, err := exporter.New(ctx, ec, eopts...)
 	if err != nil {

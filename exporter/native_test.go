@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/vitalsgo/vitals/internal/buckets"
 	"github.com/vitalsgo/vitals/internal/logtest"
+
+	"github.com/vitalsgo/vitals/exporter/memory"
 )
 
 // protobufAccept is the Accept header of a Prometheus that scrapes native
@@ -357,5 +360,60 @@ func TestNativeHistogramsFromEnvironment(t *testing.T) {
 	got := scrapeProtobuf(t, srv.URL)["lat_seconds"].GetMetric()[0].GetHistogram()
 	if got.Schema == nil || len(got.GetBucket()) == 0 || got.GetSampleCount() != 1 {
 		t.Errorf("lat_seconds = %v, want classic buckets and a native histogram of one sample", got)
+	}
+}
+
+// TestPrometheusReadersShared checks WithPrometheusReaders as vitals.Start
+// uses it: /metrics is served from the in-memory reader's readers (a
+// producer given to the memory reader only shows on /metrics), and shows
+// exactly what a provider with readers of its own shows, in every format,
+// with the native histograms in protobuf when asked for, while the memory
+// reader keeps collecting from the same readers.
+func TestPrometheusReadersShared(t *testing.T) {
+	for _, exp := range []bool{false, true} {
+		t.Run(fmt.Sprintf("exponential=%v", exp), func(t *testing.T) {
+			id := attribute.String(string(semconv.ServiceInstanceIDKey), "instance-1")
+			cfg := Config{ServiceName: "shop", ExponentialHistograms: exp, ResourceAttributes: []attribute.KeyValue{id}}
+			mem := memory.New(memory.WithProducer(&fakeProducer{}))
+			shared := newTestProvider(t, cfg, WithReader(mem.SDKReaders()...),
+				WithPrometheusReaders(mem.ClassicReader(), mem.NativeReader()))
+			own := newTestProvider(t, cfg, WithProducer(&fakeProducer{}))
+			recordHTTPLike(t, shared)
+			recordHTTPLike(t, own)
+			if err := mem.Collect(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			sharedSrv := httptest.NewServer(shared.PrometheusHandler())
+			defer sharedSrv.Close()
+			ownSrv := httptest.NewServer(own.PrometheusHandler())
+			defer ownSrv.Close()
+			for _, accept := range []string{"", "application/openmetrics-text;version=1.0.0"} {
+				got, _ := fetch(t, sharedSrv.URL, accept)
+				want, _ := fetch(t, ownSrv.URL, accept)
+				if withoutTargetInfo(got) != withoutTargetInfo(want) {
+					t.Errorf("Accept %q: shared readers serve\n%s\nwant\n%s", accept, got, want)
+				}
+				if !strings.Contains(got, "produced_items") {
+					t.Errorf("Accept %q: the memory reader's producer is not on /metrics: not served from its reader", accept)
+				}
+			}
+			h := scrapeProtobuf(t, sharedSrv.URL)["http_server_request_duration_seconds"]
+			if h == nil {
+				t.Fatal("no request duration in protobuf")
+			}
+			for _, m := range h.GetMetric() {
+				native := m.GetHistogram().Schema != nil
+				if native != exp {
+					t.Errorf("protobuf series %v: native %v, want %v", m.GetLabel(), native, exp)
+				}
+			}
+			res, err := mem.Query(t.Context(), `sum(http_server_request_duration_seconds_count)`, mem.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v, err := res.Vector(); err != nil || len(v) != 1 || v[0].F != 270 {
+				t.Errorf("the memory reader's count: %v %v, want 270", res.Value, err)
+			}
+		})
 	}
 }

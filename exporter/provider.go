@@ -50,11 +50,12 @@ type Option interface {
 }
 
 type options struct {
-	logger    *slog.Logger
-	readers   []sdkmetric.Reader
-	views     []sdkmetric.View
-	producers []sdkmetric.Producer
-	clock     clock.Clock
+	logger                  *slog.Logger
+	readers                 []sdkmetric.Reader
+	views                   []sdkmetric.View
+	producers               []sdkmetric.Producer
+	clock                   clock.Clock
+	promClassic, promNative sdkmetric.Reader
 }
 
 type optionFunc func(options) options
@@ -78,6 +79,25 @@ func WithLogger(l *slog.Logger) Option {
 func WithReader(rs ...sdkmetric.Reader) Option {
 	return optionFunc(func(o options) options {
 		o.readers = append(o.readers, rs...)
+		return o
+	})
+}
+
+// WithPrometheusReaders makes /metrics serve what classic and native
+// collect instead of readers of its own: classic aggregates every
+// instrument with the default aggregations (explicit bucket histograms),
+// native aggregates histograms only, as buckets.Exponential() (read only
+// with Config.ExponentialHistograms). The caller registers them with
+// WithReader, native first, and gives them the producers. vitals.Start
+// passes the in-memory reader's (memory.Reader.ClassicReader and
+// NativeReader), which hold the same aggregations: sharing them saves
+// /metrics' own aggregation of every synchronous measurement. A nil classic
+// is ignored. By default, /metrics has readers of its own.
+func WithPrometheusReaders(classic, native sdkmetric.Reader) Option {
+	return optionFunc(func(o options) options {
+		if classic != nil {
+			o.promClassic, o.promNative = classic, native
+		}
 		return o
 	})
 }
@@ -197,6 +217,15 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 	for _, kind := range cfg.readers() {
 		switch kind {
 		case KindPrometheus:
+			if o.promClassic != nil {
+				// Readers the caller registers (WithPrometheusReaders).
+				var native sdkmetric.Reader
+				if cfg.ExponentialHistograms {
+					native = o.promNative
+				}
+				p.prom = newPrometheusHandler(resourceReader{o.promClassic, res}, native, p.errs, &p.closing)
+				continue
+			}
 			// /metrics keeps classic histograms; with ExponentialHistograms
 			// a second reader adds their native form (newPrometheusHandler).
 			mOpts := []sdkmetric.ManualReaderOption{sdkmetric.WithAggregationSelector(sdkmetric.DefaultAggregationSelector)}

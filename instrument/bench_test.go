@@ -41,8 +41,11 @@ func benchHandlersOf(tb testing.TB, handler http.HandlerFunc) []benchHandler {
 	mux.HandleFunc("GET /orders/{id}", handler)
 
 	p := mwProvider(tb) // one Prometheus reader
+	// As vitals.Start builds it: /metrics shares the memory reader's
+	// aggregations, which add native histograms.
 	mem := memory.New()
-	pm, err := exporter.New(context.Background(), exporter.Config{}, exporter.WithReader(mem.SDKReaders()...))
+	pm, err := exporter.New(context.Background(), exporter.Config{}, exporter.WithReader(mem.SDKReaders()...),
+		exporter.WithPrometheusReaders(mem.ClassicReader(), mem.NativeReader()))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -107,21 +107,32 @@ func New(opts ...Option) *Reader {
 	return r
 }
 
-// SDKReaders returns the readers to register with the MeterProvider
-// (sdkmetric.WithReader for each, or exporter.WithReader): one that
-// aggregates every instrument as /metrics does (histograms with explicit
-// buckets, the _bucket series portable rules read) and one that aggregates
-// histograms only, as base-2 exponential histograms kept as Prometheus
-// native histograms (accurate percentiles at any latency). Both use
-// cumulative temporality, as Prometheus does.
+// SDKReaders returns the readers to register with the MeterProvider, in
+// this order (sdkmetric.WithReader for each, or exporter.WithReader): the
+// NativeReader, then the ClassicReader. Both use cumulative temporality, as
+// Prometheus does. The SDK records a measurement into its readers in the
+// order they were registered and Collect reads the classic one first, so a
+// measurement a collection sees in the classic series is in the native
+// histogram too.
 func (r *Reader) SDKReaders() []sdkmetric.Reader {
-	return []sdkmetric.Reader{r.manual, r.native}
+	return []sdkmetric.Reader{r.native, r.manual}
 }
 
+// ClassicReader returns the reader that aggregates every instrument as
+// /metrics does, histograms with explicit buckets (the _bucket series that
+// portable rules read). exporter.WithPrometheusReaders can serve /metrics
+// from it, so that a measurement is aggregated once for both.
+func (r *Reader) ClassicReader() sdkmetric.Reader { return r.manual }
+
+// NativeReader returns the reader that aggregates histograms only, as
+// base-2 exponential histograms kept as Prometheus native histograms
+// (percentiles within 4.4 % at any latency).
+func (r *Reader) NativeReader() sdkmetric.Reader { return r.native }
+
 // MeterProviderOptions returns sdkmetric.WithReader for each of
-// SDKReaders, to pass to sdkmetric.NewMeterProvider.
+// SDKReaders, in order, to pass to sdkmetric.NewMeterProvider.
 func (r *Reader) MeterProviderOptions() []sdkmetric.Option {
-	return []sdkmetric.Option{sdkmetric.WithReader(r.manual), sdkmetric.WithReader(r.native)}
+	return []sdkmetric.Option{sdkmetric.WithReader(r.native), sdkmetric.WithReader(r.manual)}
 }
 
 // nativeSelector aggregates histograms as base-2 exponential histograms
