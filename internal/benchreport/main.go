@@ -49,6 +49,7 @@ var suites = []suite{
 	{pkg: "./internal/promconv/", bench: "^BenchmarkScrape$"},
 	{pkg: "./exporter/memory/", bench: "."},
 	{pkg: "./alerting/", bench: "^BenchmarkEval$"},
+	{pkg: "./performance/", bench: "^BenchmarkSummarize$"},
 	// A p99 over 3 s moves by about 10 % from run to run, the size of the
 	// target: the median of 7 runs.
 	{pkg: "./", bench: "^BenchmarkCollectorFault$", args: []string{"-benchtime", "3s"}, minCount: 7},
