@@ -1,6 +1,8 @@
 package vitals
 
 import (
+	"time"
+
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,6 +47,8 @@ type config struct {
 	externalURL    string
 	defaultRules   bool
 	countOwn       bool
+	stateDir       string
+	stateInterval  time.Duration
 }
 
 func newConfig(opts []Option) config {
@@ -74,6 +78,7 @@ func (c config) validate() error {
 		{"WithAlertRoutes", len(c.alertRoutes) > 0},
 		{"WithSLOs", len(c.slos) > 0},
 		{"WithMemory", len(c.memoryOpts) > 0},
+		{"WithStateDir", c.stateDir != ""},
 	} {
 		if o.set {
 			errs = append(errs, fmt.Errorf("%s has no effect with WithoutMemory: rules, alerts and SLOs are evaluated over the in-memory reader", o.name))

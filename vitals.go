@@ -26,6 +26,7 @@ import (
 	"github.com/vitalsgo/vitals/instrument"
 	"github.com/vitalsgo/vitals/internal/lifecycle"
 	"github.com/vitalsgo/vitals/internal/ratelog"
+	"github.com/vitalsgo/vitals/internal/statefile"
 	"github.com/vitalsgo/vitals/monitoring"
 )
 
@@ -55,6 +56,8 @@ type Vitals struct {
 
 	stopMemory context.CancelFunc
 	memoryDone chan struct{}
+
+	state *stateKeeper // nil without a state directory
 
 	shutdownOnce sync.Once
 }
@@ -143,14 +146,40 @@ func start(ctx context.Context, opts []Option) (_ *Vitals, err error) {
 		if err = mem.Instrument(p); err != nil {
 			return nil, err
 		}
+		if err = v.newAlerting(ctx, cfg); err != nil {
+			return nil, err
+		}
+		// The state directory: locked, then loaded before anything
+		// collects or evaluates.
+		var sd *statefile.Dir
+		if sd, err = openState(cfg); err != nil {
+			return nil, err
+		}
+		if sd != nil {
+			if v.state, err = newStateKeeper(sd, mem, v.alerts, cfg.logger, p); err != nil {
+				_ = sd.Close()
+				return nil, err
+			}
+			v.state.load(ctx)
+		}
 		runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		v.stopMemory, v.memoryDone = cancel, make(chan struct{})
 		go func() {
 			defer close(v.memoryDone)
 			_ = mem.Run(runCtx)
 		}()
-		if err = v.startAlerting(ctx, cfg); err != nil {
-			return nil, err
+		v.runAlerting()
+		if v.state != nil {
+			every := cfg.stateInterval
+			if every <= 0 {
+				every = DefaultStateInterval
+			}
+			sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+			v.state.stop, v.state.done = cancel, make(chan struct{})
+			go func() {
+				defer close(v.state.done)
+				v.state.run(sctx, every)
+			}()
 		}
 	}
 	if cfg.global {
@@ -181,8 +210,9 @@ func (v *Vitals) Middleware(next http.Handler, opts ...instrument.Option) http.H
 // in-memory reader).
 func (v *Vitals) Alerts() *alerting.Engine { return v.alerts }
 
-// startAlerting loads the rules and starts the engine's loop.
-func (v *Vitals) startAlerting(ctx context.Context, cfg config) error {
+// newAlerting loads the rules and builds the engine; runAlerting starts its
+// loop.
+func (v *Vitals) newAlerting(ctx context.Context, cfg config) error {
 	groups, err := ruleGroups(cfg)
 	if err != nil {
 		return err
@@ -207,13 +237,18 @@ func (v *Vitals) startAlerting(ctx context.Context, cfg config) error {
 		return err
 	}
 	v.notifyQueues = queues
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	v.alerts, v.stopAlerts, v.alertsDone = eng, cancel, make(chan struct{})
+	v.alerts = eng
+	return nil
+}
+
+// runAlerting starts the engine's loop.
+func (v *Vitals) runAlerting() {
+	runCtx, cancel := context.WithCancel(context.Background())
+	v.stopAlerts, v.alertsDone = cancel, make(chan struct{})
 	go func() {
 		defer close(v.alertsDone)
-		_ = eng.Run(runCtx)
+		_ = v.alerts.Run(runCtx)
 	}()
-	return nil
 }
 
 // Biz returns the business metrics: orders and revenue, registrations,
@@ -296,7 +331,7 @@ func (v *Vitals) Shutdown(ctx context.Context) error {
 	err := ErrShutdown
 	v.shutdownOnce.Do(func() {
 		var errs []error
-		if v.alerts != nil {
+		if v.alerts != nil && v.stopAlerts != nil {
 			v.stopAlerts()
 			select {
 			case <-v.alertsDone:
@@ -319,6 +354,10 @@ func (v *Vitals) Shutdown(ctx context.Context) error {
 			case <-v.memoryDone:
 			case <-ctx.Done():
 			}
+		}
+		if v.state != nil {
+			// The last save, after the engine and the reader stopped.
+			errs = append(errs, v.state.shutdown(ctx))
 		}
 		errs = append(errs, v.provider.Shutdown(ctx))
 		if err = errors.Join(errs...); err != nil {

@@ -45,6 +45,16 @@
 // retries, stays bounded, and never lets a slow or failing receiver block
 // evaluation. Without routes, nothing is sent.
 //
+// # Restarts
+//
+// SaveState writes what must survive a restart (silences, manual
+// resolutions, pending, firing and recently resolved alerts, the history
+// that History returns, and the notification log); LoadState restores it
+// into a new engine before its first evaluation, restoring the 'for' state
+// of alerts as Prometheus does (WithOutageTolerance, WithForGracePeriod),
+// so that an alert firing before the restart is the same alert after it,
+// and is not notified again before its repeat interval.
+//
 // # Concurrency
 //
 // An Engine is safe for concurrent use. Shutdown stops evaluation; the

@@ -55,6 +55,11 @@ type config struct {
 	routes      []Route
 	externalURL string
 	onDispatch  func(now time.Time, batch []Alert) // for tests
+	// Restarts (state.go, history.go).
+	outageTolerance  time.Duration
+	forGracePeriod   time.Duration
+	historyRetention time.Duration
+	historyMax       int
 }
 
 type optionFunc func(config) config
@@ -126,9 +131,23 @@ type Engine struct {
 	metrics    *engineMetrics
 
 	evalMu   sync.Mutex // one evaluation at a time
-	mu       sync.Mutex // guards the alert state and the routes' aggregation groups
+	mu       sync.Mutex // guards the alert state, the history and the routes' aggregation groups
 	shutdown atomic.Bool
+
+	// history of resolved alerts and firing counts; guarded by mu.
+	history *history
+	// rulesByName indexes the alerting rules by group and alert name, in
+	// group order (several rules of a group may share an alert name).
+	rulesByName map[ruleName][]*ruleState
+	// lastEval is the time of the last Eval; guarded by mu.
+	lastEval time.Time
+	// evaluated is set by the first Eval, loaded by LoadState: LoadState
+	// must come before the first evaluation, once. Guarded by evalMu.
+	evaluated, loaded bool
 }
+
+// ruleName names an alerting rule: its group and alert name.
+type ruleName struct{ group, alert string }
 
 type groupState struct {
 	Group
@@ -164,13 +183,19 @@ type instance struct {
 	resolvedAt      time.Time
 	keepFiringSince time.Time
 	manual          string // reason of a manual resolution, or ""
+	// seenAt is the last evaluation at which the instance was active
+	// (returned by the query, or kept firing): where Prometheus' last
+	// ALERTS_FOR_STATE sample would be, the "down at" of a restart.
+	seenAt time.Time
 }
 
 // New validates groups and builds an engine over q. Recording rules need q
 // to also offer NewAppender (as memory.Reader does). Any invalid rule fails
 // New, naming it; nothing is half-loaded.
 func New(q Store, groups []Group, opts ...Option) (*Engine, error) {
-	cfg := config{clock: clock.System{}, logger: slog.Default()}
+	cfg := config{clock: clock.System{}, logger: slog.Default(),
+		outageTolerance: DefaultOutageTolerance, forGracePeriod: DefaultForGracePeriod,
+		historyRetention: DefaultHistoryRetention, historyMax: DefaultHistoryMax}
 	for _, o := range opts {
 		cfg = o.apply(cfg)
 	}
@@ -178,6 +203,7 @@ func New(q Store, groups []Group, opts ...Option) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{q: q, cfg: cfg, silences: NewSilences(cfg.clock),
+		history: newHistory(cfg.historyRetention, cfg.historyMax), rulesByName: map[ruleName][]*ruleState{},
 		errs:       ratelog.New(cfg.logger, "vitals: rule evaluation failed", 0, cfg.clock),
 		notifyErrs: ratelog.New(cfg.logger, "vitals: notification failed", 0, cfg.clock)}
 	if cfg.externalURL != "" {
@@ -193,10 +219,16 @@ func New(q Store, groups []Group, opts ...Option) (*Engine, error) {
 			g.Interval = DefaultInterval
 		}
 		gs := &groupState{Group: g, next: now}
-		for _, r := range g.Rules {
+		for i, r := range g.Rules {
 			rs := &ruleState{Rule: r, group: g.Name, instances: map[uint64]*instance{}}
 			if r.Record != "" {
-				rs.appender = q.NewAppenderWithRetention(g.Interval, g.Retention)
+				// Named by group, position and series name, so that a
+				// restart gives the rule its history back.
+				rs.appender = q.NewNamedAppender(fmt.Sprintf("rules/%s/%d/%s", g.Name, i, r.Record), g.Interval, g.Retention)
+			}
+			if r.Alert != "" {
+				k := ruleName{g.Name, r.Alert}
+				e.rulesByName[k] = append(e.rulesByName[k], rs)
 			}
 			gs.rules = append(gs.rules, rs)
 		}
@@ -269,6 +301,10 @@ func (e *Engine) Eval(ctx context.Context, now time.Time) error {
 	}
 	e.evalMu.Lock()
 	defer e.evalMu.Unlock()
+	e.evaluated = true
+	e.mu.Lock()
+	e.lastEval = now
+	e.mu.Unlock()
 	var errs []error
 	for _, g := range e.groups {
 		e.mu.Lock()
@@ -381,8 +417,9 @@ func (e *Engine) updateAlerts(ctx context.Context, r *ruleState, vec memory.Vect
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for h, a := range seen {
+		a.seenAt = ts
 		if cur, ok := r.instances[h]; ok && cur.state != StateResolved {
-			cur.value, cur.annotations = a.value, a.annotations
+			cur.value, cur.annotations, cur.seenAt = a.value, a.annotations, ts
 			continue
 		}
 		r.instances[h] = a
@@ -400,16 +437,22 @@ func (e *Engine) updateAlerts(ctx context.Context, r *ruleState, vec memory.Vect
 				delete(r.instances, h)
 			}
 			if a.state != StateResolved && !keepFiring {
+				wasFiring := a.state == StateFiring
 				a.state, a.resolvedAt = StateResolved, ts
+				if wasFiring {
+					e.history.resolved(r, a)
+				}
 			}
 			if !keepFiring {
 				continue
 			}
+			a.seenAt = ts
 		} else {
 			a.keepFiringSince = time.Time{}
 		}
 		if a.state == StatePending && ts.Sub(a.activeAt) >= r.For {
 			a.state, a.firedAt = StateFiring, ts
+			e.history.fired(r, a)
 		}
 	}
 	return nil

@@ -190,6 +190,15 @@ func (e *Engine) due(now time.Time) []notification {
 					delete(ag.sentAt, id)
 				}
 			}
+			for id := range ag.sentAt {
+				// Only after LoadState: the notification log restored an
+				// alert that is not back (pending again, silenced, gone).
+				// Like one that leaves a group, it is forgotten, and sent
+				// again as new if it fires again.
+				if _, ok := ag.alerts[id]; !ok {
+					delete(ag.sentAt, id)
+				}
+			}
 			if now.Before(ag.nextFlush) {
 				continue
 			}
@@ -214,7 +223,9 @@ func (e *Engine) flush(rs *routeState, ag *aggrGroup, now time.Time) (notificati
 		switch al.State {
 		case StateFiring:
 			firing = true
-			if ag.sentAt[id].IsZero() {
+			// Not sent, or sent for an earlier firing (after LoadState: one
+			// resolved for the outage that fired again at once).
+			if sent := ag.sentAt[id]; sent.IsZero() || al.StartsAt.After(sent) {
 				changed = true
 			}
 			batch = append(batch, al)

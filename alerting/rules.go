@@ -26,9 +26,10 @@ const DefaultInterval = 15 * time.Second
 // (*memory.Reader) is one.
 type Store interface {
 	memory.Querier
-	// NewAppenderWithRetention returns an appender of samples that arrive
-	// every interval, kept for retention (0: the store's own).
-	NewAppenderWithRetention(interval, retention time.Duration) *memory.Appender
+	// NewNamedAppender returns an appender of samples that arrive every
+	// interval, kept for retention (0: the store's own). Its name
+	// identifies its series across a restart (memory.Reader.Snapshot).
+	NewNamedAppender(name string, interval, retention time.Duration) *memory.Appender
 }
 
 var _ Store = (*memory.Reader)(nil)

@@ -270,6 +270,10 @@ func (s Silence) State(now time.Time) SilenceState {
 type silenceEntry struct {
 	Silence
 	matchers []*labels.Matcher
+	// createdAt is when Add created the silence (under its ID); updatedAt
+	// when Add or Expire last changed it. Both are saved and restored with
+	// the engine's state (Engine.SaveState).
+	createdAt, updatedAt time.Time
 }
 
 // Silences holds silences. It is safe for concurrent use.
@@ -305,18 +309,7 @@ func NewSilences(clk clock.Clock) *Silences {
 // matchers or text are invalid is refused before its ID is looked up.
 func (s *Silences) Add(sil Silence) (string, error) {
 	sil.Matchers = slices.Clone(sil.Matchers) // the caller's to change
-	var errs []string
-	if len(sil.Matchers) == 0 {
-		errs = append(errs, "at least one matcher is required")
-	}
-	ms, err := compileAll(sil.Matchers)
-	if err != nil {
-		errs = append(errs, err.Error())
-	} else if len(ms) > 0 && !slices.ContainsFunc(ms, func(m *labels.Matcher) bool { return !m.Matches("") }) {
-		errs = append(errs, "at least one matcher must not match the empty string")
-	}
-	errs = append(errs, checkText("createdBy", sil.CreatedBy, "MaxSilenceCreatedByLength", MaxSilenceCreatedByLength)...)
-	errs = append(errs, checkText("comment", sil.Comment, "MaxSilenceCommentLength", MaxSilenceCommentLength)...)
+	ms, errs := checkSilence(sil)
 	if len(errs) > 0 {
 		return "", invalidSilence(errs)
 	}
@@ -348,6 +341,7 @@ func (s *Silences) Add(sil Silence) (string, error) {
 	}
 	if prev != nil && canUpdate(prev, sil, now) {
 		prev.Silence = sil
+		prev.updatedAt = now
 		return sil.ID, nil
 	}
 	if prev != nil && sil.StartsAt.Before(now) {
@@ -368,6 +362,7 @@ func (s *Silences) Add(sil Silence) (string, error) {
 	}
 	if prevLive {
 		expire(prev, now)
+		prev.updatedAt = now
 		expired = append(expired, prev)
 	}
 	if over := len(s.m) + 1 - MaxSilences; over > 0 {
@@ -379,8 +374,27 @@ func (s *Silences) Add(sil Silence) (string, error) {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	sil.ID = hex.EncodeToString(b[:])
-	s.m[sil.ID] = &silenceEntry{Silence: sil, matchers: ms}
+	s.m[sil.ID] = &silenceEntry{Silence: sil, matchers: ms, createdAt: now, updatedAt: now}
 	return sil.ID, nil
+}
+
+// checkSilence checks what Add checks of a silence whatever the time: its
+// matchers, compiled, and its text. It returns the compiled matchers and
+// what is wrong.
+func checkSilence(sil Silence) ([]*labels.Matcher, []string) {
+	var errs []string
+	if len(sil.Matchers) == 0 {
+		errs = append(errs, "at least one matcher is required")
+	}
+	ms, err := compileAll(sil.Matchers)
+	if err != nil {
+		errs = append(errs, err.Error())
+	} else if len(ms) > 0 && !slices.ContainsFunc(ms, func(m *labels.Matcher) bool { return !m.Matches("") }) {
+		errs = append(errs, "at least one matcher must not match the empty string")
+	}
+	errs = append(errs, checkText("createdBy", sil.CreatedBy, "MaxSilenceCreatedByLength", MaxSilenceCreatedByLength)...)
+	errs = append(errs, checkText("comment", sil.Comment, "MaxSilenceCommentLength", MaxSilenceCommentLength)...)
+	return ms, errs
 }
 
 func invalidSilence(errs []string) error {
@@ -432,6 +446,7 @@ func (s *Silences) Expire(id string) error {
 		return fmt.Errorf("%w: %q", ErrSilenceExpired, id)
 	}
 	expire(e, now)
+	e.updatedAt = now
 	return nil
 }
 
@@ -479,4 +494,106 @@ func (s *Silences) gc(now time.Time) {
 			delete(s.m, id)
 		}
 	}
+}
+
+// savedSilence is a silence as the engine's state saves it (SaveState).
+type savedSilence struct {
+	Silence
+	CreatedAt time.Time `json:"createdAt,omitzero"`
+	UpdatedAt time.Time `json:"updatedAt,omitzero"`
+}
+
+// maxSilenceIDLength bounds the ID of a restored silence (Add makes IDs of
+// 32 hexadecimal digits).
+const maxSilenceIDLength = 128
+
+// snapshot returns every silence still held at now (expired ones within
+// SilenceRetention included), oldest first.
+func (s *Silences) snapshot() []savedSilence {
+	now := s.clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gc(now)
+	out := make([]savedSilence, 0, len(s.m))
+	for _, e := range s.m {
+		sil := e.Silence
+		sil.Matchers = slices.Clone(sil.Matchers)
+		out = append(out, savedSilence{Silence: sil, CreatedAt: e.createdAt, UpdatedAt: e.updatedAt})
+	}
+	slices.SortFunc(out, func(a, b savedSilence) int {
+		if c := a.StartsAt.Compare(b.StartsAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+// restore adds saved silences, with their IDs and times, to those held:
+// each is checked as Add checks one, except that it may have ended (an
+// expired silence is kept until SilenceRetention after its end, then
+// dropped without error, as gc would). A silence that fails a check, has an
+// ID already held, or would bring the active and pending ones past
+// MaxSilences is skipped and reported in errs; expired ones give way,
+// oldest first, as in Add. It returns how many were restored.
+func (s *Silences) restore(list []savedSilence) (n int, errs []error) {
+	now := s.clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gc(now)
+	live := 0
+	for _, e := range s.m {
+		if e.State(now) != SilenceStateExpired {
+			live++
+		}
+	}
+	for i, sv := range list {
+		bad := func(msg string) {
+			errs = append(errs, fmt.Errorf("silence %d (%q): %s", i+1, sv.ID, msg))
+		}
+		sil := sv.Silence
+		ms, problems := checkSilence(sil)
+		switch {
+		case sil.ID == "" || len(sil.ID) > maxSilenceIDLength || !utf8.ValidString(sil.ID):
+			problems = append(problems, "bad or missing id")
+		case sil.StartsAt.IsZero() || sil.EndsAt.IsZero():
+			problems = append(problems, "startsAt and endsAt are required")
+		case sil.EndsAt.Before(sil.StartsAt):
+			problems = append(problems, "endsAt is before startsAt")
+		}
+		if len(problems) > 0 {
+			bad(strings.Join(problems, "; "))
+			continue
+		}
+		if now.Sub(sil.EndsAt) > SilenceRetention {
+			continue // past its retention: gc would drop it
+		}
+		if _, dup := s.m[sil.ID]; dup {
+			bad("a silence with this ID is already held")
+			continue
+		}
+		isLive := sil.State(now) != SilenceStateExpired
+		if isLive && live >= MaxSilences {
+			bad(fmt.Sprintf("%d silences are active or pending, the most allowed (MaxSilences)", live))
+			continue
+		}
+		if isLive {
+			live++
+		}
+		s.m[sil.ID] = &silenceEntry{Silence: sil, matchers: ms, createdAt: sv.CreatedAt, updatedAt: sv.UpdatedAt}
+		n++
+	}
+	if over := len(s.m) - MaxSilences; over > 0 {
+		var expired []*silenceEntry
+		for _, e := range s.m {
+			if e.State(now) == SilenceStateExpired {
+				expired = append(expired, e)
+			}
+		}
+		slices.SortFunc(expired, func(a, b *silenceEntry) int { return a.EndsAt.Compare(b.EndsAt) })
+		for _, e := range expired[:min(over, len(expired))] {
+			delete(s.m, e.ID)
+		}
+	}
+	return n, errs
 }

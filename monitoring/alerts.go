@@ -33,6 +33,14 @@ func (m *Handler) listAlerts(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, m.alertsReport())
 }
 
+// alertHistory answers the alert history: the firings that ended within
+// the engine's history retention, newest first, and how often each alert
+// fired (alerting.Engine.History). It survives restarts with a state
+// directory.
+func (m *Handler) alertHistory(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, m.alerts.History())
+}
+
 func (m *Handler) alertsReport() alertsReport {
 	alerts := m.alerts.Alerts()
 	rep := alertsReport{Alerts: alerts, Stats: alertStats{BySeverity: map[string]int{}, ByRule: map[string]int{}}}

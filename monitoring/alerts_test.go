@@ -58,6 +58,12 @@ func TestAlertsAPI(t *testing.T) {
 	if code, _ := jsonRequest(t, h, "POST", "/monitoring/api/alerts/"+id+"/resolve", "tok", `{"reason":"expected during the test"}`); code != http.StatusOK {
 		t.Errorf("resolve: %d", code)
 	}
+	// The history counts the firing.
+	var hist alerting.AlertHistory
+	code, body = jsonRequest(t, h, "GET", "/monitoring/api/alerts/history", "", "")
+	if err := json.Unmarshal([]byte(body), &hist); err != nil || code != 200 || len(hist.Fired) != 1 || hist.Fired[0].ID != id || hist.Fired[0].Count != 1 {
+		t.Errorf("history after the resolution: %d %s", code, body)
+	}
 
 	silence := `{"matchers":[{"name":"alertname","value":"AlwaysOn","isRegex":false,"isEqual":true}],"endsAt":"` +
 		time.Now().Add(time.Hour).UTC().Format(time.RFC3339) + `","createdBy":"ops","comment":"test"}`

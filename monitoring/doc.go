@@ -28,7 +28,7 @@
 //	GET|POST /monitoring/api/query_range   PromQL over a time range (Prometheus' /api/v1/query_range)
 //	GET /monitoring/api/performance        the performance summary (?window=15m)
 //	GET /monitoring/api/metrics            every series with its latest value (?match=selector)
-//	GET /monitoring/api/alerts, /rules, /silences, /slos
+//	GET /monitoring/api/alerts, /alerts/history, /rules, /silences, /slos
 //	POST /monitoring/api/alerts/{id}/resolve; POST, DELETE /monitoring/api/silences
 //
 // The query, performance and metrics routes exist only with a History, the

@@ -159,6 +159,7 @@ func (m *Handler) register(cfg Config) {
 	if m.alerts != nil {
 		m.handle("GET /monitoring/api/alerts", read(m.listAlerts))
 		m.handle("GET /monitoring/api/rules", read(m.listRules))
+		m.handle("GET /monitoring/api/alerts/history", read(m.alertHistory))
 		m.handle("POST /monitoring/api/alerts/{id}/resolve", m.requireAuth(m.resolveAlert))
 		m.handle("GET /monitoring/api/silences", read(m.listSilences))
 		m.handle("POST /monitoring/api/silences", m.requireAuth(m.createSilence))

@@ -212,7 +212,7 @@ func TestShopNumbersAreTrue(t *testing.T) {
 		}
 		return m[1]
 	}
-	if got := kpi("Requests"); got != strconv.Itoa(n/1000)+","+strconv.Itoa(n%1000+1000)[1:] {
+	if got := kpi("Requests"); got != strconv.Itoa(n/1000)+","+strconv.Itoa(n%1000 + 1000)[1:] {
 		t.Errorf("the page shows %q requests, want %d", got, n)
 	}
 	for _, p := range []struct {

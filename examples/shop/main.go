@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -62,7 +63,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	rules := fs.String("rules", "", "a Prometheus rule file to evaluate in-process beside the built-in default rules (empty: the defaults only)")
 	defaultRules := fs.Bool("default-rules", true, "evaluate the default alert rules built into Vitals")
 	adminToken := fs.String("admin-token", os.Getenv("SHOP_ADMIN_TOKEN"), "bearer token for the state-changing monitoring endpoints and /admin/fault (default $SHOP_ADMIN_TOKEN; empty disables them)")
-	dataDir := fs.String("data", "", "directory of the SQLite database (default: a temporary directory, removed at exit)")
+	dataDir := fs.String("data", "", "directory of the SQLite database and of Vitals' state (silences, alerts, metric history: kept across restarts); default: a temporary directory, removed at exit")
+	stateEvery := fs.Duration("state-every", 0, "how often Vitals saves its state in -data besides at exit (0: the library default, 1m)")
 	load := fs.Bool("load", false, "also generate traffic against the shop (realistic, with some 4xx, 5xx and slow requests)")
 	rate := fs.Float64("rate", 20, "requests per second of -load")
 	duration := fs.Duration("duration", 0, "how long -load runs (0: until interrupted)")
@@ -89,6 +91,10 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	}
 	if *adminToken != "" {
 		opts = append(opts, vitals.WithAdminToken(*adminToken))
+	}
+	if *dataDir != "" {
+		// What must survive a restart lives beside the database.
+		opts = append(opts, vitals.WithStateDir(filepath.Join(*dataDir, "state")), vitals.WithStateInterval(*stateEvery))
 	}
 	v, err := vitals.Start(ctx, opts...)
 	if err != nil {

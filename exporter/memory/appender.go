@@ -19,6 +19,7 @@ type Appender struct {
 	r         *Reader
 	st        *store
 	retention time.Duration
+	name      string // "" for an unnamed appender
 }
 
 // NewAppender returns an appender whose samples arrive every interval
@@ -33,6 +34,15 @@ func (r *Reader) NewAppender(interval time.Duration) *Appender {
 // retention/interval values per series in XOR chunks, one to two bytes
 // each at a regular interval. A retention of 0 is the reader's.
 func (r *Reader) NewAppenderWithRetention(interval, retention time.Duration) *Appender {
+	return r.NewNamedAppender("", interval, retention)
+}
+
+// NewNamedAppender is NewAppenderWithRetention with a name that identifies
+// the appender's series across a restart: Snapshot saves the store of every
+// named appender under its name, and Restore gives it back to the appender
+// of that name created before Restore is called (a rule group's name, say).
+// Unnamed appenders are not saved.
+func (r *Reader) NewNamedAppender(name string, interval, retention time.Duration) *Appender {
 	if interval <= 0 {
 		interval = r.cfg.interval
 	}
@@ -42,9 +52,15 @@ func (r *Reader) NewAppenderWithRetention(interval, retention time.Duration) *Ap
 	if retention < interval {
 		retention = interval
 	}
-	a := &Appender{r: r, st: newStore(retention.Milliseconds(), r.cfg.maxSeries), retention: retention}
+	a := &Appender{r: r, st: newStore(retention.Milliseconds(), r.cfg.maxSeries), retention: retention, name: name}
 	r.appMu.Lock()
 	r.appenders = append(r.appenders, a.st)
+	if name != "" {
+		if r.named == nil {
+			r.named = make(map[string]*Appender)
+		}
+		r.named[name] = a
+	}
 	r.appMu.Unlock()
 	return a
 }

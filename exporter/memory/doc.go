@@ -74,6 +74,19 @@
 // the reader's lifecycle: it ends when its context does or when the
 // MeterProvider shuts the reader down.
 //
+// # Snapshots
+//
+// Snapshot writes the history (the collector's series and those of every
+// named appender, NewNamedAppender) in a compact binary format that keeps
+// the chunks as they are, about the size of the chunks themselves; Restore
+// loads it into a new reader before its first collection, so that a
+// restart loses only the samples of its downtime. Restore applies today's
+// retention and series limit, and checks everything it reads: a truncated
+// or corrupt snapshot is an error that leaves the reader empty. Snapshot
+// holds a store's lock only to copy it, so collections go on meanwhile.
+// vitals.Start keeps the snapshot in its state directory
+// (vitals.WithStateDir).
+//
 // # Concurrency
 //
 // A Reader is safe for concurrent use: collections are serialised, and a

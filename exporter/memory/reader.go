@@ -70,7 +70,8 @@ type Reader struct {
 	dropped atomic.Int64
 
 	appMu     sync.Mutex
-	appenders []*store // stores of the appenders, queried with the collector's
+	appenders []*store             // stores of the appenders, queried with the collector's
+	named     map[string]*Appender // the named ones, by name (NewNamedAppender)
 }
 
 // New returns a Reader configured by opts.

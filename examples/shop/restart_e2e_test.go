@@ -1,0 +1,353 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// restartRules are the rules of the restart tests: one alert that fires at
+// once, one pending for an hour, one that a silence mutes.
+const restartRules = `groups:
+  - name: restart
+    interval: 1s
+    rules:
+      - alert: RestartFiring
+        expr: vector(1)
+        labels:
+          severity: warning
+        annotations:
+          summary: always firing
+      - alert: RestartPending
+        expr: vector(1)
+        for: 1h
+      - alert: RestartMuted
+        expr: vector(1)
+`
+
+const restartToken = "restart-e2e-token"
+
+// shopProcess is the example binary running as a process of its own.
+type shopProcess struct {
+	cmd  *exec.Cmd
+	base string
+	mu   sync.Mutex
+	out  bytes.Buffer // stdout and stderr: the shop's log
+	done chan struct{}
+}
+
+// buildShop builds the example once per test.
+func buildShop(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "shop")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startShopProcess runs bin with args and waits until it listens.
+func startShopProcess(t *testing.T, bin string, args ...string) *shopProcess {
+	t.Helper()
+	p := &shopProcess{done: make(chan struct{})}
+	p.cmd = exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
+	p.cmd.Env = append(os.Environ(), "OTEL_EXPORTER_OTLP_ENDPOINT=", "OTEL_METRICS_EXPORTER=")
+	pr, pw := io.Pipe()
+	p.cmd.Stdout, p.cmd.Stderr = pw, pw
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.out.WriteString(line + "\n")
+			p.mu.Unlock()
+			if a, ok := strings.CutPrefix(line, "shop listening on "); ok {
+				addr <- strings.TrimSpace(a)
+			}
+		}
+	}()
+	go func() {
+		_ = p.cmd.Wait()
+		pw.Close()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("shop log:\n%s", p.log())
+		}
+	})
+	select {
+	case a := <-addr:
+		p.base = a
+	case <-p.done:
+		t.Fatalf("the shop exited before it listened:\n%s", p.log())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the shop did not listen within 30 s:\n%s", p.log())
+	}
+	return p
+}
+
+func (p *shopProcess) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// stop sends SIGTERM and waits for the shop to exit.
+func (p *shopProcess) stop(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the shop did not exit within 30 s of SIGTERM:\n%s", p.log())
+	}
+}
+
+// get decodes the JSON answer of GET path.
+func (p *shopProcess) get(t *testing.T, path string, v any) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, p.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+restartToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s %s", path, resp.Status, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("GET %s: %v\n%s", path, err, body)
+	}
+}
+
+type restartAlert struct {
+	Labels     map[string]string `json:"labels"`
+	State      string            `json:"state"`
+	ActiveAt   time.Time         `json:"activeAt"`
+	StartsAt   time.Time         `json:"startsAt"`
+	SilencedBy []string          `json:"silencedBy"`
+}
+
+func (p *shopProcess) alerts(t *testing.T) map[string]restartAlert {
+	t.Helper()
+	var r struct {
+		Alerts []restartAlert `json:"alerts"`
+	}
+	p.get(t, "/monitoring/api/alerts", &r)
+	out := map[string]restartAlert{}
+	for _, a := range r.Alerts {
+		out[a.Labels["alertname"]] = a
+	}
+	return out
+}
+
+// notified counts the log notifier's lines for alertname in state.
+func (p *shopProcess) notified(alertname, state string) int {
+	n := 0
+	for line := range strings.Lines(p.log()) {
+		// The log notifier's line, through the default logger:
+		// "... WARN alert alertname=X state=firing ...".
+		if strings.Contains(line, " alert alertname="+alertname+" ") && strings.Contains(line, " state="+state+" ") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestRestartKeepsState restarts the example binary, a real process, with
+// its -data directory: a silence created before the restart still mutes
+// after it; an alert firing before is firing after with the same start
+// time and is not notified again; a pending alert keeps its progress (its
+// start moves by the downtime, as in Prometheus); a query over the last
+// hour returns the samples from before the restart.
+func TestRestartKeepsState(t *testing.T) {
+	bin := buildShop(t)
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules.yml")
+	if err := os.WriteFile(rules, []byte(restartRules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-data", filepath.Join(dir, "data"), "-collect", "1s", "-rules", rules, "-default-rules=false", "-admin-token", restartToken, "-state-every", "1s"}
+	first := startShopProcess(t, bin, args...)
+	started := time.Now()
+
+	// A silence for RestartMuted, before its first notification (30 s of
+	// group wait).
+	sil := fmt.Sprintf(`{"matchers":[{"name":"alertname","value":"RestartMuted","isEqual":true}],"startsAt":%q,"endsAt":%q,"createdBy":"e2e","comment":"muted across restarts"}`,
+		time.Now().UTC().Format(time.RFC3339), time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, first.base+"/monitoring/api/silences", strings.NewReader(sil))
+	req.Header.Set("Authorization", "Bearer "+restartToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST silence: %s %s", resp.Status, body)
+	}
+
+	// Wait for RestartFiring's first notification.
+	pollUntil(t, 60*time.Second, "RestartFiring to be notified", nil, func() (bool, string) {
+		return first.notified("RestartFiring", "firing") == 1, first.log()
+	})
+	before := first.alerts(t)
+	if before["RestartFiring"].State != "firing" || before["RestartPending"].State != "pending" {
+		t.Fatalf("before the restart: %+v", before)
+	}
+	if first.notified("RestartMuted", "firing") != 0 {
+		t.Errorf("the silenced alert was notified")
+	}
+	// A sample from before the restart, to find after it.
+	var series struct {
+		Data struct {
+			Result []struct {
+				Values [][2]any `json:"values"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	rangeQuery := func(p *shopProcess, from time.Time) int {
+		series.Data.Result = nil
+		q := url.QueryEscape(`sum(vitals_memory_series)`)
+		p.get(t, fmt.Sprintf("/monitoring/api/query_range?query=%s&start=%d&end=%d&step=1", q, from.Unix(), time.Now().Unix()), &series)
+		if len(series.Data.Result) != 1 {
+			return 0
+		}
+		return len(series.Data.Result[0].Values)
+	}
+	pointsBefore := rangeQuery(first, started)
+	first.stop(t)
+	stopped := time.Now()
+
+	second := startShopProcess(t, bin, args...)
+	restarted := time.Now()
+	after := second.alerts(t)
+	// The pending alert keeps its progress toward its hour: as in
+	// Prometheus, its start moves later by the downtime only (the time the
+	// service was down does not count), well short of the restart.
+	if b, a := before["RestartPending"], after["RestartPending"]; a.State != "pending" || a.ActiveAt.Before(b.ActiveAt) ||
+		a.ActiveAt.Sub(b.ActiveAt) > restarted.Sub(stopped)+2*time.Second {
+		t.Errorf("RestartPending: pending since %v before the restart, %s since %v after (down %v)", b.ActiveAt, a.State, a.ActiveAt, restarted.Sub(stopped))
+	}
+	for _, name := range []string{"RestartFiring", "RestartMuted"} {
+		b, a := before[name], after[name]
+		if a.State != b.State || !a.ActiveAt.Equal(b.ActiveAt) || !a.StartsAt.Equal(b.StartsAt) {
+			t.Errorf("%s: before the restart %s since %v (firing since %v), after %s since %v (firing since %v)",
+				name, b.State, b.ActiveAt, b.StartsAt, a.State, a.ActiveAt, a.StartsAt)
+		}
+	}
+	if len(after["RestartMuted"].SilencedBy) != 1 {
+		t.Errorf("RestartMuted after the restart is silenced by %v, want the silence from before", after["RestartMuted"].SilencedBy)
+	}
+	// The points from before the restart are still there.
+	if n := rangeQuery(second, started); n < pointsBefore {
+		t.Errorf("a range query from the first start has %d points after the restart, %d before it", n, pointsBefore)
+	}
+	var firstPoint float64
+	if len(series.Data.Result) == 1 && len(series.Data.Result[0].Values) > 0 {
+		firstPoint, _ = series.Data.Result[0].Values[0][0].(float64)
+	}
+	if firstPoint == 0 || firstPoint > float64(stopped.Unix()) {
+		t.Errorf("the first point after the restart is at %v, want one before the restart at %v", firstPoint, stopped.Unix())
+	}
+	// Past the group wait, nothing was notified again.
+	pollUntil(t, 60*time.Second, "the restarted shop to evaluate past its group wait", nil, func() (bool, string) {
+		return time.Since(stopped) > 40*time.Second, ""
+	})
+	if n := second.notified("RestartFiring", "firing"); n != 0 {
+		t.Errorf("RestartFiring was notified %d times again after the restart", n)
+	}
+	if n := second.notified("RestartMuted", "firing"); n != 0 {
+		t.Errorf("the silenced RestartMuted was notified after the restart")
+	}
+}
+
+// TestKilledDuringSavesNeverCorrupts kills the example binary with SIGKILL
+// at random points while it saves its state every 100 ms, 30 times, and
+// restarts it each time: it always starts, never reports a corrupt state
+// file (a crash leaves the old file or the new one, never a torn one), and
+// keeps the silence created at the beginning.
+func TestKilledDuringSavesNeverCorrupts(t *testing.T) {
+	bin := buildShop(t)
+	dir := t.TempDir()
+	args := []string{"-data", filepath.Join(dir, "data"), "-collect", "100ms", "-admin-token", restartToken, "-state-every", "100ms"}
+	p := startShopProcess(t, bin, args...)
+	sil := fmt.Sprintf(`{"matchers":[{"name":"alertname","value":"Anything","isEqual":true}],"startsAt":%q,"endsAt":%q,"createdBy":"e2e","comment":"kept"}`,
+		time.Now().UTC().Format(time.RFC3339), time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, p.base+"/monitoring/api/silences", strings.NewReader(sil))
+	req.Header.Set("Authorization", "Bearer "+restartToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	// The silence is saved at the next save; a clean stop makes sure.
+	p.stop(t)
+
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	const kills = 30
+	for i := range kills {
+		p = startShopProcess(t, bin, args...)
+		if log := p.log(); strings.Contains(log, "state file skipped") {
+			t.Fatalf("kill %d: a state file was found corrupt at start:\n%s", i, log)
+		}
+		var sils struct {
+			Silences []struct {
+				Comment string `json:"comment"`
+			} `json:"silences"`
+		}
+		p.get(t, "/monitoring/api/silences", &sils)
+		if len(sils.Silences) != 1 || sils.Silences[0].Comment != "kept" {
+			t.Fatalf("kill %d: silences %+v, want the one created first", i, sils.Silences)
+		}
+		// Kill it at a random point of its saves: within 0 to 500 ms.
+		timer := time.NewTimer(time.Duration(rng.Int64N(int64(500 * time.Millisecond))))
+		<-timer.C
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "data", "state"))
+	var names []string
+	tmps := 0
+	for _, e := range entries {
+		names = append(names, e.Name())
+		if strings.Contains(e.Name(), ".bad-") {
+			t.Errorf("a state file was quarantined: %s", e.Name())
+		}
+		if strings.Contains(e.Name(), ".tmp-") {
+			tmps++
+		}
+	}
+	// Each start removes what the previous kill left half-written: at
+	// most the last kill's two temporary files remain.
+	if tmps > 2 {
+		t.Errorf("%d temporary files left behind", tmps)
+	}
+	t.Logf("after %d kills the state directory holds %s", kills, strconv.Quote(strings.Join(names, " ")))
+}

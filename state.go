@@ -1,0 +1,193 @@
+package vitals
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/vitalsgo/vitals/alerting"
+	"github.com/vitalsgo/vitals/exporter/memory"
+	"github.com/vitalsgo/vitals/internal/ratelog"
+	"github.com/vitalsgo/vitals/internal/statefile"
+)
+
+// EnvStateDir is the environment variable that sets the state directory
+// when WithStateDir is not given.
+const EnvStateDir = "VITALS_STATE_DIR"
+
+// DefaultStateInterval is how often the state is saved while the service
+// runs, besides at Shutdown: what a crash (SIGKILL, OOM kill) can lose.
+const DefaultStateInterval = time.Minute
+
+// The files of a state directory.
+const (
+	stateAlertsFile = "alerts.state"
+	stateMemoryFile = "memory.state"
+)
+
+// WithStateDir keeps what must survive a restart in dir, a directory of
+// this process's own (created if missing, mode 0700; Start fails if it
+// cannot be written or another process holds it): silences, alert state,
+// alert history and the notification log, and the in-memory metric
+// history (which holds the SLO windows). They are saved every
+// DefaultStateInterval and at Shutdown, crash-safely, and loaded by Start.
+// docs/reliability.md lists what survives and what a crash can lose. By
+// default, or with an empty dir, the directory is $VITALS_STATE_DIR, and
+// without it nothing is written to disk.
+func WithStateDir(dir string) Option {
+	return optionFunc(func(c config) config {
+		c.stateDir = dir
+		return c
+	})
+}
+
+// WithStateInterval sets how often the state is saved besides at
+// Shutdown: at most what a crash loses. Values of zero or less are
+// ignored. By default, DefaultStateInterval (1 min).
+func WithStateInterval(d time.Duration) Option {
+	return optionFunc(func(c config) config {
+		if d > 0 {
+			c.stateInterval = d
+		}
+		return c
+	})
+}
+
+// stateKeeper saves and loads the state files of a state directory.
+type stateKeeper struct {
+	dir    *statefile.Dir
+	mem    *memory.Reader
+	alerts *alerting.Engine
+	logger *slog.Logger
+	errs   *ratelog.Limiter
+	fails  metric.Int64Counter
+	saves  metric.Int64Counter
+
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// openState opens the state directory cfg names, or returns nil when there
+// is none.
+func openState(cfg config) (*statefile.Dir, error) {
+	dir := cfg.stateDir
+	if dir == "" {
+		dir = os.Getenv(EnvStateDir)
+	}
+	if dir == "" {
+		return nil, nil
+	}
+	return statefile.Open(dir)
+}
+
+func newStateKeeper(d *statefile.Dir, mem *memory.Reader, alerts *alerting.Engine, logger *slog.Logger, mp metric.MeterProvider) (*stateKeeper, error) {
+	m := mp.Meter("github.com/vitalsgo/vitals")
+	fails, err := m.Int64Counter("vitals.state.failures",
+		metric.WithUnit("{failure}"),
+		metric.WithDescription("State files that could not be saved, or were found corrupt or unreadable at start, by file and operation."))
+	if err != nil {
+		return nil, err
+	}
+	saves, err := m.Int64Counter("vitals.state.saves",
+		metric.WithUnit("{save}"),
+		metric.WithDescription("State files saved."))
+	if err != nil {
+		return nil, err
+	}
+	return &stateKeeper{
+		dir: d, mem: mem, alerts: alerts, logger: logger, fails: fails, saves: saves,
+		errs: ratelog.New(logger, "vitals: saving state failed", 0, nil),
+	}, nil
+}
+
+// load restores what the directory holds. A missing file is a first
+// start; a corrupt, truncated or newer one is logged, counted, moved aside
+// (so that the next save does not overwrite the evidence) and skipped.
+func (k *stateKeeper) load(ctx context.Context) {
+	if k.mem != nil {
+		k.loadFile(ctx, stateMemoryFile, "memory", memory.SnapshotVersion, func(b []byte) error {
+			return k.mem.Restore(bytes.NewReader(b))
+		})
+	}
+	if k.alerts != nil {
+		k.loadFile(ctx, stateAlertsFile, "alerts", alerting.StateVersion, func(b []byte) error {
+			return k.alerts.LoadState(bytes.NewReader(b))
+		})
+	}
+}
+
+func (k *stateKeeper) loadFile(ctx context.Context, name, kind string, version uint32, restore func([]byte) error) {
+	path := k.dir.Path(name)
+	payload, _, err := statefile.Read(path, kind, version)
+	if errors.Is(err, statefile.ErrNotExist) {
+		return
+	}
+	if err == nil {
+		err = restore(payload)
+		if err == nil {
+			k.logger.Info("vitals: state loaded", "file", path)
+			return
+		}
+	}
+	k.fails.Add(ctx, 1, metric.WithAttributes(fileAttr(name), opAttr("load")))
+	bad, qerr := statefile.Quarantine(path)
+	k.logger.Error("vitals: state file skipped", "file", path, "error", err, "moved_to", bad, "move_error", qerr)
+}
+
+// save writes every state file once.
+func (k *stateKeeper) save(ctx context.Context) error {
+	var errs []error
+	if k.mem != nil {
+		errs = append(errs, k.saveFile(ctx, stateMemoryFile, "memory", memory.SnapshotVersion, k.mem.Snapshot))
+	}
+	if k.alerts != nil {
+		errs = append(errs, k.saveFile(ctx, stateAlertsFile, "alerts", alerting.StateVersion, k.alerts.SaveState))
+	}
+	return errors.Join(errs...)
+}
+
+func (k *stateKeeper) saveFile(ctx context.Context, name, kind string, version uint32, fill func(io.Writer) error) error {
+	err := statefile.WriteFunc(k.dir.Path(name), kind, version, fill)
+	if err != nil {
+		k.fails.Add(ctx, 1, metric.WithAttributes(fileAttr(name), opAttr("save")))
+		k.errs.Handle(err)
+		return err
+	}
+	k.saves.Add(ctx, 1, metric.WithAttributes(fileAttr(name)))
+	return nil
+}
+
+// run saves every interval until ctx is done.
+func (k *stateKeeper) run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = k.save(ctx)
+		}
+	}
+}
+
+// shutdown stops the periodic saves, saves a last time and releases the
+// directory.
+func (k *stateKeeper) shutdown(ctx context.Context) error {
+	if k.stop != nil {
+		k.stop()
+		<-k.done
+	}
+	err := k.save(context.WithoutCancel(ctx))
+	return errors.Join(err, k.dir.Close())
+}
+
+func fileAttr(name string) attribute.KeyValue { return attribute.String("file", name) }
+func opAttr(op string) attribute.KeyValue     { return attribute.String("operation", op) }

@@ -1,0 +1,135 @@
+package vitals_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vitalsgo/vitals"
+	"github.com/vitalsgo/vitals/alerting"
+	"github.com/vitalsgo/vitals/internal/logtest"
+)
+
+func startWithState(t *testing.T, dir string, opts ...vitals.Option) (*vitals.Vitals, error) {
+	t.Helper()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	t.Setenv("OTEL_METRICS_EXPORTER", "")
+	v, err := vitals.Start(t.Context(), append([]vitals.Option{vitals.WithStateDir(dir)}, opts...)...)
+	if err == nil {
+		t.Cleanup(func() { _ = v.Shutdown(context.Background()) })
+	}
+	return v, err
+}
+
+// TestStateDirOneProcess checks that a state directory in use fails Start
+// with an error naming it, and that it is free again after Shutdown.
+func TestStateDirOneProcess(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	v, err := startWithState(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := startWithState(t, dir); err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "in use by another process") {
+		t.Errorf("second Start on %s: %v", dir, err)
+	}
+	if err := v.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := startWithState(t, dir); err != nil {
+		t.Errorf("Start after Shutdown: %v", err)
+	}
+}
+
+// TestStateDirErrors checks the directory errors of Start: a path that
+// cannot be a directory, and the option without the in-memory reader.
+func TestStateDirErrors(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := startWithState(t, filepath.Join(file, "state")); err == nil || !strings.Contains(err.Error(), file) {
+		t.Errorf("Start under a file: %v, want an error naming it", err)
+	}
+	if _, err := startWithState(t, t.TempDir(), vitals.WithoutMemory()); err == nil || !strings.Contains(err.Error(), "WithStateDir") {
+		t.Errorf("Start with WithoutMemory: %v, want an error naming WithStateDir", err)
+	}
+}
+
+// TestStateSurvivesShutdown saves at Shutdown and loads at Start: a
+// silence, and the metric history; a corrupt file is reported, counted,
+// moved aside and skipped, and Start goes on with the rest.
+func TestStateSurvivesShutdown(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	v, err := startWithState(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := v.Alerts().Silences().Add(alerting.Silence{
+		Matchers:  []alerting.Matcher{{Name: "alertname", Value: "X", IsEqual: true}},
+		StartsAt:  v.Memory().Now(),
+		EndsAt:    v.Memory().Now().Add(3600e9),
+		CreatedBy: "test", Comment: "kept",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Memory().Collect(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	series := v.Memory().Stats().Series
+	if err := v.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	v2, err := startWithState(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sils := v2.Alerts().Silences().List()
+	if len(sils) != 1 || sils[0].ID != id {
+		t.Errorf("silences after the restart: %+v, want %s", sils, id)
+	}
+	if got := v2.Memory().Stats().Series; got != series {
+		t.Errorf("%d series after the restart, %d before", got, series)
+	}
+	if err := v2.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	// Corrupt the alerts file: Start goes on, says so, counts it, and
+	// keeps the file aside.
+	path := filepath.Join(dir, "alerts.state")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-2] ^= 0xff
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logger, logs := logtest.New()
+	v3, err := startWithState(t, dir, vitals.WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "state file skipped") || !strings.Contains(logs.String(), path) || !strings.Contains(logs.String(), "checksum mismatch") {
+		t.Errorf("log: %s", logs)
+	}
+	if _, err := os.Stat(path + ".bad-1"); err != nil {
+		t.Errorf("the corrupt file was not kept aside: %v", err)
+	}
+	if len(v3.Alerts().Silences().List()) != 0 {
+		t.Errorf("silences loaded from a corrupt file")
+	}
+	if got := v3.Memory().Stats().Series; got != series {
+		t.Errorf("the metric history was not loaded beside the corrupt alerts file: %d series", got)
+	}
+	rec := httptest.NewRecorder()
+	v3.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if !strings.Contains(rec.Body.String(), `vitals_state_failures_total{file="alerts.state",operation="load"`) {
+		t.Errorf("no failure counted on /metrics")
+	}
+}
