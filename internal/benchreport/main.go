@@ -45,7 +45,10 @@ var suites = []suite{
 	{pkg: "./bizmetrics/", bench: "^Benchmark(Counter|Histogram)(Parallel)?$"},
 	{pkg: "./exporter/", bench: "^Benchmark(CounterAdd|CollectExemplars)$"},
 	{pkg: "./instrument/", bench: "^BenchmarkMiddleware$"},
-	{pkg: "./instrument/", bench: "^BenchmarkLoopback", args: []string{"-benchtime", "2s"}},
+	// Server and client share the two cores: a run moves by about 10 %
+	// (the Go client's ratio read 99 %, 87 % and 88 % in three whole
+	// runs, its median of five 100 %): the median of 7 runs.
+	{pkg: "./instrument/", bench: "^BenchmarkLoopback", args: []string{"-benchtime", "2s"}, minCount: 7},
 	{pkg: "./internal/promconv/", bench: "^BenchmarkScrape$"},
 	{pkg: "./exporter/memory/", bench: "."},
 	{pkg: "./alerting/", bench: "^BenchmarkEval$"},
