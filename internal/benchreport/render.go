@@ -177,10 +177,14 @@ func roundsText(count string) string {
 		return "— runs of each benchmark"
 	}
 	text := fmt.Sprintf("%d runs of each benchmark", n)
+	var more []string
 	for _, s := range suites {
 		if c := s.count(n); c != n {
-			text += fmt.Sprintf(" (%d of `%s` in `%s`)", c, s.bench, s.pkg)
+			more = append(more, fmt.Sprintf("%d of `%s` in `%s`", c, s.bench, s.pkg))
 		}
+	}
+	if len(more) > 0 {
+		text += " (" + strings.Join(more, ", ") + ")"
 	}
 	return text
 }

@@ -84,7 +84,7 @@ func TestRender(t *testing.T) {
 		"worst 1.30× (down) | **missed** |",
 		"| no-exporter (anchor) | 1.0 µs | 2.0 µs | 2.0–2.0 µs | 1.00× | 5 000 |",
 		"-bench '^BenchmarkCollectorFault$' -benchmem -count 1 -benchtime 3s ./",
-		"| runs | median of 3 runs of each benchmark (7 of `^BenchmarkCollectorFault$` in `./`); the whole run took 5m0s |",
+		"| runs | median of 3 runs of each benchmark (7 of `^BenchmarkLoopback` in `./instrument/`, 7 of `^BenchmarkCollectorFault$` in `./`); the whole run took 5m0s |",
 		"| loopback throughput, Go's client | ≥ 90 % of bare | 93 % | met |",
 		"| loopback throughput, minimal client | ≥ 90 % of bare | 80 % | **missed** |",
 		"| loopback throughput, minimal client, handler that sets `Content-Type` | ≥ 90 % of bare | 93 % | met |",
