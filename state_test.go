@@ -5,8 +5,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vitalsgo/vitals"
 	"github.com/vitalsgo/vitals/alerting"
@@ -131,5 +133,42 @@ func TestStateSurvivesShutdown(t *testing.T) {
 	v3.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if !strings.Contains(rec.Body.String(), `vitals_state_failures_total{file="alerts.state",operation="load"`) {
 		t.Errorf("no failure counted on /metrics")
+	}
+}
+
+// TestStateSaveFailureKeepsServing removes the state directory under a
+// running Vitals that saves every 10 ms: the saves fail, are counted and
+// logged, the service keeps answering, and Shutdown reports the failure
+// naming the directory.
+func TestStateSaveFailureKeepsServing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	logger, logs := logtest.New()
+	v, err := startWithState(t, dir, vitals.WithLogger(logger), vitals.WithStateInterval(10*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rec := httptest.NewRecorder()
+		v.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		if rec.Code != 200 {
+			t.Fatalf("/metrics answered %d after the failed saves", rec.Code)
+		}
+		if strings.Contains(rec.Body.String(), `vitals_state_failures_total{file="memory.state",operation="save"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed save counted within 10 s:\n%s", logs)
+		}
+		runtime.Gosched()
+	}
+	if !strings.Contains(logs.String(), "saving state failed") || !strings.Contains(logs.String(), dir) {
+		t.Errorf("log: %s", logs)
+	}
+	if err := v.Shutdown(t.Context()); err == nil || !strings.Contains(err.Error(), dir) {
+		t.Errorf("Shutdown after the directory went away: %v, want an error naming it", err)
 	}
 }
