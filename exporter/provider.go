@@ -239,7 +239,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 				// (the runtime producer's histogram has explicit buckets),
 				// and the classic reader reports it. Registered before
 				// r, as promconv.NewNativeGatherer requires.
-				native = sdkmetric.NewManualReader(sdkmetric.WithAggregationSelector(nativeSelector))
+				native = sdkmetric.NewManualReader(sdkmetric.WithAggregationSelector(buckets.NativeSelector))
 				built = append(built, native)
 			}
 			p.prom = newPrometheusHandler(resourceReader{r, res}, native, p.errs, &p.closing)
@@ -522,17 +522,6 @@ func exponentialSelector(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
 		return buckets.Exponential()
 	}
 	return sdkmetric.DefaultAggregationSelector(k)
-}
-
-// nativeSelector is the aggregation of the second /metrics reader with
-// Config.ExponentialHistograms: histograms as exponential histograms, the
-// native histograms merged into the classic ones; every other instrument
-// dropped, since the first reader reports it.
-func nativeSelector(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
-	if k == sdkmetric.InstrumentKindHistogram {
-		return buckets.Exponential()
-	}
-	return sdkmetric.AggregationDrop{}
 }
 
 // secondsMeter gives unadvised seconds histograms the semantic-convention

@@ -87,7 +87,7 @@ func New(opts ...Option) *Reader {
 	onErr := func(err error) { convErrs.Handle(err) }
 	r := &Reader{
 		manual:  sdkmetric.NewManualReader(manualOpts...),
-		native:  sdkmetric.NewManualReader(sdkmetric.WithAggregationSelector(nativeSelector)),
+		native:  sdkmetric.NewManualReader(sdkmetric.WithAggregationSelector(buckets.NativeSelector)),
 		conv:    promconv.NewConverter(onErr),
 		nconv:   promconv.NewConverter(onErr),
 		store:   newStore(cfg.retention.Milliseconds(), cfg.maxSeries),
@@ -134,15 +134,6 @@ func (r *Reader) NativeReader() sdkmetric.Reader { return r.native }
 // SDKReaders, in order, to pass to sdkmetric.NewMeterProvider.
 func (r *Reader) MeterProviderOptions() []sdkmetric.Option {
 	return []sdkmetric.Option{sdkmetric.WithReader(r.native), sdkmetric.WithReader(r.manual)}
-}
-
-// nativeSelector aggregates histograms as base-2 exponential histograms
-// and drops every other instrument, which the first reader keeps.
-func nativeSelector(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
-	if k == sdkmetric.InstrumentKindHistogram {
-		return buckets.Exponential()
-	}
-	return sdkmetric.AggregationDrop{}
 }
 
 // Interval returns the time between two collections of Run.
@@ -258,8 +249,9 @@ func (r *Reader) appendNative(f *dto.MetricFamily, now int64) (dropped int64) {
 			dropped++
 			continue
 		}
-		// The chunk keeps the histogram's spans as its layout: give it
-		// its own copy.
+		// The series keeps the histogram as its newest sample (the
+		// chunk copies what it needs): give it its own, as r.hist is
+		// reused.
 		s.appendHistogram(now, r.hist.Copy())
 		r.store.touch(s, now)
 	}

@@ -41,6 +41,11 @@ func (c *closedChunk) encoding() chunkenc.Encoding {
 	return chunkenc.EncXOR
 }
 
+// chunk returns the chunk object over c's bytes, for reading.
+func (c *closedChunk) chunk() (chunkenc.Chunk, error) {
+	return chunkenc.FromData(c.encoding(), c.b)
+}
+
 // series is one labelled time series: its closed chunks, oldest first, and
 // the chunk it appends to. Samples are kept in Prometheus' own encodings
 // (XOR for floats, the histogram chunk for native histograms), about one
@@ -174,7 +179,7 @@ func (s *series) chunks(dst []chunkenc.Chunk, mint, maxt int64) []chunkenc.Chunk
 	prev := int64(math.MinInt64) // the previous chunk's last sample
 	for _, c := range s.closed {
 		if c.maxt >= mint && prev < maxt {
-			if cc, err := chunkenc.FromData(c.encoding(), c.b); err == nil {
+			if cc, err := c.chunk(); err == nil {
 				dst = append(dst, cc)
 			}
 		}
@@ -220,7 +225,7 @@ func (s *series) newest(mint, maxt int64) (sample, bool) {
 		if i > 0 && s.closed[i-1].maxt >= maxt {
 			continue // the whole chunk is after maxt
 		}
-		cc, err := chunkenc.FromData(c.encoding(), c.b)
+		cc, err := c.chunk()
 		if err != nil {
 			break
 		}

@@ -25,3 +25,15 @@ const ExponentialMaxScale = 4
 func Exponential() sdkmetric.AggregationBase2ExponentialHistogram {
 	return sdkmetric.AggregationBase2ExponentialHistogram{MaxSize: ExponentialMaxSize, MaxScale: ExponentialMaxScale}
 }
+
+// NativeSelector aggregates histograms as Exponential and drops every other
+// instrument: the aggregation of a reader that only adds native histograms
+// beside a reader with the default aggregations, which reports the rest
+// (the in-memory reader's second reader, /metrics' with exponential
+// histograms on).
+func NativeSelector(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
+	if k == sdkmetric.InstrumentKindHistogram {
+		return Exponential()
+	}
+	return sdkmetric.AggregationDrop{}
+}
