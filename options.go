@@ -43,6 +43,7 @@ type config struct {
 	ruleFiles      []string
 	alertGroups    []alerting.Group
 	alertRoutes    []alerting.Route
+	alertOpts      []alerting.Option
 	slos           []slo.SLO
 	externalURL    string
 	defaultRules   bool
@@ -76,6 +77,7 @@ func (c config) validate() error {
 		{"WithAlertRuleFiles", len(c.ruleFiles) > 0},
 		{"WithAlertRules", len(c.alertGroups) > 0},
 		{"WithAlertRoutes", len(c.alertRoutes) > 0},
+		{"WithAlerting", len(c.alertOpts) > 0},
 		{"WithSLOs", len(c.slos) > 0},
 		{"WithMemory", len(c.memoryOpts) > 0},
 		{"WithStateDir", c.stateDir != ""},
@@ -273,6 +275,21 @@ func WithAlertRules(groups ...alerting.Group) Option {
 func WithAlertRoutes(routes ...alerting.Route) Option {
 	return optionFunc(func(c config) config {
 		c.alertRoutes = append(c.alertRoutes, routes...)
+		return c
+	})
+}
+
+// WithAlerting configures the alert engine, for example how long its
+// history keeps resolved alerts (alerting.WithHistoryRetention) or how
+// alerts are restored after a restart with a state directory
+// (alerting.WithOutageTolerance, alerting.WithForGracePeriod). The
+// engine's logger and meter provider are Start's, whatever opts say; give
+// routes with WithAlertRoutes, which puts each notifier behind a queue
+// (alerting.WithRoutes here would not). By default, the alerting package's
+// defaults.
+func WithAlerting(opts ...alerting.Option) Option {
+	return optionFunc(func(c config) config {
+		c.alertOpts = append(c.alertOpts, opts...)
 		return c
 	})
 }

@@ -3,6 +3,7 @@ package vitals_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -24,6 +25,7 @@ func TestStartRefusesOptionsWithoutEffect(t *testing.T) {
 		{vitals.WithAlertRules(alerting.Group{Name: "g", Rules: []alerting.Rule{{Alert: "A", Expr: "vector(1)"}}}), "WithAlertRules"},
 		{vitals.WithSLOs(slo.HTTPAvailability("avail", 0.99, "")), "WithSLOs"},
 		{vitals.WithMemory(memory.WithRetention(0)), "WithMemory"},
+		{vitals.WithAlerting(alerting.WithHistoryRetention(time.Hour, 10)), "WithAlerting"},
 	} {
 		opts := []vitals.Option{tc.opt, vitals.WithoutMemory()}
 		v, err := vitals.Start(t.Context(), opts...)

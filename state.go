@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/vitalsgo/vitals/alerting"
+	"github.com/vitalsgo/vitals/alerting/notify"
 	"github.com/vitalsgo/vitals/exporter/memory"
 	"github.com/vitalsgo/vitals/internal/ratelog"
 	"github.com/vitalsgo/vitals/internal/statefile"
@@ -30,13 +31,16 @@ const DefaultStateInterval = time.Minute
 const (
 	stateAlertsFile = "alerts.state"
 	stateMemoryFile = "memory.state"
+	stateUnsentFile = "notifications.state"
 )
 
 // WithStateDir keeps what must survive a restart in dir, a directory of
 // this process's own (created if missing, mode 0700; Start fails if it
 // cannot be written or another process holds it): silences, alert state,
-// alert history and the notification log, and the in-memory metric
-// history (which holds the SLO windows). They are saved every
+// alert history and the notification log, the notifications that could
+// not be delivered before Shutdown's deadline (sent after the restart),
+// and the in-memory metric history (which holds the SLO windows). They are
+// saved every
 // DefaultStateInterval and at Shutdown, crash-safely, and loaded by Start.
 // docs/reliability.md lists what survives and what a crash can lose. By
 // default, or with an empty dir, the directory is $VITALS_STATE_DIR, and
@@ -65,6 +69,7 @@ type stateKeeper struct {
 	dir    *statefile.Dir
 	mem    *memory.Reader
 	alerts *alerting.Engine
+	queues []*notify.Queue
 	logger *slog.Logger
 	errs   *ratelog.Limiter
 	fails  metric.Int64Counter
@@ -87,7 +92,7 @@ func openState(cfg config) (*statefile.Dir, error) {
 	return statefile.Open(dir)
 }
 
-func newStateKeeper(d *statefile.Dir, mem *memory.Reader, alerts *alerting.Engine, logger *slog.Logger, mp metric.MeterProvider) (*stateKeeper, error) {
+func newStateKeeper(d *statefile.Dir, mem *memory.Reader, alerts *alerting.Engine, queues []*notify.Queue, logger *slog.Logger, mp metric.MeterProvider) (*stateKeeper, error) {
 	m := mp.Meter("github.com/vitalsgo/vitals")
 	fails, err := m.Int64Counter("vitals.state.failures",
 		metric.WithUnit("{failure}"),
@@ -102,7 +107,7 @@ func newStateKeeper(d *statefile.Dir, mem *memory.Reader, alerts *alerting.Engin
 		return nil, err
 	}
 	return &stateKeeper{
-		dir: d, mem: mem, alerts: alerts, logger: logger, fails: fails, saves: saves,
+		dir: d, mem: mem, alerts: alerts, queues: queues, logger: logger, fails: fails, saves: saves,
 		errs: ratelog.New(logger, "vitals: saving state failed", 0, nil),
 	}, nil
 }
@@ -119,6 +124,24 @@ func (k *stateKeeper) load(ctx context.Context) {
 	if k.alerts != nil {
 		k.loadFile(ctx, stateAlertsFile, "alerts", alerting.StateVersion, func(b []byte) error {
 			return k.alerts.LoadState(bytes.NewReader(b))
+		})
+		// What the last run could not deliver goes out now. A notification
+		// for a route that no longer exists, or that a full queue refuses,
+		// is logged and counted; the file stays valid.
+		k.loadFile(ctx, stateUnsentFile, "notifications", notify.UnsentVersion, func(b []byte) error {
+			unsent, err := notify.LoadUnsent(bytes.NewReader(b))
+			if err != nil {
+				return err
+			}
+			n, err := notify.RequeueUnsent(unsent, k.queues)
+			if n > 0 {
+				k.logger.Info("vitals: notifications left undelivered by the last run requeued", "notifications", n)
+			}
+			if err != nil {
+				k.fails.Add(ctx, 1, metric.WithAttributes(fileAttr(stateUnsentFile), opAttr("requeue")))
+				k.logger.Error("vitals: notifications left by the last run not requeued", "error", err)
+			}
+			return nil
 		})
 	}
 }
@@ -149,6 +172,9 @@ func (k *stateKeeper) save(ctx context.Context) error {
 	}
 	if k.alerts != nil {
 		errs = append(errs, k.saveFile(ctx, stateAlertsFile, "alerts", alerting.StateVersion, k.alerts.SaveState))
+		errs = append(errs, k.saveFile(ctx, stateUnsentFile, "notifications", notify.UnsentVersion, func(w io.Writer) error {
+			return notify.SaveUnsent(w, k.queues)
+		}))
 	}
 	return errors.Join(errs...)
 }

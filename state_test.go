@@ -172,3 +172,86 @@ func TestStateSaveFailureKeepsServing(t *testing.T) {
 		t.Errorf("Shutdown after the directory went away: %v, want an error naming it", err)
 	}
 }
+
+// TestStateKeepsUnsentNotifications: a notification that could not be
+// delivered before Shutdown's deadline (the receiver hangs) is saved, and
+// sent after the restart to the route of the same name; it is counted as
+// unsent, not lost.
+func TestStateKeepsUnsentNotifications(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	rule := vitals.WithAlertRules(alerting.Group{Name: "g", Interval: 10 * time.Millisecond,
+		Rules: []alerting.Rule{{Alert: "Kept", Expr: "vector(1)", Labels: map[string]string{"severity": "page"}}}})
+	arrived := make(chan struct{}, 1)
+	hang := alerting.NotifierFunc(func(ctx context.Context, _ []alerting.Alert) error {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		<-ctx.Done() // a receiver that never answers
+		return ctx.Err()
+	})
+	v, err := startWithState(t, dir, rule, vitals.WithoutDefaultAlertRules(),
+		vitals.WithAlertRoutes(alerting.Route{Name: "page", Notifiers: []alerting.Notifier{hang}, GroupWait: time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, arrived, "the notification to reach the receiver")
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // the deadline is already past: nothing more can be delivered
+	if err := v.Shutdown(ctx); err == nil || !strings.Contains(err.Error(), "1 notifications undelivered") {
+		t.Errorf("Shutdown = %v, want the undelivered notification reported", err)
+	}
+
+	got := make(chan []alerting.Alert, 1)
+	deliver := alerting.NotifierFunc(func(_ context.Context, alerts []alerting.Alert) error {
+		got <- alerts
+		return nil
+	})
+	logger, logs := logtest.New()
+	// The rule is gone after the restart: only the kept notification can
+	// reach the receiver.
+	v2, err := startWithState(t, dir, vitals.WithoutDefaultAlertRules(), vitals.WithLogger(logger),
+		vitals.WithAlertRoutes(alerting.Route{Name: "page", Notifiers: []alerting.Notifier{deliver}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts := waitFor(t, got, "the kept notification after the restart")
+	if len(alerts) != 1 || alerts[0].Name() != "Kept" || alerts[0].State != alerting.StateFiring {
+		t.Errorf("delivered after the restart: %v, want Kept firing", alerts)
+	}
+	if !strings.Contains(logs.String(), "requeued") {
+		t.Errorf("the requeue was not logged:\n%s", logs)
+	}
+	if err := v2.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// Delivered, it is not kept again.
+	v3, err := startWithState(t, dir, vitals.WithoutDefaultAlertRules(),
+		vitals.WithAlertRoutes(alerting.Route{Name: "page", Notifiers: []alerting.Notifier{deliver}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v3.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-got:
+		t.Errorf("delivered again after a second restart: %v", a)
+	default:
+	}
+}
+
+// waitFor receives from ch, or fails the test after a minute naming what
+// it waited for.
+func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	timer := time.NewTimer(time.Minute)
+	defer timer.Stop()
+	select {
+	case v := <-ch:
+		return v
+	case <-timer.C:
+		t.Fatalf("no %s within a minute", what)
+		panic("unreachable")
+	}
+}

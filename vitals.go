@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -156,7 +157,7 @@ func start(ctx context.Context, opts []Option) (_ *Vitals, err error) {
 			return nil, err
 		}
 		if sd != nil {
-			if v.state, err = newStateKeeper(sd, mem, v.alerts, cfg.logger, p); err != nil {
+			if v.state, err = newStateKeeper(sd, mem, v.alerts, v.notifyQueues, cfg.logger, p); err != nil {
 				_ = sd.Close()
 				return nil, err
 			}
@@ -225,7 +226,7 @@ func (v *Vitals) newAlerting(ctx context.Context, cfg config) error {
 	// Every notifier sits behind a queue, so that evaluation never waits
 	// for a receiver; Shutdown stops the queues after the engine.
 	routes, queues := notify.QueueRoutes(routes, notify.WithLogger(cfg.logger), notify.WithMeterProvider(v.provider))
-	opts := []alerting.Option{alerting.WithLogger(cfg.logger), alerting.WithMeterProvider(v.provider), alerting.WithRoutes(routes...)}
+	opts := append(slices.Clone(cfg.alertOpts), alerting.WithLogger(cfg.logger), alerting.WithMeterProvider(v.provider), alerting.WithRoutes(routes...))
 	if cfg.externalURL != "" {
 		opts = append(opts, alerting.WithExternalURL(cfg.externalURL))
 	}

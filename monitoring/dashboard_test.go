@@ -1,11 +1,13 @@
 package monitoring
 
 import (
+	"encoding/json"
 	"io/fs"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/vitalsgo/vitals/alerting"
 	"github.com/vitalsgo/vitals/exporter"
 )
 
@@ -206,15 +209,16 @@ func TestDashboardUsesServedEndpoints(t *testing.T) {
 		method, path string
 		want         int
 	}{
-		"api/health":      {"GET", "/monitoring/api/health", 200},
-		"api/alerts":      {"GET", "/monitoring/api/alerts", 200},
-		"api/silences":    {"GET", "/monitoring/api/silences", 200},
-		"api/system":      {"GET", "/monitoring/api/system", 200},
-		"api/performance": {"GET", "/monitoring/api/performance?window=5m", 200},
-		"api/query":       {"GET", "/monitoring/api/query?query=vector(1)", 200},
-		"api/query_range": {"GET", "/monitoring/api/query_range?query=vector(1)&start=0&end=60&step=15", 200},
-		"api/alerts/":     {"POST", "/monitoring/api/alerts/abc/resolve", 401},
-		"api/silences/":   {"DELETE", "/monitoring/api/silences/abc", 401},
+		"api/health":         {"GET", "/monitoring/api/health", 200},
+		"api/alerts":         {"GET", "/monitoring/api/alerts", 200},
+		"api/alerts/history": {"GET", "/monitoring/api/alerts/history", 200},
+		"api/silences":       {"GET", "/monitoring/api/silences", 200},
+		"api/system":         {"GET", "/monitoring/api/system", 200},
+		"api/performance":    {"GET", "/monitoring/api/performance?window=5m", 200},
+		"api/query":          {"GET", "/monitoring/api/query?query=vector(1)", 200},
+		"api/query_range":    {"GET", "/monitoring/api/query_range?query=vector(1)&start=0&end=60&step=15", 200},
+		"api/alerts/":        {"POST", "/monitoring/api/alerts/abc/resolve", 401},
+		"api/silences/":      {"DELETE", "/monitoring/api/silences/abc", 401},
 	}
 	used := map[string]bool{}
 	for _, m := range regexp.MustCompile(`"(api/[a-z_/]*)`).FindAllStringSubmatch(embedded(t, "dashboard.js"), -1) {
@@ -393,5 +397,93 @@ func TestDashboardWindowFigures(t *testing.T) {
 		t.Errorf("p95 of the window by route: %v, want /b", got)
 	} else if f, _ := strconv.ParseFloat(got["/b"], 64); math.Abs(f-400e-6)/400e-6 > 0.044 {
 		t.Errorf("p95 of /b in the window: %v s, want 400 µs within 4.4 %%", got["/b"])
+	}
+}
+
+// jsonFields returns the JSON names of the fields of the struct v.
+func jsonFields(v any) map[string]bool {
+	out := map[string]bool{}
+	rt := reflect.TypeOf(v)
+	for i := range rt.NumField() {
+		if name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			out[name] = true
+		}
+	}
+	return out
+}
+
+// TestDashboardShowsAlertHistory checks that the page has the alert history
+// section, accessible as the others are (a heading that labels it, and the
+// containers the script fills), that the script fetches
+// api/alerts/history, and that the fields it reads are those the API writes
+// (alerting.AlertHistory, HistoryEntry and FiredCount): a field read under
+// another name would show a dash or nothing.
+func TestDashboardShowsAlertHistory(t *testing.T) {
+	html := embedded(t, "index.html")
+	sec := regexp.MustCompile(`(?s)<section id="alert-history"[^>]*>.*?</section>`).FindString(html)
+	if sec == "" {
+		t.Fatal("index.html has no section alert-history")
+	}
+	for _, want := range []string{
+		`aria-labelledby="h-alert-history"`,
+		`<h2 id="h-alert-history">Alert history`,
+		`<div id="history-resolved" class="table-wrap" aria-labelledby="h-history-resolved">`,
+		`<h3 id="h-history-resolved">`,
+		`<div id="history-fired" class="table-wrap" aria-labelledby="h-history-fired">`,
+		`<h3 id="h-history-fired">`,
+	} {
+		if !strings.Contains(sec, want) {
+			t.Errorf("the alert history section lacks %s:\n%s", want, sec)
+		}
+	}
+	// Next to the alerts: right after their section.
+	if a, hs := strings.Index(html, `<section id="alerts"`), strings.Index(html, `<section id="alert-history"`); a < 0 || hs < a ||
+		strings.Contains(html[a+1:hs], "<section") {
+		t.Error("the alert history section does not follow the alerts section")
+	}
+
+	code := dashboardCode(t)
+	if !strings.Contains(code, `api("api/alerts/history")`) {
+		t.Error(`dashboard.js does not fetch api("api/alerts/history")`)
+	}
+	for _, id := range []string{"alert-history", "history-resolved", "history-fired"} {
+		if !strings.Contains(code, `$("`+id+`")`) {
+			t.Errorf("dashboard.js does not fill #%s", id)
+		}
+	}
+	// The fields the page reads, each a JSON name of the API's types.
+	api := map[string]map[string]bool{
+		"AlertHistory": jsonFields(alerting.AlertHistory{}),
+		"HistoryEntry": jsonFields(alerting.HistoryEntry{}),
+		"FiredCount":   jsonFields(alerting.FiredCount{}),
+	}
+	for typ, fields := range map[string][]string{
+		"AlertHistory": {"resolved", "fired"},
+		"HistoryEntry": {"labels", "group", "rule", "startsAt", "endsAt", "resolvedReason"},
+		"FiredCount":   {"labels", "group", "rule", "count", "since", "lastStartsAt", "firing"},
+	} {
+		for _, f := range fields {
+			if !api[typ][f] {
+				t.Errorf("alerting.%s has no JSON field %q, which dashboard.js reads", typ, f)
+			}
+			if !regexp.MustCompile(`\.` + f + `\b`).MatchString(code) {
+				t.Errorf("dashboard.js does not read %s.%s", typ, f)
+			}
+		}
+	}
+
+	// The endpoint answers what the page reads: both lists, empty rather
+	// than null on a service whose alerts never fired.
+	v := newEnv(t)
+	rec := httptest.NewRecorder()
+	v.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/monitoring/api/alerts/history", nil))
+	var got map[string]json.RawMessage
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); rec.Code != http.StatusOK || err != nil {
+		t.Fatalf("GET /monitoring/api/alerts/history: %d %v: %s", rec.Code, err, rec.Body)
+	}
+	for _, k := range []string{"resolved", "fired"} {
+		if string(got[k]) != "[]" {
+			t.Errorf("GET /monitoring/api/alerts/history: %s is %s, want []", k, got[k])
+		}
 	}
 }

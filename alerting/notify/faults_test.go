@@ -775,8 +775,9 @@ groups:
 				t.Errorf("the receiver saw %d attempts, want 1", n)
 			}
 
+			// Stopping keeps the stuck one and the queued ones as unsent.
 			stop()
-			qEqualCounts(t, ntCounts(t, reader), map[string]int64{"r/0/dropped": int64(evals), "r/0/failed": 1})
+			qEqualCounts(t, ntCounts(t, reader), map[string]int64{"r/0/dropped": int64(evals - 1 - size), "r/0/unsent": int64(size + 1), "r/0/failed": 1})
 			if n := srv.attempts.Load(); n != 1 {
 				t.Errorf("the receiver saw %d attempts, want 1", n)
 			}

@@ -41,9 +41,11 @@ const ScopeName = "github.com/vitalsgo/vitals/alerting/notify"
 // WithMeterProvider, vitals_alerting_notifications_total on /metrics,
 // with the attributes notifier (the queue's name) and outcome: sent (a
 // notification delivered), failed (an attempt that failed; a notification
-// retried twice then delivered counts two failed and one sent) and dropped
+// retried twice then delivered counts two failed and one sent), dropped
 // (a notification given up: the queue was full or stopped, retrying could
-// not help, or the attempts ran out).
+// not help, or the attempts ran out) and unsent (a notification still
+// queued or being retried when Shutdown's context ended: Queue.Unsent
+// returns it, for a caller that keeps it and sends it after a restart).
 const MetricNotifications = "vitals.alerting.notifications"
 
 // ErrFull is returned by Queue.Notify when the queue holds as many
@@ -71,11 +73,15 @@ type Queue struct {
 	sent     metric.AddOption
 	failed   metric.AddOption
 	dropped  metric.AddOption
+	unsentN  metric.AddOption
 
-	ch chan queueItem
+	ch chan Notification
 
 	mu      sync.RWMutex // guards stopped against sends on ch
 	stopped bool
+
+	unsentMu sync.Mutex
+	unsent   []Notification // left when Shutdown's context ended
 
 	stopOnce sync.Once
 	stopping chan struct{} // closed by Shutdown: drain, then end
@@ -83,10 +89,12 @@ type Queue struct {
 	done     chan struct{} // closed when the worker has ended
 }
 
-type queueItem struct {
-	group  alerting.NotificationGroup
-	hasGrp bool
-	alerts []alerting.Alert
+// Notification is one notification of a Queue: the alerts of one call of
+// Notify, and the notification group its context carried (HasGroup).
+type Notification struct {
+	Alerts   []alerting.Alert
+	Group    alerting.NotificationGroup
+	HasGroup bool
 }
 
 // Option configures NewQueue.
@@ -220,13 +228,13 @@ func NewQueue(n alerting.Notifier, name string, opts ...Option) *Queue {
 		name:     name,
 		cfg:      cfg,
 		errs:     ratelog.New(cfg.logger, "alerting: notification failed", 0, cfg.clock),
-		ch:       make(chan queueItem, cfg.size),
+		ch:       make(chan Notification, cfg.size),
 		stopping: make(chan struct{}),
 		done:     make(chan struct{}),
 	}
 	counter, err := cfg.mp.Meter(ScopeName).Int64Counter(MetricNotifications,
 		metric.WithUnit("{notification}"),
-		metric.WithDescription("Alert notifications by outcome: sent, failed (attempts) and dropped."))
+		metric.WithDescription("Alert notifications by outcome: sent, failed (attempts), dropped, and unsent at shutdown."))
 	if err != nil {
 		q.errs.Handle(fmt.Errorf("alerting: creating %s: %w", MetricNotifications, err))
 		counter, _ = noop.NewMeterProvider().Meter(ScopeName).Int64Counter(MetricNotifications)
@@ -236,6 +244,7 @@ func NewQueue(n alerting.Notifier, name string, opts ...Option) *Queue {
 	q.sent = metric.WithAttributeSet(attribute.NewSet(notifier, attribute.String("outcome", "sent")))
 	q.failed = metric.WithAttributeSet(attribute.NewSet(notifier, attribute.String("outcome", "failed")))
 	q.dropped = metric.WithAttributeSet(attribute.NewSet(notifier, attribute.String("outcome", "dropped")))
+	q.unsentN = metric.WithAttributeSet(attribute.NewSet(notifier, attribute.String("outcome", "unsent")))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	q.abandon = cancel
@@ -250,16 +259,24 @@ func NewQueue(n alerting.Notifier, name string, opts ...Option) *Queue {
 // delivered. The slice is copied; the alerts' maps are not, and must not
 // change afterwards.
 func (q *Queue) Notify(ctx context.Context, alerts []alerting.Alert) error {
-	it := queueItem{alerts: alerts}
-	it.group, it.hasGrp = alerting.NotificationGroupFromContext(ctx)
+	it := Notification{Alerts: alerts}
+	it.Group, it.HasGroup = alerting.NotificationGroupFromContext(ctx)
 	return q.enqueue(it)
 }
 
-func (q *Queue) enqueue(it queueItem) error {
-	if len(it.alerts) == 0 {
+// Requeue hands n to the queue for delivery, as Notify would have: for a
+// notification that another queue of the same name left unsent
+// (Queue.Unsent), before a restart.
+func (q *Queue) Requeue(n Notification) error { return q.enqueue(n) }
+
+// Name returns the queue's name, as given to NewQueue.
+func (q *Queue) Name() string { return q.name }
+
+func (q *Queue) enqueue(it Notification) error {
+	if len(it.Alerts) == 0 {
 		return nil
 	}
-	it.alerts = slices.Clone(it.alerts)
+	it.Alerts = slices.Clone(it.Alerts)
 	q.mu.RLock()
 	ok := !q.stopped
 	if ok {
@@ -283,9 +300,10 @@ func (q *Queue) enqueue(it queueItem) error {
 
 // Shutdown stops accepting notifications and delivers those queued,
 // retrying as usual, until ctx is done; then it cancels the attempt in
-// progress, drops what is left (counted), waits for the worker to end and
-// returns ctx's error. Notifiers must honour their context for Shutdown to
-// return promptly. Calls after the first return alerting.ErrShutdown.
+// progress, keeps what is left for Unsent (counted and logged), waits for
+// the worker to end and returns ctx's error. Notifiers must honour their
+// context for Shutdown to return promptly. Calls after the first return
+// alerting.ErrShutdown.
 func (q *Queue) Shutdown(ctx context.Context) error {
 	first := false
 	q.stopOnce.Do(func() {
@@ -305,8 +323,30 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		q.abandon()
 		<-q.done
-		return fmt.Errorf("alerting: queue %q stopped before delivering everything: %w", q.name, ctx.Err())
+		n := len(q.Unsent())
+		q.cfg.logger.Warn("alerting: notifications not delivered before the shutdown deadline", "notifier", q.name, "unsent", n)
+		return fmt.Errorf("alerting: queue %q stopped with %d notifications undelivered: %w", q.name, n, ctx.Err())
 	}
+}
+
+// Unsent returns the notifications that Shutdown could not deliver before
+// its context ended, oldest first: a caller with somewhere to keep them
+// (Vitals' state directory) gives them to the queue of the same name after
+// a restart (Requeue). It returns nil before Shutdown has returned, and
+// when everything was delivered or given up.
+func (q *Queue) Unsent() []Notification {
+	q.unsentMu.Lock()
+	defer q.unsentMu.Unlock()
+	return slices.Clone(q.unsent)
+}
+
+// keepUnsent keeps it for Unsent: Shutdown's context ended before it was
+// delivered.
+func (q *Queue) keepUnsent(it Notification) {
+	q.counter.Add(context.Background(), 1, q.unsentN)
+	q.unsentMu.Lock()
+	q.unsent = append(q.unsent, it)
+	q.unsentMu.Unlock()
 }
 
 // run is the worker: it delivers until Shutdown, then drains what is queued.
@@ -330,10 +370,10 @@ func (q *Queue) run(ctx context.Context) {
 }
 
 // deliver tries one notification until it is sent, cannot be, or ctx (the
-// queue's life) ends.
-func (q *Queue) deliver(ctx context.Context, it queueItem) {
+// queue's life) ends: then it is kept for Unsent.
+func (q *Queue) deliver(ctx context.Context, it Notification) {
 	if ctx.Err() != nil {
-		q.counter.Add(context.Background(), 1, q.dropped)
+		q.keepUnsent(it)
 		return
 	}
 	for attempt := 1; ; attempt++ {
@@ -349,10 +389,19 @@ func (q *Queue) deliver(ctx context.Context, it queueItem) {
 			return
 		}
 		q.counter.Add(context.Background(), 1, q.failed)
-		final := ctx.Err() != nil || attempt >= q.cfg.attempts || !retryable(err)
+		if ctx.Err() != nil {
+			// Shutdown abandoned the attempt: not the receiver's verdict.
+			q.keepUnsent(it)
+			return
+		}
+		final := attempt >= q.cfg.attempts || !retryable(err)
 		q.errs.Handle(err, slog.String("notifier", q.name), slog.Int("attempt", attempt), slog.Bool("dropped", final))
-		if final || q.wait(ctx, q.retryWait(attempt, err)) != nil {
+		if final {
 			q.counter.Add(context.Background(), 1, q.dropped)
+			return
+		}
+		if q.wait(ctx, q.retryWait(attempt, err)) != nil {
+			q.keepUnsent(it)
 			return
 		}
 	}
@@ -360,18 +409,18 @@ func (q *Queue) deliver(ctx context.Context, it queueItem) {
 
 // attempt calls the notifier once, bounded by the attempt timeout; a
 // panic becomes an error.
-func (q *Queue) attempt(ctx context.Context, it queueItem) (err error) {
+func (q *Queue) attempt(ctx context.Context, it Notification) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, q.cfg.timeout)
 	defer cancel()
-	if it.hasGrp {
-		ctx = alerting.ContextWithNotificationGroup(ctx, it.group)
+	if it.HasGroup {
+		ctx = alerting.ContextWithNotificationGroup(ctx, it.Group)
 	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("alerting: notifier %q panicked: %v", q.name, r)
 		}
 	}()
-	return q.notifier.Notify(ctx, it.alerts)
+	return q.notifier.Notify(ctx, it.Alerts)
 }
 
 // retryWait returns the wait before retry n after err: the backoff, or

@@ -174,17 +174,32 @@ func TestQueueBoundWhenReceiverNeverAnswers(t *testing.T) {
 		t.Errorf("a full queue is returned to the caller, not logged:\n%s", logs.String())
 	}
 
-	// Stopping gives up at once: the stuck attempt is cancelled and what is
-	// queued is dropped.
+	// Stopping gives up at once: the stuck attempt is cancelled, and it and
+	// what is queued are kept for Unsent, in order, counted as unsent.
+	if u := q.Unsent(); u != nil {
+		t.Errorf("Unsent before Shutdown = %v, want nil", u)
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if err := q.Shutdown(ctx); !errors.Is(err, context.Canceled) {
-		t.Errorf("Shutdown = %v, want context.Canceled", err)
+	if err := q.Shutdown(ctx); !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "3 notifications undelivered") {
+		t.Errorf("Shutdown = %v, want context.Canceled and the count", err)
 	}
 	if n := len(rcv.got()); n != 1 {
 		t.Errorf("receiver got %d requests, want 1", n)
 	}
-	qEqualCounts(t, ntCounts(t, reader), map[string]int64{"stuck/dropped": 6, "stuck/failed": 1})
+	qEqualCounts(t, ntCounts(t, reader), map[string]int64{"stuck/dropped": 3, "stuck/failed": 1, "stuck/unsent": 3})
+	var names []string
+	for _, n := range q.Unsent() {
+		for _, a := range n.Alerts {
+			names = append(names, a.Name())
+		}
+	}
+	if got := strings.Join(names, " "); got != "A B0 B1" {
+		t.Errorf("Unsent holds %q, want the stuck one and the queued ones in order: A B0 B1", got)
+	}
+	if !strings.Contains(logs.String(), "unsent=3") {
+		t.Errorf("the unsent notifications were not logged:\n%s", logs.String())
+	}
 
 	if qNotify(t, q, ntFiring("D", "critical")) {
 		t.Error("Notify after Shutdown accepted")
@@ -192,7 +207,7 @@ func TestQueueBoundWhenReceiverNeverAnswers(t *testing.T) {
 	if err := q.Shutdown(t.Context()); !errors.Is(err, alerting.ErrShutdown) {
 		t.Errorf("second Shutdown = %v, want ErrShutdown", err)
 	}
-	qEqualCounts(t, ntCounts(t, reader), map[string]int64{"stuck/dropped": 7, "stuck/failed": 1})
+	qEqualCounts(t, ntCounts(t, reader), map[string]int64{"stuck/dropped": 4, "stuck/failed": 1, "stuck/unsent": 3})
 }
 
 func TestQueueGivesUp(t *testing.T) {
@@ -292,7 +307,10 @@ func TestQueueStopAbandonsTheBackoff(t *testing.T) {
 	if err := q.Shutdown(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("Shutdown = %v, want context.Canceled", err)
 	}
-	qEqualCounts(t, ntCounts(t, reader), map[string]int64{"hook/dropped": 1, "hook/failed": 1})
+	qEqualCounts(t, ntCounts(t, reader), map[string]int64{"hook/unsent": 1, "hook/failed": 1})
+	if u := q.Unsent(); len(u) != 1 || u[0].Alerts[0].Name() != "X" {
+		t.Errorf("Unsent = %+v, want the notification waiting for its retry", u)
+	}
 }
 
 func TestQueueNotifierPanicIsAnError(t *testing.T) {

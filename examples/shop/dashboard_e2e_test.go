@@ -24,8 +24,9 @@ import (
 
 // dashRules are the alert rules of TestDashboardInChromium: fast ones, so
 // that an alert fires within seconds of the scripted fault (the default
-// HighErrorRate waits 2 minutes), and a pending one. The summary carries
-// markup, which the page must show as text.
+// HighErrorRate waits 2 minutes), a pending one, and one that fires 3 s of
+// every 6, so that firings end and fill the alert history. The summary and
+// a label carry markup, which the page must show as text.
 const dashRules = `groups:
   - name: dashboard-e2e
     interval: 1s
@@ -45,7 +46,19 @@ const dashRules = `groups:
           severity: warning
         annotations:
           summary: "The shop has traffic (pending for an hour before it fires)"
+      - alert: ShopFlap
+        expr: vector(time() % 6) < 3
+        for: 0s
+        labels:
+          severity: info
+          owner: '<b id="history-injected">markup stays text</b>'
+        annotations:
+          summary: "Fires 3 s of every 6: each firing that ends goes to the alert history"
 `
+
+// dashResolveReason is the reason TestDashboardInChromium resolves a
+// firing of ShopFlap by hand with.
+const dashResolveReason = "resolved by the dashboard e2e test"
 
 const dashToken = "dash-e2e-token"
 
@@ -149,21 +162,71 @@ func TestDashboardInChromium(t *testing.T) {
 		return true, ""
 	})
 
-	var health struct {
-		Status string `json:"status"`
+	// A firing of ShopFlap resolved by hand, in the alert history: resolve
+	// it while it fires; its entry is recorded, with the reason, when its
+	// condition clears within 3 s. Firings that ended by themselves are
+	// there by then too.
+	pollUntil(t, 30*time.Second, "a firing of ShopFlap resolved by hand in the alert history", nil, func() (bool, string) {
+		var hist struct {
+			Resolved []struct {
+				Labels         map[string]string `json:"labels"`
+				ResolvedReason string            `json:"resolvedReason"`
+			} `json:"resolved"`
+		}
+		_, body, err := dashGet(t.Context(), client, base+"/monitoring/api/alerts/history", &hist)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, e := range hist.Resolved {
+			if e.Labels["alertname"] == "ShopFlap" && e.ResolvedReason == dashResolveReason {
+				return true, ""
+			}
+		}
+		var now struct {
+			Alerts []struct {
+				ID     string            `json:"id"`
+				Labels map[string]string `json:"labels"`
+				State  string            `json:"state"`
+			} `json:"alerts"`
+		}
+		if _, _, err := dashGet(t.Context(), client, base+"/monitoring/api/alerts", &now); err != nil {
+			return false, err.Error()
+		}
+		for _, a := range now.Alerts {
+			if a.Labels["alertname"] != "ShopFlap" || a.State != "firing" {
+				continue
+			}
+			// It may resolve by itself first: then the next firing is.
+			code, rbody := dashResolve(t.Context(), client, base, a.ID, dashResolveReason)
+			return false, fmt.Sprintf("resolve %s: %d %s; history: %s", a.ID, code, rbody, body)
+		}
+		return false, "history: " + body
+	})
+
+	// The shop's error-ratio check runs every 15 s and turns the health
+	// from pass to warn during the fault: the page shows the status read
+	// just before the dump or the one just after.
+	healthStatus := func() string {
+		t.Helper()
+		var health struct {
+			Status string `json:"status"`
+		}
+		if _, body, err := dashGet(t.Context(), client, base+"/monitoring/api/health", &health); err != nil || health.Status == "" {
+			t.Fatalf("GET /monitoring/api/health: %v %s", err, body)
+		}
+		return health.Status
 	}
-	if _, body, err := dashGet(t.Context(), client, base+"/monitoring/api/health", &health); err != nil || health.Status == "" {
-		t.Fatalf("GET /monitoring/api/health: %v %s", err, body)
-	}
+	before := healthStatus()
 
 	start := time.Now()
 	dom, stderr := dashChromium(t, bin, "--dump-dom", page)
 	t.Logf("chromium --dump-dom took %v", time.Since(start).Round(time.Millisecond))
 	dashNoConsoleOutput(t, stderr)
 
-	healthRE := regexp.MustCompile(`id="health-status"[^>]*>` + regexp.QuoteMeta(health.Status) + `<`)
+	after := healthStatus()
+	healthRE := regexp.MustCompile(`id="health-status"[^>]*>(` + regexp.QuoteMeta(before) + `|` + regexp.QuoteMeta(after) + `)<`)
 	if !healthRE.MatchString(dom) {
-		t.Errorf("the DOM does not show the health status %q in #health-status", health.Status)
+		t.Errorf("the DOM does not show the health status %q (or %q, just after) in #health-status", before, after)
 	}
 	for _, want := range []string{
 		`class="alert-name">ShopErrors<`, // the firing alert
@@ -191,6 +254,33 @@ func TestDashboardInChromium(t *testing.T) {
 		if !regexp.MustCompile(want.re).MatchString(dom) {
 			t.Errorf("the DOM does not show %s (%s)", want.what, want.re)
 		}
+	}
+	// The alert history: the resolved firings of ShopFlap, one resolved by
+	// hand with its reason, and how often it fired; its label as text.
+	if m := regexp.MustCompile(`(?s)<section id="alert-history"([^>]*)>.*?</section>`).FindStringSubmatch(dom); m == nil {
+		t.Error("the DOM has no alert history section")
+	} else {
+		if strings.Contains(m[1], "hidden") {
+			t.Errorf("the alert history section is hidden: %q", m[1])
+		}
+		sec := m[0]
+		for _, want := range []struct{ what, re string }{
+			{"a resolved firing of ShopFlap, its start and end", `(?s)id="history-resolved".*?<tbody>.*?<tr><th scope="row"><span title="rule group dashboard-e2e">ShopFlap</span></th>` +
+				`<td><ul class="chips" aria-label="Labels">.*?</ul></td><td><time datetime="[^"]+"[^>]*>[^<]*\d\d:\d\d:\d\d</time></td><td><time datetime="[^"]+"[^>]*>[^<]*\d\d:\d\d:\d\d</time></td>` +
+				`<td class="num">\d[^<]* s</td>`},
+			{"the reason of the resolution by hand", `(?s)id="history-resolved".*?<td class="output"><span class="muted">by hand: </span>` + regexp.QuoteMeta(dashResolveReason) + `</td>`},
+			{"a firing that ended by itself", `(?s)id="history-resolved".*?<td class="output"><span class="muted">condition cleared</span></td>`},
+			{"how often ShopFlap fired", `(?s)id="history-fired".*?<tr><th scope="row"><span title="rule group dashboard-e2e">ShopFlap</span></th><td>.*?</td><td class="num">[1-9]\d*</td>`},
+			{"ShopErrors firing among the counts", `(?s)id="history-fired".*?>ShopErrors</span></th><td>.*?</td><td class="num">[1-9]\d*</td><td>.*?</td><td>.*?</td><td><span class="badge firing">firing</span>`},
+			{"the label with markup, as text", regexp.QuoteMeta(`<li>owner=&lt;b id="history-injected"&gt;markup stays text&lt;/b&gt;</li>`)},
+		} {
+			if !regexp.MustCompile(want.re).MatchString(sec) {
+				t.Errorf("the alert history does not show %s (%s)", want.what, want.re)
+			}
+		}
+	}
+	if strings.Contains(dom, `<b id="history-injected"`) {
+		t.Error("a label was inserted as HTML")
 	}
 	if m := regexp.MustCompile(`<section id="slos"[^>]*>`).FindString(dom); m == "" || strings.Contains(m, "hidden") {
 		t.Errorf("the SLO section is not shown: %q", m)
@@ -330,6 +420,25 @@ func dashGet(ctx context.Context, client *http.Client, url string, v any) (int, 
 		}
 	}
 	return resp.StatusCode, string(body), nil
+}
+
+// dashResolve resolves the alert id by hand, with the admin token, and
+// returns the answer's status code and body (0 and the error if none).
+func dashResolve(ctx context.Context, client *http.Client, base, id, reason string) (int, string) {
+	body, _ := json.Marshal(map[string]string{"reason": reason})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/monitoring/api/alerts/"+url.PathEscape(id)+"/resolve", bytes.NewReader(body))
+	if err != nil {
+		return 0, err.Error()
+	}
+	req.Header.Set("Authorization", "Bearer "+dashToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // dashChromium runs headless Chromium with args after the common flags,

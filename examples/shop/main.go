@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"github.com/vitalsgo/vitals"
+	"github.com/vitalsgo/vitals/alerting"
+	"github.com/vitalsgo/vitals/alerting/notify"
 	"github.com/vitalsgo/vitals/alerting/slo"
 	"github.com/vitalsgo/vitals/bizmetrics"
 	"github.com/vitalsgo/vitals/exporter/memory"
@@ -65,6 +67,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	adminToken := fs.String("admin-token", os.Getenv("SHOP_ADMIN_TOKEN"), "bearer token for the state-changing monitoring endpoints and /admin/fault (default $SHOP_ADMIN_TOKEN; empty disables them)")
 	dataDir := fs.String("data", "", "directory of the SQLite database and of Vitals' state (silences, alerts, metric history: kept across restarts); default: a temporary directory, removed at exit")
 	stateEvery := fs.Duration("state-every", 0, "how often Vitals saves its state in -data besides at exit (0: the library default, 1m)")
+	outageTolerance := fs.Duration("for-outage-tolerance", alerting.DefaultOutageTolerance, "longest downtime after which pending and firing alerts are restored from -data (as Prometheus' --rules.alert.for-outage-tolerance)")
+	forGrace := fs.Duration("for-grace-period", alerting.DefaultForGracePeriod, "least time a restored pending alert waits before firing (as Prometheus' --rules.alert.for-grace-period)")
+	webhook := fs.String("alert-webhook", "", "also send alert notifications to this URL, in Alertmanager's webhook format (empty: alerts are only logged)")
 	load := fs.Bool("load", false, "also generate traffic against the shop (realistic, with some 4xx, 5xx and slow requests)")
 	rate := fs.Float64("rate", 20, "requests per second of -load")
 	duration := fs.Duration("duration", 0, "how long -load runs (0: until interrupted)")
@@ -82,6 +87,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 		vitals.WithBizMetrics(bizmetrics.WithNamespace("shop"),
 			bizmetrics.WithAmountBuckets(5, 10, 25, 50, 100, 250, 500, 1000)),
 		vitals.WithSLOs(shopSLOs()...),
+		vitals.WithAlerting(alerting.WithOutageTolerance(*outageTolerance), alerting.WithForGracePeriod(*forGrace)),
 	}
 	if *rules != "" {
 		opts = append(opts, vitals.WithAlertRuleFiles(*rules))
@@ -91,6 +97,12 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	}
 	if *adminToken != "" {
 		opts = append(opts, vitals.WithAdminToken(*adminToken))
+	}
+	if *webhook != "" {
+		opts = append(opts, vitals.WithAlertRoutes(
+			alerting.Route{Name: "log", Notifiers: []alerting.Notifier{notify.Log(slog.Default())}},
+			alerting.Route{Name: "webhook", Notifiers: []alerting.Notifier{&notify.Webhook{URL: *webhook}}},
+		))
 	}
 	if *dataDir != "" {
 		// What must survive a restart lives beside the database.

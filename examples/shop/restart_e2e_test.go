@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -145,6 +146,71 @@ func (p *shopProcess) get(t *testing.T, path string, v any) {
 	}
 }
 
+// post sends body (JSON, or nothing) to path with the admin token and
+// fails the test on a transport error; the status is the shop's business.
+func (p *shopProcess) post(t *testing.T, path, body string) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, p.base+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+restartToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+}
+
+// budgets returns each SLO's remaining error budget, for those that have
+// one.
+func (p *shopProcess) budgets(t *testing.T) map[string]float64 {
+	t.Helper()
+	var r struct {
+		SLOs []struct {
+			Name   string   `json:"name"`
+			Budget *float64 `json:"errorBudgetRemaining"`
+		} `json:"slos"`
+	}
+	p.get(t, "/monitoring/api/slos", &r)
+	out := map[string]float64{}
+	for _, s := range r.SLOs {
+		if s.Budget != nil {
+			out[s.Name] = *s.Budget
+		}
+	}
+	return out
+}
+
+// sloSamples counts the samples of the SLOs' 5-minute error ratios over
+// their 30-day windows: what their budgets are computed from.
+func (p *shopProcess) sloSamples(t *testing.T) int {
+	t.Helper()
+	return int(p.instant(t, `sum(count_over_time(slo:sli_error:ratio_rate5m[30d]))`))
+}
+
+// instant returns the value of a PromQL query that yields one sample, or
+// -1 when it yields none.
+func (p *shopProcess) instant(t *testing.T, query string) float64 {
+	t.Helper()
+	var r struct {
+		Data struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	p.get(t, "/monitoring/api/query?query="+url.QueryEscape(query), &r)
+	if len(r.Data.Result) != 1 {
+		return -1
+	}
+	s, _ := r.Data.Result[0].Value[1].(string)
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		t.Fatalf("query %s: value %q", query, s)
+	}
+	return f
+}
+
 type restartAlert struct {
 	Labels     map[string]string `json:"labels"`
 	State      string            `json:"state"`
@@ -184,7 +250,10 @@ func (p *shopProcess) notified(alertname, state string) int {
 // after it; an alert firing before is firing after with the same start
 // time and is not notified again; a pending alert keeps its progress (its
 // start moves by the downtime, as in Prometheus); a query over the last
-// hour returns the samples from before the restart.
+// hour returns the samples from before the restart; the SLOs' error
+// budgets are the same and their windows keep the samples from before; a
+// notification that a hanging receiver had not taken when the shutdown
+// deadline passed is delivered after the restart.
 func TestRestartKeepsState(t *testing.T) {
 	bin := buildShop(t)
 	dir := t.TempDir()
@@ -192,9 +261,24 @@ func TestRestartKeepsState(t *testing.T) {
 	if err := os.WriteFile(rules, []byte(restartRules), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"-data", filepath.Join(dir, "data"), "-collect", "1s", "-rules", rules, "-default-rules=false", "-admin-token", restartToken, "-state-every", "1s"}
+	hook := newRestartReceiver(t)
+	args := []string{"-data", filepath.Join(dir, "data"), "-collect", "1s", "-rules", rules, "-default-rules=false",
+		"-admin-token", restartToken, "-state-every", "1s", "-alert-webhook", hook.srv.URL}
 	first := startShopProcess(t, bin, args...)
 	started := time.Now()
+
+	// Orders fail: the availability SLO spends its budget. Two batches,
+	// collected apart: a rate needs the counter to grow between samples.
+	first.post(t, "/admin/fault?duration=1h", "")
+	for batch := 1; batch <= 2; batch++ {
+		for range 10 {
+			first.post(t, "/orders", `{"user_id":1,"product_id":1,"quantity":1,"currency":"EUR"}`)
+		}
+		pollUntil(t, 30*time.Second, "the failed orders to be collected", nil, func() (bool, string) {
+			n := first.instant(t, `sum(http_server_request_duration_seconds_count{http_route="/orders"})`)
+			return n == float64(10*batch), fmt.Sprint(n)
+		})
+	}
 
 	// A silence for RestartMuted, before its first notification (30 s of
 	// group wait).
@@ -213,10 +297,20 @@ func TestRestartKeepsState(t *testing.T) {
 		t.Fatalf("POST silence: %s %s", resp.Status, body)
 	}
 
-	// Wait for RestartFiring's first notification.
+	// Wait for RestartFiring's first notification, and for the SLOs'
+	// budgets (their rules run every minute).
 	pollUntil(t, 60*time.Second, "RestartFiring to be notified", nil, func() (bool, string) {
 		return first.notified("RestartFiring", "firing") == 1, first.log()
 	})
+	var budgetsBefore map[string]float64
+	pollUntil(t, 150*time.Second, "the SLOs' error budgets", nil, func() (bool, string) {
+		budgetsBefore = first.budgets(t)
+		return len(budgetsBefore) == 2 && first.sloSamples(t) >= 1, fmt.Sprint(budgetsBefore)
+	})
+	if budgetsBefore["availability"] >= 0 {
+		t.Errorf("availability budget %v with every order failing, want overspent", budgetsBefore["availability"])
+	}
+	sloSamplesBefore := first.sloSamples(t)
 	before := first.alerts(t)
 	if before["RestartFiring"].State != "firing" || before["RestartPending"].State != "pending" {
 		t.Fatalf("before the restart: %+v", before)
@@ -242,18 +336,39 @@ func TestRestartKeepsState(t *testing.T) {
 		return len(series.Data.Result[0].Values)
 	}
 	pointsBefore := rangeQuery(first, started)
+	if n := hook.count(); n == 0 {
+		t.Fatal("the webhook receiver saw no attempt before the restart")
+	}
+	stopping := time.Now() // the last evaluation was before this
 	first.stop(t)
 	stopped := time.Now()
+	if !strings.Contains(first.log(), "notifications not delivered before the shutdown deadline") {
+		t.Errorf("the first shop did not report its undelivered notification:\n%s", first.log())
+	}
 
+	hook.answer()
 	second := startShopProcess(t, bin, args...)
 	restarted := time.Now()
 	after := second.alerts(t)
+	// The budgets are those from before, and the SLO windows hold their
+	// samples from before the restart (plus those evaluated since).
+	if budgets := second.budgets(t); fmt.Sprint(budgets) != fmt.Sprint(budgetsBefore) {
+		t.Errorf("error budgets after the restart %v, before %v", budgets, budgetsBefore)
+	}
+	pollUntil(t, 30*time.Second, "an SLO evaluation after the restart", nil, func() (bool, string) {
+		n := second.sloSamples(t)
+		return n > sloSamplesBefore, fmt.Sprintf("%d samples of the 5m error ratio, %d before the restart", n, sloSamplesBefore)
+	})
+	// The notification the receiver hung on is delivered now.
+	pollUntil(t, 30*time.Second, "the kept notification to reach the receiver", nil, func() (bool, string) {
+		return hook.delivered("RestartFiring"), second.log()
+	})
 	// The pending alert keeps its progress toward its hour: as in
 	// Prometheus, its start moves later by the downtime only (the time the
 	// service was down does not count), well short of the restart.
 	if b, a := before["RestartPending"], after["RestartPending"]; a.State != "pending" || a.ActiveAt.Before(b.ActiveAt) ||
-		a.ActiveAt.Sub(b.ActiveAt) > restarted.Sub(stopped)+2*time.Second {
-		t.Errorf("RestartPending: pending since %v before the restart, %s since %v after (down %v)", b.ActiveAt, a.State, a.ActiveAt, restarted.Sub(stopped))
+		a.ActiveAt.Sub(b.ActiveAt) > restarted.Sub(stopping)+2*time.Second {
+		t.Errorf("RestartPending: pending since %v before the restart, %s since %v after (down %v)", b.ActiveAt, a.State, a.ActiveAt, restarted.Sub(stopping))
 	}
 	for _, name := range []string{"RestartFiring", "RestartMuted"} {
 		b, a := before[name], after[name]
@@ -286,6 +401,103 @@ func TestRestartKeepsState(t *testing.T) {
 	if n := second.notified("RestartMuted", "firing"); n != 0 {
 		t.Errorf("the silenced RestartMuted was notified after the restart")
 	}
+}
+
+// TestRestartPastOutageTolerance: after a downtime longer than the outage
+// tolerance (here 1 ms), alerts are not restored, as in Prometheus: the
+// pending alert starts its For over, the firing one fires anew.
+func TestRestartPastOutageTolerance(t *testing.T) {
+	bin := buildShop(t)
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules.yml")
+	if err := os.WriteFile(rules, []byte(restartRules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-data", filepath.Join(dir, "data"), "-collect", "1s", "-rules", rules, "-default-rules=false",
+		"-admin-token", restartToken, "-for-outage-tolerance", "1ms"}
+	first := startShopProcess(t, bin, args...)
+	var before map[string]restartAlert
+	pollUntil(t, 30*time.Second, "the alerts to be evaluated", nil, func() (bool, string) {
+		before = first.alerts(t)
+		return before["RestartPending"].State == "pending" && before["RestartFiring"].State == "firing", fmt.Sprint(before)
+	})
+	first.stop(t)
+	stopped := time.Now()
+
+	second := startShopProcess(t, bin, args...)
+	var after map[string]restartAlert
+	pollUntil(t, 30*time.Second, "the alerts to be evaluated after the restart", nil, func() (bool, string) {
+		after = second.alerts(t)
+		return after["RestartPending"].State == "pending" && after["RestartFiring"].State == "firing", fmt.Sprint(after)
+	})
+	if a := after["RestartPending"]; !a.ActiveAt.After(stopped) {
+		t.Errorf("RestartPending active since %v after the restart, want its For started over after the stop at %v (before: %v)", a.ActiveAt, stopped, before["RestartPending"].ActiveAt)
+	}
+	if a := after["RestartFiring"]; !a.StartsAt.After(stopped) {
+		t.Errorf("RestartFiring firing since %v after the restart, want a new firing after the stop at %v", a.StartsAt, stopped)
+	}
+}
+
+// restartReceiver is a webhook receiver that hangs until answer is
+// called, then accepts every notification.
+type restartReceiver struct {
+	srv      *httptest.Server
+	mu       sync.Mutex
+	attempts int
+	bodies   []string
+	open     chan struct{}
+}
+
+func newRestartReceiver(t *testing.T) *restartReceiver {
+	r := &restartReceiver{open: make(chan struct{})}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.attempts++
+		r.mu.Unlock()
+		select {
+		case <-r.open:
+		case <-req.Context().Done(): // the sender gave up
+			return
+		}
+		r.mu.Lock()
+		r.bodies = append(r.bodies, string(body))
+		r.mu.Unlock()
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *restartReceiver) answer() { close(r.open) }
+
+func (r *restartReceiver) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.attempts
+}
+
+// delivered reports whether a notification accepted after answer fired
+// alertname.
+func (r *restartReceiver) delivered(alertname string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, b := range r.bodies {
+		var m struct {
+			Alerts []struct {
+				Status string            `json:"status"`
+				Labels map[string]string `json:"labels"`
+			} `json:"alerts"`
+		}
+		if json.Unmarshal([]byte(b), &m) != nil {
+			continue
+		}
+		for _, a := range m.Alerts {
+			if a.Labels["alertname"] == alertname && a.Status == "firing" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // TestKilledDuringSavesNeverCorrupts kills the example binary with SIGKILL

@@ -14,6 +14,7 @@
   const TOKEN_KEY = "vitals.dashboard.token";
   const WINDOWS = { "5m": 300, "15m": 900, "1h": 3600, "6h": 21600 };
   const TOP_ROUTES = 5;
+  const HISTORY_ROWS = 50; // resolved firings shown, newest first
   const HTTP = "http_server_request_duration_seconds";
   const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
@@ -113,7 +114,8 @@
       if (a < 1e-3) return num(s * 1e6) + " µs";
       if (a < 1) return num(s * 1e3) + " ms";
       if (a < 120) return num(s) + " s";
-      return num(s / 60) + " min";
+      if (a < 7200) return num(s / 60) + " min";
+      return num(s / 3600) + " h";
     },
     bytes: (b) => {
       if (b === undefined || b === null || !isFinite(b)) return "—";
@@ -159,6 +161,15 @@
 
   function serverNow() {
     return Date.now() + state.offsetMs;
+  }
+
+  // stamp shows the time ms: the clock for today, the date and the clock
+  // for another day, with the full local time as a tooltip.
+  function stamp(ms) {
+    if (!isFinite(ms)) return "—";
+    const d = new Date(ms);
+    const today = d.toDateString() === new Date(serverNow()).toDateString();
+    return h("time", { datetime: d.toISOString(), title: d.toLocaleString(), text: (today ? "" : d.toLocaleDateString() + " ") + clock(ms, true) });
   }
 
   // ---- the API --------------------------------------------------------------
@@ -539,10 +550,8 @@
       .filter((k) => k !== "summary" && k !== "description")
       .sort();
     for (const k of others) li.append(h("p", { class: "alert-desc" }, h("span", { class: "muted", text: k + ": " }), String(ann[k])));
-    const chips = Object.keys(labels)
-      .filter((k) => k !== "alertname" && k !== "severity")
-      .sort();
-    if (chips.length) li.append(h("ul", { class: "chips", "aria-label": "Labels" }, chips.map((k) => h("li", { text: k + "=" + labels[k] }))));
+    const chips = labelChips(labels, ["alertname", "severity"]);
+    if (chips) li.append(chips);
     const active = parseTime(a.activeAt);
     const starts = parseTime(a.startsAt);
     const meta = ["value " + num(Number(a.value))];
@@ -551,6 +560,16 @@
     li.append(h("div", { class: "alert-meta", text: meta.join(" · ") }));
     if (state.token) li.append(alertActions(a, name));
     return li;
+  }
+
+  // labelChips lists the labels but those named in skip as chips, sorted
+  // by name: null when there are none.
+  function labelChips(labels, skip) {
+    labels = labels || {};
+    const keys = Object.keys(labels)
+      .filter((k) => !skip.includes(k))
+      .sort();
+    return keys.length ? h("ul", { class: "chips", "aria-label": "Labels" }, keys.map((k) => h("li", { text: k + "=" + labels[k] }))) : null;
   }
 
   function alertActions(a, name) {
@@ -620,6 +639,67 @@
       });
     }
     fill(el, table(cols, list));
+  }
+
+  // renderHistory shows the alert history (api/alerts/history): the
+  // firings that ended within the engine's history retention, newest first,
+  // and how many times each alert started firing in it, most first. The
+  // section is hidden when the service has no alerting.
+  function renderHistory(hist, missing) {
+    const sec = $("alert-history");
+    if (missing || (hist && hist.missing)) {
+      sec.hidden = true;
+      return;
+    }
+    if (!hist) return;
+    sec.hidden = false;
+    const name = (x) => h("span", { title: x.group ? "rule group " + x.group : null, text: String((x.labels || {}).alertname || x.rule || "(unnamed)") });
+    const labels = (x) => labelChips(x.labels, ["alertname"]);
+    const resolved = Array.isArray(hist.resolved) ? hist.resolved : [];
+    const shown = resolved.slice(0, HISTORY_ROWS);
+    fill(
+      $("history-resolved"),
+      shown.length
+        ? [
+            table(
+              [
+                { title: "Alert", get: name },
+                { title: "Labels", get: labels },
+                { title: "Fired", tip: "When it started firing.", get: (e) => stamp(parseTime(e.startsAt)) },
+                { title: "Resolved", tip: "When it stopped firing.", get: (e) => stamp(parseTime(e.endsAt)) },
+                { title: "For", tip: "How long it fired.", num: true, get: (e) => fmt.dur((parseTime(e.endsAt) - parseTime(e.startsAt)) / 1000) },
+                {
+                  title: "How",
+                  tip: "Resolved by hand, with the reason given, or because its condition cleared.",
+                  cls: "output",
+                  get: (e) => (e.resolvedReason ? [h("span", { class: "muted", text: "by hand: " }), String(e.resolvedReason)] : h("span", { class: "muted", text: "condition cleared" })),
+                },
+              ],
+              shown,
+            ),
+            resolved.length > shown.length ? h("p", { class: "muted", text: "The newest " + shown.length + " of " + resolved.length + " shown." }) : null,
+          ]
+        : nodata("No firing has ended within the history's retention."),
+    );
+    // Most firings first; the API's order (most recently started first)
+    // among equals: sort is stable.
+    const fired = (Array.isArray(hist.fired) ? hist.fired : []).slice().sort((a, b) => (b.count || 0) - (a.count || 0));
+    fill(
+      $("history-fired"),
+      fired.length
+        ? table(
+            [
+              { title: "Alert", get: name },
+              { title: "Labels", get: labels },
+              { title: "Times fired", tip: "How many times it started firing since the first of them, within the history's retention.", num: true, get: (c) => fmt.count(c.count) },
+              { title: "First", tip: "When it first started firing within the retention.", get: (c) => stamp(parseTime(c.since)) },
+              { title: "Last", tip: "When it last started firing.", get: (c) => stamp(parseTime(c.lastStartsAt)) },
+              { title: "Now", get: (c) => (c.firing ? badge("firing") : h("span", { class: "muted", text: "resolved" })) },
+            ],
+            fired,
+          )
+        : nodata("No alert has fired within the history's retention."),
+    );
   }
 
   async function mutate(btn, what, path, method, body) {
@@ -828,6 +908,7 @@
       health: guard("health", api("api/health")),
       alerts: guard("alerts", ok404(api("api/alerts"))),
       silences: guard("silences", ok404(api("api/silences"))),
+      history: guard("alert history", ok404(api("api/alerts/history"))),
       perf:
         state.perf === "missing"
           ? Promise.resolve(undefined)
@@ -910,6 +991,7 @@
     if (got.silences !== undefined) state.silences = got.silences && got.silences.missing ? undefined : got.silences;
     renderAlerts(state.alerts, alertsMissing);
     renderSilences(state.silences, alertsMissing);
+    renderHistory(got.history, alertsMissing);
     if (got.perf && !got.perf.missing) renderSLOs(got.perf.slos);
 
     // Round two: the top routes and the business metrics, which need the

@@ -1,0 +1,135 @@
+package notify
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+
+	"github.com/vitalsgo/vitals/alerting"
+)
+
+// UnsentVersion is the version of the format SaveUnsent writes.
+// RequeueUnsent reads this version.
+const UnsentVersion = 1
+
+// maxUnsentSize bounds what RequeueUnsent reads, so that a corrupt input
+// cannot make it allocate without bound.
+const maxUnsentSize = 64 << 20
+
+// unsentDoc is the JSON document of SaveUnsent.
+type unsentDoc struct {
+	Version int `json:"version"`
+	// Queues maps a queue's name to what it left unsent, oldest first.
+	Queues map[string][]unsentNotification `json:"queues"`
+}
+
+type unsentNotification struct {
+	Group  *unsentGroup  `json:"group,omitempty"`
+	Alerts []unsentAlert `json:"alerts"`
+}
+
+type unsentGroup struct {
+	Key      string            `json:"key,omitempty"`
+	Labels   map[string]string `json:"labels,omitempty"`
+	Receiver string            `json:"receiver,omitempty"`
+}
+
+// unsentAlert is an alert with its value as a string: JSON has no NaN.
+type unsentAlert struct {
+	alerting.Alert
+	Value string `json:"value"`
+}
+
+// SaveUnsent writes what the queues left unsent at Shutdown (Queue.Unsent)
+// to w as JSON, by queue name, for RequeueUnsent after a restart. Queues
+// with nothing unsent are left out; with none at all, the document is
+// empty but valid, so that a save replaces what an earlier one kept.
+func SaveUnsent(w io.Writer, queues []*Queue) error {
+	doc := unsentDoc{Version: UnsentVersion, Queues: map[string][]unsentNotification{}}
+	for _, q := range queues {
+		for _, n := range q.Unsent() {
+			un := unsentNotification{Alerts: make([]unsentAlert, len(n.Alerts))}
+			if n.HasGroup {
+				un.Group = &unsentGroup{Key: n.Group.Key, Labels: n.Group.Labels, Receiver: n.Group.Receiver}
+			}
+			for i, a := range n.Alerts {
+				un.Alerts[i] = unsentAlert{Alert: a, Value: strconv.FormatFloat(a.Value, 'g', -1, 64)}
+			}
+			doc.Queues[q.Name()] = append(doc.Queues[q.Name()], un)
+		}
+	}
+	return json.NewEncoder(w).Encode(doc)
+}
+
+// LoadUnsent decodes what SaveUnsent wrote: the unsent notifications by
+// queue name, oldest first, for RequeueUnsent. A document that cannot be
+// read or decoded, or of a later version than UnsentVersion, is an error.
+func LoadUnsent(r io.Reader) (map[string][]Notification, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxUnsentSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("notify: reading unsent notifications: %w", err)
+	}
+	if len(b) > maxUnsentSize {
+		return nil, fmt.Errorf("notify: unsent notifications larger than %d bytes", maxUnsentSize)
+	}
+	var doc unsentDoc
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("notify: decoding unsent notifications: %w", err)
+	}
+	if doc.Version != UnsentVersion {
+		return nil, fmt.Errorf("notify: unsent notifications of version %d, this version reads %d", doc.Version, UnsentVersion)
+	}
+	out := make(map[string][]Notification, len(doc.Queues))
+	for name, ns := range doc.Queues {
+		for _, un := range ns {
+			n := Notification{Alerts: make([]alerting.Alert, len(un.Alerts))}
+			if un.Group != nil {
+				n.HasGroup = true
+				n.Group = alerting.NotificationGroup{Key: un.Group.Key, Labels: un.Group.Labels, Receiver: un.Group.Receiver}
+			}
+			for i, a := range un.Alerts {
+				n.Alerts[i] = a.Alert
+				if n.Alerts[i].Value, err = strconv.ParseFloat(a.Value, 64); err != nil {
+					return nil, fmt.Errorf("notify: unsent alert %s for queue %q: value %q: %w", a.Alert.Name(), name, a.Value, err)
+				}
+			}
+			out[name] = append(out[name], n)
+		}
+	}
+	return out, nil
+}
+
+// RequeueUnsent hands each notification of unsent (from LoadUnsent) to the
+// queue of the same name (Queue.Requeue), which delivers it as any other,
+// and returns how many it requeued. Notifications whose queue no longer
+// exists (the routes changed) or that their queue refuses (full) are not
+// requeued: the error says how many and for which queue, and the others
+// are requeued all the same.
+func RequeueUnsent(unsent map[string][]Notification, queues []*Queue) (int, error) {
+	byName := make(map[string]*Queue, len(queues))
+	for _, q := range queues {
+		byName[q.Name()] = q
+	}
+	var errs []error
+	requeued := 0
+	for _, name := range slices.Sorted(maps.Keys(unsent)) {
+		ns := unsent[name]
+		q := byName[name]
+		if q == nil {
+			errs = append(errs, fmt.Errorf("notify: %d unsent notifications for queue %q, which no longer exists", len(ns), name))
+			continue
+		}
+		for _, n := range ns {
+			if err := q.Requeue(n); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			requeued++
+		}
+	}
+	return requeued, errors.Join(errs...)
+}
