@@ -505,6 +505,15 @@ func (p *page) memoryReader() {
 	lock := p.med(pkg, "BenchmarkSnapshot", "ms/lock")
 	p.target("state snapshot of 10 000 series × 6 h: pause it causes to collections", "measured and bounded (set here: ≤ 50 ms)",
 		fmt.Sprintf("%.1f ms, %.1f MB, snapshot %s, restore %s", lock, snapMB, ms(p.med(pkg, "BenchmarkSnapshot", "ns/op")), ms(p.med(pkg, "BenchmarkRestore", "ns/op"))), lock <= 50, ok(lock, snapMB))
+	for _, op := range []struct{ name, label string }{
+		{"query", "an instant query of one series"},
+		{"record", "a counter increment"},
+	} {
+		idle, busy := "BenchmarkSnapshotPause/"+op.name+"/idle", "BenchmarkSnapshotPause/"+op.name+"/snapshotting"
+		rows = append(rows, []string{op.label + " while snapshots of that store run back to back",
+			fmt.Sprintf("%s (alone %s), longest %.2f ms (alone %.2f ms)", ms(p.med(pkg, busy, "ns/op")), ms(p.med(pkg, idle, "ns/op")),
+				p.med(pkg, busy, "max-ms"), p.med(pkg, idle, "max-ms")), ""})
+	}
 	for _, q := range []struct{ prefix, label string }{
 		{"BenchmarkInstantQuery/sum(", "instant query `sum(rate(hits_total[1m]))` over 10 000 series × 7 samples"},
 		{"BenchmarkInstantQuery/hits_total", "instant query `hits_total{route=\"/r/42\"}` among 10 000 series"},
