@@ -511,8 +511,8 @@ func (p *page) memoryReader() {
 	} {
 		idle, busy := "BenchmarkSnapshotPause/"+op.name+"/idle", "BenchmarkSnapshotPause/"+op.name+"/snapshotting"
 		rows = append(rows, []string{op.label + " while snapshots of that store run back to back",
-			fmt.Sprintf("%s (alone %s), longest %.2f ms (alone %.2f ms)", ms(p.med(pkg, busy, "ns/op")), ms(p.med(pkg, idle, "ns/op")),
-				p.med(pkg, busy, "max-ms"), p.med(pkg, idle, "max-ms")), ""})
+			fmt.Sprintf("%s ns (alone %s ns), longest %.1f ms (alone %.1f ms)", num(p.med(pkg, busy, "ns/op")), num(p.med(pkg, idle, "ns/op")),
+				p.med(pkg, busy, "max-ms"), p.med(pkg, idle, "max-ms")), "no lock is waited for (recording never touches the store; a query shares the snapshot's read lock): the longest is the snapshot's garbage and its share of the two cores"})
 	}
 	for _, q := range []struct{ prefix, label string }{
 		{"BenchmarkInstantQuery/sum(", "instant query `sum(rate(hits_total[1m]))` over 10 000 series × 7 samples"},
