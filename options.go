@@ -230,7 +230,9 @@ func WithAdminToken(token string) Option {
 
 // WithProtectedReads puts the reading endpoints of the monitoring API
 // (/monitoring/api/...: health details, alerts, silences, queries,
-// performance, metrics, system, export) behind the authorizer too. /metrics
+// performance, metrics, system, export; Prometheus' API under
+// /monitoring/prometheus and Alertmanager's under /monitoring/alertmanager)
+// behind the authorizer too. /metrics
 // and the health probes stay open for scrapers and orchestrators. By
 // default, reads are open and details are shown only when authorized.
 func WithProtectedReads() Option {

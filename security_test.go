@@ -106,15 +106,16 @@ func concreteRequest(pattern, token string) *http.Request {
 	if !ok {
 		method, path = http.MethodGet, pattern
 	}
-	path = strings.NewReplacer("{$}", "", "{file}", "dashboard.js", "{id}", "nope").Replace(path)
-	if path == "/monitoring/api/" {
-		path += "nope"
+	path = strings.NewReplacer("{$}", "", "{file}", "dashboard.js", "{id}", "nope", "{name}", "job").Replace(path)
+	if strings.HasSuffix(path, "/") && path != "/monitoring/" {
+		path += "nope" // a catch-all
 	}
 	var body io.Reader
 	ctype := ""
 	switch {
-	case strings.HasPrefix(path, "/monitoring/api/query"):
-		q := url.Values{"query": {"up"}, "start": {"0"}, "end": {"60"}, "step": {"15"}}.Encode()
+	case strings.HasPrefix(path, "/monitoring/api/query"), strings.Contains(path, "/api/v1/query"),
+		strings.Contains(path, "/api/v1/format_query"), strings.Contains(path, "/api/v1/series"), strings.Contains(path, "/api/v1/labels"):
+		q := url.Values{"query": {"up"}, "start": {"0"}, "end": {"60"}, "step": {"15"}, "match[]": {"up"}}.Encode()
 		if method == http.MethodPost {
 			body, ctype = strings.NewReader(q), "application/x-www-form-urlencoded"
 		} else {

@@ -572,6 +572,17 @@ type RuleStatus struct {
 	Evaluations    int64         `json:"evaluations"`
 	Failures       int64         `json:"failures"`
 	Active         int           `json:"active"`
+	// Labels and Annotations are the rule's (annotations: alerting rules
+	// only), before templating.
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// For, KeepFiringFor and the group's Interval, as configured.
+	For           time.Duration `json:"-"`
+	KeepFiringFor time.Duration `json:"-"`
+	Interval      time.Duration `json:"-"`
+	// Alerts are the rule's instances (pending, firing, and resolved within
+	// ResolvedRetention), as Alerts lists them.
+	Alerts []Alert `json:"-"`
 }
 
 // MarshalJSON encodes the status with Duration in seconds.
@@ -585,13 +596,15 @@ func (s RuleStatus) MarshalJSON() ([]byte, error) {
 
 // Rules returns the status of every rule, in group and rule order.
 func (e *Engine) Rules() []RuleStatus {
+	now := e.cfg.clock.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []RuleStatus
 	for _, g := range e.groups {
 		for _, r := range g.rules {
 			st := RuleStatus{Group: g.Name, Name: r.Name(), Type: "alerting", Expr: r.Expr, Exportable: r.Exportable(),
-				LastEvaluation: r.lastEval, Duration: r.lastDur, Evaluations: r.evals.Load(), Failures: r.failures.Load()}
+				LastEvaluation: r.lastEval, Duration: r.lastDur, Evaluations: r.evals.Load(), Failures: r.failures.Load(),
+				Labels: maps.Clone(r.Labels), Annotations: maps.Clone(r.Annotations), For: r.For, KeepFiringFor: r.KeepFiringFor, Interval: g.Interval}
 			if r.Record != "" {
 				st.Type = "recording"
 			}
@@ -602,7 +615,9 @@ func (e *Engine) Rules() []RuleStatus {
 				if a.state == StatePending || a.state == StateFiring {
 					st.Active++
 				}
+				st.Alerts = append(st.Alerts, e.toAlert(r, a, now))
 			}
+			slices.SortFunc(st.Alerts, func(a, b Alert) int { return strings.Compare(a.ID, b.ID) })
 			out = append(out, st)
 		}
 	}

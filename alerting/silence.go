@@ -3,6 +3,7 @@ package alerting
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp/syntax"
@@ -87,12 +88,30 @@ var (
 // Matcher matches one label, in the shape of Alertmanager's API v2:
 // IsEqual false negates, IsRegex makes Value an anchored regular expression.
 // So {IsEqual: true} is "=", {IsEqual: false} "!=", {IsRegex: true,
-// IsEqual: true} "=~" and {IsRegex: true, IsEqual: false} "!~".
+// IsEqual: true} "=~" and {IsRegex: true, IsEqual: false} "!~". In JSON,
+// isEqual defaults to true, as in Alertmanager (see UnmarshalJSON).
 type Matcher struct {
 	Name    string `json:"name"`
 	Value   string `json:"value"`
 	IsRegex bool   `json:"isRegex"`
 	IsEqual bool   `json:"isEqual"`
+}
+
+// UnmarshalJSON decodes a matcher as Alertmanager's API v2 does: an
+// isEqual left out, or null, is true, so such a matcher is "=" (or "=~"),
+// not its negation. Matchers encoded by this package always hold isEqual
+// (saved states among them), so they decode as before.
+func (m *Matcher) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil // as encoding/json leaves a struct for null
+	}
+	type plain Matcher // without this method
+	p := plain{IsEqual: true}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*m = Matcher(p)
+	return nil
 }
 
 // compile checks m against the limits and compiles it. budget is what is
@@ -470,6 +489,19 @@ func (s *Silences) List() []Silence {
 	}
 	slices.SortFunc(out, func(a, b Silence) int { return b.StartsAt.Compare(a.StartsAt) })
 	return out
+}
+
+// UpdatedAt returns when the silence id was last created, updated or
+// expired (Alertmanager's updatedAt), and false if there is no such
+// silence.
+func (s *Silences) UpdatedAt(id string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[id]
+	if !ok {
+		return time.Time{}, false
+	}
+	return e.updatedAt, true
 }
 
 // Matching returns the IDs of the silences active at now that match lbls.

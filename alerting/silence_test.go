@@ -1,8 +1,12 @@
 package alerting_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"slices"
 	"strings"
@@ -11,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vitalsgo/vitals/alerting"
+	"github.com/vitalsgo/vitals/exporter/memory"
 )
 
 // validSilence is a silence Add accepts at clk's time.
@@ -478,5 +483,142 @@ func TestSilenceStateText(t *testing.T) {
 		if got := s.State(tt.at); got != tt.want {
 			t.Errorf("State(%v) = %v, want %v", tt.at, got, tt.want)
 		}
+	}
+}
+
+// TestMatcherIsEqualDefault: a matcher whose JSON leaves isEqual out (or
+// gives null) is an equality, as in Alertmanager's API v2, where isEqual
+// defaults to true; before, it decoded as false and so as "!=". An explicit
+// false still negates, and a saved state, which always holds isEqual, loads
+// as it was saved.
+func TestMatcherIsEqualDefault(t *testing.T) {
+	for _, tt := range []struct {
+		json string
+		want alerting.Matcher
+	}{
+		{`{"name":"a","value":"b"}`, alerting.Matcher{Name: "a", Value: "b", IsEqual: true}},
+		{`{"name":"a","value":"b","isRegex":false}`, alerting.Matcher{Name: "a", Value: "b", IsEqual: true}},
+		{`{"name":"a","value":"b.*","isRegex":true}`, alerting.Matcher{Name: "a", Value: "b.*", IsRegex: true, IsEqual: true}},
+		{`{"name":"a","value":"b","isEqual":null}`, alerting.Matcher{Name: "a", Value: "b", IsEqual: true}},
+		{`{"name":"a","value":"b","isEqual":true}`, alerting.Matcher{Name: "a", Value: "b", IsEqual: true}},
+		{`{"name":"a","value":"b","isEqual":false}`, alerting.Matcher{Name: "a", Value: "b"}},
+		{`{"name":"a","value":"b","isRegex":true,"isEqual":false}`, alerting.Matcher{Name: "a", Value: "b", IsRegex: true}},
+	} {
+		var got alerting.Matcher
+		if err := json.Unmarshal([]byte(tt.json), &got); err != nil || got != tt.want {
+			t.Errorf("%s decoded as %+v, %v; want %+v", tt.json, got, err, tt.want)
+		}
+	}
+	var m alerting.Matcher
+	if err := json.Unmarshal([]byte(`{"name":1}`), &m); err == nil {
+		t.Error("a matcher with a numeric name decoded")
+	}
+	// Decoded in a silence, the matcher without isEqual mutes the alert
+	// it names, and only that one.
+	clk := newEngClock(time.Unix(1_700_000_000, 0))
+	var sil alerting.Silence
+	body := `{"matchers":[{"name":"alertname","value":"HighErrors","isRegex":false}],"endsAt":"` +
+		clk.Now().Add(time.Hour).UTC().Format(time.RFC3339) + `","createdBy":"ops","comment":"deploy"}`
+	if err := json.Unmarshal([]byte(body), &sil); err != nil {
+		t.Fatal(err)
+	}
+	s := alerting.NewSilences(clk)
+	id, err := s.Add(sil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Matching(map[string]string{"alertname": "HighErrors"}, clk.Now()); !slices.Equal(got, []string{id}) {
+		t.Errorf("the silence mutes %v of HighErrors, want [%s]", got, id)
+	}
+	if got := s.Matching(map[string]string{"alertname": "Other"}, clk.Now()); len(got) != 0 {
+		t.Errorf("the silence mutes Other: %v", got)
+	}
+
+	// A saved state keeps "!=" and "=" as they were; one whose matcher
+	// lacks isEqual (not written by SaveState) loads it as "=".
+	eng, err := alerting.New(memory.New(memory.WithLogger(slog.New(slog.DiscardHandler))), nil, alerting.WithClock(clk), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = eng.Shutdown(context.Background()) })
+	if _, err := eng.Silences().Add(alerting.Silence{
+		Matchers:  []alerting.Matcher{{Name: "alertname", Value: "A", IsEqual: true}, {Name: "env", Value: "dev"}},
+		EndsAt:    clk.Now().Add(time.Hour),
+		CreatedBy: "ops", Comment: "not dev",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var saved bytes.Buffer
+	if err := eng.SaveState(&saved); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(saved.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	sils := doc["silences"].([]any)
+	omitted := map[string]any{}
+	for k, v := range sils[0].(map[string]any) {
+		omitted[k] = v
+	}
+	omitted["id"] = "omitted"
+	omitted["matchers"] = []any{map[string]any{"name": "alertname", "value": "B", "isRegex": false}}
+	doc["silences"] = append(sils, omitted)
+	state, _ := json.Marshal(doc)
+	restored, err := alerting.New(memory.New(memory.WithLogger(slog.New(slog.DiscardHandler))), nil, alerting.WithClock(clk), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = restored.Shutdown(context.Background()) })
+	if err := restored.LoadState(bytes.NewReader(state)); err != nil {
+		t.Fatal(err)
+	}
+	now := clk.Now()
+	for _, tt := range []struct {
+		labels map[string]string
+		muted  bool
+	}{
+		{map[string]string{"alertname": "A", "env": "prod"}, true},
+		{map[string]string{"alertname": "A", "env": "dev"}, false},
+		{map[string]string{"alertname": "B"}, true},
+		{map[string]string{"alertname": "C"}, false},
+	} {
+		if got := len(restored.Silences().Matching(tt.labels, now)) > 0; got != tt.muted {
+			t.Errorf("after the restore, %v muted: %v, want %v", tt.labels, got, tt.muted)
+		}
+	}
+}
+
+// TestSilenceUpdatedAt: UpdatedAt is when the silence was created, then
+// when it was last updated or expired, as Alertmanager's updatedAt.
+func TestSilenceUpdatedAt(t *testing.T) {
+	clk := newEngClock(time.Unix(1_700_000_000, 0))
+	sil := alerting.NewSilences(clk)
+	created := clk.Now()
+	id, err := sil.Add(validSilence(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at, ok := sil.UpdatedAt(id); !ok || !at.Equal(created) {
+		t.Errorf("UpdatedAt after Add = %v, %v; want %v", at, ok, created)
+	}
+	clk.Advance(time.Minute)
+	s := validSilence(clk)
+	s.ID, s.Comment = id, "changed"
+	if _, err := sil.Add(s); err != nil {
+		t.Fatal(err)
+	}
+	if at, _ := sil.UpdatedAt(id); !at.Equal(clk.Now()) {
+		t.Errorf("UpdatedAt after an update = %v, want %v", at, clk.Now())
+	}
+	clk.Advance(time.Minute)
+	if err := sil.Expire(id); err != nil {
+		t.Fatal(err)
+	}
+	if at, _ := sil.UpdatedAt(id); !at.Equal(clk.Now()) {
+		t.Errorf("UpdatedAt after Expire = %v, want %v", at, clk.Now())
+	}
+	if _, ok := sil.UpdatedAt("nope"); ok {
+		t.Error("UpdatedAt of an unknown silence reports one")
 	}
 }

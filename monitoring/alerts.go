@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -99,6 +100,13 @@ type silenceView struct {
 	State alerting.SilenceState `json:"state"`
 }
 
+// The silence endpoints have one implementation, behind two shapes:
+// /monitoring/api/silences (this file) and Alertmanager's API v2 under
+// /monitoring/alertmanager (alertmanager.go). Both decode a POSTed silence
+// with readSilence and add it with addSilence, expire one with
+// expireSilenceID, and write a listing one silence at a time with
+// writeJSONArray; each answers in its own shape.
+
 // listSilences serves GET /monitoring/api/silences. It encodes the
 // silences one at a time straight to w, so a listing holds a snapshot of
 // the silences (their headers, not their text) and one encoded silence,
@@ -115,23 +123,30 @@ func (m *Handler) listSilences(w http.ResponseWriter, _ *http.Request) {
 	_, _ = io.WriteString(w, "}\n")
 }
 
-// writeSilences writes every silence as a JSON array, one silence at a
-// time, so that the memory a listing holds does not grow with the size of
-// all the silences together.
+// writeSilences writes every silence, newest first, with its state, as a
+// JSON array, one silence at a time (writeJSONArray).
 func (m *Handler) writeSilences(w io.Writer) error {
 	now := m.alerts.Now()
-	list := m.alerts.Silences().List()
+	return writeJSONArray(w, m.alerts.Silences().List(), func(s alerting.Silence) any {
+		return silenceView{s, s.State(now)}
+	})
+}
+
+// writeJSONArray writes list as a JSON array of view(element), encoding
+// one element at a time, so that the memory a listing holds does not grow
+// with the size of all the elements together.
+func writeJSONArray[T any](w io.Writer, list []T, view func(T) any) error {
 	if _, err := io.WriteString(w, "["); err != nil {
 		return err
 	}
 	enc := json.NewEncoder(w)
-	for i, s := range list {
+	for i, v := range list {
 		if i > 0 {
 			if _, err := io.WriteString(w, ","); err != nil {
 				return err
 			}
 		}
-		if err := enc.Encode(silenceView{s, s.State(now)}); err != nil {
+		if err := enc.Encode(view(v)); err != nil {
 			return err
 		}
 	}
@@ -140,40 +155,142 @@ func (m *Handler) writeSilences(w io.Writer) error {
 }
 
 // createSilence serves POST /monitoring/api/silences with a silence in
-// Alertmanager's JSON shape: one JSON object in UTF-8, nothing after it. A
-// silence with an id updates that one, as in Alertmanager (see
-// alerting.Silences.Add): 404 if there is none.
+// Alertmanager's JSON shape (readSilence). A silence with an id updates
+// that one, as in Alertmanager (see alerting.Silences.Add): 404 if there
+// is none.
 func (m *Handler) createSilence(w http.ResponseWriter, r *http.Request) {
+	id, status, err := m.addSilence(w, r)
+	if err != nil {
+		writeSilenceError(w, status, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"silenceID": id})
+}
+
+// expireSilence serves DELETE /monitoring/api/silences/{id}
+// (expireSilenceID).
+func (m *Handler) expireSilence(w http.ResponseWriter, r *http.Request) {
+	if status, err := m.expireSilenceID(r.PathValue("id")); err != nil {
+		writeSilenceError(w, status, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, apiResponse{Status: "success"})
+}
+
+// writeSilenceError answers a failed request of /monitoring/api/silences
+// with status and err in the monitoring API's error shape.
+func writeSilenceError(w http.ResponseWriter, status int, err error) {
+	typ := errorBadData // 400, and 413 as writeBodyError answers it
+	switch status {
+	case http.StatusNotFound:
+		typ = "not_found"
+	case http.StatusInternalServerError:
+		typ = errorInternal
+	}
+	writeJSON(w, status, apiResponse{Status: "error", ErrorType: typ, Error: err.Error()})
+}
+
+// postableSilence is the body of a silence POST: Alertmanager's
+// postableSilence. IsEqual is a pointer so that a matcher that leaves it
+// out is told apart: it is true then, as in Alertmanager (and as
+// alerting.Matcher decodes it). The type is the API's own, not
+// alerting.Silence, so that readSilence refuses unknown members inside
+// the matchers too.
+type postableSilence struct {
+	ID        string            `json:"id"`
+	Matchers  []postableMatcher `json:"matchers"`
+	StartsAt  time.Time         `json:"startsAt"`
+	EndsAt    time.Time         `json:"endsAt"`
+	CreatedBy string            `json:"createdBy"`
+	Comment   string            `json:"comment"`
+}
+
+// postableMatcher is one matcher of a postableSilence.
+type postableMatcher struct {
+	Name    string `json:"name"`
+	Value   string `json:"value"`
+	IsRegex bool   `json:"isRegex"`
+	IsEqual *bool  `json:"isEqual"`
+}
+
+// silence returns p as the alerting package holds it.
+func (p postableSilence) silence() alerting.Silence {
+	s := alerting.Silence{ID: p.ID, StartsAt: p.StartsAt, EndsAt: p.EndsAt, CreatedBy: p.CreatedBy, Comment: p.Comment}
+	if p.Matchers != nil {
+		s.Matchers = make([]alerting.Matcher, 0, len(p.Matchers))
+	}
+	for _, pm := range p.Matchers {
+		s.Matchers = append(s.Matchers, alerting.Matcher{Name: pm.Name, Value: pm.Value, IsRegex: pm.IsRegex,
+			IsEqual: pm.IsEqual == nil || *pm.IsEqual})
+	}
+	return s
+}
+
+// readSilence reads the silence r's body holds, in Alertmanager's JSON
+// shape (postableSilence): one JSON object in UTF-8 with no unknown
+// members, nothing after it, at most MaxRequestBody bytes. Otherwise it
+// returns the status to answer (400, or 413 for a body too large) and
+// what is wrong.
+func readSilence(w http.ResponseWriter, r *http.Request) (alerting.Silence, int, error) {
 	badBody := errors.New("body must be a silence: {\"matchers\": [...], \"startsAt\", \"endsAt\", \"createdBy\", \"comment\"}")
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBody))
 	if err != nil {
-		writeBodyError(w, err, badBody)
-		return
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return alerting.Silence{}, http.StatusRequestEntityTooLarge, fmt.Errorf("request body larger than the %d bytes allowed", tooLarge.Limit)
+		}
+		return alerting.Silence{}, http.StatusBadRequest, badBody
 	}
 	if err := checkUTF8JSON(raw); err != nil {
-		writeAPIError(w, errorBadData, err)
-		return
+		return alerting.Silence{}, http.StatusBadRequest, err
 	}
-	var s alerting.Silence
+	var p postableSilence
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		writeBodyError(w, err, badBody)
-		return
+	if err := dec.Decode(&p); err != nil {
+		return alerting.Silence{}, http.StatusBadRequest, badBody
 	}
 	end := dec.InputOffset()
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		writeAPIError(w, errorBadData, fmt.Errorf("body has data after the silence, which ends at byte %d: it must be one JSON object", end))
-		return
+		return alerting.Silence{}, http.StatusBadRequest,
+			fmt.Errorf("body has data after the silence, which ends at byte %d: it must be one JSON object", end)
+	}
+	return p.silence(), http.StatusOK, nil
+}
+
+// addSilence reads the silence of a POST (readSilence) and adds it, or
+// updates the silence of its id (alerting.Silences.Add). It returns the
+// silence's id, or the status to answer and why: 400 (413) for a body
+// readSilence refuses or a silence Add refuses, 404 for an unknown id.
+func (m *Handler) addSilence(w http.ResponseWriter, r *http.Request) (string, int, error) {
+	s, status, err := readSilence(w, r)
+	if err != nil {
+		return "", status, err
 	}
 	id, err := m.alerts.Silences().Add(s)
 	switch {
 	case errors.Is(err, alerting.ErrSilenceNotFound):
-		writeJSON(w, http.StatusNotFound, apiResponse{Status: "error", ErrorType: "not_found", Error: err.Error()})
+		return "", http.StatusNotFound, err
 	case err != nil:
-		writeAPIError(w, errorBadData, err)
+		return "", http.StatusBadRequest, err
+	}
+	return id, http.StatusOK, nil
+}
+
+// expireSilenceID expires the silence id now. It returns the status to
+// answer and why: only an unknown silence is 404; one that has already
+// expired is the caller's mistake (400), anything else ours (500).
+func (m *Handler) expireSilenceID(id string) (int, error) {
+	err := m.alerts.Silences().Expire(id)
+	switch {
+	case err == nil:
+		return http.StatusOK, nil
+	case errors.Is(err, alerting.ErrSilenceNotFound):
+		return http.StatusNotFound, err
+	case errors.Is(err, alerting.ErrSilenceExpired):
+		return http.StatusBadRequest, err
 	default:
-		writeJSON(w, http.StatusOK, map[string]string{"silenceID": id})
+		return http.StatusInternalServerError, err
 	}
 }
 
@@ -229,23 +346,6 @@ func hexRune(b []byte) rune {
 		}
 	}
 	return r
-}
-
-func (m *Handler) expireSilence(w http.ResponseWriter, r *http.Request) {
-	if err := m.alerts.Silences().Expire(r.PathValue("id")); err != nil {
-		// Only an unknown silence is 404; one that has already expired is
-		// the caller's mistake, anything else ours.
-		switch {
-		case errors.Is(err, alerting.ErrSilenceNotFound):
-			writeJSON(w, http.StatusNotFound, apiResponse{Status: "error", ErrorType: "not_found", Error: err.Error()})
-		case errors.Is(err, alerting.ErrSilenceExpired):
-			writeAPIError(w, errorBadData, err)
-		default:
-			writeAPIError(w, errorInternal, err)
-		}
-		return
-	}
-	writeJSON(w, http.StatusOK, apiResponse{Status: "success"})
 }
 
 // sloReport is one SLO of GET /monitoring/api/slos: its status and the

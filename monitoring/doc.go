@@ -24,8 +24,14 @@
 //	GET /monitoring/api/health             every check's last run, history and configuration
 //	POST /monitoring/api/health/check      run every check now (authorized only)
 //	GET /monitoring/api/system, /export    runtime and build information; everything in one document
-//	GET|POST /monitoring/api/query         PromQL at one time (Prometheus' /api/v1/query)
-//	GET|POST /monitoring/api/query_range   PromQL over a time range (Prometheus' /api/v1/query_range)
+//	/monitoring/prometheus/api/v1/...      Prometheus' HTTP API v1 (PrometheusAPIPath): query,
+//	                                       query_range, series, labels, label/{name}/values,
+//	                                       metadata, rules, alerts, status/buildinfo,
+//	                                       status/runtimeinfo, format_query, query_exemplars
+//	/monitoring/alertmanager/api/v2/...    Alertmanager's API v2 (AlertmanagerAPIPath): status,
+//	                                       receivers, alerts, alerts/groups, silences, silence/{id}
+//	GET|POST /monitoring/api/query         PromQL at one time (an alias of the API v1's query)
+//	GET|POST /monitoring/api/query_range   PromQL over a time range (an alias of query_range)
 //	GET /monitoring/api/performance        the performance summary (?window=15m)
 //	GET /monitoring/api/metrics            every series with its latest value (?match=selector)
 //	GET /monitoring/api/alerts, /alerts/history, /rules, /silences, /slos
@@ -33,7 +39,9 @@
 //
 // The query, performance and metrics routes exist only with a History, the
 // alert, rule, silence and SLO routes only with an alert engine; without
-// them those paths answer 404. Handler.Routes lists what is registered.
+// them those paths answer 404. A Prometheus client (Grafana's Prometheus
+// data source, promtool, client_golang's api/prometheus/v1) takes
+// http://HOST/monitoring/prometheus as its base URL. Handler.Routes lists what is registered.
 // The query endpoints answer in Prometheus' JSON shape, errors included;
 // every body is camelCase JSON with durations in seconds and RFC 3339
 // times.

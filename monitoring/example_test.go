@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"strings"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/vitalsgo/vitals/exporter/memory"
@@ -60,4 +62,42 @@ func ExampleNew() {
 	// /livez
 	// /readyz
 	// /healthz
+}
+
+// Prometheus' HTTP API v1 under PrometheusAPIPath: what Grafana's
+// Prometheus data source, promtool and client libraries call, with
+// http://HOST/monitoring/prometheus as their base URL.
+func ExampleHandler_prometheusAPI() {
+	ctx := context.Background()
+	mem := memory.New()
+	mp := sdkmetric.NewMeterProvider(mem.MeterProviderOptions()...)
+	defer mp.Shutdown(ctx)
+	health, err := healthcheck.New()
+	if err != nil {
+		panic(err)
+	}
+	defer health.Shutdown(ctx)
+	h, err := monitoring.New(monitoring.Config{Health: health, History: mem})
+	if err != nil {
+		panic(err)
+	}
+
+	orders, _ := mp.Meter("shop").Int64Counter("orders", metric.WithDescription("Orders placed."))
+	orders.Add(ctx, 3, metric.WithAttributes(attribute.String("currency", "EUR")))
+	if err := mem.Collect(ctx); err != nil {
+		panic(err)
+	}
+	for _, path := range []string{
+		"/api/v1/label/currency/values",
+		"/api/v1/metadata?metric=orders",
+		"/api/v1/series?match[]=orders_total",
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, monitoring.PrometheusAPIPath+path, nil))
+		fmt.Print(rec.Body.String())
+	}
+	// Output:
+	// {"status":"success","data":["EUR"]}
+	// {"status":"success","data":{"orders":[{"type":"counter","help":"Orders placed.","unit":""}]}}
+	// {"status":"success","data":[{"__name__":"orders_total","currency":"EUR","otel_scope_name":"shop"}]}
 }

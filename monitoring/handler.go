@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/prometheus/storage"
+
 	"github.com/vitalsgo/vitals/alerting"
 	"github.com/vitalsgo/vitals/alerting/slo"
 	"github.com/vitalsgo/vitals/exporter/memory"
@@ -16,7 +18,8 @@ import (
 )
 
 // History is the recent history the API reads: PromQL at one time and over
-// a range, the time that stands for now, and how far back it reaches.
+// a range, the time that stands for now, how far back it reaches, its
+// series and label values, and the metric families' metadata.
 // memory.Reader implements it.
 type History interface {
 	memory.Querier
@@ -24,6 +27,11 @@ type History interface {
 	QueryRange(ctx context.Context, expr string, start, end time.Time, step time.Duration) (memory.Result, error)
 	// Retention is how far back the history reaches.
 	Retention() time.Duration
+	// Querier reads the series themselves, for the series and label
+	// endpoints of Prometheus' API.
+	storage.Queryable
+	// Metadata returns each metric family's type, help and unit.
+	Metadata() map[string]memory.Metadata
 }
 
 var _ History = (*memory.Reader)(nil)
@@ -165,6 +173,7 @@ func (m *Handler) register(cfg Config) {
 		m.handle("POST /monitoring/api/silences", m.requireAuth(m.createSilence))
 		m.handle("DELETE /monitoring/api/silences/{id}", m.requireAuth(m.expireSilence))
 		m.handle("GET /monitoring/api/slos", summary(m.listSLOs))
+		m.registerAlertmanagerAPI()
 	}
 	if m.query != nil {
 		api := &queryAPI{mem: m.query, now: m.query.Now}
@@ -175,17 +184,24 @@ func (m *Handler) register(cfg Config) {
 		m.handle("GET /monitoring/api/performance", summary(m.performance))
 		m.handle("GET /monitoring/api/metrics", query(m.metricsList))
 	}
+	m.registerPrometheusAPI(query)
 	m.handle("/monitoring/api/", http.HandlerFunc(m.apiNotFound))
 }
 
-// apiNotFound answers a monitoring API path no route matches. It hides
-// ServeMux's own 405s: it finds the methods the path has.
+// apiNotFound answers a monitoring API path no route matches.
 func (m *Handler) apiNotFound(w http.ResponseWriter, r *http.Request) {
+	m.notFound(w, r, "/monitoring/api/", "no such monitoring endpoint")
+}
+
+// notFound answers a path under catchAll (the pattern that caught it) that
+// no route matches: 405 naming the methods the path has, else 404 with
+// msg. It hides ServeMux's own 405s, which are not JSON.
+func (m *Handler) notFound(w http.ResponseWriter, r *http.Request, catchAll, msg string) {
 	var allow []string
 	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
 		probe := r.Clone(r.Context())
 		probe.Method = method
-		if _, pattern := m.mux.Handler(probe); pattern != "/monitoring/api/" {
+		if _, pattern := m.mux.Handler(probe); pattern != catchAll {
 			allow = append(allow, method)
 		}
 	}
@@ -195,7 +211,7 @@ func (m *Handler) apiNotFound(w http.ResponseWriter, r *http.Request) {
 			Error: r.Method + " is not allowed on " + r.URL.Path + "; allowed: " + strings.Join(allow, ", ")})
 		return
 	}
-	writeJSON(w, http.StatusNotFound, apiResponse{Status: "error", ErrorType: "not_found", Error: "no such monitoring endpoint: " + r.URL.Path})
+	writeJSON(w, http.StatusNotFound, apiResponse{Status: "error", ErrorType: "not_found", Error: msg + ": " + r.URL.Path})
 }
 
 // ServeHTTP serves r, marking it for an instrument.Middleware around the

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -551,4 +552,56 @@ func scrapeFamilies(client *http.Client, u string) (map[string]*dto.MetricFamily
 		return nil, fmt.Errorf("GET %s: %w", u, err)
 	}
 	return fams, nil
+}
+
+// TestGrafanaQueriesWithoutPrometheus checks the promise of "Grafana
+// without Prometheus" (docs/deployment.md): with a Prometheus data source
+// whose URL is the service's /monitoring/prometheus, every panel of
+// docs/grafana/vitals.json shows data. It sends every targets[].expr, with
+// the variables at their defaults (All: job and instance .*, which also
+// match the in-process series, which have no target labels), to
+// /monitoring/prometheus/api/v1/query_range over the last minute, as
+// Grafana draws a panel, until each returns a series with a value other
+// than NaN.
+func TestGrafanaQueriesWithoutPrometheus(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	t.Setenv("OTEL_METRICS_EXPORTER", "")
+	setMemoryLimit(t)
+	queries := readDashboard(t).queries()
+	shopAddr := startShopWith(t, "-addr", "127.0.0.1:0", "-collect", "1s", "-load", "-rate", "50",
+		"-data", t.TempDir(), "-rules", alwaysFiringRules(t))
+	subst := strings.NewReplacer(
+		"${datasource}", "",
+		"$__rate_interval", "30s",
+		"$__range", "1m",
+		"${ns}", "shop", "$ns", "shop",
+		"${job}", ".*", "$job", ".*",
+		"${instance}", ".*", "$instance", ".*",
+	)
+	a := newPromAPI(t, "http://"+shopAddr+"/monitoring/prometheus")
+	done := make([]bool, len(queries))
+	pollUntil(t, 60*time.Second, "every dashboard query to return data from /monitoring/prometheus", nil, func() (bool, string) {
+		var missing []string
+		now := time.Now()
+		for i, q := range queries {
+			if done[i] {
+				continue
+			}
+			v, _, _, err := a.QueryRange(t.Context(), subst.Replace(q.expr), promv1.Range{Start: now.Add(-time.Minute), End: now, Step: 5 * time.Second})
+			if err != nil {
+				missing = append(missing, fmt.Sprintf("%s: %v", q, err))
+				continue
+			}
+			m, _ := v.(model.Matrix)
+			for _, s := range m {
+				for _, p := range s.Values {
+					done[i] = done[i] || !math.IsNaN(float64(p.Value))
+				}
+			}
+			if !done[i] {
+				missing = append(missing, fmt.Sprintf("%s: %d series, no value other than NaN", q, len(m)))
+			}
+		}
+		return len(missing) == 0, fmt.Sprintf("%d of %d queries without data:\n\t%s", len(missing), len(queries), strings.Join(missing, "\n\t"))
+	})
 }

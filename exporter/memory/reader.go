@@ -66,6 +66,9 @@ type Reader struct {
 	lset      labels.Labels
 	leCache   map[float64]string
 
+	metaMu sync.RWMutex        // guards meta against Metadata; written under collectMu too
+	meta   map[string]Metadata // the families' metadata (Metadata)
+
 	series  atomic.Int64
 	dropped atomic.Int64
 
@@ -147,7 +150,8 @@ func (r *Reader) Now() time.Time { return r.cfg.clock.Now() }
 func (r *Reader) Retention() time.Duration { return r.cfg.retention }
 
 // Collect collects the MeterProvider once, at the reader's clock's time,
-// and appends one sample to every series it reports. Series beyond the
+// and appends one sample to every series it reports, and to up (1, as a
+// Prometheus scrape records for its target). Series beyond the
 // series limit are dropped and counted; a series not reported gets a stale
 // marker, and one not reported for a retention window is removed.
 //
@@ -164,6 +168,7 @@ func (r *Reader) Collect(ctx context.Context) error {
 	}
 	fams, cerr := r.conv.Convert(r.fams[:0], &r.rm)
 	r.fams = fams
+	r.noteMetadata(fams)
 	err = errors.Join(err, cerr)
 	var nfams []*dto.MetricFamily
 	if nerr := r.native.Collect(ctx, &r.nrm); nerr == nil {
@@ -194,6 +199,9 @@ func (r *Reader) Collect(ctx context.Context) error {
 	for _, f := range nfams {
 		dropped += r.appendNative(f, now)
 	}
+	// As a Prometheus scrape records up for its target: the process
+	// answered this collection.
+	dropped += r.appendSample("up", nil, "", 1, now)
 	st.end(now)
 	n := st.n
 	st.mu.Unlock()

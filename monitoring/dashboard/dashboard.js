@@ -1,7 +1,7 @@
 // Vitals dashboard. Plain JavaScript, no dependencies, no build step.
 //
 // Everything comes from the monitoring API next to this page, through
-// relative URLs (api/health, api/query_range, ...), so the page works under
+// relative URLs (api/health, prometheus/api/v1/query_range, ...), so the page works under
 // any prefix. Every string from the API reaches the DOM through textContent
 // or setAttribute, never as HTML: labels and annotations are user data.
 "use strict";
@@ -219,13 +219,13 @@
 
   // query runs an instant PromQL query: [{metric, value: [t, "v"]}].
   async function query(expr) {
-    const r = await api("api/query?query=" + encodeURIComponent(expr));
+    const r = await api("prometheus/api/v1/query?query=" + encodeURIComponent(expr));
     return r && r.data && Array.isArray(r.data.result) ? r.data.result : [];
   }
 
   // queryRange runs a range query: [{metric, values: [[t, "v"], ...]}].
   async function queryRange(expr, rg) {
-    const r = await api("api/query_range?query=" + encodeURIComponent(expr) + "&start=" + rg.start + "&end=" + rg.end + "&step=" + rg.step);
+    const r = await api("prometheus/api/v1/query_range?query=" + encodeURIComponent(expr) + "&start=" + rg.start + "&end=" + rg.end + "&step=" + rg.step);
     return r && r.data && Array.isArray(r.data.result) ? r.data.result : [];
   }
 
