@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	otellog "go.opentelemetry.io/otel/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/trace"
 
@@ -35,6 +36,7 @@ type config struct {
 	memory         bool
 	memoryOpts     []memory.Option
 	tracerProvider trace.TracerProvider
+	loggerProvider otellog.LoggerProvider
 	runtime        bool
 	runtimeOpts    []instrument.RuntimeOption
 	authorize      func(*http.Request) bool
@@ -177,13 +179,29 @@ func WithoutMemory() Option {
 }
 
 // WithTracerProvider turns tracing on for Vitals.Middleware (a server span
-// per request, trace context from the request's headers) and keeps
+// per request, trace context from the request's headers) with tp, and keeps
 // exemplars of measurements made in sampled spans, unless
-// OTEL_METRICS_EXEMPLAR_FILTER or WithExporterConfig says otherwise. By
-// default, there is no tracing and no exemplars.
+// OTEL_METRICS_EXEMPLAR_FILTER or WithExporterConfig says otherwise. It
+// wins over the environment: Start builds no tracer provider of its own.
+// By default, Start builds one from OTEL_TRACES_EXPORTER and the OTLP
+// variables (exporter.TracesConfigFromEnv): on when an OTLP endpoint is
+// set, off otherwise.
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return optionFunc(func(c config) config {
 		c.tracerProvider = tp
+		return c
+	})
+}
+
+// WithLoggerProvider sends Vitals' own log records (panics, server errors,
+// slow requests, alerts, background errors) and those of the handlers
+// LogHandler wraps through the OpenTelemetry logs bridge to lp, beside
+// the slog logger (WithLogger). It wins over the environment. By default,
+// Start builds one when OTEL_LOGS_EXPORTER names an exporter
+// (exporter.LogsConfigFromEnv), and sends no records otherwise.
+func WithLoggerProvider(lp otellog.LoggerProvider) Option {
+	return optionFunc(func(c config) config {
+		c.loggerProvider = lp
 		return c
 	})
 }

@@ -10,12 +10,15 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/contrib/bridges/otelslog"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	otellog "go.opentelemetry.io/otel/log"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/vitalsgo/vitals/alerting"
 	"github.com/vitalsgo/vitals/alerting/notify"
@@ -45,7 +48,10 @@ type Vitals struct {
 	handler  *monitoring.Handler
 	logger   *slog.Logger
 
-	tracerProvider trace.TracerProvider
+	tracerProvider trace.TracerProvider     // the user's, or ownTracing, or nil
+	ownTracing     *exporter.TracerProvider // built from OTEL_TRACES_* by Start
+	loggerProvider otellog.LoggerProvider   // the user's, or ownLogs, or nil
+	ownLogs        *exporter.LoggerProvider // built from OTEL_LOGS_* by Start
 	runtime        *instrument.Runtime
 	health         *healthcheck.Registry
 	biz            *bizmetrics.Metrics
@@ -70,6 +76,10 @@ type Vitals struct {
 //
 // By default Start serves Prometheus metrics on Handler and pushes OTLP only
 // when OTEL_EXPORTER_OTLP_ENDPOINT (or the metrics-specific variable) is set.
+// Traces follow OTEL_TRACES_EXPORTER (default: OTLP when an OTLP endpoint is
+// set, else none), OTEL_TRACES_SAMPLER and OTEL_BSP_* (see
+// exporter.TracesConfigFromEnv); the middleware's server spans and the
+// exemplars of the metrics then link to them.
 func Start(ctx context.Context, opts ...Option) (*Vitals, error) {
 	return start(ctx, opts)
 }
@@ -91,7 +101,19 @@ func start(ctx context.Context, opts []Option) (_ *Vitals, err error) {
 	if cfg.serviceVersion != "" {
 		ec.ServiceVersion = cfg.serviceVersion
 	}
-	if cfg.tracerProvider != nil && ec.Exemplars == exporter.ExemplarsUnknown {
+	tc, err := exporter.TracesConfigFromEnv()
+	if err != nil {
+		return nil, fmt.Errorf("vitals: %w", err)
+	}
+	lc, err := exporter.LogsConfigFromEnv()
+	if err != nil {
+		return nil, fmt.Errorf("vitals: %w", err)
+	}
+	// A TracerProvider or LoggerProvider given in code wins over the
+	// environment.
+	ownTracing := cfg.tracerProvider == nil && tc.Enabled()
+	ownLogs := cfg.loggerProvider == nil && lc.Enabled()
+	if (cfg.tracerProvider != nil || ownTracing) && ec.Exemplars == exporter.ExemplarsUnknown {
 		// Exemplars earn their cost once there are traces to link to.
 		ec.Exemplars = exporter.ExemplarsTraceBased
 	}
@@ -132,6 +154,25 @@ func start(ctx context.Context, opts []Option) (_ *Vitals, err error) {
 			err = fmt.Errorf("vitals: %w", err)
 		}
 	}()
+	if ownTracing {
+		if v.ownTracing, err = exporter.NewTracerProvider(ctx, tc, p.Resource()); err != nil {
+			return nil, err
+		}
+		v.tracerProvider = v.ownTracing
+	}
+	v.loggerProvider = cfg.loggerProvider
+	if ownLogs {
+		if v.ownLogs, err = exporter.NewLoggerProvider(ctx, lc, p.Resource()); err != nil {
+			return nil, err
+		}
+		v.loggerProvider = v.ownLogs
+	}
+	if v.loggerProvider != nil {
+		// Vitals' own records (panics, server errors, alerts) go to the
+		// logs bridge too, with the trace of the request they are about.
+		v.logger = slog.New(slog.NewMultiHandler(cfg.logger.Handler(), v.logBridge()))
+		cfg.logger = v.logger
+	}
 	if v.health, err = healthcheck.New(healthcheck.WithMeterProvider(p), healthcheck.WithLogger(cfg.logger)); err != nil {
 		return nil, err
 	}
@@ -204,6 +245,35 @@ func (v *Vitals) Middleware(next http.Handler, opts ...instrument.Option) http.H
 		base = append(base, instrument.WithTracerProvider(v.tracerProvider))
 	}
 	return instrument.Middleware(next, append(base, opts...)...)
+}
+
+// TracerProvider returns the tracer provider of the middleware's server
+// spans: the one given WithTracerProvider, else the one Start built from
+// OTEL_TRACES_EXPORTER and the OTLP variables, else (tracing off) a no-op
+// one. Spans of one's own made from it join the request's trace.
+func (v *Vitals) TracerProvider() trace.TracerProvider {
+	if v.tracerProvider == nil {
+		return tracenoop.NewTracerProvider()
+	}
+	return v.tracerProvider
+}
+
+// LogHandler wraps h, the service's own slog handler, so that records
+// logged with a request's context (slog.InfoContext(r.Context(), ...))
+// carry its request_id, trace_id and span_id, and, with a logger provider
+// (WithLoggerProvider, or OTEL_LOGS_EXPORTER), also go through the
+// OpenTelemetry logs bridge with the request's trace. Use it once, for the
+// service's logger: slog.SetDefault(slog.New(v.LogHandler(h))).
+func (v *Vitals) LogHandler(h slog.Handler) slog.Handler {
+	if v.loggerProvider != nil {
+		h = slog.NewMultiHandler(h, v.logBridge())
+	}
+	return instrument.LogHandler(h)
+}
+
+// logBridge returns the OpenTelemetry logs bridge to the logger provider.
+func (v *Vitals) logBridge() slog.Handler {
+	return otelslog.NewHandler("github.com/vitalsgo/vitals", otelslog.WithLoggerProvider(v.loggerProvider))
 }
 
 // Alerts returns the alert engine evaluating the rules given to Start, or
@@ -319,10 +389,18 @@ func (v *Vitals) newHandler(cfg config) (*monitoring.Handler, error) {
 	return monitoring.New(mc)
 }
 
-// ForceFlush pushes everything recorded so far to the push exporters (OTLP,
-// console) and returns the errors of the exports that failed.
+// ForceFlush pushes everything recorded so far to the push exporters:
+// metrics (OTLP, console), and the spans and log records of the providers
+// Start built. It returns the errors of the exports that failed.
 func (v *Vitals) ForceFlush(ctx context.Context) error {
-	return v.provider.ForceFlush(ctx)
+	errs := []error{v.provider.ForceFlush(ctx)}
+	if v.ownTracing != nil {
+		errs = append(errs, v.ownTracing.ForceFlush(ctx))
+	}
+	if v.ownLogs != nil {
+		errs = append(errs, v.ownLogs.ForceFlush(ctx))
+	}
+	return errors.Join(errs...)
 }
 
 // Shutdown stops background work and makes a final OTLP flush attempt,
@@ -360,7 +438,20 @@ func (v *Vitals) Shutdown(ctx context.Context) error {
 			// The last save, after the engine and the reader stopped.
 			errs = append(errs, v.state.shutdown(ctx))
 		}
+		// The last spans and records beside the metrics' final flush, so
+		// that a collector that hangs on one signal cannot take the
+		// others' share of the deadline.
+		var wg sync.WaitGroup
+		var traceErr, logErr error
+		if v.ownTracing != nil {
+			wg.Go(func() { traceErr = v.ownTracing.Shutdown(ctx) })
+		}
+		if v.ownLogs != nil {
+			wg.Go(func() { logErr = v.ownLogs.Shutdown(ctx) })
+		}
 		errs = append(errs, v.provider.Shutdown(ctx))
+		wg.Wait()
+		errs = append(errs, traceErr, logErr)
 		if err = errors.Join(errs...); err != nil {
 			err = fmt.Errorf("vitals: shutdown: %w", err)
 		}

@@ -115,7 +115,13 @@ func cleanEnv(t testing.TB) {
 		exporter.EnvHeaders, exporter.EnvMetricsHeaders, exporter.EnvTimeout, exporter.EnvMetricsTimeout,
 		exporter.EnvInsecure, exporter.EnvMetricsInsecure, exporter.EnvCompression, exporter.EnvMetricsCompression,
 		exporter.EnvTemporalityPreference, exporter.EnvMetricExportInterval, exporter.EnvMetricExportTimeout,
-		exporter.EnvMetricsExemplarFilter,
+		exporter.EnvMetricsExemplarFilter, exporter.EnvHistogramAggregation,
+		exporter.EnvTracesExporter, exporter.EnvTracesEndpoint, exporter.EnvTracesProtocol, exporter.EnvTracesHeaders,
+		exporter.EnvTracesTimeout, exporter.EnvTracesInsecure, exporter.EnvTracesCompression,
+		exporter.EnvTracesSampler, exporter.EnvTracesSamplerArg, exporter.EnvBSPScheduleDelay,
+		exporter.EnvBSPExportTimeout, exporter.EnvBSPMaxQueueSize, exporter.EnvBSPMaxExportBatch,
+		exporter.EnvLogsExporter, exporter.EnvLogsEndpoint, exporter.EnvLogsProtocol, exporter.EnvLogsHeaders,
+		exporter.EnvLogsTimeout, exporter.EnvLogsInsecure, exporter.EnvLogsCompression,
 	} {
 		t.Setenv(name, "")
 	}

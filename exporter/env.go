@@ -138,6 +138,50 @@ func (r *envReader) bool(dst *bool, names ...string) {
 	}
 }
 
+// otlp reads the OTLP variables of one signal into o: the signal's own
+// (endpoint, protocol, headers, timeout, insecure, compression), each
+// winning over its generic form.
+func (r *envReader) otlp(o *OTLP, endpoint, protocol, headers, timeout, insecure, compression string) {
+	if name, v, ok := r.first(protocol, EnvProtocol); ok {
+		p, err := parseProtocol(v)
+		if err != nil {
+			r.fail(name, v, err)
+		}
+		o.Protocol = p
+	}
+	if v, ok := r.get(endpoint); ok {
+		if _, err := resolveEndpoint(v, o.Protocol, false); err != nil {
+			r.fail(endpoint, redactURL(v), err)
+		}
+		o.Endpoint = v
+	}
+	if v, ok := r.get(EnvEndpoint); ok {
+		if _, err := resolveEndpoint(v, o.Protocol, false); err != nil {
+			r.fail(EnvEndpoint, redactURL(v), err)
+		}
+		o.BaseEndpoint = v
+	}
+	if name, v, ok := r.first(headers, EnvHeaders); ok {
+		h, err := parseHeaders(v)
+		if err != nil {
+			r.fail(name, "(redacted)", err)
+		}
+		o.Headers = h
+	}
+	r.millis(&o.Timeout, true, timeout, EnvTimeout)
+	r.bool(&o.Insecure, insecure, EnvInsecure)
+	if name, v, ok := r.first(compression, EnvCompression); ok {
+		switch strings.ToLower(v) {
+		case "gzip":
+			o.Compression = "gzip"
+		case "none":
+			o.Compression = ""
+		default:
+			r.fail(name, v, errors.New(`want "gzip" or "none"`))
+		}
+	}
+}
+
 func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	r := &envReader{lookup: lookup}
 	var cfg Config
@@ -161,44 +205,7 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		cfg.Exporters = kinds
 	}
 
-	if name, v, ok := r.first(EnvMetricsProtocol, EnvProtocol); ok {
-		p, err := parseProtocol(v)
-		if err != nil {
-			r.fail(name, v, err)
-		}
-		cfg.OTLP.Protocol = p
-	}
-	if v, ok := r.get(EnvMetricsEndpoint); ok {
-		if _, err := resolveEndpoint(v, cfg.OTLP.Protocol, false); err != nil {
-			r.fail(EnvMetricsEndpoint, redactURL(v), err)
-		}
-		cfg.OTLP.Endpoint = v
-	}
-	if v, ok := r.get(EnvEndpoint); ok {
-		if _, err := resolveEndpoint(v, cfg.OTLP.Protocol, false); err != nil {
-			r.fail(EnvEndpoint, redactURL(v), err)
-		}
-		cfg.OTLP.BaseEndpoint = v
-	}
-	if name, v, ok := r.first(EnvMetricsHeaders, EnvHeaders); ok {
-		h, err := parseHeaders(v)
-		if err != nil {
-			r.fail(name, "(redacted)", err)
-		}
-		cfg.OTLP.Headers = h
-	}
-	r.millis(&cfg.OTLP.Timeout, true, EnvMetricsTimeout, EnvTimeout)
-	r.bool(&cfg.OTLP.Insecure, EnvMetricsInsecure, EnvInsecure)
-	if name, v, ok := r.first(EnvMetricsCompression, EnvCompression); ok {
-		switch strings.ToLower(v) {
-		case "gzip":
-			cfg.OTLP.Compression = "gzip"
-		case "none":
-			cfg.OTLP.Compression = ""
-		default:
-			r.fail(name, v, errors.New(`want "gzip" or "none"`))
-		}
-	}
+	r.otlp(&cfg.OTLP, EnvMetricsEndpoint, EnvMetricsProtocol, EnvMetricsHeaders, EnvMetricsTimeout, EnvMetricsInsecure, EnvMetricsCompression)
 	if v, ok := r.get(EnvTemporalityPreference); ok {
 		switch strings.ToLower(v) {
 		case "cumulative":

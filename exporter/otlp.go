@@ -107,14 +107,14 @@ func urlErrorReason(err error, shown string) string {
 	return b.String()
 }
 
-// appendMetricsPath appends v1/metrics to the path of a base endpoint, as
-// the specification requires for OTLP/HTTP.
-func appendMetricsPath(raw string) string {
+// appendSignalPath appends v1/<signal> (metrics, traces) to the path of a
+// base endpoint, as the specification requires for OTLP/HTTP.
+func appendSignalPath(raw, signal string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return raw
 	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/metrics"
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/" + signal
 	return u.String()
 }
 
@@ -187,9 +187,13 @@ func (o OTLP) protocol() Protocol {
 	return o.Protocol
 }
 
-// endpoint returns the URL (or host:port) to export to: Endpoint as it is,
-// else BaseEndpoint with /v1/metrics for HTTP, else the protocol's default.
-func (o OTLP) endpoint() string {
+// endpoint returns the URL (or host:port) to export metrics to.
+func (o OTLP) endpoint() string { return o.endpointFor("metrics") }
+
+// endpointFor returns the URL (or host:port) to export signal (metrics,
+// traces) to: Endpoint as it is, else BaseEndpoint with /v1/<signal> for
+// HTTP, else the protocol's default.
+func (o OTLP) endpointFor(signal string) string {
 	p := o.protocol()
 	switch {
 	case o.Endpoint != "":
@@ -197,11 +201,11 @@ func (o OTLP) endpoint() string {
 	case o.BaseEndpoint != "" && p == ProtocolGRPC:
 		return o.BaseEndpoint
 	case o.BaseEndpoint != "":
-		return appendMetricsPath(o.BaseEndpoint)
+		return appendSignalPath(o.BaseEndpoint, signal)
 	case p == ProtocolGRPC:
 		return DefaultGRPCEndpoint
 	default:
-		return DefaultHTTPEndpoint + "/v1/metrics"
+		return DefaultHTTPEndpoint + "/v1/" + signal
 	}
 }
 
@@ -210,23 +214,11 @@ func (o OTLP) endpoint() string {
 // environment themselves never overrides the Config.
 func newOTLPExporter(ctx context.Context, o OTLP, selector sdkmetric.AggregationSelector) (sdkmetric.Exporter, error) {
 	p := o.protocol()
-	raw := o.endpoint()
-	ep, err := resolveEndpoint(raw, p, o.Insecure)
+	ep, timeout, headers, err := o.resolve("metrics")
 	if err != nil {
-		return nil, fmt.Errorf("otlp endpoint %q: %w", redactURL(raw), err)
-	}
-	timeout := o.Timeout
-	switch {
-	case timeout == 0:
-		timeout = DefaultOTLPTimeout
-	case timeout < 0:
-		timeout = noLimit
+		return nil, err
 	}
 	temporality := temporalitySelector(o.Temporality)
-	headers := o.Headers
-	if headers == nil {
-		headers = map[string]string{}
-	}
 
 	switch p {
 	case ProtocolGRPC:

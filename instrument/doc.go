@@ -53,7 +53,8 @@
 // with method, route, status, duration and request ID, never the query
 // string. A panic is recovered (unless WithoutPanicRecovery), answered with
 // a 500, logged with its stack and recorded with its type as error.type.
-// WithErrorHook receives every 5xx and panic with the request headers
+// Any other 5xx is logged once as an error with method, route, status,
+// duration and request ID (the trace comes with the context). WithErrorHook receives every 5xx and panic with the request headers
 // passed through RedactHeaders: credentials, cookies and client addresses
 // (X-Forwarded-For, Forwarded, X-Real-Ip, ...) are replaced by Redacted,
 // and URLs (Referer, Origin, X-Original-Url, ...) are cut to scheme, host

@@ -252,6 +252,16 @@ func (h *handler) report(st *state, r *http.Request, method uint8, route string,
 	}
 	if o.panicked != nil {
 		h.logPanic(st, method, route, o.panicked, o.stack)
+	} else if o.status >= 500 {
+		// One record per server error, with what identifies the request
+		// and nothing the client sent: the trace, when there is one, comes
+		// with the context.
+		h.cfg.logger.LogAttrs(st, slog.LevelError, "server error",
+			slog.String("method", methods[method]),
+			slog.String("route", route),
+			slog.Int("status", o.status),
+			slog.Duration("duration", o.duration),
+			slog.String("request_id", st.id))
 	}
 	if h.cfg.errorHook != nil && (o.panicked != nil || o.status >= 500) {
 		h.cfg.errorHook(ErrorEvent{

@@ -112,8 +112,8 @@ func WithClock(clk clock.Clock) Option {
 	})
 }
 
-// WithLogger sets the logger for slow requests and recovered panics. By
-// default, slog.Default().
+// WithLogger sets the logger for slow requests, recovered panics and
+// server errors (5xx). By default, slog.Default().
 func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c config) config {
 		c.logger = l

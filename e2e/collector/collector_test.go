@@ -84,6 +84,8 @@ func TestOTLPThroughCollectorToPrometheus(t *testing.T) {
 				"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
 				"OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
 				"OTEL_METRIC_EXPORT_INTERVAL": "1000",
+				// The collector here has a metrics pipeline only.
+				"OTEL_TRACES_EXPORTER": "none",
 			})
 			prom := startPrometheus(t, promBin, fmt.Sprintf("127.0.0.1:%d", promExpPort))
 

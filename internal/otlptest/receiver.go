@@ -15,6 +15,7 @@ import (
 	"time"
 
 	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	_ "google.golang.org/grpc/encoding/gzip" // accept gzip-compressed gRPC exports
@@ -61,7 +62,7 @@ func (b Behavior) String() string {
 	}
 }
 
-// Request is one export request received by a [Receiver].
+// Request is one metrics export request received by a [Receiver].
 type Request struct {
 	// Metrics is the decoded request. It must not be modified.
 	Metrics *colmetricpb.ExportMetricsServiceRequest
@@ -75,8 +76,25 @@ type Request struct {
 	Behavior Behavior
 }
 
-// Receiver is an OTLP metrics receiver listening on 127.0.0.1. It is safe for
-// concurrent use. Create one with [NewGRPC] or [NewHTTP].
+// TraceRequest is one traces export request received by a [Receiver].
+type TraceRequest struct {
+	// Traces is the decoded request. It must not be modified.
+	Traces *coltracepb.ExportTraceServiceRequest
+	// Header holds the HTTP request headers, or the gRPC metadata with keys
+	// canonicalised by http.CanonicalHeaderKey.
+	Header http.Header
+	// Accepted reports whether the request was answered with success.
+	Accepted bool
+	// Behavior is the behavior in effect when the request arrived, i.e. the
+	// one that answered it.
+	Behavior Behavior
+}
+
+// Receiver is an OTLP metrics and traces receiver listening on 127.0.0.1.
+// It records metrics exports ([Receiver.Requests]) and traces exports
+// ([Receiver.TraceRequests]) separately, and answers both as
+// [Receiver.SetBehavior] says. It is safe for concurrent use. Create one
+// with [NewGRPC] or [NewHTTP].
 type Receiver struct {
 	addr     string
 	endpoint string
@@ -85,12 +103,14 @@ type Receiver struct {
 	closing   chan struct{} // closed by Close; releases hung handlers
 	closeOnce sync.Once
 
-	mu       sync.Mutex
-	reqs     []Request
-	attempts int
-	behavior Behavior
-	changed  chan struct{} // closed and replaced whenever reqs or attempts change
-	serveErr error         // unexpected error returned by the serve loop
+	mu            sync.Mutex
+	reqs          []Request
+	attempts      int
+	traceReqs     []TraceRequest
+	traceAttempts int
+	behavior      Behavior
+	changed       chan struct{} // closed and replaced whenever requests or attempts change
+	serveErr      error         // unexpected error returned by the serve loop
 }
 
 func newReceiver(t testing.TB, addr string) (*Receiver, net.Listener) {
@@ -137,8 +157,8 @@ func (r *Receiver) start(t testing.TB, serve func() error, stop func()) {
 	})
 }
 
-// NewGRPC starts a gRPC OTLP metrics receiver on 127.0.0.1; it is closed by
-// t.Cleanup.
+// NewGRPC starts a gRPC OTLP receiver on 127.0.0.1, serving both the
+// metrics and the trace services; it is closed by t.Cleanup.
 func NewGRPC(t testing.TB) *Receiver {
 	t.Helper()
 	return NewGRPCAt(t, "127.0.0.1:0")
@@ -153,6 +173,7 @@ func NewGRPCAt(t testing.TB, addr string) *Receiver {
 	r.endpoint = r.addr
 	srv := grpc.NewServer()
 	colmetricpb.RegisterMetricsServiceServer(srv, grpcService{r: r})
+	coltracepb.RegisterTraceServiceServer(srv, grpcTraceService{r: r})
 	r.start(t, func() error { return srv.Serve(lis) }, func() {
 		done := make(chan struct{})
 		go func() {
@@ -171,9 +192,9 @@ func NewGRPCAt(t testing.TB, addr string) *Receiver {
 	return r
 }
 
-// NewHTTP starts an HTTP/protobuf OTLP metrics receiver on 127.0.0.1 serving
-// POST /v1/metrics; it is closed by t.Cleanup. Other methods on /v1/metrics
-// get 405 Method Not Allowed, other paths 404 Not Found.
+// NewHTTP starts an HTTP/protobuf OTLP receiver on 127.0.0.1 serving POST
+// /v1/metrics and POST /v1/traces; it is closed by t.Cleanup. Other methods
+// on those paths get 405 Method Not Allowed, other paths 404 Not Found.
 func NewHTTP(t testing.TB) *Receiver {
 	t.Helper()
 	return NewHTTPAt(t, "127.0.0.1:0")
@@ -188,6 +209,7 @@ func NewHTTPAt(t testing.TB, addr string) *Receiver {
 	r.endpoint = "http://" + r.addr
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/metrics", r.serveHTTP)
+	mux.HandleFunc("POST /v1/traces", r.serveTracesHTTP)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	r.start(t, func() error { return srv.Serve(lis) }, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
@@ -206,30 +228,55 @@ func (r *Receiver) Addr() string { return r.addr }
 // "127.0.0.1:PORT" for gRPC, "http://127.0.0.1:PORT" (no path) for HTTP.
 func (r *Receiver) Endpoint() string { return r.endpoint }
 
-// Requests returns a snapshot of every decoded export request received so
-// far, in arrival order, whatever the behavior that answered it. Hung
-// requests are included as soon as they arrive.
+// Requests returns a snapshot of every decoded metrics export request
+// received so far, in arrival order, whatever the behavior that answered it.
+// Hung requests are included as soon as they arrive.
 func (r *Receiver) Requests() []Request {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.reqs)
 }
 
-// Reset forgets the requests received so far, for long tests that must not
-// hold every export in memory; Attempts still counts them.
+// TraceRequests returns a snapshot of every decoded traces export request
+// received so far, in arrival order, whatever the behavior that answered it.
+// Hung requests are included as soon as they arrive.
+func (r *Receiver) TraceRequests() []TraceRequest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.traceReqs)
+}
+
+// Spans returns every span of the traces export requests received so far,
+// in order of arrival (see [Spans]).
+func (r *Receiver) Spans() []Span {
+	return Spans(r.TraceRequests())
+}
+
+// Reset forgets the metrics and traces requests received so far, for long
+// tests that must not hold every export in memory; Attempts and
+// TraceAttempts still count them.
 func (r *Receiver) Reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.reqs = nil
+	r.traceReqs = nil
 	r.notifyLocked()
 }
 
-// Attempts returns how many export attempts have arrived, including refused,
-// hung and undecodable ones.
+// Attempts returns how many metrics export attempts have arrived, including
+// refused, hung and undecodable ones.
 func (r *Receiver) Attempts() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.attempts
+}
+
+// TraceAttempts returns how many traces export attempts have arrived,
+// including refused, hung and undecodable ones.
+func (r *Receiver) TraceAttempts() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.traceAttempts
 }
 
 // Wait blocks until cond, called with a snapshot of the requests received so
@@ -251,7 +298,35 @@ func (r *Receiver) Wait(ctx context.Context, cond func([]Request) bool) error {
 	}
 }
 
-// SetBehavior sets how subsequent export requests are answered.
+// WaitTraces is [Receiver.Wait] for traces: it blocks until cond, called
+// with a snapshot of the traces requests received so far, returns true, or
+// until ctx is done, in which case it returns ctx.Err(). cond is called
+// without any lock held.
+func (r *Receiver) WaitTraces(ctx context.Context, cond func([]TraceRequest) bool) error {
+	for {
+		r.mu.Lock()
+		reqs, changed := slices.Clone(r.traceReqs), r.changed
+		r.mu.Unlock()
+		if cond(reqs) {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// WaitSpans blocks until cond, called with the spans received so far (as
+// [Receiver.Spans] returns them), returns true, or until ctx is done, in
+// which case it returns ctx.Err().
+func (r *Receiver) WaitSpans(ctx context.Context, cond func([]Span) bool) error {
+	return r.WaitTraces(ctx, func(reqs []TraceRequest) bool { return cond(Spans(reqs)) })
+}
+
+// SetBehavior sets how subsequent export requests, metrics and traces
+// alike, are answered.
 func (r *Receiver) SetBehavior(b Behavior) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -273,7 +348,7 @@ func (r *Receiver) notifyLocked() {
 	r.changed = make(chan struct{})
 }
 
-// attempt counts an export attempt.
+// attempt counts a metrics export attempt.
 func (r *Receiver) attempt() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -281,7 +356,27 @@ func (r *Receiver) attempt() {
 	r.notifyLocked()
 }
 
-// record stores a decoded request and returns the behavior to answer it with.
+// traceAttempt counts a traces export attempt.
+func (r *Receiver) traceAttempt() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.traceAttempts++
+	r.notifyLocked()
+}
+
+// recordTraces stores a decoded traces request and returns the behavior to
+// answer it with.
+func (r *Receiver) recordTraces(m *coltracepb.ExportTraceServiceRequest, h http.Header) Behavior {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := r.behavior
+	r.traceReqs = append(r.traceReqs, TraceRequest{Traces: m, Header: h, Accepted: b == Accept, Behavior: b})
+	r.notifyLocked()
+	return b
+}
+
+// record stores a decoded metrics request and returns the behavior to
+// answer it with.
 func (r *Receiver) record(m *colmetricpb.ExportMetricsServiceRequest, h http.Header) Behavior {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -310,30 +405,78 @@ type grpcService struct {
 // Export implements colmetricpb.MetricsServiceServer.
 func (s grpcService) Export(ctx context.Context, req *colmetricpb.ExportMetricsServiceRequest) (*colmetricpb.ExportMetricsServiceResponse, error) {
 	s.r.attempt()
+	if err := s.r.answerGRPC(ctx, s.r.record(req, incomingHeader(ctx))); err != nil {
+		return nil, err
+	}
+	return &colmetricpb.ExportMetricsServiceResponse{}, nil
+}
+
+type grpcTraceService struct {
+	coltracepb.UnimplementedTraceServiceServer
+	r *Receiver
+}
+
+// Export implements coltracepb.TraceServiceServer.
+func (s grpcTraceService) Export(ctx context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
+	s.r.traceAttempt()
+	if err := s.r.answerGRPC(ctx, s.r.recordTraces(req, incomingHeader(ctx))); err != nil {
+		return nil, err
+	}
+	return &coltracepb.ExportTraceServiceResponse{}, nil
+}
+
+// incomingHeader returns the gRPC metadata of ctx with keys canonicalised
+// by http.CanonicalHeaderKey.
+func incomingHeader(ctx context.Context) http.Header {
 	md, _ := metadata.FromIncomingContext(ctx)
 	h := make(http.Header, len(md))
 	for k, v := range md {
 		k = http.CanonicalHeaderKey(k)
 		h[k] = append(h[k], v...)
 	}
-	switch s.r.record(req, h) {
+	return h
+}
+
+// answerGRPC carries out behavior b for a gRPC export: nil for success,
+// else the status error to answer with, after hanging for Hang.
+func (r *Receiver) answerGRPC(ctx context.Context, b Behavior) error {
+	switch b {
 	case Accept:
-		return &colmetricpb.ExportMetricsServiceResponse{}, nil
+		return nil
 	case Hang:
-		if s.r.hang(ctx) {
-			return nil, status.Error(codes.Unavailable, "otlptest: receiver closed")
+		if r.hang(ctx) {
+			return status.Error(codes.Unavailable, "otlptest: receiver closed")
 		}
-		return nil, status.FromContextError(ctx.Err()).Err()
+		return status.FromContextError(ctx.Err()).Err()
 	default:
-		return nil, status.Error(codes.Unavailable, "otlptest: unavailable")
+		return status.Error(codes.Unavailable, "otlptest: unavailable")
 	}
 }
 
 func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	r.attempt()
+	m := new(colmetricpb.ExportMetricsServiceRequest)
+	if !decodeHTTP(w, req, m) {
+		return
+	}
+	r.answerHTTP(w, req, r.record(m, req.Header.Clone()), &colmetricpb.ExportMetricsServiceResponse{})
+}
+
+func (r *Receiver) serveTracesHTTP(w http.ResponseWriter, req *http.Request) {
+	r.traceAttempt()
+	m := new(coltracepb.ExportTraceServiceRequest)
+	if !decodeHTTP(w, req, m) {
+		return
+	}
+	r.answerHTTP(w, req, r.recordTraces(m, req.Header.Clone()), &coltracepb.ExportTraceServiceResponse{})
+}
+
+// decodeHTTP decodes the body of an OTLP/HTTP export into m, reporting
+// whether it could; if not, it has answered with an error.
+func decodeHTTP(w http.ResponseWriter, req *http.Request, m proto.Message) bool {
 	if mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type")); mt != protobufContentType {
 		writeStatus(w, http.StatusUnsupportedMediaType, codes.InvalidArgument, "otlptest: unsupported Content-Type "+req.Header.Get("Content-Type"))
-		return
+		return false
 	}
 	var body io.Reader = req.Body
 	switch enc := req.Header.Get("Content-Encoding"); enc {
@@ -342,13 +485,13 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		zr, err := gzip.NewReader(req.Body)
 		if err != nil {
 			writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, "otlptest: gzip: "+err.Error())
-			return
+			return false
 		}
 		defer zr.Close()
 		body = zr
 	default:
 		writeStatus(w, http.StatusUnsupportedMediaType, codes.InvalidArgument, "otlptest: unsupported Content-Encoding "+enc)
-		return
+		return false
 	}
 	data, err := io.ReadAll(io.LimitReader(body, maxBodySize+1))
 	if err == nil && len(data) > maxBodySize {
@@ -356,16 +499,21 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if err != nil {
 		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, "otlptest: read body: "+err.Error())
-		return
+		return false
 	}
-	m := new(colmetricpb.ExportMetricsServiceRequest)
 	if err := proto.Unmarshal(data, m); err != nil {
 		writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, "otlptest: decode: "+err.Error())
-		return
+		return false
 	}
-	switch r.record(m, req.Header.Clone()) {
+	return true
+}
+
+// answerHTTP carries out behavior b for an OTLP/HTTP export: ok for
+// success, else an error status, after hanging for Hang.
+func (r *Receiver) answerHTTP(w http.ResponseWriter, req *http.Request, b Behavior, ok proto.Message) {
+	switch b {
 	case Accept:
-		writeProto(w, http.StatusOK, &colmetricpb.ExportMetricsServiceResponse{})
+		writeProto(w, http.StatusOK, ok)
 	case Hang:
 		if r.hang(req.Context()) {
 			writeStatus(w, http.StatusServiceUnavailable, codes.Unavailable, "otlptest: receiver closed")

@@ -1,0 +1,226 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
+	"go.opentelemetry.io/otel/exporters/stdout/stdoutlog"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.opentelemetry.io/otel/sdk/resource"
+)
+
+// The environment variables LogsConfigFromEnv reads, besides the generic
+// OTLP ones, which the logs-specific ones win over.
+const (
+	EnvLogsExporter    = "OTEL_LOGS_EXPORTER"
+	EnvLogsEndpoint    = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"
+	EnvLogsProtocol    = "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL"
+	EnvLogsHeaders     = "OTEL_EXPORTER_OTLP_LOGS_HEADERS"
+	EnvLogsTimeout     = "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT"
+	EnvLogsInsecure    = "OTEL_EXPORTER_OTLP_LOGS_INSECURE"
+	EnvLogsCompression = "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION"
+)
+
+// LogsExporter says where log records go.
+type LogsExporter int
+
+// The log exporters of OTEL_LOGS_EXPORTER.
+const (
+	// LogsNone: records stay with the service's own slog handler. The
+	// default: a service has its log pipeline already, and log records
+	// carry more than metrics and spans do, so they leave the process
+	// only when asked.
+	LogsNone LogsExporter = iota
+	// LogsOTLP: records are also pushed over OTLP.
+	LogsOTLP
+	// LogsConsole: records are also written to standard output as JSON.
+	LogsConsole
+)
+
+// String returns the name OTEL_LOGS_EXPORTER uses for e.
+func (e LogsExporter) String() string {
+	switch e {
+	case LogsOTLP:
+		return "otlp"
+	case LogsConsole:
+		return "console"
+	}
+	return "none"
+}
+
+// LogsConfig is what NewLoggerProvider builds.
+type LogsConfig struct {
+	// Exporter says where records go. By default, LogsNone.
+	Exporter LogsExporter
+	// OTLP is the OTLP exporter's configuration, as for metrics:
+	// BaseEndpoint gets /v1/logs for OTLP/HTTP. Temporality is not used.
+	OTLP OTLP
+	// Console receives the records of LogsConsole. By default, os.Stdout.
+	Console io.Writer
+}
+
+// Enabled reports whether cfg sends records anywhere.
+func (cfg LogsConfig) Enabled() bool { return cfg.Exporter != LogsNone }
+
+// LogsConfigFromEnv reads OTEL_LOGS_EXPORTER and the OTLP variables (the
+// logs-specific ones win over the generic ones). As ConfigFromEnv, every
+// invalid variable is reported, joined into one error of *EnvError values
+// naming it. Unlike the specification's default (otlp), records are sent
+// only when OTEL_LOGS_EXPORTER names an exporter (see LogsNone).
+func LogsConfigFromEnv() (LogsConfig, error) {
+	return logsConfigFromLookup(os.LookupEnv)
+}
+
+func logsConfigFromLookup(lookup func(string) (string, bool)) (LogsConfig, error) {
+	r := &envReader{lookup: lookup}
+	var cfg LogsConfig
+	if v, ok := r.get(EnvLogsExporter); ok {
+		switch strings.ToLower(v) {
+		case "otlp":
+			cfg.Exporter = LogsOTLP
+		case "console":
+			cfg.Exporter = LogsConsole
+		case "none":
+			cfg.Exporter = LogsNone
+		default:
+			r.fail(EnvLogsExporter, v, errors.New(`want "otlp", "console" or "none"`))
+		}
+	}
+	r.otlp(&cfg.OTLP, EnvLogsEndpoint, EnvLogsProtocol, EnvLogsHeaders, EnvLogsTimeout, EnvLogsInsecure, EnvLogsCompression)
+	return cfg, errors.Join(r.errs...)
+}
+
+// exportTimeout is the bound of one export, retries included:
+// DefaultOTLPTimeout by default, noLimit for none.
+func (o OTLP) exportTimeout() time.Duration {
+	switch {
+	case o.Timeout == 0:
+		return DefaultOTLPTimeout
+	case o.Timeout < 0:
+		return noLimit
+	}
+	return o.Timeout
+}
+
+// resolve returns what an OTLP exporter of signal (traces, logs) needs: the
+// endpoint, the timeout of one export (DefaultOTLPTimeout by default,
+// noLimit for none) and the headers (never nil).
+func (o OTLP) resolve(signal string) (endpoint, time.Duration, map[string]string, error) {
+	raw := o.endpointFor(signal)
+	ep, err := resolveEndpoint(raw, o.protocol(), o.Insecure)
+	if err != nil {
+		return endpoint{}, 0, nil, fmt.Errorf("otlp endpoint %q: %w", redactURL(raw), err)
+	}
+	timeout := o.exportTimeout()
+	headers := o.Headers
+	if headers == nil {
+		headers = map[string]string{}
+	}
+	return ep, timeout, headers, nil
+}
+
+// LoggerProvider is the SDK logger provider NewLoggerProvider builds. Its
+// Shutdown returns within its context's deadline even when the collector
+// hangs, as TracerProvider's does.
+type LoggerProvider struct {
+	*sdklog.LoggerProvider
+	abort context.CancelFunc
+}
+
+// Shutdown flushes the records still queued and stops the provider, within
+// ctx: when ctx ends first, the export in progress is cancelled.
+func (l *LoggerProvider) Shutdown(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, l.abort)
+	defer stop()
+	err := l.LoggerProvider.Shutdown(ctx)
+	l.abort()
+	return err
+}
+
+// NewLoggerProvider builds the OTel logger provider cfg describes over res
+// (the metrics' resource), batching records, or returns nil when cfg sends
+// none. Every setting is passed to the exporter explicitly; each export,
+// retries included, is bounded by the OTLP timeout. The caller shuts it
+// down.
+func NewLoggerProvider(ctx context.Context, cfg LogsConfig, res *resource.Resource) (*LoggerProvider, error) {
+	if !cfg.Enabled() {
+		return nil, nil
+	}
+	inner, err := newLogExporter(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("logs: %w", err)
+	}
+	life, abort := context.WithCancel(context.Background())
+	exp := &boundedLogExporter{Exporter: inner, timeout: cfg.OTLP.exportTimeout(), life: life}
+	lp := sdklog.NewLoggerProvider(
+		sdklog.WithResource(res),
+		sdklog.WithProcessor(sdklog.NewBatchProcessor(exp)),
+	)
+	return &LoggerProvider{LoggerProvider: lp, abort: abort}, nil
+}
+
+// boundedLogExporter bounds each export as boundedSpanExporter does.
+type boundedLogExporter struct {
+	sdklog.Exporter
+	timeout time.Duration
+	life    context.Context
+}
+
+func (b *boundedLogExporter) Export(ctx context.Context, records []sdklog.Record) error {
+	ctx, cancel := boundExport(ctx, b.timeout, b.life)
+	defer cancel()
+	return b.Exporter.Export(ctx, records)
+}
+
+// newLogExporter builds the log exporter of cfg.
+func newLogExporter(ctx context.Context, cfg LogsConfig) (sdklog.Exporter, error) {
+	if cfg.Exporter == LogsConsole {
+		w := cfg.Console
+		if w == nil {
+			w = os.Stdout
+		}
+		return stdoutlog.New(stdoutlog.WithWriter(w))
+	}
+	o := cfg.OTLP
+	p := o.protocol()
+	ep, timeout, headers, err := o.resolve("logs")
+	if err != nil {
+		return nil, err
+	}
+	switch p {
+	case ProtocolGRPC:
+		scheme := "https://"
+		if ep.insecure {
+			scheme = "http://"
+		}
+		opts := []otlploggrpc.Option{
+			otlploggrpc.WithEndpointURL(scheme + ep.hostPort),
+			otlploggrpc.WithTimeout(timeout),
+			otlploggrpc.WithHeaders(headers),
+		}
+		if o.Compression == "gzip" {
+			opts = append(opts, otlploggrpc.WithCompressor("gzip"))
+		}
+		return otlploggrpc.New(ctx, opts...)
+	case ProtocolHTTPProtobuf:
+		compression := otlploghttp.NoCompression
+		if o.Compression == "gzip" {
+			compression = otlploghttp.GzipCompression
+		}
+		return otlploghttp.New(ctx,
+			otlploghttp.WithEndpointURL(ep.url),
+			otlploghttp.WithTimeout(timeout),
+			otlploghttp.WithHeaders(headers),
+			otlploghttp.WithCompression(compression),
+		)
+	default:
+		return nil, fmt.Errorf("otlp protocol %v: want grpc or http/protobuf", p)
+	}
+}

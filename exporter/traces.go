@@ -1,0 +1,338 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// The environment variables TracesConfigFromEnv reads, besides the generic
+// OTLP ones (EnvEndpoint, EnvProtocol, EnvHeaders, EnvTimeout, EnvInsecure,
+// EnvCompression), which the traces-specific ones win over.
+const (
+	EnvTracesExporter    = "OTEL_TRACES_EXPORTER"
+	EnvTracesEndpoint    = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+	EnvTracesProtocol    = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+	EnvTracesHeaders     = "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
+	EnvTracesTimeout     = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"
+	EnvTracesInsecure    = "OTEL_EXPORTER_OTLP_TRACES_INSECURE"
+	EnvTracesCompression = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"
+	EnvTracesSampler     = "OTEL_TRACES_SAMPLER"
+	EnvTracesSamplerArg  = "OTEL_TRACES_SAMPLER_ARG"
+	EnvBSPScheduleDelay  = "OTEL_BSP_SCHEDULE_DELAY"
+	EnvBSPExportTimeout  = "OTEL_BSP_EXPORT_TIMEOUT"
+	EnvBSPMaxQueueSize   = "OTEL_BSP_MAX_QUEUE_SIZE"
+	EnvBSPMaxExportBatch = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"
+)
+
+// TracesExporter says where spans go.
+type TracesExporter int
+
+// The trace exporters of OTEL_TRACES_EXPORTER.
+const (
+	// TracesDefault: OTLP when an OTLP endpoint is set (the traces one or
+	// the generic one), else none.
+	TracesDefault TracesExporter = iota
+	// TracesNone: no spans are made (OTEL_TRACES_EXPORTER=none).
+	TracesNone
+	// TracesOTLP: spans are pushed over OTLP.
+	TracesOTLP
+	// TracesConsole: spans are written to standard output, one JSON object
+	// each, for a look during development.
+	TracesConsole
+)
+
+// String returns the name OTEL_TRACES_EXPORTER uses for e.
+func (e TracesExporter) String() string {
+	switch e {
+	case TracesNone:
+		return "none"
+	case TracesOTLP:
+		return "otlp"
+	case TracesConsole:
+		return "console"
+	}
+	return "default"
+}
+
+// TracesConfig is what NewTracerProvider builds: where spans go, which are
+// sampled, and how they are batched.
+type TracesConfig struct {
+	// Exporter says where spans go. By default, TracesDefault.
+	Exporter TracesExporter
+	// OTLP is the OTLP exporter's configuration, as for metrics:
+	// BaseEndpoint gets /v1/traces for OTLP/HTTP. Temporality is not used.
+	OTLP OTLP
+	// Sampler decides which traces are recorded. By default,
+	// ParentBased(AlwaysSample()), as the specification says.
+	Sampler sdktrace.Sampler
+	// SamplerName is the OTEL_TRACES_SAMPLER value Sampler came from, for
+	// logs; empty for the default.
+	SamplerName string
+	// Batch configures the batch span processor; zero fields keep the
+	// SDK's defaults (5 s, 30 s, 2048, 512).
+	Batch BatchConfig
+	// Console receives the spans of TracesConsole. By default, os.Stdout.
+	Console io.Writer
+}
+
+// BatchConfig is the batch span processor's configuration (OTEL_BSP_*).
+type BatchConfig struct {
+	ScheduleDelay      time.Duration
+	ExportTimeout      time.Duration
+	MaxQueueSize       int
+	MaxExportBatchSize int
+}
+
+// Enabled reports whether cfg makes spans: an exporter is named, or by
+// default an OTLP endpoint is set.
+func (cfg TracesConfig) Enabled() bool {
+	switch cfg.Exporter {
+	case TracesOTLP, TracesConsole:
+		return true
+	case TracesDefault:
+		return cfg.OTLP.Endpoint != "" || cfg.OTLP.BaseEndpoint != ""
+	}
+	return false
+}
+
+// TracesConfigFromEnv reads OTEL_TRACES_EXPORTER, the OTLP variables (the
+// traces-specific ones win over the generic ones), OTEL_TRACES_SAMPLER and
+// its argument, and OTEL_BSP_*, with the specification's defaults. As
+// ConfigFromEnv, it refuses what the specification would ignore with a
+// warning: every invalid variable is reported, joined into one error of
+// *EnvError values naming it.
+func TracesConfigFromEnv() (TracesConfig, error) {
+	return tracesConfigFromLookup(os.LookupEnv)
+}
+
+func tracesConfigFromLookup(lookup func(string) (string, bool)) (TracesConfig, error) {
+	r := &envReader{lookup: lookup}
+	var cfg TracesConfig
+	if v, ok := r.get(EnvTracesExporter); ok {
+		switch strings.ToLower(v) {
+		case "otlp":
+			cfg.Exporter = TracesOTLP
+		case "console":
+			cfg.Exporter = TracesConsole
+		case "none":
+			cfg.Exporter = TracesNone
+		default:
+			r.fail(EnvTracesExporter, v, errors.New(`want "otlp", "console" or "none"`))
+		}
+	}
+	r.otlp(&cfg.OTLP, EnvTracesEndpoint, EnvTracesProtocol, EnvTracesHeaders, EnvTracesTimeout, EnvTracesInsecure, EnvTracesCompression)
+	cfg.Sampler, cfg.SamplerName = r.sampler()
+	r.millis(&cfg.Batch.ScheduleDelay, false, EnvBSPScheduleDelay)
+	r.millis(&cfg.Batch.ExportTimeout, false, EnvBSPExportTimeout)
+	r.count(&cfg.Batch.MaxQueueSize, EnvBSPMaxQueueSize)
+	r.count(&cfg.Batch.MaxExportBatchSize, EnvBSPMaxExportBatch)
+	if q, b := cfg.Batch.MaxQueueSize, cfg.Batch.MaxExportBatchSize; q > 0 && b > q {
+		r.fail(EnvBSPMaxExportBatch, strconv.Itoa(b), fmt.Errorf("want at most %s (%d)", EnvBSPMaxQueueSize, q))
+	}
+	return cfg, errors.Join(r.errs...)
+}
+
+// count reads a positive whole number up to a million.
+func (r *envReader) count(dst *int, name string) {
+	v, ok := r.get(name)
+	if !ok {
+		return
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 || n > 1_000_000 {
+		r.fail(name, v, errors.New("want a positive whole number up to 1000000"))
+		return
+	}
+	*dst = n
+}
+
+// sampler reads OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG: nil and ""
+// when unset (the default, parentbased_always_on).
+func (r *envReader) sampler() (sdktrace.Sampler, string) {
+	name, ok := r.get(EnvTracesSampler)
+	arg, hasArg := r.get(EnvTracesSamplerArg)
+	if !ok {
+		return nil, ""
+	}
+	name = strings.ToLower(name)
+	ratio := func() (float64, bool) {
+		if !hasArg {
+			return 1, true
+		}
+		f, err := strconv.ParseFloat(arg, 64)
+		if err != nil || f < 0 || f > 1 {
+			r.fail(EnvTracesSamplerArg, arg, fmt.Errorf("want a probability from 0 to 1 for %s", name))
+			return 0, false
+		}
+		return f, true
+	}
+	switch name {
+	case "always_on":
+		return sdktrace.AlwaysSample(), name
+	case "always_off":
+		return sdktrace.NeverSample(), name
+	case "traceidratio":
+		if f, ok := ratio(); ok {
+			return sdktrace.TraceIDRatioBased(f), name
+		}
+	case "parentbased_always_on":
+		return sdktrace.ParentBased(sdktrace.AlwaysSample()), name
+	case "parentbased_always_off":
+		return sdktrace.ParentBased(sdktrace.NeverSample()), name
+	case "parentbased_traceidratio":
+		if f, ok := ratio(); ok {
+			return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(f)), name
+		}
+	default:
+		r.fail(EnvTracesSampler, name, errors.New(`want "always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off" or "parentbased_traceidratio"`))
+	}
+	return nil, ""
+}
+
+// TracerProvider is the SDK tracer provider NewTracerProvider builds. Its
+// Shutdown returns within its context's deadline even when the collector
+// hangs: the export still running then is abandoned, not left to its own
+// timeout.
+type TracerProvider struct {
+	*sdktrace.TracerProvider
+	abort context.CancelFunc // cancels every export, running or to come
+}
+
+// Shutdown flushes the spans still queued and stops the provider, within
+// ctx: when ctx ends first, the export in progress is cancelled and the
+// spans left are dropped.
+func (t *TracerProvider) Shutdown(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, t.abort)
+	defer stop()
+	err := t.TracerProvider.Shutdown(ctx)
+	t.abort()
+	return err
+}
+
+// NewTracerProvider builds the tracer provider cfg describes over res (the
+// metrics' resource, Provider.Resource), or returns nil when cfg makes no
+// spans (Enabled is false). Every setting is passed to the SDK explicitly,
+// so that what the OTel exporters and the SDK read from the environment
+// themselves never overrides cfg. Each export, retries included, is
+// bounded by the OTLP timeout. The caller shuts it down.
+func NewTracerProvider(ctx context.Context, cfg TracesConfig, res *resource.Resource) (*TracerProvider, error) {
+	if !cfg.Enabled() {
+		return nil, nil
+	}
+	inner, err := newSpanExporter(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("traces: %w", err)
+	}
+	life, abort := context.WithCancel(context.Background())
+	exp := &boundedSpanExporter{SpanExporter: inner, timeout: cfg.OTLP.exportTimeout(), life: life}
+	var bopts []sdktrace.BatchSpanProcessorOption
+	b := cfg.Batch
+	if b.ScheduleDelay > 0 {
+		bopts = append(bopts, sdktrace.WithBatchTimeout(b.ScheduleDelay))
+	}
+	if b.ExportTimeout > 0 {
+		bopts = append(bopts, sdktrace.WithExportTimeout(b.ExportTimeout))
+	}
+	if b.MaxQueueSize > 0 {
+		bopts = append(bopts, sdktrace.WithMaxQueueSize(b.MaxQueueSize))
+	}
+	if b.MaxExportBatchSize > 0 {
+		bopts = append(bopts, sdktrace.WithMaxExportBatchSize(b.MaxExportBatchSize))
+	}
+	sampler := cfg.Sampler
+	if sampler == nil {
+		sampler = sdktrace.ParentBased(sdktrace.AlwaysSample())
+	}
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithResource(res),
+		sdktrace.WithSampler(sampler),
+		sdktrace.WithBatcher(exp, bopts...),
+	)
+	return &TracerProvider{TracerProvider: tp, abort: abort}, nil
+}
+
+// boundedSpanExporter bounds each export, retries included, by timeout
+// (the OTLP/HTTP exporter bounds each attempt only), and ends it when life
+// ends (Shutdown's deadline passed).
+type boundedSpanExporter struct {
+	sdktrace.SpanExporter
+	timeout time.Duration
+	life    context.Context
+}
+
+func (b *boundedSpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	ctx, cancel := boundExport(ctx, b.timeout, b.life)
+	defer cancel()
+	return b.SpanExporter.ExportSpans(ctx, spans)
+}
+
+// boundExport returns ctx bounded by timeout (none when it is noLimit or
+// less) and cancelled when life ends.
+func boundExport(ctx context.Context, timeout time.Duration, life context.Context) (context.Context, context.CancelFunc) {
+	var cancel context.CancelFunc
+	if timeout > 0 && timeout != noLimit {
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
+	stop := context.AfterFunc(life, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// newSpanExporter builds the span exporter of cfg.
+func newSpanExporter(ctx context.Context, cfg TracesConfig) (sdktrace.SpanExporter, error) {
+	if cfg.Exporter == TracesConsole {
+		w := cfg.Console
+		if w == nil {
+			w = os.Stdout
+		}
+		return stdouttrace.New(stdouttrace.WithWriter(w))
+	}
+	o := cfg.OTLP
+	p := o.protocol()
+	ep, timeout, headers, err := o.resolve("traces")
+	if err != nil {
+		return nil, err
+	}
+	switch p {
+	case ProtocolGRPC:
+		scheme := "https://"
+		if ep.insecure {
+			scheme = "http://"
+		}
+		opts := []otlptracegrpc.Option{
+			otlptracegrpc.WithEndpointURL(scheme + ep.hostPort),
+			otlptracegrpc.WithTimeout(timeout),
+			otlptracegrpc.WithHeaders(headers),
+		}
+		if o.Compression == "gzip" {
+			opts = append(opts, otlptracegrpc.WithCompressor("gzip"))
+		}
+		return otlptracegrpc.New(ctx, opts...)
+	case ProtocolHTTPProtobuf:
+		compression := otlptracehttp.NoCompression
+		if o.Compression == "gzip" {
+			compression = otlptracehttp.GzipCompression
+		}
+		return otlptracehttp.New(ctx,
+			otlptracehttp.WithEndpointURL(ep.url),
+			otlptracehttp.WithTimeout(timeout),
+			otlptracehttp.WithHeaders(headers),
+			otlptracehttp.WithCompression(compression),
+		)
+	default:
+		return nil, fmt.Errorf("otlp protocol %v: want grpc or http/protobuf", p)
+	}
+}

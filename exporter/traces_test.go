@@ -1,0 +1,161 @@
+package exporter
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+func TestTracesConfigFromEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		enabled bool
+		check   func(t *testing.T, c TracesConfig)
+	}{
+		{name: "nothing set: off", env: nil, enabled: false},
+		{name: "generic endpoint: on", env: map[string]string{EnvEndpoint: "http://collector:4318"}, enabled: true,
+			check: func(t *testing.T, c TracesConfig) {
+				if got := c.OTLP.endpointFor("traces"); got != "http://collector:4318/v1/traces" {
+					t.Errorf("endpoint %q", got)
+				}
+			}},
+		{name: "traces endpoint wins, used as it is", env: map[string]string{EnvEndpoint: "http://a:4318", EnvTracesEndpoint: "http://b:4318/custom"}, enabled: true,
+			check: func(t *testing.T, c TracesConfig) {
+				if got := c.OTLP.endpointFor("traces"); got != "http://b:4318/custom" {
+					t.Errorf("endpoint %q", got)
+				}
+			}},
+		{name: "none wins over an endpoint", env: map[string]string{EnvEndpoint: "http://collector:4318", EnvTracesExporter: "none"}, enabled: false},
+		{name: "otlp without endpoint: the default", env: map[string]string{EnvTracesExporter: "otlp"}, enabled: true,
+			check: func(t *testing.T, c TracesConfig) {
+				if got := c.OTLP.endpointFor("traces"); got != DefaultHTTPEndpoint+"/v1/traces" {
+					t.Errorf("endpoint %q", got)
+				}
+			}},
+		{name: "console", env: map[string]string{EnvTracesExporter: "Console"}, enabled: true},
+		{name: "traces-specific settings win", env: map[string]string{
+			EnvProtocol: "http/protobuf", EnvTracesProtocol: "grpc", EnvHeaders: "a=1", EnvTracesHeaders: "b=2",
+			EnvTimeout: "1000", EnvTracesTimeout: "2000", EnvCompression: "none", EnvTracesCompression: "gzip",
+			EnvInsecure: "false", EnvTracesInsecure: "true", EnvEndpoint: "collector:4317",
+		}, enabled: true, check: func(t *testing.T, c TracesConfig) {
+			o := c.OTLP
+			if o.Protocol != ProtocolGRPC || o.Headers["b"] != "2" || len(o.Headers) != 1 || o.Timeout != 2*time.Second || o.Compression != "gzip" || !o.Insecure {
+				t.Errorf("OTLP = %+v", o)
+			}
+		}},
+		{name: "batch", env: map[string]string{EnvBSPScheduleDelay: "200", EnvBSPExportTimeout: "3000", EnvBSPMaxQueueSize: "100", EnvBSPMaxExportBatch: "10"},
+			check: func(t *testing.T, c TracesConfig) {
+				want := BatchConfig{ScheduleDelay: 200 * time.Millisecond, ExportTimeout: 3 * time.Second, MaxQueueSize: 100, MaxExportBatchSize: 10}
+				if c.Batch != want {
+					t.Errorf("Batch = %+v, want %+v", c.Batch, want)
+				}
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := tracesConfigFromLookup(lookupFrom(tc.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Enabled() != tc.enabled {
+				t.Errorf("Enabled = %v, want %v", c.Enabled(), tc.enabled)
+			}
+			if tc.check != nil {
+				tc.check(t, c)
+			}
+		})
+	}
+}
+
+// TestTracesSamplerFromEnv: each sampler of the specification but the
+// remote ones, by its description, with the ratio of its argument.
+func TestTracesSamplerFromEnv(t *testing.T) {
+	for _, tc := range []struct {
+		name, arg, want string
+	}{
+		{"always_on", "", "AlwaysOnSampler"},
+		{"always_off", "", "AlwaysOffSampler"},
+		{"traceidratio", "0.25", "TraceIDRatioBased{0.25}"},
+		{"traceidratio", "", "TraceIDRatioBased{1}"}, // the specification's default argument
+		{"parentbased_always_on", "", "ParentBased{root:AlwaysOnSampler"},
+		{"parentbased_always_off", "", "ParentBased{root:AlwaysOffSampler"},
+		{"PARENTBASED_TRACEIDRATIO", "0.1", "ParentBased{root:TraceIDRatioBased{0.1}"},
+	} {
+		env := map[string]string{EnvTracesSampler: tc.name}
+		if tc.arg != "" {
+			env[EnvTracesSamplerArg] = tc.arg
+		}
+		c, err := tracesConfigFromLookup(lookupFrom(env))
+		if err != nil {
+			t.Fatalf("%s %s: %v", tc.name, tc.arg, err)
+		}
+		if c.Sampler == nil || !strings.HasPrefix(c.Sampler.Description(), tc.want) {
+			t.Errorf("%s %s: sampler %v, want %s", tc.name, tc.arg, c.Sampler, tc.want)
+		}
+	}
+	c, err := tracesConfigFromLookup(lookupFrom(nil))
+	if err != nil || c.Sampler != nil {
+		t.Errorf("no sampler set: %v, %v; want nil (the default, parentbased_always_on)", c.Sampler, err)
+	}
+}
+
+func TestTracesConfigFromEnvErrors(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		name string // the variable the error must name
+	}{
+		{map[string]string{EnvTracesExporter: "zipkin"}, EnvTracesExporter},
+		{map[string]string{EnvTracesSampler: "sometimes"}, EnvTracesSampler},
+		{map[string]string{EnvTracesSampler: "jaeger_remote"}, EnvTracesSampler},
+		{map[string]string{EnvTracesSampler: "traceidratio", EnvTracesSamplerArg: "2"}, EnvTracesSamplerArg},
+		{map[string]string{EnvTracesSampler: "parentbased_traceidratio", EnvTracesSamplerArg: "half"}, EnvTracesSamplerArg},
+		{map[string]string{EnvBSPMaxQueueSize: "-1"}, EnvBSPMaxQueueSize},
+		{map[string]string{EnvBSPMaxExportBatch: "x"}, EnvBSPMaxExportBatch},
+		{map[string]string{EnvBSPMaxQueueSize: "10", EnvBSPMaxExportBatch: "20"}, EnvBSPMaxExportBatch},
+		{map[string]string{EnvBSPScheduleDelay: "0"}, EnvBSPScheduleDelay},
+		{map[string]string{EnvTracesEndpoint: "ftp://x"}, EnvTracesEndpoint},
+		{map[string]string{EnvTracesProtocol: "thrift"}, EnvTracesProtocol},
+		{map[string]string{EnvTracesHeaders: "novalue"}, EnvTracesHeaders},
+		{map[string]string{EnvTracesTimeout: "-5"}, EnvTracesTimeout},
+		{map[string]string{EnvTracesInsecure: "yes"}, EnvTracesInsecure},
+		{map[string]string{EnvTracesCompression: "zstd"}, EnvTracesCompression},
+	} {
+		_, err := tracesConfigFromLookup(lookupFrom(tc.env))
+		var ee *EnvError
+		if !errors.As(err, &ee) || ee.Name != tc.name || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("%v: error %v, want one naming %s", tc.env, err, tc.name)
+		}
+	}
+	// A secret in a header is never repeated.
+	_, err := tracesConfigFromLookup(lookupFrom(map[string]string{EnvTracesHeaders: "api-key"}))
+	if err == nil || strings.Contains(err.Error(), "api-key") {
+		t.Errorf("bad header error %v repeats the value", err)
+	}
+}
+
+// TestNewTracerProviderConsole writes a span to the console exporter with
+// the configured sampler; off, it builds nothing.
+func TestNewTracerProviderConsole(t *testing.T) {
+	if tp, err := NewTracerProvider(context.Background(), TracesConfig{}, nil); tp != nil || err != nil {
+		t.Fatalf("off: %v, %v; want nil, nil", tp, err)
+	}
+	var out bytes.Buffer
+	tp, err := NewTracerProvider(context.Background(), TracesConfig{Exporter: TracesConsole, Console: &out, Sampler: sdktrace.AlwaysSample()}, nil)
+	if err != nil || tp == nil {
+		t.Fatalf("console: %v, %v", tp, err)
+	}
+	_, span := tp.Tracer("test").Start(context.Background(), "checkout")
+	span.End()
+	if err := tp.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"Name":"checkout"`) {
+		t.Errorf("console output has no span named checkout:\n%s", out.String())
+	}
+}
