@@ -2,10 +2,12 @@ package vitals_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -404,6 +406,17 @@ func TestTracesExemplars(t *testing.T) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Accept", "application/openmetrics-text; version=1.0.0")
+	// The in-memory history keeps the exemplar too, for Prometheus'
+	// query_exemplars.
+	if err := s.v.Memory().Collect(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	qe, err := metrics.Client().Get(metrics.URL + "/monitoring/prometheus/api/v1/query_exemplars?query=" + url.QueryEscape("http_server_request_duration_seconds_bucket"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	qeBody, _ := io.ReadAll(qe.Body)
+	qe.Body.Close()
 	resp, err := metrics.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -447,5 +460,27 @@ func TestTracesExemplars(t *testing.T) {
 	})
 	if !found {
 		t.Errorf("no exemplar with %v; exemplars: %q", wantLabels, exemplars)
+	}
+	var qr struct {
+		Status string `json:"status"`
+		Data   []struct {
+			SeriesLabels map[string]string `json:"seriesLabels"`
+			Exemplars    []struct {
+				Labels map[string]string `json:"labels"`
+				Value  string            `json:"value"`
+			} `json:"exemplars"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(qeBody, &qr); err != nil || qr.Status != "success" {
+		t.Fatalf("query_exemplars: %v %s", err, qeBody)
+	}
+	inMemory := false
+	for _, s := range qr.Data {
+		for _, e := range s.Exemplars {
+			inMemory = inMemory || (s.SeriesLabels["http_route"] == "/orders/{id}" && e.Labels["trace_id"] == wantLabels["trace_id"] && e.Labels["span_id"] == wantLabels["span_id"])
+		}
+	}
+	if !inMemory {
+		t.Errorf("query_exemplars has no exemplar of the span %v:\n%s", wantLabels, qeBody)
 	}
 }

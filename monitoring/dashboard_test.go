@@ -209,16 +209,17 @@ func TestDashboardUsesServedEndpoints(t *testing.T) {
 		method, path string
 		want         int
 	}{
-		"api/health":                    {"GET", "/monitoring/api/health", 200},
-		"api/alerts":                    {"GET", "/monitoring/api/alerts", 200},
-		"api/alerts/history":            {"GET", "/monitoring/api/alerts/history", 200},
-		"api/silences":                  {"GET", "/monitoring/api/silences", 200},
-		"api/system":                    {"GET", "/monitoring/api/system", 200},
-		"api/performance":               {"GET", "/monitoring/api/performance?window=5m", 200},
-		"prometheus/api/v1/query":       {"GET", "/monitoring/prometheus/api/v1/query?query=vector(1)", 200},
-		"prometheus/api/v1/query_range": {"GET", "/monitoring/prometheus/api/v1/query_range?query=vector(1)&start=0&end=60&step=15", 200},
-		"api/alerts/":                   {"POST", "/monitoring/api/alerts/abc/resolve", 401},
-		"api/silences/":                 {"DELETE", "/monitoring/api/silences/abc", 401},
+		"api/health":                        {"GET", "/monitoring/api/health", 200},
+		"api/alerts":                        {"GET", "/monitoring/api/alerts", 200},
+		"api/alerts/history":                {"GET", "/monitoring/api/alerts/history", 200},
+		"api/silences":                      {"GET", "/monitoring/api/silences", 200},
+		"api/system":                        {"GET", "/monitoring/api/system", 200},
+		"api/performance":                   {"GET", "/monitoring/api/performance?window=5m", 200},
+		"prometheus/api/v1/query":           {"GET", "/monitoring/prometheus/api/v1/query?query=vector(1)", 200},
+		"prometheus/api/v1/query_range":     {"GET", "/monitoring/prometheus/api/v1/query_range?query=vector(1)&start=0&end=60&step=15", 200},
+		"prometheus/api/v1/query_exemplars": {"GET", "/monitoring/prometheus/api/v1/query_exemplars?query=up&start=0&end=60", 200},
+		"api/alerts/":                       {"POST", "/monitoring/api/alerts/abc/resolve", 401},
+		"api/silences/":                     {"DELETE", "/monitoring/api/silences/abc", 401},
 	}
 	used := map[string]bool{}
 	for _, m := range regexp.MustCompile(`"((?:prometheus/)?api/[a-z0-9_/]*)`).FindAllStringSubmatch(embedded(t, "dashboard.js"), -1) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/prometheus/model/exemplar"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/vitalsgo/vitals/alerting"
@@ -32,6 +34,9 @@ type History interface {
 	storage.Queryable
 	// Metadata returns each metric family's type, help and unit.
 	Metadata() map[string]memory.Metadata
+	// Exemplars returns the exemplars between start and end
+	// (milliseconds) of the series that match any of sets.
+	Exemplars(ctx context.Context, start, end int64, sets ...[]*labels.Matcher) ([]exemplar.QueryResult, error)
 }
 
 var _ History = (*memory.Reader)(nil)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/timestamp"
+	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/util/annotations"
 
@@ -262,25 +263,58 @@ func (m *Handler) promLabelList(w http.ResponseWriter, r *http.Request,
 	writePromData(w, out, warnings)
 }
 
-// promExemplars serves /api/v1/query_exemplars. The in-memory history
-// keeps no exemplars: a valid query gets an empty list, as from a
-// Prometheus whose exemplar storage is empty.
+// promExemplars serves /api/v1/query_exemplars: the exemplars, between
+// start and end, of the series the query's selectors select, in
+// Prometheus' shape. The history keeps exemplars of histogram buckets when
+// measurements carry sampled traces (memory.Reader.Exemplars).
 func (m *Handler) promExemplars(w http.ResponseWriter, r *http.Request) {
 	expr, ok := parseQueryForm(w, r)
 	if !ok {
 		return
 	}
-	if _, err := selectorParser.ParseExpr(expr); err != nil {
+	e, err := selectorParser.ParseExpr(expr)
+	if err != nil {
 		writeAPIError(w, errorBadData, fmt.Errorf("invalid parameter 'query': %w", err))
 		return
 	}
-	for _, p := range []string{"start", "end"} {
-		if _, err := parseTimeParam(r.Form.Get(p), p, time.Time{}); err != nil {
-			writeAPIError(w, errorBadData, fmt.Errorf("invalid parameter '%s': %w", p, err))
-			return
-		}
+	start, err := parseTimeParam(r.Form.Get("start"), "start", promMinTime)
+	if err != nil {
+		writeAPIError(w, errorBadData, fmt.Errorf("invalid parameter 'start': %w", err))
+		return
 	}
-	writePromData(w, []struct{}{}, nil)
+	end, err := parseTimeParam(r.Form.Get("end"), "end", promMaxTime)
+	if err != nil {
+		writeAPIError(w, errorBadData, fmt.Errorf("invalid parameter 'end': %w", err))
+		return
+	}
+	if end.Before(start) {
+		writeAPIError(w, errorBadData, errors.New("end timestamp must not be before start timestamp"))
+		return
+	}
+	res, err := m.query.Exemplars(r.Context(), timestamp.FromTime(start), timestamp.FromTime(end), parser.ExtractSelectors(e)...)
+	if err != nil {
+		writeAPIError(w, errorExecution, err)
+		return
+	}
+	type promExemplar struct {
+		Labels    labels.Labels `json:"labels"`
+		Value     string        `json:"value"`
+		Timestamp float64       `json:"timestamp"`
+	}
+	type promSeriesExemplars struct {
+		SeriesLabels labels.Labels  `json:"seriesLabels"`
+		Exemplars    []promExemplar `json:"exemplars"`
+	}
+	out := make([]promSeriesExemplars, 0, len(res))
+	for _, s := range res {
+		se := promSeriesExemplars{SeriesLabels: s.SeriesLabels, Exemplars: make([]promExemplar, 0, len(s.Exemplars))}
+		for _, x := range s.Exemplars {
+			se.Exemplars = append(se.Exemplars, promExemplar{Labels: x.Labels,
+				Value: strconv.FormatFloat(x.Value, 'f', -1, 64), Timestamp: float64(x.Ts) / 1000})
+		}
+		out = append(out, se)
+	}
+	writePromData(w, out, nil)
 }
 
 // promFormatQuery serves /api/v1/format_query: the query pretty-printed

@@ -24,6 +24,7 @@ type config struct {
 	maxSamples   int
 	lookback     time.Duration
 	producers    []sdkmetric.Producer
+	maxExemplars int
 }
 
 func newConfig(opts []Option) config {
@@ -35,6 +36,7 @@ func newConfig(opts []Option) config {
 		logger:       slog.Default(),
 		queryTimeout: DefaultQueryTimeout,
 		maxSamples:   DefaultMaxSamples,
+		maxExemplars: DefaultMaxExemplars,
 		lookback:     DefaultLookbackDelta,
 	}
 	for _, o := range opts {
@@ -49,6 +51,16 @@ func newConfig(opts []Option) config {
 type optionFunc func(config) config
 
 func (f optionFunc) apply(c config) config { return f(c) }
+
+// WithMaxExemplars sets how many exemplars the reader keeps (Exemplars):
+// the newest n across every series. Zero or less keeps none. By default,
+// DefaultMaxExemplars (10 000, under 2 MB).
+func WithMaxExemplars(n int) Option {
+	return optionFunc(func(c config) config {
+		c.maxExemplars = n
+		return c
+	})
+}
 
 // WithInterval sets the time between two collections of Run. Values of zero
 // or less are ignored. By default, DefaultInterval (10 s).

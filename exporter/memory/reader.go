@@ -66,6 +66,8 @@ type Reader struct {
 	lset      labels.Labels
 	leCache   map[float64]string
 
+	exemplars *exemplarStore // nil with WithMaxExemplars(0)
+
 	metaMu sync.RWMutex        // guards meta against Metadata; written under collectMu too
 	meta   map[string]Metadata // the families' metadata (Metadata)
 
@@ -89,13 +91,14 @@ func New(opts ...Option) *Reader {
 	convErrs := ratelog.New(cfg.logger, "vitals: in-memory conversion", 0, cfg.clock)
 	onErr := func(err error) { convErrs.Handle(err) }
 	r := &Reader{
-		manual:  sdkmetric.NewManualReader(manualOpts...),
-		native:  sdkmetric.NewManualReader(sdkmetric.WithAggregationSelector(buckets.NativeSelector)),
-		conv:    promconv.NewConverter(onErr),
-		nconv:   promconv.NewConverter(onErr),
-		store:   newStore(cfg.retention.Milliseconds(), cfg.maxSeries),
-		cfg:     cfg,
-		leCache: make(map[float64]string),
+		manual:    sdkmetric.NewManualReader(manualOpts...),
+		native:    sdkmetric.NewManualReader(sdkmetric.WithAggregationSelector(buckets.NativeSelector)),
+		conv:      promconv.NewConverter(onErr),
+		nconv:     promconv.NewConverter(onErr),
+		store:     newStore(cfg.retention.Milliseconds(), cfg.maxSeries),
+		exemplars: newExemplarStore(cfg.maxExemplars),
+		cfg:       cfg,
+		leCache:   make(map[float64]string),
 	}
 	r.engine = promql.NewEngine(promql.EngineOpts{
 		Logger:               cfg.logger.With("component", "vitals/memory promql"),
@@ -227,12 +230,18 @@ func (r *Reader) appendFamily(f *dto.MetricFamily, now int64) (dropped int64) {
 			dropped += r.appendSample(name, m.Label, "", m.GetUntyped().GetValue(), now)
 		case dto.MetricType_HISTOGRAM:
 			h := m.GetHistogram()
+			var infExemplar *dto.Exemplar
 			for _, b := range h.GetBucket() {
-				dropped += r.appendSample(name+"_bucket", m.Label, r.le(b.GetUpperBound()), float64(b.GetCumulativeCount()), now)
+				if math.IsInf(b.GetUpperBound(), 1) {
+					// An explicit +Inf bucket, there for its exemplar.
+					infExemplar = b.GetExemplar()
+					continue
+				}
+				dropped += r.appendBucket(name, m.Label, r.le(b.GetUpperBound()), float64(b.GetCumulativeCount()), b.GetExemplar(), now)
 			}
 			// The +Inf bucket is implied by the count, as in the exposition.
 			count := float64(h.GetSampleCount())
-			dropped += r.appendSample(name+"_bucket", m.Label, "+Inf", count, now)
+			dropped += r.appendBucket(name, m.Label, "+Inf", count, infExemplar, now)
 			dropped += r.appendSample(name+"_sum", m.Label, "", h.GetSampleSum(), now)
 			dropped += r.appendSample(name+"_count", m.Label, "", count, now)
 		}
@@ -307,6 +316,21 @@ func (r *Reader) seriesOf(name string, pairs []*dto.LabelPair, le string) *serie
 	r.scratch.Sort()
 	r.scratch.Overwrite(&r.lset)
 	return r.store.get(r.lset, r.lset.Hash())
+}
+
+// appendBucket appends a sample of the bucket le of histogram name, and
+// keeps its exemplar, if any.
+func (r *Reader) appendBucket(name string, pairs []*dto.LabelPair, le string, v float64, ex *dto.Exemplar, now int64) int64 {
+	s := r.seriesOf(name+"_bucket", pairs, le)
+	if s == nil {
+		return 1
+	}
+	s.appendFloat(now, v)
+	r.store.touch(s, now)
+	if ex != nil && r.exemplars != nil {
+		r.exemplars.add(s.lset, s.hash, ex, now)
+	}
+	return 0
 }
 
 func (r *Reader) appendSample(name string, pairs []*dto.LabelPair, le string, v float64, now int64) int64 {

@@ -229,6 +229,34 @@
     return r && r.data && Array.isArray(r.data.result) ? r.data.result : [];
   }
 
+  // exemplarsOf returns Prometheus' query_exemplars answer for expr between
+  // start and end (Unix seconds): [{seriesLabels, exemplars: [{labels,
+  // value, timestamp}]}].
+  async function exemplarsOf(expr, start, end) {
+    const r = await api("prometheus/api/v1/query_exemplars?query=" + encodeURIComponent(expr) + "&start=" + start + "&end=" + end);
+    return r && Array.isArray(r.data) ? r.data : [];
+  }
+
+  // slowestTraced picks, for each route ("METHOD route" and "route"), the
+  // slowest request of the window that carries a trace: the exemplar of
+  // largest value on its duration histogram's buckets.
+  function slowestTraced(data) {
+    const out = {};
+    for (const s of data || []) {
+      const m = s.seriesLabels || {};
+      const route = String(m.http_route || "");
+      for (const e of s.exemplars || []) {
+        const v = parseFloat(e.value);
+        const tid = String((e.labels || {}).trace_id || "");
+        if (!tid || !isFinite(v)) continue;
+        for (const k of [route, String(m.http_request_method || "") + " " + route]) {
+          if (!out[k] || v > out[k].seconds) out[k] = { seconds: v, traceId: tid, at: 1000 * Number(e.timestamp) };
+        }
+      }
+    }
+    return out;
+  }
+
   function val(sample) {
     return sample && sample.value ? parseFloat(sample.value[1]) : NaN;
   }
@@ -808,7 +836,7 @@
     fill(el, kpis({ n: fb.total, rps: fb.total / W, e: fb.errors, slow, p50: fb.p50, p95: fb.p95, p99: fb.p99 }, W));
   }
 
-  function renderRoutes(perf, fb, W) {
+  function renderRoutes(perf, fb, W, traced) {
     const el = $("routes");
     let rows;
     if (perf && Array.isArray(perf.topRoutes)) {
@@ -841,6 +869,17 @@
       cols.splice(4, 0, { title: "Mean", tip: "Mean latency over the last " + w + ": total time over the number of requests.", num: true, get: (r) => fmt.dur(r.mean) });
     }
     if (rows.some((r) => r.apdex !== undefined)) cols.push({ title: "Apdex", tip: "Apdex score (0–1) over the last " + w + ".", num: true, get: (r) => num(r.apdex) });
+    if (traced && rows.some((r) => traced[r.route])) {
+      cols.push({
+        title: "Slowest traced",
+        tip: "The slowest request of the last " + w + " that carries a trace (an exemplar of the duration histogram): its duration and trace ID, to look up in the tracing backend.",
+        get: (r) => {
+          const x = traced[r.route];
+          if (!x) return h("span", { class: "muted", text: "—" });
+          return [fmt.dur(x.seconds) + " ", h("code", { class: "trace-id", title: "trace " + x.traceId, text: x.traceId })];
+        },
+      });
+    }
     fill(el, table(cols, rows));
   }
 
@@ -924,6 +963,7 @@
             ),
       system: state.systemAt && Date.now() - state.systemAt < 60000 ? Promise.resolve(undefined) : guard("system", ok404(api("api/system"))),
       top: guard("top routes", query("topk(" + TOP_ROUTES + ", " + win(C, "http_route") + " > 0)")),
+      traced: guard("exemplars", exemplarsOf(HTTP + "_bucket", rg.start, rg.end)),
       names: state.service && state.nsFixed ? Promise.resolve(undefined) : guard("names", query(namesQuery())),
       traffic: guard(
         "traffic",
@@ -1096,7 +1136,7 @@
         return { route, requests: n, rate: n / W, errPct: n > 0 ? (100 * (errN[route] || 0)) / n : NaN, p95: p95N[route] };
       });
     }
-    renderRoutes(perf, routeFb, W);
+    renderRoutes(perf, routeFb, W, slowestTraced(got.traced));
     let errFb;
     if (got.topErrors) {
       errFb = got.topErrors.map((s) => {

@@ -1,0 +1,146 @@
+package memory
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/prometheus/model/exemplar"
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// DefaultMaxExemplars is how many exemplars the reader keeps by default
+// (WithMaxExemplars): the newest, across every series, as Prometheus'
+// exemplar storage keeps a circular buffer of a fixed size.
+const DefaultMaxExemplars = 10000
+
+// exemplarStore keeps the newest exemplars of the collected histogram
+// buckets in a circular buffer of fixed size. A bucket reports the same
+// exemplar at every collection until a newer one replaces it: it is kept
+// once.
+type exemplarStore struct {
+	mu   sync.RWMutex
+	ring []storedExemplar
+	next int  // where the next exemplar goes
+	full bool // the ring has wrapped
+	// last is the time and value of the newest exemplar kept of each
+	// series, by labels hash, to skip repeats without converting them; it
+	// is rebuilt from the ring when it outgrows it.
+	last map[uint64]exemplarKey
+}
+
+// exemplarKey tells a bucket's exemplar from the one it reported before.
+type exemplarKey struct {
+	ts    int64
+	value float64
+}
+
+type storedExemplar struct {
+	series labels.Labels
+	ex     exemplar.Exemplar
+}
+
+func newExemplarStore(size int) *exemplarStore {
+	if size <= 0 {
+		return nil
+	}
+	return &exemplarStore{ring: make([]storedExemplar, size), last: map[uint64]exemplarKey{}}
+}
+
+// add keeps the exemplar a bucket of series (whose labels hash is hash)
+// reported at now, unless it is the one kept last for that series. A
+// repeat costs no allocation.
+func (s *exemplarStore) add(series labels.Labels, hash uint64, d *dto.Exemplar, now int64) {
+	ts := now
+	if d.Timestamp != nil {
+		ts = d.Timestamp.AsTime().UnixMilli()
+	}
+	key := exemplarKey{ts: ts, value: d.GetValue()}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.last[hash]; ok && old == key {
+		return
+	}
+	b := labels.NewScratchBuilder(len(d.Label))
+	for _, p := range d.Label {
+		b.Add(p.GetName(), p.GetValue())
+	}
+	b.Sort()
+	e := exemplar.Exemplar{Labels: b.Labels(), Value: key.value, Ts: ts, HasTs: true}
+	s.ring[s.next] = storedExemplar{series: series, ex: e}
+	s.next++
+	if s.next == len(s.ring) {
+		s.next, s.full = 0, true
+	}
+	s.last[hash] = key
+	if len(s.last) > 2*len(s.ring) {
+		clear(s.last)
+		for _, se := range s.ring {
+			if se.series.Len() > 0 {
+				s.last[se.series.Hash()] = exemplarKey{ts: se.ex.Ts, value: se.ex.Value}
+			}
+		}
+	}
+}
+
+// query returns the exemplars between start and end (milliseconds, both
+// included) of the series that match any of sets, by series, oldest first
+// within each; series are sorted by their labels.
+func (s *exemplarStore) query(start, end int64, sets [][]*labels.Matcher) []exemplar.QueryResult {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	byHash := map[uint64]int{}
+	var out []exemplar.QueryResult
+	n := s.next
+	if s.full {
+		n = len(s.ring)
+	}
+	for i := range n {
+		se := s.ring[(s.next-n+i+len(s.ring))%len(s.ring)] // oldest first
+		if se.ex.Ts < start || se.ex.Ts > end || !matchesAny(se.series, sets) {
+			continue
+		}
+		h := se.series.Hash()
+		j, ok := byHash[h]
+		if !ok {
+			j = len(out)
+			byHash[h] = j
+			out = append(out, exemplar.QueryResult{SeriesLabels: se.series})
+		}
+		out[j].Exemplars = append(out[j].Exemplars, se.ex)
+	}
+	slices.SortFunc(out, func(a, b exemplar.QueryResult) int { return labels.Compare(a.SeriesLabels, b.SeriesLabels) })
+	return out
+}
+
+// matchesAny reports whether lset matches every matcher of one of sets.
+func matchesAny(lset labels.Labels, sets [][]*labels.Matcher) bool {
+	for _, ms := range sets {
+		ok := true
+		for _, m := range ms {
+			if !m.Matches(lset.Get(m.Name)) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Exemplars returns the exemplars the reader keeps between start and end
+// (milliseconds, both included) of the series that match any of sets, as
+// Prometheus' exemplar querier does: a histogram bucket's exemplar carries
+// the trace_id and span_id of a sampled request that fell in it. The
+// reader keeps the newest WithMaxExemplars of them. Exemplars are recorded
+// when the MeterProvider's exemplar filter lets them through: with traces
+// (vitals.Start does this when it has a tracer provider).
+func (r *Reader) Exemplars(_ context.Context, start, end int64, sets ...[]*labels.Matcher) ([]exemplar.QueryResult, error) {
+	if r.exemplars == nil {
+		return nil, nil
+	}
+	return r.exemplars.query(start, end, sets), nil
+}
