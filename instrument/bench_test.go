@@ -232,3 +232,54 @@ func TestMiddlewareAllocations(t *testing.T) {
 		}
 	}
 }
+
+// discardSpans is a span exporter that drops what it is given: the batch
+// processor's work is measured, not a collector's.
+type discardSpans struct{}
+
+func (discardSpans) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discardSpans) Shutdown(context.Context) error                             { return nil }
+
+// BenchmarkMiddlewareTracing compares the middleware with tracing on, at
+// 10 % and 100 % sampling (an SDK tracer provider with a batch processor,
+// as vitals.Start builds one), with otelhttp given the same meter and
+// tracer providers; "off" is each without a tracer provider. The anchor is
+// the bare mux.
+func BenchmarkMiddlewareTracing(b *testing.B) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /orders/{id}", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+	p := mwProvider(b)
+	variants := []struct {
+		name    string
+		sampler sdktrace.Sampler
+	}{
+		{"off", nil},
+		{"sampled_10pct", sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.1))},
+		{"sampled_100pct", sdktrace.ParentBased(sdktrace.AlwaysSample())},
+	}
+	handlers := []benchHandler{{"bare", mux}}
+	for _, v := range variants {
+		if v.sampler == nil {
+			handlers = append(handlers,
+				benchHandler{"otelhttp/" + v.name, otelhttp.NewHandler(mux, "", otelhttp.WithMeterProvider(p), otelhttp.WithTracerProvider(tracenoop.NewTracerProvider()))},
+				benchHandler{"vitals/" + v.name, instrument.Middleware(mux, instrument.WithMeterProvider(p))})
+			continue
+		}
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(v.sampler), sdktrace.WithBatcher(discardSpans{}))
+		b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+		handlers = append(handlers,
+			benchHandler{"otelhttp/" + v.name, otelhttp.NewHandler(mux, "", otelhttp.WithMeterProvider(p), otelhttp.WithTracerProvider(tp))},
+			benchHandler{"vitals/" + v.name, instrument.Middleware(mux, instrument.WithMeterProvider(p), instrument.WithTracerProvider(tp))})
+	}
+	for _, tc := range handlers {
+		b.Run(tc.name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, "/orders/42", nil)
+			w := &nopWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				tc.h.ServeHTTP(w, req)
+			}
+		})
+	}
+}

@@ -171,10 +171,16 @@
 //
 // # Tracing
 //
-// With WithTracerProvider, otelhttp wraps the middleware for what it does
-// best, trace context and the server span, with its own metrics switched
-// off: the middleware records the same metrics for a fraction of the cost
-// (docs/benchmarks.md).
+// With WithTracerProvider, each request gets a server span, a child of the
+// trace context its headers carry (W3C trace context and baggage, or
+// WithPropagators), named by method and route template, with the
+// semantic-convention attributes (never the query string, the client's
+// address or a header), the status code, status Error for a 5xx and an
+// exception event for a panic. Attributes are set only when the sampler
+// records the span, so that an unsampled request costs little more than
+// one without tracing; measurements made in the request's context carry
+// the span for trace-based exemplars. Against otelhttp with the same
+// providers, see docs/benchmarks.md.
 //
 // # Cost and concurrency
 //

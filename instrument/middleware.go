@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
-	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -71,6 +71,7 @@ type handler struct {
 	paths     pathSets
 	errs      routeSet // error.type values from panics
 	hosts     routeSet // server.address values, when enabled
+	tracer    trace.Tracer
 }
 
 // Middleware times and counts every request to next with the stable HTTP
@@ -96,19 +97,10 @@ func Middleware(next http.Handler, opts ...Option) http.Handler {
 		errs:      newRouteSet(64),
 		hosts:     newRouteSet(50),
 	}
-	if cfg.tracerProvider == nil {
-		return h
+	if cfg.tracerProvider != nil {
+		h.tracer = cfg.tracerProvider.Tracer(ScopeName)
 	}
-	// otelhttp earns its cost here: trace context and the server span. Its
-	// metrics are switched off, since h records them.
-	return otelhttp.NewHandler(h, "",
-		otelhttp.WithTracerProvider(cfg.tracerProvider),
-		otelhttp.WithPropagators(cfg.propagators),
-		otelhttp.WithMeterProvider(noop.NewMeterProvider()),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
-			return methods[methodIndex(r.Method)]
-		}),
-	)
+	return h
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -126,6 +118,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	method := methodIndex(r.Method)
 	https := r.TLS != nil
+	if h.tracer != nil {
+		h.startSpan(st, r, method, https)
+	}
 	h.metrics.begin(method, https)
 	r2 := r.WithContext(st)
 	if h.cfg.bodySizes && r2.Body != nil && r2.Body != http.NoBody {
@@ -148,6 +143,9 @@ type outcome struct {
 // the handler called SkipRecording.
 func (h *handler) finish(st *state, r, r2 *http.Request, method uint8, https bool, start time.Time) {
 	recovered := recover()
+	if h.tracer != nil { // the span is in the context: no field for it when tracing is off
+		defer trace.SpanFromContext(st.Context).End()
+	}
 	h.metrics.end(method, https)
 	abort := recovered == http.ErrAbortHandler // net/http's way to abort a response
 	var o outcome
@@ -236,10 +234,9 @@ func (h *handler) recordMetrics(st *state, r, r2 *http.Request, method uint8, ht
 // report names the span after the route, logs a slow request and a panic,
 // and calls the error hook for a panic or a 5xx.
 func (h *handler) report(st *state, r *http.Request, method uint8, route string, o outcome) {
-	if h.cfg.tracerProvider != nil { // else there is no span: skip the context walk
-		if span := trace.SpanFromContext(st); span.IsRecording() {
-			span.SetName(methods[method] + " " + route)
-			span.SetAttributes(semconv.HTTPRoute(route))
+	if h.tracer != nil {
+		if span := trace.SpanFromContext(st.Context); span.IsRecording() {
+			h.endSpan(span, method, route, o)
 		}
 	}
 	if o.duration > h.slowThreshold(route) {
@@ -354,3 +351,53 @@ func (c *countingBody) Read(p []byte) (int, error) {
 }
 
 func (c *countingBody) Close() error { return c.ReadCloser.Close() }
+
+// startSpan starts the request's server span, a child of the trace context
+// the request carries (W3C trace context and baggage by default), and
+// makes its context the request's. Attributes are set only when the
+// sampler records the span: an unsampled request costs the context walk
+// and a non-recording span. The query string, the client's address and
+// its headers are never attributes.
+func (h *handler) startSpan(st *state, r *http.Request, method uint8, https bool) {
+	ctx := h.cfg.propagators.Extract(st.Context, propagation.HeaderCarrier(r.Header))
+	ctx, span := h.tracer.Start(ctx, methods[method], trace.WithSpanKind(trace.SpanKindServer))
+	if span.IsRecording() {
+		scheme := "http"
+		if https {
+			scheme = "https"
+		}
+		host, port := splitHost(r.Host, https)
+		span.SetAttributes(
+			semconv.HTTPRequestMethodKey.String(methods[method]),
+			semconv.URLScheme(scheme),
+			semconv.URLPath(r.URL.Path),
+			semconv.ServerAddress(host),
+			semconv.ServerPort(port),
+			semconv.NetworkProtocolVersion(protoVersion(r.Proto)),
+		)
+	}
+	st.Context = ctx
+}
+
+// endSpan names a recording span by method and route template and sets
+// what the response decided: the status code, Error for a 5xx (a 4xx is
+// the client's error, not the server's, as the conventions say), and an
+// exception event for a panic, with its type and its message cut to 256
+// bytes; the stack stays in the log.
+func (h *handler) endSpan(span trace.Span, method uint8, route string, o outcome) {
+	span.SetName(methods[method] + " " + route)
+	span.SetAttributes(semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(o.status))
+	if o.panicked != nil {
+		msg := fmt.Sprint(o.panicked)
+		if len(msg) > 256 {
+			msg = msg[:256]
+		}
+		span.AddEvent("exception", trace.WithAttributes(
+			semconv.ExceptionType(fmt.Sprintf("%T", o.panicked)),
+			semconv.ExceptionMessage(msg)))
+	}
+	if o.status >= 500 {
+		span.SetStatus(codes.Error, statusText(o.status))
+		span.SetAttributes(semconv.ErrorTypeKey.String(statusText(o.status)))
+	}
+}

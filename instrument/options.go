@@ -82,10 +82,9 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 }
 
 // WithTracerProvider turns tracing on: each request gets a server span
-// (through otelhttp, with its metrics switched off since the middleware
-// records them more cheaply), trace context is extracted from the request,
-// and slog records made with the request's context carry its trace ID.
-// By default, tracing is off.
+// (see the package documentation), trace context is extracted from the
+// request, and slog records made with the request's context carry its
+// trace ID. By default, tracing is off.
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return optionFunc(func(c config) config {
 		c.tracerProvider = tp

@@ -44,7 +44,7 @@ func (s suite) count(n int) int { return max(n, s.minCount) }
 var suites = []suite{
 	{pkg: "./bizmetrics/", bench: "^Benchmark(Counter|Histogram)(Parallel)?$"},
 	{pkg: "./exporter/", bench: "^Benchmark(CounterAdd|CollectExemplars)$"},
-	{pkg: "./instrument/", bench: "^BenchmarkMiddleware$"},
+	{pkg: "./instrument/", bench: "^BenchmarkMiddleware(Tracing)?$"},
 	// Server and client share the two cores: a run moves by about 10 %
 	// (the Go client's ratio read 99 %, 87 % and 88 % in three whole
 	// runs, its median of five 100 %): the median of 7 runs.

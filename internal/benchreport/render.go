@@ -329,7 +329,7 @@ func (p *page) middleware() {
 		{"otelhttp", "`otelhttp`, no-op tracer (anchor)"},
 		{"vitals", "**Vitals**"},
 		{"vitals_with_memory_reader", "Vitals with the in-memory reader, as `vitals.Start` builds it (classic and native histograms, `/metrics` sharing them)"},
-		{"vitals_with_sdk_tracing", "Vitals with an SDK tracer provider (spans through otelhttp)"},
+		{"vitals_with_sdk_tracing", "Vitals with an SDK tracer provider (every request sampled, spans dropped)"},
 	} {
 		ns := p.med(pkg, name(v.name), "ns/op")
 		over, vsOtel := "", ""
@@ -356,6 +356,8 @@ func (p *page) middleware() {
 		"protocol), the per-request state is one allocation that is also the request's context, and\n" +
 		"active requests are atomics read by an observable counter. Most of what is left is the\n" +
 		"SDK's `Record` and two clock readings. `TestMiddlewareAllocations` holds the allocation budget.\n\n")
+
+	p.tracing(bare, p.med(pkg, name("vitals"), "ns/op"), p.med(pkg, name("vitals"), "allocs/op"))
 
 	p.f("### Loopback throughput\n\n")
 	p.command(3)
@@ -683,3 +685,42 @@ const (
 	dashcostMeasured = "+11.5 % (+10.1 % in an earlier run)"
 	dashcostMet      = false
 )
+
+// tracing compares the middleware's tracing with otelhttp's, from
+// BenchmarkMiddlewareTracing (run beside BenchmarkMiddleware, whose vitals
+// row is today's cost without a tracer provider: vitalsNs, vitalsAllocs).
+func (p *page) tracing(_, vitalsNs, vitalsAllocs float64) {
+	const pkg = "instrument"
+	name := func(v string) string { return "BenchmarkMiddlewareTracing/" + v }
+	if math.IsNaN(p.med(pkg, name("bare"), "ns/op")) {
+		return
+	}
+	p.f("### Tracing\n\n")
+	p.f("`BenchmarkMiddlewareTracing` (same command): the middleware and `otelhttp` with the same\n" +
+		"meter provider and an SDK tracer provider sampling 10 %% or 100 %% of requests\n" +
+		"(`ParentBased(TraceIDRatioBased)`, a batch span processor whose exporter drops the\n" +
+		"spans), and each without one (\"off\").\n\n")
+	bare := p.med(pkg, name("bare"), "ns/op")
+	var rows [][]string
+	over := map[string]float64{}
+	for _, v := range []string{"off", "sampled_10pct", "sampled_100pct"} {
+		for _, who := range []string{"otelhttp", "vitals"} {
+			ns := p.med(pkg, name(who+"/"+v), "ns/op")
+			over[who+"/"+v] = ns - bare
+			rows = append(rows, []string{who + ", " + strings.ReplaceAll(strings.TrimPrefix(v, "sampled_"), "pct", " %"), num(ns), "+" + num(ns-bare),
+				cnt(p.med(pkg, name(who+"/"+v), "allocs/op")), num(p.med(pkg, name(who+"/"+v), "B/op"))})
+		}
+	}
+	p.table([]string{"variant", "ns/op", "overhead over bare", "allocs/op", "B/op"}, rows)
+	off := p.med(pkg, name("vitals/off"), "ns/op")
+	offAllocs := p.med(pkg, name("vitals/off"), "allocs/op")
+	p.target("middleware with tracing off", "costs nothing more than before tracing was built in",
+		fmt.Sprintf("%s ns, %s allocations (`BenchmarkMiddleware/vitals`: %s ns, %s)", num(off), cnt(offAllocs), num(vitalsNs), cnt(vitalsAllocs)),
+		offAllocs <= vitalsAllocs && off <= 1.1*vitalsNs, ok(off, offAllocs, vitalsNs))
+	v10, o10 := over["vitals/sampled_10pct"], over["otelhttp/sampled_10pct"]
+	p.target("middleware overhead with tracing at 10 % sampling", "≤ ½ of `otelhttp`'s at 10 %",
+		fmt.Sprintf("+%s ns, %s of otelhttp's +%s ns", num(v10), ratio(v10, o10), num(o10)), v10 <= o10/2, ok(v10, o10))
+	p.f("The middleware makes its server span itself rather than through `otelhttp`: trace context\n" +
+		"is extracted and a span started for every request, but its attributes are set only when the\n" +
+		"sampler records it, so an unsampled request costs a context walk and a non-recording span.\n\n")
+}
