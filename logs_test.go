@@ -3,9 +3,11 @@ package vitals_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,8 +16,11 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	"modernc.org/sqlite"
 
 	"github.com/vitalsgo/vitals"
+	"github.com/vitalsgo/vitals/bizmetrics"
 )
 
 // logSink is an sdklog.Exporter that keeps what it is given: the edge of
@@ -133,5 +138,60 @@ func TestLogsCarryTheTrace(t *testing.T) {
 	}
 	if !strings.Contains(own.String(), `msg="server error"`) {
 		t.Errorf("Vitals' logger did not get the server error:\n%s", own.String())
+	}
+}
+
+// TestDatabaseSpansThroughStart: with tracing on, Start gives the business
+// metrics its tracer provider, so a query through the database/sql wrapper
+// made in a request is a client span of the request's server span.
+func TestDatabaseSpansThroughStart(t *testing.T) {
+	vitals.CleanEnv(t)
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	v, err := vitals.Start(t.Context(), vitals.WithTracerProvider(tp), vitals.WithoutRuntime())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Shutdown(context.Background())
+	c, err := sqlite.NewConnector("file:" + filepath.Join(t.TempDir(), "shop.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(bizmetrics.WrapConnector(c, v.Biz(), "sqlite"))
+	defer db.Close()
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /orders", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := db.ExecContext(r.Context(), "CREATE TABLE IF NOT EXISTS orders (id INTEGER)"); err != nil {
+			t.Error(err)
+		}
+		if _, err := db.ExecContext(r.Context(), "INSERT INTO orders (id) VALUES (?)", 7); err != nil {
+			t.Error(err)
+		}
+	})
+	srv := httptest.NewServer(v.Middleware(mux))
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/orders", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var server, client sdktrace.ReadOnlySpan
+	for _, s := range spans.Ended() {
+		switch s.Name() {
+		case "POST /orders":
+			server = s
+		case "INSERT orders":
+			client = s
+		}
+	}
+	if server == nil || client == nil {
+		var names []string
+		for _, s := range spans.Ended() {
+			names = append(names, s.Name())
+		}
+		t.Fatalf("spans %v, want POST /orders and INSERT orders", names)
+	}
+	if client.Parent().SpanID() != server.SpanContext().SpanID() || client.SpanKind() != trace.SpanKindClient {
+		t.Errorf("the database span's parent is %v, want the server span %v", client.Parent().SpanID(), server.SpanContext().SpanID())
 	}
 }

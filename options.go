@@ -179,7 +179,9 @@ func WithoutMemory() Option {
 }
 
 // WithTracerProvider turns tracing on for Vitals.Middleware (a server span
-// per request, trace context from the request's headers) with tp, and keeps
+// per request, trace context from the request's headers), the bizmetrics
+// database/sql wrapper (a client span per operation) and caches (events on
+// the request's span) with tp, and keeps
 // exemplars of measurements made in sampled spans, unless
 // OTEL_METRICS_EXEMPLAR_FILTER or WithExporterConfig says otherwise. It
 // wins over the environment: Start builds no tracer provider of its own.

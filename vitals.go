@@ -176,7 +176,13 @@ func start(ctx context.Context, opts []Option) (_ *Vitals, err error) {
 	if v.health, err = healthcheck.New(healthcheck.WithMeterProvider(p), healthcheck.WithLogger(cfg.logger)); err != nil {
 		return nil, err
 	}
-	if v.biz, err = bizmetrics.New(p.Meter(bizmetrics.ScopeName), cfg.bizOpts...); err != nil {
+	bizOpts := cfg.bizOpts
+	if v.tracerProvider != nil {
+		// First, so that WithBizMetrics(bizmetrics.WithTracerProvider(nil))
+		// can turn the database spans off.
+		bizOpts = append([]bizmetrics.Option{bizmetrics.WithTracerProvider(v.tracerProvider)}, cfg.bizOpts...)
+	}
+	if v.biz, err = bizmetrics.New(p.Meter(bizmetrics.ScopeName), bizOpts...); err != nil {
 		return nil, err
 	}
 	if cfg.runtime {

@@ -8,6 +8,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // CacheOperation is the cache.operation attribute.
@@ -76,6 +77,13 @@ func (r CacheResult) String() string {
 // atomic add read at collection time. The hit ratio is hits over hits plus
 // misses (see the package documentation for the PromQL). Methods on a nil
 // Cache do nothing; it is safe for concurrent use.
+//
+// With WithTracerProvider, each operation is also an event on the span in
+// its context, when that span is recording: "cache.get", "cache.set" or
+// "cache.delete", with cache.name, cache.operation and, for lookups,
+// cache.result. An event rather than a child span: a lookup takes
+// microseconds, less than a span costs, and a span per lookup would bury
+// the request's trace.
 type Cache struct {
 	n    *[numCacheOps][numCacheResults]cacheCell
 	seen [numCacheOps][numCacheResults]atomic.Bool // set once, then only read
@@ -83,6 +91,14 @@ type Cache struct {
 	dur  metric.Float64Histogram // nil without WithCacheDuration
 	obs  [numCacheOps][numCacheResults][]metric.ObserveOption
 	rec  [numCacheOps][numCacheResults][]metric.RecordOption
+	ev   *[numCacheOps][numCacheResults]cacheEvent // nil without WithTracerProvider
+}
+
+// cacheEvent is the span event of one (operation, result) of a cache,
+// built once.
+type cacheEvent struct {
+	name string
+	opts []trace.EventOption
 }
 
 // cacheCell is the count of one (operation, result) of a cache, 64 bytes:
@@ -96,6 +112,9 @@ type cacheCell struct {
 
 func (m *Metrics) newCache(name string) *Cache {
 	c := &Cache{n: new([numCacheOps][numCacheResults]cacheCell), name: name, dur: m.cacheDuration}
+	if m.tracer != nil {
+		c.ev = new([numCacheOps][numCacheResults]cacheEvent)
+	}
 	for op := CacheGet; op < numCacheOps; op++ {
 		for res := CacheResultNone; res < numCacheResults; res++ {
 			kvs := []attribute.KeyValue{keyCacheName.String(name), keyCacheOp.String(op.String())}
@@ -105,6 +124,9 @@ func (m *Metrics) newCache(name string) *Cache {
 			set := attribute.NewSet(kvs...)
 			c.obs[op][res] = []metric.ObserveOption{metric.WithAttributeSet(set)}
 			c.rec[op][res] = []metric.RecordOption{metric.WithAttributeSet(set)}
+			if c.ev != nil {
+				c.ev[op][res] = cacheEvent{name: "cache." + op.String(), opts: []trace.EventOption{trace.WithAttributes(kvs...)}}
+			}
 		}
 	}
 	// Hits and misses are reported from the start, so that the hit ratio
@@ -136,7 +158,11 @@ func (m *Metrics) CountCache(ctx context.Context, name string, op CacheOperation
 	if !validCacheOp(op, res) {
 		return fmt.Errorf("bizmetrics: cache %q operation %v result %v: %w", name, op, res, ErrInvalidOperation)
 	}
-	m.caches.get(name).Count(ctx, op, res)
+	c := m.caches.get(name)
+	c.count(op, res)
+	if c.ev != nil {
+		c.event(ctx, op, res)
+	}
 	return nil
 }
 
@@ -153,37 +179,93 @@ func (c *Cache) Name() string {
 }
 
 // Hit counts a lookup that found its key.
-func (c *Cache) Hit(ctx context.Context) { c.Count(ctx, CacheGet, CacheHit) }
+func (c *Cache) Hit(ctx context.Context) {
+	if c == nil {
+		return
+	}
+	c.count(CacheGet, CacheHit)
+	if c.ev != nil {
+		c.event(ctx, CacheGet, CacheHit)
+	}
+}
 
 // Miss counts a lookup that did not find its key.
-func (c *Cache) Miss(ctx context.Context) { c.Count(ctx, CacheGet, CacheMiss) }
+func (c *Cache) Miss(ctx context.Context) {
+	if c == nil {
+		return
+	}
+	c.count(CacheGet, CacheMiss)
+	if c.ev != nil {
+		c.event(ctx, CacheGet, CacheMiss)
+	}
+}
 
 // Set counts a store.
-func (c *Cache) Set(ctx context.Context) { c.Count(ctx, CacheSet, CacheResultNone) }
+func (c *Cache) Set(ctx context.Context) {
+	if c == nil {
+		return
+	}
+	c.count(CacheSet, CacheResultNone)
+	if c.ev != nil {
+		c.event(ctx, CacheSet, CacheResultNone)
+	}
+}
 
 // Delete counts a removal.
-func (c *Cache) Delete(ctx context.Context) { c.Count(ctx, CacheDelete, CacheResultNone) }
+func (c *Cache) Delete(ctx context.Context) {
+	if c == nil {
+		return
+	}
+	c.count(CacheDelete, CacheResultNone)
+	if c.ev != nil {
+		c.event(ctx, CacheDelete, CacheResultNone)
+	}
+}
 
-// Count counts one operation. An operation or result out of range is
+// Count counts one operation, and with WithTracerProvider adds its event
+// to the recording span in ctx. An operation or result out of range is
 // ignored.
-func (c *Cache) Count(_ context.Context, op CacheOperation, res CacheResult) {
+func (c *Cache) Count(ctx context.Context, op CacheOperation, res CacheResult) {
 	if c == nil || !validCacheOp(op, res) {
 		return
 	}
+	c.count(op, res)
+	if c.ev != nil {
+		c.event(ctx, op, res)
+	}
+}
+
+// count counts one valid operation. It is inlined in each method, with
+// the event's check after it rather than in it, so that the methods cost
+// without tracing what they did before it: Hit, Miss, Set and Delete are
+// one call, with constant indices.
+func (c *Cache) count(op CacheOperation, res CacheResult) {
 	c.n[op][res].Add(1)
 	if !c.seen[op][res].Load() {
 		c.seen[op][res].Store(true)
 	}
 }
 
-// Record counts one operation that took d and, with WithCacheDuration,
-// records d in the cache duration histogram. An operation or result out of
-// range is ignored.
+// event adds the event of (op, res) to the span in ctx if it is
+// recording.
+func (c *Cache) event(ctx context.Context, op CacheOperation, res CacheResult) {
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		e := &c.ev[op][res]
+		span.AddEvent(e.name, e.opts...)
+	}
+}
+
+// Record counts one operation that took d, as Count does, and, with
+// WithCacheDuration, records d in the cache duration histogram. An
+// operation or result out of range is ignored.
 func (c *Cache) Record(ctx context.Context, op CacheOperation, res CacheResult, d time.Duration) {
 	if c == nil || !validCacheOp(op, res) {
 		return
 	}
-	c.Count(ctx, op, res)
+	c.count(op, res)
+	if c.ev != nil {
+		c.event(ctx, op, res)
+	}
 	if c.dur != nil {
 		c.dur.Record(ctx, d.Seconds(), c.rec[op][res]...)
 	}

@@ -114,6 +114,23 @@
 // become attributes. error.type is the error's Go type (ErrorType), never
 // its message.
 //
+// # Tracing
+//
+// With WithTracerProvider (vitals.Start passes its tracer provider when
+// tracing is on), the database/sql wrapper makes a client span of every
+// operation it records, a child of the span in the operation's context,
+// named and attributed as the semantic conventions ask for database spans
+// ("SELECT orders"; db.system.name, db.operation.name, db.collection.name,
+// error.type) and timed exactly as the histogram's recording, which is
+// made in the span's context. A failure sets the status Error and adds an
+// exception event with exception.type only: neither the error's message,
+// nor the statement's text, nor its arguments are ever recorded. Cache
+// operations are events ("cache.get" with cache.name, cache.operation and
+// cache.result) on the recording span in their context, not spans of
+// their own: a lookup takes less time than a span costs. DB, RecordDB and
+// DBOperation make no spans. Without the option, nothing is traced and
+// recording costs what it does without tracing.
+//
 // # Cost
 //
 // Counters, up-down counters and gauges behind handles are atomics (a
@@ -141,7 +158,7 @@
 // steps, in units of the currency); cache operations counted but not
 // timed (WithCacheDuration times them); no users gauge until SetUsers or
 // WithUsersFunc; the system clock for Time, DB and the database/sql
-// wrapper (WithClock).
+// wrapper (WithClock); no spans and no span events (WithTracerProvider).
 //
 // # Concurrency
 //

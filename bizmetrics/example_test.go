@@ -12,7 +12,10 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"modernc.org/sqlite"
 
 	"github.com/vitalsgo/vitals/bizmetrics"
@@ -162,6 +165,73 @@ func ExampleWrapConnector() {
 	// sqlite INSERT orders *sqlite.Error: 1
 	// sqlite INSERT orders : 1
 	// sqlite SELECT orders : 1
+}
+
+// Database spans and cache events with tracing on: each statement is a
+// client span of the request's span, with the metric's attributes and
+// never the statement's arguments; each cache operation is an event on
+// the request's span.
+func ExampleWithTracerProvider() {
+	ctx := context.Background()
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	defer func() { _ = tp.Shutdown(ctx) }()
+	mp := sdkmetric.NewMeterProvider()
+	defer func() { _ = mp.Shutdown(ctx) }()
+	m, err := bizmetrics.New(mp.Meter(bizmetrics.ScopeName), bizmetrics.WithTracerProvider(tp))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	c, err := sqlite.NewConnector("file::memory:")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	db := sql.OpenDB(bizmetrics.WrapConnector(c, m, "sqlite"))
+	defer db.Close()
+	db.SetMaxOpenConns(1) // one in-memory database
+	sessions, err := m.Cache("sessions")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	ctx, request := tp.Tracer("shop").Start(ctx, "POST /orders")
+	sessions.Hit(ctx)
+	_, _ = db.ExecContext(ctx, `CREATE TABLE orders (id INTEGER PRIMARY KEY, email TEXT UNIQUE)`)
+	_, _ = db.ExecContext(ctx, `INSERT INTO orders (email) VALUES (?)`, "alice@example.com")
+	_, _ = db.ExecContext(ctx, `INSERT INTO orders (email) VALUES (?)`, "alice@example.com")
+	request.End()
+
+	for _, s := range spans.Ended() {
+		fmt.Printf("%s (%s)", s.Name(), s.SpanKind())
+		if s.Parent().SpanID() == request.SpanContext().SpanID() {
+			fmt.Print(" in POST /orders")
+		}
+		for _, kv := range s.Attributes() {
+			fmt.Printf(" %s=%s", kv.Key, kv.Value.Emit())
+		}
+		if s.Status().Code != codes.Unset {
+			fmt.Printf(" status=%s", s.Status().Code)
+		}
+		fmt.Println()
+		for _, e := range s.Events() {
+			fmt.Print("  event ", e.Name)
+			for _, kv := range e.Attributes {
+				fmt.Printf(" %s=%s", kv.Key, kv.Value.Emit())
+			}
+			fmt.Println()
+		}
+	}
+	// Output:
+	// CREATE (client) in POST /orders db.system.name=sqlite db.operation.name=CREATE
+	// INSERT orders (client) in POST /orders db.system.name=sqlite db.operation.name=INSERT db.collection.name=orders
+	// INSERT orders (client) in POST /orders db.system.name=sqlite db.operation.name=INSERT db.collection.name=orders error.type=*sqlite.Error status=Error
+	//   event exception exception.type=*sqlite.Error
+	// POST /orders (internal)
+	//   event cache.get cache.name=sessions cache.operation=get cache.result=hit
 }
 
 // A cache's hit ratio, with the PromQL expression the package documents,

@@ -10,6 +10,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vitalsgo/vitals/internal/clock"
 )
@@ -130,6 +132,11 @@ type Metrics struct {
 	timers *keyed[table[BoundHistogram]]
 	db     *dbMetrics
 
+	// tracer makes the database/sql wrapper's spans; nil without
+	// WithTracerProvider, and then caches add no span events either.
+	tracer  trace.Tracer
+	dbSpans *dbSpanStarts // with tracer
+
 	customMu sync.Mutex
 	custom   map[string]any // full name → *Counter, *Histogram, ...
 }
@@ -156,6 +163,10 @@ func New(meter metric.Meter, opts ...Option) (*Metrics, error) {
 		return nil, fmt.Errorf("bizmetrics: namespace %q: want lower-case letters and digits in words joined by single underscores", cfg.namespace)
 	}
 	m := &Metrics{meter: meter, ns: cfg.namespace, clock: cfg.clock, cfg: cfg, custom: map[string]any{}}
+	if cfg.tracer != nil {
+		m.tracer = cfg.tracer.Tracer(ScopeName, trace.WithSchemaURL(semconv.SchemaURL))
+		m.dbSpans = newDBSpanStarts(cfg.maxSets)
+	}
 	if err := m.instruments(); err != nil {
 		return nil, fmt.Errorf("bizmetrics: %w", err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/vitalsgo/vitals/internal/clock"
 )
 
@@ -65,6 +67,7 @@ type config struct {
 	maxDBOps      int
 	maxDBColls    int
 	maxSets       int
+	tracer        trace.TracerProvider // nil: no spans, no cache events
 }
 
 func newConfig(opts []Option) config {
@@ -111,6 +114,23 @@ func WithClock(clk clock.Clock) Option {
 		if clk != nil {
 			c.clock = clk
 		}
+		return c
+	})
+}
+
+// WithTracerProvider turns tracing on with tp. The database/sql wrapper
+// (WrapConnector, WrapDriver) then makes a client span of every operation
+// it records, a child of the span in the operation's context, timed by
+// the wrapper's clock like the operation's duration in
+// db.client.operation.duration, which is recorded with the span's context
+// so that exemplars point to it. The cache methods (Cache.Hit, Miss, Set,
+// Delete, Count, Record and Metrics.CountCache) add an event to the
+// recording span in their context, if any. Metrics.DB, RecordDB and
+// DBOperation make no spans. By default, and with a nil tp, tracing is
+// off and costs nothing.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(c config) config {
+		c.tracer = tp
 		return c
 	})
 }

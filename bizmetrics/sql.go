@@ -5,7 +5,14 @@ import (
 	"database/sql/driver"
 	"errors"
 	"io"
+	"strings"
+	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vitalsgo/vitals/internal/clock"
 )
@@ -15,15 +22,131 @@ type sqlRecorder struct {
 	db     *dbMetrics
 	system string
 	clock  clock.Clock
+	tracer trace.Tracer  // nil: no spans
+	spans  *dbSpanStarts // with tracer
+}
+
+func newSQLRecorder(m *Metrics, system string) *sqlRecorder {
+	return &sqlRecorder{db: m.db, system: system, clock: m.clock, tracer: m.tracer, spans: m.dbSpans}
 }
 
 // record records an operation that started at start.
 func (r *sqlRecorder) record(ctx context.Context, op, coll string, start time.Time, err error) {
-	d := r.clock.Now().Sub(start)
+	end := r.clock.Now()
 	if c, ok := ctx.Value(collectionKey{}).(string); ok {
 		coll = c
 	}
-	r.db.record(ctx, dbKey{system: r.system, operation: op, collection: coll, errType: ErrorType(err)}, d.Seconds())
+	k := dbKey{system: r.system, operation: op, collection: coll, errType: ErrorType(err)}
+	if r.tracer != nil {
+		r.trace(ctx, k, start, end)
+		return
+	}
+	r.db.record(ctx, k, end.Sub(start).Seconds())
+}
+
+// clientKind is the start option of every database span.
+var clientKind = trace.WithSpanKind(trace.SpanKindClient)
+
+// trace makes the client span of an operation from start to end, after
+// the fact, so that a statement the driver skips (driver.ErrSkip, which
+// database/sql retries another way) makes none, and records the operation
+// with the span's context. The span carries what the metric does, under
+// the same keys: never the statement's text or arguments, nor the error's
+// message, which can quote them.
+func (r *sqlRecorder) trace(ctx context.Context, k dbKey, start, end time.Time) {
+	s := r.spans.get(k)
+	ctx, span := r.tracer.Start(ctx, s.name, clientKind, s.attrs, trace.WithTimestamp(start))
+	r.db.record(ctx, k, end.Sub(start).Seconds())
+	if !span.IsRecording() {
+		span.End()
+		return
+	}
+	if k.errType != "" {
+		span.AddEvent(semconv.ExceptionEventName, trace.WithTimestamp(end),
+			trace.WithAttributes(semconv.ExceptionType(k.errType)))
+		span.SetStatus(codes.Error, "")
+	}
+	span.End(trace.WithTimestamp(end))
+}
+
+// dbSpanStart is the name and attributes of the spans of one dbKey.
+type dbSpanStart struct {
+	name  string
+	attrs trace.SpanStartEventOption
+}
+
+func newDBSpanStart(k dbKey) dbSpanStart {
+	system := k.system
+	if system == "" {
+		system = Overflow // as the metric records it
+	}
+	attrs := make([]attribute.KeyValue, 1, 4)
+	attrs[0] = semconv.DBSystemNameKey.String(system)
+	if k.operation != "" {
+		attrs = append(attrs, semconv.DBOperationName(k.operation))
+	}
+	if k.collection != "" {
+		attrs = append(attrs, semconv.DBCollectionName(k.collection))
+	}
+	if k.errType != "" {
+		attrs = append(attrs, semconv.ErrorTypeKey.String(k.errType))
+	}
+	return dbSpanStart{name: dbSpanName(system, k.operation, k.collection), attrs: trace.WithAttributes(attrs...)}
+}
+
+// dbSpanStarts holds the dbSpanStart of the first max keys, built once;
+// the others are built at each operation.
+type dbSpanStarts struct {
+	m    cow[dbKey, dbSpanStart]
+	left int // under m.mu
+	full atomic.Bool
+}
+
+func newDBSpanStarts(max int) *dbSpanStarts { return &dbSpanStarts{left: max} }
+
+// get returns the dbSpanStart of k. One kept has copies of k's strings,
+// which can be slices of a statement's text.
+func (s *dbSpanStarts) get(k dbKey) dbSpanStart {
+	if v, ok := s.m.load(k); ok {
+		return v
+	}
+	if s.full.Load() {
+		return newDBSpanStart(k)
+	}
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	if v, ok := s.m.load(k); ok {
+		return v
+	}
+	if s.left <= 0 {
+		s.full.Store(true)
+		return newDBSpanStart(k)
+	}
+	s.left--
+	k = dbKey{system: strings.Clone(k.system), operation: strings.Clone(k.operation),
+		collection: strings.Clone(k.collection), errType: strings.Clone(k.errType)}
+	v := newDBSpanStart(k)
+	s.m.storeLocked(k, v)
+	return v
+}
+
+// dbSpanName returns the name the semantic conventions give a database
+// span without a query summary: "{db.operation.name} {db.collection.name}",
+// the operation alone, the collection alone, else the system. Overflow
+// (an unknown first keyword) is no operation to name the span after.
+func dbSpanName(system, op, coll string) string {
+	if op == Overflow {
+		op = ""
+	}
+	switch {
+	case op != "" && coll != "":
+		return op + " " + coll
+	case op != "":
+		return op
+	case coll != "":
+		return coll
+	}
+	return system
 }
 
 type collectionKey struct{}
@@ -58,8 +181,22 @@ func ContextWithCollection(ctx context.Context, collection string) context.Conte
 // ping, validity) is passed through; driver-specific methods reached with
 // sql.Conn.Raw are on the driver connection returned by the wrapper's
 // Unwrap() driver.Conn method.
+//
+// With WithTracerProvider, every operation recorded is also a span of kind
+// client, a child of the span in the operation's context (a root span
+// without one), from the start to the end of the duration recorded. It is
+// named as the semantic conventions name database spans ("SELECT orders",
+// "CREATE", else db.system.name) and carries the metric's attributes:
+// db.system.name, db.operation.name, db.collection.name when known, and
+// error.type on failure, with status Error and an exception event whose
+// exception.type is the error.type. The error's message, the statement's
+// text (db.query.text) and its arguments are never recorded: a message
+// can quote the values, and so can a statement with literals.
+// server.address and server.port, which the wrapper does not know, are
+// left out. The span is made once the driver has returned, so the driver
+// sees the caller's context, not the span.
 func WrapConnector(c driver.Connector, m *Metrics, system string) driver.Connector {
-	return &connector{c: c, r: &sqlRecorder{db: m.db, system: system, clock: m.clock}}
+	return &connector{c: c, r: newSQLRecorder(m, system)}
 }
 
 // WrapDriver returns a driver whose connections record their operations as
@@ -67,7 +204,7 @@ func WrapConnector(c driver.Connector, m *Metrics, system string) driver.Connect
 //
 //	sql.Register("sqlite+metrics", bizmetrics.WrapDriver(&sqlite.Driver{}, m, "sqlite"))
 func WrapDriver(d driver.Driver, m *Metrics, system string) driver.Driver {
-	return wrapDriver(d, &sqlRecorder{db: m.db, system: system, clock: m.clock})
+	return wrapDriver(d, newSQLRecorder(m, system))
 }
 
 func wrapDriver(d driver.Driver, r *sqlRecorder) driver.Driver {
