@@ -253,6 +253,22 @@ func (v *Vitals) Middleware(next http.Handler, opts ...instrument.Option) http.H
 	return instrument.Middleware(next, append(base, opts...)...)
 }
 
+// Transport wraps base (http.DefaultTransport when nil) with the HTTP
+// client instrumentation of package instrument: http.client.request.duration
+// and http.client.active_requests recorded into this Vitals' provider, and,
+// with tracing on, a client span per request with the trace context
+// injected into the outgoing headers. opts come after those and may
+// override them:
+//
+//	client := &http.Client{Transport: v.Transport(nil), Timeout: 5 * time.Second}
+func (v *Vitals) Transport(base http.RoundTripper, opts ...instrument.TransportOption) http.RoundTripper {
+	o := []instrument.TransportOption{instrument.WithTransportMeterProvider(v.provider)}
+	if v.tracerProvider != nil {
+		o = append(o, instrument.WithTransportTracerProvider(v.tracerProvider))
+	}
+	return instrument.Transport(base, append(o, opts...)...)
+}
+
 // TracerProvider returns the tracer provider of the middleware's server
 // spans: the one given WithTracerProvider, else the one Start built from
 // OTEL_TRACES_EXPORTER and the OTLP variables, else (tracing off) a no-op

@@ -182,6 +182,22 @@
 // the span for trace-based exemplars. Against otelhttp with the same
 // providers, see docs/benchmarks.md.
 //
+// # Client requests (Transport)
+//
+// Transport wraps an http.RoundTripper with the client side of the same
+// conventions: http.client.request.duration (until the response headers
+// arrive, as otelhttp times it) and http.client.active_requests, with
+// http.request.method, server.address (at most 50 per Transport, then
+// _OTHER), server.port, url.scheme, the status code, the negotiated
+// protocol and error.type (the status for 4xx and 5xx, else a named
+// transport error: timeout, connection_refused, ...). Never the path,
+// query or user info. With a tracer provider, a client span per request
+// (ended when the body is read or closed; url.full with the path
+// normalised as NormalizePath does, without query or user info), and the
+// trace context is injected into a copy of the request's headers; the
+// caller's request is never modified. Without one, the metrics add no
+// allocation per request.
+//
 // # Cost and concurrency
 //
 // The middleware is built once; per request it makes one state value (also

@@ -370,7 +370,9 @@ func (h *handler) startSpan(st *state, r *http.Request, method uint8, https bool
 		span.SetAttributes(
 			semconv.HTTPRequestMethodKey.String(methods[method]),
 			semconv.URLScheme(scheme),
-			semconv.URLPath(r.URL.Path),
+			// Normalised as an unmatched http.route is: a path can name a
+			// person (/users/ada@example.com).
+			semconv.URLPath(NormalizePath(r.URL.Path)),
 			semconv.ServerAddress(host),
 			semconv.ServerPort(port),
 			semconv.NetworkProtocolVersion(protoVersion(r.Proto)),

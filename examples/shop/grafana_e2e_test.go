@@ -363,6 +363,8 @@ func TestMetricsDocMatchesEndpoint(t *testing.T) {
 		"shop_users":                            "only after SetUsers or WithUsersFunc; the shop counts registrations, not users",
 		"shop_cache_operation_duration_seconds": "only with bizmetrics.WithCacheDuration, which the shop does not use",
 		"shop_api_calls_total":                  "the shop calls no external API",
+		"http_client_request_duration_seconds":  "the shop calls no external API through v.Transport",
+		"http_client_active_requests":           "the shop calls no external API through v.Transport",
 		"shop_timer_duration_seconds":           "the shop times nothing with bizmetrics.Time",
 	}
 	for name := range absent {
