@@ -242,6 +242,10 @@ func TestSoak(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
 	t.Setenv("OTEL_METRICS_EXPORTER", "")
 	t.Setenv("OTEL_METRIC_EXPORT_INTERVAL", "1000")
+	// Traces go to the same receiver (on by default with an endpoint):
+	// batches every second, so that the baseline below sees their
+	// connection too.
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "1000")
 	began := time.Now()
 
 	// The memory reader keeps 10 s (12 collections at -collect 1s) instead
@@ -265,14 +269,18 @@ func TestSoak(t *testing.T) {
 	genCtx, genCancel := context.WithCancel(t.Context())
 	defer genCancel()
 	g := newSoakGen(base, int(soakRate*soakDuration.Seconds()*1.1))
-	// The baseline: the shop running, its OTLP exporter connected (after
-	// a first export: its keep-alive connection is three goroutines, the
+	// The baseline: the shop running, its OTLP exporters connected (after
+	// a first export of metrics and one of the spans of the request
+	// above: each keep-alive connection is three goroutines, the
 	// receiver's included), no load connection.
 	wctx, wcancel := context.WithTimeout(t.Context(), 10*time.Second)
 	err := recv.Wait(wctx, func(r []otlptest.Request) bool { return len(r) > 0 })
+	if err == nil {
+		err = recv.WaitTraces(wctx, func(r []otlptest.TraceRequest) bool { return len(r) > 0 })
+	}
 	wcancel()
 	if err != nil {
-		t.Fatalf("no OTLP export within 10 s: %v", err)
+		t.Fatalf("no OTLP export of metrics and spans within 10 s: %v", err)
 	}
 	goroutines0 := waitGoroutines(t, 0, 0)
 	stopWorkers := g.startWorkers(genCtx)
