@@ -141,7 +141,7 @@ func (m Matcher) compile(budget int) (lm *labels.Matcher, size int, err error) {
 		t = labels.MatchNotEqual
 	}
 	if m.IsRegex {
-		if size, err = regexpSize(m.Value); err != nil {
+		if size, err = RegexpSize(m.Value); err != nil {
 			return nil, 0, err
 		}
 		if size > budget { // refused before labels.NewMatcher builds it
@@ -169,10 +169,11 @@ func regexpTooLarge(size, budget int) error {
 		size, MaxSilenceRegexpSize-budget+size, MaxSilenceRegexpSize)
 }
 
-// regexpSize returns the size of the program pattern compiles to, as
+// RegexpSize returns the size of the program pattern compiles to, as
 // labels.NewMatcher anchors it: instructions plus character-class range
-// bounds.
-func regexpSize(pattern string) (int, error) {
+// bounds, the measure MaxSilenceRegexpSize bounds. Other matchers held to
+// a silence's limits (the Alertmanager API's filters) use it too.
+func RegexpSize(pattern string) (int, error) {
 	re, err := syntax.Parse("^(?s:"+pattern+")$", syntax.Perl)
 	if err != nil {
 		return 0, err

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"reflect"
 	"regexp"
-	"regexp/syntax"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -638,7 +637,7 @@ func parseAMMatcher(s string, budget int) (lm *labels.Matcher, size int, err err
 	}
 	t := amMatchOps[op]
 	if t == labels.MatchRegexp || t == labels.MatchNotRegexp {
-		if size, err = amRegexpSize(value); err != nil {
+		if size, err = alerting.RegexpSize(value); err != nil {
 			return nil, 0, fmt.Errorf("matcher %q: %w", s, err)
 		}
 		if size > budget {
@@ -711,33 +710,14 @@ func amUnquote(tok string) (string, error) {
 	return tok, nil
 }
 
-// amRegexpSize returns the size of the program pattern compiles to, anchored
-// as labels.NewMatcher anchors it: instructions plus character-class range
-// bounds, the measure alerting.MaxSilenceRegexpSize bounds.
-func amRegexpSize(pattern string) (int, error) {
-	re, err := syntax.Parse("^(?s:"+pattern+")$", syntax.Perl)
-	if err != nil {
-		return 0, err
-	}
-	prog, err := syntax.Compile(re.Simplify())
-	if err != nil {
-		return 0, err
-	}
-	n := len(prog.Inst)
-	for _, in := range prog.Inst {
-		n += len(in.Rune)
-	}
-	return n, nil
-}
-
 // amCheckRegexp refuses a regular expression of a query parameter longer
-// than alerting.MaxMatcherValueLength or of a size (amRegexpSize) over
+// than alerting.MaxMatcherValueLength or of a size (alerting.RegexpSize) over
 // alerting.MaxSilenceRegexpSize, as a silence's would be.
 func amCheckRegexp(pattern string) error {
 	if len(pattern) > alerting.MaxMatcherValueLength {
 		return fmt.Errorf("%d bytes, more than MaxMatcherValueLength (%d)", len(pattern), alerting.MaxMatcherValueLength)
 	}
-	size, err := amRegexpSize(pattern)
+	size, err := alerting.RegexpSize(pattern)
 	if err != nil {
 		return err
 	}

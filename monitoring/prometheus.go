@@ -148,18 +148,28 @@ func hintLimit(limit int) int {
 	return limit
 }
 
-var errTruncated = errors.New("results truncated due to limit")
-
-// promSeries serves /api/v1/series: the label sets of the series that
-// match any match[] and have samples between start and end.
-func (m *Handler) promSeries(w http.ResponseWriter, r *http.Request) {
-	start, end, limit, sets, ok := promRange(w, r, true)
-	if !ok {
+// promQuerier parses the parameters of the series, labels and label values
+// endpoints (promRange) and opens a querier over their time range, which
+// the caller closes. On error it has answered.
+func (m *Handler) promQuerier(w http.ResponseWriter, r *http.Request, needMatch bool) (q storage.Querier, start, end time.Time, limit int, sets [][]*labels.Matcher, ok bool) {
+	if start, end, limit, sets, ok = promRange(w, r, needMatch); !ok {
 		return
 	}
 	q, err := m.query.Querier(timestamp.FromTime(start), timestamp.FromTime(end))
 	if err != nil {
 		writeAPIError(w, errorExecution, err)
+		return nil, start, end, 0, nil, false
+	}
+	return q, start, end, limit, sets, true
+}
+
+var errTruncated = errors.New("results truncated due to limit")
+
+// promSeries serves /api/v1/series: the label sets of the series that
+// match any match[] and have samples between start and end.
+func (m *Handler) promSeries(w http.ResponseWriter, r *http.Request) {
+	q, start, end, limit, sets, ok := m.promQuerier(w, r, true)
+	if !ok {
 		return
 	}
 	defer q.Close()
@@ -224,13 +234,8 @@ func (m *Handler) promLabelValues(w http.ResponseWriter, r *http.Request) {
 func (m *Handler) promLabelList(w http.ResponseWriter, r *http.Request,
 	list func(storage.Querier, *storage.LabelHints, []*labels.Matcher) ([]string, annotations.Annotations, error),
 ) {
-	start, end, limit, sets, ok := promRange(w, r, false)
+	q, _, _, limit, sets, ok := m.promQuerier(w, r, false)
 	if !ok {
-		return
-	}
-	q, err := m.query.Querier(timestamp.FromTime(start), timestamp.FromTime(end))
-	if err != nil {
-		writeAPIError(w, errorExecution, err)
 		return
 	}
 	defer q.Close()
