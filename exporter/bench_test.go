@@ -9,7 +9,6 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/exemplar"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
 // BenchmarkCounterAdd measures one synchronous Add with a pre-built attribute
@@ -31,33 +30,6 @@ func BenchmarkCounterAdd(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				c.Add(ctx, 1, addOpts...)
-			}
-		})
-	}
-}
-
-// BenchmarkCollectExemplars measures one Collect of 10 000 counter series
-// with exemplars off (the Vitals default) and on.
-func BenchmarkCollectExemplars(b *testing.B) {
-	for _, tc := range []struct {
-		name   string
-		filter exemplar.Filter
-	}{{"off", exemplar.AlwaysOffFilter}, {"on", exemplar.AlwaysOnFilter}} {
-		b.Run(tc.name, func(b *testing.B) {
-			r := sdkmetric.NewManualReader()
-			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r), sdkmetric.WithExemplarFilter(tc.filter), sdkmetric.WithCardinalityLimit(0))
-			b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-			c, _ := mp.Meter("bench").Int64Counter("hits")
-			ctx := context.Background()
-			for i := range 10000 {
-				c.Add(ctx, 1, metric.WithAttributes(attribute.String("route", "r"+strconv.Itoa(i))))
-			}
-			var rm metricdata.ResourceMetrics
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := r.Collect(ctx, &rm); err != nil {
-					b.Fatal(err)
-				}
 			}
 		})
 	}

@@ -98,10 +98,11 @@ type Config struct {
 	ExponentialHistograms bool
 
 	// Exemplars selects which measurements may be kept as exemplars. By
-	// default, ExemplarsOff: exemplar reservoirs make a collection of 10 000
-	// series six to seven times slower and allocate about 200 bytes per
-	// series each time (docs/benchmarks.md), so they are only worth it when
-	// traces are recorded (ExemplarsTraceBased).
+	// default, ExemplarsOff: exemplars link metrics to traces, so they are
+	// worth their cost only when traces are recorded (ExemplarsTraceBased).
+	// When on, each histogram bucket keeps its last kept measurement and
+	// counters and gauges keep none, unless a view chooses another
+	// reservoir (docs/configuration.md#exemplars).
 	Exemplars ExemplarFilter
 
 	// ConsoleWriter receives the console exporter's output. By default,

@@ -20,7 +20,9 @@
 // millisecond-scale and would pin a seconds p95 at one bucket). Each
 // instrument keeps at most DefaultCardinalityLimit attribute sets; the rest
 // fold into one series labelled otel_metric_overflow="true", so totals stay
-// right. Exemplars are off.
+// right. Exemplars are off; when on (Config.Exemplars), histogram buckets
+// keep their last kept measurement and counters and gauges keep none, so
+// their memory does not grow with GOMAXPROCS.
 //
 // # Resource
 //

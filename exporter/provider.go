@@ -58,6 +58,18 @@ type options struct {
 	promClassic, promNative sdkmetric.Reader
 }
 
+// newOptions applies opts to the defaults.
+func newOptions(opts []Option) options {
+	var o options
+	for _, opt := range opts {
+		o = opt.apply(o)
+	}
+	if o.logger == nil {
+		o.logger = slog.Default()
+	}
+	return o
+}
+
 type optionFunc func(options) options
 
 func (f optionFunc) apply(o options) options { return f(o) }
@@ -166,13 +178,7 @@ var _ metric.MeterProvider = (*Provider)(nil)
 // background, and their failures are counted (metric
 // vitals.exporter.exports{outcome="failure"}) and logged at a bounded rate.
 func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
-	var o options
-	for _, opt := range opts {
-		o = opt.apply(o)
-	}
-	if o.logger == nil {
-		o.logger = slog.Default()
-	}
+	o := newOptions(opts)
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -199,7 +205,11 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 		sdkmetric.WithExemplarFilter(exemplarFilter(cfg.Exemplars)),
 		sdkmetric.WithCardinalityLimit(cardinalityLimit(cfg.CardinalityLimit)),
 	}
-	if len(o.views) > 0 {
+	switch {
+	case cfg.Exemplars == ExemplarsOn || cfg.Exemplars == ExemplarsTraceBased:
+		// Reservoirs bounded per series (exemplarReservoirs).
+		sdkOpts = append(sdkOpts, sdkmetric.WithView(withExemplarReservoirs(o.views)...))
+	case len(o.views) > 0:
 		sdkOpts = append(sdkOpts, sdkmetric.WithView(o.views...))
 	}
 

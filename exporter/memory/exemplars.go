@@ -24,14 +24,17 @@ type exemplarStore struct {
 	ring []storedExemplar
 	next int  // where the next exemplar goes
 	full bool // the ring has wrapped
-	// last is the time and value of the newest exemplar kept of each
-	// series, by labels hash, to skip repeats without converting them; it
-	// is rebuilt from the ring when it outgrows it.
+	// last is the newest exemplar kept of each series, by labels hash, to
+	// skip repeats without converting them; it is rebuilt from the ring
+	// when it outgrows it.
 	last map[uint64]exemplarKey
 }
 
-// exemplarKey tells a bucket's exemplar from the one it reported before.
+// exemplarKey tells a bucket's exemplar from the one it reported before:
+// by the converted exemplar itself, which the converter reuses while the
+// measurement is the same, or else by its time and value.
 type exemplarKey struct {
+	d     *dto.Exemplar // nil when rebuilt from the ring
 	ts    int64
 	value float64
 }
@@ -52,14 +55,19 @@ func newExemplarStore(size int) *exemplarStore {
 // reported at now, unless it is the one kept last for that series. A
 // repeat costs no allocation.
 func (s *exemplarStore) add(series labels.Labels, hash uint64, d *dto.Exemplar, now int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, seen := s.last[hash]
+	if seen && old.d == d {
+		return
+	}
 	ts := now
 	if d.Timestamp != nil {
 		ts = d.Timestamp.AsTime().UnixMilli()
 	}
-	key := exemplarKey{ts: ts, value: d.GetValue()}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := s.last[hash]; ok && old == key {
+	key := exemplarKey{d: d, ts: ts, value: d.GetValue()}
+	if seen && old.ts == key.ts && old.value == key.value {
+		s.last[hash] = key
 		return
 	}
 	b := labels.NewScratchBuilder(len(d.Label))

@@ -327,7 +327,8 @@ func (r *Reader) appendBucket(name string, pairs []*dto.LabelPair, le string, v 
 	}
 	s.appendFloat(now, v)
 	r.store.touch(s, now)
-	if ex != nil && r.exemplars != nil {
+	if ex != nil && r.exemplars != nil && ex != s.lastEx {
+		s.lastEx = ex
 		r.exemplars.add(s.lset, s.hash, ex, now)
 	}
 	return 0

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"bytes"
+	dto "github.com/prometheus/client_model/go"
 	"math"
 	"slices"
 	"sync"
@@ -66,6 +67,10 @@ type series struct {
 	lastH *histogram.Histogram
 	gen   uint64
 	pos   int // index in the store's byName slice, for removal
+	// lastEx is the exemplar a bucket series last gave the exemplar
+	// store: the converter reports the same one until a newer measurement
+	// replaces it, and a repeat is skipped here without the store's lock.
+	lastEx *dto.Exemplar
 }
 
 // isHistogram reports whether the head chunk holds native histograms.

@@ -290,12 +290,85 @@ func (p *page) readers() {
 	p.table([]string{"readers", "ns per Add", "allocations"}, rows)
 	p.f("Every reader is one more aggregation of every measurement, so Vitals builds only the\n" +
 		"readers that are configured.\n\n")
-	p.f("One `ManualReader.Collect` of 10 000 counter series, with and without exemplars:\n\n")
-	p.table([]string{"exemplars", "per collect", "allocated per collect"}, [][]string{
-		{"off (Vitals default)", ms(p.med(pkg, "BenchmarkCollectExemplars/off", "ns/op")), bytesStr(p.med(pkg, "BenchmarkCollectExemplars/off", "B/op"))},
-		{"always on", ms(p.med(pkg, "BenchmarkCollectExemplars/on", "ns/op")), bytesStr(p.med(pkg, "BenchmarkCollectExemplars/on", "B/op"))},
-	})
-	p.f("This is why exemplars are off unless `OTEL_METRICS_EXEMPLAR_FILTER` asks for them.\n\n")
+	p.exemplars()
+}
+
+// exemplars shows what exemplars add to a collection and to each series.
+func (p *page) exemplars() {
+	const pkg = "exporter"
+	p.f("### Exemplars\n\n")
+	p.command(9)
+	p.f("One collection of the in-memory reader (the SDK's collection, the conversion, a sample\n" +
+		"appended to each series, the new exemplars kept) as `vitals.Start` builds it, with\n" +
+		"exemplars off and `trace_based`, alternating in one loop, each after a GC. Every series\n" +
+		"was recorded in a sampled span, so every histogram bucket holds an exemplar: the worst\n" +
+		"case (at a low sampling rate only the buckets of sampled requests do).\n\n")
+	var rows [][]string
+	met, measured := true, true
+	var added []string
+	for _, w := range []struct{ name, desc string }{
+		{"counters", "10 000 counter series"},
+		{"histograms", "625 request-duration histograms (10 000 bucket series)"},
+	} {
+		name := "BenchmarkCollectExemplars/" + w.name
+		off, on := p.med(pkg, name, "off-ns"), p.med(pkg, name, "trace_based-ns")
+		rows = append(rows, []string{w.desc, ms(off), ms(on), addedPct(on, off),
+			cnt(p.med(pkg, name, "off-allocs")), cnt(p.med(pkg, name, "trace_based-allocs"))})
+		measured = measured && ok(off, on)
+		met = met && on <= 1.2*off
+		added = append(added, w.name+" "+addedPct(on, off))
+	}
+	p.table([]string{"workload", "off", "trace_based", "added", "allocations off", "allocations trace_based"}, rows)
+	p.target("exemplars on (`trace_based`), collection of 10 000 series", "adds ≤ 20 %",
+		strings.Join(added, ", "), met, measured)
+
+	p.command(10)
+	p.f("Heap held per series after one measurement each in a sampled span, before any\n" +
+		"collection (the in-memory reader's two aggregations: explicit and exponential\n" +
+		"buckets), with exemplars off, Vitals' reservoirs, and the SDK's default reservoirs\n" +
+		"(`GOMAXPROCS` slots for each counter series, twenty for each exponential histogram):\n\n")
+	rows = nil
+	bounded, measuredMem := true, true
+	var growth []string
+	for _, w := range []struct{ name, desc string }{{"counters", "counter"}, {"histograms", "histogram (16 buckets)"}} {
+		for _, procs := range []string{"2", "32"} {
+			name := func(r string) string {
+				return "BenchmarkExemplarMemory/procs=" + procs + "/" + w.name + "/reservoirs=" + r
+			}
+			off, vit, sdk := p.med(pkg, name("off"), "B/series"), p.med(pkg, name("vitals"), "B/series"), p.med(pkg, name("sdk-default"), "B/series")
+			rows = append(rows, []string{w.desc, procs, bytesStr(off), plusBytes(vit - off), plusBytes(sdk - off)})
+			measuredMem = measuredMem && ok(off, vit, sdk)
+		}
+		at := func(procs string) float64 {
+			return p.med(pkg, "BenchmarkExemplarMemory/procs="+procs+"/"+w.name+"/reservoirs=vitals", "B/series") -
+				p.med(pkg, "BenchmarkExemplarMemory/procs="+procs+"/"+w.name+"/reservoirs=off", "B/series")
+		}
+		two, many := at("2"), at("32")
+		bounded = bounded && many <= two*1.05+8
+		growth = append(growth, fmt.Sprintf("%s +%s at 2 and +%s at 32", w.desc, bytesStr(two), bytesStr(many)))
+	}
+	p.table([]string{"series", "GOMAXPROCS", "exemplars off", "Vitals' reservoirs", "SDK default reservoirs"}, rows)
+	p.target("exemplar memory per series", "measured and bounded: does not grow with `GOMAXPROCS`",
+		strings.Join(growth, "; "), bounded, measuredMem)
+	p.f("Histogram buckets keep their last kept measurement and counters keep none\n" +
+		"([configuration](configuration.md#exemplars)); a collection converts only the exemplars\n" +
+		"replaced since the previous one.\n\n")
+}
+
+// plusBytes writes an added size.
+func plusBytes(b float64) string {
+	if math.IsNaN(b) {
+		return "—"
+	}
+	return "+" + bytesStr(b)
+}
+
+// addedPct is how much more a costs than b, in percent.
+func addedPct(a, b float64) string {
+	if math.IsNaN(a) || math.IsNaN(b) || b == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%+.0f %%", 100*(a/b-1))
 }
 
 func bytesStr(b float64) string {

@@ -73,7 +73,7 @@ type Converter struct {
 	families  map[string]familyInfo
 	familySeq uint64
 
-	sets labelSets
+	sets caches
 
 	bridgeOnce sync.Once
 
@@ -220,7 +220,7 @@ func (c *Converter) Convert(dst []*dto.MetricFamily, rm *metricdata.ResourceMetr
 		}
 	}
 	c.publish(&cv)
-	c.sets.endCall(cv.nseries)
+	c.sets.endCall(cv.nseries, cv.nexemplars)
 	dst = cv.finish(dst)
 	return dst, errors.Join(cv.errs...)
 }
@@ -238,10 +238,14 @@ type conv struct {
 
 	hasTargetInfo bool
 	nseries       int // series looked up in c.sets
+	nexemplars    int // exemplars looked up in c.sets
 	misses        int // c.sets misses in the current metric
 
 	// memo remembers the label names of the previous attribute set by
 	// position: consecutive data points almost always have the same keys.
+	// exemplars is scratch space for the exemplars of one point.
+	exemplars []*dto.Exemplar
+
 	memoKeys  []string
 	memoNames []labelName
 
@@ -485,51 +489,64 @@ type labelSetKey struct {
 	set   attribute.Distinct
 }
 
-// labelSets caches the label pairs of every series across calls, so a
-// steady-state scrape neither translates nor allocates labels. The cached
-// slices are shared by the families of successive calls and never modified.
-//
-// It keeps two generations: lookups promote hits from prev to cur, and when
-// cur outgrows twice the recent number of series it becomes prev. Label sets
-// no longer reported are thus dropped after at most two rotations, and the
-// cache holds at most about four times the live series.
-type labelSets struct {
+// caches keeps what conversions can share across calls: the label pairs of
+// every series, so a steady-state scrape neither translates nor allocates
+// labels, and the converted exemplars, which a reservoir reports again at
+// every collection until a newer measurement replaces them. What they hold
+// is shared by the families of successive calls and never modified.
+// conv.metric holds mu while it converts the points of one metric.
+type caches struct {
 	mu        sync.Mutex
-	cur, prev map[labelSetKey][]*dto.LabelPair
-	peak      int // recent maximum of series per call
+	series    generations[labelSetKey, []*dto.LabelPair]
+	exemplars generations[exemplarKey, cachedExemplar]
 }
 
 const minLabelSets = 10000
 
-// load and store must be called with mu held; conv.metric holds it while it
-// converts the points of one metric.
-func (c *labelSets) load(k labelSetKey) ([]*dto.LabelPair, bool) {
-	if l, ok := c.cur[k]; ok {
-		return l, true
-	}
-	if l, ok := c.prev[k]; ok {
-		delete(c.prev, k)
-		c.cur[k] = l
-		return l, true
-	}
-	return nil, false
-}
-
-func (c *labelSets) store(k labelSetKey, l []*dto.LabelPair) {
-	if c.cur == nil {
-		c.cur = make(map[labelSetKey][]*dto.LabelPair)
-	}
-	c.cur[k] = l
-}
-
-// endCall records that a call looked up n series and rotates the
-// generations if cur has grown well beyond that.
-func (c *labelSets) endCall(n int) {
+// endCall records that a call looked up n series and e exemplars.
+func (c *caches) endCall(n, e int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.peak = max(n, c.peak-c.peak/16)
-	if len(c.cur) > max(minLabelSets, 2*c.peak) {
-		c.prev, c.cur = c.cur, make(map[labelSetKey][]*dto.LabelPair, len(c.cur)/2)
+	c.series.endCall(n, minLabelSets)
+	c.exemplars.endCall(e, 0)
+}
+
+// generations is a cache of two generations: lookups promote hits from
+// prev to cur, and when cur outgrows twice the recent number of lookups per
+// call it becomes prev. Entries no longer looked up are thus dropped after
+// at most two rotations, and the cache holds at most about four times the
+// live entries.
+type generations[K comparable, V any] struct {
+	cur, prev map[K]V
+	peak      int // recent maximum of lookups per call
+}
+
+func (g *generations[K, V]) load(k K) (V, bool) {
+	if v, ok := g.cur[k]; ok {
+		return v, true
+	}
+	if v, ok := g.prev[k]; ok {
+		delete(g.prev, k)
+		g.cur[k] = v
+		return v, true
+	}
+	var zero V
+	return zero, false
+}
+
+func (g *generations[K, V]) store(k K, v V) {
+	if g.cur == nil {
+		g.cur = make(map[K]V)
+	}
+	g.cur[k] = v
+}
+
+// endCall records that a call looked up n entries and rotates the
+// generations if cur has grown well beyond that (and beyond least).
+func (g *generations[K, V]) endCall(n, least int) {
+	g.peak = max(n, g.peak-g.peak/16)
+	if len(g.cur) > max(least, 2*g.peak) {
+		g.prev, g.cur = g.cur, make(map[K]V, len(g.cur)/2)
 	}
 }
 
@@ -538,7 +555,7 @@ func (c *labelSets) endCall(n int) {
 func (cv *conv) seriesLabels(attrs *attribute.Set, si int32, hint int) ([]*dto.LabelPair, error) {
 	cv.nseries++
 	k := labelSetKey{scope: cv.scopes[si].name, set: attrs.Equivalent()}
-	if l, ok := cv.c.sets.load(k); ok {
+	if l, ok := cv.c.sets.series.load(k); ok {
 		return l, nil
 	}
 	// Size label allocations by the misses so far in this metric, not by
@@ -546,7 +563,7 @@ func (cv *conv) seriesLabels(attrs *attribute.Set, si int32, hint int) ([]*dto.L
 	cv.misses++
 	l, err := cv.labels(attrs, si, min(hint, 2*cv.misses))
 	if err == nil {
-		cv.c.sets.store(k, l)
+		cv.c.sets.series.store(k, l)
 	}
 	return l, err
 }
@@ -668,8 +685,8 @@ func addSum[N int64 | float64](cv *conv, f *family, si int32, dps []metricdata.D
 			c := cv.counters.one(hint)
 			c.Value = v
 			if len(dp.Exemplars) > 0 {
-				if exs := convertExemplars(cv, dp.Exemplars); len(exs) > 0 {
-					c.Exemplar = exs[len(exs)-1]
+				if cv.exemplars = convertExemplars(cv, cv.exemplars[:0], dp.Exemplars[len(dp.Exemplars)-1:]); len(cv.exemplars) > 0 {
+					c.Exemplar = cv.exemplars[0]
 				}
 			}
 			m.Counter = c

@@ -1,6 +1,7 @@
 package promconv_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"go.opentelemetry.io/otel/attribute"
@@ -459,4 +461,63 @@ func TestGatherReaderStates(t *testing.T) {
 			t.Errorf("after shutdown: %d families, error %v; want nothing", len(mfs), err)
 		}
 	})
+}
+
+// TestExemplarConversionReused: an exemplar reported again in the same ID
+// slice, with the same time and value, is the same converted exemplar; a
+// new time or value (or a copy of the IDs, as the SDK's reservoirs make)
+// converts anew, to equal labels.
+func TestExemplarConversionReused(t *testing.T) {
+	ids := make([]byte, 24)
+	for i := range ids {
+		ids[i] = byte(i + 1)
+	}
+	at := time.Unix(1_700_000_000, 0)
+	hist := func(tid []byte, ts time.Time, v float64) *metricdata.ResourceMetrics {
+		ex := metricdata.Exemplar[float64]{Time: ts, Value: v, TraceID: tid[:16:16], SpanID: tid[16:24]}
+		return &metricdata.ResourceMetrics{Resource: resource.Empty(), ScopeMetrics: []metricdata.ScopeMetrics{
+			scope("s", "", metricdata.Metrics{Name: "lat", Data: metricdata.Histogram[float64]{
+				Temporality: metricdata.CumulativeTemporality,
+				DataPoints: []metricdata.HistogramDataPoint[float64]{{
+					Bounds: []float64{1}, BucketCounts: []uint64{1, 0}, Count: 1, Sum: v,
+					Exemplars: []metricdata.Exemplar[float64]{ex},
+				}},
+			}}),
+		}}
+	}
+	c := promconv.NewConverter(func(err error) { t.Error(err) })
+	exemplarOf := func(rm *metricdata.ResourceMetrics) *dto.Exemplar {
+		t.Helper()
+		mfs, err := c.Convert(nil, rm)
+		if err != nil || len(mfs) != 1 {
+			t.Fatalf("convert: %v, %d families", err, len(mfs))
+		}
+		for _, b := range mfs[0].Metric[0].Histogram.Bucket {
+			if b.Exemplar != nil {
+				return b.Exemplar
+			}
+		}
+		t.Fatal("no exemplar")
+		return nil
+	}
+	first := exemplarOf(hist(ids, at, 0.5))
+	if got := first.String(); !strings.Contains(got, `value:"0102030405060708090a0b0c0d0e0f10"`) || !strings.Contains(got, `value:"1112131415161718"`) {
+		t.Errorf("exemplar %s, want the trace and span IDs as labels", got)
+	}
+	if again := exemplarOf(hist(ids, at, 0.5)); again != first {
+		t.Error("the same exemplar reported again was converted anew")
+	}
+	for name, rm := range map[string]*metricdata.ResourceMetrics{
+		"new value":  hist(ids, at, 0.6),
+		"new time":   hist(ids, at.Add(time.Second), 0.5),
+		"copied IDs": hist(bytes.Clone(ids), at, 0.5),
+	} {
+		got := exemplarOf(rm)
+		if got == first {
+			t.Errorf("%s: the cached conversion was reused", name)
+		}
+		if name == "copied IDs" && got.String() != first.String() {
+			t.Errorf("%s: %s, want %s", name, got, first)
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -47,7 +48,8 @@ func addHistogram[N int64 | float64](cv *conv, f *family, si int32, dps []metric
 		}
 		h := cv.hists.one(hint)
 		bs := cv.buckets.take(nb, hint*nb)
-		bp := cv.bptrs.take(nb, hint*nb)
+		// One pointer more for an explicit +Inf bucket (placeExemplars).
+		bp := cv.bptrs.take(nb+1, hint*(nb+1))[:nb]
 		us := cv.uints.take(nb+1, hint*(nb+1))
 		fs := cv.floats.take(nb+1, hint*(nb+1))
 		var cum uint64
@@ -67,7 +69,8 @@ func addHistogram[N int64 | float64](cv *conv, f *family, si int32, dps []metric
 		us[nb], fs[nb] = dp.Count, float64(dp.Sum)
 		h.SampleCount, h.SampleSum, h.Bucket = &us[nb], &fs[nb], bp
 		if len(dp.Exemplars) > 0 {
-			placeExemplars(h, convertExemplars(cv, dp.Exemplars))
+			cv.exemplars = convertExemplars(cv, cv.exemplars[:0], dp.Exemplars)
+			placeExemplars(cv, h, cv.exemplars, hint)
 		}
 		m := cv.metrics.one(hint)
 		m.Label = lbls
@@ -96,20 +99,23 @@ func normalizeBuckets(bp []*dto.Bucket) []*dto.Bucket {
 // at least its value, adding an explicit +Inf bucket for one above every
 // bound, exactly as client_golang's NewMetricWithExemplars does for classic
 // histograms.
-func placeExemplars(h *dto.Histogram, exs []*dto.Exemplar) {
+func placeExemplars(cv *conv, h *dto.Histogram, exs []*dto.Exemplar, hint int) {
 	for _, e := range exs {
-		i := sort.Search(len(h.Bucket), func(i int) bool { return h.Bucket[i].GetUpperBound() >= e.GetValue() })
+		v := e.GetValue()
+		i := sort.Search(len(h.Bucket), func(i int) bool { return h.Bucket[i].GetUpperBound() >= v })
 		if i < len(h.Bucket) {
 			h.Bucket[i].Exemplar = e
 			continue
 		}
-		h.Bucket = append(h.Bucket, &dto.Bucket{
-			CumulativeCount: new(h.GetSampleCount()),
-			UpperBound:      new(math.Inf(1)),
-			Exemplar:        e,
-		})
+		b := cv.buckets.one(hint)
+		b.CumulativeCount, b.UpperBound, b.Exemplar = h.SampleCount, &posInf, e
+		h.Bucket = append(h.Bucket, b)
 	}
 }
+
+// posInf is the upper bound of every explicit +Inf bucket; like every
+// value a conversion returns, it is never written.
+var posInf = math.Inf(1)
 
 // addNativeHistogram converts exponential histogram points into native
 // histograms. It is rare, so it reuses client_golang's const native histogram
@@ -131,7 +137,7 @@ func addNativeHistogram[N int64 | float64](cv *conv, f *family, si int32, dps []
 		if len(dp.Exemplars) > 0 {
 			// A const native histogram always has a zero threshold, zero
 			// count or span set, so client_golang keeps every exemplar.
-			h.Exemplars = convertExemplars(cv, dp.Exemplars)
+			h.Exemplars = convertExemplars(cv, nil, dp.Exemplars)
 		}
 		f.add(&dto.Metric{Label: lbls, Histogram: h}, si)
 	}
@@ -203,20 +209,57 @@ func downscaleExponentialBucket(bucket metricdata.ExponentialBucket, scaleDelta 
 // NewMetricWithExemplars would after the exporter's translation: if any of
 // them is invalid, none is kept (and the error goes to the converter's
 // onError, as the exporter's goes to otel.Handle, rather than failing the
-// scrape).
-func convertExemplars[N int64 | float64](cv *conv, exs []metricdata.Exemplar[N]) []*dto.Exemplar {
-	out := make([]*dto.Exemplar, 0, len(exs))
+// scrape). They are appended to out.
+func convertExemplars[N int64 | float64](cv *conv, out []*dto.Exemplar, exs []metricdata.Exemplar[N]) []*dto.Exemplar {
 	var now time.Time
 	for i := range exs {
 		e := &exs[i]
+		k, cacheable := exemplarCacheKey(e.Time, e.FilteredAttributes, e.TraceID, e.SpanID)
+		if cacheable {
+			cv.nexemplars++
+			// NaN values never match: they are converted each time.
+			if c, ok := cv.c.sets.exemplars.load(k); ok && c.time == e.Time.UnixNano() && c.value == float64(e.Value) {
+				out = append(out, c.ex)
+				continue
+			}
+		}
 		ex, err := cv.exemplar(float64(e.Value), e.Time, e.FilteredAttributes, e.TraceID, e.SpanID, &now)
 		if err != nil {
 			cv.c.onError(fmt.Errorf("promconv: dropping exemplars: %w", err))
 			return nil
 		}
+		if cacheable {
+			cv.c.sets.exemplars.store(k, cachedExemplar{ex: ex, time: e.Time.UnixNano(), value: float64(e.Value)})
+		}
 		out = append(out, ex)
 	}
 	return out
+}
+
+// exemplarKey identifies an exemplar by its trace ID's backing array.
+// The exporter's reservoirs (exporter.exemplarReservoirs) report one
+// measurement's IDs in the same immutable slice at every collection until a
+// newer measurement replaces it, so the array identifies the measurement and
+// its conversion is reused; the time and value are checked too. Reservoirs
+// that copy the IDs at every collection (the SDK's) simply miss. The key
+// keeps the array alive, so its address cannot be reused while cached.
+type exemplarKey = *byte
+
+// cachedExemplar is a converted exemplar and what its key does not say.
+type cachedExemplar struct {
+	ex    *dto.Exemplar
+	time  int64 // Unix nanoseconds
+	value float64
+}
+
+// exemplarCacheKey returns the key of an exemplar, and whether it has one:
+// exemplars with filtered attributes, without a full trace context or a
+// time are converted anew each time.
+func exemplarCacheKey(ts time.Time, attrs []attribute.KeyValue, traceID, spanID []byte) (exemplarKey, bool) {
+	if len(attrs) > 0 || len(traceID) != 16 || len(spanID) != 8 || ts.IsZero() {
+		return nil, false
+	}
+	return unsafe.SliceData(traceID), true
 }
 
 func (cv *conv) exemplar(v float64, ts time.Time, attrs []attribute.KeyValue, traceID, spanID []byte, now *time.Time) (*dto.Exemplar, error) {
