@@ -155,14 +155,14 @@ func start(ctx context.Context, opts []Option) (_ *Vitals, err error) {
 		}
 	}()
 	if ownTracing {
-		if v.ownTracing, err = exporter.NewTracerProvider(ctx, tc, p.Resource()); err != nil {
+		if v.ownTracing, err = exporter.NewTracerProvider(ctx, tc, p.Resource(), exporter.WithLogger(cfg.logger)); err != nil {
 			return nil, err
 		}
 		v.tracerProvider = v.ownTracing
 	}
 	v.loggerProvider = cfg.loggerProvider
 	if ownLogs {
-		if v.ownLogs, err = exporter.NewLoggerProvider(ctx, lc, p.Resource()); err != nil {
+		if v.ownLogs, err = exporter.NewLoggerProvider(ctx, lc, p.Resource(), exporter.WithLogger(cfg.logger)); err != nil {
 			return nil, err
 		}
 		v.loggerProvider = v.ownLogs

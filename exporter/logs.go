@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"go.opentelemetry.io/otel/exporters/stdout/stdoutlog"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.opentelemetry.io/otel/sdk/resource"
+
+	"github.com/vitalsgo/vitals/internal/ratelog"
 )
 
 // The environment variables LogsConfigFromEnv reads, besides the generic
@@ -26,6 +29,11 @@ const (
 	EnvLogsTimeout     = "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT"
 	EnvLogsInsecure    = "OTEL_EXPORTER_OTLP_LOGS_INSECURE"
 	EnvLogsCompression = "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION"
+	// The batch log record processor's settings, as OTEL_BSP_* for spans.
+	EnvBLRPScheduleDelay  = "OTEL_BLRP_SCHEDULE_DELAY"
+	EnvBLRPExportTimeout  = "OTEL_BLRP_EXPORT_TIMEOUT"
+	EnvBLRPMaxQueueSize   = "OTEL_BLRP_MAX_QUEUE_SIZE"
+	EnvBLRPMaxExportBatch = "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"
 )
 
 // LogsExporter says where log records go.
@@ -62,6 +70,9 @@ type LogsConfig struct {
 	// OTLP is the OTLP exporter's configuration, as for metrics:
 	// BaseEndpoint gets /v1/logs for OTLP/HTTP. Temporality is not used.
 	OTLP OTLP
+	// Batch configures the batch log record processor; zero fields keep
+	// the SDK's defaults (1 s, 30 s, 2048, 512).
+	Batch BatchConfig
 	// Console receives the records of LogsConsole. By default, os.Stdout.
 	Console io.Writer
 }
@@ -69,8 +80,8 @@ type LogsConfig struct {
 // Enabled reports whether cfg sends records anywhere.
 func (cfg LogsConfig) Enabled() bool { return cfg.Exporter != LogsNone }
 
-// LogsConfigFromEnv reads OTEL_LOGS_EXPORTER and the OTLP variables (the
-// logs-specific ones win over the generic ones). As ConfigFromEnv, every
+// LogsConfigFromEnv reads OTEL_LOGS_EXPORTER, the OTLP variables (the
+// logs-specific ones win over the generic ones) and OTEL_BLRP_*. As ConfigFromEnv, every
 // invalid variable is reported, joined into one error of *EnvError values
 // naming it. Unlike the specification's default (otlp), records are sent
 // only when OTEL_LOGS_EXPORTER names an exporter (see LogsNone).
@@ -94,6 +105,7 @@ func logsConfigFromLookup(lookup func(string) (string, bool)) (LogsConfig, error
 		}
 	}
 	r.otlp(&cfg.OTLP, EnvLogsEndpoint, EnvLogsProtocol, EnvLogsHeaders, EnvLogsTimeout, EnvLogsInsecure, EnvLogsCompression)
+	r.batch(&cfg.Batch, EnvBLRPScheduleDelay, EnvBLRPExportTimeout, EnvBLRPMaxQueueSize, EnvBLRPMaxExportBatch)
 	return cfg, errors.Join(r.errs...)
 }
 
@@ -147,36 +159,60 @@ func (l *LoggerProvider) Shutdown(ctx context.Context) error {
 // NewLoggerProvider builds the OTel logger provider cfg describes over res
 // (the metrics' resource), batching records, or returns nil when cfg sends
 // none. Every setting is passed to the exporter explicitly; each export,
-// retries included, is bounded by the OTLP timeout. The caller shuts it
-// down.
-func NewLoggerProvider(ctx context.Context, cfg LogsConfig, res *resource.Resource) (*LoggerProvider, error) {
+// retries included, is bounded by the OTLP timeout. A failed export's
+// records are dropped and the failure logged as the metrics' are (at most
+// once a minute per distinct error, to WithLogger's logger; the other
+// options are ignored), never handed to the global OTel error handler. The
+// caller shuts it down.
+func NewLoggerProvider(ctx context.Context, cfg LogsConfig, res *resource.Resource, opts ...Option) (*LoggerProvider, error) {
 	if !cfg.Enabled() {
 		return nil, nil
 	}
+	o := newOptions(opts)
 	inner, err := newLogExporter(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("logs: %w", err)
 	}
 	life, abort := context.WithCancel(context.Background())
-	exp := &boundedLogExporter{Exporter: inner, timeout: cfg.OTLP.exportTimeout(), life: life}
+	exp := &boundedLogExporter{Exporter: inner, timeout: cfg.OTLP.exportTimeout(), life: life,
+		errs: ratelog.New(o.logger, "vitals: logs export failed", 0, o.clock)}
+	var bopts []sdklog.BatchProcessorOption
+	b := cfg.Batch
+	if b.ScheduleDelay > 0 {
+		bopts = append(bopts, sdklog.WithExportInterval(b.ScheduleDelay))
+	}
+	if b.ExportTimeout > 0 {
+		bopts = append(bopts, sdklog.WithExportTimeout(b.ExportTimeout))
+	}
+	if b.MaxQueueSize > 0 {
+		bopts = append(bopts, sdklog.WithMaxQueueSize(b.MaxQueueSize))
+	}
+	if b.MaxExportBatchSize > 0 {
+		bopts = append(bopts, sdklog.WithExportMaxBatchSize(b.MaxExportBatchSize))
+	}
 	lp := sdklog.NewLoggerProvider(
 		sdklog.WithResource(res),
-		sdklog.WithProcessor(sdklog.NewBatchProcessor(exp)),
+		sdklog.WithProcessor(sdklog.NewBatchProcessor(exp, bopts...)),
 	)
 	return &LoggerProvider{LoggerProvider: lp, abort: abort}, nil
 }
 
-// boundedLogExporter bounds each export as boundedSpanExporter does.
+// boundedLogExporter bounds each export and handles its failure as
+// boundedSpanExporter does.
 type boundedLogExporter struct {
 	sdklog.Exporter
 	timeout time.Duration
 	life    context.Context
+	errs    *ratelog.Limiter
 }
 
 func (b *boundedLogExporter) Export(ctx context.Context, records []sdklog.Record) error {
 	ctx, cancel := boundExport(ctx, b.timeout, b.life)
 	defer cancel()
-	return b.Exporter.Export(ctx, records)
+	if err := b.Exporter.Export(ctx, records); err != nil {
+		b.errs.Handle(err, slog.Int("records", len(records)))
+	}
+	return nil
 }
 
 // newLogExporter builds the log exporter of cfg.

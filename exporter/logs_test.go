@@ -6,9 +6,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log"
+
+	"github.com/vitalsgo/vitals/internal/logtest"
 )
 
 func TestLogsConfigFromEnv(t *testing.T) {
@@ -27,6 +30,11 @@ func TestLogsConfigFromEnv(t *testing.T) {
 	if c.OTLP.Headers["k"] != "v" || len(c.OTLP.Headers) != 1 || c.OTLP.Protocol != ProtocolHTTPProtobuf {
 		t.Errorf("the logs-specific variables did not win: %+v", c.OTLP)
 	}
+	c, err = logsConfigFromLookup(lookupFrom(map[string]string{EnvLogsExporter: "console", EnvBLRPScheduleDelay: "250",
+		EnvBLRPExportTimeout: "2000", EnvBLRPMaxQueueSize: "100", EnvBLRPMaxExportBatch: "10", EnvBSPScheduleDelay: "7"}))
+	if want := (BatchConfig{250 * time.Millisecond, 2 * time.Second, 100, 10}); err != nil || c.Batch != want {
+		t.Errorf("OTEL_BLRP_*: %+v, %v; want %+v (and OTEL_BSP_* ignored)", c.Batch, err, want)
+	}
 	for _, tc := range []struct {
 		env  map[string]string
 		name string
@@ -35,6 +43,9 @@ func TestLogsConfigFromEnv(t *testing.T) {
 		{map[string]string{EnvLogsEndpoint: "collector:4318"}, EnvLogsEndpoint},
 		{map[string]string{EnvLogsTimeout: "soon"}, EnvLogsTimeout},
 		{map[string]string{EnvLogsCompression: "br"}, EnvLogsCompression},
+		{map[string]string{EnvBLRPScheduleDelay: "-1"}, EnvBLRPScheduleDelay},
+		{map[string]string{EnvBLRPMaxQueueSize: "0"}, EnvBLRPMaxQueueSize},
+		{map[string]string{EnvBLRPMaxQueueSize: "100", EnvBLRPMaxExportBatch: "200"}, EnvBLRPMaxExportBatch},
 	} {
 		_, err := logsConfigFromLookup(lookupFrom(tc.env))
 		var ee *EnvError
@@ -64,5 +75,34 @@ func TestNewLoggerProviderConsole(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "order failed") {
 		t.Errorf("console output has no record:\n%s", out.String())
+	}
+}
+
+// TestLogsExportFailureLogged: as TestTracesExportFailureLogged, for log
+// records.
+func TestLogsExportFailureLogged(t *testing.T) {
+	global := recordGlobalErrors(t)
+	logger, logs := logtest.New()
+	lp, err := NewLoggerProvider(t.Context(), LogsConfig{Exporter: LogsConsole, Console: failingWriter{}}, nil, WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		var r log.Record
+		r.SetBody(attribute.StringValue("order failed"))
+		lp.Logger("test").Emit(t.Context(), r)
+		if err := lp.ForceFlush(t.Context()); err != nil {
+			t.Errorf("ForceFlush: %v, want nil (the failure is logged)", err)
+		}
+	}
+	if err := lp.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	text := logs.String()
+	if n := strings.Count(text, "vitals: logs export failed"); n != 1 || !strings.Contains(text, "disk full") || !strings.Contains(text, "records=1") {
+		t.Errorf("%d lines for 3 failures, want 1 naming the error and the records dropped:\n%s", n, text)
+	}
+	if len(*global) != 0 {
+		t.Errorf("the global OTel error handler got %v", *global)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -15,6 +16,8 @@ import (
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/vitalsgo/vitals/internal/ratelog"
 )
 
 // The environment variables TracesConfigFromEnv reads, besides the generic
@@ -87,7 +90,8 @@ type TracesConfig struct {
 	Console io.Writer
 }
 
-// BatchConfig is the batch span processor's configuration (OTEL_BSP_*).
+// BatchConfig is a batch processor's configuration: OTEL_BSP_* for spans,
+// OTEL_BLRP_* for log records.
 type BatchConfig struct {
 	ScheduleDelay      time.Duration
 	ExportTimeout      time.Duration
@@ -134,14 +138,20 @@ func tracesConfigFromLookup(lookup func(string) (string, bool)) (TracesConfig, e
 	}
 	r.otlp(&cfg.OTLP, EnvTracesEndpoint, EnvTracesProtocol, EnvTracesHeaders, EnvTracesTimeout, EnvTracesInsecure, EnvTracesCompression)
 	cfg.Sampler, cfg.SamplerName = r.sampler()
-	r.millis(&cfg.Batch.ScheduleDelay, false, EnvBSPScheduleDelay)
-	r.millis(&cfg.Batch.ExportTimeout, false, EnvBSPExportTimeout)
-	r.count(&cfg.Batch.MaxQueueSize, EnvBSPMaxQueueSize)
-	r.count(&cfg.Batch.MaxExportBatchSize, EnvBSPMaxExportBatch)
-	if q, b := cfg.Batch.MaxQueueSize, cfg.Batch.MaxExportBatchSize; q > 0 && b > q {
-		r.fail(EnvBSPMaxExportBatch, strconv.Itoa(b), fmt.Errorf("want at most %s (%d)", EnvBSPMaxQueueSize, q))
-	}
+	r.batch(&cfg.Batch, EnvBSPScheduleDelay, EnvBSPExportTimeout, EnvBSPMaxQueueSize, EnvBSPMaxExportBatch)
 	return cfg, errors.Join(r.errs...)
+}
+
+// batch reads a batch processor's four variables (OTEL_BSP_* or
+// OTEL_BLRP_*): the batch may not exceed the queue.
+func (r *envReader) batch(dst *BatchConfig, delay, timeout, queue, maxBatch string) {
+	r.millis(&dst.ScheduleDelay, false, delay)
+	r.millis(&dst.ExportTimeout, false, timeout)
+	r.count(&dst.MaxQueueSize, queue)
+	r.count(&dst.MaxExportBatchSize, maxBatch)
+	if q, b := dst.MaxQueueSize, dst.MaxExportBatchSize; q > 0 && b > q {
+		r.fail(maxBatch, strconv.Itoa(b), fmt.Errorf("want at most %s (%d)", queue, q))
+	}
 }
 
 // count reads a positive whole number up to a million.
@@ -226,17 +236,22 @@ func (t *TracerProvider) Shutdown(ctx context.Context) error {
 // spans (Enabled is false). Every setting is passed to the SDK explicitly,
 // so that what the OTel exporters and the SDK read from the environment
 // themselves never overrides cfg. Each export, retries included, is
-// bounded by the OTLP timeout. The caller shuts it down.
-func NewTracerProvider(ctx context.Context, cfg TracesConfig, res *resource.Resource) (*TracerProvider, error) {
+// bounded by the OTLP timeout. A failed export's spans are dropped and the
+// failure logged as the metrics' are (at most once a minute per distinct
+// error, to WithLogger's logger; the other options are ignored), never
+// handed to the global OTel error handler. The caller shuts it down.
+func NewTracerProvider(ctx context.Context, cfg TracesConfig, res *resource.Resource, opts ...Option) (*TracerProvider, error) {
 	if !cfg.Enabled() {
 		return nil, nil
 	}
+	o := newOptions(opts)
 	inner, err := newSpanExporter(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("traces: %w", err)
 	}
 	life, abort := context.WithCancel(context.Background())
-	exp := &boundedSpanExporter{SpanExporter: inner, timeout: cfg.OTLP.exportTimeout(), life: life}
+	exp := &boundedSpanExporter{SpanExporter: inner, timeout: cfg.OTLP.exportTimeout(), life: life,
+		errs: ratelog.New(o.logger, "vitals: traces export failed", 0, o.clock)}
 	var bopts []sdktrace.BatchSpanProcessorOption
 	b := cfg.Batch
 	if b.ScheduleDelay > 0 {
@@ -265,17 +280,23 @@ func NewTracerProvider(ctx context.Context, cfg TracesConfig, res *resource.Reso
 
 // boundedSpanExporter bounds each export, retries included, by timeout
 // (the OTLP/HTTP exporter bounds each attempt only), and ends it when life
-// ends (Shutdown's deadline passed).
+// ends (Shutdown's deadline passed). A failure is logged through errs, at
+// a bounded rate, and not returned: the batch processor would only hand it
+// to the global OTel error handler, which writes every one to stderr.
 type boundedSpanExporter struct {
 	sdktrace.SpanExporter
 	timeout time.Duration
 	life    context.Context
+	errs    *ratelog.Limiter
 }
 
 func (b *boundedSpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
 	ctx, cancel := boundExport(ctx, b.timeout, b.life)
 	defer cancel()
-	return b.SpanExporter.ExportSpans(ctx, spans)
+	if err := b.SpanExporter.ExportSpans(ctx, spans); err != nil {
+		b.errs.Handle(err, slog.Int("spans", len(spans)))
+	}
+	return nil
 }
 
 // boundExport returns ctx bounded by timeout (none when it is noLimit or

@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/vitalsgo/vitals/internal/logtest"
 )
 
 func TestTracesConfigFromEnv(t *testing.T) {
@@ -157,5 +162,54 @@ func TestNewTracerProviderConsole(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), `"Name":"checkout"`) {
 		t.Errorf("console output has no span named checkout:\n%s", out.String())
+	}
+}
+
+// failingWriter fails every write, as a console or collector that is gone.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// recordGlobalErrors makes the global OTel error handler record what it is
+// given until the test ends.
+func recordGlobalErrors(t *testing.T) *[]error {
+	t.Helper()
+	var mu sync.Mutex
+	var got []error
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, err)
+	}))
+	t.Cleanup(func() { otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Print(err) })) })
+	return &got
+}
+
+// TestTracesExportFailureLogged: failed span exports go to the given
+// logger, once per distinct error within the minute with the number of
+// spans dropped, and never to the global OTel error handler.
+func TestTracesExportFailureLogged(t *testing.T) {
+	global := recordGlobalErrors(t)
+	logger, logs := logtest.New()
+	tp, err := NewTracerProvider(t.Context(), TracesConfig{Exporter: TracesConsole, Console: failingWriter{}, Sampler: sdktrace.AlwaysSample()}, nil, WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		_, span := tp.Tracer("test").Start(t.Context(), "checkout")
+		span.End()
+		if err := tp.ForceFlush(t.Context()); err != nil {
+			t.Errorf("ForceFlush: %v, want nil (the failure is logged)", err)
+		}
+	}
+	if err := tp.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	text := logs.String()
+	if n := strings.Count(text, "vitals: traces export failed"); n != 1 || !strings.Contains(text, "disk full") || !strings.Contains(text, "spans=1") {
+		t.Errorf("%d lines for 3 failures, want 1 naming the error and the spans dropped:\n%s", n, text)
+	}
+	if len(*global) != 0 {
+		t.Errorf("the global OTel error handler got %v", *global)
 	}
 }
