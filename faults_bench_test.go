@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/vitalsgo/vitals"
@@ -21,11 +22,12 @@ import (
 
 // BenchmarkCollectorFault measures the latency of requests through a real
 // loopback server wrapped in Vitals' middleware while the OTLP collector
-// fails, against the same service without an OTLP exporter. With an
-// endpoint, metrics and traces (every request sampled) go to the
-// collector; without one, the same spans are made and dropped (a tracer
-// provider whose exporter discards them), so that only the collector's
-// state differs. Exports run
+// fails, against the same service without an OTLP exporter. One request in
+// ten answers 500, which makes a log record. With an endpoint, metrics,
+// traces (every request sampled) and logs (OTEL_LOGS_EXPORTER=otlp) go to
+// the collector; without one, the same spans and records are made and
+// dropped (providers whose exporters discard them), so that only the
+// collector's state differs. Exports run
 // every 100 ms with a 250 ms OTLP timeout, so a 3 s run sees dozens of
 // exports (or about ten hung ones). It reports the median and 99th
 // percentile latency of one request and the request rate; the question it
@@ -59,12 +61,17 @@ func BenchmarkCollectorFault(b *testing.B) {
 			b.Setenv(exporter.EnvHeaders, faultHeaders)
 			if ep := f.endpoint(b); ep != "" {
 				b.Setenv(exporter.EnvEndpoint, ep)
+				b.Setenv(exporter.EnvLogsExporter, "otlp")
 			}
 			opts := []vitals.Option{vitals.WithLogger(slog.New(slog.DiscardHandler))}
 			if ep := os.Getenv(exporter.EnvEndpoint); ep == "" {
 				tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discardSpans{}))
-				b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-				opts = append(opts, vitals.WithTracerProvider(tp))
+				lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewBatchProcessor(discardRecords{})))
+				b.Cleanup(func() {
+					_ = tp.Shutdown(context.Background())
+					_ = lp.Shutdown(context.Background())
+				})
+				opts = append(opts, vitals.WithTracerProvider(tp), vitals.WithLoggerProvider(lp))
 			}
 			v, err := vitals.Start(b.Context(), opts...)
 			if err != nil {
@@ -75,7 +82,13 @@ func BenchmarkCollectorFault(b *testing.B) {
 				defer cancel()
 				_ = v.Shutdown(ctx)
 			})
-			ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+			ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == failPath {
+					http.Error(w, "failed", http.StatusInternalServerError)
+					return
+				}
+				_, _ = io.WriteString(w, "ok")
+			})
 			srv := httptest.NewServer(v.Middleware(ok))
 			client, closeIdle := keepAliveClient()
 			b.Cleanup(func() {
@@ -92,9 +105,13 @@ func BenchmarkCollectorFault(b *testing.B) {
 			}
 			lat := make([]time.Duration, 0, 1<<16)
 			start := time.Now()
-			for b.Loop() {
+			for i := 0; b.Loop(); i++ {
+				url, want := srv.URL, http.StatusOK
+				if i%10 == 9 {
+					url, want = srv.URL+failPath, http.StatusInternalServerError
+				}
 				t0 := time.Now()
-				if err := getStatus(client, srv.URL, http.StatusOK); err != nil {
+				if err := getStatus(client, url, want); err != nil {
 					b.Fatal(err)
 				}
 				lat = append(lat, time.Since(t0))
@@ -123,6 +140,13 @@ func receiverWith(behavior otlptest.Behavior) func(*testing.B) string {
 		return rcv.Endpoint()
 	}
 }
+
+// discardRecords is a log exporter that drops what it is given.
+type discardRecords struct{}
+
+func (discardRecords) Export(context.Context, []sdklog.Record) error { return nil }
+func (discardRecords) Shutdown(context.Context) error                { return nil }
+func (discardRecords) ForceFlush(context.Context) error              { return nil }
 
 // discardSpans is a span exporter that drops what it is given.
 type discardSpans struct{}

@@ -3,9 +3,13 @@ package vitals_test
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -40,6 +44,9 @@ const (
 	faultMaxLogLines = 3
 	// exportFailedMsg is the message of the export failure log lines.
 	exportFailedMsg = "metrics export failed"
+	// Their messages for spans and log records.
+	tracesFailedMsg = "traces export failed"
+	logsFailedMsg   = "logs export failed"
 )
 
 // collectorFault is one way an OTLP collector can fail.
@@ -124,12 +131,17 @@ func testCollectorFault(t *testing.T, f collectorFault, proto exporter.Protocol,
 	defer cancel()
 	addr, rcv := f.start(t, newRcv)
 	logger, logs := logtest.New()
+	// Spans and log records go to the same collector, through the
+	// providers Start would build from the environment (given here because
+	// the endpoint is this subtest's), batched every 100 ms.
+	tp, lp := faultTracesAndLogs(t, addr, proto, logger)
 	v, err := vitals.Start(ctx, vitals.WithLogger(logger), vitals.WithServiceName("faults"),
 		vitals.WithExporterConfig(func(c *exporter.Config) {
 			c.Exporters = []exporter.Kind{exporter.KindPrometheus, exporter.KindOTLP}
 			c.OTLP.BaseEndpoint = "http://" + addr
 			c.OTLP.Protocol = proto
-		}))
+		}),
+		vitals.WithTracerProvider(tp), vitals.WithLoggerProvider(lp))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,6 +172,15 @@ func testCollectorFault(t *testing.T, f collectorFault, proto exporter.Protocol,
 		requestsWhileExportHangs(t, ctx, svc, rcv, metrics.URL)
 	}
 	failures := waitExports(t, ctx, metrics.URL, "failure", before+faultFailures)
+	// Server errors make log records ("server error") beside their spans;
+	// their exports fail too, and the requests do not wait on them.
+	for range 5 {
+		if err := svc.fail(); err != nil {
+			t.Fatalf("a failing request during the fault: %v", err)
+		}
+	}
+	waitLogLine(t, ctx, logs, tracesFailedMsg)
+	waitLogLine(t, ctx, logs, logsFailedMsg)
 	if err := load.stop(); err != nil {
 		t.Fatalf("a request failed during the fault: %v", err)
 	}
@@ -182,6 +203,12 @@ func testCollectorFault(t *testing.T, f collectorFault, proto exporter.Protocol,
 		t.Errorf("%d log lines for %v export failures, want at most %d:\n%s", len(lines), failures, faultMaxLogLines, text)
 	}
 	t.Logf("%d export failure log lines:\n%s", len(lines), strings.Join(lines, ""))
+	// Spans and records fail every 100 ms at least as often: bounded too.
+	for _, msg := range []string{tracesFailedMsg, logsFailedMsg} {
+		if n := strings.Count(text, msg); n > faultMaxLogLines {
+			t.Errorf("%d %q lines, want at most %d:\n%s", n, msg, faultMaxLogLines, text)
+		}
+	}
 	seen := map[string]bool{}
 	for _, l := range lines {
 		if msg := logAttr(l, "error"); seen[msg] {
@@ -223,6 +250,38 @@ func testCollectorFault(t *testing.T, f collectorFault, proto exporter.Protocol,
 	waitExports(t, ctx, metrics.URL, "success", succeeded+1)
 	if got := exportsTotal(t, metrics.URL, "failure"); got < failures {
 		t.Errorf("failure count went down from %v to %v", failures, got)
+	}
+	// Spans and log records flow again: a server error's span and record
+	// arrive, with its trace, and the header. A gRPC channel may still be
+	// in its reconnection backoff just after the collector is back, when
+	// an export fails at once (the batch is dropped, as the SDK does): a
+	// server error is made every second until both arrive.
+	var traceID string
+	arrived := func() bool {
+		span := slices.ContainsFunc(rcv.Spans(), func(s otlptest.Span) bool { return s.Accepted && s.TraceID() == traceID })
+		record := slices.ContainsFunc(otlptest.LogRecords(rcv.LogRequests()), func(r otlptest.LogRecord) bool {
+			return r.Accepted && r.TraceID() == traceID && r.Body() == "server error"
+		})
+		return span && record
+	}
+	for tries := 0; ; tries++ {
+		traceID = svc.failTraced(t)
+		wctx, cancel := context.WithTimeout(ctx, time.Second)
+		err := rcv.WaitLogs(wctx, func([]otlptest.LogRequest) bool { return arrived() })
+		cancel()
+		if err == nil {
+			t.Logf("a server error's span and log record arrived after recovery (try %d)", tries+1)
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no server error's span and \"server error\" record arrived together after recovery (spans: %q, %d records): %v",
+				otlptest.SpanNames(rcv.TraceRequests()), len(otlptest.LogRecords(rcv.LogRequests())), ctx.Err())
+		}
+	}
+	for _, r := range rcv.TraceRequests() {
+		if got, want := r.Header.Get("Authorization"), "Bearer "+faultSecret; got != want {
+			t.Errorf("traces: Authorization header = %q, want %q", got, want)
+		}
 	}
 	// The final flush reaches the collector that came back.
 	if err := shutdown(); err != nil {
@@ -456,7 +515,13 @@ type loopService struct {
 
 func newLoopService(t testing.TB, v *vitals.Vitals) *loopService {
 	t.Helper()
-	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == failPath {
+			http.Error(w, "failed", http.StatusInternalServerError)
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	})
 	srv := httptest.NewServer(v.Middleware(h))
 	client, closeIdle := keepAliveClient()
 	t.Cleanup(func() {
@@ -465,6 +530,43 @@ func newLoopService(t testing.TB, v *vitals.Vitals) *loopService {
 	})
 	return &loopService{url: srv.URL, client: client}
 }
+
+// fail requests a path that answers 500: a server error, with its log
+// record. It counts as served.
+func (s *loopService) fail() error {
+	if err := getStatus(s.client, s.url+failPath, http.StatusInternalServerError); err != nil {
+		return err
+	}
+	s.served.Add(1) // counted as a request like any other
+	return nil
+}
+
+// failTraced requests failPath in a new sampled trace and returns its ID.
+func (s *loopService) failTraced(t *testing.T) string {
+	t.Helper()
+	var tid [16]byte
+	binary.BigEndian.PutUint64(tid[:8], rand.Uint64())
+	binary.BigEndian.PutUint64(tid[8:], rand.Uint64()|1)
+	traceID := hex.EncodeToString(tid[:])
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.url+failPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("GET %s: status %d, want 500", failPath, resp.StatusCode)
+	}
+	return traceID
+}
+
+// failPath is the loop service's path that answers 500.
+const failPath = "/fail"
 
 func (s *loopService) get(path string) error {
 	if err := getStatus(s.client, s.url+path, http.StatusOK); err != nil {
@@ -605,6 +707,55 @@ func anyAccepted(reqs []otlptest.Request) bool {
 }
 
 // exportFailureLines returns the log lines about failed exports.
+// faultTracesAndLogs builds the tracer and logger providers Start builds
+// from the environment, sending to the collector at addr with proto and
+// batching every 100 ms, logging their failures to logger. They are shut
+// down when the test ends, before the collector.
+func faultTracesAndLogs(t *testing.T, addr string, proto exporter.Protocol, logger *slog.Logger) (*exporter.TracerProvider, *exporter.LoggerProvider) {
+	t.Helper()
+	tc, err := exporter.TracesConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.Exporter, tc.OTLP.BaseEndpoint, tc.OTLP.Protocol = exporter.TracesOTLP, "http://"+addr, proto
+	tc.Batch.ScheduleDelay = 100 * time.Millisecond
+	lc, err := exporter.LogsConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc.Exporter, lc.OTLP.BaseEndpoint, lc.OTLP.Protocol = exporter.LogsOTLP, "http://"+addr, proto
+	lc.Batch.ScheduleDelay = 100 * time.Millisecond
+	tp, err := exporter.NewTracerProvider(t.Context(), tc, nil, exporter.WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp, err := exporter.NewLoggerProvider(t.Context(), lc, nil, exporter.WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tp.Shutdown(ctx)
+		_ = lp.Shutdown(ctx)
+	})
+	return tp, lp
+}
+
+// waitLogLine waits until the log has a line with msg.
+func waitLogLine(t *testing.T, ctx context.Context, logs *logtest.Buffer, msg string) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !strings.Contains(logs.String(), msg) {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no %q line in the log: %v\n%s", msg, ctx.Err(), logs.String())
+		case <-tick.C:
+		}
+	}
+}
+
 func exportFailureLines(logs string) []string {
 	var lines []string
 	for l := range strings.Lines(logs) {

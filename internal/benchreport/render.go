@@ -659,10 +659,11 @@ func (p *page) faults() {
 	p.f("## Request latency while the OTLP collector fails\n\n")
 	p.command(8)
 	p.f("Requests through `v.Middleware` on a real loopback server while Vitals pushes OTLP\n" +
-		"(metrics, and traces of every request) to a real receiver on 127.0.0.1 that accepts, is\n" +
-		"down, answers 503 with `Retry-After`, or hangs past the export timeout. The anchor is the\n" +
-		"run whose collector accepts: the same telemetry, exported; the run without an exporter\n" +
-		"(the same spans made and dropped) shows what exporting itself costs on two cores shared\n" +
+		"(metrics, traces of every request, and the log record of each server error: one request\n" +
+		"in ten answers 500) to a real receiver on 127.0.0.1 that accepts, is down, answers 503\n" +
+		"with `Retry-After`, or hangs past the export timeout. The anchor is the run whose\n" +
+		"collector accepts: the same telemetry, exported; the run without an exporter (the same\n" +
+		"spans and records made and dropped) shows what exporting itself costs on two cores shared\n" +
 		"with the load generator. Exports run on the SDK's reader and batch processor goroutines,\n" +
 		"never on a request's path.\n\n")
 	var names []string
@@ -698,14 +699,15 @@ func (p *page) faults() {
 			num(lo/1e3) + "–" + num(hi/1e3) + " µs", ratio(p99, base), num(p.med(pkg, b, "req/s"))})
 	}
 	p.table([]string{"collector", "p50", "p99 (median)", "p99 of each run", "p99 vs accepting", "req/s"}, rows)
-	p.target("request p99 with the collector down, refusing or hanging (metrics and traces)", "within 10 % of the run whose collector accepts",
+	p.target("request p99 with the collector down, refusing or hanging (metrics, traces and logs)", "within 10 % of the run whose collector accepts",
 		fmt.Sprintf("worst %.2f× (%s)", worst, worstName), worst <= 1.10, anchor != "" && len(names) > 1 && ok(worst))
 	p.f("A p99 of a few seconds of requests on two shared cores moves by about as much as the\n" +
 		"target from one run to the next (the anchor's own runs span the range shown), which is\n" +
 		"why the medians are of more runs here than elsewhere on this page.\n\n")
 	p.f("The fault tests (`faults_test.go`) hold the behaviour that does not need a stopwatch:\n" +
-		"requests complete while an export hangs, failures are counted and logged a bounded number\n" +
-		"of times, and exports resume without a restart when the collector returns.\n")
+		"requests complete while an export hangs, failures of metrics, span and log exports are\n" +
+		"logged a bounded number of times (metrics' counted too), and all three resume without a\n" +
+		"restart when the collector returns.\n")
 }
 
 // The figures of the store before issue 17 (8 bytes a sample, collection

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	metricpb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -112,6 +113,43 @@ func FindSpans(reqs []TraceRequest, name string) []Span {
 		}
 	}
 	return found
+}
+
+// LogRecord is one log record of a logs export request.
+type LogRecord struct {
+	// Record is the decoded record. It must not be modified.
+	Record *logspb.LogRecord
+	// Accepted reports whether the request carrying the record was
+	// answered with success.
+	Accepted bool
+}
+
+// Body returns the record's body in string form (see [ValueString]).
+func (l LogRecord) Body() string { return ValueString(l.Record.GetBody()) }
+
+// TraceID returns the record's trace ID in lower-case hex, or "".
+func (l LogRecord) TraceID() string { return hex.EncodeToString(l.Record.GetTraceId()) }
+
+// SpanID returns the record's span ID in lower-case hex, or "".
+func (l LogRecord) SpanID() string { return hex.EncodeToString(l.Record.GetSpanId()) }
+
+// Attributes returns the record's attributes, with every value in string
+// form (see [ValueString]).
+func (l LogRecord) Attributes() map[string]string { return attributes(l.Record.GetAttributes()) }
+
+// LogRecords returns every log record in reqs, in order of arrival.
+func LogRecords(reqs []LogRequest) []LogRecord {
+	var out []LogRecord
+	for _, req := range reqs {
+		for _, rl := range req.Logs.GetResourceLogs() {
+			for _, sl := range rl.GetScopeLogs() {
+				for _, lr := range sl.GetLogRecords() {
+					out = append(out, LogRecord{Record: lr, Accepted: req.Accepted})
+				}
+			}
+		}
+	}
+	return out
 }
 
 // attributes returns kvs as a map, with every value in string form (see

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
@@ -90,9 +91,23 @@ type TraceRequest struct {
 	Behavior Behavior
 }
 
-// Receiver is an OTLP metrics and traces receiver listening on 127.0.0.1.
-// It records metrics exports ([Receiver.Requests]) and traces exports
-// ([Receiver.TraceRequests]) separately, and answers both as
+// LogRequest is one logs export request received by a [Receiver].
+type LogRequest struct {
+	// Logs is the decoded request. It must not be modified.
+	Logs *collogspb.ExportLogsServiceRequest
+	// Header holds the HTTP request headers, or the gRPC metadata with keys
+	// canonicalised by http.CanonicalHeaderKey.
+	Header http.Header
+	// Accepted reports whether the request was answered with success.
+	Accepted bool
+	// Behavior is the behavior in effect when the request arrived.
+	Behavior Behavior
+}
+
+// Receiver is an OTLP metrics, traces and logs receiver listening on
+// 127.0.0.1. It records metrics exports ([Receiver.Requests]), traces
+// exports ([Receiver.TraceRequests]) and logs exports
+// ([Receiver.LogRequests]) separately, and answers all as
 // [Receiver.SetBehavior] says. It is safe for concurrent use. Create one
 // with [NewGRPC] or [NewHTTP].
 type Receiver struct {
@@ -108,6 +123,8 @@ type Receiver struct {
 	attempts      int
 	traceReqs     []TraceRequest
 	traceAttempts int
+	logReqs       []LogRequest
+	logAttempts   int
 	behavior      Behavior
 	changed       chan struct{} // closed and replaced whenever requests or attempts change
 	serveErr      error         // unexpected error returned by the serve loop
@@ -157,8 +174,8 @@ func (r *Receiver) start(t testing.TB, serve func() error, stop func()) {
 	})
 }
 
-// NewGRPC starts a gRPC OTLP receiver on 127.0.0.1, serving both the
-// metrics and the trace services; it is closed by t.Cleanup.
+// NewGRPC starts a gRPC OTLP receiver on 127.0.0.1, serving the metrics,
+// trace and logs services; it is closed by t.Cleanup.
 func NewGRPC(t testing.TB) *Receiver {
 	t.Helper()
 	return NewGRPCAt(t, "127.0.0.1:0")
@@ -174,6 +191,7 @@ func NewGRPCAt(t testing.TB, addr string) *Receiver {
 	srv := grpc.NewServer()
 	colmetricpb.RegisterMetricsServiceServer(srv, grpcService{r: r})
 	coltracepb.RegisterTraceServiceServer(srv, grpcTraceService{r: r})
+	collogspb.RegisterLogsServiceServer(srv, grpcLogsService{r: r})
 	r.start(t, func() error { return srv.Serve(lis) }, func() {
 		done := make(chan struct{})
 		go func() {
@@ -193,7 +211,7 @@ func NewGRPCAt(t testing.TB, addr string) *Receiver {
 }
 
 // NewHTTP starts an HTTP/protobuf OTLP receiver on 127.0.0.1 serving POST
-// /v1/metrics and POST /v1/traces; it is closed by t.Cleanup. Other methods
+// /v1/metrics, POST /v1/traces and POST /v1/logs; it is closed by t.Cleanup. Other methods
 // on those paths get 405 Method Not Allowed, other paths 404 Not Found.
 func NewHTTP(t testing.TB) *Receiver {
 	t.Helper()
@@ -210,6 +228,7 @@ func NewHTTPAt(t testing.TB, addr string) *Receiver {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/metrics", r.serveHTTP)
 	mux.HandleFunc("POST /v1/traces", r.serveTracesHTTP)
+	mux.HandleFunc("POST /v1/logs", r.serveLogsHTTP)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	r.start(t, func() error { return srv.Serve(lis) }, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
@@ -252,15 +271,49 @@ func (r *Receiver) Spans() []Span {
 	return Spans(r.TraceRequests())
 }
 
-// Reset forgets the metrics and traces requests received so far, for long
-// tests that must not hold every export in memory; Attempts and
-// TraceAttempts still count them.
+// Reset forgets the metrics, traces and logs requests received so far, for
+// long tests that must not hold every export in memory; Attempts,
+// TraceAttempts and LogAttempts still count them.
 func (r *Receiver) Reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.reqs = nil
 	r.traceReqs = nil
+	r.logReqs = nil
 	r.notifyLocked()
+}
+
+// LogRequests returns a snapshot of every decoded logs export request
+// received so far, in arrival order, whatever the behavior that answered it.
+func (r *Receiver) LogRequests() []LogRequest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.logReqs)
+}
+
+// LogAttempts returns how many logs export attempts have arrived,
+// including refused, hung and undecodable ones.
+func (r *Receiver) LogAttempts() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.logAttempts
+}
+
+// WaitLogs is [Receiver.Wait] for logs.
+func (r *Receiver) WaitLogs(ctx context.Context, cond func([]LogRequest) bool) error {
+	for {
+		r.mu.Lock()
+		reqs, changed := slices.Clone(r.logReqs), r.changed
+		r.mu.Unlock()
+		if cond(reqs) {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // Attempts returns how many metrics export attempts have arrived, including
@@ -364,6 +417,25 @@ func (r *Receiver) traceAttempt() {
 	r.notifyLocked()
 }
 
+// logAttempt counts a logs export attempt.
+func (r *Receiver) logAttempt() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.logAttempts++
+	r.notifyLocked()
+}
+
+// recordLogs stores a decoded logs request and returns the behavior to
+// answer it with.
+func (r *Receiver) recordLogs(m *collogspb.ExportLogsServiceRequest, h http.Header) Behavior {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := r.behavior
+	r.logReqs = append(r.logReqs, LogRequest{Logs: m, Header: h, Accepted: b == Accept, Behavior: b})
+	r.notifyLocked()
+	return b
+}
+
 // recordTraces stores a decoded traces request and returns the behavior to
 // answer it with.
 func (r *Receiver) recordTraces(m *coltracepb.ExportTraceServiceRequest, h http.Header) Behavior {
@@ -425,6 +497,20 @@ func (s grpcTraceService) Export(ctx context.Context, req *coltracepb.ExportTrac
 	return &coltracepb.ExportTraceServiceResponse{}, nil
 }
 
+type grpcLogsService struct {
+	collogspb.UnimplementedLogsServiceServer
+	r *Receiver
+}
+
+// Export implements collogspb.LogsServiceServer.
+func (s grpcLogsService) Export(ctx context.Context, req *collogspb.ExportLogsServiceRequest) (*collogspb.ExportLogsServiceResponse, error) {
+	s.r.logAttempt()
+	if err := s.r.answerGRPC(ctx, s.r.recordLogs(req, incomingHeader(ctx))); err != nil {
+		return nil, err
+	}
+	return &collogspb.ExportLogsServiceResponse{}, nil
+}
+
 // incomingHeader returns the gRPC metadata of ctx with keys canonicalised
 // by http.CanonicalHeaderKey.
 func incomingHeader(ctx context.Context) http.Header {
@@ -469,6 +555,15 @@ func (r *Receiver) serveTracesHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.answerHTTP(w, req, r.recordTraces(m, req.Header.Clone()), &coltracepb.ExportTraceServiceResponse{})
+}
+
+func (r *Receiver) serveLogsHTTP(w http.ResponseWriter, req *http.Request) {
+	r.logAttempt()
+	m := new(collogspb.ExportLogsServiceRequest)
+	if !decodeHTTP(w, req, m) {
+		return
+	}
+	r.answerHTTP(w, req, r.recordLogs(m, req.Header.Clone()), &collogspb.ExportLogsServiceResponse{})
 }
 
 // decodeHTTP decodes the body of an OTLP/HTTP export into m, reporting

@@ -33,6 +33,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/vitalsgo/vitals/internal/otlptest"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
+	otellog "go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -353,8 +357,8 @@ func TestHTTPProtocol(t *testing.T) {
 	if got := do(http.MethodGet, "/v1/metrics", "", nil).StatusCode; got != http.StatusMethodNotAllowed {
 		t.Errorf("GET /v1/metrics: status %d, want 405", got)
 	}
-	if got := do(http.MethodPost, "/v1/logs", "application/x-protobuf", body).StatusCode; got != http.StatusNotFound {
-		t.Errorf("POST /v1/logs: status %d, want 404", got)
+	if got := do(http.MethodPost, "/v1/profiles", "application/x-protobuf", body).StatusCode; got != http.StatusNotFound {
+		t.Errorf("POST /v1/profiles: status %d, want 404", got)
 	}
 	if got := do(http.MethodPost, "/v1/metrics", "application/json", body).StatusCode; got != http.StatusUnsupportedMediaType {
 		t.Errorf("POST JSON: status %d, want 415", got)
@@ -846,5 +850,65 @@ func TestHTTPTracesProtocol(t *testing.T) {
 	}
 	if !a[0].Accepted || !a[1].Accepted || a[2].Accepted {
 		t.Errorf("span a: Accepted = %v, %v, %v; want true, true, false", a[0].Accepted, a[1].Accepted, a[2].Accepted)
+	}
+}
+
+// TestLogExport sends a log record over each transport: it is recorded with
+// its body, trace context and attributes, on the logs side only, and an
+// unavailable receiver refuses it.
+func TestLogExport(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		newReceiver func(testing.TB) *otlptest.Receiver
+		newExporter func(ctx context.Context, r *otlptest.Receiver) (sdklog.Exporter, error)
+	}{
+		{"grpc", otlptest.NewGRPC, func(ctx context.Context, r *otlptest.Receiver) (sdklog.Exporter, error) {
+			return otlploggrpc.New(ctx, otlploggrpc.WithEndpoint(r.Endpoint()), otlploggrpc.WithInsecure(),
+				otlploggrpc.WithRetry(otlploggrpc.RetryConfig{Enabled: false}))
+		}},
+		{"http", otlptest.NewHTTP, func(ctx context.Context, r *otlptest.Receiver) (sdklog.Exporter, error) {
+			return otlploghttp.New(ctx, otlploghttp.WithEndpointURL(r.Endpoint()+"/v1/logs"),
+				otlploghttp.WithRetry(otlploghttp.RetryConfig{Enabled: false}))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.newReceiver(t)
+			exp, err := tc.newExporter(t.Context(), r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = exp.Shutdown(context.Background()) })
+			lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)))
+			t.Cleanup(func() { _ = lp.Shutdown(context.Background()) })
+			ctx := trace.ContextWithSpanContext(t.Context(), trace.NewSpanContext(trace.SpanContextConfig{
+				TraceID: testTraceID, SpanID: testParentID, TraceFlags: trace.FlagsSampled}))
+			var rec otellog.Record
+			rec.SetBody(attribute.StringValue("server error"))
+			rec.AddAttributes(attribute.Int("http.response.status_code", 503))
+			lp.Logger("otlptest").Emit(ctx, rec)
+
+			recs := otlptest.LogRecords(r.LogRequests())
+			if len(recs) != 1 || r.LogAttempts() != 1 {
+				t.Fatalf("%d records in %d attempts, want 1 in 1", len(recs), r.LogAttempts())
+			}
+			got := recs[0]
+			if got.Body() != "server error" || got.TraceID() != testTraceID.String() || got.SpanID() != testParentID.String() ||
+				got.Attributes()["http.response.status_code"] != "503" || !got.Accepted {
+				t.Errorf("record: body %q trace %s span %s attributes %v accepted %v", got.Body(), got.TraceID(), got.SpanID(), got.Attributes(), got.Accepted)
+			}
+			if len(r.Requests()) != 0 || len(r.TraceRequests()) != 0 {
+				t.Errorf("a logs export was recorded as metrics or traces")
+			}
+
+			r.SetBehavior(otlptest.Unavailable)
+			lp.Logger("otlptest").Emit(ctx, rec)
+			if recs := otlptest.LogRecords(r.LogRequests()); len(recs) != 2 || recs[1].Accepted {
+				t.Errorf("unavailable: %d records, the last accepted: %v; want 2, refused", len(recs), len(recs) == 2 && recs[1].Accepted)
+			}
+			r.Reset()
+			if len(r.LogRequests()) != 0 || r.LogAttempts() != 2 {
+				t.Errorf("after Reset: %d requests, %d attempts; want 0, 2", len(r.LogRequests()), r.LogAttempts())
+			}
+		})
 	}
 }
