@@ -48,6 +48,7 @@ type config struct {
 	alertOpts      []alerting.Option
 	slos           []slo.SLO
 	externalURL    string
+	traceURL       string
 	defaultRules   bool
 	countOwn       bool
 	stateDir       string
@@ -68,10 +69,13 @@ func newConfig(opts []Option) config {
 // validate refuses options that cannot take effect together, rather than
 // dropping them silently.
 func (c config) validate() error {
-	if c.memory {
-		return nil
-	}
 	var errs []error
+	if err := monitoring.CheckTraceURL(c.traceURL); err != nil {
+		errs = append(errs, fmt.Errorf("WithTraceURL: %w", err))
+	}
+	if c.memory {
+		return errors.Join(errs...)
+	}
 	for _, o := range []struct {
 		name string
 		set  bool
@@ -321,6 +325,20 @@ func WithAlerting(opts ...alerting.Option) Option {
 func WithExternalURL(u string) Option {
 	return optionFunc(func(c config) config {
 		c.externalURL = u
+		return c
+	})
+}
+
+// WithTraceURL sets the address of a trace in the tracing backend, with
+// "{trace_id}" where the trace ID goes, such as
+// "https://tempo.example.com/trace/{trace_id}" or Jaeger's
+// "https://jaeger.example.com/trace/{trace_id}": the dashboard links the
+// trace IDs of its slowest traced requests to it. It must be an absolute
+// http or https URL; Start refuses another. By default, trace IDs are shown
+// without links.
+func WithTraceURL(template string) Option {
+	return optionFunc(func(c config) config {
+		c.traceURL = template
 		return c
 	})
 }

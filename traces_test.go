@@ -484,3 +484,17 @@ func TestTracesExemplars(t *testing.T) {
 		t.Errorf("query_exemplars has no exemplar of the span %v:\n%s", wantLabels, qeBody)
 	}
 }
+
+// TestWithTraceURLChecked: Start refuses a trace URL the dashboard could
+// not link with, naming the option.
+func TestWithTraceURLChecked(t *testing.T) {
+	vitals.CleanEnv(t)
+	v, err := vitals.Start(t.Context(), vitals.WithTraceURL("javascript:alert(1)//{trace_id}"))
+	if err == nil {
+		_ = v.Shutdown(t.Context())
+		t.Fatal("Start accepted a javascript: trace URL")
+	}
+	if !strings.Contains(err.Error(), "WithTraceURL") {
+		t.Errorf("error %v does not name WithTraceURL", err)
+	}
+}

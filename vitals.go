@@ -404,6 +404,7 @@ func (v *Vitals) newHandler(cfg config) (*monitoring.Handler, error) {
 		CountOwnRequests: cfg.countOwn,
 		CacheSeries:      v.biz.Namespace() + "_cache_operations_total",
 		Started:          time.Now(),
+		TraceURL:         cfg.traceURL,
 	}
 	if v.mem != nil {
 		mc.History = v.mem

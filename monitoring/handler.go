@@ -3,7 +3,9 @@ package monitoring
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -77,6 +79,12 @@ type Config struct {
 	// Started is when the service started, for /monitoring/api/system. The
 	// zero value means when New was called.
 	Started time.Time
+	// TraceURL is the address of a trace in the tracing backend, with
+	// "{trace_id}" where the trace ID goes, such as
+	// "https://tempo.example.com/trace/{trace_id}": the dashboard links the
+	// trace IDs of exemplars to it. It must be an absolute http or https
+	// URL. Empty shows trace IDs without links.
+	TraceURL string
 }
 
 // Handler serves the vital signs over HTTP: metrics, health, the
@@ -98,6 +106,30 @@ type Handler struct {
 	querySlots   chan struct{} // one per running PromQL request of the caller's (limitQueries)
 	summarySlots chan struct{} // one per running summary the dashboard polls
 	bodyTimeout  time.Duration // QueryBodyTimeout
+	traceURL     string        // Config.TraceURL
+}
+
+// TraceIDPlaceholder is where Config.TraceURL takes the trace ID.
+const TraceIDPlaceholder = "{trace_id}"
+
+// CheckTraceURL reports what is wrong with a Config.TraceURL template: it
+// must be empty, or an absolute http or https URL with a host that
+// contains TraceIDPlaceholder.
+func CheckTraceURL(template string) error {
+	if template == "" {
+		return nil
+	}
+	if !strings.Contains(template, TraceIDPlaceholder) {
+		return fmt.Errorf("%q has no %s where the trace ID goes", template, TraceIDPlaceholder)
+	}
+	u, err := url.Parse(strings.ReplaceAll(template, TraceIDPlaceholder, "0af7651916cd43dd8448eb211c80319c"))
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %w", template, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute http or https URL", template)
+	}
+	return nil
 }
 
 // New returns the handler for cfg. It is an error if cfg has no Health
@@ -108,6 +140,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if len(cfg.SLOs) > 0 && cfg.History == nil {
 		return nil, errors.New("monitoring: Config.SLOs need a History")
+	}
+	if err := CheckTraceURL(cfg.TraceURL); err != nil {
+		return nil, fmt.Errorf("monitoring: Config.TraceURL: %w", err)
 	}
 	m := &Handler{
 		mux:          http.NewServeMux(),
@@ -123,6 +158,7 @@ func New(cfg Config) (*Handler, error) {
 		querySlots:   make(chan struct{}, MaxConcurrentQueries),
 		summarySlots: make(chan struct{}, MaxConcurrentSummaries),
 		bodyTimeout:  QueryBodyTimeout,
+		traceURL:     cfg.TraceURL,
 	}
 	if m.started.IsZero() {
 		m.started = time.Now()

@@ -149,6 +149,8 @@ type systemInfo struct {
 	Version       string            `json:"version,omitempty"`
 	VCS           map[string]string `json:"vcs,omitempty"`
 	Dependencies  map[string]string `json:"dependencies,omitempty"`
+	// TraceURL is Config.TraceURL, for the dashboard's trace links.
+	TraceURL string `json:"traceURL,omitempty"`
 }
 
 func (m *Handler) systemInfo() systemInfo {
@@ -167,6 +169,7 @@ func (m *Handler) systemInfo() systemInfo {
 		PID:           os.Getpid(),
 		StartedAt:     m.started.UTC(),
 		UptimeSeconds: time.Since(m.started).Seconds(),
+		TraceURL:      m.traceURL,
 	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		info.Module, info.Version = bi.Main.Path, bi.Main.Version

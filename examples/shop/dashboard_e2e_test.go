@@ -15,11 +15,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vitalsgo/vitals/internal/otlptest"
 )
 
 // dashRules are the alert rules of TestDashboardInChromium: fast ones, so
@@ -62,6 +65,10 @@ const dashResolveReason = "resolved by the dashboard e2e test"
 
 const dashToken = "dash-e2e-token"
 
+// dashTraceURL is the tracing backend's trace address the shop links to
+// (-trace-url); nothing listens there, and the page is never followed.
+const dashTraceURL = "http://127.0.0.1:16686/trace/{trace_id}"
+
 // TestDashboardInChromium loads the dashboard page of the shop in Debian's
 // headless Chromium while traffic flows and an alert fires, and checks that
 // the rendered DOM shows the health status, the alert and the top route,
@@ -77,13 +84,19 @@ func TestDashboardInChromium(t *testing.T) {
 	bin := lookBinary(t, "chromium")
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 	t.Setenv("OTEL_METRICS_EXPORTER", "")
+	// Traces go to a real receiver, so the histograms carry exemplars and
+	// the route table links the slowest traced request to its trace.
+	traces := otlptest.NewHTTP(t)
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces.Endpoint()+"/v1/traces")
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "200")
 	client := &http.Client{Timeout: 5 * time.Second}
 
 	rules := filepath.Join(t.TempDir(), "rules.yml")
 	if err := os.WriteFile(rules, []byte(dashRules), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	base := "http://" + startShopWith(t, "-addr", "127.0.0.1:0", "-collect", "1s", "-rules", rules, "-admin-token", dashToken)
+	base := "http://" + startShopWith(t, "-addr", "127.0.0.1:0", "-collect", "1s", "-rules", rules, "-admin-token", dashToken,
+		"-trace-url", dashTraceURL)
 	// The 5-minute window has a point every 5 s: the charts fill quickly.
 	page := base + "/monitoring/#window=5m"
 
@@ -318,6 +331,16 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	if !regexp.MustCompile(`<span id="updated">Updated \d\d:\d\d:\d\d`).MatchString(dom) {
 		t.Error("the page does not tell when it last updated")
+	}
+	// The slowest traced request of a route links to its trace, one that
+	// reached the receiver.
+	if m := regexp.MustCompile(`<a href="` + regexp.QuoteMeta(strings.TrimSuffix(dashTraceURL, "{trace_id}")) +
+		`([0-9a-f]{32})" rel="noopener noreferrer" target="_blank"><code class="trace-id" title="trace ([0-9a-f]{32})">([0-9a-f]{32})</code></a>`).FindStringSubmatch(dom); m == nil {
+		t.Error("the route table has no trace link")
+	} else if m[1] != m[2] || m[1] != m[3] {
+		t.Errorf("trace link %s shows %s (title %s)", m[1], m[3], m[2])
+	} else if !slices.ContainsFunc(traces.Spans(), func(s otlptest.Span) bool { return s.TraceID() == m[1] }) {
+		t.Errorf("the linked trace %s has no span at the receiver (%d spans)", m[1], len(traces.Spans()))
 	}
 	if t.Failed() {
 		t.Logf("DOM:\n%s", dom)

@@ -64,6 +64,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	retention := fs.Duration("retention", 0, "how long the in-memory reader keeps samples (0: the library default, 6h)")
 	rules := fs.String("rules", "", "a Prometheus rule file to evaluate in-process beside the built-in default rules (empty: the defaults only)")
 	defaultRules := fs.Bool("default-rules", true, "evaluate the default alert rules built into Vitals")
+	traceURL := fs.String("trace-url", os.Getenv("SHOP_TRACE_URL"), "address of a trace in the tracing backend, with {trace_id} where the ID goes, for the dashboard's links (default $SHOP_TRACE_URL)")
 	adminToken := fs.String("admin-token", os.Getenv("SHOP_ADMIN_TOKEN"), "bearer token for the state-changing monitoring endpoints and /admin/fault (default $SHOP_ADMIN_TOKEN; empty disables them)")
 	dataDir := fs.String("data", "", "directory of the SQLite database and of Vitals' state (silences, alerts, metric history: kept across restarts); default: a temporary directory, removed at exit")
 	stateEvery := fs.Duration("state-every", 0, "how often Vitals saves its state in -data besides at exit (0: the library default, 1m)")
@@ -94,6 +95,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	}
 	if !*defaultRules {
 		opts = append(opts, vitals.WithoutDefaultAlertRules())
+	}
+	if *traceURL != "" {
+		opts = append(opts, vitals.WithTraceURL(*traceURL))
 	}
 	if *adminToken != "" {
 		opts = append(opts, vitals.WithAdminToken(*adminToken))

@@ -257,6 +257,15 @@
     return out;
   }
 
+  // traceLink returns the address of trace id in the tracing backend, from
+  // the service's trace URL template (vitals.WithTraceURL), or "" without
+  // one. Only a hex trace ID and an http(s) template make a link.
+  function traceLink(id) {
+    const tmpl = state.system && typeof state.system.traceURL === "string" ? state.system.traceURL : "";
+    if (!/^https?:\/\//i.test(tmpl) || !/^[0-9a-f]{32}$/.test(id)) return "";
+    return tmpl.split("{trace_id}").join(id);
+  }
+
   function val(sample) {
     return sample && sample.value ? parseFloat(sample.value[1]) : NaN;
   }
@@ -872,11 +881,13 @@
     if (traced && rows.some((r) => traced[r.route])) {
       cols.push({
         title: "Slowest traced",
-        tip: "The slowest request of the last " + w + " that carries a trace (an exemplar of the duration histogram): its duration and trace ID, to look up in the tracing backend.",
+        tip: "The slowest request of the last " + w + " that carries a trace (an exemplar of the duration histogram): its duration and trace ID, linked to the tracing backend when the service sets a trace URL (vitals.WithTraceURL).",
         get: (r) => {
           const x = traced[r.route];
           if (!x) return h("span", { class: "muted", text: "—" });
-          return [fmt.dur(x.seconds) + " ", h("code", { class: "trace-id", title: "trace " + x.traceId, text: x.traceId })];
+          const id = h("code", { class: "trace-id", title: "trace " + x.traceId, text: x.traceId });
+          const href = traceLink(x.traceId);
+          return [fmt.dur(x.seconds) + " ", href ? h("a", { href, rel: "noopener noreferrer", target: "_blank" }, id) : id];
         },
       });
     }
