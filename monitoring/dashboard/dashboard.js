@@ -262,7 +262,7 @@
   // one. Only a hex trace ID and an http(s) template make a link.
   function traceLink(id) {
     const tmpl = state.system && typeof state.system.traceURL === "string" ? state.system.traceURL : "";
-    if (!/^https?:\/\//i.test(tmpl) || !/^[0-9a-f]{32}$/.test(id)) return "";
+    if (!/^https?:\/{2}/i.test(tmpl) || !/^[0-9a-f]{32}$/.test(id)) return "";
     return tmpl.split("{trace_id}").join(id);
   }
 
