@@ -3,6 +3,7 @@ package instrument
 import (
 	"context"
 	"fmt"
+	"github.com/vitalsgo/vitals/internal/clock"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -156,7 +157,7 @@ func (h *handler) finish(st *state, r, r2 *http.Request, method uint8, https boo
 		}
 	}
 	o.status = h.status(st, recovered != nil)
-	o.duration = h.cfg.clock.Now().Sub(start)
+	o.duration = clock.Since(h.cfg.clock, start)
 	if st.rw.skip {
 		if o.panicked != nil { // a panic is never lost, even unrecorded
 			route, _ := h.rawRoute(st, r, r2, o.status)
