@@ -159,9 +159,19 @@ func (h *handler) finish(st *state, r, r2 *http.Request, method uint8, https boo
 	o.status = h.status(st, recovered != nil)
 	o.duration = clock.Since(h.cfg.clock, start)
 	if st.rw.skip {
-		if o.panicked != nil { // a panic is never lost, even unrecorded
+		// No metrics and no records; a span sampled when the request
+		// arrived cannot be unsampled, so it is named and ended as any
+		// other rather than left as a bare "GET".
+		ours := h.tracer != nil && trace.SpanFromContext(st.Context).IsRecording()
+		if o.panicked != nil || ours {
 			route, _ := h.rawRoute(st, r, r2, o.status)
-			h.logPanic(st, method, route, o.panicked, o.stack)
+			if ours {
+				span := trace.SpanFromContext(st.Context)
+				h.endSpan(span, method, route, o)
+			}
+			if o.panicked != nil { // a panic is never lost, even unrecorded
+				h.logPanic(st, method, route, o.panicked, o.stack)
+			}
 		}
 	} else {
 		route := h.recordMetrics(st, r, r2, method, https, o)
@@ -375,9 +385,11 @@ func (h *handler) startSpan(st *state, r *http.Request, method uint8, https bool
 			// person (/users/ada@example.com).
 			semconv.URLPath(NormalizePath(r.URL.Path)),
 			semconv.ServerAddress(host),
-			semconv.ServerPort(port),
 			semconv.NetworkProtocolVersion(protoVersion(r.Proto)),
 		)
+		if port > 0 { // only when not the scheme's default, as for metrics
+			span.SetAttributes(semconv.ServerPort(port))
+		}
 	}
 	st.Context = ctx
 }

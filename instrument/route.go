@@ -50,8 +50,11 @@ func patternRoute(pattern string) string {
 // polling), so that it records nothing for it: no duration or body-size
 // histogram, no slow-request count or log, no route, no error hook. The
 // request still counts in http.server.active_requests while it runs and
-// gets its request ID, and a panic is still recovered (unless
-// WithoutPanicRecovery) and logged. Call it from the handler, with its
+// gets its request ID, a panic is still recovered (unless
+// WithoutPanicRecovery) and logged, and with tracing on, a span sampled
+// when the request arrived is still ended, named and given its status like
+// any other (sampling is decided before the handler runs; a sampler, or
+// the collector, can drop such spans). Call it from the handler, with its
 // request's context. It does nothing outside the middleware.
 func SkipRecording(ctx context.Context) {
 	if st, ok := ctx.Value(stateKey{}).(*state); ok {

@@ -178,3 +178,55 @@ func sdkSum(t *testing.T, r *sdkmetric.ManualReader, name string) int64 {
 	}
 	return n
 }
+
+// TestSkipRecordingSpan: a skipped request's sampled span is named by its
+// route and carries its status, like any other, and an outer tracer's span
+// is left alone when the middleware has no tracer.
+func TestSkipRecordingSpan(t *testing.T) {
+	tp, sr := clTracer(t)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {
+		instrument.SkipRecording(r.Context())
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	h := instrument.Middleware(mux, instrument.WithTracerProvider(tp))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/livez", nil))
+	spans := sr.Ended()
+	if len(spans) != 1 {
+		t.Fatalf("%d spans, want 1", len(spans))
+	}
+	attrs := map[string]string{}
+	for _, kv := range spans[0].Attributes() {
+		attrs[string(kv.Key)] = kv.Value.Emit()
+	}
+	if spans[0].Name() != "GET /livez" || attrs["http.route"] != "/livez" || attrs["http.response.status_code"] != "503" {
+		t.Errorf("span %q with %v, want \"GET /livez\" with its route and status", spans[0].Name(), attrs)
+	}
+	// The request's Host has no port: the scheme's default, left out.
+	if p, ok := attrs["server.port"]; ok {
+		t.Errorf("server.port %s for a Host without a port, want none", p)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/livez", nil)
+	req.Host = "api.example:8080"
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	var port string
+	for _, kv := range sr.Ended()[1].Attributes() {
+		if kv.Key == "server.port" {
+			port = kv.Value.Emit()
+		}
+	}
+	if port != "8080" {
+		t.Errorf("server.port %q for Host api.example:8080", port)
+	}
+
+	// Without a tracer of its own, the middleware never touches the span
+	// an outer middleware started.
+	outer := tp.Tracer("outer")
+	plain := instrument.Middleware(mux)
+	ctx, span := outer.Start(context.Background(), "outer")
+	plain.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/livez", nil).WithContext(ctx))
+	span.End()
+	if got := sr.Ended()[2].Name(); got != "outer" {
+		t.Errorf("the outer span was renamed %q", got)
+	}
+}

@@ -1,7 +1,8 @@
 // Command collector is a minimal OpenTelemetry Collector for Vitals'
 // end-to-end test of "the path beyond one process": the OTLP receiver (gRPC
-// and HTTP), the batch processor and the Prometheus exporter from
-// collector-contrib, and nothing else.
+// and HTTP), the batch processor, the OTLP/HTTP exporter (which passes
+// traces, logs and metrics on to another OTLP endpoint) and the Prometheus
+// exporter from collector-contrib, and nothing else.
 //
 // It lives in its own Go module (github.com/vitalsgo/vitals/e2e/collector)
 // so that users of github.com/vitalsgo/vitals never inherit the collector's
@@ -21,6 +22,7 @@ import (
 	"go.opentelemetry.io/collector/confmap/provider/envprovider"
 	"go.opentelemetry.io/collector/confmap/provider/fileprovider"
 	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/otlphttpexporter"
 	"go.opentelemetry.io/collector/otelcol"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/batchprocessor"
@@ -38,7 +40,8 @@ func components() (otelcol.Factories, error) {
 	if f.Processors, err = otelcol.MakeFactoryMap[processor.Factory](batchprocessor.NewFactory()); err != nil {
 		return f, err
 	}
-	if f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](prometheusexporter.NewFactory()); err != nil {
+	if f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
+		otlphttpexporter.NewFactory(), prometheusexporter.NewFactory()); err != nil {
 		return f, err
 	}
 	return f, nil
@@ -48,7 +51,7 @@ func main() {
 	set := otelcol.CollectorSettings{
 		BuildInfo: component.BuildInfo{
 			Command:     "collector",
-			Description: "Minimal OpenTelemetry Collector for Vitals (OTLP in, Prometheus out)",
+			Description: "Minimal OpenTelemetry Collector for Vitals (OTLP in; OTLP/HTTP and Prometheus out)",
 			Version:     "0.165.0",
 		},
 		Factories: components,
