@@ -107,8 +107,10 @@ func Middleware(next http.Handler, opts ...Option) http.Handler {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.cfg.clock.Now()
 	st := &state{Context: r.Context()}
-	if id := r.Header.Get(RequestIDHeader); validRequestID(id) {
-		st.id = id
+	// RequestIDHeader is in canonical form: index the map directly rather
+	// than have Header.Get canonicalise it again on every request.
+	if ids := r.Header[RequestIDHeader]; len(ids) > 0 && validRequestID(ids[0]) {
+		st.id = ids[0]
 	} else {
 		st.id = newRequestID(&st.idBuf)
 	}
