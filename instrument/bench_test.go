@@ -9,8 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -126,49 +130,103 @@ func BenchmarkLoopbackContentType(b *testing.B) {
 	}), rawGet)
 }
 
+// loopbackConns is how many keep-alive connections drive each server:
+// enough to keep both cores busy.
+const loopbackConns = 16
+
+// loopbackSlice is how long each server is loaded at a time.
+const loopbackSlice = 50 * time.Millisecond
+
+// loopbackTarget is one handler's server and what its slices measured.
+type loopbackTarget struct {
+	name    string
+	url     string
+	client  *http.Client        // Go's client (get == nil)
+	conns   []*bufio.ReadWriter // the minimal client's connections
+	reqs    int64
+	took    time.Duration
+	mallocs uint64
+}
+
+// loopback serves each handler on a real server on 127.0.0.1 and loads the
+// servers in turn, loopbackSlice each, in a rotating order, until the
+// benchmark time is spent: every server sees the same machine, so that a
+// drift of the shared cores (a neighbour, a frequency change) moves all of
+// them rather than whichever ran at that moment, as separate sub-benchmarks
+// would. It reports each handler's requests per second ("bare-req/s") and
+// allocations per request, server and client ("bare-allocs/req").
 func loopback(b *testing.B, handlers []benchHandler, get func(*bufio.ReadWriter) error) {
+	var targets []*loopbackTarget
 	for _, tc := range handlers {
 		if tc.name == "vitals_with_memory_reader" || tc.name == "vitals_with_sdk_tracing" {
 			continue
 		}
-		b.Run(tc.name, func(b *testing.B) {
-			srv := httptest.NewServer(tc.h)
-			defer srv.Close()
-			tr := &http.Transport{MaxIdleConnsPerHost: 16}
-			defer tr.CloseIdleConnections()
-			client := &http.Client{Transport: tr}
-			url := srv.URL + "/orders/42"
-			b.SetParallelism(8) // 16 connections: enough to keep both cores busy
-			b.RunParallel(func(pb *testing.PB) {
-				var rw *bufio.ReadWriter
-				if get != nil {
-					conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					defer conn.Close()
-					rw = bufio.NewReadWriter(bufio.NewReader(conn), bufio.NewWriter(conn))
+		srv := httptest.NewServer(tc.h)
+		b.Cleanup(srv.Close)
+		t := &loopbackTarget{name: tc.name, url: srv.URL + "/orders/42"}
+		if get == nil {
+			tr := &http.Transport{MaxIdleConnsPerHost: loopbackConns}
+			b.Cleanup(tr.CloseIdleConnections)
+			t.client = &http.Client{Transport: tr}
+		} else {
+			for range loopbackConns {
+				conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+				if err != nil {
+					b.Fatal(err)
 				}
-				for pb.Next() {
-					if get != nil {
-						if err := get(rw); err != nil {
-							b.Error(err)
-							return
-						}
-						continue
-					}
-					resp, err := client.Get(url)
-					if err != nil {
+				b.Cleanup(func() { conn.Close() })
+				t.conns = append(t.conns, bufio.NewReadWriter(bufio.NewReader(conn), bufio.NewWriter(conn)))
+			}
+		}
+		targets = append(targets, t)
+	}
+	one := func(t *loopbackTarget, i int) error {
+		if get != nil {
+			return get(t.conns[i])
+		}
+		resp, err := t.client.Get(t.url)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.Body.Close()
+	}
+	slice := func(t *loopbackTarget) {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		var n atomic.Int64
+		start := time.Now()
+		deadline := start.Add(loopbackSlice)
+		var wg sync.WaitGroup
+		for i := range loopbackConns {
+			wg.Go(func() {
+				for time.Now().Before(deadline) {
+					if err := one(t, i); err != nil {
 						b.Error(err)
 						return
 					}
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
+					n.Add(1)
 				}
 			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
-		})
+		}
+		wg.Wait()
+		t.took += time.Since(start)
+		t.reqs += n.Load()
+		runtime.ReadMemStats(&after)
+		t.mallocs += after.Mallocs - before.Mallocs
+	}
+	for _, t := range targets { // warm up connections, pools and caches
+		slice(t)
+		t.reqs, t.took, t.mallocs = 0, 0, 0
+	}
+	for round := 0; b.Loop(); round++ {
+		for i := range targets {
+			slice(targets[(round+i)%len(targets)])
+		}
+	}
+	for _, t := range targets {
+		b.ReportMetric(float64(t.reqs)/t.took.Seconds(), t.name+"-req/s")
+		b.ReportMetric(float64(t.mallocs)/float64(max(t.reqs, 1)), t.name+"-allocs/req")
 	}
 }
 

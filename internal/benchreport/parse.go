@@ -92,6 +92,25 @@ func (r *results) median(pkg, name, unit string) float64 {
 	return (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2
 }
 
+// medianRatio returns the median over runs of one run's a divided by the
+// same run's b: for figures a benchmark measures side by side, so that a
+// drift between runs cancels out.
+func (r *results) medianRatio(pkg, name, a, b string) float64 {
+	as, bs := r.values[pkg+" "+name][a], r.values[pkg+" "+name][b]
+	if len(as) == 0 || len(as) != len(bs) {
+		return math.NaN()
+	}
+	rs := make([]float64, len(as))
+	for i := range as {
+		rs[i] = as[i] / bs[i]
+	}
+	slices.Sort(rs)
+	if len(rs)%2 == 1 {
+		return rs[len(rs)/2]
+	}
+	return (rs[len(rs)/2-1] + rs[len(rs)/2]) / 2
+}
+
 // spread returns the smallest and largest values reported.
 func (r *results) spread(pkg, name, unit string) (lo, hi float64) {
 	vs := r.values[pkg+" "+name][unit]

@@ -26,12 +26,9 @@ BenchmarkCounter/vitals.BoundCounter.Add-2  	100	        50.0 ns/op	       0 B/o
 BenchmarkCounter/vitals.registrations.Add-2 	100	         8.0 ns/op	       0 B/op	       0 allocs/op
 BenchmarkCounter/vitals.Cache.Hit-2         	100	         8.0 ns/op	       0 B/op	       0 allocs/op
 pkg: github.com/vitalsgo/vitals/instrument
-BenchmarkLoopback/bare-2                   	100	  8000 ns/op	 125000 req/s	 1400 B/op	 14 allocs/op
-BenchmarkLoopback/vitals-2                 	100	 10000 ns/op	 100000 req/s	 2600 B/op	 21 allocs/op
-BenchmarkLoopbackGoClient/bare-2           	100	 16000 ns/op	  62500 req/s	 5000 B/op	 61 allocs/op
-BenchmarkLoopbackGoClient/vitals-2         	100	 17000 ns/op	  58000 req/s	 6300 B/op	 70 allocs/op
-BenchmarkLoopbackContentType/bare-2        	100	  9000 ns/op	 110000 req/s	 2200 B/op	 19 allocs/op
-BenchmarkLoopbackContentType/vitals-2      	100	  9800 ns/op	 102000 req/s	 2700 B/op	 22 allocs/op
+BenchmarkLoopback-2                        	10	 200000000 ns/op	 14 bare-allocs/req	 125000 bare-req/s	 21 vitals-allocs/req	 100000 vitals-req/s
+BenchmarkLoopbackGoClient-2                	10	 200000000 ns/op	 61 bare-allocs/req	 62500 bare-req/s	 70 vitals-allocs/req	 58000 vitals-req/s
+BenchmarkLoopbackContentType-2             	10	 200000000 ns/op	 19 bare-allocs/req	 110000 bare-req/s	 22 vitals-allocs/req	 102000 vitals-req/s
 pkg: github.com/vitalsgo/vitals/internal/promconv
 BenchmarkScrape/series=1000/client_golang-2 	20	   1000000 ns/op	 90000 bytes/scrape	 1 B/op	 1 allocs/op
 BenchmarkScrape/series=1000/promconv-2      	20	   1500000 ns/op	 90000 bytes/scrape	 1 B/op	 1 allocs/op
@@ -145,5 +142,27 @@ func TestSuitesNameRealBenchmarks(t *testing.T) {
 		if !found {
 			t.Errorf("%s: no benchmark function matches -bench %q", s.pkg, s.bench)
 		}
+	}
+}
+
+// TestMedianRatio: a ratio measured side by side is taken run by run, so
+// that a drift between runs cancels out, where the ratio of the medians
+// would not.
+func TestMedianRatio(t *testing.T) {
+	r, err := parse(strings.NewReader(`pkg: github.com/vitalsgo/vitals/instrument
+BenchmarkLoopback-2 	1	 1 ns/op	 100 bare-req/s	 95 vitals-req/s
+BenchmarkLoopback-2 	1	 1 ns/op	 50 bare-req/s	 47 vitals-req/s
+BenchmarkLoopback-2 	1	 1 ns/op	 80 bare-req/s	 40 vitals-req/s
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ratios 0.95, 0.94, 0.5: the median is 0.94; the medians' ratio,
+	// 47/80, would be 0.59.
+	if got := r.medianRatio("instrument", "BenchmarkLoopback", "vitals-req/s", "bare-req/s"); math.Abs(got-0.94) > 1e-9 {
+		t.Errorf("medianRatio = %v, want 0.94", got)
+	}
+	if got := r.medianRatio("instrument", "BenchmarkLoopback", "promhttp-req/s", "bare-req/s"); !math.IsNaN(got) {
+		t.Errorf("medianRatio of an absent unit = %v, want NaN", got)
 	}
 }
