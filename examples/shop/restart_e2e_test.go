@@ -532,7 +532,15 @@ func TestKilledDuringSavesNeverCorrupts(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	// The silence is saved at the next save; a clean stop makes sure.
+	// Every kill below must find history from before it: the state the
+	// loop starts from has at least one collection (a loaded process
+	// killed before its own first save keeps only what it loaded).
+	pollUntil(t, 30*time.Second, "a collection in the history before the first kill", nil, func() (bool, string) {
+		v := p.instantAt(t, `max(timestamp(vitals_memory_series))`, time.Now())
+		return v >= 0, fmt.Sprintf("max(timestamp(vitals_memory_series)) = %v", v)
+	})
+	// The silence and the history are saved at the next save; a clean
+	// stop makes sure.
 	p.stop(t)
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
