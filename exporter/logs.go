@@ -232,12 +232,8 @@ func newLogExporter(ctx context.Context, cfg LogsConfig) (sdklog.Exporter, error
 	}
 	switch p {
 	case ProtocolGRPC:
-		scheme := "https://"
-		if ep.insecure {
-			scheme = "http://"
-		}
 		opts := []otlploggrpc.Option{
-			otlploggrpc.WithEndpointURL(scheme + ep.hostPort),
+			otlploggrpc.WithEndpointURL(ep.grpcURL()),
 			otlploggrpc.WithTimeout(timeout),
 			otlploggrpc.WithHeaders(headers),
 		}

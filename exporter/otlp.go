@@ -26,6 +26,15 @@ type endpoint struct {
 	insecure bool
 }
 
+// grpcURL is the gRPC exporters' endpoint URL: it sets both the address
+// and the transport security.
+func (e endpoint) grpcURL() string {
+	if e.insecure {
+		return "http://" + e.hostPort
+	}
+	return "https://" + e.hostPort
+}
+
 // resolveEndpoint validates raw for protocol p and says how to reach it.
 // Its errors never repeat raw, nor any piece of it that redactURL hides:
 // callers name the endpoint by redactURL(raw).
@@ -222,13 +231,8 @@ func newOTLPExporter(ctx context.Context, o OTLP, selector sdkmetric.Aggregation
 
 	switch p {
 	case ProtocolGRPC:
-		scheme := "https://"
-		if ep.insecure {
-			scheme = "http://"
-		}
 		opts := []otlpmetricgrpc.Option{
-			// A URL sets both the address and the transport security.
-			otlpmetricgrpc.WithEndpointURL(scheme + ep.hostPort),
+			otlpmetricgrpc.WithEndpointURL(ep.grpcURL()),
 			otlpmetricgrpc.WithTimeout(timeout),
 			otlpmetricgrpc.WithTemporalitySelector(temporality),
 			otlpmetricgrpc.WithAggregationSelector(selector),

@@ -329,12 +329,8 @@ func newSpanExporter(ctx context.Context, cfg TracesConfig) (sdktrace.SpanExport
 	}
 	switch p {
 	case ProtocolGRPC:
-		scheme := "https://"
-		if ep.insecure {
-			scheme = "http://"
-		}
 		opts := []otlptracegrpc.Option{
-			otlptracegrpc.WithEndpointURL(scheme + ep.hostPort),
+			otlptracegrpc.WithEndpointURL(ep.grpcURL()),
 			otlptracegrpc.WithTimeout(timeout),
 			otlptracegrpc.WithHeaders(headers),
 		}

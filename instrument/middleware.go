@@ -164,11 +164,10 @@ func (h *handler) finish(st *state, r, r2 *http.Request, method uint8, https boo
 		// No metrics and no records; a span sampled when the request
 		// arrived cannot be unsampled, so it is named and ended as any
 		// other rather than left as a bare "GET".
-		ours := h.tracer != nil && trace.SpanFromContext(st.Context).IsRecording()
+		span, ours := h.ownSpan(st)
 		if o.panicked != nil || ours {
 			route, _ := h.rawRoute(st, r, r2, o.status)
 			if ours {
-				span := trace.SpanFromContext(st.Context)
 				h.endSpan(span, method, route, o)
 			}
 			if o.panicked != nil { // a panic is never lost, even unrecorded
@@ -247,10 +246,8 @@ func (h *handler) recordMetrics(st *state, r, r2 *http.Request, method uint8, ht
 // report names the span after the route, logs a slow request and a panic,
 // and calls the error hook for a panic or a 5xx.
 func (h *handler) report(st *state, r *http.Request, method uint8, route string, o outcome) {
-	if h.tracer != nil {
-		if span := trace.SpanFromContext(st.Context); span.IsRecording() {
-			h.endSpan(span, method, route, o)
-		}
+	if span, ok := h.ownSpan(st); ok {
+		h.endSpan(span, method, route, o)
 	}
 	if o.duration > h.slowThreshold(route) {
 		h.cfg.logger.LogAttrs(st, slog.LevelWarn, "slow request",
@@ -394,6 +391,17 @@ func (h *handler) startSpan(st *state, r *http.Request, method uint8, https bool
 		}
 	}
 	st.Context = ctx
+}
+
+// ownSpan returns the span the middleware started for the request, and
+// whether there is one recording: never a span an outer middleware started
+// when this one has no tracer.
+func (h *handler) ownSpan(st *state) (trace.Span, bool) {
+	if h.tracer == nil {
+		return nil, false
+	}
+	span := trace.SpanFromContext(st.Context)
+	return span, span.IsRecording()
 }
 
 // endSpan names a recording span by method and route template and sets

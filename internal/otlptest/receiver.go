@@ -301,19 +301,7 @@ func (r *Receiver) LogAttempts() int {
 
 // WaitLogs is [Receiver.Wait] for logs.
 func (r *Receiver) WaitLogs(ctx context.Context, cond func([]LogRequest) bool) error {
-	for {
-		r.mu.Lock()
-		reqs, changed := slices.Clone(r.logReqs), r.changed
-		r.mu.Unlock()
-		if cond(reqs) {
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return waitFor(ctx, r, &r.logReqs, cond)
 }
 
 // Attempts returns how many metrics export attempts have arrived, including
@@ -336,9 +324,16 @@ func (r *Receiver) TraceAttempts() int {
 // far, returns true, or until ctx is done, in which case it returns
 // ctx.Err(). cond is called without any lock held.
 func (r *Receiver) Wait(ctx context.Context, cond func([]Request) bool) error {
+	return waitFor(ctx, r, &r.reqs, cond)
+}
+
+// waitFor blocks until cond, called with a snapshot of *list taken under
+// r.mu, returns true, or until ctx is done. Every record and attempt of
+// any signal wakes it.
+func waitFor[T any](ctx context.Context, r *Receiver, list *[]T, cond func([]T) bool) error {
 	for {
 		r.mu.Lock()
-		reqs, changed := slices.Clone(r.reqs), r.changed
+		reqs, changed := slices.Clone(*list), r.changed
 		r.mu.Unlock()
 		if cond(reqs) {
 			return nil
@@ -356,19 +351,7 @@ func (r *Receiver) Wait(ctx context.Context, cond func([]Request) bool) error {
 // until ctx is done, in which case it returns ctx.Err(). cond is called
 // without any lock held.
 func (r *Receiver) WaitTraces(ctx context.Context, cond func([]TraceRequest) bool) error {
-	for {
-		r.mu.Lock()
-		reqs, changed := slices.Clone(r.traceReqs), r.changed
-		r.mu.Unlock()
-		if cond(reqs) {
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return waitFor(ctx, r, &r.traceReqs, cond)
 }
 
 // WaitSpans blocks until cond, called with the spans received so far (as
@@ -401,37 +384,29 @@ func (r *Receiver) notifyLocked() {
 	r.changed = make(chan struct{})
 }
 
-// attempt counts a metrics export attempt.
-func (r *Receiver) attempt() {
+// count adds an export attempt to *n, one of the attempt counters.
+func (r *Receiver) count(n *int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.attempts++
-	r.notifyLocked()
-}
-
-// traceAttempt counts a traces export attempt.
-func (r *Receiver) traceAttempt() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.traceAttempts++
-	r.notifyLocked()
-}
-
-// logAttempt counts a logs export attempt.
-func (r *Receiver) logAttempt() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.logAttempts++
+	*n++
 	r.notifyLocked()
 }
 
 // recordLogs stores a decoded logs request and returns the behavior to
 // answer it with.
 func (r *Receiver) recordLogs(m *collogspb.ExportLogsServiceRequest, h http.Header) Behavior {
+	return record(r, &r.logReqs, func(b Behavior) LogRequest {
+		return LogRequest{Logs: m, Header: h, Accepted: b == Accept, Behavior: b}
+	})
+}
+
+// record appends to *list the request newReq makes for the behavior in
+// effect, and returns that behavior.
+func record[T any](r *Receiver, list *[]T, newReq func(Behavior) T) Behavior {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	b := r.behavior
-	r.logReqs = append(r.logReqs, LogRequest{Logs: m, Header: h, Accepted: b == Accept, Behavior: b})
+	*list = append(*list, newReq(b))
 	r.notifyLocked()
 	return b
 }
@@ -439,23 +414,17 @@ func (r *Receiver) recordLogs(m *collogspb.ExportLogsServiceRequest, h http.Head
 // recordTraces stores a decoded traces request and returns the behavior to
 // answer it with.
 func (r *Receiver) recordTraces(m *coltracepb.ExportTraceServiceRequest, h http.Header) Behavior {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	b := r.behavior
-	r.traceReqs = append(r.traceReqs, TraceRequest{Traces: m, Header: h, Accepted: b == Accept, Behavior: b})
-	r.notifyLocked()
-	return b
+	return record(r, &r.traceReqs, func(b Behavior) TraceRequest {
+		return TraceRequest{Traces: m, Header: h, Accepted: b == Accept, Behavior: b}
+	})
 }
 
-// record stores a decoded metrics request and returns the behavior to
+// recordMetrics stores a decoded metrics request and returns the behavior to
 // answer it with.
-func (r *Receiver) record(m *colmetricpb.ExportMetricsServiceRequest, h http.Header) Behavior {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	b := r.behavior
-	r.reqs = append(r.reqs, Request{Metrics: m, Header: h, Accepted: b == Accept, Behavior: b})
-	r.notifyLocked()
-	return b
+func (r *Receiver) recordMetrics(m *colmetricpb.ExportMetricsServiceRequest, h http.Header) Behavior {
+	return record(r, &r.reqs, func(b Behavior) Request {
+		return Request{Metrics: m, Header: h, Accepted: b == Accept, Behavior: b}
+	})
 }
 
 // hang blocks until ctx is done or the receiver is closing, and reports
@@ -476,8 +445,8 @@ type grpcService struct {
 
 // Export implements colmetricpb.MetricsServiceServer.
 func (s grpcService) Export(ctx context.Context, req *colmetricpb.ExportMetricsServiceRequest) (*colmetricpb.ExportMetricsServiceResponse, error) {
-	s.r.attempt()
-	if err := s.r.answerGRPC(ctx, s.r.record(req, incomingHeader(ctx))); err != nil {
+	s.r.count(&s.r.attempts)
+	if err := s.r.answerGRPC(ctx, s.r.recordMetrics(req, incomingHeader(ctx))); err != nil {
 		return nil, err
 	}
 	return &colmetricpb.ExportMetricsServiceResponse{}, nil
@@ -490,7 +459,7 @@ type grpcTraceService struct {
 
 // Export implements coltracepb.TraceServiceServer.
 func (s grpcTraceService) Export(ctx context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
-	s.r.traceAttempt()
+	s.r.count(&s.r.traceAttempts)
 	if err := s.r.answerGRPC(ctx, s.r.recordTraces(req, incomingHeader(ctx))); err != nil {
 		return nil, err
 	}
@@ -504,7 +473,7 @@ type grpcLogsService struct {
 
 // Export implements collogspb.LogsServiceServer.
 func (s grpcLogsService) Export(ctx context.Context, req *collogspb.ExportLogsServiceRequest) (*collogspb.ExportLogsServiceResponse, error) {
-	s.r.logAttempt()
+	s.r.count(&s.r.logAttempts)
 	if err := s.r.answerGRPC(ctx, s.r.recordLogs(req, incomingHeader(ctx))); err != nil {
 		return nil, err
 	}
@@ -540,16 +509,16 @@ func (r *Receiver) answerGRPC(ctx context.Context, b Behavior) error {
 }
 
 func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
-	r.attempt()
+	r.count(&r.attempts)
 	m := new(colmetricpb.ExportMetricsServiceRequest)
 	if !decodeHTTP(w, req, m) {
 		return
 	}
-	r.answerHTTP(w, req, r.record(m, req.Header.Clone()), &colmetricpb.ExportMetricsServiceResponse{})
+	r.answerHTTP(w, req, r.recordMetrics(m, req.Header.Clone()), &colmetricpb.ExportMetricsServiceResponse{})
 }
 
 func (r *Receiver) serveTracesHTTP(w http.ResponseWriter, req *http.Request) {
-	r.traceAttempt()
+	r.count(&r.traceAttempts)
 	m := new(coltracepb.ExportTraceServiceRequest)
 	if !decodeHTTP(w, req, m) {
 		return
@@ -558,7 +527,7 @@ func (r *Receiver) serveTracesHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 func (r *Receiver) serveLogsHTTP(w http.ResponseWriter, req *http.Request) {
-	r.logAttempt()
+	r.count(&r.logAttempts)
 	m := new(collogspb.ExportLogsServiceRequest)
 	if !decodeHTTP(w, req, m) {
 		return
