@@ -5,12 +5,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -28,9 +30,12 @@ const (
 	soakDuration = 60 * time.Second
 	// soakWarmup runs the same load first, so that everything that grows
 	// up to a bound has reached it before the heap is measured: the memory
-	// reader's rings (-retention 10s at -collect 1s: 12 collections, full
-	// after 12 s), connection pools, caches, the SDK's attribute sets.
-	soakWarmup  = 15 * time.Second
+	// reader's series (-retention 10s at -collect 1s: 11 collections and a
+	// chunk of at most 2.5 s, steady after 13 s), connection pools, caches,
+	// the SDK's attribute sets, the histogram buckets' exemplars (one per
+	// bucket hit so far: the rare slow buckets fill last), the state file's
+	// first saves.
+	soakWarmup  = 30 * time.Second
 	soakWorkers = 64
 )
 
@@ -236,6 +241,15 @@ func (g *soakGen) want() map[[3]string]int64 {
 //
 // Run it with: go test -tags soak -run Soak -count=1 -v ./examples/shop/
 func TestSoak(t *testing.T) {
+	// CI shows the end of the output, and on failure the shop's output
+	// comes after the errors: they are repeated last, with the summary.
+	f := &failures{t: t}
+	var summary string
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("soak FAILED:\n  %s\n%s", strings.Join(f.msgs, "\n  "), summary)
+		}
+	})
 	recv := otlptest.NewHTTP(t)
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", recv.Endpoint())
 	t.Setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "")
@@ -282,7 +296,7 @@ func TestSoak(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no OTLP export of metrics and spans within 10 s: %v", err)
 	}
-	goroutines0 := waitGoroutines(t, 0, 0)
+	goroutines0 := waitGoroutines(f, 0, 0)
 	stopWorkers := g.startWorkers(genCtx)
 	seq := 0
 
@@ -306,13 +320,13 @@ func TestSoak(t *testing.T) {
 
 	stopWorkers()
 	if n := g.failed.Load(); n > 0 {
-		t.Errorf("%d requests failed (transport errors): the counts cannot be exact", n)
+		f.Errorf("%d requests failed (transport errors): the counts cannot be exact", n)
 	}
 	if n := g.missed.Load(); n > 0 {
-		t.Errorf("%d requests were due but every worker was busy and the queue full", n)
+		f.Errorf("%d requests were due but every worker was busy and the queue full", n)
 	}
 	if rate < soakMinRate {
-		t.Errorf("achieved %.0f requests/s over %v (%d of %d issued); want at least %d", rate, took.Round(time.Millisecond), measured, issued, soakMinRate)
+		f.Errorf("achieved %.0f requests/s over %v (%d of %d issued); want at least %d", rate, took.Round(time.Millisecond), measured, issued, soakMinRate)
 	}
 
 	// Request counts on /metrics, exactly as sent.
@@ -333,15 +347,15 @@ func TestSoak(t *testing.T) {
 		}
 		got[k] += int64(m.GetHistogram().GetSampleCount())
 	}
-	compareCounts(t, "/metrics", got, want)
+	compareCounts(f, "/metrics", got, want)
 
 	// Goroutines: back to the baseline once the connections are closed.
 	g.client.CloseIdleConnections()
-	goroutinesAfter := waitGoroutines(t, goroutines0, 10*time.Second)
+	goroutinesAfter := waitGoroutines(f, goroutines0, 10*time.Second)
 
 	// Heap: within 10 % of the warm-up's.
 	if float64(heapAfter) > 1.10*float64(heapWarm) {
-		t.Errorf("heap after the run %.1f MB, after the warm-up %.1f MB: grew %.1f %%, want at most 10 %%",
+		f.Errorf("heap after the run %.1f MB, after the warm-up %.1f MB: grew %.1f %%, want at most 10 %%",
 			mb(heapAfter), mb(heapWarm), 100*(float64(heapAfter)/float64(heapWarm)-1))
 	}
 
@@ -354,9 +368,9 @@ func TestSoak(t *testing.T) {
 	}
 	otlp, temporality := otlpCounts(reqs[len(reqs)-1])
 	if temporality != metricpb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE {
-		t.Errorf("OTLP temporality %v, want cumulative", temporality)
+		f.Errorf("OTLP temporality %v, want cumulative", temporality)
 	}
-	compareCounts(t, "the last OTLP export", otlp, want)
+	compareCounts(f, "the last OTLP export", otlp, want)
 
 	lat := g.latencies
 	slices.Sort(lat)
@@ -366,14 +380,15 @@ func TestSoak(t *testing.T) {
 		}
 		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
 	}
-	t.Logf("soak: warm-up %d requests in %v; measured %d requests in %v = %.0f/s (target %d/s, %d workers); latency p50 %v p99 %v max %v; heap after warm-up %.1f MB, after the run %.1f MB (%+.1f %%); goroutines %d before, %d after; %d OTLP exports received; total %v",
+	summary = fmt.Sprintf("soak: warm-up %d requests in %v; measured %d requests in %v = %.0f/s (target %d/s, %d workers); latency p50 %v p99 %v max %v; heap after warm-up %.1f MB, after the run %.1f MB (%+.1f %%); goroutines %d before, %d after; %d OTLP exports received; total %v",
 		warm, warmTook.Round(time.Millisecond), measured, took.Round(time.Millisecond), rate, soakRate, soakWorkers,
 		pct(0.50), pct(0.99), pct(1), mb(heapWarm), mb(heapAfter), 100*(float64(heapAfter)/float64(heapWarm)-1),
 		goroutines0, goroutinesAfter, recv.Attempts(), time.Since(began).Round(time.Second))
+	t.Log(summary)
 }
 
 // compareCounts reports every (method, route, status) whose count differs.
-func compareCounts(t *testing.T, where string, got, want map[[3]string]int64) {
+func compareCounts(t *failures, where string, got, want map[[3]string]int64) {
 	t.Helper()
 	for k, w := range want {
 		if got[k] != w {
@@ -412,7 +427,7 @@ func otlpCounts(req otlptest.Request) (map[[3]string]int64, metricpb.Aggregation
 // waitGoroutines polls runtime.NumGoroutine until it is at most limit, or
 // for limit 0 until it is stable over 100 ms of polling, and returns it.
 // It fails the test if within is over first.
-func waitGoroutines(t *testing.T, limit int, within time.Duration) int {
+func waitGoroutines(t *failures, limit int, within time.Duration) int {
 	t.Helper()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
@@ -452,6 +467,22 @@ func waitGoroutines(t *testing.T, limit int, within time.Duration) int {
 // the heap between them, what the service keeps. reset, called before
 // each sample, empties the test's OTLP receiver, which keeps every export
 // it is sent (a few hundred KB a second) and is not the service.
+// failures reports errors as t.Errorf does and keeps their first lines.
+type failures struct {
+	t    *testing.T
+	msgs []string
+}
+
+func (f *failures) Helper() { f.t.Helper() }
+
+func (f *failures) Errorf(format string, args ...any) {
+	f.t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	first, _, _ := strings.Cut(msg, "\n")
+	f.msgs = append(f.msgs, first)
+	f.t.Error(msg)
+}
+
 func heapAfterGC(reset func()) uint64 {
 	tick := time.NewTicker(150 * time.Millisecond)
 	defer tick.Stop()

@@ -437,7 +437,8 @@ type Stats struct {
 	Collections int
 	// Samples is the number of samples held, stale markers included. Whole
 	// chunks are dropped once they end before the retention, so it may
-	// include up to a chunk (120 samples) per series older than that.
+	// include up to a chunk per series older than that: at most 240
+	// samples or a quarter of the retention.
 	Samples int
 	// Bytes is the size of the encoded samples held: the chunks' bytes,
 	// without the series' labels and bookkeeping.

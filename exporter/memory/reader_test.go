@@ -665,3 +665,29 @@ func TestRunStopsWhenProviderShutsDown(t *testing.T) {
 		t.Errorf("Run: %v", err)
 	}
 }
+
+// TestSamplesFollowRetention: with a retention shorter than a chunk's
+// sample count (10 s at 1 s), what the store holds follows the retention,
+// not the chunk size: a chunk spans at most a quarter of the retention.
+func TestSamplesFollowRetention(t *testing.T) {
+	clk := newClock()
+	r := memory.New(memory.WithClock(clk), memory.WithInterval(time.Second), memory.WithRetention(10*time.Second))
+	mp := newProvider(t, r)
+	c, _ := mp.Meter("t").Int64Counter("hits")
+	h, _ := mp.Meter("t").Float64Histogram("lat", metric.WithUnit("s"))
+	for i := range 600 {
+		c.Add(t.Context(), int64(i%7))
+		h.Record(t.Context(), float64(i%13)/1000)
+		clk.Advance(time.Second)
+		collect(t, r)
+	}
+	st := r.Stats()
+	// 11 collections in the retention, and at most a chunk of 2.5 s
+	// before it: 14 samples a series.
+	if perSeries := float64(st.Samples) / float64(st.Series); perSeries > 14 {
+		t.Errorf("%d samples over %d series (%.1f each) for a 10 s retention at 1 s, want at most 14 each", st.Samples, st.Series, perSeries)
+	}
+	if st.HistogramSamples == 0 || st.HistogramSamples > 14 {
+		t.Errorf("%d native histogram samples held for one series, want 1 to 14", st.HistogramSamples)
+	}
+}

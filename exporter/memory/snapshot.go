@@ -399,6 +399,7 @@ func (ls *loadedStore) install() {
 	st.byHash = make(map[uint64][]*series, len(ls.series))
 	st.byName = make(map[string][]*series)
 	for _, s := range ls.series {
+		s.span = st.chunkSpan()
 		st.byHash[s.hash] = append(st.byHash[s.hash], s)
 		name := s.lset.Get(labels.MetricName)
 		s.pos = len(st.byName[name])

@@ -21,6 +21,13 @@ import (
 // chunkenc.MinSamplesPerHistogramChunk samples, as in Prometheus.
 const samplesPerChunk = 240
 
+// chunksPerRetention bounds a chunk's time span to a fraction of the
+// retention: a chunk is dropped only once all of it is out of the
+// retention, so the samples held span at most the retention and one chunk.
+// With a retention shorter than samplesPerChunk intervals (10 s at 1 s)
+// chunks are cut by time, not by count, and memory follows the retention.
+const chunksPerRetention = 4
+
 // staleHistogram is the stale marker of a native histogram series: a sum of
 // Prometheus' stale NaN, as Prometheus writes it.
 var staleHistogram = &histogram.Histogram{Sum: math.Float64frombits(value.StaleNaN)}
@@ -58,6 +65,7 @@ type series struct {
 	head   chunkenc.Chunk // nil until the first sample
 	app    chunkenc.Appender
 	mint   int64 // time of the head's first sample
+	span   int64 // the longest time a chunk spans (store.chunkSpan); 0: no limit
 	maxt   int64 // time of the newest sample, stale markers included
 	lastT  int64 // time of the newest present (not stale) sample
 	stale  bool  // the newest sample is a stale marker
@@ -112,7 +120,7 @@ func (s *series) cut(enc chunkenc.Encoding, t int64) {
 // appendFloat appends a float sample (or a stale marker).
 func (s *series) appendFloat(t int64, v float64) {
 	if s.head == nil || s.head.Encoding() != chunkenc.EncXOR || s.head.NumSamples() >= samplesPerChunk ||
-		len(s.head.Bytes()) >= chunkenc.MaxBytesPerXORChunkBeforeAppend {
+		(s.span > 0 && t-s.mint >= s.span) || len(s.head.Bytes()) >= chunkenc.MaxBytesPerXORChunkBeforeAppend {
 		s.cut(chunkenc.EncXOR, t)
 	}
 	s.app.Append(0, t, v)
@@ -126,7 +134,7 @@ func (s *series) appendFloat(t int64, v float64) {
 func (s *series) appendHistogram(t int64, h *histogram.Histogram) {
 	s.lastH = h
 	if s.head == nil || s.head.Encoding() != chunkenc.EncHistogram ||
-		s.head.NumSamples() >= samplesPerChunk ||
+		s.head.NumSamples() >= samplesPerChunk || (s.span > 0 && t-s.mint >= s.span) ||
 		(s.head.NumSamples() >= chunkenc.MinSamplesPerHistogramChunk && len(s.head.Bytes()) >= chunkenc.TargetBytesPerHistogramChunk) {
 		prev := s.app
 		if !s.isHistogram() {
@@ -398,7 +406,7 @@ func (st *store) get(lset labels.Labels, h uint64) *series {
 	if st.n >= st.maxSeries {
 		return nil
 	}
-	s := &series{lset: lset.Copy(), hash: h, stale: true}
+	s := &series{lset: lset.Copy(), hash: h, stale: true, span: st.chunkSpan()}
 	st.byHash[h] = append(st.byHash[h], s)
 	name := s.lset.Get(labels.MetricName)
 	s.pos = len(st.byName[name])
@@ -417,6 +425,9 @@ func (st *store) unhash(s *series) {
 		st.byHash[s.hash] = list
 	}
 }
+
+// chunkSpan is the longest time a series' chunk spans.
+func (st *store) chunkSpan() int64 { return max(1, st.retention/chunksPerRetention) }
 
 // cutoff is the time before which samples are out of the retention. The
 // caller holds the read lock.

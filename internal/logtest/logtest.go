@@ -3,6 +3,7 @@ package logtest
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"strings"
 	"sync"
@@ -11,8 +12,9 @@ import (
 // Buffer is an io.Writer safe for concurrent writes, such as a logger's from
 // background goroutines.
 type Buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	written chan struct{} // closed and replaced at every write
 }
 
 // New returns a text logger writing to a new Buffer, and the Buffer.
@@ -25,7 +27,33 @@ func New() (*slog.Logger, *Buffer) {
 func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.written != nil {
+		close(b.written)
+		b.written = nil
+	}
 	return b.b.Write(p)
+}
+
+// WaitFor waits until what was written contains s, and reports whether it
+// does: false when ctx ended first.
+func (b *Buffer) WaitFor(ctx context.Context, s string) bool {
+	for {
+		b.mu.Lock()
+		if strings.Contains(b.b.String(), s) {
+			b.mu.Unlock()
+			return true
+		}
+		if b.written == nil {
+			b.written = make(chan struct{})
+		}
+		w := b.written
+		b.mu.Unlock()
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 // String returns everything written so far.
