@@ -10,12 +10,15 @@ import (
 	"image/png"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -231,10 +234,50 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	before := healthStatus()
 
+	// The page is read through a proxy that notes its chart queries.
+	target, _ := url.Parse(base)
+	var rangeMu sync.Mutex
+	var ranges []url.Values
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/api/v1/query_range") {
+			rangeMu.Lock()
+			ranges = append(ranges, r.URL.Query())
+			rangeMu.Unlock()
+		}
+		httputil.NewSingleHostReverseProxy(target).ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+
 	start := time.Now()
-	dom, stderr := dashChromium(t, bin, "--dump-dom", page)
+	dom, stderr := dashChromium(t, bin, "--dump-dom", strings.Replace(page, base, proxy.URL, 1))
 	t.Logf("chromium --dump-dom took %v", time.Since(start).Round(time.Millisecond))
 	dashNoConsoleOutput(t, stderr)
+	// The charts ask for the whole window once, then only for the points
+	// after those they have (and the last two again): a refresh evaluates
+	// a few steps, not sixty.
+	rangeMu.Lock()
+	asked := map[string]int{}
+	repeats := 0
+	for _, q := range ranges {
+		start, _ := strconv.ParseFloat(q.Get("start"), 64)
+		end, _ := strconv.ParseFloat(q.Get("end"), 64)
+		step, _ := strconv.ParseFloat(q.Get("step"), 64)
+		points := int((end-start)/step) + 1
+		if asked[q.Get("query")]++; asked[q.Get("query")] == 1 {
+			if points < 55 {
+				t.Errorf("first query_range of %.50s…: %d points, want the 5-minute window's 60 or so", q.Get("query"), points)
+			}
+		} else {
+			repeats++
+			if points > 4 {
+				t.Errorf("query_range of %.50s… again: %d points (start %s end %s step %s), want at most 4", q.Get("query"), points, q.Get("start"), q.Get("end"), q.Get("step"))
+			}
+		}
+	}
+	rangeMu.Unlock()
+	if len(asked) < 4 || repeats < len(asked) {
+		t.Errorf("%d chart queries asked %d times again over the page's refreshes, want the 4 asked again at least once", len(asked), repeats)
+	}
 
 	after := healthStatus()
 	healthRE := regexp.MustCompile(`id="health-status"[^>]*>(` + regexp.QuoteMeta(before) + `|` + regexp.QuoteMeta(after) + `)<`)

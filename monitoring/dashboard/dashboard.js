@@ -229,6 +229,40 @@
     return r && r.data && Array.isArray(r.data.result) ? r.data.result : [];
   }
 
+  // rangeCache keeps each chart query's points between refreshes, by query
+  // and step: {expr|step: {last, series: {labels: {metric, values}}}}.
+  const rangeCache = new Map();
+  const RANGE_REFETCH = 2; // grid points asked again, for a collection that came late
+
+  // chartRange answers the range query expr over rg as queryRange does, on
+  // a grid of multiples of rg.step, asking the service only for the points
+  // after the ones it has (and the last RANGE_REFETCH again): a refresh
+  // evaluates two or three steps, not the window's sixty, which is most of
+  // what an open dashboard would cost the service.
+  async function chartRange(expr, rg) {
+    const first = Math.ceil(rg.start / rg.step) * rg.step;
+    const last = Math.floor(rg.end / rg.step) * rg.step;
+    const key = expr + "|" + rg.step;
+    let c = rangeCache.get(key);
+    if (!c || c.last < first - rg.step || c.last > last) c = { last: -Infinity, series: {} };
+    const from = Math.max(first, c.last - RANGE_REFETCH * rg.step);
+    if (from <= last) {
+      const got = await queryRange(expr, { start: from, end: last, step: rg.step });
+      const next = { last, series: {} };
+      for (const [k, s] of Object.entries(c.series)) next.series[k] = { metric: s.metric, values: s.values.filter((p) => p[0] >= first && p[0] < from) };
+      for (const s of got) {
+        const k = JSON.stringify(s.metric || {});
+        const old = next.series[k];
+        next.series[k] = { metric: s.metric || {}, values: (old ? old.values : []).concat(s.values || []) };
+      }
+      c = next;
+      rangeCache.set(key, c);
+    }
+    // Queries no refresh asked for (another window, other top routes) go.
+    for (const [k, e] of rangeCache) if (e.last < first - rg.step) rangeCache.delete(k);
+    return Object.values(c.series).filter((s) => s.values.length > 0);
+  }
+
   // exemplarsOf returns Prometheus' query_exemplars answer for expr between
   // start and end (Unix seconds): [{seriesLabels, exemplars: [{labels,
   // value, timestamp}]}].
@@ -978,7 +1012,7 @@
       names: state.service && state.nsFixed ? Promise.resolve(undefined) : guard("names", query(namesQuery())),
       traffic: guard(
         "traffic",
-        queryRange(
+        chartRange(
           union({
             rps: "sum(rate(" + C + "[" + r + "]))",
             err: "100 * (sum(rate(" + C + "{" + E5 + "}[" + r + "])) or 0 * sum(rate(" + C + "[" + r + "]))) / sum(rate(" + C + "[" + r + "]))",
@@ -989,7 +1023,7 @@
       ),
       runtime: guard(
         "runtime",
-        queryRange(
+        chartRange(
           union({
             go: "sum(go_memory_used_bytes)",
             rss: "sum(process_memory_usage_bytes)",
@@ -1053,7 +1087,7 @@
     const jobs2 = {
       biz: guard(
         "business",
-        queryRange(
+        chartRange(
           union({
             placed: "60 * sum(rate(" + ns + "_orders_placed_total[" + r + "]))",
             rejected: "60 * sum(rate(" + ns + "_orders_rejected_total[" + r + "]))",
@@ -1078,12 +1112,14 @@
       ),
     };
     if (routes.length) {
-      const sel = "http_route=~" + promString(routes.map(regexEscape).join("|"));
+      // Sorted, so that the charts' query stays the same (and its points
+      // cached) while the top routes only change places.
+      const sel = "http_route=~" + promString(routes.slice().sort().map(regexEscape).join("|"));
       const CS = C + "{" + sel + "}";
       const all = "sum by (http_route) (rate(" + CS + "[" + r + "]))";
       jobs2.routes = guard(
         "routes",
-        queryRange(
+        chartRange(
           union({
             rps: all,
             err: "100 * (sum by (http_route) (rate(" + C + "{" + sel + "," + E5 + "}[" + r + "])) or 0 * " + all + ") / " + all,
