@@ -175,7 +175,7 @@ func NewLoggerProvider(ctx context.Context, cfg LogsConfig, res *resource.Resour
 	}
 	life, abort := context.WithCancel(context.Background())
 	exp := &boundedLogExporter{Exporter: inner, timeout: cfg.OTLP.exportTimeout(), life: life,
-		errs: ratelog.New(o.logger, "vitals: logs export failed", 0, o.clock)}
+		errs: ratelog.New(o.logger, "vitals: logs export failed", 0, o.clock), backoff: exportBackoff{clock: o.clock}}
 	var bopts []sdklog.BatchProcessorOption
 	b := cfg.Batch
 	if b.ScheduleDelay > 0 {
@@ -204,13 +204,18 @@ type boundedLogExporter struct {
 	timeout time.Duration
 	life    context.Context
 	errs    *ratelog.Limiter
+	backoff exportBackoff
 }
 
 func (b *boundedLogExporter) Export(ctx context.Context, records []sdklog.Record) error {
+	if !b.backoff.allow() {
+		return nil // dropped: the collector failed the last attempt (exportBackoff)
+	}
 	ctx, cancel := boundExport(ctx, b.timeout, b.life)
 	defer cancel()
-	if err := b.Exporter.Export(ctx, records); err != nil {
-		b.errs.Handle(err, slog.Int("records", len(records)))
+	err := b.Exporter.Export(ctx, records)
+	if wait := b.backoff.done(err); err != nil {
+		b.errs.Handle(err, slog.Int("records", len(records)), slog.Duration("next_attempt_in", wait))
 	}
 	return nil
 }

@@ -251,7 +251,7 @@ func NewTracerProvider(ctx context.Context, cfg TracesConfig, res *resource.Reso
 	}
 	life, abort := context.WithCancel(context.Background())
 	exp := &boundedSpanExporter{SpanExporter: inner, timeout: cfg.OTLP.exportTimeout(), life: life,
-		errs: ratelog.New(o.logger, "vitals: traces export failed", 0, o.clock)}
+		errs: ratelog.New(o.logger, "vitals: traces export failed", 0, o.clock), backoff: exportBackoff{clock: o.clock}}
 	var bopts []sdktrace.BatchSpanProcessorOption
 	b := cfg.Batch
 	if b.ScheduleDelay > 0 {
@@ -282,19 +282,26 @@ func NewTracerProvider(ctx context.Context, cfg TracesConfig, res *resource.Reso
 // (the OTLP/HTTP exporter bounds each attempt only), and ends it when life
 // ends (Shutdown's deadline passed). A failure is logged through errs, at
 // a bounded rate, and not returned: the batch processor would only hand it
-// to the global OTel error handler, which writes every one to stderr.
+// to the global OTel error handler, which writes every one to stderr. After
+// a failure, batches are dropped without an attempt for a while
+// (exportBackoff).
 type boundedSpanExporter struct {
 	sdktrace.SpanExporter
 	timeout time.Duration
 	life    context.Context
 	errs    *ratelog.Limiter
+	backoff exportBackoff
 }
 
 func (b *boundedSpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	if !b.backoff.allow() {
+		return nil // dropped: the collector failed the last attempt (exportBackoff)
+	}
 	ctx, cancel := boundExport(ctx, b.timeout, b.life)
 	defer cancel()
-	if err := b.SpanExporter.ExportSpans(ctx, spans); err != nil {
-		b.errs.Handle(err, slog.Int("spans", len(spans)))
+	err := b.SpanExporter.ExportSpans(ctx, spans)
+	if wait := b.backoff.done(err); err != nil {
+		b.errs.Handle(err, slog.Int("spans", len(spans)), slog.Duration("next_attempt_in", wait))
 	}
 	return nil
 }
