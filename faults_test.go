@@ -745,14 +745,8 @@ func faultTracesAndLogs(t *testing.T, addr string, proto exporter.Protocol, logg
 // waitLogLine waits until the log has a line with msg.
 func waitLogLine(t *testing.T, ctx context.Context, logs *logtest.Buffer, msg string) {
 	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !strings.Contains(logs.String(), msg) {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("no %q line in the log: %v\n%s", msg, ctx.Err(), logs.String())
-		case <-tick.C:
-		}
+	if !logs.WaitFor(ctx, msg) {
+		t.Fatalf("no %q line in the log: %v\n%s", msg, ctx.Err(), logs.String())
 	}
 }
 

@@ -182,17 +182,11 @@ func TestLoadGenerator(t *testing.T) {
 		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-rules", "", "-load", "-rate", "200", "-duration", "1500ms"}, &out, func(a string) { addrc <- a })
 	}()
 	base := "http://" + <-addrc
-	// Wait for the generator to finish (it prints a last line), polling
-	// the output written so far.
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(30 * time.Second)
-	for !strings.Contains(out.String(), "load: done") {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("the load generator did not finish:\n%s", out.String())
-		}
+	// Wait for the generator to finish (it prints a last line).
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer wcancel()
+	if !out.WaitFor(wctx, "load: done") {
+		t.Fatalf("the load generator did not finish:\n%s", out.String())
 	}
 	resp, err := http.Get(base + "/monitoring/api/metrics?match=" + url.QueryEscape(`{__name__="http_server_request_duration_seconds_count"}`))
 	if err != nil {
