@@ -126,6 +126,7 @@ type Receiver struct {
 	logReqs       []LogRequest
 	logAttempts   int
 	behavior      Behavior
+	discard       bool          // answer requests without keeping them (Discard)
 	changed       chan struct{} // closed and replaced whenever requests or attempts change
 	serveErr      error         // unexpected error returned by the serve loop
 }
@@ -369,6 +370,18 @@ func (r *Receiver) SetBehavior(b Behavior) {
 	r.behavior = b
 }
 
+// Discard makes r answer requests without keeping them: Requests,
+// TraceRequests and LogRequests stay empty, the attempt counters still
+// count. Over HTTP the body is read but not decoded; over gRPC it is
+// decoded. For benchmarks, which share their process with the receiver:
+// kept requests would grow its heap and slow the garbage collector's pace
+// for the code measured, and decoding would take its CPU.
+func (r *Receiver) Discard() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.discard = true
+}
+
 // Close releases any hung requests and stops the server, waiting for it to
 // finish. It is idempotent and is called automatically by t.Cleanup.
 func (r *Receiver) Close() {
@@ -406,7 +419,9 @@ func record[T any](r *Receiver, list *[]T, newReq func(Behavior) T) Behavior {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	b := r.behavior
-	*list = append(*list, newReq(b))
+	if !r.discard {
+		*list = append(*list, newReq(b))
+	}
 	r.notifyLocked()
 	return b
 }
@@ -510,6 +525,10 @@ func (r *Receiver) answerGRPC(ctx context.Context, b Behavior) error {
 
 func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	r.count(&r.attempts)
+	if b, ok := r.discarded(req); ok {
+		r.answerHTTP(w, req, b, &colmetricpb.ExportMetricsServiceResponse{})
+		return
+	}
 	m := new(colmetricpb.ExportMetricsServiceRequest)
 	if !decodeHTTP(w, req, m) {
 		return
@@ -519,6 +538,10 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 
 func (r *Receiver) serveTracesHTTP(w http.ResponseWriter, req *http.Request) {
 	r.count(&r.traceAttempts)
+	if b, ok := r.discarded(req); ok {
+		r.answerHTTP(w, req, b, &coltracepb.ExportTraceServiceResponse{})
+		return
+	}
 	m := new(coltracepb.ExportTraceServiceRequest)
 	if !decodeHTTP(w, req, m) {
 		return
@@ -528,11 +551,28 @@ func (r *Receiver) serveTracesHTTP(w http.ResponseWriter, req *http.Request) {
 
 func (r *Receiver) serveLogsHTTP(w http.ResponseWriter, req *http.Request) {
 	r.count(&r.logAttempts)
+	if b, ok := r.discarded(req); ok {
+		r.answerHTTP(w, req, b, &collogspb.ExportLogsServiceResponse{})
+		return
+	}
 	m := new(collogspb.ExportLogsServiceRequest)
 	if !decodeHTTP(w, req, m) {
 		return
 	}
 	r.answerHTTP(w, req, r.recordLogs(m, req.Header.Clone()), &collogspb.ExportLogsServiceResponse{})
+}
+
+// discarded reads the body of req without decoding it when r discards
+// requests (Discard), and returns the behavior to answer with; ok is false
+// when r keeps requests, with the body untouched.
+func (r *Receiver) discarded(req *http.Request) (b Behavior, ok bool) {
+	r.mu.Lock()
+	b, ok = r.behavior, r.discard
+	r.mu.Unlock()
+	if ok {
+		_, _ = io.Copy(io.Discard, io.LimitReader(req.Body, maxBodySize+1))
+	}
+	return b, ok
 }
 
 // decodeHTTP decodes the body of an OTLP/HTTP export into m, reporting

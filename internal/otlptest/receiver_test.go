@@ -173,6 +173,33 @@ func TestReset(t *testing.T) {
 	}
 }
 
+func TestDiscard(t *testing.T) {
+	for _, tr := range transports() {
+		t.Run(tr.name, func(t *testing.T) {
+			r, mp := setup(t, tr, 10*time.Second)
+			r.Discard()
+			// The export succeeds: the receiver answers as it would have.
+			if err := mp.ForceFlush(t.Context()); err != nil {
+				t.Fatalf("ForceFlush: %v", err)
+			}
+			if got := len(r.Requests()); got != 0 {
+				t.Errorf("after Discard: %d requests kept, want 0", got)
+			}
+			if got := r.Attempts(); got != 1 {
+				t.Errorf("Attempts = %d, want 1", got)
+			}
+			// Behaviors still apply.
+			r.SetBehavior(otlptest.Unavailable)
+			if err := mp.ForceFlush(t.Context()); err == nil {
+				t.Error("ForceFlush succeeded against an Unavailable receiver that discards")
+			}
+			if got := r.Attempts(); got != 2 {
+				t.Errorf("Attempts = %d, want 2", got)
+			}
+		})
+	}
+}
+
 func TestUnavailable(t *testing.T) {
 	for _, tr := range transports() {
 		t.Run(tr.name, func(t *testing.T) {
