@@ -262,7 +262,7 @@ func (v *Vitals) Middleware(next http.Handler, opts ...instrument.Option) http.H
 //
 //	client := &http.Client{Transport: v.Transport(nil), Timeout: 5 * time.Second}
 func (v *Vitals) Transport(base http.RoundTripper, opts ...instrument.TransportOption) http.RoundTripper {
-	o := []instrument.TransportOption{instrument.WithTransportMeterProvider(v.provider)}
+	o := []instrument.TransportOption{instrument.WithTransportMeterProvider(v.provider), instrument.WithTransportLogger(v.logger)}
 	if v.tracerProvider != nil {
 		o = append(o, instrument.WithTransportTracerProvider(v.tracerProvider))
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -65,6 +66,7 @@ type transportConfig struct {
 	tracerProvider trace.TracerProvider
 	propagators    propagation.TextMapPropagator
 	clock          clock.Clock
+	logger         *slog.Logger
 	maxAddresses   int
 	spanName       func(*http.Request) string
 }
@@ -122,6 +124,12 @@ func WithTransportClock(clk clock.Clock) TransportOption {
 			c.clock = clk
 		}
 	})
+}
+
+// WithTransportLogger sets the logger told when the client metrics cannot
+// be created. By default, slog.Default().
+func WithTransportLogger(l *slog.Logger) TransportOption {
+	return transportOptionFunc(func(c *transportConfig) { c.logger = l })
 }
 
 // Transport wraps base (http.DefaultTransport when nil) with the HTTP
@@ -187,7 +195,7 @@ func WithTransportClock(clk clock.Clock) TransportOption {
 // error type), and active requests are atomics read by an observable
 // up-down counter. The callback is unregistered once the Transport is
 // unreachable. If the metrics cannot be created, the error goes to the
-// OTel error handler and requests are not measured.
+// logger (WithTransportLogger) and requests are not measured.
 func Transport(base http.RoundTripper, opts ...TransportOption) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
@@ -201,6 +209,9 @@ func Transport(base http.RoundTripper, opts ...TransportOption) http.RoundTrippe
 	if cfg.meterProvider == nil {
 		cfg.meterProvider = otel.GetMeterProvider()
 	}
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
 	if cfg.propagators == nil {
 		cfg.propagators = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	}
@@ -210,7 +221,7 @@ func Transport(base http.RoundTripper, opts ...TransportOption) http.RoundTrippe
 	}
 	cm, err := newClientMetrics(cfg.meterProvider, cfg.maxAddresses)
 	if err != nil {
-		otel.Handle(fmt.Errorf("vitals: HTTP client metrics disabled: %w", err))
+		cfg.logger.Error("vitals: HTTP client metrics disabled", "error", err)
 		return t
 	}
 	t.metrics = cm
