@@ -87,6 +87,8 @@ func (c config) validate() error {
 		{"WithSLOs", len(c.slos) > 0},
 		{"WithMemory", len(c.memoryOpts) > 0},
 		{"WithStateDir", c.stateDir != ""},
+		{"WithStateInterval", c.stateInterval != 0},
+		{"WithExternalURL", c.externalURL != ""},
 	} {
 		if o.set {
 			errs = append(errs, fmt.Errorf("%s has no effect with WithoutMemory: rules, alerts and SLOs are evaluated over the in-memory reader", o.name))

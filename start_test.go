@@ -26,6 +26,8 @@ func TestStartRefusesOptionsWithoutEffect(t *testing.T) {
 		{vitals.WithSLOs(slo.HTTPAvailability("avail", 0.99, "")), "WithSLOs"},
 		{vitals.WithMemory(memory.WithRetention(0)), "WithMemory"},
 		{vitals.WithAlerting(alerting.WithHistoryRetention(time.Hour, 10)), "WithAlerting"},
+		{vitals.WithStateInterval(time.Minute), "WithStateInterval"},
+		{vitals.WithExternalURL("https://shop.example.com"), "WithExternalURL"},
 	} {
 		opts := []vitals.Option{tc.opt, vitals.WithoutMemory()}
 		v, err := vitals.Start(t.Context(), opts...)

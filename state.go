@@ -15,6 +15,7 @@ import (
 	"github.com/vitalsgo/vitals/alerting"
 	"github.com/vitalsgo/vitals/alerting/notify"
 	"github.com/vitalsgo/vitals/exporter/memory"
+	"github.com/vitalsgo/vitals/internal/lifecycle"
 	"github.com/vitalsgo/vitals/internal/ratelog"
 	"github.com/vitalsgo/vitals/internal/statefile"
 )
@@ -75,8 +76,7 @@ type stateKeeper struct {
 	fails  metric.Int64Counter
 	saves  metric.Int64Counter
 
-	stop context.CancelFunc
-	done chan struct{}
+	loops lifecycle.Loops // run's
 }
 
 // openState opens the state directory cfg names, or returns nil when there
@@ -92,7 +92,9 @@ func openState(cfg config) (*statefile.Dir, error) {
 	return statefile.Open(dir)
 }
 
-func newStateKeeper(d *statefile.Dir, mem *memory.Reader, alerts *alerting.Engine, queues []*notify.Queue, logger *slog.Logger, mp metric.MeterProvider) (*stateKeeper, error) {
+// newStateKeeper opens the state directory cfg names and returns the keeper
+// of mem's, alerts' and queues' state in it, or nil when cfg names none.
+func newStateKeeper(cfg config, mem *memory.Reader, alerts *alerting.Engine, queues []*notify.Queue, logger *slog.Logger, mp metric.MeterProvider) (*stateKeeper, error) {
 	m := mp.Meter("github.com/vitalsgo/vitals")
 	fails, err := m.Int64Counter("vitals.state.failures",
 		metric.WithUnit("{failure}"),
@@ -104,6 +106,11 @@ func newStateKeeper(d *statefile.Dir, mem *memory.Reader, alerts *alerting.Engin
 		metric.WithUnit("{save}"),
 		metric.WithDescription("State files saved."))
 	if err != nil {
+		return nil, err
+	}
+	// Last: nothing above holds the directory's lock if this fails.
+	d, err := openState(cfg)
+	if d == nil || err != nil {
 		return nil, err
 	}
 	return &stateKeeper{
@@ -190,8 +197,13 @@ func (k *stateKeeper) saveFile(ctx context.Context, name, kind string, version u
 	return nil
 }
 
-// run saves every interval until ctx is done.
+// run saves every interval until ctx is done or shutdown is called.
 func (k *stateKeeper) run(ctx context.Context, every time.Duration) {
+	ctx, exit, ok := k.loops.Enter(ctx)
+	if !ok {
+		return
+	}
+	defer exit()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -204,14 +216,13 @@ func (k *stateKeeper) run(ctx context.Context, every time.Duration) {
 	}
 }
 
-// shutdown stops the periodic saves, saves a last time and releases the
-// directory.
+// shutdown stops the periodic saves (waiting for one in progress within
+// ctx), saves a last time and releases the directory. The last save is
+// made even once ctx has ended: it writes local files only and takes
+// milliseconds, and skipping it would lose what the process knows.
 func (k *stateKeeper) shutdown(ctx context.Context) error {
-	if k.stop != nil {
-		k.stop()
-		<-k.done
-	}
-	err := k.save(context.WithoutCancel(ctx))
+	err := k.loops.Stop(ctx)
+	err = errors.Join(err, k.save(context.WithoutCancel(ctx)))
 	return errors.Join(err, k.dir.Close())
 }
 

@@ -30,7 +30,6 @@ import (
 	"github.com/vitalsgo/vitals/instrument"
 	"github.com/vitalsgo/vitals/internal/lifecycle"
 	"github.com/vitalsgo/vitals/internal/ratelog"
-	"github.com/vitalsgo/vitals/internal/statefile"
 	"github.com/vitalsgo/vitals/monitoring"
 )
 
@@ -58,11 +57,6 @@ type Vitals struct {
 	alerts         *alerting.Engine
 	slos           []slo.SLO
 	notifyQueues   []*notify.Queue // one per notifier of the alert routes
-	stopAlerts     context.CancelFunc
-	alertsDone     chan struct{}
-
-	stopMemory context.CancelFunc
-	memoryDone chan struct{}
 
 	state *stateKeeper // nil without a state directory
 
@@ -194,40 +188,25 @@ func start(ctx context.Context, opts []Option) (_ *Vitals, err error) {
 		if err = mem.Instrument(p); err != nil {
 			return nil, err
 		}
-		if err = v.newAlerting(ctx, cfg); err != nil {
+		if err = v.newAlerting(cfg); err != nil {
 			return nil, err
 		}
 		// The state directory: locked, then loaded before anything
 		// collects or evaluates.
-		var sd *statefile.Dir
-		if sd, err = openState(cfg); err != nil {
+		if v.state, err = newStateKeeper(cfg, mem, v.alerts, v.notifyQueues, cfg.logger, p); err != nil {
 			return nil, err
 		}
-		if sd != nil {
-			if v.state, err = newStateKeeper(sd, mem, v.alerts, v.notifyQueues, cfg.logger, p); err != nil {
-				_ = sd.Close()
-				return nil, err
-			}
+		if v.state != nil {
 			v.state.load(ctx)
 		}
-		runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		v.stopMemory, v.memoryDone = cancel, make(chan struct{})
-		go func() {
-			defer close(v.memoryDone)
-			_ = mem.Run(runCtx)
-		}()
+		go func() { _ = mem.Run(context.WithoutCancel(ctx)) }() // until mem.Shutdown
 		v.runAlerting()
 		if v.state != nil {
 			every := cfg.stateInterval
 			if every <= 0 {
 				every = DefaultStateInterval
 			}
-			sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-			v.state.stop, v.state.done = cancel, make(chan struct{})
-			go func() {
-				defer close(v.state.done)
-				v.state.run(sctx, every)
-			}()
+			go v.state.run(context.WithoutCancel(ctx), every) // until v.state.shutdown
 		}
 	}
 	if cfg.global {
@@ -305,7 +284,7 @@ func (v *Vitals) Alerts() *alerting.Engine { return v.alerts }
 
 // newAlerting loads the rules and builds the engine; runAlerting starts its
 // loop.
-func (v *Vitals) newAlerting(ctx context.Context, cfg config) error {
+func (v *Vitals) newAlerting(cfg config) error {
 	groups, err := ruleGroups(cfg)
 	if err != nil {
 		return err
@@ -317,31 +296,18 @@ func (v *Vitals) newAlerting(ctx context.Context, cfg config) error {
 	}
 	// Every notifier sits behind a queue, so that evaluation never waits
 	// for a receiver; Shutdown stops the queues after the engine.
-	routes, queues := notify.QueueRoutes(routes, notify.WithLogger(cfg.logger), notify.WithMeterProvider(v.provider))
+	routes, v.notifyQueues = notify.QueueRoutes(routes, notify.WithLogger(cfg.logger), notify.WithMeterProvider(v.provider))
 	opts := append(slices.Clone(cfg.alertOpts), alerting.WithLogger(cfg.logger), alerting.WithMeterProvider(v.provider), alerting.WithRoutes(routes...))
 	if cfg.externalURL != "" {
 		opts = append(opts, alerting.WithExternalURL(cfg.externalURL))
 	}
-	eng, err := alerting.New(v.mem, groups, opts...)
-	if err != nil {
-		for _, q := range queues {
-			_ = q.Shutdown(context.WithoutCancel(ctx))
-		}
-		return err
-	}
-	v.notifyQueues = queues
-	v.alerts = eng
-	return nil
+	v.alerts, err = alerting.New(v.mem, groups, opts...)
+	return err
 }
 
-// runAlerting starts the engine's loop.
+// runAlerting starts the engine's loop, which runs until its Shutdown.
 func (v *Vitals) runAlerting() {
-	runCtx, cancel := context.WithCancel(context.Background())
-	v.stopAlerts, v.alertsDone = cancel, make(chan struct{})
-	go func() {
-		defer close(v.alertsDone)
-		_ = v.alerts.Run(runCtx)
-	}()
+	go func() { _ = v.alerts.Run(context.Background()) }()
 }
 
 // Biz returns the business metrics: orders and revenue, registrations,
@@ -433,13 +399,8 @@ func (v *Vitals) Shutdown(ctx context.Context) error {
 	err := ErrShutdown
 	v.shutdownOnce.Do(func() {
 		var errs []error
-		if v.alerts != nil && v.stopAlerts != nil {
-			v.stopAlerts()
-			select {
-			case <-v.alertsDone:
-			case <-ctx.Done():
-			}
-			errs = append(errs, v.alerts.Shutdown(ctx))
+		if v.alerts != nil {
+			errs = append(errs, v.alerts.Shutdown(ctx)) // waits for its loop
 		}
 		for _, q := range v.notifyQueues {
 			errs = append(errs, q.Shutdown(ctx))
@@ -450,12 +411,8 @@ func (v *Vitals) Shutdown(ctx context.Context) error {
 		if v.runtime != nil {
 			errs = append(errs, v.runtime.Shutdown(ctx))
 		}
-		if v.stopMemory != nil {
-			v.stopMemory()
-			select {
-			case <-v.memoryDone:
-			case <-ctx.Done():
-			}
+		if v.mem != nil {
+			errs = append(errs, v.mem.Shutdown(ctx)) // waits for its loop
 		}
 		if v.state != nil {
 			// The last save, after the engine and the reader stopped.

@@ -133,6 +133,7 @@ type Engine struct {
 	evalMu   sync.Mutex // one evaluation at a time
 	mu       sync.Mutex // guards the alert state, the history and the routes' aggregation groups
 	shutdown atomic.Bool
+	loops    lifecycle.Loops // Run's
 
 	// history of resolved alerts and firing counts; guarded by mu.
 	history *history
@@ -259,8 +260,13 @@ func (e *Engine) Silences() *Silences { return e.silences }
 func (e *Engine) Now() time.Time { return e.cfg.clock.Now() }
 
 // Run evaluates the groups on their intervals until ctx is done or the
-// engine shuts down.
+// engine shuts down (Shutdown waits for it to return).
 func (e *Engine) Run(ctx context.Context) error {
+	ctx, exit, ok := e.loops.Enter(ctx)
+	if !ok {
+		return nil
+	}
+	defer exit()
 	for {
 		now := e.cfg.clock.Now()
 		if err := e.Eval(ctx, now); errors.Is(err, ErrShutdown) {
@@ -316,7 +322,7 @@ func (e *Engine) Eval(ctx context.Context, now time.Time) error {
 		if !due {
 			continue
 		}
-		start := time.Now()
+		start := e.cfg.clock.Now()
 		for _, r := range g.rules {
 			if ctx.Err() != nil {
 				// Stopping (Run's context ended): not a failure of the rules.
@@ -332,7 +338,7 @@ func (e *Engine) Eval(ctx context.Context, now time.Time) error {
 			}
 		}
 		if e.metrics != nil {
-			e.metrics.evalDuration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(attribute.String("rule_group", g.Name)))
+			e.metrics.evalDuration.Record(ctx, clock.Since(e.cfg.clock, start).Seconds(), metric.WithAttributes(attribute.String("rule_group", g.Name)))
 		}
 	}
 	e.dispatch(ctx, now)
@@ -340,11 +346,11 @@ func (e *Engine) Eval(ctx context.Context, now time.Time) error {
 }
 
 func (e *Engine) evalRule(ctx context.Context, g *groupState, r *ruleState, ts time.Time) error {
-	start := time.Now()
+	start := e.cfg.clock.Now()
 	r.evals.Add(1)
 	vec, err := e.query(ctx, r, ts)
 	e.mu.Lock()
-	r.lastEval, r.lastDur, r.lastErr = ts, time.Since(start), err
+	r.lastEval, r.lastDur, r.lastErr = ts, clock.Since(e.cfg.clock, start), err
 	e.mu.Unlock()
 	if err != nil {
 		return err
@@ -624,17 +630,19 @@ func (e *Engine) Rules() []RuleStatus {
 	return out
 }
 
-// Shutdown stops evaluation: later calls of Eval return ErrShutdown and
-// Run returns. The notifiers belong to the caller, who shuts their queues
-// down after the engine. Calls after the first return ErrShutdown.
-func (e *Engine) Shutdown(context.Context) error {
+// Shutdown stops evaluation: later calls of Eval return ErrShutdown, and
+// Run returns (an evaluation in progress is cancelled); Shutdown waits for
+// it within ctx. The notifiers belong to the caller, who shuts their
+// queues down after the engine. Calls after the first return ErrShutdown.
+func (e *Engine) Shutdown(ctx context.Context) error {
 	if e.shutdown.Swap(true) {
 		return ErrShutdown
 	}
+	err := e.loops.Stop(ctx)
 	if e.metrics != nil {
 		_ = e.metrics.reg.Unregister()
 	}
-	return nil
+	return err
 }
 
 // engineMetrics exports ALERTS, ALERTS_FOR_STATE and evaluation metrics.

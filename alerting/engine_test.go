@@ -690,3 +690,32 @@ func TestNotifiersGetTheGroupAndTheirErrorsAreLogged(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownStopsRun: Shutdown makes Run return at once, not at the next
+// evaluation (an hour away here), and waits for it.
+func TestShutdownStopsRun(t *testing.T) {
+	clk := clocktest.New(time.Unix(1_700_000_000, 0))
+	mem := memory.New(memory.WithClock(clk))
+	groups := []alerting.Group{{Name: "g", Interval: time.Hour, Rules: []alerting.Rule{{Alert: "A", Expr: "vector(1) > 2"}}}}
+	eng, err := alerting.New(mem, groups, alerting.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(context.Background()) }()
+	clk.BlockUntil(1) // evaluated once, waiting for the next interval
+	if err := eng.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	default:
+		t.Fatal("Shutdown returned before Run did")
+	}
+	if err := eng.Shutdown(t.Context()); !errors.Is(err, alerting.ErrShutdown) {
+		t.Errorf("second Shutdown = %v, want ErrShutdown", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
@@ -144,11 +145,16 @@ func (o OTLP) resolve(signal string) (endpoint, time.Duration, map[string]string
 type LoggerProvider struct {
 	*sdklog.LoggerProvider
 	abort context.CancelFunc
+	done  atomic.Bool // Shutdown was called
 }
 
 // Shutdown flushes the records still queued and stops the provider, within
-// ctx: when ctx ends first, the export in progress is cancelled.
+// ctx: when ctx ends first, the export in progress is cancelled. A second
+// call returns ErrShutdown.
 func (l *LoggerProvider) Shutdown(ctx context.Context) error {
+	if l.done.Swap(true) {
+		return ErrShutdown
+	}
 	stop := context.AfterFunc(ctx, l.abort)
 	defer stop()
 	err := l.LoggerProvider.Shutdown(ctx)

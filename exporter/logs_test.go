@@ -73,6 +73,9 @@ func TestNewLoggerProviderConsole(t *testing.T) {
 	if err := lp.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	if err := lp.Shutdown(context.Background()); !errors.Is(err, ErrShutdown) {
+		t.Errorf("second Shutdown = %v, want ErrShutdown", err)
+	}
 	if !strings.Contains(out.String(), "order failed") {
 		t.Errorf("console output has no record:\n%s", out.String())
 	}

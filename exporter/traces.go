@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
@@ -218,12 +219,16 @@ func (r *envReader) sampler() (sdktrace.Sampler, string) {
 type TracerProvider struct {
 	*sdktrace.TracerProvider
 	abort context.CancelFunc // cancels every export, running or to come
+	done  atomic.Bool        // Shutdown was called
 }
 
 // Shutdown flushes the spans still queued and stops the provider, within
 // ctx: when ctx ends first, the export in progress is cancelled and the
-// spans left are dropped.
+// spans left are dropped. A second call returns ErrShutdown.
 func (t *TracerProvider) Shutdown(ctx context.Context) error {
+	if t.done.Swap(true) {
+		return ErrShutdown
+	}
 	stop := context.AfterFunc(ctx, t.abort)
 	defer stop()
 	err := t.TracerProvider.Shutdown(ctx)

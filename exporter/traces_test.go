@@ -160,6 +160,9 @@ func TestNewTracerProviderConsole(t *testing.T) {
 	if err := tp.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	if err := tp.Shutdown(context.Background()); !errors.Is(err, ErrShutdown) {
+		t.Errorf("second Shutdown = %v, want ErrShutdown", err)
+	}
 	if !strings.Contains(out.String(), `"Name":"checkout"`) {
 		t.Errorf("console output has no span named checkout:\n%s", out.String())
 	}

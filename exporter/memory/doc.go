@@ -69,10 +69,10 @@
 //
 // # Time
 //
-// Collect stamps samples with the reader's clock (WithClock), and Run is the
-// only goroutine, owned by its caller, so tests drive time by hand. Run is
-// the reader's lifecycle: it ends when its context does or when the
-// MeterProvider shuts the reader down.
+// Collect stamps samples with the reader's clock (WithClock), and Run, the
+// only goroutine, owned by its caller, waits on that clock, so tests drive
+// time by hand. Run ends when its context does, when Shutdown is called,
+// or when the MeterProvider shuts the reader down.
 //
 // # Snapshots
 //

@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/vitalsgo/vitals/internal/buckets"
+	"github.com/vitalsgo/vitals/internal/lifecycle"
 	"github.com/vitalsgo/vitals/internal/promconv"
 	"github.com/vitalsgo/vitals/internal/ratelog"
 )
@@ -73,6 +74,9 @@ type Reader struct {
 
 	series  atomic.Int64
 	dropped atomic.Int64
+
+	shutdown atomic.Bool
+	loops    lifecycle.Loops // Run's
 
 	appMu     sync.Mutex
 	appenders []*store             // stores of the appenders, queried with the collector's
@@ -372,22 +376,51 @@ func (r *Reader) le(bound float64) string {
 	return s
 }
 
-// Run collects every interval until ctx is done or the reader's
-// MeterProvider shuts down. A failed collection is logged at a bounded rate
-// and does not stop the loop.
+// ErrShutdown is returned by Shutdown after the first call. It is the one
+// value of every Vitals component (vitals.ErrShutdown).
+var ErrShutdown = lifecycle.ErrShutdown
+
+// Run collects every interval on the reader's clock until ctx is done, the
+// reader shuts down (Shutdown) or its MeterProvider does. A failed
+// collection is logged at a bounded rate and does not stop the loop.
 func (r *Reader) Run(ctx context.Context) error {
-	t := time.NewTicker(r.cfg.interval)
-	defer t.Stop()
-	return r.run(ctx, t.C)
+	return r.run(ctx, nil)
 }
 
+// Shutdown stops Run and waits for it to return, within ctx. What was
+// collected stays queryable, and Collect still works: the MeterProvider
+// owns the SDK readers and shuts them down. Calls after the first return
+// ErrShutdown.
+func (r *Reader) Shutdown(ctx context.Context) error {
+	if r.shutdown.Swap(true) {
+		return ErrShutdown
+	}
+	return r.loops.Stop(ctx)
+}
+
+// run is Run, ticking on tick when it is not nil (tests), else every
+// interval on the clock, on a grid that a slow collection does not shift.
 func (r *Reader) run(ctx context.Context, tick <-chan time.Time) error {
+	ctx, exit, ok := r.loops.Enter(ctx)
+	if !ok {
+		return nil
+	}
+	defer exit()
 	errs := ratelog.New(r.cfg.logger, "vitals: in-memory collection failed", 0, r.cfg.clock)
+	next := r.cfg.clock.Now()
 	for {
+		wait := tick
+		if wait == nil {
+			now := r.cfg.clock.Now()
+			if next = next.Add(r.cfg.interval); next.Before(now) {
+				next = now.Add(r.cfg.interval) // fell behind: skip, do not catch up
+			}
+			wait = r.cfg.clock.After(next.Sub(now))
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-tick:
+		case <-wait:
 			err := r.Collect(ctx)
 			if errors.Is(err, sdkmetric.ErrReaderShutdown) {
 				return nil

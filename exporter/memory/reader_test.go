@@ -650,6 +650,44 @@ func TestRunCollectsOnEveryTick(t *testing.T) {
 	}
 }
 
+// TestRunOnTheClock: Run collects once an interval on the reader's clock,
+// and Shutdown stops it and waits for it; a second Shutdown is refused.
+func TestRunOnTheClock(t *testing.T) {
+	clk := newClock()
+	r := memory.New(memory.WithClock(clk), memory.WithInterval(10*time.Second))
+	newProvider(t, r)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(context.Background()) }()
+	for i := range 3 {
+		clk.BlockUntil(1) // Run waits for the next interval
+		if n := r.Stats().Collections; n != i {
+			t.Fatalf("%d collections before interval %d", n, i+1)
+		}
+		clk.Advance(10 * time.Second)
+	}
+	clk.BlockUntil(1)
+	if n := r.Stats().Collections; n != 3 {
+		t.Errorf("%d collections after three intervals, want 3", n)
+	}
+	if err := r.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	default:
+		t.Error("Shutdown returned before Run did")
+	}
+	if err := r.Shutdown(t.Context()); !errors.Is(err, memory.ErrShutdown) {
+		t.Errorf("second Shutdown = %v, want ErrShutdown", err)
+	}
+	if err := r.Run(context.Background()); err != nil {
+		t.Errorf("Run after Shutdown = %v, want nil at once", err)
+	}
+}
+
 func TestRunStopsWhenProviderShutsDown(t *testing.T) {
 	clk := newClock()
 	r := memory.New(memory.WithClock(clk))

@@ -7,6 +7,7 @@ import (
 	"github.com/vitalsgo/vitals"
 	"github.com/vitalsgo/vitals/alerting"
 	"github.com/vitalsgo/vitals/exporter"
+	"github.com/vitalsgo/vitals/exporter/memory"
 	"github.com/vitalsgo/vitals/healthcheck"
 	"github.com/vitalsgo/vitals/instrument"
 )
@@ -18,6 +19,7 @@ func TestOneSentinel(t *testing.T) {
 		"exporter":    exporter.ErrShutdown,
 		"healthcheck": healthcheck.ErrShutdown,
 		"instrument":  instrument.ErrShutdown,
+		"memory":      memory.ErrShutdown,
 	} {
 		if !errors.Is(err, vitals.ErrShutdown) {
 			t.Errorf("%s.ErrShutdown is not vitals.ErrShutdown: %v", name, err)
