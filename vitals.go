@@ -356,7 +356,6 @@ func (v *Vitals) newHandler(cfg config) (*monitoring.Handler, error) {
 	res := v.provider.Resource()
 	mc := monitoring.Config{
 		Health:  v.health,
-		Alerts:  v.alerts,
 		SLOs:    v.slos,
 		Metrics: v.provider.PrometheusHandler(),
 		Service: healthcheck.ServiceInfo{
@@ -374,6 +373,9 @@ func (v *Vitals) newHandler(cfg config) (*monitoring.Handler, error) {
 	}
 	if v.mem != nil {
 		mc.History = v.mem
+	}
+	if v.alerts != nil { // not a nil *Engine in the interface
+		mc.Alerts = v.alerts
 	}
 	return monitoring.New(mc)
 }

@@ -190,9 +190,9 @@ type instance struct {
 	seenAt time.Time
 }
 
-// New validates groups and builds an engine over q. Recording rules need q
-// to also offer NewAppender (as memory.Reader does). Any invalid rule fails
-// New, naming it; nothing is half-loaded.
+// New validates groups and builds an engine over q; recording rules write
+// through q's appenders. Any invalid rule fails New, naming it; nothing is
+// half-loaded.
 func New(q Store, groups []Group, opts ...Option) (*Engine, error) {
 	cfg := config{clock: clock.System{}, logger: slog.Default(),
 		outageTolerance: DefaultOutageTolerance, forGracePeriod: DefaultForGracePeriod,

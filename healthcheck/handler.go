@@ -1,6 +1,7 @@
 package healthcheck
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -94,12 +95,20 @@ func draftStatus(s Status) string {
 	return s.String()
 }
 
+// Prober runs the checks of a kind, as a probe asks; *Registry is one.
+type Prober interface {
+	// Check runs the checks of kind, except those named in exclude.
+	Check(ctx context.Context, kind Kind, exclude ...string) Report
+}
+
+var _ Prober = (*Registry)(nil)
+
 // Handler serves the probe of kind (Liveness for /livez, Readiness for
-// /readyz, both for /healthz): 200 for pass and warn, 503 for fail, with an
-// application/health+json body. ?exclude=name (repeatable, or
+// /readyz, both for /healthz) from r: 200 for pass and warn, 503 for fail,
+// with an application/health+json body. ?exclude=name (repeatable, or
 // comma-separated) skips checks; ?verbose answers in the Kubernetes text
 // style, one line per check. It answers GET and HEAD.
-func Handler(r *Registry, kind Kind, opts ...HandlerOption) http.Handler {
+func Handler(r Prober, kind Kind, opts ...HandlerOption) http.Handler {
 	var cfg handlerConfig
 	for _, o := range opts {
 		cfg = o.applyHandler(cfg)

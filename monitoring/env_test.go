@@ -101,13 +101,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		if err := v.mem.Instrument(p); err != nil {
 			t.Fatal(err)
 		}
-		runCtx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			_ = v.mem.Run(runCtx)
-		}()
-		t.Cleanup(func() { cancel(); <-done })
+		// No Run: the tests collect by hand (Collect), on their clock.
 		groups := c.groups
 		if len(cfg.SLOs) > 0 {
 			sloGroups, err := slo.InProcessRules(cfg.SLOs...)

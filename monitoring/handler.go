@@ -43,18 +43,48 @@ type History interface {
 
 var _ History = (*memory.Reader)(nil)
 
+// Health is what the health endpoints serve; *healthcheck.Registry is one.
+type Health interface {
+	healthcheck.Prober
+	// RunAll runs every check.
+	RunAll(ctx context.Context) healthcheck.Report
+	// Results returns the latest result of every check.
+	Results() []healthcheck.CheckResult
+}
+
+var _ Health = (*healthcheck.Registry)(nil)
+
+// Alerts is what the alert, rule, silence and SLO endpoints serve;
+// *alerting.Engine is one.
+type Alerts interface {
+	// Now is the time alert ages and silence states are judged at.
+	Now() time.Time
+	// Alerts returns the pending and firing alerts.
+	Alerts() []alerting.Alert
+	// History returns the resolved alerts and firing counts.
+	History() alerting.AlertHistory
+	// Rules returns the state of every rule.
+	Rules() []alerting.RuleStatus
+	// Resolve resolves the alert with id by hand, for reason.
+	Resolve(id, reason string) error
+	// Silences returns the silences the alerts are muted by.
+	Silences() *alerting.Silences
+}
+
+var _ Alerts = (*alerting.Engine)(nil)
+
 // Config is what the handler serves. Health is required; a nil History or
 // Alerts leaves out the endpoints that need it.
 type Config struct {
 	// Health is the registry served on /livez, /readyz, /healthz and
 	// /monitoring/api/health.
-	Health *healthcheck.Registry
+	Health Health
 	// History serves the PromQL endpoints, the performance summary and the
 	// series list. Nil leaves them out (404).
 	History History
 	// Alerts serves the alert, rule, silence and SLO endpoints. Nil leaves
 	// them out (404).
-	Alerts *alerting.Engine
+	Alerts Alerts
 	// SLOs are reported on /monitoring/api/slos and in the performance
 	// summary; they need a History.
 	SLOs []slo.SLO
@@ -94,9 +124,9 @@ type Handler struct {
 	mux    *http.ServeMux
 	routes []string // the ServeMux patterns, in registration order
 
-	health       *healthcheck.Registry
+	health       Health
 	query        History
-	alerts       *alerting.Engine
+	alerts       Alerts
 	slos         []slo.SLO
 	authorize    func(*http.Request) bool
 	protectReads bool
@@ -217,7 +247,7 @@ func (m *Handler) register(cfg Config) {
 		m.registerAlertmanagerAPI()
 	}
 	if m.query != nil {
-		api := &queryAPI{mem: m.query, now: m.query.Now}
+		api := &queryAPI{mem: m.query}
 		for _, method := range []string{http.MethodGet, http.MethodPost} {
 			m.handle(method+" /monitoring/api/query", query(api.query))
 			m.handle(method+" /monitoring/api/query_range", query(api.queryRange))

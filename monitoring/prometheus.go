@@ -43,7 +43,7 @@ func (m *Handler) registerPrometheusAPI(query func(http.HandlerFunc) http.Handle
 	const v1 = PrometheusAPIPath + "/api/v1/"
 	read := m.requireRead
 	if m.query != nil {
-		api := &queryAPI{mem: m.query, now: m.query.Now}
+		api := &queryAPI{mem: m.query}
 		for _, method := range []string{http.MethodGet, http.MethodPost} {
 			m.handle(method+" "+v1+"query", query(api.query))
 			m.handle(method+" "+v1+"query_range", query(api.queryRange))

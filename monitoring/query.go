@@ -112,7 +112,6 @@ func (m *Handler) readForm(w http.ResponseWriter, r *http.Request) bool {
 // /api/v1/query and /api/v1/query_range.
 type queryAPI struct {
 	mem History
-	now func() time.Time
 }
 
 type apiResponse struct {
@@ -135,7 +134,7 @@ func (a *queryAPI) query(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ts, err := parseTimeParam(r.Form.Get("time"), "time", a.now())
+	ts, err := parseTimeParam(r.Form.Get("time"), "time", a.mem.Now())
 	if err != nil {
 		writeAPIError(w, errorBadData, err)
 		return

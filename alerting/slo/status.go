@@ -50,8 +50,12 @@ func (s SLO) Status(ctx context.Context, q memory.Querier, now time.Time) (Statu
 			errs = append(errs, fmt.Errorf("slo %q window %s: %w", r.Name, model.Duration(w), err))
 			continue
 		}
-		v, ok := res.Value.(memory.Vector)
-		if !ok || len(v) == 0 {
+		v, err := res.Vector()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("slo %q window %s: %w", r.Name, model.Duration(w), err))
+			continue
+		}
+		if len(v) == 0 {
 			continue
 		}
 		ratio := v[0].F
