@@ -364,12 +364,12 @@ func (v *Vitals) newHandler(cfg config) (*monitoring.Handler, error) {
 			ServiceID:   resourceValue(res, "service.instance.id"),
 			Description: resourceValue(res, "service.name"),
 		},
-		Authorize:        cfg.authorize,
-		ProtectReads:     cfg.protectReads,
-		CountOwnRequests: cfg.countOwn,
-		CacheSeries:      v.biz.Namespace() + "_cache_operations_total",
-		Started:          time.Now(),
-		TraceURL:         cfg.traceURL,
+		Authorize:            cfg.authorize,
+		ProtectReads:         cfg.protectReads,
+		CountHandlerRequests: cfg.countOwn,
+		CacheSeries:          v.biz.Namespace() + "_cache_operations_total",
+		Started:              time.Now(),
+		TraceURL:             cfg.traceURL,
 	}
 	if v.mem != nil {
 		mc.History = v.mem

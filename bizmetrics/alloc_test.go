@@ -27,7 +27,7 @@ func allocCases(t *testing.T) (bound, unbound map[string]func()) {
 	must(err)
 	web, err := m.Registrations("web")
 	must(err)
-	sessions, err := m.Cache("sessions")
+	sessions, err := m.CacheOperations("sessions")
 	must(err)
 	counter, err := m.Counter("jobs", "{job}", "")
 	must(err)
@@ -45,7 +45,10 @@ func allocCases(t *testing.T) (bound, unbound map[string]func()) {
 	carts := updown.Bind(queue)
 	stock := gauge.Bind(queue)
 	render := hist.Bind(queue)
-	dbop := m.DBOperation("sqlite", "SELECT", "orders")
+	dbop, err := m.DBOperations("sqlite", "SELECT", "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
 	errFail := errors.New("fail")
 
 	bound = map[string]func(){

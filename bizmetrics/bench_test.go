@@ -73,11 +73,12 @@ func benchCases(b *testing.B) (counters, histograms []benchCase) {
 	render := hist.Bind(queue)
 	web, err := m.Registrations("web")
 	must(err)
-	sessions, err := m.Cache("sessions")
+	sessions, err := m.CacheOperations("sessions")
 	must(err)
 	eur, err := m.Orders("EUR")
 	must(err)
-	dbop := m.DBOperation("sqlite", "SELECT", "orders")
+	dbop, err := m.DBOperations("sqlite", "SELECT", "orders")
+	must(err)
 
 	counters = []benchCase{
 		{"atomic.Int64.Add", func() { plain.Add(1) }},

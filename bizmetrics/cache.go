@@ -73,7 +73,7 @@ func (r CacheResult) String() string {
 }
 
 // Cache counts the operations of one named cache: get it once with
-// Metrics.Cache and call Hit, Miss, Set and Delete on the hot path, each an
+// Metrics.CacheOperations and call Hit, Miss, Set and Delete on the hot path, each an
 // atomic add read at collection time. The hit ratio is hits over hits plus
 // misses (see the package documentation for the PromQL). Methods on a nil
 // Cache do nothing; it is safe for concurrent use.
@@ -136,11 +136,11 @@ func (m *Metrics) newCache(name string) *Cache {
 	return c
 }
 
-// Cache returns the operation counter of the cache called name (such as
-// "sessions" or "products"), for hot paths. Names past WithMaxCacheNames
-// share the Overflow counter. An empty name returns an error wrapping
-// ErrEmptyName.
-func (m *Metrics) Cache(name string) (*Cache, error) {
+// CacheOperations returns the operation counter of the cache called name
+// (such as "sessions" or "products"), for hot paths. Names past
+// WithMaxCacheNames share the Overflow counter. An empty name returns an
+// error wrapping ErrEmptyName.
+func (m *Metrics) CacheOperations(name string) (*Cache, error) {
 	if name == "" {
 		return nil, fmt.Errorf("bizmetrics: cache name: %w", ErrEmptyName)
 	}

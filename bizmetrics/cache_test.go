@@ -13,11 +13,11 @@ import (
 func TestCache(t *testing.T) {
 	e := newEnv(t, bizmetrics.WithCacheDuration(), bizmetrics.WithMaxCacheNames(2))
 	ctx := t.Context()
-	sessions, err := e.m.Cache("sessions")
+	sessions, err := e.m.CacheOperations("sessions")
 	if err != nil {
 		t.Fatal(err)
 	}
-	products, err := e.m.Cache("products")
+	products, err := e.m.CacheOperations("products")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestCache(t *testing.T) {
 	if err := e.m.CountCache(ctx, "users", bizmetrics.CacheGet, bizmetrics.CacheHit); err != nil {
 		t.Fatal(err)
 	}
-	users, err := e.m.Cache("users")
+	users, err := e.m.CacheOperations("users")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestCache(t *testing.T) {
 			t.Errorf("CountCache(%q, %v, %v) = %v, want %v", tt.name, tt.op, tt.res, err, tt.want)
 		}
 	}
-	if c, err := e.m.Cache(""); c != nil || !errors.Is(err, bizmetrics.ErrEmptyName) {
+	if c, err := e.m.CacheOperations(""); c != nil || !errors.Is(err, bizmetrics.ErrEmptyName) {
 		t.Errorf("Cache(\"\") = %v, %v; want nil, ErrEmptyName", c, err)
 	}
 	sessions.Count(ctx, bizmetrics.CacheOperationUnknown, bizmetrics.CacheResultNone)
@@ -130,11 +130,11 @@ func TestCacheStrings(t *testing.T) {
 func TestCacheHitRatio(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
-	sessions, err := e.m.Cache("sessions")
+	sessions, err := e.m.CacheOperations("sessions")
 	if err != nil {
 		t.Fatal(err)
 	}
-	products, err := e.m.Cache("products")
+	products, err := e.m.CacheOperations("products")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestCacheHitRatio(t *testing.T) {
 
 	// Another namespace: the summary reads its series when told.
 	e2 := newEnv(t, bizmetrics.WithNamespace("shop"))
-	c2, err := e2.m.Cache("sessions")
+	c2, err := e2.m.CacheOperations("sessions")
 	if err != nil {
 		t.Fatal(err)
 	}

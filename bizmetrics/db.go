@@ -163,7 +163,7 @@ func (m *Metrics) RecordDB(ctx context.Context, system, operation, collection st
 
 // DBOperation records one kind of database operation (system, operation,
 // collection), for hot paths: its attribute sets are built once. Get it
-// with Metrics.DBOperation. It is safe for concurrent use.
+// with Metrics.DBOperations. It is safe for concurrent use.
 type DBOperation struct {
 	db  *dbMetrics
 	key dbKey
@@ -171,11 +171,15 @@ type DBOperation struct {
 	clk clock.Clock
 }
 
-// DBOperation returns the recorder of one kind of database operation, with
-// the arguments of DB.
-func (m *Metrics) DBOperation(system, operation, collection string) *DBOperation {
+// DBOperations returns the recorder of one kind of database operation,
+// with the arguments of DB, for hot paths. An empty system or operation
+// returns an error wrapping ErrEmptyName.
+func (m *Metrics) DBOperations(system, operation, collection string) (*DBOperation, error) {
+	if system == "" || operation == "" {
+		return nil, fmt.Errorf("bizmetrics: database operation %q of system %q: %w", operation, system, ErrEmptyName)
+	}
 	k := dbKey{system: system, operation: operation, collection: collection}
-	return &DBOperation{db: m.db, key: k, ok: m.db.opts(k), clk: m.clock}
+	return &DBOperation{db: m.db, key: k, ok: m.db.opts(k), clk: m.clock}, nil
 }
 
 // Do runs fn and records its duration, as Metrics.DB does.

@@ -73,7 +73,15 @@ func TestDB(t *testing.T) {
 		t.Errorf("DB returned %v, want fn's error unchanged", err)
 	}
 	e.m.RecordDB(ctx, "postgresql", "UPDATE", "", 250*time.Millisecond, nil)
-	op := e.m.DBOperation("sqlite", "DELETE", "carts")
+	op, err := e.m.DBOperations("sqlite", "DELETE", "carts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range [][2]string{{"", "DELETE"}, {"sqlite", ""}} {
+		if _, err := e.m.DBOperations(bad[0], bad[1], "carts"); !errors.Is(err, bizmetrics.ErrEmptyName) {
+			t.Errorf("DBOperations(%q, %q) = %v, want ErrEmptyName", bad[0], bad[1], err)
+		}
+	}
 	if err := op.Do(ctx, run(nil)); err != nil {
 		t.Fatal(err)
 	}

@@ -15,13 +15,13 @@
 //	defer m.Time(ctx, "checkout").Stop()
 //
 // For hot paths, get a handle once, with the attributes bound, and record
-// on it. Each getter is named after what its handle records and returns
-// it with an error for a bad attribute value: Orders(currency),
-// Registrations(source), APICalls(operation), Cache(name); DBOperation
-// (system, operation, collection) cannot fail.
+// on it. Each getter is named for the events its handle counts, in the
+// plural, and returns it with an error for a bad attribute value: Orders(currency), Registrations(source),
+// APICalls(operation), CacheOperations(name), DBOperations(system,
+// operation, collection).
 //
 //	eur, err := m.Orders("EUR")
-//	sessions, err := m.Cache("sessions")
+//	sessions, err := m.CacheOperations("sessions")
 //	...
 //	err = eur.Record(ctx, 42.50)
 //	sessions.Hit(ctx)

@@ -192,7 +192,7 @@ func ExampleWithTracerProvider() {
 	db := sql.OpenDB(bizmetrics.WrapConnector(c, m, "sqlite"))
 	defer db.Close()
 	db.SetMaxOpenConns(1) // one in-memory database
-	sessions, err := m.Cache("sessions")
+	sessions, err := m.CacheOperations("sessions")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -236,7 +236,7 @@ func ExampleWithTracerProvider() {
 
 // A cache's hit ratio, with the PromQL expression the package documents,
 // over the in-memory reader with a clock moved by hand.
-func ExampleMetrics_Cache() {
+func ExampleMetrics_CacheOperations() {
 	ctx := context.Background()
 	clk := newClock()
 	reader := memory.New(memory.WithClock(clk))
@@ -247,7 +247,7 @@ func ExampleMetrics_Cache() {
 		fmt.Println(err)
 		return
 	}
-	sessions, err := m.Cache("sessions")
+	sessions, err := m.CacheOperations("sessions")
 	if err != nil {
 		fmt.Println(err)
 		return

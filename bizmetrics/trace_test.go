@@ -385,7 +385,7 @@ func TestWrapConnectorSpanErrorMessage(t *testing.T) {
 func TestCacheSpanEvents(t *testing.T) {
 	tp, rec := newTracing(t)
 	e := newEnv(t, bizmetrics.WithTracerProvider(tp), bizmetrics.WithCacheDuration())
-	sessions, err := e.m.Cache("sessions")
+	sessions, err := e.m.CacheOperations("sessions")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,7 +445,7 @@ func TestWithoutTracerProvider(t *testing.T) {
 			rec.Reset()
 			e := newEnv(t, opts...)
 			db := openSQLite(t, e.m)
-			sessions, err := e.m.Cache("sessions")
+			sessions, err := e.m.CacheOperations("sessions")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -509,7 +509,7 @@ func TestTracingAllocations(t *testing.T) {
 	exec := wrappedExec(t, newEnv(t).m)
 	tp, _ := newTracing(t)
 	traced := newEnv(t, bizmetrics.WithTracerProvider(tp))
-	sessions, err := traced.m.Cache("sessions")
+	sessions, err := traced.m.CacheOperations("sessions")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -580,7 +580,7 @@ func BenchmarkCacheHitTraced(b *testing.B) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(discardProcessor{}))
 	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	e := newEnv(b, bizmetrics.WithTracerProvider(tp))
-	sessions, err := e.m.Cache("sessions")
+	sessions, err := e.m.CacheOperations("sessions")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func newHTTPRegistry(t *testing.T) *healthcheck.Registry {
 	r := newRegistry(t)
 	must(t, r.Register("db", healthcheck.ResultFunc(func(context.Context) healthcheck.Result {
 		return healthcheck.Result{Status: healthcheck.StatusPass, ObservedValue: 3.5, ObservedUnit: "ms"}
-	}), healthcheck.WithComponent("datastore", "responseTime")))
+	}), healthcheck.WithComponentType("datastore"), healthcheck.WithMeasurement("responseTime")))
 	must(t, r.Register("cache", failWith("dial tcp 10.1.2.3:6379: connection refused"), healthcheck.WithoutCritical()))
 	must(t, r.Register("alive", healthcheck.CheckFunc(pass), healthcheck.WithKinds(healthcheck.Liveness)))
 	return r

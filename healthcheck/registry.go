@@ -170,13 +170,21 @@ func WithTags(tags ...string) CheckOption {
 	})
 }
 
-// WithComponent sets the draft's componentType (for example "datastore",
-// "component", "system") and the measurement that names the check in the
-// HTTP body ("db:responseTime"). By default, neither is set and the body
-// uses the bare name.
-func WithComponent(componentType, measurement string) CheckOption {
+// WithComponentType sets the draft's componentType: for example
+// "datastore", "component" or "system". By default, none.
+func WithComponentType(componentType string) CheckOption {
 	return checkOptionFunc(func(c checkConfig) checkConfig {
-		c.componentType, c.measurement = componentType, measurement
+		c.componentType = componentType
+		return c
+	})
+}
+
+// WithMeasurement sets what the check measures ("responseTime"); the HTTP
+// body names the check name:measurement ("db:responseTime"). By default,
+// the body uses the bare name.
+func WithMeasurement(measurement string) CheckOption {
+	return checkOptionFunc(func(c checkConfig) checkConfig {
+		c.measurement = measurement
 		return c
 	})
 }

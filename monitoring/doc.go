@@ -66,7 +66,7 @@
 //
 // The handler marks its own requests for an instrument.Middleware around
 // the mux that mounts it: scrapes, probes and the dashboard's polling are
-// not recorded (unless Config.CountOwnRequests), and paths it does not
+// not recorded (unless Config.CountHandlerRequests), and paths it does not
 // serve are recorded under instrument.OverflowRoute.
 //
 // # Concurrency

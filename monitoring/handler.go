@@ -100,9 +100,9 @@ type Config struct {
 	// ProtectReads puts the reading endpoints of the monitoring API behind
 	// Authorize too. /metrics and the health probes stay open.
 	ProtectReads bool
-	// CountOwnRequests lets a Middleware around the mux that mounts the
+	// CountHandlerRequests lets a Middleware around the mux that mounts the
 	// handler record the handler's own requests, which it skips by default.
-	CountOwnRequests bool
+	CountHandlerRequests bool
 	// CacheSeries is the counter the summary reads the cache hit ratio from
 	// (see performance.WithCacheSeries). Empty means the summary's default.
 	CacheSeries string
@@ -182,7 +182,7 @@ func New(cfg Config) (*Handler, error) {
 		slos:         slices.Clone(cfg.SLOs),
 		authorize:    cfg.Authorize,
 		protectReads: cfg.ProtectReads,
-		countOwn:     cfg.CountOwnRequests,
+		countOwn:     cfg.CountHandlerRequests,
 		cacheSeries:  cfg.CacheSeries,
 		started:      cfg.Started,
 		querySlots:   make(chan struct{}, MaxConcurrentQueries),
@@ -287,7 +287,7 @@ func (m *Handler) notFound(w http.ResponseWriter, r *http.Request, catchAll, msg
 
 // ServeHTTP serves r, marking it for an instrument.Middleware around the
 // mux that mounts the handler: the handler's own requests are not
-// recorded (unless Config.CountOwnRequests), and paths it does not serve
+// recorded (unless Config.CountHandlerRequests), and paths it does not serve
 // are recorded as a request that matched no route.
 func (m *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if _, pattern := m.mux.Handler(r); pattern == "" {

@@ -70,7 +70,7 @@ func TestRoutesFollowConfig(t *testing.T) {
 }
 
 // TestOwnRequestsAreNotRecorded: inside an instrument.Middleware, the
-// handler's own requests are skipped unless CountOwnRequests, and a path it
+// handler's own requests are skipped unless CountHandlerRequests, and a path it
 // does not serve is recorded under the overflow route.
 func TestOwnRequestsAreNotRecorded(t *testing.T) {
 	for _, tc := range []struct {
@@ -80,7 +80,7 @@ func TestOwnRequestsAreNotRecorded(t *testing.T) {
 		{false, []string{"/orders", instrument.OverflowRoute}},
 		{true, []string{"/livez", "/metrics", "/monitoring/api/health", "/orders", instrument.OverflowRoute}},
 	} {
-		v := newEnv(t, withMemory(memory.WithInterval(time.Hour)), func(c *envConfig) { c.cfg.CountOwnRequests = tc.count })
+		v := newEnv(t, withMemory(memory.WithInterval(time.Hour)), func(c *envConfig) { c.cfg.CountHandlerRequests = tc.count })
 		mux := http.NewServeMux()
 		mux.HandleFunc("GET /orders", func(http.ResponseWriter, *http.Request) {})
 		mux.Handle("/", v.Handler())
@@ -101,7 +101,7 @@ func TestOwnRequestsAreNotRecorded(t *testing.T) {
 		}
 		slices.Sort(routes)
 		if !slices.Equal(routes, tc.want) {
-			t.Errorf("CountOwnRequests %v: routes recorded %v, want %v", tc.count, routes, tc.want)
+			t.Errorf("CountHandlerRequests %v: routes recorded %v, want %v", tc.count, routes, tc.want)
 		}
 	}
 }

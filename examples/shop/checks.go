@@ -14,7 +14,7 @@ import (
 func registerChecks(v *vitals.Vitals, st *store) error {
 	if err := v.Health().Register("sqlite", healthcheck.SQLPing(st.db),
 		healthcheck.WithKinds(healthcheck.Readiness), healthcheck.WithTimeout(2*time.Second),
-		healthcheck.WithComponent("datastore", "responseTime")); err != nil {
+		healthcheck.WithComponentType("datastore"), healthcheck.WithMeasurement("responseTime")); err != nil {
 		return err
 	}
 	if mem := v.Memory(); mem != nil {
@@ -22,7 +22,7 @@ func registerChecks(v *vitals.Vitals, st *store) error {
   / sum(rate(http_server_request_duration_seconds_count[5m]))`
 		if err := v.Health().Register("error-ratio", promcheck.Threshold(mem, errors5xx, 0.01, 0.05),
 			healthcheck.WithoutCritical(), healthcheck.WithInterval(15*time.Second),
-			healthcheck.WithComponent("component", "errorRatio")); err != nil {
+			healthcheck.WithComponentType("component"), healthcheck.WithMeasurement("errorRatio")); err != nil {
 			return err
 		}
 	}

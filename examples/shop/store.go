@@ -70,7 +70,7 @@ func openStore(ctx context.Context, dir string, m *bizmetrics.Metrics) (*store, 
 		db.Close()
 		return nil, err
 	}
-	hits, err := m.Cache("products")
+	hits, err := m.CacheOperations("products")
 	if err != nil {
 		db.Close()
 		return nil, err
