@@ -333,22 +333,13 @@ func (v *Vitals) Meter(name string, opts ...metric.MeterOption) metric.Meter {
 	return v.provider.Meter(name, opts...)
 }
 
-// Handler returns the HTTP handler of the vital signs, built by package
-// monitoring over this Vitals' provider, health registry, memory reader and
-// alert engine: /metrics, /livez, /readyz, /healthz, the monitoring API and
-// the dashboard under /monitoring/ (the package documentation lists every
-// route). Its own requests are not application traffic: a Middleware around
-// the mux that mounts it does not record them (WithCountHandlerRequests
-// records them).
-//
-// Mount it at "/" of the service's mux, beside the service's own routes
-// (the more specific patterns win), and wrap the mux in Middleware:
-//
-//	mux.Handle("/", v.Handler())
-//	srv := &http.Server{Handler: v.Middleware(mux)}
-//
-// A service that owns "/" serves it on a listener of its own instead;
-// under a prefix, use http.StripPrefix.
+// Handler returns the HTTP handler of the vital signs: /metrics, /livez,
+// /readyz, /healthz, the monitoring API and the dashboard under
+// /monitoring/ (package monitoring lists every route). Mount it at "/" of
+// the service's mux (the more specific patterns win) and wrap the mux in
+// Middleware, which does not record Handler's own requests unless
+// WithCountHandlerRequests is given. A service that owns "/" serves it on a
+// listener of its own instead; under a prefix, use http.StripPrefix.
 func (v *Vitals) Handler() http.Handler { return v.handler }
 
 // newHandler builds the monitoring handler over what Start built.

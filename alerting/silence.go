@@ -309,24 +309,14 @@ func NewSilences(clk clock.Clock) *Silences {
 	return &Silences{clock: clock.Or(clk), m: map[string]*silenceEntry{}}
 }
 
-// Add validates and stores a silence and returns its ID. StartsAt defaults
-// to now. At least one matcher is required, and at least one must not match
-// the empty string (a silence must not mute everything); names must be
-// label names and all text valid UTF-8, within MaxMatchersPerSilence and
-// the other limits of one silence; EndsAt must
-// be after StartsAt and in the future; CreatedBy and Comment are required.
-//
-// A silence with an ID updates the silence of that ID, as Alertmanager's
-// POST /api/v2/silences does, and ErrSilenceNotFound is returned if there
-// is none. Alertmanager never rewrites what a silence has muted, and
-// neither does Add: it updates in place, keeping the ID, only a silence
-// that is active or pending, with the same matchers, and that keeps its
-// StartsAt while active or moves it no earlier than now while pending.
-// Otherwise it expires the old silence (if it has not expired) and creates
-// a new one, with a new ID, starting now at the earliest; replacing an
-// active or pending silence never fails for MaxSilences. A zero StartsAt
-// keeps the start of an active or pending silence updated. A silence whose
-// matchers or text are invalid is refused before its ID is looked up.
+// Add validates and stores a silence and returns its ID; StartsAt defaults
+// to now. A silence needs CreatedBy, Comment, an EndsAt after StartsAt and
+// in the future, and at least one matcher, one of which must not match the
+// empty string, within MaxMatchersPerSilence and the other limits of one
+// silence. A silence with an ID updates that silence (ErrSilenceNotFound if
+// there is none), in place or by replacing it with a new ID: see Silences
+// in the package documentation. While MaxSilences are active or pending, a
+// new silence is refused with ErrTooManySilences.
 func (s *Silences) Add(sil Silence) (string, error) {
 	sil.Matchers = slices.Clone(sil.Matchers) // the caller's to change
 	ms, errs := checkSilence(sil)

@@ -161,23 +161,12 @@ func (f *stateFloat) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// SaveState writes to w, as JSON of version StateVersion, what of the
-// engine must survive a restart, for LoadState to restore:
-//
-//   - the silences, expired ones within SilenceRetention included, with
-//     their IDs and times of creation and update;
-//   - every pending, firing and resolved (within ResolvedRetention) alert
-//     instance: its rule (group, alert name), labels, annotations, state,
-//     activeAt, firedAt, resolvedAt, last value, the last evaluation that
-//     saw it, and the reason of a resolution by hand (Resolve) still in
-//     effect;
-//   - the history (History): resolved alerts and firing counts;
-//   - the notification log: for each route and aggregation group, when it
-//     was last notified, when it may be next, and the alerts (by ID) last
-//     sent as firing, with when.
-//
-// The state is copied under the engine's lock, then encoded and written
-// without it: SaveState may run while the engine evaluates.
+// SaveState writes to w, as JSON of version StateVersion, what of the engine
+// must survive a restart, for LoadState to restore: the silences (expired
+// ones within SilenceRetention included), the pending, firing and recently
+// resolved alert instances, the history and the notification log. It may
+// run while the engine evaluates: the state is copied under the engine's
+// lock, then encoded and written without it.
 func (e *Engine) SaveState(w io.Writer) error {
 	now := e.cfg.clock.Now()
 	doc := stateDoc{Version: StateVersion, SavedAt: now}
@@ -264,33 +253,13 @@ type restoreStats struct {
 }
 
 // LoadState restores what SaveState wrote. It must be called once, before
-// Run or the first Eval (ErrStateTooLate otherwise). The engine's clock
-// gives now; the downtime of an alert instance is now minus the last
-// evaluation that saw it active.
-//
-// Pending and firing instances are restored as Prometheus' RestoreForState
-// restores the 'for' state (rules/group.go), over the rule's For at load:
-// after a downtime longer than the outage tolerance (WithOutageTolerance)
-// none is (a pending instance is dropped and its rule starts over; a
-// firing one is resolved at now, so that its resolution is notified if its
-// firing was). Otherwise a firing instance keeps its activeAt and firedAt;
-// a pending one whose For is shorter than the grace period
-// (WithForGracePeriod) is dropped, to start its For over; one that had
-// less than the grace period left gets activeAt = now + grace − For, so it
-// fires at the earliest a grace period after now; any other gets its
-// activeAt moved later by the downtime, which does not count toward For.
-// Resolved instances, manual resolutions, the history and the silences are
-// restored as saved; the notification log too, so that an alert notified
-// before the restart is not notified again before its repeat interval, and
-// its resolution is. Instances of rules that no longer exist, and
-// notification groups of routes that no longer exist, are dropped (counted
-// in the log line LoadState writes at info level).
-//
-// A bad input never panics: unknown fields are ignored; a section that
-// does not decode, or an entry that fails validation, is skipped and named
-// in the returned error, and the rest is loaded. An input that is not a
-// state at all, or of a later version (ErrStateVersion), loads nothing.
-// Either way the engine stays usable.
+// Run or the first Eval (ErrStateTooLate otherwise; ErrShutdown after
+// Shutdown). Pending and firing alerts get their 'for' state back as in
+// Prometheus (WithOutageTolerance, WithForGracePeriod); those of rules, and
+// notification groups of routes, that no longer exist are dropped. A bad
+// section or entry is skipped and named in the returned error, the rest
+// loaded; an input that is not a state, or of a later version
+// (ErrStateVersion), loads nothing. Either way the engine stays usable.
 func (e *Engine) LoadState(r io.Reader) error {
 	if e.shutdown.Load() {
 		return ErrShutdown

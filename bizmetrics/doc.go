@@ -83,6 +83,20 @@
 // app_cache_operations_total unless performance.WithCacheSeries names the
 // series of another namespace.
 //
+// # The database/sql wrapper
+//
+// WrapConnector and WrapDriver record the duration of the driver's Exec or
+// Query call: for a query, until the driver returns the rows, not while
+// they are read. A Prepare that fails is recorded as a failed operation;
+// one that succeeds is not (its executions are). Begin, Commit and Rollback
+// are not recorded. A statement whose first keyword is unknown is recorded
+// with db.operation.name _OTHER; ContextWithCollection sets
+// db.collection.name instead of the table parsed from the statement. Every
+// optional driver interface (contexts, named value checks, session reset,
+// ping, validity) is passed through; driver-specific methods reached with
+// sql.Conn.Raw are on the driver connection returned by the wrapper's
+// Unwrap() driver.Conn method.
+//
 // # Cardinality
 //
 // Every attribute value is an enum or a capped set, never an ID, a query
@@ -118,18 +132,23 @@
 //
 // With WithTracerProvider (vitals.Start passes its tracer provider when
 // tracing is on), the database/sql wrapper makes a client span of every
-// operation it records, a child of the span in the operation's context,
-// named and attributed as the semantic conventions ask for database spans
-// ("SELECT orders"; db.system.name, db.operation.name, db.collection.name,
-// error.type) and timed exactly as the histogram's recording, which is
-// made in the span's context. A failure sets the status Error and adds an
+// operation it records, a child of the span in the operation's context (a
+// root span without one), timed exactly as the histogram's recording, which
+// is made in the span's context. It is named as the semantic conventions
+// name database spans ("SELECT orders"; the operation or the collection
+// alone, such as "CREATE"; else db.system.name) and carries the metric's
+// attributes: db.system.name, db.operation.name, db.collection.name when
+// known, and error.type. server.address and server.port, which the wrapper
+// does not know, are left out. A failure sets the status Error and adds an
 // exception event with exception.type only: neither the error's message,
-// nor the statement's text, nor its arguments are ever recorded. Cache
-// operations are events ("cache.get" with cache.name, cache.operation and
-// cache.result) on the recording span in their context, not spans of
-// their own: a lookup takes less time than a span costs. DB, RecordDB and
-// DBOperation make no spans. Without the option, nothing is traced and
-// recording costs what it does without tracing.
+// nor the statement's text, nor its arguments are ever recorded. The span
+// is made once the driver has returned, so the driver sees the caller's
+// context, not the span. Cache operations are events ("cache.get" with
+// cache.name, cache.operation and cache.result) on the recording span in
+// their context, not spans of their own: a lookup takes less time than a
+// span costs. DB, RecordDB and DBOperation make no spans. Without the
+// option, nothing is traced and recording costs what it does without
+// tracing.
 //
 // # Cost
 //

@@ -161,40 +161,12 @@ func ContextWithCollection(ctx context.Context, collection string) context.Conte
 
 // WrapConnector returns a connector for sql.OpenDB whose connections record
 // every Exec and Query (on the database, a connection, a transaction or a
-// prepared statement) in db.client.operation.duration, with
-// db.system.name system ("sqlite", "postgresql", "mysql", ...):
-//
-//	c, err := sqlite.NewConnector("file:shop.db")
-//	db := sql.OpenDB(bizmetrics.WrapConnector(c, m, "sqlite"))
-//
-// The duration is that of the driver's Exec or Query call: for a query,
-// until the driver returns the rows, not while they are read. A Prepare
-// that fails is recorded as a failed operation; one that succeeds is not
-// (its executions are). Begin, Commit and Rollback are not recorded.
-//
-// db.operation.name is the statement's first keyword (SELECT, INSERT,
-// ...; _OTHER for an unknown one) and db.collection.name the first table
-// it names, when that is a plain identifier (see ContextWithCollection to
-// set it instead); error.type is ErrorType of the error. The statement's
-// text never becomes an attribute, and neither do its arguments. Every
-// optional driver interface (contexts, named value checks, session reset,
-// ping, validity) is passed through; driver-specific methods reached with
-// sql.Conn.Raw are on the driver connection returned by the wrapper's
-// Unwrap() driver.Conn method.
-//
-// With WithTracerProvider, every operation recorded is also a span of kind
-// client, a child of the span in the operation's context (a root span
-// without one), from the start to the end of the duration recorded. It is
-// named as the semantic conventions name database spans ("SELECT orders",
-// "CREATE", else db.system.name) and carries the metric's attributes:
-// db.system.name, db.operation.name, db.collection.name when known, and
-// error.type on failure, with status Error and an exception event whose
-// exception.type is the error.type. The error's message, the statement's
-// text (db.query.text) and its arguments are never recorded: a message
-// can quote the values, and so can a statement with literals.
-// server.address and server.port, which the wrapper does not know, are
-// left out. The span is made once the driver has returned, so the driver
-// sees the caller's context, not the span.
+// prepared statement) in db.client.operation.duration with db.system.name
+// system ("sqlite", "postgresql", ...) and, with WithTracerProvider, as a
+// client span. The statement's text, its arguments and the error's message
+// are never recorded. Optional driver interfaces are passed through; with
+// sql.Conn.Raw, Unwrap() driver.Conn gives the driver's connection. The
+// package documentation says what is timed ("The database/sql wrapper").
 func WrapConnector(c driver.Connector, m *Metrics, system string) driver.Connector {
 	return &connector{c: c, r: newSQLRecorder(m, system)}
 }

@@ -42,6 +42,32 @@
 // ("/products/espresso"): a service without a router should supply its
 // routes, or paths that carry names use up the normalised budget.
 //
+// # Path normalisation
+//
+// NormalizePath replaces each segment of a path that looks like an
+// identifier, so that the template does not change from one resource to the
+// next:
+//
+//   - {email}: anything with an '@';
+//   - {uuid}: a UUID;
+//   - {id}: digits without letters (42, 2024-01-15, 10.0.0.1), and hex of
+//     6 to 24 characters with a digit (3fa9c01b27de, a 24-hex object ID);
+//   - {token}: hex longer than 24 characters, or of 16 or more letters
+//     a-f; letters mixed with digits (base64, base62, ULIDs, nanoids) in 6
+//     or more characters of [A-Za-z0-9-_.~+=] that are 20 or more long, or
+//     alternate three times between letters and digits (k3j9x2m1), or have
+//     an upper-case letter and 8 or more characters (kLmPqRsT7u), or a run
+//     of 5 digits (INV12345), or a part of 3 or more digits between the
+//     separators '-', '_', '.' and '~' (espresso-beans-1234); and any
+//     segment longer than 64 bytes;
+//   - {value}: any other segment with a byte outside [A-Za-z0-9-_.~]
+//     (percent-escapes, non-ASCII, braces).
+//
+// Everything else is kept: words ("orders", "checkout", "facade"),
+// versions ("v1", "v2beta1": numbers of up to 3 digits), file names
+// ("favicon.ico") and short letter-digit names ("oauth2", "sha256",
+// "i18n", "x86_64").
+//
 // # Request IDs, slow requests, errors
 //
 // Each request gets an ID: the incoming X-Request-Id when it is 1 to 64
@@ -54,11 +80,39 @@
 // string. A panic is recovered (unless WithoutPanicRecovery), answered with
 // a 500, logged with its stack and recorded with its type as error.type.
 // Any other 5xx is logged once as an error with method, route, status,
-// duration and request ID (the trace comes with the context). WithErrorHook receives every 5xx and panic with the request headers
-// passed through RedactHeaders: credentials, cookies and client addresses
-// (X-Forwarded-For, Forwarded, X-Real-Ip, ...) are replaced by Redacted,
-// and URLs (Referer, Origin, X-Original-Url, ...) are cut to scheme, host
-// and normalised path, without query string or user info.
+// duration and request ID (the trace comes with the context).
+// WithErrorHook receives every 5xx and panic with the request headers
+// passed through RedactHeaders (see Header redaction).
+//
+// # Header redaction
+//
+// RedactHeaders replaces by Redacted the values of:
+//
+//   - credentials and cookies: Authorization, Proxy-Authorization, Cookie,
+//     Cookie2, Set-Cookie, Set-Cookie2, X-Api-Key, and every header whose
+//     name contains password, passwd, pwd, secret, key, token, session,
+//     auth, credit, card, cookie, credential, signature, jwt, csrf, xsrf or
+//     cert;
+//   - the client's address: Forwarded, X-Forwarded, every name containing
+//     forwarded-for or forwarded_for (X-Forwarded-For,
+//     X-Original-Forwarded-For), every name with a part (split at - and _)
+//     ip, ipv4, ipv6, ips, addr, address, clientip, realip, userip,
+//     remoteip, socketip, peerip, sourceip, srcip, clientaddr or remoteaddr
+//     (X-Real-Ip, True-Client-Ip, Cf-Connecting-Ip, X-Client-Ip,
+//     X-Cluster-Client-Ip, Fastly-Client-Ip, X-Remote-Addr), and Via, which
+//     names the client's proxies;
+//   - From, an e-mail address.
+//
+// It cuts to scheme, host and NormalizePath's template of the path the
+// values of URL headers (Referer, Referrer, Origin, Location,
+// Content-Location, Destination, and every name with a part url, uri or
+// path, such as X-Original-Url, X-Rewrite-Url, X-Forwarded-Uri), and any
+// other value that is an absolute URL or a path with a query. The query,
+// fragment and user info are dropped, and identifiers in the path become
+// placeholders, since all of them carry tokens, e-mail addresses and
+// session IDs (a password-reset link in a Referer); scheme, host and route
+// stay, as they are what one debugs with. A value that does not parse as a
+// URL is Redacted; "" and "null" (an opaque Origin) are kept.
 //
 // # Monitoring traffic
 //
@@ -185,18 +239,54 @@
 // # Client requests (Transport)
 //
 // Transport wraps an http.RoundTripper with the client side of the same
-// conventions: http.client.request.duration (until the response headers
-// arrive, as otelhttp times it) and http.client.active_requests, with
-// http.request.method, server.address (at most 50 per Transport, then
-// _OTHER), server.port, url.scheme, the status code, the negotiated
-// protocol and error.type (the status for 4xx and 5xx, else a named
-// transport error: timeout, connection_refused, ...). Never the path,
-// query or user info. With a tracer provider, a client span per request
-// (ended when the body is read or closed; url.full with the path
-// normalised as NormalizePath does, without query or user info), and the
-// trace context is injected into a copy of the request's headers; the
-// caller's request is never modified. Without one, the metrics add no
-// allocation per request.
+// conventions. http.client.request.duration (seconds, the conventions'
+// buckets) has http.request.method (unknown methods become _OTHER),
+// server.address and server.port of the URL (the origin, not a proxy; the
+// scheme's port when the URL has none, which otelhttp leaves out, since the
+// conventions require it), url.scheme and, when a response came,
+// http.response.status_code, network.protocol.name and
+// network.protocol.version (of the response: the version negotiated).
+// error.type is the status code for a 4xx or 5xx, or, when no response
+// came, one of the ClientError values ("timeout", "canceled",
+// "connection_refused", ...) or else the error's Go type ("*url.Error"),
+// past 64 such types _OTHER. http.client.active_requests counts requests in
+// flight by http.request.method, server.address, server.port and
+// url.scheme. Each redirect and retry the http.Client makes is a request of
+// its own.
+//
+// The duration ends, and the request stops being active, when the base
+// RoundTrip returns: once the response headers have arrived, or with the
+// error. Reading the body is not included, as in otelhttp: the caller reads
+// it at its own pace (a stream may never end), so the time to the headers
+// is the one that measures the server and the network.
+//
+// The URL's path, query and user info are never attributes. server.address
+// and server.port come from the URL, which the program may build from data
+// (webhooks, redirects): at most WithTransportMaxAddresses distinct pairs
+// (default 50) are recorded per Transport; past them a request is recorded
+// with server.address _OTHER and no server.port.
+//
+// With WithTransportTracerProvider, each request gets a CLIENT span, child
+// of the span in the request's context, named after its method ("GET";
+// "HTTP" for a non-standard method; see WithTransportSpanName), with
+// http.request.method, server.address, server.port, url.full (without
+// user info, query or fragment, where tokens and signatures travel, and
+// with the path normalised as NormalizePath does), http.response.status_code,
+// network.protocol.version and error.type. Its status is Error for a 4xx, a
+// 5xx or an error. The span ends when the response body is read to its end
+// or closed (at once for a response without a body), so that it covers the
+// download. Trace context (by default W3C traceparent and baggage) is
+// written into a copy of the request: the caller's request, its header
+// included, is never modified. Without a tracer provider no span is made;
+// trace context already in the request's context (a server span, say) is
+// still propagated, on a copy, and a request whose context has none is
+// passed on as it is, response body included.
+//
+// With metrics only, Transport allocates nothing per request (but the copy
+// of a request whose trace context it propagates): attribute sets are
+// cached per (method, address, port, scheme, status, protocol, error type),
+// and active requests are atomics read by an observable up-down counter,
+// whose callback is unregistered once the Transport is unreachable.
 //
 // # Cost and concurrency
 //

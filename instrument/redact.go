@@ -54,31 +54,13 @@ var urlHeaders = map[string]bool{
 }
 
 // RedactHeaders returns a copy of h with nothing in it that identifies the
-// client or its user, for error reports (ErrorEvent.Header):
-//
-//   - replaced by Redacted: credentials and cookies (Authorization,
-//     Proxy-Authorization, Cookie, Set-Cookie, X-Api-Key, and every header
-//     whose name contains password, passwd, pwd, secret, key, token,
-//     session, auth, credit, card, cookie, credential, signature, jwt,
-//     csrf, xsrf or cert); the client's address (Forwarded, X-Forwarded,
-//     every name containing forwarded-for such as X-Forwarded-For and
-//     X-Original-Forwarded-For, every name with a part ip, ipv4, ipv6,
-//     addr, address, clientip, realip, ... such as X-Real-Ip,
-//     True-Client-Ip, Cf-Connecting-Ip, X-Client-Ip, X-Cluster-Client-Ip,
-//     Fastly-Client-Ip, X-Remote-Addr, and Via, which names the client's
-//     proxies); and From (an e-mail address);
-//   - cut to scheme, host and NormalizePath's template of the path: the
-//     values of URL headers (Referer, Referrer, Origin, Location,
-//     Content-Location, Destination, and every name with a part url, uri or
-//     path such as X-Original-Url, X-Rewrite-Url, X-Forwarded-Uri), and any
-//     other value that is an absolute URL or a path with a query. The query,
-//     fragment and user info are dropped, and identifiers in the path become
-//     placeholders, since all of them carry tokens, e-mail addresses and
-//     session IDs (a password-reset link in a Referer); scheme, host and
-//     route stay, as they are what one debugs with. A value that does not
-//     parse as a URL is Redacted.
-//
-// Names are matched in any case; other headers are kept as they are.
+// client or its user, for error reports (ErrorEvent.Header). Credentials,
+// cookies, the client's address (X-Forwarded-For, X-Real-Ip, Via, ...) and
+// From are replaced by Redacted. URL headers (Referer, Origin, ...) and any
+// value that is an absolute URL or a path with a query are cut to scheme,
+// host and NormalizePath's template of the path; a value that does not
+// parse is Redacted. Names match in any case; other headers are kept. The
+// package documentation ("Header redaction") lists the names.
 func RedactHeaders(h http.Header) http.Header {
 	out := make(http.Header, len(h))
 	for name, vals := range h {

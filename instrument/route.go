@@ -136,35 +136,12 @@ const (
 )
 
 // NormalizePath turns a raw URL path into a route template by replacing
-// every segment that looks like an identifier, so that the template does
-// not change from one resource to the next:
-//
-//   - {email}: anything with an '@';
-//   - {uuid}: a UUID;
-//   - {id}: digits without letters (42, 2024-01-15, 10.0.0.1), and hex of
-//     6 to 24 characters with a digit (3fa9c01b27de, a 24-hex object ID);
-//   - {token}: hex longer than 24 characters, or of 16 or more letters
-//     a-f; letters mixed with digits (base64, base62, ULIDs, nanoids) in 6
-//     or more characters of [A-Za-z0-9-_.~+=] that are 20 or more long, or
-//     alternate three times between letters and digits (k3j9x2m1), or have
-//     an upper-case letter and 8 or more characters (kLmPqRsT7u), or a run
-//     of 5 digits (INV12345), or a part of 3 or more digits between the
-//     separators '-', '_', '.' and '~' (espresso-beans-1234); and any
-//     segment longer than 64 bytes;
-//   - {value}: any other segment with a byte outside [A-Za-z0-9-_.~]
-//     (percent-escapes, non-ASCII, braces).
-//
-// Everything else is kept: words ("orders", "checkout", "facade"),
-// versions ("v1", "v2beta1": numbers of up to 3 digits), file names
-// ("favicon.ico") and short letter-digit names ("oauth2", "sha256",
-// "i18n", "x86_64").
+// the segments that look like identifiers with {id}, {uuid}, {token},
+// {email} or {value}, keeping words, versions and file names:
 // /users/123/orders/9f1c2b6e-... becomes /users/{id}/orders/{uuid}. The
-// result always starts with "/", has at most 12 segments (the rest becomes
-// {rest}) and is at most 787 bytes long.
-//
-// Since a segment of plain letters can be a word or a name, the middleware
-// gives normalised paths their own budget (see WithMaxRoutes): they cannot
-// crowd out the application's templates.
+// result starts with "/", has at most 12 segments (the rest becomes {rest})
+// and is at most 787 bytes long. The package documentation ("Path
+// normalisation") gives the rule for each placeholder.
 func NormalizePath(p string) string {
 	var b strings.Builder
 	b.Grow(min(len(p)+1, maxPathLen))

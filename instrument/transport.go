@@ -132,70 +132,14 @@ func WithTransportLogger(l *slog.Logger) TransportOption {
 	return transportOptionFunc(func(c *transportConfig) { c.logger = l })
 }
 
-// Transport wraps base (http.DefaultTransport when nil) with the HTTP
-// client semantic-convention metrics and, with WithTransportTracerProvider,
-// client spans. Use it as an http.Client's Transport, built once and shared
-// like the transport it wraps:
-//
-//	client := &http.Client{Transport: instrument.Transport(nil, instrument.WithTransportMeterProvider(mp))}
-//
-// # Metrics
-//
-// http.client.request.duration (seconds, the conventions' buckets) with
-// http.request.method (unknown methods become _OTHER), server.address and
-// server.port (of the URL: the origin, not a proxy; the scheme's port when
-// the URL has none, which otelhttp leaves out, since the conventions
-// require the port), url.scheme, and, when a response came,
-// http.response.status_code, network.protocol.name and
-// network.protocol.version (of the response: the version negotiated).
-// error.type is the status code for a 4xx or 5xx (errors to a client), or,
-// when no response came, one of the ClientError values ("timeout",
-// "canceled", "connection_refused", ...) or else the error's Go type
-// ("*url.Error"), past 64 such types _OTHER. Each redirect and retry the
-// http.Client makes is a request of its own.
-//
-// http.client.active_requests counts requests in flight by
-// http.request.method, server.address, server.port and url.scheme.
-//
-// The duration ends, and the request stops being active, when the base
-// RoundTrip returns: once the response headers have arrived, or with the
-// error. Reading the body is not included, as in otelhttp: the caller
-// reads it at its own pace (a stream may never end), so the time to the
-// headers is the one that measures the server and the network.
-//
-// The URL's path, query and user info are never attributes. server.address
-// and server.port come from the URL, which the program may build from
-// data (webhooks, redirects): at most WithTransportMaxAddresses distinct
-// pairs (default 50) are recorded, per Transport; past them a request is
-// recorded with server.address _OTHER and no server.port.
-//
-// # Traces
-//
-// With WithTransportTracerProvider, each request gets a CLIENT span named
-// after its method ("GET", see WithTransportSpanName), child of the span
-// in the request's context, with http.request.method, server.address,
-// server.port, url.full without user info, query or fragment (tokens and
-// signatures travel there), http.response.status_code,
-// network.protocol.version and error.type. Its status is Error for a 4xx,
-// a 5xx or an error. The span ends when the response body is read to its
-// end or closed (at once for a response without a body), so that it covers
-// the download. Trace context (by default W3C traceparent and baggage) is
-// written into a copy of the request: the caller's request, its header
-// included, is never modified.
-//
-// Without a tracer provider, no span is made; trace context already in the
-// request's context (a server span, say) is still propagated, on a copy;
-// a request whose context has none is passed on as it is, response body
-// included.
-//
-// # Cost
-//
-// With metrics only, Transport allocates nothing per request: attribute
-// sets are cached per (method, address, port, scheme, status, protocol,
-// error type), and active requests are atomics read by an observable
-// up-down counter. The callback is unregistered once the Transport is
-// unreachable. If the metrics cannot be created, the error goes to the
-// logger (WithTransportLogger) and requests are not measured.
+// Transport wraps base (http.DefaultTransport when nil) with the HTTP client
+// metrics http.client.request.duration and http.client.active_requests and,
+// with WithTransportTracerProvider, a client span per request; build it once
+// and share it. The URL's path, query and user info are never attributes;
+// past WithTransportMaxAddresses (default 50) distinct server addresses,
+// requests are recorded with server.address _OTHER. The caller's request is
+// never modified. If the metrics cannot be created, the error is logged
+// (WithTransportLogger) and requests pass through unmeasured.
 func Transport(base http.RoundTripper, opts ...TransportOption) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport

@@ -20,18 +20,34 @@
 //
 // # Accuracy
 //
-// Counts are exact integers: the difference of each cumulative series
-// between the last collection at or before the window's start and the last
-// collection at or before its end, with no extrapolation; a series born
-// inside the window counts from zero. Request percentiles are
-// histogram_quantile estimates from the native (base-2 exponential)
-// duration histogram the in-memory reader keeps, within 4.4 % of the true
-// value for durations spanning up to 2^25 (10 µs to 60 s). Apdex counts
-// come from histogram_fraction over the same histogram: exact unless T or
-// 4T shares a bucket with some requests, and then off by at most that
-// bucket's requests. Summary says which figure is which. Every float is
-// finite: NaN and ±Inf become 0. The JSON field names of Summary are
-// stable.
+// The window is aligned on the reader's collections: it holds the events
+// after the last collection at or before its start (the summary's
+// GeneratedAt − WindowSeconds), up to the last collection at or before its
+// end (GeneratedAt). At a regular collection interval that divides the
+// window, that is exactly WindowSeconds long. The start's values must still
+// be held: keep the window within the reader's retention
+// (memory.DefaultRetention by default).
+//
+//   - Every count (TotalRequests, Errors, SlowRequests, the Apdex total,
+//     the routes' Requests and Errors, the errors' Count, the caches' Hits
+//     and Lookups) is exact: an integer, the difference of the cumulative
+//     counter at the window's two ends, with no extrapolation, a series
+//     born inside the window counting from zero. The rates and ratios
+//     derived from them, and the mean durations (the difference of the
+//     duration sums over the difference of the counts), are exact too, up
+//     to floating-point rounding.
+//   - Request percentiles (Latency, Route) are histogram_quantile estimates
+//     from the native (base-2 exponential) duration histogram the in-memory
+//     reader keeps, within 4.4 % of the true value for durations spanning up
+//     to 2^25 (10 µs to 60 s): see Latency.
+//   - Apdex counts come from histogram_fraction over the same histogram:
+//     exact unless T or 4T shares a bucket with some requests, and then off
+//     by at most that bucket's requests: see Apdex.
+//   - The scheduler latency percentile is an estimate within the Go
+//     runtime's own buckets: see Runtime.
+//
+// Every float is finite: NaN and ±Inf (a ratio or a quantile over no
+// requests) become 0. The JSON field names of Summary are stable.
 //
 // # Concurrency
 //

@@ -44,21 +44,12 @@ const (
 // summaryParallelism bounds the queries a summary runs at once.
 const summaryParallelism = 4
 
-// Summarize computes the performance summary of the window that ends now
-// (see WithTime) with PromQL instant queries over q, the series the
-// HTTP middleware, the runtime metrics and bizmetrics' cache counter
-// record. docs/performance-summary.md lists the query behind every field.
-//
-// Counts are exact differences of the cumulative series between the
-// window's two ends, aligned on the reader's collections (see Summary).
-// The start's values must still be held: keep the window within the
-// reader's retention (memory.DefaultRetention by default), as a series
-// whose value at the start has been dropped counts from zero, that is from
-// its creation.
-//
-// Missing series give zero values, not an error: an empty reader gives a
-// summary of zeros. The window is rounded down to a millisecond and must be
-// at least one. The queries run concurrently (a few at a time) and are
+// Summarize computes the Summary of the window that ends now (see WithTime)
+// with PromQL instant queries over q; docs/performance-summary.md lists the
+// query behind every field. Missing series give zeros, not an error. window
+// is rounded down to a millisecond and must be at least 1ms; keep it within
+// the reader's retention, or a series whose value at the window's start was
+// dropped counts from its creation. The queries run a few at a time,
 // bounded by ctx; if any fails, Summarize returns the errors joined, each
 // naming its query.
 func Summarize(ctx context.Context, q memory.Querier, window time.Duration, opts ...Option) (Summary, error) {

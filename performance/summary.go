@@ -2,35 +2,14 @@ package performance
 
 import "time"
 
-// Summary is the state of a service over a window: its traffic,
-// errors, latency, Apdex score, busiest routes, most frequent errors, Go
-// runtime health and cache hit ratio. It is computed by Summarize with PromQL
-// over the series /metrics shows, and its JSON field names are stable.
-//
-// The window is aligned on the reader's collections: it holds the events
-// after the last collection at or before GeneratedAt − WindowSeconds, up to
-// the last collection at or before GeneratedAt. At a regular collection
-// interval that divides the window, that is exactly WindowSeconds long.
-//
-// Exact and estimated figures:
-//   - Every count (TotalRequests, Errors, SlowRequests, the Apdex total,
-//     the routes' Requests and Errors, the errors' Count, the caches' Hits
-//     and Lookups) is exact: an integer, the difference of the cumulative
-//     counter at the window's two ends, a series born inside the window
-//     counting from zero. The rates and ratios derived from them, and the
-//     mean durations (the difference of the duration sums over the
-//     difference of the counts), are exact too, up to floating-point
-//     rounding.
-//   - The percentiles of Latency and Route are estimates from the native
-//     (base-2 exponential) duration histogram, within 4.4 % of the true
-//     percentile: see Latency.
-//   - The Apdex counts are exact unless T or 4T shares a histogram bucket
-//     with some requests: see Apdex.
-//   - The scheduler latency percentile is an estimate within the Go
-//     runtime's own buckets: see Runtime.
-//
-// Every float is finite: where PromQL answers NaN or ±Inf (a ratio or a
-// quantile over no requests), the field is 0.
+// Summary is the state of a service over a window, computed by Summarize:
+// traffic, errors, latency, Apdex score, busiest routes, most frequent
+// errors, Go runtime health and cache hit ratio. Its JSON field names are
+// stable. Counts, and the rates, ratios and means derived from them, are
+// exact; percentiles and Apdex counts are estimates from histograms (see
+// Latency, Apdex and Runtime). Every float is finite: where PromQL answers
+// NaN or ±Inf, the field is 0. The package documentation ("Accuracy") says
+// how the window is aligned and which figure is which.
 type Summary struct {
 	// WindowSeconds is the length of the window, in seconds.
 	WindowSeconds float64 `json:"windowSeconds"`

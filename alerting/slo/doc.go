@@ -21,6 +21,19 @@
 // the engine evaluates every EvalInterval; SLO.Status reads the SLI, burn
 // rates and budget left back. docs/slos.md has the details.
 //
+// SLO.Rules returns up to three groups: sloth-slo-sli-recordings-<id>,
+// with slo:sli_error:ratio_rate<w> for w in 5m, 30m, 1h, 2h, 6h, 1d and 3d
+// from the raw SLI, and for the period (such as 30d) as the average of the
+// 5m ratio over the period; sloth-slo-meta-recordings-<id>, with
+// slo:objective:ratio, slo:error_budget:ratio, slo:time_period:days,
+// slo:current_burn_rate:ratio, slo:period_burn_rate:ratio,
+// slo:period_error_budget_remaining:ratio and sloth_slo_info; and, unless
+// both alerts are disabled, sloth-slo-alerts-<id>, with the page and ticket
+// alerts, labelled sloth_severity and severity page or ticket. Every
+// recorded series carries sloth_id, sloth_slo, sloth_service (with a
+// service) and the SLO's labels; the error ratios also carry their window
+// as sloth_window.
+//
 // # Concurrency
 //
 // SLOs are values; every function here is safe for concurrent use.

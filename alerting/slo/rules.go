@@ -54,24 +54,12 @@ func (s SLO) ID() string {
 	return s.Service + "-" + s.Name
 }
 
-// Rules returns the SLO's rules as Sloth generates them for Prometheus,
-// in three groups:
-//
-//   - sloth-slo-sli-recordings-<id>: slo:sli_error:ratio_rate<w> for w in
-//     5m, 30m, 1h, 2h, 6h, 1d, 3d, from the raw SLI, and for the period
-//     (such as 30d) as the average of the 5m ratio over the period;
-//   - sloth-slo-meta-recordings-<id>: slo:objective:ratio,
-//     slo:error_budget:ratio, slo:time_period:days,
-//     slo:current_burn_rate:ratio, slo:period_burn_rate:ratio,
-//     slo:period_error_budget_remaining:ratio and sloth_slo_info;
-//   - sloth-slo-alerts-<id>: the page alert (5m and 1h above 14.4 × the
-//     budget, or 30m and 6h above 6 ×) and the ticket alert (2h and 1d
-//     above 3 ×, or 6h and 3d above 1 ×), labelled sloth_severity and
-//     severity page or ticket.
-//
-// Every series carries sloth_id, sloth_service, sloth_slo, the window's
-// sloth_window, and the SLO's labels. The groups have no interval (the
-// Prometheus global one applies). PrometheusRules writes them as a file.
+// Rules returns the SLO's rules as Sloth generates them for Prometheus: the
+// groups sloth-slo-sli-recordings-<id>, sloth-slo-meta-recordings-<id> and,
+// unless both alerts are disabled, sloth-slo-alerts-<id>, described in the
+// package documentation. The groups have no interval (the Prometheus global
+// one applies); alerting.PrometheusRules writes them as a file. An invalid
+// SLO gives an error naming each bad field (*Error).
 func (s SLO) Rules() ([]alerting.Group, error) {
 	r, err := s.resolve()
 	if err != nil {

@@ -80,12 +80,24 @@
 // named appender, NewNamedAppender) in a compact binary format that keeps
 // the chunks as they are, about the size of the chunks themselves; Restore
 // loads it into a new reader before its first collection, so that a
-// restart loses only the samples of its downtime. Restore applies today's
-// retention and series limit, and checks everything it reads: a truncated
-// or corrupt snapshot is an error that leaves the reader empty. Snapshot
-// holds a store's lock only to copy it, so collections go on meanwhile.
-// vitals.Start keeps the snapshot in its state directory
-// (vitals.WithStateDir).
+// restart loses only the samples of its downtime. Snapshot holds a store's
+// lock only to copy it, so collections go on meanwhile. vitals.Start keeps
+// the snapshot in its state directory (vitals.WithStateDir).
+//
+// Restore skips the named appenders of the snapshot absent now; named
+// appenders absent from the snapshot start empty, as unnamed appenders
+// always do. It applies today's retention and series limit, not the
+// snapshot's: samples older than the retention, counted back from the
+// reader's clock, are dropped (whole chunks, as at every collection), and
+// beyond the series limit the series reported longest ago are dropped,
+// their samples counted as dropped (Stats.Dropped). A snapshot whose newest
+// sample is after the reader's clock is refused, as collections could not
+// append after it. It checks everything it reads (every length bounded,
+// every chunk decoded, every time in order): a truncated or corrupt
+// snapshot is an error that leaves the reader empty. Afterwards queries see
+// the history from before, with a gap for the time the process was down;
+// the next collection appends after it, and marks the series that it no
+// longer reports stale, as usual.
 //
 // # Concurrency
 //

@@ -262,29 +262,13 @@ func (e *encoder) string(s string) {
 // restored into a reader that has not collected yet.
 var ErrRestoreNotEmpty = errors.New("memory: restore into a reader that has already collected or appended")
 
-// Restore loads a snapshot that Snapshot wrote into r, which must not have
-// collected yet (ErrRestoreNotEmpty otherwise): the collector's series, and
-// each named appender's, given back to the named appender of that name
-// created before the call. Named appenders absent now are skipped, and
-// named appenders absent from the snapshot start empty; unnamed appenders
-// always do.
-//
-// The retention and the series limit are today's, not the snapshot's:
-// samples older than the retention, counted back from the reader's clock
-// now, are dropped (whole chunks, as at every collection), and beyond the
-// series limit the series reported longest ago are dropped, their samples
-// counted as dropped (Stats.Dropped). A snapshot whose newest sample is
-// after the reader's clock is refused, as collections could not append
-// after it.
-//
-// Afterwards queries see the history from before, with a gap for the time
-// the process was down; the next collection appends after it, and marks
-// the series that it no longer reports stale, as usual.
-//
-// Restore reads the whole snapshot and checks it (every length bounded,
-// every chunk decoded, every time in order) before it changes anything: on
-// any error, which names the store, series and chunk at fault, r is left
-// as it was, empty and usable. Collections wait for Restore to finish.
+// Restore loads into r a snapshot that Snapshot wrote: the collector's
+// series, and each named appender's into the named appender of that name
+// created before the call. Neither r nor those appenders may hold samples
+// yet (ErrRestoreNotEmpty). Today's retention and series limit apply. The
+// snapshot is read and checked whole before anything changes: on any error,
+// which names the store, series and chunk at fault, r is left as it was.
+// Collections wait for Restore to finish.
 func (r *Reader) Restore(rd io.Reader) error {
 	r.collectMu.Lock()
 	defer r.collectMu.Unlock()
