@@ -109,7 +109,7 @@ func newAttack(t *testing.T, opts ...memory.Option) (*vitals.Vitals, *attacker) 
 			t.Error(err)
 		}
 	})
-	custom, err := v.Biz().Counter("logins", "{login}", "Logins by customer: a label an attacker controls.")
+	custom, err := v.BizMetrics().Counter("logins", "{login}", "Logins by customer: a label an attacker controls.")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func newAttack(t *testing.T, opts ...memory.Option) (*vitals.Vitals, *attacker) 
 		handler: v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			w.WriteHeader(http.StatusOK)
 		})),
-		biz:    v.Biz(),
+		biz:    v.BizMetrics(),
 		custom: custom,
 	}
 }

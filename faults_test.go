@@ -137,7 +137,7 @@ func testCollectorFault(t *testing.T, f collectorFault, proto exporter.Protocol,
 	tp, lp := faultTracesAndLogs(t, addr, proto, logger)
 	v, err := vitals.Start(ctx, vitals.WithLogger(logger), vitals.WithServiceName("faults"),
 		vitals.WithExporterConfig(func(c *exporter.Config) {
-			c.Exporters = []exporter.Kind{exporter.KindPrometheus, exporter.KindOTLP}
+			c.Exporters = []exporter.MetricsExporter{exporter.MetricsPrometheus, exporter.MetricsOTLP}
 			c.OTLP.BaseEndpoint = "http://" + addr
 			c.OTLP.Protocol = proto
 		}),

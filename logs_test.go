@@ -157,7 +157,7 @@ func TestDatabaseSpansThroughStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := sql.OpenDB(bizmetrics.WrapConnector(c, v.Biz(), "sqlite"))
+	db := sql.OpenDB(bizmetrics.WrapConnector(c, v.BizMetrics(), "sqlite"))
 	defer db.Close()
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /orders", func(w http.ResponseWriter, r *http.Request) {

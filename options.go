@@ -18,6 +18,7 @@ import (
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
 	"github.com/vitalsgo/vitals/instrument"
+	"github.com/vitalsgo/vitals/internal/traceurl"
 	"github.com/vitalsgo/vitals/monitoring"
 )
 
@@ -53,6 +54,9 @@ type config struct {
 	countOwn       bool
 	stateDir       string
 	stateInterval  time.Duration
+	// stateIntervalSet records that WithStateInterval was given, so that
+	// a zero interval is refused rather than taken as the default.
+	stateIntervalSet bool
 }
 
 func newConfig(opts []Option) config {
@@ -70,8 +74,14 @@ func newConfig(opts []Option) config {
 // dropping them silently.
 func (c config) validate() error {
 	var errs []error
-	if err := monitoring.CheckTraceURL(c.traceURL); err != nil {
+	if err := traceurl.Check(c.traceURL); err != nil {
 		errs = append(errs, fmt.Errorf("WithTraceURL: %w", err))
+	}
+	if c.stateIntervalSet && c.stateInterval <= 0 {
+		errs = append(errs, fmt.Errorf("WithStateInterval(%v): the interval must be positive", c.stateInterval))
+	}
+	if !c.runtime && len(c.runtimeOpts) > 0 {
+		errs = append(errs, errors.New("WithRuntime's options have no effect with WithoutRuntime"))
 	}
 	if c.memory {
 		return errors.Join(errs...)
@@ -87,7 +97,8 @@ func (c config) validate() error {
 		{"WithSLOs", len(c.slos) > 0},
 		{"WithMemory", len(c.memoryOpts) > 0},
 		{"WithStateDir", c.stateDir != ""},
-		{"WithStateInterval", c.stateInterval != 0},
+		{"WithStateInterval", c.stateIntervalSet},
+		{"WithoutDefaultAlertRules", !c.defaultRules},
 		{"WithExternalURL", c.externalURL != ""},
 	} {
 		if o.set {
@@ -165,7 +176,8 @@ func WithGlobal() Option {
 
 // WithMemory configures the in-memory reader (collect interval, retention,
 // series limit, query limits). By default, the memory package's defaults:
-// a collection every 10 s kept for 1 h, at most 20 000 series.
+// a collection every 10 s kept for 6 h (memory.DefaultRetention), at most
+// 20 000 series.
 func WithMemory(opts ...memory.Option) Option {
 	return optionFunc(func(c config) config {
 		c.memory = true
@@ -184,16 +196,12 @@ func WithoutMemory() Option {
 	})
 }
 
-// WithTracerProvider turns tracing on for Vitals.Middleware (a server span
-// per request, trace context from the request's headers), the bizmetrics
-// database/sql wrapper (a client span per operation) and caches (events on
-// the request's span) with tp, and keeps
-// exemplars of measurements made in sampled spans, unless
-// OTEL_METRICS_EXEMPLAR_FILTER or WithExporterConfig says otherwise. It
-// wins over the environment: Start builds no tracer provider of its own.
-// By default, Start builds one from OTEL_TRACES_EXPORTER and the OTLP
-// variables (exporter.TracesConfigFromEnv): on when an OTLP endpoint is
-// set, off otherwise.
+// WithTracerProvider turns tracing on with tp, which wins over the
+// environment: Start builds no tracer provider of its own. The middleware,
+// bizmetrics and the exemplars then use tp (see the package doc's
+// Tracing). By default, Start builds one from OTEL_TRACES_EXPORTER and the
+// OTLP variables (exporter.TracesConfigFromEnv): on when an OTLP endpoint
+// is set, off otherwise.
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return optionFunc(func(c config) config {
 		c.tracerProvider = tp
@@ -215,7 +223,8 @@ func WithLoggerProvider(lp otellog.LoggerProvider) Option {
 }
 
 // WithRuntime configures the Go runtime and process metrics (package
-// instrument, StartRuntime). By default, they are on with the package's
+// instrument, StartRuntime). opts come after this Vitals' meter provider
+// and may override it. By default, they are on with the package's
 // defaults.
 func WithRuntime(opts ...instrument.RuntimeOption) Option {
 	return optionFunc(func(c config) config {
@@ -237,7 +246,7 @@ func WithoutRuntime() Option {
 // WithAuthorizer decides which requests may see health details (check
 // outputs, observed values) and use the endpoints that change state (run
 // all checks now, resolve alerts, create and expire silences):
-// monitoring.Config.Authorize. monitoring.BearerToken makes one from a
+// monitoring.Config.Authorizer. monitoring.BearerToken makes one from a
 // token. By default there is no authorizer: details are hidden
 // and state-changing endpoints answer 403.
 func WithAuthorizer(fn func(*http.Request) bool) Option {

@@ -87,7 +87,7 @@ func TestDefaultAlertRulesRun(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		if got := ruleNames(v.Alerts()); !slices.Equal(got, tc.want) {
+		if got := ruleNames(v.Alerting()); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: rules %v, want %v", tc.name, got, tc.want)
 		}
 		if err := v.Shutdown(t.Context()); err != nil {

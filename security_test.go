@@ -23,10 +23,10 @@ import (
 
 	"github.com/vitalsgo/vitals"
 	"github.com/vitalsgo/vitals/alerting"
+	"github.com/vitalsgo/vitals/clock/clocktest"
 	"github.com/vitalsgo/vitals/exporter/memory"
 	"github.com/vitalsgo/vitals/healthcheck"
 	"github.com/vitalsgo/vitals/instrument"
-	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 	"github.com/vitalsgo/vitals/internal/logtest"
 	"github.com/vitalsgo/vitals/monitoring"
 )
@@ -210,15 +210,15 @@ func TestSecurityAnonymousCannotChangeState(t *testing.T) {
 			})); err != nil {
 				t.Fatal(err)
 			}
-			if err := v.Alerts().Eval(t.Context(), time.Now().Add(time.Minute)); err != nil {
+			if err := v.Alerting().Eval(t.Context(), time.Now().Add(time.Minute)); err != nil {
 				t.Fatal(err)
 			}
-			alerts := v.Alerts().Alerts()
+			alerts := v.Alerting().Alerts()
 			if len(alerts) != 1 || alerts[0].State != alerting.StateFiring {
 				t.Fatalf("want one firing alert, got %+v", alerts)
 			}
 			id := alerts[0].ID
-			silenceID, err := v.Alerts().Silences().Add(alerting.Silence{
+			silenceID, err := v.Alerting().Silences().Add(alerting.Silence{
 				Matchers: []alerting.Matcher{{Name: "alertname", Value: "Other", IsEqual: true}},
 				EndsAt:   time.Now().Add(time.Hour), CreatedBy: "ops", Comment: "kept",
 			})
@@ -227,7 +227,7 @@ func TestSecurityAnonymousCannotChangeState(t *testing.T) {
 			}
 			activeSilences := func() int {
 				n := 0
-				for _, s := range v.Alerts().Silences().List() {
+				for _, s := range v.Alerting().Silences().List() {
 					if s.State(time.Now()) == alerting.SilenceStateActive {
 						n++
 					}
@@ -260,7 +260,7 @@ func TestSecurityAnonymousCannotChangeState(t *testing.T) {
 					}
 				}
 			}
-			if st := v.Alerts().Alerts()[0].State; st != alerting.StateFiring {
+			if st := v.Alerting().Alerts()[0].State; st != alerting.StateFiring {
 				t.Errorf("an unauthorized request resolved the alert: %v", st)
 			}
 			if n := activeSilences(); n != 1 {
@@ -282,7 +282,7 @@ func TestSecurityAnonymousCannotChangeState(t *testing.T) {
 					t.Errorf("%s %s with the token: %d", call[0], call[1], code)
 				}
 			}
-			if st := v.Alerts().Alerts()[0].State; st != alerting.StateResolved {
+			if st := v.Alerting().Alerts()[0].State; st != alerting.StateResolved {
 				t.Errorf("the token did not resolve the alert: %v", st)
 			}
 			if n := activeSilences(); n != 1 { // one created, one expired

@@ -11,35 +11,53 @@ import (
 	"github.com/vitalsgo/vitals/alerting"
 	"github.com/vitalsgo/vitals/alerting/slo"
 	"github.com/vitalsgo/vitals/exporter/memory"
+	"github.com/vitalsgo/vitals/instrument"
 )
 
-// TestStartRefusesOptionsWithoutEffect: options that need the in-memory
-// reader, given with WithoutMemory, are errors naming them, not dropped.
+// TestStartRefusesOptionsWithoutEffect: options that cannot take effect
+// (those that need the in-memory reader given with WithoutMemory, runtime
+// options with WithoutRuntime, a state interval that is not positive) are
+// errors naming them, not dropped.
 func TestStartRefusesOptionsWithoutEffect(t *testing.T) {
 	vitals.CleanEnv(t)
 	for _, tc := range []struct {
-		opt  vitals.Option
-		name string
+		opts []vitals.Option
+		want []string
 	}{
-		{vitals.WithAlertRuleFiles("docs/rules/shop-slos.yml"), "WithAlertRuleFiles"},
-		{vitals.WithAlertRules(alerting.Group{Name: "g", Rules: []alerting.Rule{{Alert: "A", Expr: "vector(1)"}}}), "WithAlertRules"},
-		{vitals.WithSLOs(slo.HTTPAvailability("avail", 0.99, "")), "WithSLOs"},
-		{vitals.WithMemory(memory.WithRetention(0)), "WithMemory"},
-		{vitals.WithAlerting(alerting.WithHistoryRetention(time.Hour, 10)), "WithAlerting"},
-		{vitals.WithStateInterval(time.Minute), "WithStateInterval"},
-		{vitals.WithExternalURL("https://shop.example.com"), "WithExternalURL"},
+		{[]vitals.Option{vitals.WithAlertRuleFiles("docs/rules/shop-slos.yml")}, []string{"WithAlertRuleFiles", "WithoutMemory"}},
+		{[]vitals.Option{vitals.WithAlertRules(alerting.Group{Name: "g", Rules: []alerting.Rule{{Alert: "A", Expr: "vector(1)"}}})}, []string{"WithAlertRules", "WithoutMemory"}},
+		{[]vitals.Option{vitals.WithSLOs(slo.HTTPAvailability("avail", 0.99, ""))}, []string{"WithSLOs", "WithoutMemory"}},
+		{[]vitals.Option{vitals.WithMemory(memory.WithRetention(0))}, []string{"WithMemory", "WithoutMemory"}},
+		{[]vitals.Option{vitals.WithAlerting(alerting.WithHistoryRetention(time.Hour, 10))}, []string{"WithAlerting", "WithoutMemory"}},
+		{[]vitals.Option{vitals.WithStateInterval(time.Minute)}, []string{"WithStateInterval", "WithoutMemory"}},
+		{[]vitals.Option{vitals.WithExternalURL("https://shop.example.com")}, []string{"WithExternalURL", "WithoutMemory"}},
+		{[]vitals.Option{vitals.WithoutDefaultAlertRules()}, []string{"WithoutDefaultAlertRules", "WithoutMemory"}},
+		{[]vitals.Option{vitals.WithRuntime(instrument.WithoutProcess()), vitals.WithoutRuntime()}, []string{"WithRuntime", "WithoutRuntime"}},
+		{[]vitals.Option{vitals.WithStateInterval(0)}, []string{"WithStateInterval(0s)", "positive"}},
+		{[]vitals.Option{vitals.WithStateInterval(-time.Second)}, []string{"WithStateInterval(-1s)", "positive"}},
 	} {
-		opts := []vitals.Option{tc.opt, vitals.WithoutMemory()}
+		opts := tc.opts
+		if tc.want[1] == "WithoutMemory" {
+			opts = append(opts, vitals.WithoutMemory())
+		}
 		v, err := vitals.Start(t.Context(), opts...)
 		if err == nil {
 			_ = v.Shutdown(t.Context())
-			t.Errorf("%s with WithoutMemory: Start succeeded", tc.name)
+			t.Errorf("%v: Start succeeded", tc.want)
 			continue
 		}
-		if !strings.Contains(err.Error(), tc.name) || !strings.Contains(err.Error(), "WithoutMemory") {
-			t.Errorf("%s with WithoutMemory: error %q does not name both", tc.name, err)
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error %q does not name %s", tc.want, err, w)
+			}
 		}
 	}
+	// The runtime options are kept when the runtime is switched back on.
+	v, err := vitals.Start(t.Context(), vitals.WithoutRuntime(), vitals.WithRuntime(instrument.WithoutProcess()), vitals.WithoutMemory())
+	if err != nil {
+		t.Fatalf("WithoutRuntime then WithRuntime: %v", err)
+	}
+	_ = v.Shutdown(t.Context())
 }
 
 // TestStartRollsBack: a Start that fails late (a bad rule file, after the

@@ -35,15 +35,10 @@ const (
 	stateUnsentFile = "notifications.state"
 )
 
-// WithStateDir keeps what must survive a restart in dir, a directory of
-// this process's own (created if missing, mode 0700; Start fails if it
-// cannot be written or another process holds it): silences, alert state,
-// alert history and the notification log, the notifications that could
-// not be delivered before Shutdown's deadline (sent after the restart),
-// and the in-memory metric history (which holds the SLO windows). They are
-// saved every
-// DefaultStateInterval and at Shutdown, crash-safely, and loaded by Start.
-// docs/reliability.md lists what survives and what a crash can lose. By
+// WithStateDir keeps what must survive a restart (alerts, silences,
+// undelivered notifications, the in-memory metric history) in dir, a
+// directory of this process's own: Start loads it, and it is saved every
+// DefaultStateInterval and at Shutdown (see the package doc's State). By
 // default, or with an empty dir, the directory is $VITALS_STATE_DIR, and
 // without it nothing is written to disk.
 func WithStateDir(dir string) Option {
@@ -54,13 +49,11 @@ func WithStateDir(dir string) Option {
 }
 
 // WithStateInterval sets how often the state is saved besides at
-// Shutdown: at most what a crash loses. Values of zero or less are
-// ignored. By default, DefaultStateInterval (1 min).
+// Shutdown: at most what a crash loses. Start refuses an interval of zero or
+// less. By default, DefaultStateInterval (1 min).
 func WithStateInterval(d time.Duration) Option {
 	return optionFunc(func(c config) config {
-		if d > 0 {
-			c.stateInterval = d
-		}
+		c.stateInterval, c.stateIntervalSet = d, true
 		return c
 	})
 }

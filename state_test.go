@@ -69,7 +69,7 @@ func TestStateSurvivesShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := v.Alerts().Silences().Add(alerting.Silence{
+	id, err := v.Alerting().Silences().Add(alerting.Silence{
 		Matchers:  []alerting.Matcher{{Name: "alertname", Value: "X", IsEqual: true}},
 		StartsAt:  v.Memory().Now(),
 		EndsAt:    v.Memory().Now().Add(3600e9),
@@ -90,7 +90,7 @@ func TestStateSurvivesShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sils := v2.Alerts().Silences().List()
+	sils := v2.Alerting().Silences().List()
 	if len(sils) != 1 || sils[0].ID != id {
 		t.Errorf("silences after the restart: %+v, want %s", sils, id)
 	}
@@ -123,7 +123,7 @@ func TestStateSurvivesShutdown(t *testing.T) {
 	if _, err := os.Stat(path + ".bad-1"); err != nil {
 		t.Errorf("the corrupt file was not kept aside: %v", err)
 	}
-	if len(v3.Alerts().Silences().List()) != 0 {
+	if len(v3.Alerting().Silences().List()) != 0 {
 		t.Errorf("silences loaded from a corrupt file")
 	}
 	if got := v3.Memory().Stats().Series; got != series {

@@ -34,15 +34,15 @@ import (
 )
 
 // ErrShutdown is returned by Vitals.Shutdown when it was already called. It
-// is the one value of every component's Shutdown: exporter, instrument,
-// healthcheck and alerting re-export it.
+// is the one value of every component's Shutdown: exporter, memory
+// (exporter/memory), instrument, healthcheck, alerting and notify re-export it.
 var ErrShutdown = lifecycle.ErrShutdown
 
 // Vitals is a running set of vital signs for one service: a MeterProvider
 // with its readers and the HTTP handler that exposes them. It is safe for
 // concurrent use. Create it with Start and stop it with Shutdown.
 type Vitals struct {
-	provider *exporter.Provider
+	provider *exporter.MeterProvider
 	mem      *memory.Reader
 	handler  *monitoring.Handler
 	logger   *slog.Logger
@@ -63,17 +63,12 @@ type Vitals struct {
 	shutdownOnce sync.Once
 }
 
-// Start builds the MeterProvider from the standard OTEL_* environment
-// variables (see exporter.ConfigFromEnv) and opts, which win over the
-// environment. An invalid variable or option is an error that names it; on
-// error nothing is left running.
-//
-// By default Start serves Prometheus metrics on Handler and pushes OTLP only
-// when OTEL_EXPORTER_OTLP_ENDPOINT (or the metrics-specific variable) is set.
-// Traces follow OTEL_TRACES_EXPORTER (default: OTLP when an OTLP endpoint is
-// set, else none), OTEL_TRACES_SAMPLER and OTEL_BSP_* (see
-// exporter.TracesConfigFromEnv); the middleware's server spans and the
-// exemplars of the metrics then link to them.
+// Start builds the MeterProvider, and the tracer provider when tracing is
+// on, from the standard OTEL_* environment variables (see
+// exporter.ConfigFromEnv) and opts, which win over the environment, and
+// starts the background work the Vitals owns. An invalid variable or option
+// is an error that names it; on error nothing is left running. The package
+// doc says what Start serves and pushes by default.
 func Start(ctx context.Context, opts ...Option) (*Vitals, error) {
 	return start(ctx, opts)
 }
@@ -134,7 +129,7 @@ func start(ctx context.Context, opts []Option) (_ *Vitals, err error) {
 		eopts = append(eopts, exporter.WithReader(mem.SDKReaders()...),
 			exporter.WithPrometheusReaders(mem.ClassicReader(), mem.NativeReader()))
 	}
-	p, err := exporter.New(ctx, ec, eopts...)
+	p, err := exporter.NewMeterProvider(ctx, ec, eopts...)
 	if err != nil {
 		return nil, fmt.Errorf("vitals: %w", err)
 	}
@@ -180,7 +175,8 @@ func start(ctx context.Context, opts []Option) (_ *Vitals, err error) {
 		return nil, err
 	}
 	if cfg.runtime {
-		if v.runtime, err = instrument.StartRuntime(p, cfg.runtimeOpts...); err != nil {
+		rtOpts := append([]instrument.RuntimeOption{instrument.WithMeterProvider(p)}, cfg.runtimeOpts...)
+		if v.runtime, err = instrument.StartRuntime(rtOpts...); err != nil {
 			return nil, err
 		}
 	}
@@ -241,9 +237,9 @@ func (v *Vitals) Middleware(next http.Handler, opts ...instrument.Option) http.H
 //
 //	client := &http.Client{Transport: v.Transport(nil), Timeout: 5 * time.Second}
 func (v *Vitals) Transport(base http.RoundTripper, opts ...instrument.TransportOption) http.RoundTripper {
-	o := []instrument.TransportOption{instrument.WithTransportMeterProvider(v.provider), instrument.WithTransportLogger(v.logger)}
+	o := []instrument.TransportOption{instrument.WithMeterProvider(v.provider), instrument.WithLogger(v.logger)}
 	if v.tracerProvider != nil {
-		o = append(o, instrument.WithTransportTracerProvider(v.tracerProvider))
+		o = append(o, instrument.WithTracerProvider(v.tracerProvider))
 	}
 	return instrument.Transport(base, append(o, opts...)...)
 }
@@ -277,10 +273,10 @@ func (v *Vitals) logBridge() slog.Handler {
 	return otelslog.NewHandler("github.com/vitalsgo/vitals", otelslog.WithLoggerProvider(v.loggerProvider))
 }
 
-// Alerts returns the alert engine evaluating the rules given to Start, or
+// Alerting returns the alert engine evaluating the rules given to Start, or
 // nil when Start was given WithoutMemory (rules are evaluated over the
 // in-memory reader).
-func (v *Vitals) Alerts() *alerting.Engine { return v.alerts }
+func (v *Vitals) Alerting() *alerting.Engine { return v.alerts }
 
 // newAlerting loads the rules and builds the engine; runAlerting starts its
 // loop.
@@ -310,10 +306,10 @@ func (v *Vitals) runAlerting() {
 	go func() { _ = v.alerts.Run(context.Background()) }()
 }
 
-// Biz returns the business metrics: orders and revenue, registrations,
+// BizMetrics returns the business metrics: orders and revenue, registrations,
 // database and cache operations, timers and custom instruments, recorded
 // into this Vitals' provider.
-func (v *Vitals) Biz() *bizmetrics.Metrics { return v.biz }
+func (v *Vitals) BizMetrics() *bizmetrics.Metrics { return v.biz }
 
 // Health returns the health check registry served on /livez, /readyz and
 // /healthz. Register checks on it; it has none at first.
@@ -355,8 +351,8 @@ func (v *Vitals) newHandler(cfg config) (*monitoring.Handler, error) {
 			ServiceID:   resourceValue(res, "service.instance.id"),
 			Description: resourceValue(res, "service.name"),
 		},
-		Authorize:            cfg.authorize,
-		ProtectReads:         cfg.protectReads,
+		Authorizer:           cfg.authorize,
+		ProtectedReads:       cfg.protectReads,
 		CountHandlerRequests: cfg.countOwn,
 		CacheSeries:          v.biz.Namespace() + "_cache_operations_total",
 		Started:              time.Now(),

@@ -41,7 +41,7 @@ func TestOptionsWinOverEnvironment(t *testing.T) {
 	t.Setenv(exporter.EnvServiceName, "from-env")
 	t.Setenv(exporter.EnvMetricsExporter, "console")
 	v, err := Start(t.Context(), WithServiceName("from-code"),
-		WithExporterConfig(func(c *exporter.Config) { c.Exporters = []exporter.Kind{exporter.KindPrometheus} }))
+		WithExporterConfig(func(c *exporter.Config) { c.Exporters = []exporter.MetricsExporter{exporter.MetricsPrometheus} }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,6 +175,25 @@ func TestWithoutMemory(t *testing.T) {
 	v.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/monitoring/api/query?query=up", nil))
 	if rec.Code != http.StatusNotFound {
 		t.Errorf("query without the memory reader: %d", rec.Code)
+	}
+}
+
+// TestRuntimeInVitalsProvider checks that Start reports the runtime and
+// process metrics into its own provider, not the global one: they are on
+// its /metrics.
+func TestRuntimeInVitalsProvider(t *testing.T) {
+	cleanEnv(t)
+	v, err := Start(t.Context(), WithoutMemory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Shutdown(t.Context())
+	rec := httptest.NewRecorder()
+	v.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, name := range []string{"go_goroutine_count", "go_memory_heap_live_bytes", "process_cpu_limit"} {
+		if !strings.Contains(rec.Body.String(), "\n"+name+"{") {
+			t.Errorf("/metrics lacks %s", name)
+		}
 	}
 }
 

@@ -56,9 +56,11 @@ type Alert struct {
 	// ID identifies the instance: a hash of its labels, in hex.
 	ID string `json:"id"`
 	// Labels include alertname and the rule's labels.
-	Labels      map[string]string `json:"labels"`
+	Labels map[string]string `json:"labels"`
+	// Annotations are the rule's, templated for this instance.
 	Annotations map[string]string `json:"annotations"`
-	State       State             `json:"state"`
+	// State is pending, firing or resolved.
+	State State `json:"state"`
 	// Value is the expression's value at the last evaluation.
 	Value float64 `json:"value"`
 	// ActiveAt is when the condition started to hold; StartsAt when the

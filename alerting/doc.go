@@ -60,6 +60,17 @@
 // pending silence never fails for MaxSilences. A zero StartsAt keeps the
 // start of an active or pending silence updated.
 //
+// The regular expressions of a silence's matchers are bounded together by
+// their compiled size (MaxSilenceRegexpSize): the instructions of their
+// programs plus the bounds of their character-class ranges
+// (regexp/syntax), and for one that Prometheus' matcher expands to a set of
+// strings (`a|b`, `[a-p][a-p]`: at most 256), one per string and one per 64
+// bytes of them. Their memory grows with this size, some 60 to 160 bytes
+// each, not with their length: `\p{L}` is 5 bytes long and of size 1 325,
+// while each literal character is of size 2. So 1 024 admits alternations
+// of some 400 bytes of names (1 KiB if they share prefixes) and refuses
+// those that would take megabytes.
+//
 // # Restarts
 //
 // SaveState writes what must survive a restart (silences, manual

@@ -21,8 +21,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/vitalsgo/vitals/clock"
 	"github.com/vitalsgo/vitals/exporter/memory"
-	"github.com/vitalsgo/vitals/internal/clock"
 	"github.com/vitalsgo/vitals/internal/lifecycle"
 	"github.com/vitalsgo/vitals/internal/ratelog"
 )
@@ -36,6 +36,8 @@ const ResolvedRetention = 15 * time.Minute
 
 // Errors of the engine.
 var (
+	// ErrNotFound is returned (wrapped) by Engine.Resolve for an ID that
+	// names no pending or firing alert.
 	ErrNotFound = errors.New("alerting: no such alert")
 	// ErrShutdown is returned by Shutdown after the first call, of the
 	// engine and of the notification queues (package notify) alike. It is
@@ -203,7 +205,7 @@ func New(q Store, groups []Group, opts ...Option) (*Engine, error) {
 	if err := validate(groups); err != nil {
 		return nil, err
 	}
-	e := &Engine{q: q, cfg: cfg, silences: NewSilences(cfg.clock),
+	e := &Engine{q: q, cfg: cfg, silences: newSilences(cfg.clock),
 		history: newHistory(cfg.historyRetention, cfg.historyMax), rulesByName: map[ruleName][]*ruleState{},
 		errs:       ratelog.New(cfg.logger, "vitals: rule evaluation failed", 0, cfg.clock),
 		notifyErrs: ratelog.New(cfg.logger, "vitals: notification failed", 0, cfg.clock)}
@@ -564,20 +566,32 @@ func (e *Engine) Resolve(id, reason string) error {
 	return fmt.Errorf("%w: %q", ErrNotFound, id)
 }
 
-// RuleStatus is the health of one rule. In JSON, Duration is
-// evaluationDurationSeconds, a number of seconds.
+// RuleStatus is the health of one rule. In JSON, the durations are numbers
+// of seconds: evaluationDurationSeconds, forSeconds, keepFiringForSeconds
+// and intervalSeconds.
 type RuleStatus struct {
-	Group          string        `json:"group"`
-	Name           string        `json:"name"`
-	Type           string        `json:"type"`
-	Expr           string        `json:"expr,omitempty"`
-	Exportable     bool          `json:"exportable"`
-	LastEvaluation time.Time     `json:"lastEvaluation,omitzero"`
-	Duration       time.Duration `json:"-"`
-	LastError      string        `json:"lastError,omitempty"`
-	Evaluations    int64         `json:"evaluations"`
-	Failures       int64         `json:"failures"`
-	Active         int           `json:"active"`
+	// Group and Name identify the rule: its group, and its alert or record
+	// name (Rule.Name).
+	Group string `json:"group"`
+	Name  string `json:"name"`
+	// Type is "alerting" or "recording".
+	Type string `json:"type"`
+	// Expr is the rule's PromQL expression, empty for a rule built with a Go
+	// Condition; Exportable is false for such a rule (Rule.Exportable).
+	Expr       string `json:"expr,omitempty"`
+	Exportable bool   `json:"exportable"`
+	// LastEvaluation is the time of the last evaluation (zero before the
+	// first), EvaluationDuration how long it took, and LastError its error,
+	// empty when it succeeded.
+	LastEvaluation     time.Time     `json:"lastEvaluation,omitzero"`
+	EvaluationDuration time.Duration `json:"-"`
+	LastError          string        `json:"lastError,omitempty"`
+	// Evaluations counts the rule's evaluations since the engine was created,
+	// Failures those that failed.
+	Evaluations int64 `json:"evaluations"`
+	Failures    int64 `json:"failures"`
+	// Active is the number of the rule's instances pending or firing now.
+	Active int `json:"active"`
 	// Labels and Annotations are the rule's (annotations: alerting rules
 	// only), before templating.
 	Labels      map[string]string `json:"labels,omitempty"`
@@ -591,13 +605,16 @@ type RuleStatus struct {
 	Alerts []Alert `json:"-"`
 }
 
-// MarshalJSON encodes the status with Duration in seconds.
+// MarshalJSON encodes the status with its durations in seconds.
 func (s RuleStatus) MarshalJSON() ([]byte, error) {
 	type plain RuleStatus
 	return json.Marshal(struct {
 		plain
-		DurationSeconds float64 `json:"evaluationDurationSeconds"`
-	}{plain(s), s.Duration.Seconds()})
+		EvaluationSeconds    float64 `json:"evaluationDurationSeconds"`
+		ForSeconds           float64 `json:"forSeconds,omitempty"`
+		KeepFiringForSeconds float64 `json:"keepFiringForSeconds,omitempty"`
+		IntervalSeconds      float64 `json:"intervalSeconds"`
+	}{plain(s), s.EvaluationDuration.Seconds(), s.For.Seconds(), s.KeepFiringFor.Seconds(), s.Interval.Seconds()})
 }
 
 // Rules returns the status of every rule, in group and rule order.
@@ -609,7 +626,7 @@ func (e *Engine) Rules() []RuleStatus {
 	for _, g := range e.groups {
 		for _, r := range g.rules {
 			st := RuleStatus{Group: g.Name, Name: r.Name(), Type: "alerting", Expr: r.Expr, Exportable: r.Exportable(),
-				LastEvaluation: r.lastEval, Duration: r.lastDur, Evaluations: r.evals.Load(), Failures: r.failures.Load(),
+				LastEvaluation: r.lastEval, EvaluationDuration: r.lastDur, Evaluations: r.evals.Load(), Failures: r.failures.Load(),
 				Labels: maps.Clone(r.Labels), Annotations: maps.Clone(r.Annotations), For: r.For, KeepFiringFor: r.KeepFiringFor, Interval: g.Interval}
 			if r.Record != "" {
 				st.Type = "recording"

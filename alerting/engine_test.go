@@ -2,6 +2,7 @@ package alerting_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -20,9 +21,9 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/vitalsgo/vitals/alerting"
+	"github.com/vitalsgo/vitals/clock/clocktest"
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
-	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 	"github.com/vitalsgo/vitals/internal/logtest"
 )
 
@@ -589,7 +590,7 @@ func TestAlertsAsMetrics(t *testing.T) {
 	rules := strings.Replace(highErrors, "for: 1m", "for: 30s", 1)
 	clk := newEngClock(time.Unix(1_700_000_000, 0))
 	mem := memory.New(memory.WithClock(clk))
-	p, err := exporter.New(t.Context(), exporter.Config{}, exporter.WithReader(mem.SDKReaders()...))
+	p, err := exporter.NewMeterProvider(t.Context(), exporter.Config{}, exporter.WithReader(mem.SDKReaders()...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -717,5 +718,45 @@ func TestShutdownStopsRun(t *testing.T) {
 	}
 	if err := eng.Shutdown(t.Context()); !errors.Is(err, alerting.ErrShutdown) {
 		t.Errorf("second Shutdown = %v, want ErrShutdown", err)
+	}
+}
+
+// TestRuleStatusJSON: a rule's status carries its configured durations and
+// its last evaluation's, each a number of seconds.
+func TestRuleStatusJSON(t *testing.T) {
+	rules := `
+groups:
+  - name: g
+    interval: 30s
+    rules:
+      - alert: Slow
+        expr: errors > 5
+        for: 2m
+        keep_firing_for: 1m
+`
+	s := newScenario(t, rules, now0)
+	s.at(0, map[string]float64{"a": 10})
+	st := s.eng.Rules()
+	if len(st) != 1 {
+		t.Fatalf("%d rules", len(st))
+	}
+	b, err := json.Marshal(st[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]float64{"forSeconds": 120, "keepFiringForSeconds": 60, "intervalSeconds": 30,
+		"evaluationDurationSeconds": st[0].EvaluationDuration.Seconds()} {
+		if got[k] != want {
+			t.Errorf("%s = %v, want %v (%s)", k, got[k], want, b)
+		}
+	}
+	for _, k := range []string{"For", "KeepFiringFor", "Interval", "EvaluationDuration", "Alerts"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("%s encoded under its Go name: %s", k, b)
+		}
 	}
 }

@@ -1,6 +1,13 @@
 package alerting
 
-import "time"
+import (
+	"time"
+
+	"github.com/vitalsgo/vitals/clock"
+)
+
+// NewSilences returns an empty set of silences on clk, as an Engine has.
+func NewSilences(clk clock.Clock) *Silences { return newSilences(clk) }
 
 // WithDispatchHook calls fn, synchronously, with every batch the engine
 // hands to a route's queues; for tests.

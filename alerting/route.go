@@ -14,8 +14,14 @@ import (
 
 // Defaults of a Route, as in Alertmanager.
 const (
-	DefaultGroupWait      = 30 * time.Second
-	DefaultGroupInterval  = 5 * time.Minute
+	// DefaultGroupWait is how long a new group waits for more alerts before
+	// its first notification.
+	DefaultGroupWait = 30 * time.Second
+	// DefaultGroupInterval is the least time between two notifications of a
+	// group that changed.
+	DefaultGroupInterval = 5 * time.Minute
+	// DefaultRepeatInterval is how often a group whose alerts still fire is
+	// notified again.
 	DefaultRepeatInterval = 4 * time.Hour
 )
 
@@ -26,7 +32,10 @@ const (
 // something changed, and again every RepeatInterval while alerts fire.
 // Every matching route gets the alert.
 type Route struct {
-	Name      string
+	// Name names the route in logs, notification groups (their Receiver) and
+	// queues. By default, "route<index>".
+	Name string
+	// Matchers select the alerts the route sends; Notifiers receive them.
 	Matchers  []Matcher
 	Notifiers []Notifier
 	// GroupBy defaults to ["alertname"]; ["..."] groups by every label.

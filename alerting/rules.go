@@ -45,7 +45,10 @@ type Rule struct {
 	// Condition, for alerting rules built in Go, replaces Expr: it returns
 	// the vector of instances that hold. Such rules cannot be written to a
 	// Prometheus rule file.
-	Condition     func(ctx context.Context, q memory.Querier) (memory.Vector, error)
+	Condition func(ctx context.Context, q memory.Querier) (memory.Vector, error)
+	// For is how long the condition must hold before a pending instance
+	// fires; KeepFiringFor how long an instance keeps firing after it stops
+	// holding. Both zero by default, as in Prometheus.
 	For           time.Duration
 	KeepFiringFor time.Duration
 	// Labels are added to each instance (recording: to each sample); values
@@ -70,17 +73,22 @@ func (r Rule) Exportable() bool { return r.Condition == nil }
 
 // Group is a list of rules evaluated in order, every Interval.
 type Group struct {
+	// Name identifies the group: unique among the engine's groups.
 	Name string
 	// Interval defaults to DefaultInterval.
 	Interval time.Duration
 	// Retention is how long the group's recorded series are kept in
 	// memory. By default, the memory reader's retention.
 	Retention time.Duration
-	Rules     []Rule
+	// Rules are evaluated in order, so a rule can read what the recording
+	// rules before it recorded at the same evaluation.
+	Rules []Rule
 }
 
 // RuleError reports an invalid rule, naming where it is.
 type RuleError struct {
+	// File, Group and Rule say where the rule is (empty when unknown: a
+	// rule built in Go has no file); Err is what is wrong with it.
 	File, Group, Rule string
 	Err               error
 }

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp/syntax"
+	"github.com/vitalsgo/vitals/internal/regex"
 	"slices"
 	"strings"
 	"sync"
@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/vitalsgo/vitals/internal/clock"
+	"github.com/vitalsgo/vitals/clock"
 )
 
 // SilenceRetention is how long an expired silence stays listed.
@@ -50,18 +50,11 @@ const (
 	// matcher may have: 1 KiB holds the label values of practice, and an
 	// alternation of some fifty host names (see MaxSilenceRegexpSize).
 	MaxMatcherValueLength = 1024
-	// MaxSilenceRegexpSize bounds the regular expressions of a silence's
-	// matchers together, as compiled: the instructions of their programs
-	// plus the bounds of their character-class ranges (regexp/syntax), and
-	// for one that Prometheus' matcher expands to a set of strings (`a|b`,
-	// `[a-p][a-p]`: at most 256), one per string and one per 64 bytes of
-	// them. Their memory grows with this size, some 60 to 160 bytes each,
-	// and not with their length: `\p{L}` is 5 bytes long and of size
-	// 1 325, while each literal character is of size 2. So 1 024 admits
-	// the regular expressions silences use (`api|web`, `5..`, `host-.*`,
-	// alternations of some 400 bytes of names, 1 KiB if they share
-	// prefixes), refuses those that would take megabytes, and keeps a
-	// silence's compiled matchers under some 200 KB.
+	// MaxSilenceRegexpSize bounds the compiled size of a silence's regular
+	// expressions together, as their memory grows with it and not with
+	// their length: 1 024 admits the expressions silences use (`api|web`,
+	// `5..`, `host-.*`) and keeps a silence's compiled matchers under some
+	// 200 KB. The package doc's Silences section says how it is counted.
 	MaxSilenceRegexpSize = 1024
 	// MaxSilenceCreatedByLength is the longest createdBy: 256 bytes hold a
 	// user name or an e-mail address (at most 254 bytes).
@@ -91,6 +84,8 @@ var (
 // IsEqual: true} "=~" and {IsRegex: true, IsEqual: false} "!~". In JSON,
 // isEqual defaults to true, as in Alertmanager (see UnmarshalJSON).
 type Matcher struct {
+	// Name is the label the matcher reads; Value the value or regular
+	// expression it compares it with.
 	Name    string `json:"name"`
 	Value   string `json:"value"`
 	IsRegex bool   `json:"isRegex"`
@@ -141,7 +136,7 @@ func (m Matcher) compile(budget int) (lm *labels.Matcher, size int, err error) {
 		t = labels.MatchNotEqual
 	}
 	if m.IsRegex {
-		if size, err = RegexpSize(m.Value); err != nil {
+		if size, err = regex.Size(m.Value); err != nil {
 			return nil, 0, err
 		}
 		if size > budget { // refused before labels.NewMatcher builds it
@@ -167,26 +162,6 @@ func (m Matcher) compile(budget int) (lm *labels.Matcher, size int, err error) {
 func regexpTooLarge(size, budget int) error {
 	return fmt.Errorf("regular expression of size %d brings the silence's to %d, more than MaxSilenceRegexpSize (%d); use fewer or simpler regular expressions",
 		size, MaxSilenceRegexpSize-budget+size, MaxSilenceRegexpSize)
-}
-
-// RegexpSize returns the size of the program pattern compiles to, as
-// labels.NewMatcher anchors it: instructions plus character-class range
-// bounds, the measure MaxSilenceRegexpSize bounds. Other matchers held to
-// a silence's limits (the Alertmanager API's filters) use it too.
-func RegexpSize(pattern string) (int, error) {
-	re, err := syntax.Parse("^(?s:"+pattern+")$", syntax.Perl)
-	if err != nil {
-		return 0, err
-	}
-	prog, err := syntax.Compile(re.Simplify())
-	if err != nil {
-		return 0, err
-	}
-	n := len(prog.Inst)
-	for _, in := range prog.Inst {
-		n += len(in.Rune)
-	}
-	return n, nil
 }
 
 // compileAll checks ms against the limits and compiles them; an error
@@ -223,12 +198,17 @@ func matches(ms []*labels.Matcher, lbls map[string]string) bool {
 type Silence struct {
 	// ID is set by Silences.Add; given to it, it names the silence to
 	// update.
-	ID        string    `json:"id"`
-	Matchers  []Matcher `json:"matchers"`
-	StartsAt  time.Time `json:"startsAt"`
-	EndsAt    time.Time `json:"endsAt"`
-	CreatedBy string    `json:"createdBy"`
-	Comment   string    `json:"comment"`
+	ID string `json:"id"`
+	// Matchers select the alerts muted: at least one, at most
+	// MaxMatchersPerSilence.
+	Matchers []Matcher `json:"matchers"`
+	StartsAt time.Time `json:"startsAt"`
+	EndsAt   time.Time `json:"endsAt"`
+	// CreatedBy names who made the silence and Comment says why, as in
+	// Alertmanager (at most MaxSilenceCreatedByLength and
+	// MaxSilenceCommentLength bytes).
+	CreatedBy string `json:"createdBy"`
+	Comment   string `json:"comment"`
 }
 
 // SilenceState is the state of a silence at a time, as in Alertmanager.
@@ -303,9 +283,9 @@ type Silences struct {
 	m     map[string]*silenceEntry
 }
 
-// NewSilences returns an empty set of silences on clk; nil means the
-// system clock.
-func NewSilences(clk clock.Clock) *Silences {
+// newSilences returns an empty set of silences on clk; nil means the
+// system clock. An Engine has the one set (Engine.Silences).
+func newSilences(clk clock.Clock) *Silences {
 	return &Silences{clock: clock.Or(clk), m: map[string]*silenceEntry{}}
 }
 

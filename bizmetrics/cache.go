@@ -75,15 +75,10 @@ func (r CacheResult) String() string {
 // Cache counts the operations of one named cache: get it once with
 // Metrics.CacheOperations and call Hit, Miss, Set and Delete on the hot path, each an
 // atomic add read at collection time. The hit ratio is hits over hits plus
-// misses (see the package documentation for the PromQL). Methods on a nil
-// Cache do nothing; it is safe for concurrent use.
-//
-// With WithTracerProvider, each operation is also an event on the span in
-// its context, when that span is recording: "cache.get", "cache.set" or
-// "cache.delete", with cache.name, cache.operation and, for lookups,
-// cache.result. An event rather than a child span: a lookup takes
-// microseconds, less than a span costs, and a span per lookup would bury
-// the request's trace.
+// misses (see the package documentation for the PromQL). With
+// WithTracerProvider, each operation is also an event on the recording span
+// in its context (see the package doc's Tracing). Methods on a nil Cache do
+// nothing; it is safe for concurrent use.
 type Cache struct {
 	n    *[numCacheOps][numCacheResults]cacheCell
 	seen [numCacheOps][numCacheResults]atomic.Bool // set once, then only read
@@ -149,14 +144,14 @@ func (m *Metrics) CacheOperations(name string) (*Cache, error) {
 
 // CountCache counts one operation of the cache called name. An empty name
 // returns an error wrapping ErrEmptyName; an operation or result out of
-// range returns an error wrapping ErrInvalidOperation; neither counts
+// range returns an error wrapping ErrInvalidCacheOperation; neither counts
 // anything.
 func (m *Metrics) CountCache(ctx context.Context, name string, op CacheOperation, res CacheResult) error {
 	if name == "" {
 		return fmt.Errorf("bizmetrics: cache name: %w", ErrEmptyName)
 	}
 	if !validCacheOp(op, res) {
-		return fmt.Errorf("bizmetrics: cache %q operation %v result %v: %w", name, op, res, ErrInvalidOperation)
+		return fmt.Errorf("bizmetrics: cache %q operation %v result %v: %w", name, op, res, ErrInvalidCacheOperation)
 	}
 	c := m.caches.get(name)
 	c.count(op, res)

@@ -86,9 +86,9 @@ func TestCache(t *testing.T) {
 		want error
 	}{
 		{"", bizmetrics.CacheGet, bizmetrics.CacheHit, bizmetrics.ErrEmptyName},
-		{"sessions", bizmetrics.CacheOperationUnknown, bizmetrics.CacheHit, bizmetrics.ErrInvalidOperation},
-		{"sessions", bizmetrics.CacheOperation(9), bizmetrics.CacheHit, bizmetrics.ErrInvalidOperation},
-		{"sessions", bizmetrics.CacheGet, bizmetrics.CacheResult(7), bizmetrics.ErrInvalidOperation},
+		{"sessions", bizmetrics.CacheOperationUnknown, bizmetrics.CacheHit, bizmetrics.ErrInvalidCacheOperation},
+		{"sessions", bizmetrics.CacheOperation(9), bizmetrics.CacheHit, bizmetrics.ErrInvalidCacheOperation},
+		{"sessions", bizmetrics.CacheGet, bizmetrics.CacheResult(7), bizmetrics.ErrInvalidCacheOperation},
 	} {
 		if err := e.m.CountCache(ctx, tt.name, tt.op, tt.res); !errors.Is(err, tt.want) {
 			t.Errorf("CountCache(%q, %v, %v) = %v, want %v", tt.name, tt.op, tt.res, err, tt.want)

@@ -14,7 +14,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
-	"github.com/vitalsgo/vitals/internal/clock"
+	"github.com/vitalsgo/vitals/clock"
 )
 
 // dbDurationBuckets are the semantic conventions' advice for
@@ -139,16 +139,12 @@ func (k dbKey) set() attribute.Set {
 }
 
 // DB runs fn, a database operation, and records its duration in
-// db.client.operation.duration with db.system.name system (as the semantic
-// conventions name it: "sqlite", "postgresql", "mysql", ...),
-// db.operation.name operation ("SELECT", "findAndModify"), and
-// db.collection.name collection (the table; "" leaves it out), plus
-// error.type if fn fails (see ErrorType). It returns fn's error unchanged.
-// An empty system is recorded as Overflow; values past their caps are
-// recorded as Overflow. A panic in fn is not recorded.
-//
-// Never pass query text as operation or collection: it can carry personal
-// data.
+// db.client.operation.duration with db.system.name system ("sqlite",
+// "postgresql", as the semantic conventions name it), db.operation.name
+// operation ("SELECT"), db.collection.name collection (the table; "" leaves
+// it out) and, if fn fails, error.type (ErrorType). It returns fn's error
+// unchanged; a panic in fn is not recorded. Never pass query text as
+// operation or collection: it can carry personal data.
 func (m *Metrics) DB(ctx context.Context, system, operation, collection string, fn func() error) error {
 	start := m.clock.Now()
 	err := fn()
@@ -231,19 +227,10 @@ func errorTypeMethod(err error) string {
 // fmtWrapErrorType is the type of fmt.Errorf's result with one %w.
 var fmtWrapErrorType = reflect.TypeOf(fmt.Errorf("%w", errors.New("")))
 
-// ErrorType returns the error.type value the package records for err, a
-// low-cardinality class, never the error's text (which can carry data):
-//   - "" for nil and for sql.ErrNoRows (the query succeeded, with no rows);
-//   - the value of err's ErrorType() string method, if it has one;
-//   - "context.DeadlineExceeded", "context.Canceled" or "driver.ErrBadConn"
-//     when err is or wraps one of those;
-//   - the first non-empty ErrorType() in err's chain;
-//   - else the Go type of err, as fmt's %T prints it, after unwrapping
-//     fmt.Errorf's %w wrappers: "*sqlite.Error", "*pq.Error",
-//     "*errors.errorString".
-//
-// The database histogram keeps at most 20 distinct values; further ones
-// are recorded as Overflow.
+// ErrorType returns the error.type value the package records for err: a
+// low-cardinality class such as "context.Canceled" or "*pq.Error", never
+// the error's text, which can carry data. It is "" for nil and
+// sql.ErrNoRows; the package doc's Cardinality section gives the rules.
 func ErrorType(err error) string {
 	if err == nil || err == sql.ErrNoRows {
 		return ""

@@ -105,15 +105,17 @@
 // at 20 (WithMaxCacheNames), api.operation at 200 (WithMaxAPIOperations),
 // timer.name at 100 (WithMaxTimerNames), db.operation.name and
 // db.system.name at 50 each (WithMaxDBOperations), db.collection.name at
-// 200 (WithMaxDBCollections) and error.type at 20. Values past a cap are
-// recorded as Overflow ("_OTHER", the semantic conventions' token, also
-// used by instrument for routes), so totals stay right. The attribute sets
+// 200 (WithMaxDBCollections) and error.type at 20. Values past a cap, and
+// an empty timer name or db.system.name, are recorded as Overflow
+// ("_OTHER", the semantic conventions' token, also used by instrument for
+// routes), so totals stay right. The attribute sets
 // of each custom instrument are capped at 2000 (WithMaxAttributeSets);
 // further sets are recorded with otel.metric.overflow=true, as the SDK
 // does past its own limit, which still applies on top. The timer names
-// share those 2000 sets, as the SDK counts them for the whole histogram:
-// each name keeps an overflow set of its own (timer.name and
-// otel.metric.overflow=true), so that the count of every name stays exact.
+// share those 2000 sets, as the SDK counts them for the whole histogram,
+// less an overflow set for each name (and _OTHER) and the SDK's own: a
+// name's sets past that are recorded with its timer.name and
+// otel.metric.overflow=true, so that the count of every name stays exact.
 // The database histogram shares them the same way: its combinations of
 // system, operation, collection and error type get 2000 sets less one
 // overflow set for each operation (the 50, _OTHER and none) and the SDK's;
@@ -125,8 +127,16 @@
 // first keyword and db.collection.name from the first table it names when
 // that is a plain identifier; string literals are skipped, so neither the
 // statement's text nor its arguments, which can carry personal data, ever
-// become attributes. error.type is the error's Go type (ErrorType), never
-// its message.
+// become attributes.
+//
+// error.type (ErrorType) is a class of the error, never its message: ""
+// for nil and for sql.ErrNoRows (the query succeeded, with no rows); else
+// the value of err's ErrorType() string method, if it has one;
+// "context.DeadlineExceeded", "context.Canceled" or "driver.ErrBadConn"
+// when err is or wraps one of those; the first non-empty ErrorType() in
+// err's chain; else the Go type of err, as fmt's %T prints it, after
+// unwrapping fmt.Errorf's %w wrappers ("*sqlite.Error", "*pq.Error",
+// "*errors.errorString").
 //
 // # Tracing
 //
@@ -143,10 +153,14 @@
 // exception event with exception.type only: neither the error's message,
 // nor the statement's text, nor its arguments are ever recorded. The span
 // is made once the driver has returned, so the driver sees the caller's
-// context, not the span. Cache operations are events ("cache.get" with
-// cache.name, cache.operation and cache.result) on the recording span in
-// their context, not spans of their own: a lookup takes less time than a
-// span costs. DB, RecordDB and DBOperation make no spans. Without the
+// context, not the span. Cache operations are events ("cache.get",
+// "cache.set" or "cache.delete", with cache.name, cache.operation and, for
+// lookups, cache.result) on the recording span in their context, not spans
+// of their own: a lookup takes less time than a span costs, and a span per
+// lookup would bury the request's trace. DB, RecordDB and DBOperation make
+// no spans. A Timer's Stop records with a background context, so that
+// trace-based exemplars (off by default in Vitals) are not linked to the
+// span active at Time. Without the
 // option, nothing is traced and recording costs what it does without
 // tracing.
 //

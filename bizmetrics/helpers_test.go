@@ -19,9 +19,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/vitalsgo/vitals/bizmetrics"
+	"github.com/vitalsgo/vitals/clock/clocktest"
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
-	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -43,7 +43,7 @@ func (c *clock) Now() time.Time { return c.Advance(c.step) }
 // env is a real provider (the exporter's, with /metrics) with the memory
 // reader, and Metrics on it.
 type env struct {
-	p   *exporter.Provider
+	p   *exporter.MeterProvider
 	mem *memory.Reader
 	clk *clock // the memory reader's clock
 	m   *bizmetrics.Metrics
@@ -54,7 +54,7 @@ func newEnv(t testing.TB, opts ...bizmetrics.Option) *env {
 	t.Helper()
 	clk := newClock()
 	mem := memory.New(memory.WithClock(clk))
-	p, err := exporter.New(context.Background(), exporter.Config{ServiceName: "shop"}, exporter.WithReader(mem.SDKReaders()...))
+	p, err := exporter.NewMeterProvider(context.Background(), exporter.Config{ServiceName: "shop"}, exporter.WithReader(mem.SDKReaders()...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/vitalsgo/vitals/internal/clock"
+	"github.com/vitalsgo/vitals/clock"
 )
 
 // ScopeName is the instrumentation scope the package's metrics are meant
@@ -28,17 +28,17 @@ const ScopeName = "github.com/vitalsgo/vitals/bizmetrics"
 // app_cache_operation_duration_seconds, app_api_calls_total,
 // app_timer_duration_seconds and db_client_operation_duration_seconds.
 const (
-	MetricOrdersPlaced    = "orders.placed"
-	MetricOrdersRejected  = "orders.rejected"
-	MetricOrderAmount     = "order.amount"
-	MetricRevenue         = "revenue"
-	MetricRegistrations   = "registrations"
-	MetricUsers           = "users"
-	MetricCacheOperations = "cache.operations"
-	MetricCacheDuration   = "cache.operation.duration"
-	MetricAPICalls        = "api.calls"
-	MetricTimerDuration   = "timer.duration"
-	MetricDBDuration      = "db.client.operation.duration"
+	MetricOrdersPlaced    = "orders.placed"                // counter: orders recorded
+	MetricOrdersRejected  = "orders.rejected"              // counter: orders refused as invalid
+	MetricOrderAmount     = "order.amount"                 // histogram: order amounts
+	MetricRevenue         = "revenue"                      // counter: revenue, exact to the minor unit
+	MetricRegistrations   = "registrations"                // counter: registrations
+	MetricUsers           = "users"                        // gauge: users (SetUsers, WithUsersFunc)
+	MetricCacheOperations = "cache.operations"             // counter: cache gets, sets and deletes
+	MetricCacheDuration   = "cache.operation.duration"     // histogram: cache operation durations
+	MetricAPICalls        = "api.calls"                    // counter: API calls
+	MetricTimerDuration   = "timer.duration"               // histogram: Time's durations
+	MetricDBDuration      = "db.client.operation.duration" // histogram: database operation durations
 )
 
 // Attribute keys of the business metrics. The database histogram uses the
@@ -67,12 +67,12 @@ var (
 	// unit (2^53 minor units).
 	ErrInvalidAmount = errors.New("amount must be finite, at least 0 and below 2^53 minor units")
 	// ErrEmptyName is returned when a name the metric needs (a
-	// registration source, a cache name, an API operation, an instrument
-	// name) is empty.
+	// registration source, a cache name, an API operation, a database
+	// system or operation, an instrument name) is empty.
 	ErrEmptyName = errors.New("empty name")
-	// ErrInvalidOperation is returned for a cache operation other than
+	// ErrInvalidCacheOperation is returned for a cache operation other than
 	// CacheGet, CacheSet or CacheDelete, or a cache result out of range.
-	ErrInvalidOperation = errors.New("invalid cache operation or result")
+	ErrInvalidCacheOperation = errors.New("invalid cache operation or result")
 )
 
 // Namespace returns the namespace of the application's metrics ("app" by

@@ -6,7 +6,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/vitalsgo/vitals/internal/clock"
+	"github.com/vitalsgo/vitals/clock"
 )
 
 // Defaults of the options.
@@ -118,16 +118,11 @@ func WithClock(clk clock.Clock) Option {
 	})
 }
 
-// WithTracerProvider turns tracing on with tp. The database/sql wrapper
-// (WrapConnector, WrapDriver) then makes a client span of every operation
-// it records, a child of the span in the operation's context, timed by
-// the wrapper's clock like the operation's duration in
-// db.client.operation.duration, which is recorded with the span's context
-// so that exemplars point to it. The cache methods (Cache.Hit, Miss, Set,
-// Delete, Count, Record and Metrics.CountCache) add an event to the
-// recording span in their context, if any. Metrics.DB, RecordDB and
-// DBOperation make no spans. By default, and with a nil tp, tracing is
-// off and costs nothing.
+// WithTracerProvider turns tracing on with tp: the database/sql wrapper
+// (WrapConnector, WrapDriver) makes a client span of every operation it
+// records, and the cache methods add an event to the recording span in
+// their context (the package doc's Tracing has the details). By default,
+// and with a nil tp, tracing is off and costs nothing.
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return optionFunc(func(c config) config {
 		c.tracer = tp
@@ -242,21 +237,14 @@ func WithMaxDBCollections(n int) Option {
 	})
 }
 
-// WithMaxAttributeSets caps the distinct attribute sets of each custom
-// instrument: measurements with further sets are recorded with the single
-// attribute otel.metric.overflow=true, as the SDK folds sets past its
-// cardinality limit. The timer names share n sets, less an overflow set
-// for each name (and _OTHER) and one for the SDK's own: a name's
-// measurements with sets past that are recorded with its timer.name and
-// otel.metric.overflow=true, so that the histogram stays within the
-// exporter's limit when that is n too and every name's count is exact. The
-// combinations of the database histogram share n sets in the same way,
-// less an overflow set for each db.operation.name (WithMaxDBOperations of
-// them, Overflow and none) and one for the SDK's: further combinations are
-// recorded with their db.operation.name, db.system.name Overflow and
-// otel.metric.overflow=true. Values of zero or less are ignored. By
-// default, DefaultMaxAttributeSets (2000, the exporter's default
-// cardinality limit).
+// WithMaxAttributeSets caps at n the distinct attribute sets of each custom
+// instrument, of the timer histogram and of the database histogram, so that
+// each stays within the exporter's cardinality limit when that is n too:
+// further sets are recorded with otel.metric.overflow=true, as the SDK
+// folds sets past its limit (the package doc's Cardinality says how the
+// timer and database histograms keep every name's count exact). Values of
+// zero or less are ignored. By default, DefaultMaxAttributeSets (2000, the
+// exporter's default cardinality limit).
 func WithMaxAttributeSets(n int) Option {
 	return optionFunc(func(c config) config {
 		if n > 0 {

@@ -14,7 +14,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/vitalsgo/vitals/internal/clock"
+	"github.com/vitalsgo/vitals/clock"
 )
 
 // sqlRecorder records the operations of one wrapped database.

@@ -6,7 +6,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
-	"github.com/vitalsgo/vitals/internal/clock"
+	"github.com/vitalsgo/vitals/clock"
 )
 
 // Timer times one operation: Time starts it, Stop records its duration in
@@ -22,17 +22,12 @@ type Timer struct {
 }
 
 // Time starts a timer called name (a logical operation: "checkout",
-// "report.render"), with optional attributes, which must stay few and of
-// bounded values like every attribute. Names past WithMaxTimerNames, and
-// an empty name, are recorded as Overflow; attribute sets past what the
-// names share of WithMaxAttributeSets are recorded in the name's overflow
-// set (its timer.name and otel.metric.overflow=true). With the handle of
-// (name, attrs) in place, Time allocates nothing.
-//
-// ctx is used to skip the attribute work when the histogram is disabled
-// (a view dropped it): the Timer then records nothing. Stop records with a
-// background context, so that trace-based exemplars (off by default in
-// Vitals) are not linked to the span active at Time.
+// "report.render") whose Stop records in app.timer.duration, with optional
+// attributes, which must stay few and of bounded values. Names past
+// WithMaxTimerNames, and "", are recorded as Overflow (see the package
+// doc's Cardinality). With the handle of (name, attrs) in place, Time
+// allocates nothing; when a view has dropped the histogram, ctx lets it
+// skip the attribute work and the Timer records nothing.
 func (m *Metrics) Time(ctx context.Context, name string, attrs ...attribute.KeyValue) Timer {
 	if !m.timer.Enabled(ctx) {
 		return Timer{clock: m.clock, start: m.clock.Now()}

@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vitalsgo/vitals/internal/clock"
+	"github.com/vitalsgo/vitals/clock"
 )
 
 // After a failed span or log export, the batches of the next

@@ -10,7 +10,7 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
-	"github.com/vitalsgo/vitals/internal/clock/clocktest"
+	"github.com/vitalsgo/vitals/clock/clocktest"
 	"github.com/vitalsgo/vitals/internal/logtest"
 	"github.com/vitalsgo/vitals/internal/ratelog"
 )

@@ -29,7 +29,8 @@ const (
 	// requested without an endpoint.
 	DefaultGRPCEndpoint = "http://localhost:4317"
 	// DefaultHTTPEndpoint is the OTLP/HTTP endpoint used when OTLP is
-	// requested without an endpoint; /v1/metrics is appended.
+	// requested without an endpoint; /v1/metrics, /v1/traces or /v1/logs is
+	// appended.
 	DefaultHTTPEndpoint = "http://localhost:4318"
 )
 
@@ -51,21 +52,21 @@ type Config struct {
 	// DropResourceAttributes are removed from the resource once everything
 	// else has set it: detection (host.name, process.pid, ...),
 	// OTEL_RESOURCE_ATTRIBUTES, ResourceAttributes, ServiceVersion. They are
-	// then absent from Provider.Resource, from target_info on /metrics and
-	// from what OTLP and the console receive. A key the resource lacks is
-	// ignored; service.name cannot be dropped (New returns an error). Readers
-	// added with WithReader get the OTel SDK's resource, in which the SDK
-	// puts back what OTEL_RESOURCE_ATTRIBUTES sets. By default, nothing is
-	// dropped.
+	// then absent from MeterProvider.Resource, from target_info on /metrics
+	// and from what OTLP and the console receive. A key the resource lacks
+	// is ignored; service.name cannot be dropped (NewMeterProvider returns
+	// an error). Readers added with WithReader get the OTel SDK's resource,
+	// in which the SDK puts back what OTEL_RESOURCE_ATTRIBUTES sets. By
+	// default, nothing is dropped.
 	DropResourceAttributes []attribute.Key
 
-	// Exporters lists the readers to build. Nil means the default:
-	// Prometheus, plus OTLP when OTLP.Endpoint or OTLP.BaseEndpoint is set.
-	// An empty, non-nil slice means none (OTEL_METRICS_EXPORTER=none).
-	Exporters []Kind
+	// Exporters lists the exporters to build a reader for. Nil means the
+	// default: Prometheus, plus OTLP when OTLP.Endpoint or OTLP.BaseEndpoint
+	// is set. An empty, non-nil slice means none (OTEL_METRICS_EXPORTER=none).
+	Exporters []MetricsExporter
 
 	// OTLP configures the OTLP exporter, used when Exporters includes
-	// KindOTLP (or by default when OTLP.Endpoint is set).
+	// MetricsOTLP (or by default when an OTLP endpoint is set).
 	OTLP OTLP
 
 	// ExportInterval is the time between pushes of the periodic readers
@@ -82,19 +83,11 @@ type Config struct {
 	// bound).
 	CardinalityLimit int
 
-	// ExponentialHistograms adds base-2 exponential histograms (400
-	// buckets, at most 4.4 % wide for values spanning up to 2^25) to the
-	// explicit-bucket ones. On /metrics
-	// every histogram series then carries both, as client_golang serves a
-	// histogram with classic buckets and a native schema: the text and
-	// OpenMetrics formats show the classic buckets exactly as without this
-	// option, and the protobuf format (which Prometheus negotiates when
-	// native histograms are enabled) adds the native histogram to each
-	// series. It costs one more aggregation per histogram measurement, and
-	// a protobuf scrape a second collection. OTLP and the console, which
-	// cannot carry two streams of one name, get exponential histograms
-	// only. By default histograms have explicit buckets only.
-	// EnvHistogramAggregation sets it.
+	// ExponentialHistograms adds base-2 exponential histograms, whose
+	// relative error is bounded at any scale, to the explicit-bucket ones:
+	// /metrics serves both, OTLP and the console the exponential ones only
+	// (see "Exponential histograms" in the package doc). By default,
+	// explicit buckets only. EnvHistogramAggregation sets it.
 	ExponentialHistograms bool
 
 	// Exemplars selects which measurements may be kept as exemplars. By
@@ -110,9 +103,11 @@ type Config struct {
 	ConsoleWriter io.Writer
 }
 
-// OTLP configures the OTLP metric exporter.
+// OTLP configures an OTLP exporter: the metrics' in Config, the spans' in
+// TracesConfig and the log records' in LogsConfig. Each signal has its own,
+// so that they may go to different collectors.
 type OTLP struct {
-	// Endpoint is the collector's metrics address, used as it is: a URL
+	// Endpoint is the collector's address for this signal, used as it is: a URL
 	// with an http or https scheme. For ProtocolHTTPProtobuf it is the
 	// full URL, path included (a URL without path posts to "/"); for
 	// ProtocolGRPC the path is ignored and "host:port" without scheme is
@@ -123,10 +118,11 @@ type OTLP struct {
 	// without them.
 	Endpoint string
 	// BaseEndpoint is the collector's base URL, as in
-	// OTEL_EXPORTER_OTLP_ENDPOINT: for ProtocolHTTPProtobuf, /v1/metrics is
-	// appended to its path; for ProtocolGRPC it is used as Endpoint is.
-	// When neither is set, OTLP is off unless Exporters names it, in which
-	// case the protocol's default endpoint is used.
+	// OTEL_EXPORTER_OTLP_ENDPOINT: for ProtocolHTTPProtobuf, /v1/metrics,
+	// /v1/traces or /v1/logs is appended to its path; for ProtocolGRPC it is
+	// used as Endpoint is. When neither is set, OTLP is off unless the
+	// signal's exporter names it, in which case the protocol's default
+	// endpoint is used.
 	BaseEndpoint string
 	// Protocol is the transport. By default, ProtocolHTTPProtobuf.
 	Protocol Protocol
@@ -144,8 +140,8 @@ type OTLP struct {
 	// override OTEL_EXPORTER_OTLP_COMPRESSION=gzip, which the gRPC exporter
 	// reads itself.
 	Compression string
-	// Temporality is the aggregation temporality preference. By default,
-	// TemporalityCumulative.
+	// Temporality is the aggregation temporality preference, for metrics
+	// only. By default, TemporalityCumulative.
 	Temporality Temporality
 }
 
@@ -176,17 +172,17 @@ func (c Config) LogValue() slog.Value {
 	)
 }
 
-// exportersText lists ks as OTEL_METRICS_EXPORTER would, "default" for nil.
-func exportersText(ks []Kind) string {
-	if ks == nil {
+// exportersText lists es as OTEL_METRICS_EXPORTER would, "default" for nil.
+func exportersText(es []MetricsExporter) string {
+	if es == nil {
 		return "default"
 	}
-	if len(ks) == 0 {
+	if len(es) == 0 {
 		return "none"
 	}
-	names := make([]string, len(ks))
-	for i, k := range ks {
-		names[i] = k.String()
+	names := make([]string, len(es))
+	for i, e := range es {
+		names[i] = e.String()
 	}
 	return strings.Join(names, ",")
 }
@@ -270,9 +266,9 @@ func goSyntax(name string, v any) string {
 	return s
 }
 
-// durationText, limitText and enumText show a zero value, which New
-// replaces by its default, as "default", and durationText and limitText a
-// negative one, meaning none, as "none".
+// durationText, limitText and enumText show a zero value, which
+// NewMeterProvider replaces by its default, as "default", and durationText
+// and limitText a negative one, meaning none, as "none".
 func durationText(d time.Duration) string {
 	switch {
 	case d == 0:
@@ -320,32 +316,35 @@ func groupText(v slog.Value) string {
 	return b.String()
 }
 
-// Kind names a reader that Config.Exporters can ask for.
-type Kind int
+// MetricsExporter names a metrics exporter that Config.Exporters can ask
+// for, as TracesExporter and LogsExporter do for spans and log records.
+type MetricsExporter int
 
-// The reader kinds.
+// The metrics exporters of OTEL_METRICS_EXPORTER.
 const (
-	// KindUnknown is the zero value and is not a valid exporter.
-	KindUnknown Kind = iota
-	// KindPrometheus serves the metrics for pulling, on Provider.PrometheusHandler.
-	KindPrometheus
-	// KindOTLP pushes the metrics to an OTLP endpoint.
-	KindOTLP
-	// KindConsole writes the metrics as JSON to Config.ConsoleWriter; for debugging.
-	KindConsole
+	// MetricsUnknown is the zero value and is not a valid exporter.
+	MetricsUnknown MetricsExporter = iota
+	// MetricsPrometheus serves the metrics for pulling, on
+	// MeterProvider.PrometheusHandler.
+	MetricsPrometheus
+	// MetricsOTLP pushes the metrics to an OTLP endpoint.
+	MetricsOTLP
+	// MetricsConsole writes the metrics as JSON to Config.ConsoleWriter;
+	// for debugging.
+	MetricsConsole
 )
 
-// String returns the name OTEL_METRICS_EXPORTER uses for k.
-func (k Kind) String() string {
-	switch k {
-	case KindPrometheus:
+// String returns the name OTEL_METRICS_EXPORTER uses for e.
+func (e MetricsExporter) String() string {
+	switch e {
+	case MetricsPrometheus:
 		return "prometheus"
-	case KindOTLP:
+	case MetricsOTLP:
 		return "otlp"
-	case KindConsole:
+	case MetricsConsole:
 		return "console"
 	default:
-		return fmt.Sprintf("Kind(%d)", int(k))
+		return fmt.Sprintf("MetricsExporter(%d)", int(e))
 	}
 }
 
@@ -354,7 +353,7 @@ type Protocol int
 
 // The OTLP transports.
 const (
-	// ProtocolUnknown is the zero value: New uses ProtocolHTTPProtobuf.
+	// ProtocolUnknown is the zero value: ProtocolHTTPProtobuf is used.
 	ProtocolUnknown Protocol = iota
 	// ProtocolGRPC is OTLP over gRPC.
 	ProtocolGRPC
@@ -380,7 +379,8 @@ type Temporality int
 
 // The temporality presets of the specification.
 const (
-	// TemporalityUnknown is the zero value: New uses TemporalityCumulative.
+	// TemporalityUnknown is the zero value: NewMeterProvider uses
+	// TemporalityCumulative.
 	TemporalityUnknown Temporality = iota
 	// TemporalityCumulative reports every instrument cumulatively.
 	TemporalityCumulative
@@ -411,7 +411,7 @@ type ExemplarFilter int
 
 // The exemplar filters of OTEL_METRICS_EXEMPLAR_FILTER.
 const (
-	// ExemplarsUnknown is the zero value: New uses ExemplarsOff.
+	// ExemplarsUnknown is the zero value: NewMeterProvider uses ExemplarsOff.
 	ExemplarsUnknown ExemplarFilter = iota
 	// ExemplarsOff records no exemplars.
 	ExemplarsOff
@@ -435,21 +435,21 @@ func (f ExemplarFilter) String() string {
 	}
 }
 
-// readers returns the reader kinds c asks for, with the default applied and
+// readers returns the exporters c asks for, with the default applied and
 // duplicates removed.
-func (c Config) readers() []Kind {
+func (c Config) readers() []MetricsExporter {
 	if c.Exporters == nil {
-		kinds := []Kind{KindPrometheus}
+		exps := []MetricsExporter{MetricsPrometheus}
 		if c.OTLP.Endpoint != "" || c.OTLP.BaseEndpoint != "" {
-			kinds = append(kinds, KindOTLP)
+			exps = append(exps, MetricsOTLP)
 		}
-		return kinds
+		return exps
 	}
-	var kinds []Kind
-	for _, k := range c.Exporters {
-		if !slices.Contains(kinds, k) {
-			kinds = append(kinds, k)
+	var exps []MetricsExporter
+	for _, e := range c.Exporters {
+		if !slices.Contains(exps, e) {
+			exps = append(exps, e)
 		}
 	}
-	return kinds
+	return exps
 }

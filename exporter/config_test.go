@@ -23,7 +23,7 @@ func TestConfigLogValueHidesSecrets(t *testing.T) {
 	cfg := exporter.Config{
 		ServiceName:        "shop",
 		ResourceAttributes: []attribute.KeyValue{attribute.String("deployment.environment.name", "prod")},
-		Exporters:          []exporter.Kind{exporter.KindPrometheus, exporter.KindOTLP},
+		Exporters:          []exporter.MetricsExporter{exporter.MetricsPrometheus, exporter.MetricsOTLP},
 		OTLP: exporter.OTLP{
 			Endpoint:     "https://user:" + secret + "@collector.example:4318/v1/metrics",
 			BaseEndpoint: "user:" + secret + "@collector.example:4317", // gRPC form: parses as scheme "user"
@@ -68,11 +68,12 @@ func TestConfigLogValueHidesSecrets(t *testing.T) {
 
 // TestEndpointSecretsNeverShown gives malicious OTLP endpoints, valid URLs
 // or not, to every path that can show one: the error of ConfigFromEnv
-// (either endpoint variable), the error of New (either Config field), fmt
-// with every verb and slog text and JSON of Config and OTLP. None shows the
-// user information, a query value or the fragment (compared ignoring case:
-// url.Parse lowercases what it takes for a scheme); the errors still name
-// the variable or field, show the endpoint redacted and say what is wrong.
+// (either endpoint variable), the error of NewMeterProvider (either Config
+// field), fmt with every verb and slog text and JSON of Config and OTLP.
+// None shows the user information, a query value or the fragment (compared
+// ignoring case: url.Parse lowercases what it takes for a scheme); the
+// errors still name the variable or field, show the endpoint redacted and
+// say what is wrong.
 func TestEndpointSecretsNeverShown(t *testing.T) {
 	const http, grpc = "http/protobuf", "grpc"
 	tests := []struct {
@@ -179,13 +180,13 @@ func TestEndpointSecretsNeverShown(t *testing.T) {
 				"OTLP.Endpoint":     {Endpoint: tt.raw, Protocol: protocol},
 				"OTLP.BaseEndpoint": {BaseEndpoint: tt.raw, Protocol: protocol},
 			} {
-				p, err := exporter.New(t.Context(), exporter.Config{OTLP: o})
+				p, err := exporter.NewMeterProvider(t.Context(), exporter.Config{OTLP: o})
 				if err == nil {
 					_ = p.Shutdown(t.Context())
 				}
-				checkErr(t, "New with "+field, err, field, tt.shown, tt.reason)
+				checkErr(t, "NewMeterProvider with "+field, err, field, tt.shown, tt.reason)
 				if err != nil {
-					check(t, "New error", err.Error(), tt.secrets)
+					check(t, "NewMeterProvider error", err.Error(), tt.secrets)
 				}
 			}
 

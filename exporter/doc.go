@@ -1,6 +1,19 @@
 // Package exporter builds the one OpenTelemetry MeterProvider that Vitals
 // records into, with its readers: Prometheus pull, OTLP push (gRPC or
-// HTTP/protobuf) and a console writer for debugging.
+// HTTP/protobuf) and a console writer for debugging. It also builds the
+// TracerProvider and LoggerProvider that send spans and log records over
+// OTLP or to the console.
+//
+// NewMeterProvider, NewTracerProvider and NewLoggerProvider each take a
+// config (Config, TracesConfig, LogsConfig) that says where the signal goes
+// (MetricsExporter, TracesExporter, LogsExporter), with an OTLP for the
+// collector and a ConsoleWriter for the console. Each returns a provider
+// that embeds the OTel SDK's provider of its signal, reached as its
+// MeterProvider, TracerProvider or LoggerProvider field, and whose own
+// ForceFlush and Shutdown return within their context's deadline. Options
+// are typed by what they can act on: an Option configures NewMeterProvider,
+// a SignalOption NewTracerProvider and NewLoggerProvider, and WithLogger, a
+// ProviderOption, all three.
 //
 // # Configuration
 //
@@ -10,7 +23,14 @@
 // OTLP/HTTP endpoint, and any invalid value is an *EnvError naming the
 // variable. Fields set on the Config in code afterwards win over the
 // environment. OTEL_METRICS_EXPORTER takes a comma-separated list, so
-// Prometheus and OTLP can run side by side.
+// Prometheus and OTLP can run side by side. TracesConfigFromEnv and
+// LogsConfigFromEnv do the same for OTEL_TRACES_* and OTEL_LOGS_*.
+//
+// Booleans must be "true" or "false" (any case) and enumerations one of
+// their documented values: where the specification falls back to a default
+// with a warning, Vitals refuses to start, naming the variable, so that a
+// typo never silently changes what is exported. A timeout of 0 means no
+// limit.
 //
 // # Defaults
 //
@@ -37,11 +57,36 @@
 //
 // # Prometheus
 //
-// Provider.PrometheusHandler serves the text and OpenMetrics formats from a
-// registry of its own (never the global default registry). Series carry the
-// otel_scope_name label but not otel_scope_version or otel_scope_schema_url:
-// the version would split every series on each upgrade. A scrape costs about
-// what the same series cost with client_golang (docs/benchmarks.md).
+// MeterProvider.PrometheusHandler serves the text and OpenMetrics formats
+// from a registry of its own (never the global default registry). Series
+// carry the otel_scope_name label but not otel_scope_version or
+// otel_scope_schema_url: the version would split every series on each
+// upgrade. A scrape costs about what the same series cost with
+// client_golang (docs/benchmarks.md).
+//
+// By default /metrics collects readers of its own, which aggregate every
+// synchronous measurement once more. WithPrometheusReaders hands it two
+// readers that the caller registers (with WithReader, native first) and
+// gives the producers instead: classic aggregates every instrument with the
+// default aggregations (explicit bucket histograms), native histograms only,
+// as base-2 exponential histograms, and is read only with
+// Config.ExponentialHistograms. vitals.Start passes the in-memory reader's
+// (memory.Reader.ClassicReader and NativeReader), which hold the same
+// aggregations.
+//
+// # Exponential histograms
+//
+// Config.ExponentialHistograms (or EnvHistogramAggregation) adds base-2
+// exponential histograms (400 buckets, at most 4.4 % wide for values
+// spanning up to 2^25) to the explicit-bucket ones. On /metrics every
+// histogram series then carries both, as client_golang serves a histogram
+// with classic buckets and a native schema: the text and OpenMetrics
+// formats show the classic buckets exactly as without the option, and the
+// protobuf format (which Prometheus negotiates when native histograms are
+// enabled) adds the native histogram to each series. It costs one more
+// aggregation per histogram measurement, and a protobuf scrape a second
+// collection. OTLP and the console, which cannot carry two streams of one
+// name, get exponential histograms only.
 //
 // # Failures
 //
@@ -56,5 +101,6 @@
 //
 // # Concurrency
 //
-// A Provider is safe for concurrent use.
+// A MeterProvider, TracerProvider or LoggerProvider is safe for concurrent
+// use.
 package exporter

@@ -61,17 +61,12 @@ func (e *EnvError) Error() string {
 // Unwrap returns the underlying error.
 func (e *EnvError) Unwrap() error { return e.Err }
 
-// ConfigFromEnv reads the standard OTEL_* variables (see the Env constants)
-// into a Config, with the specification's defaults and precedence. Every
-// invalid variable is reported, joined into one error of *EnvError values;
-// on error the returned Config must not be used. Booleans must be "true" or
-// "false" (any case) and enumerations one of their documented values: where
-// the specification falls back to a default with a warning, Vitals refuses to
-// start, naming the variable, so that a typo never silently changes what is
-// exported. A timeout of 0 means no limit.
-//
-// By default (no variable set) the result asks for Prometheus pull only;
-// OTLP turns on when an endpoint is given or OTEL_METRICS_EXPORTER names it.
+// ConfigFromEnv reads the standard OTEL_* variables (the Env constants) into
+// a Config, with the specification's defaults and precedence. A value the
+// specification would ignore with a warning is refused instead, so that a
+// typo never silently changes what is exported: every invalid variable is
+// an *EnvError, joined into the one error returned, and the Config must then
+// not be used.
 func ConfigFromEnv() (Config, error) {
 	return configFromLookup(os.LookupEnv)
 }
@@ -198,11 +193,11 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	}
 
 	if v, ok := r.get(EnvMetricsExporter); ok {
-		kinds, err := parseExporters(v)
+		exps, err := parseExporters(v)
 		if err != nil {
 			r.fail(EnvMetricsExporter, v, err)
 		}
-		cfg.Exporters = kinds
+		cfg.Exporters = exps
 	}
 
 	r.otlp(&cfg.OTLP, EnvMetricsEndpoint, EnvMetricsProtocol, EnvMetricsHeaders, EnvMetricsTimeout, EnvMetricsInsecure, EnvMetricsCompression)
@@ -249,28 +244,28 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	return cfg, errors.Join(r.errs...)
 }
 
-func parseExporters(v string) ([]Kind, error) {
-	kinds := []Kind{}
+func parseExporters(v string) ([]MetricsExporter, error) {
+	exps := []MetricsExporter{}
 	none := false
 	for item := range strings.SplitSeq(v, ",") {
 		switch strings.ToLower(strings.TrimSpace(item)) {
 		case "":
 		case "prometheus":
-			kinds = append(kinds, KindPrometheus)
+			exps = append(exps, MetricsPrometheus)
 		case "otlp":
-			kinds = append(kinds, KindOTLP)
+			exps = append(exps, MetricsOTLP)
 		case "console":
-			kinds = append(kinds, KindConsole)
+			exps = append(exps, MetricsConsole)
 		case "none":
 			none = true
 		default:
 			return nil, fmt.Errorf("unknown exporter %q: want a comma-separated list of prometheus, otlp, console, or none", strings.TrimSpace(item))
 		}
 	}
-	if none && len(kinds) > 0 {
+	if none && len(exps) > 0 {
 		return nil, errors.New(`"none" cannot be combined with other exporters`)
 	}
-	return kinds, nil
+	return exps, nil
 }
 
 func parseProtocol(v string) (Protocol, error) {

@@ -25,7 +25,7 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	if !reflect.DeepEqual(cfg, Config{}) {
 		t.Errorf("empty environment gave %+v, want the zero Config", cfg)
 	}
-	if got, want := cfg.readers(), []Kind{KindPrometheus}; !reflect.DeepEqual(got, want) {
+	if got, want := cfg.readers(), []MetricsExporter{MetricsPrometheus}; !reflect.DeepEqual(got, want) {
 		t.Errorf("default readers = %v, want %v", got, want)
 	}
 }
@@ -35,7 +35,7 @@ func TestConfigFromEnvValid(t *testing.T) {
 		name    string
 		env     map[string]string
 		want    func(*Config)
-		readers []Kind
+		readers []MetricsExporter
 	}{
 		{
 			name: "service name wins over resource attribute",
@@ -48,13 +48,13 @@ func TestConfigFromEnvValid(t *testing.T) {
 					attribute.String("team", "core"),
 				}
 			},
-			readers: []Kind{KindPrometheus},
+			readers: []MetricsExporter{MetricsPrometheus},
 		},
 		{
 			name:    "generic endpoint is a base",
 			env:     map[string]string{EnvEndpoint: "http://collector:4318"},
 			want:    func(c *Config) { c.OTLP.BaseEndpoint = "http://collector:4318" },
-			readers: []Kind{KindPrometheus, KindOTLP},
+			readers: []MetricsExporter{MetricsPrometheus, MetricsOTLP},
 		},
 		{
 			name: "signal endpoint is kept beside the generic one",
@@ -63,7 +63,7 @@ func TestConfigFromEnvValid(t *testing.T) {
 				c.OTLP.BaseEndpoint = "http://a:4318"
 				c.OTLP.Endpoint = "http://b:4318/custom"
 			},
-			readers: []Kind{KindPrometheus, KindOTLP},
+			readers: []MetricsExporter{MetricsPrometheus, MetricsOTLP},
 		},
 		{
 			name: "grpc host:port with insecure",
@@ -73,7 +73,7 @@ func TestConfigFromEnvValid(t *testing.T) {
 				c.OTLP.BaseEndpoint = "collector:4317"
 				c.OTLP.Insecure = true
 			},
-			readers: []Kind{KindPrometheus, KindOTLP},
+			readers: []MetricsExporter{MetricsPrometheus, MetricsOTLP},
 		},
 		{
 			name: "a timeout of 0 means no limit",
@@ -82,37 +82,37 @@ func TestConfigFromEnvValid(t *testing.T) {
 				c.OTLP.Timeout = -1
 				c.ExportTimeout = -1
 			},
-			readers: []Kind{KindPrometheus},
+			readers: []MetricsExporter{MetricsPrometheus},
 		},
 		{
 			name:    "metrics protocol wins over generic",
 			env:     map[string]string{EnvProtocol: "grpc", EnvMetricsProtocol: "http/protobuf"},
 			want:    func(c *Config) { c.OTLP.Protocol = ProtocolHTTPProtobuf },
-			readers: []Kind{KindPrometheus},
+			readers: []MetricsExporter{MetricsPrometheus},
 		},
 		{
 			name:    "exporter list runs prometheus and otlp side by side",
 			env:     map[string]string{EnvMetricsExporter: " prometheus , OTLP,otlp"},
-			want:    func(c *Config) { c.Exporters = []Kind{KindPrometheus, KindOTLP, KindOTLP} },
-			readers: []Kind{KindPrometheus, KindOTLP},
+			want:    func(c *Config) { c.Exporters = []MetricsExporter{MetricsPrometheus, MetricsOTLP, MetricsOTLP} },
+			readers: []MetricsExporter{MetricsPrometheus, MetricsOTLP},
 		},
 		{
 			name:    "none",
 			env:     map[string]string{EnvMetricsExporter: "none", EnvEndpoint: "http://c:4318"},
-			want:    func(c *Config) { c.Exporters = []Kind{}; c.OTLP.BaseEndpoint = "http://c:4318" },
+			want:    func(c *Config) { c.Exporters = []MetricsExporter{}; c.OTLP.BaseEndpoint = "http://c:4318" },
 			readers: nil,
 		},
 		{
 			name:    "console only",
 			env:     map[string]string{EnvMetricsExporter: "console"},
-			want:    func(c *Config) { c.Exporters = []Kind{KindConsole} },
-			readers: []Kind{KindConsole},
+			want:    func(c *Config) { c.Exporters = []MetricsExporter{MetricsConsole} },
+			readers: []MetricsExporter{MetricsConsole},
 		},
 		{
 			name:    "headers are percent-decoded; metrics headers win",
 			env:     map[string]string{EnvHeaders: "a=1", EnvMetricsHeaders: "api-key=s%3Dcret, x-tenant = blue"},
 			want:    func(c *Config) { c.OTLP.Headers = map[string]string{"api-key": "s=cret", "x-tenant": "blue"} },
-			readers: []Kind{KindPrometheus},
+			readers: []MetricsExporter{MetricsPrometheus},
 		},
 		{
 			name: "timeouts, intervals, compression, temporality, exemplars",
@@ -130,31 +130,31 @@ func TestConfigFromEnvValid(t *testing.T) {
 				c.ExportTimeout = 5 * time.Second
 				c.Exemplars = ExemplarsTraceBased
 			},
-			readers: []Kind{KindPrometheus},
+			readers: []MetricsExporter{MetricsPrometheus},
 		},
 		{
 			name:    "delta and cumulative presets",
 			env:     map[string]string{EnvTemporalityPreference: "delta", EnvMetricsCompression: "none", EnvCompression: "gzip"},
 			want:    func(c *Config) { c.OTLP.Temporality = TemporalityDelta },
-			readers: []Kind{KindPrometheus},
+			readers: []MetricsExporter{MetricsPrometheus},
 		},
 		{
 			name:    "exponential histograms, any case",
 			env:     map[string]string{EnvHistogramAggregation: " Base2_Exponential_Bucket_Histogram "},
 			want:    func(c *Config) { c.ExponentialHistograms = true },
-			readers: []Kind{KindPrometheus},
+			readers: []MetricsExporter{MetricsPrometheus},
 		},
 		{
 			name:    "explicit bucket histograms, the default, any case",
 			env:     map[string]string{EnvHistogramAggregation: "EXPLICIT_BUCKET_HISTOGRAM"},
 			want:    func(c *Config) { c.ExponentialHistograms = false },
-			readers: []Kind{KindPrometheus},
+			readers: []MetricsExporter{MetricsPrometheus},
 		},
 		{
 			name:    "blank values count as unset",
 			env:     map[string]string{EnvEndpoint: "  ", EnvMetricExportInterval: ""},
 			want:    func(*Config) {},
-			readers: []Kind{KindPrometheus},
+			readers: []MetricsExporter{MetricsPrometheus},
 		},
 	}
 	for _, tt := range tests {
@@ -259,9 +259,9 @@ func TestEndpointErrorsHideCredentials(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("error %v: want an error that does not show the password", err)
 	}
-	_, err = New(t.Context(), Config{OTLP: OTLP{Endpoint: "https://user:hunter2@c:4318"}})
+	_, err = NewMeterProvider(t.Context(), Config{OTLP: OTLP{Endpoint: "https://user:hunter2@c:4318"}})
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
-		t.Errorf("New: error %v: want an error that does not show the password", err)
+		t.Errorf("NewMeterProvider: error %v: want an error that does not show the password", err)
 	}
 }
 

@@ -13,9 +13,9 @@ import (
 
 // A provider built from code: Prometheus pull only, whatever the
 // environment says.
-func ExampleNew() {
+func ExampleNewMeterProvider() {
 	ctx := context.Background()
-	p, err := exporter.New(ctx, exporter.Config{ServiceName: "worker", Exporters: []exporter.Kind{exporter.KindPrometheus}})
+	p, err := exporter.NewMeterProvider(ctx, exporter.Config{ServiceName: "worker", Exporters: []exporter.MetricsExporter{exporter.MetricsPrometheus}})
 	if err != nil {
 		fmt.Println(err)
 		return

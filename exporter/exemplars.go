@@ -13,9 +13,10 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// exemplarReservoirs is the exemplar reservoir of every stream a Provider
-// aggregates, unless a view chooses another. Exemplars link a histogram's
-// buckets to traces, so histograms keep them and nothing else does:
+// exemplarReservoirs is the exemplar reservoir of every stream a
+// MeterProvider aggregates, unless a view chooses another. Exemplars link a
+// histogram's buckets to traces, so histograms keep them and nothing else
+// does:
 //
 //   - an explicit bucket histogram series keeps the last exemplar of each
 //     bucket (lastReservoir): the exemplars OpenMetrics puts on _bucket

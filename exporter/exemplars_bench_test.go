@@ -12,9 +12,9 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/vitalsgo/vitals/clock/clocktest"
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
-	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 )
 
 // stepping moves one collection interval forward at every reading.
@@ -63,12 +63,12 @@ var exemplarWorkloads = []struct {
 }
 
 // newExemplarProvider builds what vitals.Start builds for metrics: the
-// in-memory reader, whose readers /metrics shares, under a Provider with
+// in-memory reader, whose readers /metrics shares, under a MeterProvider with
 // the given exemplar filter.
-func newExemplarProvider(b *testing.B, filter exporter.ExemplarFilter, opts ...exporter.Option) (*exporter.Provider, *memory.Reader) {
+func newExemplarProvider(b *testing.B, filter exporter.ExemplarFilter, opts ...exporter.Option) (*exporter.MeterProvider, *memory.Reader) {
 	mem := memory.New(memory.WithClock(stepping{clocktest.New(time.Unix(1_700_000_000, 0))}), memory.WithMaxSeries(20000))
-	p, err := exporter.New(context.Background(), exporter.Config{
-		ServiceName: "bench", Exporters: []exporter.Kind{exporter.KindPrometheus},
+	p, err := exporter.NewMeterProvider(context.Background(), exporter.Config{
+		ServiceName: "bench", Exporters: []exporter.MetricsExporter{exporter.MetricsPrometheus},
 		Exemplars: filter, CardinalityLimit: -1,
 	}, append([]exporter.Option{exporter.WithReader(mem.SDKReaders()...),
 		exporter.WithPrometheusReaders(mem.ClassicReader(), mem.NativeReader())}, opts...)...)

@@ -35,10 +35,10 @@ func inSpan(id byte) context.Context {
 
 // exemplarProvider returns a provider with exemplars as filter says, its
 // views, and a manual reader to collect from.
-func exemplarProvider(t *testing.T, filter ExemplarFilter, views ...sdkmetric.View) (*Provider, *sdkmetric.ManualReader) {
+func exemplarProvider(t *testing.T, filter ExemplarFilter, views ...sdkmetric.View) (*MeterProvider, *sdkmetric.ManualReader) {
 	t.Helper()
 	r := sdkmetric.NewManualReader()
-	p, err := New(t.Context(), Config{ServiceName: "t", Exporters: []Kind{KindPrometheus}, Exemplars: filter},
+	p, err := NewMeterProvider(t.Context(), Config{ServiceName: "t", Exporters: []MetricsExporter{MetricsPrometheus}, Exemplars: filter},
 		WithReader(r), WithView(views...))
 	if err != nil {
 		t.Fatal(err)

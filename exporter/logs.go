@@ -49,7 +49,8 @@ const (
 	LogsNone LogsExporter = iota
 	// LogsOTLP: records are also pushed over OTLP.
 	LogsOTLP
-	// LogsConsole: records are also written to standard output as JSON.
+	// LogsConsole: records are also written to LogsConfig.ConsoleWriter
+	// as JSON.
 	LogsConsole
 )
 
@@ -74,17 +75,18 @@ type LogsConfig struct {
 	// Batch configures the batch log record processor; zero fields keep
 	// the SDK's defaults (1 s, 30 s, 2048, 512).
 	Batch BatchConfig
-	// Console receives the records of LogsConsole. By default, os.Stdout.
-	Console io.Writer
+	// ConsoleWriter receives the records of LogsConsole. By default,
+	// os.Stdout.
+	ConsoleWriter io.Writer
 }
 
 // Enabled reports whether cfg sends records anywhere.
 func (cfg LogsConfig) Enabled() bool { return cfg.Exporter != LogsNone }
 
 // LogsConfigFromEnv reads OTEL_LOGS_EXPORTER, the OTLP variables (the
-// logs-specific ones win over the generic ones) and OTEL_BLRP_*. As ConfigFromEnv, every
-// invalid variable is reported, joined into one error of *EnvError values
-// naming it. Unlike the specification's default (otlp), records are sent
+// logs-specific ones win over the generic ones) and OTEL_BLRP_*. As
+// ConfigFromEnv, every invalid variable is reported, joined into one error
+// of *EnvError values naming it. Unlike the specification's default (otlp), records are sent
 // only when OTEL_LOGS_EXPORTER names an exporter (see LogsNone).
 func LogsConfigFromEnv() (LogsConfig, error) {
 	return logsConfigFromLookup(os.LookupEnv)
@@ -162,19 +164,19 @@ func (l *LoggerProvider) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// NewLoggerProvider builds the OTel logger provider cfg describes over res
-// (the metrics' resource), batching records, or returns nil when cfg sends
-// none. Every setting is passed to the exporter explicitly; each export,
-// retries included, is bounded by the OTLP timeout. A failed export's
-// records are dropped and the failure logged as the metrics' are (at most
-// once a minute per distinct error, to WithLogger's logger; the other
-// options are ignored), never handed to the global OTel error handler. The
+// NewLoggerProvider builds the logger provider cfg describes over res (the
+// metrics' resource, MeterProvider.Resource), batching records, or returns
+// nil when cfg sends none. Every setting is passed to the exporter
+// explicitly; each export, retries included, is bounded by the OTLP
+// timeout. A failed export's records are dropped and the failure logged as
+// the metrics' are (at most once a minute per distinct error, to
+// WithLogger's logger), never handed to the global OTel error handler. The
 // caller shuts it down.
-func NewLoggerProvider(ctx context.Context, cfg LogsConfig, res *resource.Resource, opts ...Option) (*LoggerProvider, error) {
+func NewLoggerProvider(ctx context.Context, cfg LogsConfig, res *resource.Resource, opts ...SignalOption) (*LoggerProvider, error) {
 	if !cfg.Enabled() {
 		return nil, nil
 	}
-	o := newOptions(opts)
+	o := newSignalOptions(opts)
 	inner, err := newLogExporter(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("logs: %w", err)
@@ -229,7 +231,7 @@ func (b *boundedLogExporter) Export(ctx context.Context, records []sdklog.Record
 // newLogExporter builds the log exporter of cfg.
 func newLogExporter(ctx context.Context, cfg LogsConfig) (sdklog.Exporter, error) {
 	if cfg.Exporter == LogsConsole {
-		w := cfg.Console
+		w := cfg.ConsoleWriter
 		if w == nil {
 			w = os.Stdout
 		}

@@ -62,7 +62,7 @@ func TestNewLoggerProviderConsole(t *testing.T) {
 		t.Fatalf("off: %v, %v; want nil, nil", lp, err)
 	}
 	var out bytes.Buffer
-	lp, err := NewLoggerProvider(context.Background(), LogsConfig{Exporter: LogsConsole, Console: &out}, nil)
+	lp, err := NewLoggerProvider(context.Background(), LogsConfig{Exporter: LogsConsole, ConsoleWriter: &out}, nil)
 	if err != nil || lp == nil {
 		t.Fatalf("console: %v, %v", lp, err)
 	}
@@ -86,7 +86,7 @@ func TestNewLoggerProviderConsole(t *testing.T) {
 func TestLogsExportFailureLogged(t *testing.T) {
 	global := recordGlobalErrors(t)
 	logger, logs := logtest.New()
-	lp, err := NewLoggerProvider(t.Context(), LogsConfig{Exporter: LogsConsole, Console: failingWriter{}}, nil, WithLogger(logger))
+	lp, err := NewLoggerProvider(t.Context(), LogsConfig{Exporter: LogsConsole, ConsoleWriter: failingWriter{}}, nil, WithLogger(logger))
 	if err != nil {
 		t.Fatal(err)
 	}

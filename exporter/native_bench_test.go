@@ -11,12 +11,12 @@ import (
 )
 
 // BenchmarkHistogramRecord measures one Record into a seconds histogram of
-// a Provider with /metrics only, without and with ExponentialHistograms
+// a MeterProvider with /metrics only, without and with ExponentialHistograms
 // (one more aggregation: the native reader's).
 func BenchmarkHistogramRecord(b *testing.B) {
 	for _, exp := range []bool{false, true} {
 		b.Run("exponential="+strconv.FormatBool(exp), func(b *testing.B) {
-			p, err := New(b.Context(), Config{ExponentialHistograms: exp, Exemplars: ExemplarsOff})
+			p, err := NewMeterProvider(b.Context(), Config{ExponentialHistograms: exp, Exemplars: ExemplarsOff})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -50,7 +50,7 @@ func BenchmarkPrometheusHistograms(b *testing.B) {
 		{"exponential=true/protobuf", true, protobufAccept},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			p, err := New(b.Context(), Config{ExponentialHistograms: tc.exp})
+			p, err := NewMeterProvider(b.Context(), Config{ExponentialHistograms: tc.exp})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -88,7 +88,7 @@ func withoutTargetInfo(body string) string {
 // recordHTTPLike records the same measurements into p: two series of an
 // HTTP-server-like duration histogram, a size histogram with integer
 // values, a counter, and one value below every bound and one above.
-func recordHTTPLike(t *testing.T, p *Provider) {
+func recordHTTPLike(t *testing.T, p *MeterProvider) {
 	t.Helper()
 	m := p.Meter("example.com/http")
 	dur, err := m.Float64Histogram("http.server.request.duration", metric.WithUnit("s"))

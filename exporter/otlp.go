@@ -302,7 +302,7 @@ func temporalitySelector(t Temporality) sdkmetric.TemporalitySelector {
 // errSink collects the export errors made while a ForceFlush or Shutdown
 // waits: its caller receives them, so they are returned, not logged.
 type errSink struct {
-	errs []error // guarded by the Provider's sinksMu
+	errs []error // guarded by the MeterProvider's sinksMu
 }
 
 // pushExporter wraps a push exporter so that a failed export never reaches
@@ -311,13 +311,13 @@ type errSink struct {
 // (ForceFlush, Shutdown) or, for background exports, logs it at a bounded
 // rate.
 //
-// It also sends the Provider's resource rather than the SDK's, for the
+// It also sends the MeterProvider's resource rather than the SDK's, for the
 // reason resourceReader gives.
 type pushExporter struct {
 	sdkmetric.Exporter
-	kind     Kind
+	name     MetricsExporter // which exporter it is, for errors and metrics
 	resource *resource.Resource
-	failed   func(Kind, error)
+	failed   func(MetricsExporter, error)
 	reader   *sdkmetric.PeriodicReader // the reader whose loop exports through it
 	timeout  time.Duration             // of one export, as the reader's
 
@@ -337,12 +337,12 @@ func (e *pushExporter) flush(ctx context.Context) error {
 	}
 	var rm metricdata.ResourceMetrics
 	if err := e.reader.Collect(ctx, &rm); err != nil {
-		return fmt.Errorf("%v collect: %w", e.kind, err)
+		return fmt.Errorf("%v collect: %w", e.name, err)
 	}
 	rm.Resource = e.resource
 	if err := e.Exporter.Export(ctx, &rm); err != nil {
 		e.failures.Add(1)
-		return fmt.Errorf("%v export: %w", e.kind, err)
+		return fmt.Errorf("%v export: %w", e.name, err)
 	}
 	e.successes.Add(1)
 	return e.Exporter.ForceFlush(ctx)
@@ -356,6 +356,6 @@ func (e *pushExporter) Export(ctx context.Context, rm *metricdata.ResourceMetric
 		return nil
 	}
 	e.failures.Add(1)
-	e.failed(e.kind, fmt.Errorf("%v export: %w", e.kind, err))
+	e.failed(e.name, fmt.Errorf("%v export: %w", e.name, err))
 	return nil
 }

@@ -34,14 +34,15 @@ func (p *fakeProducer) Produce(context.Context) ([]metricdata.ScopeMetrics, erro
 	}}, nil
 }
 
-// TestWithProducerReachesEveryReader checks that a producer given to New is
-// read by the Prometheus, console and OTLP readers alike.
+// TestWithProducerReachesEveryReader checks that a producer given to
+// NewMeterProvider is read by the Prometheus, console and OTLP readers
+// alike.
 func TestWithProducerReachesEveryReader(t *testing.T) {
 	var console bytes.Buffer
 	rcv := otlptest.NewHTTP(t)
 	prod := &fakeProducer{}
 	p := newTestProvider(t, Config{
-		Exporters:     []Kind{KindPrometheus, KindOTLP, KindConsole},
+		Exporters:     []MetricsExporter{MetricsPrometheus, MetricsOTLP, MetricsConsole},
 		ConsoleWriter: &console,
 		OTLP:          OTLP{Protocol: ProtocolHTTPProtobuf, Endpoint: rcv.Endpoint() + "/v1/metrics"},
 	}, WithProducer(prod), WithProducer(nil))

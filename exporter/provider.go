@@ -14,14 +14,13 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/stdout/stdoutmetric"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/metric/embedded"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	"go.opentelemetry.io/otel/sdk/resource"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
+	"github.com/vitalsgo/vitals/clock"
 	"github.com/vitalsgo/vitals/internal/buckets"
-	"github.com/vitalsgo/vitals/internal/clock"
 	"github.com/vitalsgo/vitals/internal/lifecycle"
 	"github.com/vitalsgo/vitals/internal/ratelog"
 )
@@ -35,18 +34,34 @@ var secondsBoundaries = buckets.Seconds()
 
 // SecondsBoundaries returns the explicit bucket boundaries, in seconds, that
 // the semantic conventions advise for durations such as
-// http.server.request.duration. A Provider gives them to every float64
+// http.server.request.duration. A MeterProvider gives them to every float64
 // histogram with unit "s" whose instrument advises no boundaries of its own.
 func SecondsBoundaries() []float64 { return buckets.Seconds() }
 
-// ErrShutdown is returned by Provider.Shutdown when it was already called.
+// ErrShutdown is returned by the Shutdown of MeterProvider, TracerProvider
+// and LoggerProvider when it was already called.
 // It is the one value of every Vitals component (vitals.ErrShutdown).
 var ErrShutdown = lifecycle.ErrShutdown
 
-// Option configures New. Options are for what the environment cannot say:
-// loggers, extra readers and views.
+// Option configures NewMeterProvider. Options are for what the environment
+// cannot say: loggers, extra readers and views.
 type Option interface {
 	apply(options) options
+}
+
+// SignalOption configures NewTracerProvider and NewLoggerProvider. The
+// metric options (WithReader, WithView, WithProducer, WithPrometheusReaders)
+// have nothing to act on there, so they are not SignalOptions: passing one
+// does not compile rather than being ignored.
+type SignalOption interface {
+	applySignal(options) options
+}
+
+// ProviderOption configures every provider this package builds: it is both
+// an Option and a SignalOption. WithLogger returns one.
+type ProviderOption interface {
+	Option
+	SignalOption
 }
 
 type options struct {
@@ -64,21 +79,43 @@ func newOptions(opts []Option) options {
 	for _, opt := range opts {
 		o = opt.apply(o)
 	}
+	return o.withDefaults()
+}
+
+// newSignalOptions applies the options of NewTracerProvider or
+// NewLoggerProvider to the defaults.
+func newSignalOptions(opts []SignalOption) options {
+	var o options
+	for _, opt := range opts {
+		o = opt.applySignal(o)
+	}
+	return o.withDefaults()
+}
+
+func (o options) withDefaults() options {
 	if o.logger == nil {
 		o.logger = slog.Default()
 	}
 	return o
 }
 
+// optionFunc is an Option only: a SignalOption it is not.
 type optionFunc func(options) options
 
 func (f optionFunc) apply(o options) options { return f(o) }
 
+// providerOptionFunc is a ProviderOption.
+type providerOptionFunc func(options) options
+
+func (f providerOptionFunc) apply(o options) options       { return f(o) }
+func (f providerOptionFunc) applySignal(o options) options { return f(o) }
+
 // WithLogger sets the logger for errors that have no caller, such as a
 // background OTLP export that failed. Repeats of one error are logged at most
-// once a minute, with a count of those held back. By default, slog.Default().
-func WithLogger(l *slog.Logger) Option {
-	return optionFunc(func(o options) options {
+// once a minute, with a count of those held back. It configures every
+// provider. By default, slog.Default().
+func WithLogger(l *slog.Logger) ProviderOption {
+	return providerOptionFunc(func(o options) options {
 		o.logger = l
 		return o
 	})
@@ -96,15 +133,10 @@ func WithReader(rs ...sdkmetric.Reader) Option {
 }
 
 // WithPrometheusReaders makes /metrics serve what classic and native
-// collect instead of readers of its own: classic aggregates every
-// instrument with the default aggregations (explicit bucket histograms),
-// native aggregates histograms only, as buckets.Exponential() (read only
-// with Config.ExponentialHistograms). The caller registers them with
-// WithReader, native first, and gives them the producers. vitals.Start
-// passes the in-memory reader's (memory.Reader.ClassicReader and
-// NativeReader), which hold the same aggregations: sharing them saves
-// /metrics' own aggregation of every synchronous measurement. A nil classic
-// is ignored. By default, /metrics has readers of its own.
+// collect instead of readers of its own, which saves aggregating every
+// measurement once more (see "Prometheus" in the package doc for what they
+// must aggregate). The caller registers them with WithReader, native first.
+// A nil classic is ignored. By default, /metrics has readers of its own.
 func WithPrometheusReaders(classic, native sdkmetric.Reader) Option {
 	return optionFunc(func(o options) options {
 		if classic != nil {
@@ -124,12 +156,13 @@ func WithView(views ...sdkmetric.View) Option {
 
 // WithProducer registers p, a source of metrics that are aggregated
 // elsewhere (such as instrument.RuntimeProducer's scheduler latency
-// histogram), on every reader New builds: the Prometheus reader behind
-// /metrics (with Config.ExponentialHistograms, the classic one only: a
-// producer's data is aggregated already) and the OTLP and console push
-// readers. Readers passed with WithReader are built by their owner and need
-// the producer given to them there (memory.WithProducer for the in-memory
-// reader). A nil p is ignored. By default, the readers have no producers.
+// histogram), on every reader NewMeterProvider builds: the Prometheus
+// reader behind /metrics (with Config.ExponentialHistograms, the classic one
+// only: a producer's data is aggregated already) and the OTLP and console
+// push readers. Readers passed with WithReader are built by their owner and
+// need the producer given to them there (memory.WithProducer for the
+// in-memory reader). A nil p is ignored. By default, the readers have no
+// producers.
 func WithProducer(p sdkmetric.Producer) Option {
 	return optionFunc(func(o options) options {
 		if p != nil {
@@ -140,20 +173,21 @@ func WithProducer(p sdkmetric.Producer) Option {
 }
 
 // withClock sets the clock of the error rate limiter; for tests.
-func withClock(c clock.Clock) Option {
-	return optionFunc(func(o options) options {
+func withClock(c clock.Clock) ProviderOption {
+	return providerOptionFunc(func(o options) options {
 		o.clock = c
 		return o
 	})
 }
 
-// Provider is an OpenTelemetry metric.MeterProvider backed by one SDK
-// MeterProvider and the readers its Config asks for. It is safe for
-// concurrent use.
-type Provider struct {
-	embedded.MeterProvider
+// MeterProvider is the SDK meter provider NewMeterProvider builds, with the
+// readers its Config asks for. Its Meter applies SecondsBoundaries(), which
+// the embedded SDK provider's does not; its ForceFlush and Shutdown return
+// export errors to their caller and return within ctx's deadline even when
+// an endpoint hangs. It is safe for concurrent use.
+type MeterProvider struct {
+	*sdkmetric.MeterProvider
 
-	sdk      *sdkmetric.MeterProvider
 	resource *resource.Resource
 	prom     http.Handler
 	push     []*pushExporter
@@ -170,14 +204,14 @@ type Provider struct {
 	shutdownOnce sync.Once
 }
 
-var _ metric.MeterProvider = (*Provider)(nil)
+var _ metric.MeterProvider = (*MeterProvider)(nil)
 
-// New builds the MeterProvider cfg describes. It validates cfg completely
-// before starting anything: on error nothing runs and nothing needs to be
-// shut down. Push exporters never block recording: they run in the
-// background, and their failures are counted (metric
+// NewMeterProvider builds the meter provider cfg describes. It validates cfg
+// completely before starting anything: on error nothing runs and nothing
+// needs to be shut down. Push exporters never block recording: they run in
+// the background, and their failures are counted (metric
 // vitals.exporter.exports{outcome="failure"}) and logged at a bounded rate.
-func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
+func NewMeterProvider(ctx context.Context, cfg Config, opts ...Option) (*MeterProvider, error) {
 	o := newOptions(opts)
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -188,7 +222,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 		return nil, err
 	}
 
-	p := &Provider{
+	p := &MeterProvider{
 		resource: res,
 		errs:     ratelog.New(o.logger, "vitals: metrics export failed", 0, o.clock),
 	}
@@ -224,9 +258,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 			_ = r.Shutdown(context.WithoutCancel(ctx))
 		}
 	}
-	for _, kind := range cfg.readers() {
-		switch kind {
-		case KindPrometheus:
+	for _, exporter := range cfg.readers() {
+		switch exporter {
+		case MetricsPrometheus:
 			if o.promClassic != nil {
 				// Readers the caller registers (WithPrometheusReaders).
 				var native sdkmetric.Reader
@@ -254,14 +288,14 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 			}
 			p.prom = newPrometheusHandler(resourceReader{r, res}, native, p.errs, &p.closing)
 			built = append(built, r)
-		case KindOTLP:
+		case MetricsOTLP:
 			exp, err := newOTLPExporter(ctx, cfg.OTLP, selector)
 			if err != nil {
 				cleanup()
 				return nil, err
 			}
-			built = append(built, p.newPeriodicReader(exp, kind, cfg, readerOpts))
-		case KindConsole:
+			built = append(built, p.newPeriodicReader(exp, exporter, cfg, readerOpts))
+		case MetricsConsole:
 			w := cfg.ConsoleWriter
 			if w == nil {
 				w = os.Stdout
@@ -271,7 +305,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 				cleanup()
 				return nil, fmt.Errorf("console exporter: %w", err)
 			}
-			built = append(built, p.newPeriodicReader(exp, kind, cfg, readerOpts))
+			built = append(built, p.newPeriodicReader(exp, exporter, cfg, readerOpts))
 		}
 	}
 	for _, r := range built {
@@ -280,17 +314,17 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Provider, error) {
 	for _, r := range o.readers {
 		sdkOpts = append(sdkOpts, sdkmetric.WithReader(r))
 	}
-	p.sdk = sdkmetric.NewMeterProvider(sdkOpts...)
+	p.MeterProvider = sdkmetric.NewMeterProvider(sdkOpts...)
 
 	if err := p.observeExports(); err != nil {
-		_ = p.sdk.Shutdown(context.WithoutCancel(ctx))
+		_ = p.MeterProvider.Shutdown(context.WithoutCancel(ctx))
 		return nil, err
 	}
 	return p, nil
 }
 
-func (p *Provider) newPeriodicReader(exp sdkmetric.Exporter, kind Kind, cfg Config, readerOpts []sdkmetric.ReaderOption) sdkmetric.Reader {
-	pe := &pushExporter{Exporter: exp, kind: kind, resource: p.resource, failed: p.exportFailed}
+func (p *MeterProvider) newPeriodicReader(exp sdkmetric.Exporter, exporter MetricsExporter, cfg Config, readerOpts []sdkmetric.ReaderOption) sdkmetric.Reader {
+	pe := &pushExporter{Exporter: exp, name: exporter, resource: p.resource, failed: p.exportFailed}
 	p.push = append(p.push, pe)
 	interval, timeout := cfg.ExportInterval, cfg.ExportTimeout
 	if interval <= 0 {
@@ -313,7 +347,7 @@ func (p *Provider) newPeriodicReader(exp sdkmetric.Exporter, kind Kind, cfg Conf
 // exportFailed hands a failed export to the callers of ForceFlush or
 // Shutdown waiting now, or else logs it at a bounded rate. An export that
 // fails once Shutdown has begun (interrupted by it) is not logged.
-func (p *Provider) exportFailed(kind Kind, err error) {
+func (p *MeterProvider) exportFailed(exporter MetricsExporter, err error) {
 	p.sinksMu.Lock()
 	if len(p.sinks) > 0 {
 		for _, s := range p.sinks {
@@ -324,13 +358,13 @@ func (p *Provider) exportFailed(kind Kind, err error) {
 	}
 	p.sinksMu.Unlock()
 	if !p.closing.Load() {
-		p.errs.Handle(err, slog.String("exporter", kind.String()))
+		p.errs.Handle(err, slog.String("exporter", exporter.String()))
 	}
 }
 
 // capture collects the export errors made until the returned function is
 // called, which returns them.
-func (p *Provider) capture() func() []error {
+func (p *MeterProvider) capture() func() []error {
 	s := &errSink{}
 	p.sinksMu.Lock()
 	p.sinks = append(p.sinks, s)
@@ -345,11 +379,11 @@ func (p *Provider) capture() func() []error {
 
 // observeExports registers the export outcome counters, read from the push
 // exporters' atomics at collection time.
-func (p *Provider) observeExports() error {
+func (p *MeterProvider) observeExports() error {
 	if len(p.push) == 0 {
 		return nil
 	}
-	m := p.sdk.Meter(ScopeName)
+	m := p.MeterProvider.Meter(ScopeName)
 	exports, err := m.Int64ObservableCounter("vitals.exporter.exports",
 		metric.WithUnit("{export}"),
 		metric.WithDescription("Push exports attempted by the metric exporters, by outcome."))
@@ -360,8 +394,8 @@ func (p *Provider) observeExports() error {
 	attrs := make([]sets, len(p.push))
 	for i, pe := range p.push {
 		attrs[i] = sets{
-			ok:     metric.WithAttributes(exporterAttr.String(pe.kind.String()), outcomeAttr.String("success")),
-			failed: metric.WithAttributes(exporterAttr.String(pe.kind.String()), outcomeAttr.String("failure")),
+			ok:     metric.WithAttributes(exporterAttr.String(pe.name.String()), outcomeAttr.String("success")),
+			failed: metric.WithAttributes(exporterAttr.String(pe.name.String()), outcomeAttr.String("failure")),
 		}
 	}
 	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
@@ -380,34 +414,30 @@ func (p *Provider) observeExports() error {
 // Meter returns a Meter for the named instrumentation scope. Float64
 // histograms with unit "s" that advise no bucket boundaries get
 // SecondsBoundaries() instead of the SDK's millisecond-scale defaults.
-func (p *Provider) Meter(name string, opts ...metric.MeterOption) metric.Meter {
-	return secondsMeter{p.sdk.Meter(name, opts...)}
+func (p *MeterProvider) Meter(name string, opts ...metric.MeterOption) metric.Meter {
+	return secondsMeter{p.MeterProvider.Meter(name, opts...)}
 }
-
-// SDK returns the underlying SDK MeterProvider. Its Meter does not apply
-// SecondsBoundaries(); prefer Provider.Meter.
-func (p *Provider) SDK() *sdkmetric.MeterProvider { return p.sdk }
 
 // Resource returns the resource every metric is reported with: on
 // /metrics (target_info), over OTLP and to the console. Readers added with
 // WithReader get the OTel SDK's resource, which is this one plus any
 // OTEL_RESOURCE_ATTRIBUTES key listed in Config.DropResourceAttributes.
-func (p *Provider) Resource() *resource.Resource { return p.resource }
+func (p *MeterProvider) Resource() *resource.Resource { return p.resource }
 
 // PrometheusHandler serves the metrics in the Prometheus text,
 // OpenMetrics or protobuf format, as the scraper asks, gzip-compressed when
-// it asks, and 503 once the Provider is shut down. With
+// it asks, and 503 once the MeterProvider is shut down. With
 // Config.ExponentialHistograms the protobuf format carries each histogram
 // with both its classic buckets and a native histogram; the text formats
 // are unchanged. It is nil when the Config has no Prometheus reader.
-func (p *Provider) PrometheusHandler() http.Handler { return p.prom }
+func (p *MeterProvider) PrometheusHandler() http.Handler { return p.prom }
 
 // ForceFlush pushes what has been recorded to the push exporters now. It
 // returns the errors of the exports it made, and only those: it collects
 // and exports itself rather than through the periodic readers' loops, so
 // that a background export failing meanwhile is logged as usual, never
 // returned to the caller of ForceFlush.
-func (p *Provider) ForceFlush(ctx context.Context) error {
+func (p *MeterProvider) ForceFlush(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(p.stopping, cancel)()
@@ -422,14 +452,14 @@ func (p *Provider) ForceFlush(ctx context.Context) error {
 // /metrics then answers 503. It returns within ctx's deadline even when an
 // endpoint hangs, with the errors of the final exports. Calls after the first
 // return ErrShutdown.
-func (p *Provider) Shutdown(ctx context.Context) error {
+func (p *MeterProvider) Shutdown(ctx context.Context) error {
 	err := ErrShutdown
 	p.shutdownOnce.Do(func() {
 		// An export interrupted by the shutdown is not worth a log line.
 		p.closing.Store(true)
 		p.stopFlushes()
 		done := p.capture()
-		sdkErr := p.sdk.Shutdown(ctx)
+		sdkErr := p.MeterProvider.Shutdown(ctx)
 		exportErrs := done()
 		if ctx.Err() == nil {
 			// A background export in flight when the periodic reader
@@ -445,12 +475,12 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 // validate checks what ConfigFromEnv may not have seen: values set in code.
 func (c Config) validate() error {
 	var errs []error
-	for _, k := range c.Exporters {
-		if k < KindPrometheus || k > KindConsole {
-			errs = append(errs, fmt.Errorf("exporter: unknown exporter kind %v", k))
+	for _, e := range c.Exporters {
+		if e < MetricsPrometheus || e > MetricsConsole {
+			errs = append(errs, fmt.Errorf("exporter: unknown metrics exporter %v", e))
 		}
 	}
-	if slices.Contains(c.readers(), KindOTLP) {
+	if slices.Contains(c.readers(), MetricsOTLP) {
 		if c.OTLP.Protocol < ProtocolUnknown || c.OTLP.Protocol > ProtocolHTTPProtobuf {
 			errs = append(errs, fmt.Errorf("exporter: unknown OTLP protocol %d", int(c.OTLP.Protocol)))
 		} else {

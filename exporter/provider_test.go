@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/goleak"
 
-	"github.com/vitalsgo/vitals/internal/clock/clocktest"
+	"github.com/vitalsgo/vitals/clock/clocktest"
 	"github.com/vitalsgo/vitals/internal/logtest"
 	"github.com/vitalsgo/vitals/internal/otlptest"
 )
@@ -58,9 +59,9 @@ func labelsOf(m *dto.Metric) map[string]string {
 	return l
 }
 
-func newTestProvider(t *testing.T, cfg Config, opts ...Option) *Provider {
+func newTestProvider(t *testing.T, cfg Config, opts ...Option) *MeterProvider {
 	t.Helper()
-	p, err := New(t.Context(), cfg, opts...)
+	p, err := NewMeterProvider(t.Context(), cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +327,7 @@ func TestDropResourceAttributes(t *testing.T) {
 			check := func(k attribute.Key, want bool) {
 				t.Helper()
 				if _, got := p.Resource().Set().Value(k); got != want {
-					t.Errorf("Provider.Resource has %s: %v, want %v", k, got, want)
+					t.Errorf("MeterProvider.Resource has %s: %v, want %v", k, got, want)
 				}
 				if _, got := labels[strings.ReplaceAll(string(k), ".", "_")]; got != want {
 					t.Errorf("target_info has %s: %v, want %v; labels %v", k, got, want, labels)
@@ -353,7 +354,7 @@ func TestDropResourceAttributesRefusesServiceName(t *testing.T) {
 		{[]attribute.Key{"host.name", "service.name"}, "service.name cannot be dropped"},
 		{[]attribute.Key{""}, "empty key"},
 	} {
-		p, err := New(t.Context(), Config{DropResourceAttributes: tt.drop})
+		p, err := NewMeterProvider(t.Context(), Config{DropResourceAttributes: tt.drop})
 		if err == nil {
 			_ = p.Shutdown(t.Context())
 			t.Errorf("DropResourceAttributes %q: no error", tt.drop)
@@ -365,21 +366,21 @@ func TestDropResourceAttributesRefusesServiceName(t *testing.T) {
 	}
 }
 
-func TestNewRejectsBadConfig(t *testing.T) {
+func TestNewMeterProviderRejectsBadConfig(t *testing.T) {
 	tests := []struct {
 		name string
 		cfg  Config
 		want string
 	}{
-		{"unknown kind", Config{Exporters: []Kind{Kind(42)}}, "unknown exporter kind"},
-		{"bad endpoint", Config{Exporters: []Kind{KindOTLP}, OTLP: OTLP{Endpoint: "localhost:4318"}}, `"localhost:4318"`},
+		{"unknown exporter", Config{Exporters: []MetricsExporter{MetricsExporter(42)}}, "unknown metrics exporter MetricsExporter(42)"},
+		{"bad endpoint", Config{Exporters: []MetricsExporter{MetricsOTLP}, OTLP: OTLP{Endpoint: "localhost:4318"}}, `"localhost:4318"`},
 		{"bad header", Config{OTLP: OTLP{Endpoint: "http://c:4318", Headers: map[string]string{"a b": "x"}}}, "header name"},
 		{"bad compression", Config{OTLP: OTLP{Endpoint: "http://c:4318", Compression: "br"}}, "compression"},
 		{"negative interval", Config{ExportInterval: -time.Second}, "negative export interval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := New(t.Context(), tt.cfg)
+			p, err := NewMeterProvider(t.Context(), tt.cfg)
 			if err == nil {
 				_ = p.Shutdown(t.Context())
 				t.Fatal("no error")
@@ -391,8 +392,35 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 }
 
+// TestSignalProvidersRefuseMetricOptions checks that NewTracerProvider and
+// NewLoggerProvider take WithLogger but not the options only a
+// MeterProvider can act on, which they would otherwise drop silently. It
+// looks at the dynamic types, so that a type assertion cannot get a
+// metric option through either.
+func TestSignalProvidersRefuseMetricOptions(t *testing.T) {
+	metricOnly := map[string]Option{
+		"WithReader":            WithReader(sdkmetric.NewManualReader()),
+		"WithView":              WithView(),
+		"WithProducer":          WithProducer(nil),
+		"WithPrometheusReaders": WithPrometheusReaders(nil, nil),
+	}
+	providers := map[string]any{"NewTracerProvider": NewTracerProvider, "NewLoggerProvider": NewLoggerProvider}
+	for name, newProvider := range providers {
+		fn := reflect.TypeOf(newProvider)
+		opt := fn.In(fn.NumIn() - 1).Elem() // the type of the variadic options
+		if !reflect.TypeOf(WithLogger(nil)).Implements(opt) {
+			t.Errorf("%s does not take WithLogger", name)
+		}
+		for optName, o := range metricOnly {
+			if reflect.TypeOf(o).Implements(opt) {
+				t.Errorf("%s takes %s, which it cannot act on", name, optName)
+			}
+		}
+	}
+}
+
 func TestShutdownIsIdempotent(t *testing.T) {
-	p, err := New(t.Context(), Config{})
+	p, err := NewMeterProvider(t.Context(), Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -533,7 +561,7 @@ func TestCodeWinsOverExporterEnvironment(t *testing.T) {
 	t.Setenv(EnvMetricsTemporality(), "delta")
 	rcv := otlptest.NewHTTP(t)
 	p := newTestProvider(t, Config{
-		Exporters: []Kind{KindOTLP},
+		Exporters: []MetricsExporter{MetricsOTLP},
 		OTLP:      OTLP{Endpoint: rcv.Endpoint() + "/v1/metrics", Headers: map[string]string{"x-from-code": "1"}},
 	})
 	c, _ := p.Meter("t").Int64Counter("c")
@@ -582,7 +610,7 @@ func TestHTTPSNeverFallsBackToPlaintext(t *testing.T) {
 	t.Setenv(EnvInsecure, "true")
 	rcv := otlptest.NewGRPC(t)
 	p := newTestProvider(t, Config{
-		Exporters: []Kind{KindOTLP},
+		Exporters: []MetricsExporter{MetricsOTLP},
 		OTLP:      OTLP{Protocol: ProtocolGRPC, Endpoint: "https://" + rcv.Addr(), Timeout: 300 * time.Millisecond},
 	})
 	c, _ := p.Meter("t").Int64Counter("c")
@@ -598,7 +626,7 @@ func TestHTTPSNeverFallsBackToPlaintext(t *testing.T) {
 }
 
 func TestMetricsAnswer503AfterShutdown(t *testing.T) {
-	p, err := New(t.Context(), Config{})
+	p, err := NewMeterProvider(t.Context(), Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -700,8 +728,8 @@ func TestOTLPEndpointHanging(t *testing.T) {
 		rcv.SetBehavior(otlptest.Hang)
 		t.Run(proto.String(), func(t *testing.T) {
 			logger, logs := logtest.New()
-			p, err := New(t.Context(), Config{
-				Exporters: []Kind{KindOTLP},
+			p, err := NewMeterProvider(t.Context(), Config{
+				Exporters: []MetricsExporter{MetricsOTLP},
 				// A long OTLP timeout: Shutdown must still honour its own deadline.
 				OTLP: OTLP{Endpoint: "http://" + rcv.Addr() + "/v1/metrics", Protocol: proto, Timeout: time.Minute},
 			}, WithLogger(logger))
@@ -755,7 +783,7 @@ func TestOTLPTimeoutBoundsRetries(t *testing.T) {
 			rcv.SetBehavior(b)
 			t.Run(proto.String()+"/"+b.String(), func(t *testing.T) {
 				p := newTestProvider(t, Config{
-					Exporters: []Kind{KindOTLP},
+					Exporters: []MetricsExporter{MetricsOTLP},
 					OTLP:      OTLP{Endpoint: "http://" + rcv.Addr() + "/v1/metrics", Protocol: proto, Timeout: 200 * time.Millisecond},
 				})
 				c, _ := p.Meter("t").Int64Counter("hits")
@@ -788,8 +816,8 @@ func TestShutdownIgnoresInterruptedExport(t *testing.T) {
 		rcv := newReceiver(t, proto)
 		rcv.SetBehavior(otlptest.Hang)
 		t.Run(proto.String(), func(t *testing.T) {
-			p, err := New(t.Context(), Config{
-				Exporters:      []Kind{KindOTLP},
+			p, err := NewMeterProvider(t.Context(), Config{
+				Exporters:      []MetricsExporter{MetricsOTLP},
 				ExportInterval: 10 * time.Millisecond,
 				OTLP:           OTLP{Endpoint: "http://" + rcv.Addr() + "/v1/metrics", Protocol: proto, Timeout: time.Minute},
 			})
@@ -841,8 +869,8 @@ func TestForceFlushReturnsOnlyItsOwnExport(t *testing.T) {
 	}))
 	defer srv.Close()
 	logger, logs := logtest.New()
-	p, err := New(t.Context(), Config{
-		Exporters:      []Kind{KindOTLP},
+	p, err := NewMeterProvider(t.Context(), Config{
+		Exporters:      []MetricsExporter{MetricsOTLP},
 		ExportInterval: 20 * time.Millisecond,
 		OTLP:           OTLP{Endpoint: srv.URL + "/v1/metrics", Protocol: ProtocolHTTPProtobuf, Timeout: time.Minute},
 	}, WithLogger(logger))

@@ -61,7 +61,7 @@ func newResource(ctx context.Context, cfg Config) (*resource.Resource, error) {
 	}
 	// A partial resource (a detector failed, say no host name) keeps what was
 	// found. The SDK merges the resource over OTEL_RESOURCE_ATTRIBUTES; do
-	// the same here so that Provider.Resource is what is exported.
+	// the same here so that MeterProvider.Resource is what is exported.
 	if merged, err := resource.Merge(resource.Environment(), res); err == nil {
 		res = merged
 	}
@@ -79,10 +79,11 @@ func dropAttributes(res *resource.Resource, keys []attribute.Key) *resource.Reso
 	return resource.NewWithAttributes(res.SchemaURL(), kept...)
 }
 
-// resourceReader makes the collections of a reader New built carry the
-// Provider's resource. The SDK's resource differs only in the
-// OTEL_RESOURCE_ATTRIBUTES keys of Config.DropResourceAttributes: the SDK
-// merges that variable under any resource it is given, putting them back.
+// resourceReader makes the collections of a reader NewMeterProvider built
+// carry the MeterProvider's resource. The SDK's resource differs only in
+// the OTEL_RESOURCE_ATTRIBUTES keys of Config.DropResourceAttributes: the
+// SDK merges that variable under any resource it is given, putting them
+// back.
 type resourceReader struct {
 	sdkmetric.Reader
 	res *resource.Resource

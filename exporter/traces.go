@@ -52,8 +52,8 @@ const (
 	TracesNone
 	// TracesOTLP: spans are pushed over OTLP.
 	TracesOTLP
-	// TracesConsole: spans are written to standard output, one JSON object
-	// each, for a look during development.
+	// TracesConsole: spans are written to TracesConfig.ConsoleWriter, one
+	// JSON object each, for a look during development.
 	TracesConsole
 )
 
@@ -87,16 +87,23 @@ type TracesConfig struct {
 	// Batch configures the batch span processor; zero fields keep the
 	// SDK's defaults (5 s, 30 s, 2048, 512).
 	Batch BatchConfig
-	// Console receives the spans of TracesConsole. By default, os.Stdout.
-	Console io.Writer
+	// ConsoleWriter receives the spans of TracesConsole. By default,
+	// os.Stdout.
+	ConsoleWriter io.Writer
 }
 
 // BatchConfig is a batch processor's configuration: OTEL_BSP_* for spans,
-// OTEL_BLRP_* for log records.
+// OTEL_BLRP_* for log records. A zero field keeps the SDK's default.
 type BatchConfig struct {
-	ScheduleDelay      time.Duration
-	ExportTimeout      time.Duration
-	MaxQueueSize       int
+	// ScheduleDelay is the time between two exports of what is queued.
+	ScheduleDelay time.Duration
+	// ExportTimeout bounds the export of one batch.
+	ExportTimeout time.Duration
+	// MaxQueueSize is the number of spans or records queued at most;
+	// beyond it, they are dropped.
+	MaxQueueSize int
+	// MaxExportBatchSize is the number of spans or records exported at
+	// most in one batch; it may not exceed MaxQueueSize.
 	MaxExportBatchSize int
 }
 
@@ -237,19 +244,19 @@ func (t *TracerProvider) Shutdown(ctx context.Context) error {
 }
 
 // NewTracerProvider builds the tracer provider cfg describes over res (the
-// metrics' resource, Provider.Resource), or returns nil when cfg makes no
-// spans (Enabled is false). Every setting is passed to the SDK explicitly,
-// so that what the OTel exporters and the SDK read from the environment
-// themselves never overrides cfg. Each export, retries included, is
-// bounded by the OTLP timeout. A failed export's spans are dropped and the
-// failure logged as the metrics' are (at most once a minute per distinct
-// error, to WithLogger's logger; the other options are ignored), never
-// handed to the global OTel error handler. The caller shuts it down.
-func NewTracerProvider(ctx context.Context, cfg TracesConfig, res *resource.Resource, opts ...Option) (*TracerProvider, error) {
+// metrics' resource, MeterProvider.Resource), or returns nil when cfg makes
+// no spans (Enabled is false). Every setting is passed to the SDK
+// explicitly, so that what the OTel exporters and the SDK read from the
+// environment themselves never overrides cfg. Each export, retries
+// included, is bounded by the OTLP timeout. A failed export's spans are
+// dropped and the failure logged as the metrics' are (at most once a minute
+// per distinct error, to WithLogger's logger), never handed to the global
+// OTel error handler. The caller shuts it down.
+func NewTracerProvider(ctx context.Context, cfg TracesConfig, res *resource.Resource, opts ...SignalOption) (*TracerProvider, error) {
 	if !cfg.Enabled() {
 		return nil, nil
 	}
-	o := newOptions(opts)
+	o := newSignalOptions(opts)
 	inner, err := newSpanExporter(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("traces: %w", err)
@@ -327,7 +334,7 @@ func boundExport(ctx context.Context, timeout time.Duration, life context.Contex
 // newSpanExporter builds the span exporter of cfg.
 func newSpanExporter(ctx context.Context, cfg TracesConfig) (sdktrace.SpanExporter, error) {
 	if cfg.Exporter == TracesConsole {
-		w := cfg.Console
+		w := cfg.ConsoleWriter
 		if w == nil {
 			w = os.Stdout
 		}

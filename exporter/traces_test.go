@@ -151,7 +151,7 @@ func TestNewTracerProviderConsole(t *testing.T) {
 		t.Fatalf("off: %v, %v; want nil, nil", tp, err)
 	}
 	var out bytes.Buffer
-	tp, err := NewTracerProvider(context.Background(), TracesConfig{Exporter: TracesConsole, Console: &out, Sampler: sdktrace.AlwaysSample()}, nil)
+	tp, err := NewTracerProvider(context.Background(), TracesConfig{Exporter: TracesConsole, ConsoleWriter: &out, Sampler: sdktrace.AlwaysSample()}, nil)
 	if err != nil || tp == nil {
 		t.Fatalf("console: %v, %v", tp, err)
 	}
@@ -194,7 +194,7 @@ func recordGlobalErrors(t *testing.T) *[]error {
 func TestTracesExportFailureLogged(t *testing.T) {
 	global := recordGlobalErrors(t)
 	logger, logs := logtest.New()
-	tp, err := NewTracerProvider(t.Context(), TracesConfig{Exporter: TracesConsole, Console: failingWriter{}, Sampler: sdktrace.AlwaysSample()}, nil, WithLogger(logger))
+	tp, err := NewTracerProvider(t.Context(), TracesConfig{Exporter: TracesConsole, ConsoleWriter: failingWriter{}, Sampler: sdktrace.AlwaysSample()}, nil, WithLogger(logger))
 	if err != nil {
 		t.Fatal(err)
 	}

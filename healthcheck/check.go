@@ -16,9 +16,9 @@ type Status int
 // counts as passing.
 const (
 	StatusUnknown Status = iota
-	StatusPass
-	StatusWarn
-	StatusFail
+	StatusPass           // healthy
+	StatusWarn           // degraded: a non-critical failure or a warning
+	StatusFail           // down: the probe answers 503
 )
 
 // String returns "unknown", "pass", "warn" or "fail".
@@ -37,6 +37,17 @@ func (s Status) String() string {
 
 // MarshalText encodes the status as its String.
 func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText decodes a status's String.
+func (s *Status) UnmarshalText(b []byte) error {
+	for _, st := range []Status{StatusUnknown, StatusPass, StatusWarn, StatusFail} {
+		if string(b) == st.String() {
+			*s = st
+			return nil
+		}
+	}
+	return fmt.Errorf("healthcheck: unknown status %q (want pass, warn, fail or unknown)", b)
+}
 
 // Kind says which probes a check belongs to. Kinds combine with |.
 type Kind int
@@ -124,26 +135,36 @@ func (w *warning) Unwrap() error { return w.err }
 // durations are numbers of seconds: durationSeconds,
 // averageDurationSeconds, intervalSeconds and timeoutSeconds.
 type CheckResult struct {
-	Name          string        `json:"name"`
-	Status        Status        `json:"status"`
-	Critical      bool          `json:"critical"`
-	Kind          Kind          `json:"-"`
-	ComponentType string        `json:"componentType,omitempty"`
-	Measurement   string        `json:"measurement,omitempty"`
-	Tags          []string      `json:"tags,omitempty"`
-	ObservedValue any           `json:"observedValue,omitempty"`
-	ObservedUnit  string        `json:"observedUnit,omitempty"`
-	Output        string        `json:"output,omitempty"`
-	Time          time.Time     `json:"time,omitzero"`
-	Duration      time.Duration `json:"-"`
+	// Name is the name the check was registered under.
+	Name string `json:"name"`
+	// Status is the last run's, StatusUnknown before the first.
+	Status Status `json:"status"`
+	// Critical, Kind, ComponentType, Measurement and Tags are the check's
+	// options (WithoutCritical, WithKinds, WithComponentType, WithMeasurement,
+	// WithTags).
+	Critical      bool     `json:"critical"`
+	Kind          Kind     `json:"-"`
+	ComponentType string   `json:"componentType,omitempty"`
+	Measurement   string   `json:"measurement,omitempty"`
+	Tags          []string `json:"tags,omitempty"`
+	// ObservedValue, ObservedUnit and Output are the last run's (Result).
+	ObservedValue any    `json:"observedValue,omitempty"`
+	ObservedUnit  string `json:"observedUnit,omitempty"`
+	Output        string `json:"output,omitempty"`
+	// Time is when the last run started, Duration how long it took.
+	Time     time.Time     `json:"time,omitzero"`
+	Duration time.Duration `json:"-"`
 	// Runs, AverageDuration and Failures describe the check's history
 	// since it was registered.
 	Runs            int64         `json:"runs"`
 	Failures        int64         `json:"failures"`
 	AverageDuration time.Duration `json:"-"`
-	Interval        time.Duration `json:"-"`
-	Timeout         time.Duration `json:"-"`
-	Enabled         bool          `json:"enabled"`
+	// Interval is the background interval (0: run on demand), Timeout each
+	// run's bound. Enabled is false for a check turned off with SetEnabled,
+	// which no probe runs.
+	Interval time.Duration `json:"-"`
+	Timeout  time.Duration `json:"-"`
+	Enabled  bool          `json:"enabled"`
 }
 
 // MarshalJSON encodes the result with its durations in seconds.

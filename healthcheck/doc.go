@@ -16,7 +16,7 @@
 //     reported failed with "timeout after 5s";
 //   - WithInterval: run in the background and serve the cached result, so a
 //     probe never waits for a slow dependency (default: on demand);
-//   - WithInitialDelay, WithTags, WithComponent.
+//   - WithInitialDelay, WithTags, WithComponentType, WithMeasurement.
 //
 // A check that panics fails with the panic value; the registry keeps
 // working. Checks run concurrently, each bounded by its own timeout; a check

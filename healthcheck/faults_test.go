@@ -164,7 +164,7 @@ func fhProbe(t *testing.T, client *http.Client, base, path string, kind healthch
 	}
 	defer func() { _ = resp.Body.Close() }()
 	var body struct {
-		Status string                               `json:"status"`
+		Status healthcheck.Status                   `json:"status"`
 		Checks map[string][]healthcheck.CheckObject `json:"checks"`
 	}
 	err = json.NewDecoder(resp.Body).Decode(&body)
@@ -176,7 +176,7 @@ func fhProbe(t *testing.T, client *http.Client, base, path string, kind healthch
 		return
 	}
 	wantCode := http.StatusOK
-	if body.Status == "fail" {
+	if body.Status == healthcheck.StatusFail {
 		wantCode = http.StatusServiceUnavailable
 	}
 	if resp.StatusCode != wantCode || resp.Header.Get("Content-Type") != healthcheck.ContentType {
@@ -188,15 +188,15 @@ func fhProbe(t *testing.T, client *http.Client, base, path string, kind healthch
 			t.Errorf("GET %s: %s has %d entries", path, name, len(objs))
 			continue
 		}
-		statuses[name] = objs[0].Status
-		fhVerify(t, "GET "+path, name, objs[0].Status, objs[0].Output, objs[0].ObservedValue, counters)
+		statuses[name] = objs[0].Status.String()
+		fhVerify(t, "GET "+path, name, objs[0].Status.String(), objs[0].Output, objs[0].ObservedValue, counters)
 	}
 	for name, c := range fhChecks {
 		if _, ok := statuses[name]; ok != (c.kind&kind != 0) {
 			t.Errorf("GET %s: %s reported: %v, want %v", path, name, ok, c.kind&kind != 0)
 		}
 	}
-	if want := fhAggregate(statuses); body.Status != want {
+	if want := fhAggregate(statuses); body.Status.String() != want {
 		t.Errorf("GET %s: status %q, but its checks %v aggregate to %q", path, body.Status, statuses, want)
 	}
 }

@@ -68,31 +68,41 @@ func WithServiceInfo(info ServiceInfo) HandlerOption {
 // Response is the body of a health response, as in the IETF draft "Health
 // Check Response Format for HTTP APIs".
 type Response struct {
-	Status      string                   `json:"status"`
-	Version     string                   `json:"version,omitempty"`
-	ReleaseID   string                   `json:"releaseId,omitempty"`
-	ServiceID   string                   `json:"serviceId,omitempty"`
-	Description string                   `json:"description,omitempty"`
-	Checks      map[string][]CheckObject `json:"checks,omitempty"`
+	// Status is the aggregate: pass, warn or fail.
+	Status Status `json:"status"`
+	// Version, ReleaseID, ServiceID and Description describe the service
+	// (WithServiceInfo), for authorized requests only.
+	Version     string `json:"version,omitempty"`
+	ReleaseID   string `json:"releaseId,omitempty"`
+	ServiceID   string `json:"serviceId,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Checks maps "name", or "name:measurement" (WithMeasurement), to the
+	// entries of the checks under that key.
+	Checks map[string][]CheckObject `json:"checks,omitempty"`
 }
 
 // CheckObject is one entry of Response.Checks.
 type CheckObject struct {
+	// ComponentType, ObservedValue and ObservedUnit are the check's
+	// (CheckResult), for authorized requests only.
 	ComponentType string `json:"componentType,omitempty"`
 	ObservedValue any    `json:"observedValue,omitempty"`
 	ObservedUnit  string `json:"observedUnit,omitempty"`
-	Status        string `json:"status"`
-	Time          string `json:"time,omitempty"`
-	Output        string `json:"output,omitempty"`
+	// Status is pass, warn or fail; a check not run yet is fail.
+	Status Status `json:"status"`
+	// Time (the last run's start) and Output are for authorized requests
+	// only as well; Output is "not run yet" before the first run.
+	Time   time.Time `json:"time,omitzero"`
+	Output string    `json:"output,omitempty"`
 }
 
 // draftStatus maps a status to the draft's three values: a check that has
 // not run yet is reported as failing.
-func draftStatus(s Status) string {
+func draftStatus(s Status) Status {
 	if s == StatusUnknown {
-		return StatusFail.String()
+		return StatusFail
 	}
-	return s.String()
+	return s
 }
 
 // Prober runs the checks of a kind, as a probe asks; *Registry is one.
@@ -158,7 +168,7 @@ func NewResponse(report Report, authorized bool, cfg ...HandlerOption) Response 
 }
 
 func newResponse(report Report, authorized bool, cfg handlerConfig) Response {
-	resp := Response{Status: report.Status.String()}
+	resp := Response{Status: report.Status}
 	if authorized {
 		resp.Version, resp.ReleaseID, resp.ServiceID, resp.Description = cfg.service.Version, cfg.service.ReleaseID, cfg.service.ServiceID, cfg.service.Description
 	}
@@ -181,7 +191,7 @@ func newResponse(report Report, authorized bool, cfg handlerConfig) Response {
 				obj.Output = "not run yet"
 			}
 			if !c.Time.IsZero() {
-				obj.Time = c.Time.UTC().Format(time.RFC3339Nano)
+				obj.Time = c.Time.UTC()
 			}
 		}
 		resp.Checks[key] = append(resp.Checks[key], obj)

@@ -2,6 +2,7 @@ package healthcheck_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,5 +35,50 @@ func TestCheckResultJSON(t *testing.T) {
 		if got[k] != w {
 			t.Errorf("%s = %v, want %v", k, got[k], w)
 		}
+	}
+}
+
+// TestStatusText: a status decodes from what it encodes to, and an unknown
+// word is an error naming it.
+func TestStatusText(t *testing.T) {
+	for _, st := range []healthcheck.Status{healthcheck.StatusUnknown, healthcheck.StatusPass, healthcheck.StatusWarn, healthcheck.StatusFail} {
+		b, err := st.MarshalText()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back healthcheck.Status
+		if err := back.UnmarshalText(b); err != nil || back != st {
+			t.Errorf("%s: decoded %v, %v", b, back, err)
+		}
+	}
+	var st healthcheck.Status
+	if err := st.UnmarshalText([]byte("ok")); err == nil || !strings.Contains(err.Error(), `"ok"`) {
+		t.Errorf("UnmarshalText(ok): %v, want an error naming it", err)
+	}
+}
+
+// TestResponseRoundTrip: a health response decodes into Response with its
+// typed statuses and times as it was encoded.
+func TestResponseRoundTrip(t *testing.T) {
+	at := time.Date(2025, 3, 1, 12, 0, 0, 500, time.UTC)
+	in := healthcheck.Response{Status: healthcheck.StatusWarn, Checks: map[string][]healthcheck.CheckObject{
+		"db":    {{Status: healthcheck.StatusWarn, Time: at, ComponentType: "datastore"}},
+		"cache": {{Status: healthcheck.StatusPass}},
+	}}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"status":"warn"`) || !strings.Contains(string(b), `"time":"2025-03-01T12:00:00.0000005Z"`) ||
+		strings.Count(string(b), `"time"`) != 1 {
+		t.Errorf("encoded %s", b)
+	}
+	var out healthcheck.Response
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Status != in.Status || out.Checks["db"][0].Status != healthcheck.StatusWarn || !out.Checks["db"][0].Time.Equal(at) ||
+		out.Checks["cache"][0].Status != healthcheck.StatusPass {
+		t.Errorf("decoded %+v, want %+v", out, in)
 	}
 }

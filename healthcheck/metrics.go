@@ -17,9 +17,9 @@ const ScopeName = "github.com/vitalsgo/vitals/healthcheck"
 // vitals_healthcheck_duration_seconds{check} and
 // vitals_healthcheck_failures_total{check}.
 const (
-	MetricStatus   = "vitals.healthcheck.status"
-	MetricDuration = "vitals.healthcheck.duration"
-	MetricFailures = "vitals.healthcheck.failures"
+	MetricStatus   = "vitals.healthcheck.status"   // gauge: 1 for each check's current status
+	MetricDuration = "vitals.healthcheck.duration" // histogram: run durations
+	MetricFailures = "vitals.healthcheck.failures" // counter: failed runs
 )
 
 type registryMetrics struct {

@@ -13,13 +13,13 @@ import (
 
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/vitalsgo/vitals/internal/clock"
+	"github.com/vitalsgo/vitals/clock"
 	"github.com/vitalsgo/vitals/internal/lifecycle"
 )
 
 // Defaults of the check options.
 const (
-	DefaultTimeout = 5 * time.Second
+	DefaultTimeout = 5 * time.Second // of each run (WithTimeout)
 )
 
 // Errors returned by the registry.
@@ -212,6 +212,8 @@ type check struct {
 
 // Change is a change of the aggregate status of all enabled checks.
 type Change struct {
+	// Old and New are the aggregate status before and after; Checks are the
+	// enabled checks' latest results, sorted by name.
 	Old, New Status
 	Checks   []CheckResult
 }
@@ -359,7 +361,9 @@ func (r *Registry) Shutdown(ctx context.Context) error {
 // Report is the outcome of a probe: the aggregate status and each check's
 // latest result, sorted by name.
 type Report struct {
+	// Status is the aggregate (Aggregate) of Checks.
 	Status Status
+	// Checks are the latest results of the checks probed, sorted by name.
 	Checks []CheckResult
 }
 

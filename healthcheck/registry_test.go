@@ -12,8 +12,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/vitalsgo/vitals/clock/clocktest"
 	"github.com/vitalsgo/vitals/healthcheck"
-	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 	"github.com/vitalsgo/vitals/internal/logtest"
 )
 

@@ -42,7 +42,7 @@ func TestMetricsDisabledAreLogged(t *testing.T) {
 
 	clientLogger, clientBuf := logtest.New()
 	client := &http.Client{Transport: instrument.Transport(nil,
-		instrument.WithTransportMeterProvider(brokenMeterProvider{}), instrument.WithTransportLogger(clientLogger))}
+		instrument.WithMeterProvider(brokenMeterProvider{}), instrument.WithLogger(clientLogger))}
 	if got := clientBuf.String(); !strings.Contains(got, "vitals: HTTP client metrics disabled") || !strings.Contains(got, "instrument refused") {
 		t.Errorf("transport log = %q, want the disabled metrics and the cause", got)
 	}

@@ -22,25 +22,38 @@
 //
 // http.route is always a template. With http.ServeMux it is the matched
 // pattern without method and host ("/orders/{id}"). A middleware between
-// this one and the mux that copies the request hides the pattern; wrap the
-// mux with Routes to get it back. Other routers supply their template with
-// WithRouteFunc or SetRoute. A 404 or 405 without a template (the request
-// matched no route) is recorded as OverflowRoute, never with its path. Any
-// other request without a template is recorded with NormalizePath's
-// template of its path, in which numbers, hex, UUIDs, tokens and e-mail
-// addresses become {id}, {uuid}, {token} and {email}
-// ("/users/{id}/orders/{uuid}").
+// this one and the mux that copies the request (r.WithContext) hides the
+// pattern, since the mux writes it on the copy it is given, which this
+// middleware never sees; wrap the mux with Routes, inside such middleware,
+// to get it back:
+//
+//	h := instrument.Middleware(auth(instrument.Routes(mux)))
+//
+// Without Routes the middleware still works: it uses the request it passed
+// on, or a normalised path, so cardinality stays bounded either way.
+//
+// Other routers supply their template with WithRouteFunc or SetRoute. A 404
+// or 405 without a template (the request matched no route) is recorded as
+// OverflowRoute, never with its path. Any other request without a template
+// is recorded with NormalizePath's template of its path, in which numbers,
+// hex, UUIDs, tokens and e-mail addresses become {id}, {uuid}, {token} and
+// {email} ("/users/{id}/orders/{uuid}").
 //
 // Routes have two budgets of WithMaxRoutes (default 500) each: distinct
-// templates of the application, and attribute sets (series) of normalised
-// paths. A value past its budget is recorded as OverflowRoute. One client
-// flooding unmatched paths, with every method, fills only the normalised
-// paths' budget and adds at most 500 series: the application's templates
-// are still recorded as themselves, also under the SDK's cardinality limit.
-// At most 1000 route values are held by default, the normalised ones of at
-// most 787 bytes. The normaliser keeps word-like segments
-// ("/products/espresso"): a service without a router should supply its
-// routes, or paths that carry names use up the normalised budget.
+// templates of the application (the ServeMux pattern, SetRoute,
+// WithRouteFunc), and attribute sets (series) of normalised paths, each
+// combination of a path with a method, status, ... counting once, so that
+// normalised paths never add more than 500 series per instrument, nor more
+// than 500 routes. A value past its budget is recorded as OverflowRoute.
+// One client flooding unmatched paths, with every method, fills only the
+// normalised paths' budget: the application's templates are still recorded
+// as themselves, also under the SDK's cardinality limit (2000 series with
+// package exporter) while the application's own series plus 500 stay under
+// it. At most 1000 route values are held by default besides OverflowRoute,
+// the normalised ones of at most 787 bytes (about 0.4 MB in all). The
+// normaliser keeps word-like segments ("/products/espresso"): a service
+// without a router should supply its routes, or paths that carry names use
+// up the normalised budget.
 //
 // # Path normalisation
 //
@@ -119,10 +132,20 @@
 // A handler that serves no application traffic (a /metrics scrape, a
 // health probe, a dashboard's polling) but is mounted in the mux the
 // middleware wraps calls SkipRecording with its request's context: the
-// request is then left out of every metric, log line and hook, except
-// http.server.active_requests while it runs and the log of a panic.
+// request is then left out of every metric, log line and hook (no duration
+// or body-size histogram, no slow-request count or log, no route, no error
+// hook), except http.server.active_requests while it runs and the log of a
+// panic. It still gets its request ID, a panic is still recovered (unless
+// WithoutPanicRecovery), and with tracing on, a span sampled when the
+// request arrived is still ended, named and given its status like any
+// other: sampling is decided before the handler runs; a sampler, or the
+// collector, can drop such spans.
 //
 // # Runtime metrics (StartRuntime)
+//
+// StartRuntime records into the MeterProvider given WithMeterProvider, by
+// default the OTel global one (otel.GetMeterProvider), as Middleware and
+// Transport do.
 //
 // Go runtime:
 //
@@ -140,16 +163,27 @@
 //	go.config.gogc          %            go_config_gogc_percent
 //
 // These are read at most every 15 s (see WithMinimumReadInterval). The
-// contrib instrumentation has no way to stop: they are reported until mp
-// shuts down, even after Shutdown, so call StartRuntime once per MeterProvider
+// contrib instrumentation has no way to stop: they are reported until the
+// MeterProvider shuts down, even after Shutdown, so call StartRuntime once
+// per MeterProvider
 // (after a second call, the SDK would add up both calls' observations and
 // report most values doubled). Contrib also reads the environment:
 // OTEL_GO_X_DEPRECATED_RUNTIME_METRICS=true adds its deprecated runtime.go.*
 // metrics.
 //
-// Scheduler latency, go.schedule.duration, is a histogram the runtime
-// aggregates itself: it comes from RuntimeProducer, registered on each
-// reader, not from StartRuntime.
+// Scheduler latency, go.schedule.duration (on /metrics
+// go_schedule_duration_seconds_bucket, _sum and _count), is the time
+// goroutines spent runnable before they ran, the Go analogue of an event
+// loop's lag. The runtime aggregates it as a histogram (from
+// /sched/latencies:seconds, with its own bucket boundaries, about 160 of
+// them), so it reaches readers as an sdkmetric.Producer, RuntimeProducer,
+// not through a MeterProvider or StartRuntime. Register it on every reader:
+// exporter.WithProducer for the readers exporter.NewMeterProvider builds,
+// memory.WithProducer for the in-memory reader, sdkmetric.WithProducer for
+// others. One producer may serve several readers collecting concurrently:
+// each gets its own copy of the histogram. It reads the runtime at most
+// every 15 s and reports the previous read in between. It is contrib's
+// runtime.NewProducer, made safe for concurrent readers.
 //
 // GC pauses and live heap:
 //
@@ -249,9 +283,15 @@
 // error.type is the status code for a 4xx or 5xx, or, when no response
 // came, one of the ClientError values ("timeout", "canceled",
 // "connection_refused", ...) or else the error's Go type ("*url.Error"),
-// past 64 such types _OTHER. http.client.active_requests counts requests in
-// flight by http.request.method, server.address, server.port and
-// url.scheme. Each redirect and retry the http.Client makes is a request of
+// past 64 such types OverflowRoute. http.client.active_requests counts
+// requests in flight by http.request.method, server.address, server.port
+// and url.scheme. Each redirect and retry the http.Client makes is a
+// request of its own.
+//
+// Transport and Middleware share the options that mean the same to both
+// (WithMeterProvider, WithTracerProvider, WithPropagators, WithLogger,
+// WithClock: a SharedOption), as otelhttp's handler and transport do; the
+// TransportOption ones (WithMaxServerAddresses, WithTransportSpanName) are
 // its own.
 //
 // The duration ends, and the request stops being active, when the base
@@ -262,13 +302,13 @@
 //
 // The URL's path, query and user info are never attributes. server.address
 // and server.port come from the URL, which the program may build from data
-// (webhooks, redirects): at most WithTransportMaxAddresses distinct pairs
+// (webhooks, redirects): at most WithMaxServerAddresses distinct pairs
 // (default 50) are recorded per Transport; past them a request is recorded
-// with server.address _OTHER and no server.port.
+// with server.address OverflowRoute ("_OTHER") and no server.port.
 //
-// With WithTransportTracerProvider, each request gets a CLIENT span, child
-// of the span in the request's context, named after its method ("GET";
-// "HTTP" for a non-standard method; see WithTransportSpanName), with
+// With WithTracerProvider, each request gets a CLIENT span, child of the
+// span in the request's context, named after its method ("GET"; "HTTP" for
+// a non-standard method; see WithTransportSpanName), with
 // http.request.method, server.address, server.port, url.full (without
 // user info, query or fragment, where tokens and signatures travel, and
 // with the path normalised as NormalizePath does), http.response.status_code,

@@ -197,9 +197,9 @@ func limitValues(t *testing.T, procRoot, sysRoot string) (memory int64, cpu floa
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	cfg := newRuntimeConfig(nil)
+	cfg := newRuntimeConfig([]RuntimeOption{WithMeterProvider(mp)})
 	cfg.procRoot, cfg.sysRoot = procRoot, sysRoot
-	rt, err := startRuntime(mp, cfg)
+	rt, err := startRuntime(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

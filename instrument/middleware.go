@@ -3,7 +3,7 @@ package instrument
 import (
 	"context"
 	"fmt"
-	"github.com/vitalsgo/vitals/internal/clock"
+	"github.com/vitalsgo/vitals/clock"
 	"log/slog"
 	"net/http"
 	"runtime/debug"

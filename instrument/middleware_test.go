@@ -22,16 +22,16 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/vitalsgo/vitals/clock/clocktest"
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/instrument"
-	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 	"github.com/vitalsgo/vitals/internal/logtest"
 )
 
 // mwProvider returns a real provider with a Prometheus reader.
-func mwProvider(t testing.TB) *exporter.Provider {
+func mwProvider(t testing.TB) *exporter.MeterProvider {
 	t.Helper()
-	p, err := exporter.New(context.Background(), exporter.Config{ServiceName: "mw-test"})
+	p, err := exporter.NewMeterProvider(context.Background(), exporter.Config{ServiceName: "mw-test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func mwProvider(t testing.TB) *exporter.Provider {
 }
 
 // mwScrape returns the families on p's /metrics.
-func mwScrape(t testing.TB, p *exporter.Provider) map[string]*dto.MetricFamily {
+func mwScrape(t testing.TB, p *exporter.MeterProvider) map[string]*dto.MetricFamily {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	p.PrometheusHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
@@ -62,7 +62,7 @@ func mwLabels(m *dto.Metric) map[string]string {
 
 // mwDurations returns the request counts of the duration histogram by the
 // value of one label.
-func mwDurations(t testing.TB, p *exporter.Provider, label string) map[string]uint64 {
+func mwDurations(t testing.TB, p *exporter.MeterProvider, label string) map[string]uint64 {
 	t.Helper()
 	out := map[string]uint64{}
 	for _, m := range mwScrape(t, p)["http_server_request_duration_seconds"].GetMetric() {

@@ -10,54 +10,62 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/vitalsgo/vitals/internal/clock"
+	"github.com/vitalsgo/vitals/clock"
 )
 
 // Defaults of the middleware options.
 const (
-	DefaultMaxRoutes     = 500
+	// DefaultMaxRoutes is the default of WithMaxRoutes.
+	DefaultMaxRoutes = 500
+	// DefaultSlowThreshold is the default of WithSlowThreshold.
 	DefaultSlowThreshold = time.Second
-	// RequestIDHeader is the header a request ID is read from and written to.
-	RequestIDHeader = "X-Request-Id"
-	// OverflowRoute is the http.route of requests that matched no route (a
-	// 404 or 405 without a template) or whose route would exceed its budget
-	// (see WithMaxRoutes).
-	OverflowRoute = "_OTHER"
 )
+
+// RequestIDHeader is the header a request ID is read from and written to.
+const RequestIDHeader = "X-Request-Id"
+
+// OverflowRoute is the semantic conventions' "_OTHER", recorded in place of
+// a value past its cap: the http.route of a request that matched no route
+// (a 404 or 405 without a template) or whose route would exceed its budget
+// (WithMaxRoutes), and Transport's server.address past
+// WithMaxServerAddresses and error.type past its cap.
+const OverflowRoute = "_OTHER"
 
 // Option configures Middleware.
 type Option interface {
 	apply(config) config
 }
 
-type config struct {
+// SharedOption configures both Middleware and Transport, as otelhttp's
+// options configure both its handler and its transport.
+type SharedOption interface {
+	Option
+	TransportOption
+}
+
+// MeterProviderOption is WithMeterProvider's: it configures Middleware,
+// Transport and StartRuntime.
+type MeterProviderOption interface {
+	SharedOption
+	RuntimeOption
+}
+
+// httpConfig is what Middleware and Transport share.
+type httpConfig struct {
 	meterProvider  metric.MeterProvider
 	tracerProvider trace.TracerProvider
 	propagators    propagation.TextMapPropagator
 	clock          clock.Clock
 	logger         *slog.Logger
-	routeFunc      func(*http.Request) string
-	maxRoutes      int
-	slow           time.Duration
-	slowRoutes     map[string]time.Duration
-	recoverPanics  bool
-	errorHook      func(ErrorEvent)
-	bodySizes      bool
-	serverAddress  bool
 }
 
-func newConfig(opts []Option) config {
-	c := config{
-		clock:         clock.System{},
-		maxRoutes:     DefaultMaxRoutes,
-		slow:          DefaultSlowThreshold,
-		recoverPanics: true,
-	}
-	for _, o := range opts {
-		c = o.apply(c)
-	}
+// withDefaults fills in what no option set.
+func (c httpConfig) withDefaults() httpConfig {
 	if c.meterProvider == nil {
 		c.meterProvider = otel.GetMeterProvider()
+	}
+	if c.clock == nil {
+		c.clock = clock.System{}
 	}
 	if c.logger == nil {
 		c.logger = slog.Default()
@@ -68,42 +76,99 @@ func newConfig(opts []Option) config {
 	return c
 }
 
+type config struct {
+	httpConfig
+	routeFunc     func(*http.Request) string
+	maxRoutes     int
+	slow          time.Duration
+	slowRoutes    map[string]time.Duration
+	recoverPanics bool
+	errorHook     func(ErrorEvent)
+	bodySizes     bool
+	serverAddress bool
+}
+
+func newConfig(opts []Option) config {
+	c := config{
+		maxRoutes:     DefaultMaxRoutes,
+		slow:          DefaultSlowThreshold,
+		recoverPanics: true,
+	}
+	for _, o := range opts {
+		if o != nil {
+			c = o.apply(c)
+		}
+	}
+	c.httpConfig = c.httpConfig.withDefaults()
+	return c
+}
+
 type optionFunc func(config) config
 
 func (f optionFunc) apply(c config) config { return f(c) }
 
-// WithMeterProvider sets the provider the metrics are recorded with. By
-// default, the OTel global provider (vitals.Vitals.Middleware passes its own).
-func WithMeterProvider(mp metric.MeterProvider) Option {
-	return optionFunc(func(c config) config {
-		c.meterProvider = mp
-		return c
-	})
+// sharedOptionFunc sets what Middleware and Transport share.
+type sharedOptionFunc func(httpConfig) httpConfig
+
+func (f sharedOptionFunc) apply(c config) config {
+	c.httpConfig = f(c.httpConfig)
+	return c
 }
 
-// WithTracerProvider turns tracing on: each request gets a server span
-// (see the package documentation), trace context is extracted from the
-// request, and slog records made with the request's context carry its
-// trace ID. By default, tracing is off.
-func WithTracerProvider(tp trace.TracerProvider) Option {
-	return optionFunc(func(c config) config {
+func (f sharedOptionFunc) applyTransport(c transportConfig) transportConfig {
+	c.httpConfig = f(c.httpConfig)
+	return c
+}
+
+// meterProviderOption is WithMeterProvider's.
+type meterProviderOption struct{ mp metric.MeterProvider }
+
+func (o meterProviderOption) apply(c config) config {
+	c.meterProvider = o.mp
+	return c
+}
+
+func (o meterProviderOption) applyTransport(c transportConfig) transportConfig {
+	c.meterProvider = o.mp
+	return c
+}
+
+func (o meterProviderOption) applyRuntime(c runtimeConfig) runtimeConfig {
+	c.meterProvider = o.mp
+	return c
+}
+
+// WithMeterProvider sets the provider that Middleware, Transport and
+// StartRuntime record their metrics with. By default (or with nil), the
+// OTel global provider, otel.GetMeterProvider(); vitals.Start passes its own.
+func WithMeterProvider(mp metric.MeterProvider) MeterProviderOption {
+	return meterProviderOption{mp}
+}
+
+// WithTracerProvider turns tracing on: Middleware makes a server span per
+// request from the trace context the request carries, and Transport a
+// client span per request, whose trace context it injects into the request
+// sent (see the package documentation). By default, tracing is off.
+func WithTracerProvider(tp trace.TracerProvider) SharedOption {
+	return sharedOptionFunc(func(c httpConfig) httpConfig {
 		c.tracerProvider = tp
 		return c
 	})
 }
 
-// WithPropagators sets how trace context is read from requests when
-// tracing is on. By default, W3C Trace Context and Baggage.
-func WithPropagators(p propagation.TextMapPropagator) Option {
-	return optionFunc(func(c config) config {
+// WithPropagators sets how trace context is read from the requests
+// Middleware receives (when tracing is on) and written into those
+// Transport sends. By default, W3C Trace Context and Baggage.
+func WithPropagators(p propagation.TextMapPropagator) SharedOption {
+	return sharedOptionFunc(func(c httpConfig) httpConfig {
 		c.propagators = p
 		return c
 	})
 }
 
 // WithClock sets the clock that times requests. By default, the system clock.
-func WithClock(clk clock.Clock) Option {
-	return optionFunc(func(c config) config {
+func WithClock(clk clock.Clock) SharedOption {
+	return sharedOptionFunc(func(c httpConfig) httpConfig {
 		if clk != nil {
 			c.clock = clk
 		}
@@ -111,10 +176,11 @@ func WithClock(clk clock.Clock) Option {
 	})
 }
 
-// WithLogger sets the logger for slow requests, recovered panics and
-// server errors (5xx). By default, slog.Default().
-func WithLogger(l *slog.Logger) Option {
-	return optionFunc(func(c config) config {
+// WithLogger sets the logger told when the metrics cannot be created and,
+// for Middleware, of slow requests, recovered panics and server errors
+// (5xx). By default, slog.Default().
+func WithLogger(l *slog.Logger) SharedOption {
+	return sharedOptionFunc(func(c httpConfig) httpConfig {
 		c.logger = l
 		return c
 	})
@@ -132,19 +198,11 @@ func WithRouteFunc(fn func(*http.Request) string) Option {
 	})
 }
 
-// WithMaxRoutes sets the two budgets of http.route values. The
-// application's templates (the ServeMux pattern, SetRoute, WithRouteFunc)
-// may take n distinct values. Normalised paths (NormalizePath, for requests
-// without a template) may take n attribute sets, each combination of a
-// path with a method, status, ... counting once: they never add more than n
-// series per instrument, nor more than n routes. A value past its budget is recorded
-// as OverflowRoute. As normalised paths cannot take the templates' budget,
-// a client flooding random URLs fills only theirs: the application's
-// routes are still recorded as themselves, also under an SDK cardinality
-// limit (2000 series with package exporter) while the application's own
-// series plus n stay under it. The budgets hold at most 2n route values
-// besides OverflowRoute, the normalised ones at most 787 bytes each (about
-// 0.4 MB for n = 500). By default, DefaultMaxRoutes (500) each.
+// WithMaxRoutes sets the two budgets of http.route values: n distinct
+// templates of the application, and n series of normalised paths; a value
+// past its budget is recorded as OverflowRoute, so that a client flooding
+// random URLs cannot crowd out the application's routes (see "Routes" in
+// the package documentation). By default, DefaultMaxRoutes (500) each.
 func WithMaxRoutes(n int) Option {
 	return optionFunc(func(c config) config {
 		if n > 0 {

@@ -7,16 +7,10 @@ import (
 	"sync"
 )
 
-// Routes wraps a router so that the middleware learns the matched pattern
-// even when a middleware between them copies the request
-// (r.WithContext): http.ServeMux writes the pattern on the copy it is
-// given, which the outer middleware never sees. Put Routes directly around
-// the ServeMux, inside such middleware:
-//
-//	h := vitalsMiddleware(auth(instrument.Routes(mux)))
-//
-// Without Routes the middleware still works: it uses the request it passed
-// on, or a normalised path, so cardinality stays bounded either way.
+// Routes wraps an http.ServeMux so that the middleware learns its matched
+// pattern even when a middleware between them copies the request, which
+// hides the pattern (see "Routes" in the package documentation). Put it
+// directly around the mux.
 func Routes(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r)
@@ -46,16 +40,10 @@ func patternRoute(pattern string) string {
 }
 
 // SkipRecording tells the middleware that the request ctx belongs to is not
-// application traffic (a metrics scrape, a health probe, a dashboard's
-// polling), so that it records nothing for it: no duration or body-size
-// histogram, no slow-request count or log, no route, no error hook. The
-// request still counts in http.server.active_requests while it runs and
-// gets its request ID, a panic is still recovered (unless
-// WithoutPanicRecovery) and logged, and with tracing on, a span sampled
-// when the request arrived is still ended, named and given its status like
-// any other (sampling is decided before the handler runs; a sampler, or
-// the collector, can drop such spans). Call it from the handler, with its
-// request's context. It does nothing outside the middleware.
+// application traffic (a metrics scrape, a health probe), so that no
+// metric, log line or hook records it (see "Monitoring traffic" in the
+// package documentation). Call it from the handler; it does nothing
+// outside the middleware.
 func SkipRecording(ctx context.Context) {
 	if st, ok := ctx.Value(stateKey{}).(*state); ok {
 		st.rw.skip = true

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/runtime"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -25,12 +26,14 @@ const (
 	memLimitName = "/gc/gomemlimit:bytes"           // GOMEMLIMIT, math.MaxInt64 when unset
 )
 
-// RuntimeOption configures StartRuntime.
+// RuntimeOption configures StartRuntime. WithMeterProvider configures it
+// too.
 type RuntimeOption interface {
-	apply(runtimeConfig) runtimeConfig
+	applyRuntime(runtimeConfig) runtimeConfig
 }
 
 type runtimeConfig struct {
+	meterProvider   metric.MeterProvider
 	minReadInterval time.Duration
 	process         bool
 	// procRoot and sysRoot are where procfs and sysfs are mounted; tests
@@ -42,15 +45,18 @@ func newRuntimeConfig(opts []RuntimeOption) runtimeConfig {
 	c := runtimeConfig{process: true, procRoot: "/proc", sysRoot: "/sys"}
 	for _, o := range opts {
 		if o != nil {
-			c = o.apply(c)
+			c = o.applyRuntime(c)
 		}
+	}
+	if c.meterProvider == nil {
+		c.meterProvider = otel.GetMeterProvider()
 	}
 	return c
 }
 
 type runtimeOptionFunc func(runtimeConfig) runtimeConfig
 
-func (f runtimeOptionFunc) apply(c runtimeConfig) runtimeConfig { return f(c) }
+func (f runtimeOptionFunc) applyRuntime(c runtimeConfig) runtimeConfig { return f(c) }
 
 // WithMinimumReadInterval sets the minimum time between two reads of the
 // runtime by the contrib runtime instrumentation (its
@@ -94,21 +100,20 @@ type Runtime struct {
 	err  error
 }
 
-// StartRuntime reports the vital signs of the Go runtime and of the process
-// through mp, read at collection time (it starts no goroutine): the Go
-// runtime's memory, goroutines and GC, GC pause time and live heap, the
-// memory and CPU limits the process runs under (GOMEMLIMIT, GOMAXPROCS and
-// its cgroup's), and on Linux the process' CPU time, memory, file
-// descriptors and uptime. The package documentation lists each metric.
-// Call it once per MeterProvider.
-func StartRuntime(mp metric.MeterProvider, opts ...RuntimeOption) (*Runtime, error) {
-	if mp == nil {
-		return nil, errors.New("instrument: StartRuntime: nil MeterProvider")
-	}
-	return startRuntime(mp, newRuntimeConfig(opts))
+// StartRuntime reports the vital signs of the Go runtime and of the process,
+// read at collection time (it starts no goroutine): the Go runtime's
+// memory, goroutines and GC, GC pause time and live heap, the memory and
+// CPU limits the process runs under (GOMEMLIMIT, GOMAXPROCS and its
+// cgroup's), and on Linux the process' CPU time, memory, file descriptors
+// and uptime. The package documentation lists each metric. They are
+// recorded with the provider of WithMeterProvider, by default the OTel
+// global one, as by Middleware. Call it once per MeterProvider.
+func StartRuntime(opts ...RuntimeOption) (*Runtime, error) {
+	return startRuntime(newRuntimeConfig(opts))
 }
 
-func startRuntime(mp metric.MeterProvider, cfg runtimeConfig) (*Runtime, error) {
+func startRuntime(cfg runtimeConfig) (*Runtime, error) {
+	mp := cfg.meterProvider
 	meter := mp.Meter(ScopeName)
 
 	gm, err := newGoMetrics(meter)
@@ -172,18 +177,10 @@ func (r *Runtime) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// RuntimeProducer returns the producer of go.schedule.duration (on
-// /metrics go_schedule_duration_seconds_bucket, _sum and _count): the time
-// goroutines spent runnable before they ran, the Go analogue of an event
-// loop's lag. The runtime aggregates it as a histogram (from
-// /sched/latencies:seconds, with its own bucket boundaries, about 160 of
-// them), so it reaches readers as an sdkmetric.Producer rather than through
-// a MeterProvider. Register it on every reader: exporter.WithProducer for
-// the readers exporter.New builds, memory.WithProducer for the in-memory
-// reader, sdkmetric.WithProducer for others. One producer may serve several
-// readers, collecting concurrently: each gets its own copy of the
-// histogram. It reads the runtime at most every 15 s and reports the
-// previous read in between. It is contrib's runtime.NewProducer, made safe
+// RuntimeProducer returns the producer of go.schedule.duration, the time
+// goroutines spent runnable before they ran. The runtime aggregates it as a
+// histogram, which reaches readers only as a producer: register it on every
+// reader (see "Runtime metrics" in the package documentation). It is safe
 // for concurrent readers.
 func RuntimeProducer() sdkmetric.Producer {
 	return newRuntimeProducer()

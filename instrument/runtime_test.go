@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	contrib "go.opentelemetry.io/contrib/instrumentation/runtime"
+	"go.opentelemetry.io/otel"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/goleak"
@@ -40,7 +41,7 @@ func rtSetup(t *testing.T, opts ...instrument.RuntimeOption) (*sdkmetric.ManualR
 	reader := sdkmetric.NewManualReader(sdkmetric.WithProducer(instrument.RuntimeProducer()))
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	rt, err := instrument.StartRuntime(mp, opts...)
+	rt, err := instrument.StartRuntime(append([]instrument.RuntimeOption{instrument.WithMeterProvider(mp)}, opts...)...)
 	if err != nil {
 		t.Fatalf("StartRuntime: %v", err)
 	}
@@ -281,10 +282,34 @@ func TestRuntimeStop(t *testing.T) {
 	}
 }
 
-func TestStartRuntimeNilProvider(t *testing.T) {
-	rt, err := instrument.StartRuntime(nil)
-	if err == nil || rt != nil {
-		t.Errorf("StartRuntime(nil) = %v, %v; want an error", rt, err)
+// TestStartRuntimeGlobalProvider checks that StartRuntime, like
+// Middleware, records into the OTel global provider when it is given no
+// provider, or nil.
+func TestStartRuntimeGlobalProvider(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		opts []instrument.RuntimeOption
+	}{
+		{"no option", nil},
+		{"nil", []instrument.RuntimeOption{instrument.WithMeterProvider(nil)}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			reader := sdkmetric.NewManualReader()
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+			t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+			prev := otel.GetMeterProvider()
+			otel.SetMeterProvider(mp)
+			t.Cleanup(func() { otel.SetMeterProvider(prev) })
+
+			rt, err := instrument.StartRuntime(append(tt.opts, instrument.WithoutProcess())...)
+			if err != nil {
+				t.Fatalf("StartRuntime: %v", err)
+			}
+			t.Cleanup(func() { _ = rt.Shutdown(context.Background()) })
+			ms := rtCollect(t, reader)
+			rtGet(t, ms, "go.memory.heap.live", "By", instrument.ScopeName)
+			rtGet(t, ms, "go.goroutine.count", "{goroutine}", contrib.ScopeName)
+		})
 	}
 }
 
@@ -320,7 +345,7 @@ func TestWithMinimumReadInterval(t *testing.T) {
 	}
 }
 
-// TestRuntimeOnMetricsEndpoint checks the names on /metrics of a Provider
+// TestRuntimeOnMetricsEndpoint checks the names on /metrics of a MeterProvider
 // built with the runtime producer, and that the in-memory reader stores the
 // producer's histogram under the same names.
 func TestRuntimeOnMetricsEndpoint(t *testing.T) {
@@ -328,14 +353,14 @@ func TestRuntimeOnMetricsEndpoint(t *testing.T) {
 	prev := debug.SetMemoryLimit(1 << 40) // for process_memory_limit_bytes
 	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
 	mem := memory.New(memory.WithProducer(instrument.RuntimeProducer()))
-	p, err := exporter.New(t.Context(), exporter.Config{ServiceName: "runtime-test"},
+	p, err := exporter.NewMeterProvider(t.Context(), exporter.Config{ServiceName: "runtime-test"},
 		exporter.WithProducer(instrument.RuntimeProducer()),
 		exporter.WithReader(mem.SDKReaders()...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
-	rt, err := instrument.StartRuntime(p)
+	rt, err := instrument.StartRuntime(instrument.WithMeterProvider(p))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,7 +485,7 @@ func TestRuntimeConcurrentSafe(t *testing.T) {
 	}
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(readers[0]), sdkmetric.WithReader(readers[1]))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	rt, err := instrument.StartRuntime(mp)
+	rt, err := instrument.StartRuntime(instrument.WithMeterProvider(mp))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -18,7 +17,6 @@ import (
 	"sync/atomic"
 	"syscall"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
@@ -26,7 +24,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/vitalsgo/vitals/internal/clock"
+	"github.com/vitalsgo/vitals/clock"
 )
 
 // The metrics Transport records, by their OpenTelemetry names. On /metrics
@@ -39,7 +37,7 @@ const (
 
 // DefaultMaxServerAddresses is the default number of distinct
 // (server.address, server.port) pairs a Transport records (see
-// WithTransportMaxAddresses).
+// WithMaxServerAddresses).
 const DefaultMaxServerAddresses = 50
 
 // The error.type values Transport gives a request that got no response,
@@ -53,57 +51,35 @@ const (
 	ClientErrorResponseEnded   = "response_ended"        // the connection closed before a whole response (EOF)
 	ClientErrorTLS             = "tls_error"             // TLS handshake or certificate verification failed
 	ClientErrorConnection      = "connection_error"      // any other network error (*net.OpError)
-	clientErrorUnknownResponse = "_OTHER"                // the base returned neither a response nor an error
+	clientErrorUnknownResponse = OverflowRoute           // the base returned neither a response nor an error
 )
 
-// TransportOption configures Transport.
+// TransportOption configures Transport. The options of SharedOption
+// configure Transport too.
 type TransportOption interface {
-	applyTransport(*transportConfig)
+	applyTransport(transportConfig) transportConfig
 }
 
 type transportConfig struct {
-	meterProvider  metric.MeterProvider
-	tracerProvider trace.TracerProvider
-	propagators    propagation.TextMapPropagator
-	clock          clock.Clock
-	logger         *slog.Logger
-	maxAddresses   int
-	spanName       func(*http.Request) string
+	httpConfig
+	maxAddresses int
+	spanName     func(*http.Request) string
 }
 
-type transportOptionFunc func(*transportConfig)
+type transportOptionFunc func(transportConfig) transportConfig
 
-func (f transportOptionFunc) applyTransport(c *transportConfig) { f(c) }
+func (f transportOptionFunc) applyTransport(c transportConfig) transportConfig { return f(c) }
 
-// WithTransportMeterProvider sets the provider the client metrics are
-// recorded with. By default, the OTel global provider.
-func WithTransportMeterProvider(mp metric.MeterProvider) TransportOption {
-	return transportOptionFunc(func(c *transportConfig) { c.meterProvider = mp })
-}
-
-// WithTransportTracerProvider turns tracing on: each request gets a client
-// span and its trace context is injected into the request sent. By
-// default, tracing is off.
-func WithTransportTracerProvider(tp trace.TracerProvider) TransportOption {
-	return transportOptionFunc(func(c *transportConfig) { c.tracerProvider = tp })
-}
-
-// WithTransportPropagators sets how trace context is written into the
-// requests sent. By default, W3C Trace Context and Baggage, as the
-// middleware reads them.
-func WithTransportPropagators(p propagation.TextMapPropagator) TransportOption {
-	return transportOptionFunc(func(c *transportConfig) { c.propagators = p })
-}
-
-// WithTransportMaxAddresses sets how many distinct (server.address,
-// server.port) pairs the metrics record; requests to any further one are
-// recorded with server.address _OTHER and without server.port. n <= 0
-// keeps the default, DefaultMaxServerAddresses (50).
-func WithTransportMaxAddresses(n int) TransportOption {
-	return transportOptionFunc(func(c *transportConfig) {
+// WithMaxServerAddresses sets how many distinct (server.address,
+// server.port) pairs the client metrics record; requests to any further
+// one are recorded with server.address OverflowRoute and without
+// server.port. n <= 0 keeps the default, DefaultMaxServerAddresses (50).
+func WithMaxServerAddresses(n int) TransportOption {
+	return transportOptionFunc(func(c transportConfig) transportConfig {
 		if n > 0 {
 			c.maxAddresses = n
 		}
+		return c
 	})
 }
 
@@ -113,52 +89,31 @@ func WithTransportMaxAddresses(n int) TransportOption {
 // standard one, as the semantic conventions name a span without a URL
 // template. fn must not modify the request.
 func WithTransportSpanName(fn func(*http.Request) string) TransportOption {
-	return transportOptionFunc(func(c *transportConfig) { c.spanName = fn })
-}
-
-// WithTransportClock sets the clock that times requests. By default, the
-// system clock.
-func WithTransportClock(clk clock.Clock) TransportOption {
-	return transportOptionFunc(func(c *transportConfig) {
-		if clk != nil {
-			c.clock = clk
-		}
+	return transportOptionFunc(func(c transportConfig) transportConfig {
+		c.spanName = fn
+		return c
 	})
-}
-
-// WithTransportLogger sets the logger told when the client metrics cannot
-// be created. By default, slog.Default().
-func WithTransportLogger(l *slog.Logger) TransportOption {
-	return transportOptionFunc(func(c *transportConfig) { c.logger = l })
 }
 
 // Transport wraps base (http.DefaultTransport when nil) with the HTTP client
 // metrics http.client.request.duration and http.client.active_requests and,
-// with WithTransportTracerProvider, a client span per request; build it once
-// and share it. The URL's path, query and user info are never attributes;
-// past WithTransportMaxAddresses (default 50) distinct server addresses,
-// requests are recorded with server.address _OTHER. The caller's request is
+// with WithTracerProvider, a client span per request; build it once and
+// share it. The URL's path, query and user info are never attributes; past
+// WithMaxServerAddresses (default 50) distinct server addresses, requests
+// are recorded with server.address OverflowRoute. The caller's request is
 // never modified. If the metrics cannot be created, the error is logged
-// (WithTransportLogger) and requests pass through unmeasured.
+// (WithLogger) and requests pass through unmeasured.
 func Transport(base http.RoundTripper, opts ...TransportOption) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	cfg := transportConfig{clock: clock.System{}, maxAddresses: DefaultMaxServerAddresses}
+	cfg := transportConfig{maxAddresses: DefaultMaxServerAddresses}
 	for _, o := range opts {
 		if o != nil {
-			o.applyTransport(&cfg)
+			cfg = o.applyTransport(cfg)
 		}
 	}
-	if cfg.meterProvider == nil {
-		cfg.meterProvider = otel.GetMeterProvider()
-	}
-	if cfg.logger == nil {
-		cfg.logger = slog.Default()
-	}
-	if cfg.propagators == nil {
-		cfg.propagators = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
-	}
+	cfg.httpConfig = cfg.httpConfig.withDefaults()
 	t := &transport{base: base, clock: cfg.clock, propagators: cfg.propagators, spanName: cfg.spanName}
 	if cfg.tracerProvider != nil {
 		t.tracer = cfg.tracerProvider.Tracer(ScopeName)

@@ -33,14 +33,14 @@ func benchTransports(tb testing.TB, base http.RoundTripper) []benchTransport {
 	})
 	return []benchTransport{
 		{"bare", base},
-		{"vitals", instrument.Transport(base, instrument.WithTransportMeterProvider(mp))},
+		{"vitals", instrument.Transport(base, instrument.WithMeterProvider(mp))},
 		{"otelhttp", otelhttp.NewTransport(base, otelhttp.WithMeterProvider(mp), otelhttp.WithTracerProvider(tracenoop.NewTracerProvider()))},
-		{"vitals_with_sdk_tracing", instrument.Transport(base, instrument.WithTransportMeterProvider(mp), instrument.WithTransportTracerProvider(tp))},
+		{"vitals_with_sdk_tracing", instrument.Transport(base, instrument.WithMeterProvider(mp), instrument.WithTracerProvider(tp))},
 		{"otelhttp_with_sdk_tracing", otelhttp.NewTransport(base, otelhttp.WithMeterProvider(mp), otelhttp.WithTracerProvider(tp))},
 		// The other design: spans by otelhttp (its metrics switched off)
 		// around Vitals' metrics, as the server side does.
 		{"vitals_metrics_otelhttp_spans", otelhttp.NewTransport(
-			instrument.Transport(base, instrument.WithTransportMeterProvider(mp)),
+			instrument.Transport(base, instrument.WithMeterProvider(mp)),
 			otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()), otelhttp.WithTracerProvider(tp))},
 	}
 }

@@ -26,7 +26,7 @@ func ExampleTransport() {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer func() { _ = mp.Shutdown(context.Background()) }()
-	client := &http.Client{Transport: instrument.Transport(nil, instrument.WithTransportMeterProvider(mp))}
+	client := &http.Client{Transport: instrument.Transport(nil, instrument.WithMeterProvider(mp))}
 
 	resp, err := client.Get(srv.URL + "/orders/42?token=secret")
 	if err != nil {

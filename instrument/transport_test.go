@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -25,14 +26,15 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/vitalsgo/vitals/clock/clocktest"
 	"github.com/vitalsgo/vitals/instrument"
-	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 )
 
 // clProvider returns an SDK meter provider read by hand.
@@ -238,7 +240,7 @@ func TestTransportDurationMetric(t *testing.T) {
 		w.WriteHeader(code)
 		_, _ = io.WriteString(w, "body")
 	})
-	c := clClient(t, instrument.WithTransportMeterProvider(mp), instrument.WithTransportClock(clk))
+	c := clClient(t, instrument.WithMeterProvider(mp), instrument.WithClock(clk))
 	target := "http://127.0.0.1:" + port
 	requests := []struct {
 		method string
@@ -305,7 +307,7 @@ func TestTransportDurationEndsAtHeaders(t *testing.T) {
 		_, _ = io.WriteString(w, "late body")
 	})
 	unblock := clRelease(t, release)
-	c := clClient(t, instrument.WithTransportMeterProvider(mp), instrument.WithTransportClock(clk))
+	c := clClient(t, instrument.WithMeterProvider(mp), instrument.WithClock(clk))
 	resp, err := c.Get("http://127.0.0.1:" + port + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -337,7 +339,7 @@ func TestTransportActiveRequests(t *testing.T) {
 		clOK(w, nil)
 	})
 	unblock := clRelease(t, release)
-	c := clClient(t, instrument.WithTransportMeterProvider(mp))
+	c := clClient(t, instrument.WithMeterProvider(mp))
 	done := make(chan error, 1)
 	go func() {
 		_, err := clDo(t, c, context.Background(), http.MethodPost, "http://127.0.0.1:"+port+"/orders")
@@ -375,7 +377,7 @@ func TestTransportSharedProvider(t *testing.T) {
 	unblock := clRelease(t, release)
 	done := make(chan error, 2)
 	for range 2 {
-		c := clClient(t, instrument.WithTransportMeterProvider(mp))
+		c := clClient(t, instrument.WithMeterProvider(mp))
 		go func() {
 			_, err := clDo(t, c, context.Background(), http.MethodGet, "http://127.0.0.1:"+port+"/")
 			done <- err
@@ -418,7 +420,7 @@ func TestTransportConnectionRefused(t *testing.T) {
 	_ = l.Close() // nothing listens there now
 	mp, reader := clProvider(t)
 	tp, sr := clTracer(t)
-	c := clClient(t, instrument.WithTransportMeterProvider(mp), instrument.WithTransportTracerProvider(tp))
+	c := clClient(t, instrument.WithMeterProvider(mp), instrument.WithTracerProvider(tp))
 	if _, err := clDo(t, c, context.Background(), http.MethodGet, "http://"+addr.String()+"/x"); err == nil {
 		t.Fatal("request to a closed port succeeded")
 	}
@@ -460,7 +462,7 @@ func TestTransportTimeoutAndCancel(t *testing.T) {
 		entered <- struct{}{}
 		<-r.Context().Done() // until the client gives up
 	})
-	c := clClient(t, instrument.WithTransportMeterProvider(mp))
+	c := clClient(t, instrument.WithMeterProvider(mp))
 	target := "http://127.0.0.1:" + port + "/"
 
 	// A deadline already passed: the request fails without waiting.
@@ -503,7 +505,7 @@ func TestTransportResponseEnded(t *testing.T) {
 			_ = conn.Close()
 		}
 	})
-	c := clClient(t, instrument.WithTransportMeterProvider(mp))
+	c := clClient(t, instrument.WithMeterProvider(mp))
 	if _, err := clDo(t, c, context.Background(), http.MethodGet, "http://127.0.0.1:"+port+"/"); err == nil {
 		t.Fatal("request to a closing server succeeded")
 	}
@@ -544,7 +546,7 @@ func TestTransportErrorTypes(t *testing.T) {
 			mp, reader := clProvider(t)
 			tp, sr := clTracer(t)
 			base := &clBase{err: func(*http.Request) error { return tc.err }}
-			rt := instrument.Transport(base, instrument.WithTransportMeterProvider(mp), instrument.WithTransportTracerProvider(tp))
+			rt := instrument.Transport(base, instrument.WithMeterProvider(mp), instrument.WithTracerProvider(tp))
 			ctx := tc.ctx
 			if ctx == nil {
 				ctx = context.Background()
@@ -575,7 +577,7 @@ func TestTransportServerAddressCap(t *testing.T) {
 		_, port := clServer(t, clOK)
 		ports = append(ports, port)
 	}
-	c := clClient(t, instrument.WithTransportMeterProvider(mp), instrument.WithTransportMaxAddresses(2))
+	c := clClient(t, instrument.WithMeterProvider(mp), instrument.WithMaxServerAddresses(2))
 	for _, target := range []string{
 		"http://127.0.0.1:" + ports[0] + "/a",
 		"http://127.0.0.1:" + ports[1] + "/b",
@@ -620,7 +622,7 @@ func TestTransportSpans(t *testing.T) {
 		w.WriteHeader(code)
 		_, _ = io.WriteString(w, "body")
 	})
-	c := clClient(t, instrument.WithTransportTracerProvider(tp))
+	c := clClient(t, instrument.WithTracerProvider(tp))
 	ctx, parent := tp.Tracer("test").Start(context.Background(), "parent")
 	defer parent.End()
 	member, _ := baggage.NewMember("tenant", "acme")
@@ -676,7 +678,7 @@ func TestTransportSpans(t *testing.T) {
 func TestTransportSpanName(t *testing.T) {
 	tp, sr := clTracer(t)
 	base := &clBase{resp: clResponse(200)}
-	rt := instrument.Transport(base, instrument.WithTransportTracerProvider(tp),
+	rt := instrument.Transport(base, instrument.WithTracerProvider(tp),
 		instrument.WithTransportSpanName(func(r *http.Request) string {
 			if strings.HasPrefix(r.URL.Path, "/users/") {
 				return r.Method + " /users/{id}"
@@ -722,14 +724,14 @@ func TestTransportRequestNotModified(t *testing.T) {
 		wantCopy  bool
 		wantTrace string // the traceparent's span ID, "" for any
 	}{
-		{"tracing", []instrument.TransportOption{instrument.WithTransportTracerProvider(tp)}, context.Background(), true, ""},
+		{"tracing", []instrument.TransportOption{instrument.WithTracerProvider(tp)}, context.Background(), true, ""},
 		{"no tracing, trace in context", nil, trace.ContextWithSpanContext(context.Background(), remote), true, remote.SpanID().String()},
 		{"no tracing, no trace", nil, context.Background(), false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mp, _ := clProvider(t)
 			base := &clBase{resp: clResponse(200)}
-			rt := instrument.Transport(base, append(tc.opts, instrument.WithTransportMeterProvider(mp))...)
+			rt := instrument.Transport(base, append(tc.opts, instrument.WithMeterProvider(mp))...)
 			req, _ := http.NewRequestWithContext(tc.ctx, http.MethodGet, "http://127.0.0.1:1/x?y=1", nil)
 			req.Header.Set("X-Caller", "1")
 			before, url := req.Header.Clone(), req.URL.String()
@@ -796,7 +798,7 @@ func TestTransportBody(t *testing.T) {
 	t.Run("without tracing the body is the base's", func(t *testing.T) {
 		mp, _ := clProvider(t)
 		body := &clBody{r: strings.NewReader("x")}
-		rt := instrument.Transport(&clBase{resp: clResponse(200), body: func() io.ReadCloser { return body }}, instrument.WithTransportMeterProvider(mp))
+		rt := instrument.Transport(&clBase{resp: clResponse(200), body: func() io.ReadCloser { return body }}, instrument.WithMeterProvider(mp))
 		if resp := roundTrip(t, rt); resp.Body != io.ReadCloser(body) {
 			t.Errorf("body %T, want the base's own", resp.Body)
 		}
@@ -805,7 +807,7 @@ func TestTransportBody(t *testing.T) {
 	t.Run("span ends at EOF, close closes once", func(t *testing.T) {
 		tp, sr := clTracer(t)
 		body := &clBody{r: strings.NewReader("hello")}
-		rt := instrument.Transport(&clBase{resp: clResponse(200), body: func() io.ReadCloser { return body }}, instrument.WithTransportTracerProvider(tp))
+		rt := instrument.Transport(&clBase{resp: clResponse(200), body: func() io.ReadCloser { return body }}, instrument.WithTracerProvider(tp))
 		resp := roundTrip(t, rt)
 		if n := len(sr.Ended()); n != 0 {
 			t.Fatalf("%d spans ended before the body was read, want 0", n)
@@ -826,7 +828,7 @@ func TestTransportBody(t *testing.T) {
 	t.Run("close without reading ends the span", func(t *testing.T) {
 		tp, sr := clTracer(t)
 		body := &clBody{r: strings.NewReader("unread")}
-		rt := instrument.Transport(&clBase{resp: clResponse(200), body: func() io.ReadCloser { return body }}, instrument.WithTransportTracerProvider(tp))
+		rt := instrument.Transport(&clBase{resp: clResponse(200), body: func() io.ReadCloser { return body }}, instrument.WithTracerProvider(tp))
 		resp := roundTrip(t, rt)
 		_ = resp.Body.Close()
 		if n, c := len(sr.Ended()), body.closed.Load(); n != 1 || c != 1 {
@@ -836,7 +838,7 @@ func TestTransportBody(t *testing.T) {
 
 	t.Run("no body ends the span at once", func(t *testing.T) {
 		tp, sr := clTracer(t)
-		rt := instrument.Transport(&clBase{resp: clResponse(204)}, instrument.WithTransportTracerProvider(tp))
+		rt := instrument.Transport(&clBase{resp: clResponse(204)}, instrument.WithTracerProvider(tp))
 		if resp := roundTrip(t, rt); resp.Body != http.NoBody {
 			t.Errorf("body %T, want http.NoBody", resp.Body)
 		}
@@ -848,7 +850,7 @@ func TestTransportBody(t *testing.T) {
 	t.Run("read error marks the span", func(t *testing.T) {
 		tp, sr := clTracer(t)
 		body := &clBody{r: strings.NewReader("part"), err: io.ErrUnexpectedEOF}
-		rt := instrument.Transport(&clBase{resp: clResponse(200), body: func() io.ReadCloser { return body }}, instrument.WithTransportTracerProvider(tp))
+		rt := instrument.Transport(&clBase{resp: clResponse(200), body: func() io.ReadCloser { return body }}, instrument.WithTracerProvider(tp))
 		resp := roundTrip(t, rt)
 		if _, err := io.ReadAll(resp.Body); !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Fatalf("read error %v, want the body's", err)
@@ -866,7 +868,7 @@ func TestTransportBody(t *testing.T) {
 		t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 		body := &clBody{r: strings.NewReader("x")}
 		base := &clBase{resp: clResponse(200), body: func() io.ReadCloser { return body }}
-		rt := instrument.Transport(base, instrument.WithTransportTracerProvider(tp))
+		rt := instrument.Transport(base, instrument.WithTracerProvider(tp))
 		if resp := roundTrip(t, rt); resp.Body != io.ReadCloser(body) {
 			t.Errorf("body %T, want the base's own", resp.Body)
 		}
@@ -879,7 +881,7 @@ func TestTransportBody(t *testing.T) {
 		tp, sr := clTracer(t)
 		conn := &clConn{clBody: clBody{r: strings.NewReader("")}}
 		resp101 := clResponse(http.StatusSwitchingProtocols)
-		rt := instrument.Transport(&clBase{resp: resp101, body: func() io.ReadCloser { return conn }}, instrument.WithTransportTracerProvider(tp))
+		rt := instrument.Transport(&clBase{resp: resp101, body: func() io.ReadCloser { return conn }}, instrument.WithTracerProvider(tp))
 		resp := roundTrip(t, rt)
 		w, ok := resp.Body.(io.ReadWriteCloser)
 		if !ok {
@@ -894,7 +896,7 @@ func TestTransportBody(t *testing.T) {
 		}
 
 		plain := &clBody{r: strings.NewReader("x")}
-		rt = instrument.Transport(&clBase{resp: clResponse(200), body: func() io.ReadCloser { return plain }}, instrument.WithTransportTracerProvider(tp))
+		rt = instrument.Transport(&clBase{resp: clResponse(200), body: func() io.ReadCloser { return plain }}, instrument.WithTracerProvider(tp))
 		if _, ok := roundTrip(t, rt).Body.(io.Writer); ok {
 			t.Error("a read-only body became a writer")
 		}
@@ -904,7 +906,7 @@ func TestTransportBody(t *testing.T) {
 func TestTransportNilBaseAndCloseIdle(t *testing.T) {
 	mp, reader := clProvider(t)
 	_, port := clServer(t, clOK)
-	c := &http.Client{Transport: instrument.Transport(nil, instrument.WithTransportMeterProvider(mp))}
+	c := &http.Client{Transport: instrument.Transport(nil, instrument.WithMeterProvider(mp))}
 	if _, err := clDo(t, c, context.Background(), http.MethodGet, "http://127.0.0.1:"+port+"/"); err != nil {
 		t.Fatal(err)
 	}
@@ -936,7 +938,7 @@ func TestTransportAllocations(t *testing.T) {
 		{"over the address cap", &clStatic{resp: clResponse(200)}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rt := instrument.Transport(tc.base, instrument.WithTransportMeterProvider(mp), instrument.WithTransportMaxAddresses(tc.max))
+			rt := instrument.Transport(tc.base, instrument.WithMeterProvider(mp), instrument.WithMaxServerAddresses(tc.max))
 			if tc.max > 0 { // fill the budget with another address
 				other, _ := http.NewRequest(http.MethodGet, "http://other.example.com/", nil)
 				_, _ = rt.RoundTrip(other)
@@ -973,7 +975,7 @@ func (s *clStatic) RoundTrip(*http.Request) (*http.Response, error) {
 func TestTransportUnregistersWhenUnreachable(t *testing.T) {
 	mp, reader := clProvider(t)
 	func() {
-		rt := instrument.Transport(&clStatic{resp: clResponse(200)}, instrument.WithTransportMeterProvider(mp))
+		rt := instrument.Transport(&clStatic{resp: clResponse(200)}, instrument.WithMeterProvider(mp))
 		req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:1/", nil)
 		if _, err := rt.RoundTrip(req); err != nil {
 			t.Fatal(err)
@@ -1002,7 +1004,7 @@ func TestTransportConcurrent(t *testing.T) {
 		_, port := clServer(t, clOK)
 		targets = append(targets, "http://127.0.0.1:"+port+"/")
 	}
-	c := clClient(t, instrument.WithTransportMeterProvider(mp), instrument.WithTransportTracerProvider(tp))
+	c := clClient(t, instrument.WithMeterProvider(mp), instrument.WithTracerProvider(tp))
 	const workers, each = 8, 25
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -1040,7 +1042,7 @@ func (clPanicking) RoundTrip(*http.Request) (*http.Response, error) { panic("bas
 func TestTransportBasePanics(t *testing.T) {
 	mp, reader := clProvider(t)
 	tp, sr := clTracer(t)
-	rt := instrument.Transport(clPanicking{}, instrument.WithTransportMeterProvider(mp), instrument.WithTransportTracerProvider(tp))
+	rt := instrument.Transport(clPanicking{}, instrument.WithMeterProvider(mp), instrument.WithTracerProvider(tp))
 	req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:1/", nil)
 	func() {
 		defer func() {
@@ -1057,5 +1059,63 @@ func TestTransportBasePanics(t *testing.T) {
 	}
 	if spans := sr.Ended(); len(spans) != 1 || spans[0].Status().Code != codes.Error {
 		t.Errorf("spans %v, want one ended with status Error", spans)
+	}
+}
+
+// TestSharedOptions checks that one set of option values configures both
+// Middleware and Transport: the same provider records both sides' metrics
+// on the same clock, and the client span is the parent of the server span
+// through the same propagator.
+func TestSharedOptions(t *testing.T) {
+	mp, reader := clProvider(t)
+	tp, sr := clTracer(t)
+	clk := clocktest.New(time.Time{})
+	shared := []instrument.SharedOption{
+		instrument.WithMeterProvider(mp),
+		instrument.WithTracerProvider(tp),
+		instrument.WithPropagators(propagation.TraceContext{}),
+		instrument.WithClock(clk),
+		instrument.WithLogger(slog.New(slog.DiscardHandler)),
+	}
+	var mwOpts []instrument.Option
+	var trOpts []instrument.TransportOption
+	for _, o := range shared {
+		mwOpts = append(mwOpts, o)
+		trOpts = append(trOpts, o)
+	}
+	_, port := clServer(t, instrument.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		clk.Advance(250 * time.Millisecond)
+		clOK(w, r)
+	}), mwOpts...).ServeHTTP)
+	c := clClient(t, trOpts...)
+	if _, err := clDo(t, c, context.Background(), "GET", "http://127.0.0.1:"+port+"/"); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, name := range []string{instrument.MetricRequestDuration, instrument.MetricClientRequestDuration} {
+		m := clMetric(t, reader, name)
+		if m == nil {
+			t.Errorf("%s: missing", name)
+			continue
+		}
+		h, ok := m.Data.(metricdata.Histogram[float64])
+		if !ok || len(h.DataPoints) != 1 || h.DataPoints[0].Sum != 0.25 {
+			t.Errorf("%s: %+v, want one point of 0.25 s", name, m.Data)
+		}
+	}
+	var client, server sdktrace.ReadOnlySpan
+	for _, s := range sr.Ended() {
+		switch s.SpanKind() {
+		case trace.SpanKindClient:
+			client = s
+		case trace.SpanKindServer:
+			server = s
+		}
+	}
+	if client == nil || server == nil {
+		t.Fatalf("spans %v, want a client and a server span", sr.Ended())
+	}
+	if server.Parent().SpanID() != client.SpanContext().SpanID() {
+		t.Errorf("server span's parent %v, want the client span %v", server.Parent().SpanID(), client.SpanContext().SpanID())
 	}
 }

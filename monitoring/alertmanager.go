@@ -3,6 +3,7 @@ package monitoring
 import (
 	"cmp"
 	"fmt"
+	"github.com/vitalsgo/vitals/internal/regex"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -637,7 +638,7 @@ func parseAMMatcher(s string, budget int) (lm *labels.Matcher, size int, err err
 	}
 	t := amMatchOps[op]
 	if t == labels.MatchRegexp || t == labels.MatchNotRegexp {
-		if size, err = alerting.RegexpSize(value); err != nil {
+		if size, err = regex.Size(value); err != nil {
 			return nil, 0, fmt.Errorf("matcher %q: %w", s, err)
 		}
 		if size > budget {
@@ -711,13 +712,13 @@ func amUnquote(tok string) (string, error) {
 }
 
 // amCheckRegexp refuses a regular expression of a query parameter longer
-// than alerting.MaxMatcherValueLength or of a size (alerting.RegexpSize) over
+// than alerting.MaxMatcherValueLength or of a size (regex.Size) over
 // alerting.MaxSilenceRegexpSize, as a silence's would be.
 func amCheckRegexp(pattern string) error {
 	if len(pattern) > alerting.MaxMatcherValueLength {
 		return fmt.Errorf("%d bytes, more than MaxMatcherValueLength (%d)", len(pattern), alerting.MaxMatcherValueLength)
 	}
-	size, err := alerting.RegexpSize(pattern)
+	size, err := regex.Size(pattern)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// BearerToken returns an authorizer (Config.Authorize,
+// BearerToken returns an authorizer (Config.Authorizer,
 // vitals.WithAuthorizer) that accepts requests carrying "Authorization:
 // Bearer <token>", the token compared in constant time. The scheme is
 // case-insensitive and may be followed by more than one space, as RFC 9110
@@ -40,7 +40,7 @@ func (m *Handler) requireAuth(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if m.authorize == nil {
 			writeJSON(w, http.StatusForbidden, apiResponse{Status: "error", ErrorType: "forbidden",
-				Error: "this endpoint changes state and is disabled until an authorizer is configured (Config.Authorize; vitals.WithAuthorizer)"})
+				Error: "this endpoint changes state and is disabled until an authorizer is configured (Config.Authorizer; vitals.WithAuthorizer)"})
 			return
 		}
 		if !m.authorize(r) {

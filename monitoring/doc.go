@@ -48,10 +48,10 @@
 //
 // # Authorization
 //
-// One authorizer (Config.Authorize; BearerToken makes one from a token)
+// One authorizer (Config.Authorizer; BearerToken makes one from a token)
 // decides who may see health details and use the endpoints that change
 // state. Without one, details are hidden and those endpoints answer 403.
-// Config.ProtectReads puts the reading endpoints behind it too; /metrics
+// Config.ProtectedReads puts the reading endpoints behind it too; /metrics
 // and the probes stay open.
 //
 // # Limits

@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 // call Eval).
 type env struct {
 	h        *Handler
-	provider *exporter.Provider
+	provider *exporter.MeterProvider
 	mem      *memory.Reader
 	health   *healthcheck.Registry
 	alerts   *alerting.Engine
@@ -46,12 +46,12 @@ type envOption func(*envConfig)
 var discard = slog.New(slog.DiscardHandler)
 
 func withAuthorizer(fn func(*http.Request) bool) envOption {
-	return func(c *envConfig) { c.cfg.Authorize = fn }
+	return func(c *envConfig) { c.cfg.Authorizer = fn }
 }
 
 func withAdminToken(token string) envOption { return withAuthorizer(BearerToken(token)) }
 
-func withProtectedReads() envOption { return func(c *envConfig) { c.cfg.ProtectReads = true } }
+func withProtectedReads() envOption { return func(c *envConfig) { c.cfg.ProtectedReads = true } }
 
 func withService(info healthcheck.ServiceInfo) envOption {
 	return func(c *envConfig) { c.cfg.Service = info }
@@ -85,7 +85,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		v.mem = memory.New(append([]memory.Option{memory.WithLogger(discard)}, c.memOpts...)...)
 		eopts = append(eopts, exporter.WithReader(v.mem.SDKReaders()...))
 	}
-	p, err := exporter.New(ctx, exporter.Config{ServiceName: "test", Exporters: []exporter.Kind{exporter.KindPrometheus}}, eopts...)
+	p, err := exporter.NewMeterProvider(ctx, exporter.Config{ServiceName: "test", Exporters: []exporter.MetricsExporter{exporter.MetricsPrometheus}}, eopts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,9 +31,9 @@ func ExampleNew() {
 	defer health.Shutdown(ctx)
 
 	h, err := monitoring.New(monitoring.Config{
-		Health:    health,
-		History:   mem,
-		Authorize: monitoring.BearerToken("s3cret"),
+		Health:     health,
+		History:    mem,
+		Authorizer: monitoring.BearerToken("s3cret"),
 	})
 	if err != nil {
 		panic(err)

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/vitalsgo/vitals/internal/traceurl"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -93,13 +93,13 @@ type Config struct {
 	Metrics http.Handler
 	// Service describes the service in the health responses.
 	Service healthcheck.ServiceInfo
-	// Authorize reports whether a request may see details and use the
+	// Authorizer reports whether a request may see details and use the
 	// mutating endpoints (BearerToken makes one). Nil authorizes nothing:
 	// details are hidden and mutations refused with 403.
-	Authorize func(*http.Request) bool
-	// ProtectReads puts the reading endpoints of the monitoring API behind
-	// Authorize too. /metrics and the health probes stay open.
-	ProtectReads bool
+	Authorizer func(*http.Request) bool
+	// ProtectedReads puts the reading endpoints of the monitoring API behind
+	// the Authorizer too. /metrics and the health probes stay open.
+	ProtectedReads bool
 	// CountHandlerRequests lets a Middleware around the mux that mounts the
 	// handler record the handler's own requests, which it skips by default.
 	CountHandlerRequests bool
@@ -140,27 +140,7 @@ type Handler struct {
 }
 
 // TraceIDPlaceholder is where Config.TraceURL takes the trace ID.
-const TraceIDPlaceholder = "{trace_id}"
-
-// CheckTraceURL reports what is wrong with a Config.TraceURL template: it
-// must be empty, or an absolute http or https URL with a host that
-// contains TraceIDPlaceholder.
-func CheckTraceURL(template string) error {
-	if template == "" {
-		return nil
-	}
-	if !strings.Contains(template, TraceIDPlaceholder) {
-		return fmt.Errorf("%q has no %s where the trace ID goes", template, TraceIDPlaceholder)
-	}
-	u, err := url.Parse(strings.ReplaceAll(template, TraceIDPlaceholder, "0af7651916cd43dd8448eb211c80319c"))
-	if err != nil {
-		return fmt.Errorf("%q is not a URL: %w", template, err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute http or https URL", template)
-	}
-	return nil
-}
+const TraceIDPlaceholder = traceurl.Placeholder
 
 // New returns the handler for cfg. It is an error if cfg has no Health
 // registry, or has SLOs without a History.
@@ -171,7 +151,7 @@ func New(cfg Config) (*Handler, error) {
 	if len(cfg.SLOs) > 0 && cfg.History == nil {
 		return nil, errors.New("monitoring: Config.SLOs need a History")
 	}
-	if err := CheckTraceURL(cfg.TraceURL); err != nil {
+	if err := traceurl.Check(cfg.TraceURL); err != nil {
 		return nil, fmt.Errorf("monitoring: Config.TraceURL: %w", err)
 	}
 	m := &Handler{
@@ -180,8 +160,8 @@ func New(cfg Config) (*Handler, error) {
 		query:        cfg.History,
 		alerts:       cfg.Alerts,
 		slos:         slices.Clone(cfg.SLOs),
-		authorize:    cfg.Authorize,
-		protectReads: cfg.ProtectReads,
+		authorize:    cfg.Authorizer,
+		protectReads: cfg.ProtectedReads,
 		countOwn:     cfg.CountHandlerRequests,
 		cacheSeries:  cfg.CacheSeries,
 		started:      cfg.Started,

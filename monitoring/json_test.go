@@ -29,6 +29,8 @@ var camelCase = regexp.MustCompile(`^[a-z][a-zA-Z0-9]*$`)
 func TestJSONStyle(t *testing.T) {
 	always := alerting.Group{Name: "g", Rules: []alerting.Rule{{
 		Alert: "AlwaysOn", Expr: "vector(1)", Labels: map[string]string{"severity": "warning"},
+	}, {
+		Alert: "Slow", Expr: "vector(1)", For: 5 * time.Minute, KeepFiringFor: time.Minute,
 	}}}
 	v := newEnv(t, withAuthorizer(BearerToken("tok")), withAlertRules(always),
 		withSLOs(slo.HTTPAvailability("availability", 99.9, "")), withMemory(memory.WithInterval(time.Hour)))
@@ -58,7 +60,7 @@ func TestJSONStyle(t *testing.T) {
 	}
 	// The walk reached the fields it is about.
 	for _, k := range []string{"state", "activeAt", "startsAt", "endsAt", "evaluationDurationSeconds", "lastEvaluation",
-		"timeoutSeconds", "lastRun", "windowSeconds", "generatedAt", "burnRates", "periodSeconds", "startedAt"} {
+		"forSeconds", "keepFiringForSeconds", "intervalSeconds", "timeoutSeconds", "lastRun", "windowSeconds", "generatedAt", "burnRates", "periodSeconds", "startedAt"} {
 		if !seen[k] {
 			t.Errorf("no body has the field %q", k)
 		}

@@ -546,7 +546,7 @@ func (m *Handler) promRules(w http.ResponseWriter, r *http.Request) {
 			cur = &group{Name: st.Group, File: promRuleFile, Rules: []any{}, Interval: st.Interval.Seconds()}
 			groups = append(groups, cur)
 		}
-		cur.EvaluationTime += st.Duration.Seconds()
+		cur.EvaluationTime += st.EvaluationDuration.Seconds()
 		if st.LastEvaluation.After(cur.LastEvaluation) {
 			cur.LastEvaluation = st.LastEvaluation
 		}
@@ -570,7 +570,7 @@ func (m *Handler) promRules(w http.ResponseWriter, r *http.Request) {
 			}
 			rule := map[string]any{
 				"name": st.Name, "query": st.Expr, "labels": labels, "health": health,
-				"evaluationTime": st.Duration.Seconds(), "lastEvaluation": st.LastEvaluation, "type": "recording",
+				"evaluationTime": st.EvaluationDuration.Seconds(), "lastEvaluation": st.LastEvaluation, "type": "recording",
 			}
 			if st.LastError != "" {
 				rule["lastError"] = st.LastError
@@ -597,7 +597,7 @@ func (m *Handler) promRules(w http.ResponseWriter, r *http.Request) {
 		rule := map[string]any{
 			"state": state, "name": st.Name, "query": st.Expr, "duration": st.For.Seconds(),
 			"keepFiringFor": st.KeepFiringFor.Seconds(), "labels": labels, "annotations": ann,
-			"health": health, "evaluationTime": st.Duration.Seconds(),
+			"health": health, "evaluationTime": st.EvaluationDuration.Seconds(),
 			"lastEvaluation": st.LastEvaluation, "type": "alerting",
 		}
 		if st.LastError != "" {

@@ -14,8 +14,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/vitalsgo/vitals/clock/clocktest"
 	"github.com/vitalsgo/vitals/exporter/memory"
-	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 )
 
 // testClock is the shared hand-moved clock.

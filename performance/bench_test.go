@@ -16,9 +16,9 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 
+	"github.com/vitalsgo/vitals/clock/clocktest"
 	"github.com/vitalsgo/vitals/exporter/memory"
 	"github.com/vitalsgo/vitals/instrument"
-	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 	"github.com/vitalsgo/vitals/performance"
 )
 

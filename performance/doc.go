@@ -39,12 +39,16 @@
 //   - Request percentiles (Latency, Route) are histogram_quantile estimates
 //     from the native (base-2 exponential) duration histogram the in-memory
 //     reader keeps, within 4.4 % of the true value for durations spanning up
-//     to 2^25 (10 µs to 60 s): see Latency.
+//     to 2^25 (10 µs to 60 s).
 //   - Apdex counts come from histogram_fraction over the same histogram:
 //     exact unless T or 4T shares a bucket with some requests, and then off
-//     by at most that bucket's requests: see Apdex.
+//     by at most that bucket's requests; always exact when T is a power of
+//     two, such as the default 0.5 s.
 //   - The scheduler latency percentile is an estimate within the Go
 //     runtime's own buckets: see Runtime.
+//
+// docs/performance-summary.md explains these bounds (sections Percentiles
+// and Apdex).
 //
 // Every float is finite: NaN and ±Inf (a ratio or a quantile over no
 // requests) become 0. The JSON field names of Summary are stable.

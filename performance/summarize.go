@@ -216,14 +216,15 @@ func summaryBuild(cfg config, window time.Duration, at time.Time, v []memory.Vec
 		TopRoutes:     []Route{},
 		TopErrors:     []RouteError{},
 	}
-	s.TotalRequests = summaryOne(v[summaryQTotal])
-	s.RequestsPerSecond = summaryFinite(s.TotalRequests / window.Seconds())
-	s.RequestsPerMinute = summaryFinite(s.TotalRequests / window.Minutes())
-	s.Errors = summaryOne(v[summaryQErrors])
-	s.ErrorRate = summaryRatio(s.Errors, s.TotalRequests)
-	s.SlowRequests = summaryOne(v[summaryQSlow])
+	s.TotalRequests = summaryCount(summaryOne(v[summaryQTotal]))
+	total := float64(s.TotalRequests)
+	s.RequestsPerSecond = summaryFinite(total / window.Seconds())
+	s.RequestsPerMinute = summaryFinite(total / window.Minutes())
+	s.Errors = summaryCount(summaryOne(v[summaryQErrors]))
+	s.ErrorRate = summaryRatio(float64(s.Errors), total)
+	s.SlowRequests = summaryCount(summaryOne(v[summaryQSlow]))
 	s.Latency = Latency{
-		MeanSeconds: summaryRatio(summaryOne(v[summaryQDurationSum]), s.TotalRequests),
+		MeanSeconds: summaryRatio(summaryOne(v[summaryQDurationSum]), total),
 		P50Seconds:  summaryOne(v[summaryQP50]),
 		P90Seconds:  summaryOne(v[summaryQP90]),
 		P95Seconds:  summaryOne(v[summaryQP95]),
@@ -243,19 +244,20 @@ func summaryBuild(cfg config, window time.Duration, at time.Time, v []memory.Vec
 	fracT := summaryByKey(v[summaryQRouteApdexT], byRoute)
 	frac4T := summaryByKey(v[summaryQRouteApdex4T], byRoute)
 	for _, smp := range v[summaryQRouteCount] {
-		n := summaryFinite(smp.F)
+		n := summaryCount(smp.F)
 		if n <= 0 {
 			continue
 		}
 		k := byRoute(smp)
+		e := summaryCount(errs[k])
 		s.TopRoutes = append(s.TopRoutes, Route{
 			Route:       k.route,
 			Method:      k.method,
 			Requests:    n,
-			MeanSeconds: summaryRatio(sums[k], n),
+			MeanSeconds: summaryRatio(sums[k], float64(n)),
 			P95Seconds:  p95s[k],
-			Errors:      errs[k],
-			ErrorRate:   summaryRatio(errs[k], n),
+			Errors:      e,
+			ErrorRate:   summaryRatio(float64(e), float64(n)),
 			Apdex:       summaryApdexScore(fracT[k], frac4T[k]),
 		})
 	}
@@ -266,7 +268,7 @@ func summaryBuild(cfg config, window time.Duration, at time.Time, v []memory.Vec
 
 	// Errors.
 	for _, smp := range v[summaryQTopErrors] {
-		n := summaryFinite(smp.F)
+		n := summaryCount(smp.F)
 		if n <= 0 {
 			continue
 		}
@@ -288,7 +290,7 @@ func summaryBuild(cfg config, window time.Duration, at time.Time, v []memory.Vec
 	s.RuntimeHealth = Runtime{
 		MemoryUsedBytes:            summaryOne(v[summaryQMemUsed]),
 		MemoryLimitBytes:           summaryOne(v[summaryQMemLimit]),
-		Goroutines:                 summaryOne(v[summaryQGoroutines]),
+		Goroutines:                 summaryCount(summaryOne(v[summaryQGoroutines])),
 		SchedulerLatencyP99Seconds: summaryOne(v[summaryQSchedP99]),
 	}
 	s.CacheHitRatio = summaryCache(v[summaryQCacheHits], v[summaryQCacheLookups])
@@ -299,12 +301,12 @@ func summaryBuild(cfg config, window time.Duration, at time.Time, v []memory.Vec
 // cache name.
 func summaryCache(hits, lookups memory.Vector) CacheHitRatio {
 	c := CacheHitRatio{Caches: []Cache{}}
-	byName := make(map[string]float64, len(hits))
+	byName := make(map[string]int64, len(hits))
 	for _, smp := range hits {
-		byName[smp.Metric.Get(summaryCacheLabel)] = summaryFinite(smp.F)
+		byName[smp.Metric.Get(summaryCacheLabel)] = summaryCount(smp.F)
 	}
 	for _, smp := range lookups {
-		n := summaryFinite(smp.F)
+		n := summaryCount(smp.F)
 		if n <= 0 {
 			continue
 		}
@@ -312,9 +314,9 @@ func summaryCache(hits, lookups memory.Vector) CacheHitRatio {
 		h := byName[name]
 		c.Hits += h
 		c.Lookups += n
-		c.Caches = append(c.Caches, Cache{Name: name, Ratio: summaryRatio(h, n), Hits: h, Lookups: n})
+		c.Caches = append(c.Caches, Cache{Name: name, Ratio: summaryRatio(float64(h), float64(n)), Hits: h, Lookups: n})
 	}
-	c.Ratio = summaryRatio(c.Hits, c.Lookups)
+	c.Ratio = summaryRatio(float64(c.Hits), float64(c.Lookups))
 	slices.SortFunc(c.Caches, func(a, b Cache) int {
 		return cmp.Or(cmp.Compare(b.Lookups, a.Lookups), cmp.Compare(a.Name, b.Name))
 	})
@@ -327,6 +329,12 @@ func summaryFinite(f float64) float64 {
 		return 0
 	}
 	return f
+}
+
+// summaryCount rounds a count that PromQL gives as a float to the integer it
+// is (NaN and ±Inf are 0).
+func summaryCount(f float64) int64 {
+	return int64(math.Round(summaryFinite(f)))
 }
 
 // summaryRatio is a / b, or 0 when b is 0.
@@ -368,11 +376,11 @@ func summaryApdex(t, total, fracT, frac4T float64) Apdex {
 	}
 	fracT, frac4T = summaryClamp01(fracT), summaryClamp01(frac4T)
 	frac4T = max(frac4T, fracT)
-	atT, at4T := math.Round(fracT*total), math.Round(frac4T*total)
-	a.Total = total
+	atT, at4T := int64(math.Round(fracT*total)), int64(math.Round(frac4T*total))
+	a.Total = int64(total)
 	a.Satisfied = atT
 	a.Tolerating = at4T - atT
-	a.Frustrated = total - at4T
+	a.Frustrated = a.Total - at4T
 	a.Score = summaryApdexScore(fracT, frac4T)
 	return a
 }

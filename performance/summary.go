@@ -18,7 +18,7 @@ type Summary struct {
 	GeneratedAt time.Time `json:"generatedAt"`
 	// TotalRequests is the number of requests served in the window: an
 	// exact integer.
-	TotalRequests float64 `json:"totalRequests"`
+	TotalRequests int64 `json:"totalRequests"`
 	// RequestsPerSecond is TotalRequests divided by the window in seconds.
 	RequestsPerSecond float64 `json:"requestsPerSecond"`
 	// RequestsPerMinute is TotalRequests divided by the window in minutes.
@@ -27,12 +27,12 @@ type Summary struct {
 	// recovered panics included. 4xx answers are the client's errors and
 	// are not counted, as in the semantic conventions' error.type. An exact
 	// integer.
-	Errors float64 `json:"errors"`
+	Errors int64 `json:"errors"`
 	// ErrorRate is Errors / TotalRequests, from 0 to 1; 0 without requests.
 	ErrorRate float64 `json:"errorRate"`
 	// SlowRequests is the number of requests slower than the middleware's
 	// slow-request threshold: an exact integer.
-	SlowRequests float64 `json:"slowRequests"`
+	SlowRequests int64 `json:"slowRequests"`
 	// Latency is the request duration: mean and percentiles.
 	Latency Latency `json:"latency"`
 	// Apdex is the Apdex score of all requests.
@@ -52,19 +52,10 @@ type Summary struct {
 }
 
 // Latency is the request duration over the window, in seconds. All are 0
-// without requests.
-//
-// The percentiles are histogram_quantile estimates from the native
-// histogram http_server_request_duration_seconds, which the in-memory
-// reader builds from a base-2 exponential histogram. The estimate lies in
-// the bucket that holds the true percentile (the observation of rank
-// q·n, rounded up) and is interpolated exponentially inside it, so its
-// error is at most that bucket's width: within 4.4 % of the true value
-// while the durations the series has recorded since it was created span a
-// ratio of up to 2^25 (10 µs to 60 s, say), as the histogram keeps 400
-// buckets and halves its resolution only beyond that (9.1 % up to 2^50).
-// No bucket layout caps them: a service answering in 400 µs gets a p50
-// near 400 µs, not an interpolation inside a 0–5 ms bucket.
+// without requests. The mean is exact; the percentiles are
+// histogram_quantile estimates from the native duration histogram, within
+// 4.4 % of the true value (see the package doc's Accuracy and
+// docs/performance-summary.md, Percentiles).
 type Latency struct {
 	// MeanSeconds is the sum of the durations divided by their count:
 	// exact, up to floating-point rounding.
@@ -83,19 +74,9 @@ type Latency struct {
 // satisfied requests (duration ≤ T) plus half the share of tolerating ones
 // (T < duration ≤ 4T); slower requests are frustrated. The score is about
 // time only: a fast 5xx answer counts as satisfied (ErrorRate reports
-// errors).
-//
-// The counts come from the native duration histogram over the window:
-// Satisfied is histogram_fraction(0, T) × histogram_count, the count at or
-// below 4T likewise, both rounded to integers, so that Satisfied,
-// Tolerating and Frustrated are integers that add up to Total. They are
-// exact when no request of the window shares a histogram bucket with T,
-// nor with 4T (T and 4T fall between the buckets' populations), and always
-// when T is a power of two, such as the default 0.5 s: T and 4T are then
-// bucket bounds at every scale. Otherwise histogram_fraction
-// interpolates inside the bucket that holds T (or 4T), and Satisfied (or
-// Frustrated) is off by at most the requests in that one bucket, at most
-// 4.4 % wide as Latency says; Tolerating by at most those of both.
+// errors). The counts are integers that add up to Total, read from the
+// native duration histogram; how exact they are is in the package doc's
+// Accuracy and docs/performance-summary.md, Apdex.
 type Apdex struct {
 	// Score is (f(T) + f(4T)) / 2, where f(x) is histogram_fraction(0, x):
 	// the share of satisfied requests plus half the share of tolerating
@@ -106,17 +87,17 @@ type Apdex struct {
 	// ThresholdSeconds is T, in seconds.
 	ThresholdSeconds float64 `json:"thresholdSeconds"`
 	// Satisfied is the number of requests that took at most T.
-	Satisfied float64 `json:"satisfied"`
+	Satisfied int64 `json:"satisfied"`
 	// Tolerating is the number of requests that took more than T and at
 	// most 4T.
-	Tolerating float64 `json:"tolerating"`
+	Tolerating int64 `json:"tolerating"`
 	// Frustrated is the number of requests that took more than 4T.
-	Frustrated float64 `json:"frustrated"`
+	Frustrated int64 `json:"frustrated"`
 	// Total is the number of requests in the native histogram
 	// (histogram_count): exact, and equal to TotalRequests but for requests
 	// recorded while a collection was under way (see
 	// docs/performance-summary.md).
-	Total float64 `json:"total"`
+	Total int64 `json:"total"`
 }
 
 // Route is one (route, method) pair over the window.
@@ -126,14 +107,14 @@ type Route struct {
 	// Method is the HTTP method (http.request.method).
 	Method string `json:"method"`
 	// Requests is the number of requests: an exact integer.
-	Requests float64 `json:"requests"`
+	Requests int64 `json:"requests"`
 	// MeanSeconds is the mean duration, in seconds (exact).
 	MeanSeconds float64 `json:"meanSeconds"`
 	// P95Seconds is the 95th percentile duration, in seconds: an estimate
-	// from the route's native histogram, within 4.4 % as Latency says.
+	// from the route's native histogram, within 4.4 % (see Latency).
 	P95Seconds float64 `json:"p95Seconds"`
 	// Errors is the number of 5xx answers: an exact integer.
-	Errors float64 `json:"errors"`
+	Errors int64 `json:"errors"`
 	// ErrorRate is Errors / Requests, from 0 to 1.
 	ErrorRate float64 `json:"errorRate"`
 	// Apdex is the route's Apdex score with the summary's threshold,
@@ -156,7 +137,7 @@ type RouteError struct {
 	// Route is the route template.
 	Route string `json:"route"`
 	// Count is the number of such errors: an exact integer.
-	Count float64 `json:"count"`
+	Count int64 `json:"count"`
 }
 
 // Runtime is the Go runtime's state, from the runtime metrics.
@@ -168,7 +149,7 @@ type Runtime struct {
 	// in bytes; 0 when there is none.
 	MemoryLimitBytes float64 `json:"memoryLimitBytes"`
 	// Goroutines is the number of live goroutines.
-	Goroutines float64 `json:"goroutines"`
+	Goroutines int64 `json:"goroutines"`
 	// SchedulerLatencyP99Seconds is the 99th percentile of the time
 	// goroutines spent runnable before running (go.schedule.duration) over
 	// the window, in seconds: the Go analogue of an event loop's lag. It
@@ -188,9 +169,9 @@ type CacheHitRatio struct {
 	// lookups.
 	Ratio float64 `json:"ratio"`
 	// Hits is the number of lookups that found their key.
-	Hits float64 `json:"hits"`
+	Hits int64 `json:"hits"`
 	// Lookups is the number of lookups: hits and misses.
-	Lookups float64 `json:"lookups"`
+	Lookups int64 `json:"lookups"`
 	// Caches are the caches with lookups in the window, most lookups
 	// first, then by name. Never nil.
 	Caches []Cache `json:"caches"`
@@ -203,7 +184,7 @@ type Cache struct {
 	// Ratio is Hits / Lookups, from 0 to 1.
 	Ratio float64 `json:"ratio"`
 	// Hits is the number of lookups that found their key.
-	Hits float64 `json:"hits"`
+	Hits int64 `json:"hits"`
 	// Lookups is the number of lookups: hits and misses.
-	Lookups float64 `json:"lookups"`
+	Lookups int64 `json:"lookups"`
 }

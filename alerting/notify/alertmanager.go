@@ -14,19 +14,10 @@ import (
 
 // Alertmanager hands alerts to one or several Alertmanagers through their
 // API v2 (POST <url>/api/v2/alerts), as Prometheus does, so Alertmanager's
-// routing, silences, inhibition and deduplication apply. The zero value
-// is not usable: set URLs. An Alertmanager is safe for concurrent use.
-//
-// Every URL is tried, concurrently. Notify succeeds when one of them
-// accepted the alerts; if others failed, it returns a *PartialError
-// joining their errors (a Queue counts that as sent and logs it). When all
-// fail, the errors are joined.
-//
-// Firing alerts are posted without endsAt, so Alertmanager resolves them by
-// itself after its resolve_timeout (5 m by default) unless they are posted
-// again: route them with a repeat interval shorter than that, as
-// Prometheus re-sends firing alerts every minute. Resolved alerts carry
-// their endsAt.
+// routing, silences, inhibition and deduplication apply. Route it with a
+// repeat interval under Alertmanager's resolve_timeout, which ends alerts
+// not posted again (see the package doc's Receivers). The zero value is not
+// usable: set URLs. An Alertmanager is safe for concurrent use.
 type Alertmanager struct {
 	// URLs are the Alertmanagers' base URLs, for example
 	// "http://alertmanager:9093". User info in a URL is sent as basic auth.

@@ -23,6 +23,23 @@
 // of them took the alerts; the notification counts as sent. No error or
 // log line carries a receiver's credentials.
 //
+// # Receivers
+//
+// Slack sends one attachment per alert, titled "[FIRING] alertname", with
+// the summary and description annotations as text and the other labels as
+// fields, coloured by state and severity label (resolved: good, green;
+// severity critical, error or page: danger, red; warning: warning, orange;
+// info: blue; others firing: danger). A group of more than ten alerts gets
+// one summary attachment per status instead.
+//
+// Alertmanager posts to every URL concurrently and succeeds when one of
+// them accepted the alerts (a PartialError if others failed); when all
+// fail, their errors are joined. Firing alerts are posted without endsAt,
+// so Alertmanager resolves them by itself after its resolve_timeout (5 m by
+// default) unless they are posted again: route them with a repeat interval
+// shorter than that, as Prometheus re-sends firing alerts every minute.
+// Resolved alerts carry their endsAt.
+//
 // # Concurrency
 //
 // Notifiers and queues are safe for concurrent use.

@@ -31,8 +31,8 @@ import (
 
 	"github.com/vitalsgo/vitals/alerting"
 	"github.com/vitalsgo/vitals/alerting/notify"
+	"github.com/vitalsgo/vitals/clock"
 	"github.com/vitalsgo/vitals/exporter/memory"
-	"github.com/vitalsgo/vitals/internal/clock"
 	"github.com/vitalsgo/vitals/internal/logtest"
 )
 

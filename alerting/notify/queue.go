@@ -15,9 +15,14 @@ import (
 	"go.opentelemetry.io/otel/metric/noop"
 
 	"github.com/vitalsgo/vitals/alerting"
-	"github.com/vitalsgo/vitals/internal/clock"
+	"github.com/vitalsgo/vitals/clock"
 	"github.com/vitalsgo/vitals/internal/ratelog"
 )
+
+// ErrShutdown is returned by Queue.Shutdown after the first call and by
+// Notify and Requeue after Shutdown. It is the one value of every Vitals
+// component (vitals.ErrShutdown).
+var ErrShutdown = alerting.ErrShutdown
 
 // Defaults of the queue options.
 const (
@@ -58,12 +63,9 @@ var _ alerting.Notifier = (*Queue)(nil)
 // that the caller never waits for a slow or broken receiver: Notify
 // returns at once, and a full queue drops the notification and counts it.
 // A Queue is itself an alerting.Notifier, the one a route of the engine
-// should call.
-// Each attempt is bounded by a timeout; failed attempts are retried with
-// exponential backoff and full jitter, except when retrying cannot help
-// (see StatusError.Temporary). Errors are logged at most once a minute per
-// distinct message. Create a Queue with NewQueue and end it with Shutdown. It
-// is safe for concurrent use.
+// should call. It bounds and retries each attempt (see the package doc's
+// Queues and StatusError.Temporary). Create a Queue with NewQueue and end
+// it with Shutdown. It is safe for concurrent use.
 type Queue struct {
 	notifier alerting.Notifier
 	name     string
@@ -92,8 +94,13 @@ type Queue struct {
 // Notification is one notification of a Queue: the alerts of one call of
 // Notify, and the notification group its context carried (HasGroup).
 type Notification struct {
-	Alerts   []alerting.Alert
-	Group    alerting.NotificationGroup
+	// Alerts are the alerts Notify was given.
+	Alerts []alerting.Alert
+	// Group is the notification group Notify's context carried
+	// (alerting.NotificationGroupFromContext), when HasGroup.
+	Group alerting.NotificationGroup
+	// HasGroup reports whether that context carried a group. Without one, the
+	// notifier derives the group from the alerts when the queue delivers them.
 	HasGroup bool
 }
 
@@ -291,7 +298,7 @@ func (q *Queue) enqueue(it Notification) error {
 	if !ok {
 		q.counter.Add(context.Background(), 1, q.dropped)
 		if stopped {
-			return fmt.Errorf("alerting: queue %q: %w", q.name, alerting.ErrShutdown)
+			return fmt.Errorf("alerting: queue %q: %w", q.name, ErrShutdown)
 		}
 		return fmt.Errorf("alerting: queue %q: %w (%d notifications waiting)", q.name, ErrFull, q.cfg.size)
 	}
@@ -303,7 +310,7 @@ func (q *Queue) enqueue(it Notification) error {
 // progress, keeps what is left for Unsent (counted and logged), waits for
 // the worker to end and returns ctx's error. Notifiers must honour their
 // context for Shutdown to return promptly. Calls after the first return
-// alerting.ErrShutdown.
+// ErrShutdown.
 func (q *Queue) Shutdown(ctx context.Context) error {
 	first := false
 	q.stopOnce.Do(func() {
@@ -314,7 +321,7 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 		close(q.stopping)
 	})
 	if !first {
-		return alerting.ErrShutdown
+		return ErrShutdown
 	}
 	defer q.abandon()
 	select {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vitalsgo/vitals/internal/clock"
+	"github.com/vitalsgo/vitals/clock"
 )
 
 func TestQueueBackoffFullJitter(t *testing.T) {

@@ -15,8 +15,8 @@ import (
 
 	"github.com/vitalsgo/vitals/alerting"
 	"github.com/vitalsgo/vitals/alerting/notify"
+	"github.com/vitalsgo/vitals/clock"
 	"github.com/vitalsgo/vitals/exporter"
-	"github.com/vitalsgo/vitals/internal/clock"
 	"github.com/vitalsgo/vitals/internal/logtest"
 )
 
@@ -366,7 +366,7 @@ func TestQueueConcurrentSafe(t *testing.T) {
 }
 
 func TestQueueMetricsOnPrometheus(t *testing.T) {
-	p, err := exporter.New(t.Context(), exporter.Config{ServiceName: "notify-test"})
+	p, err := exporter.NewMeterProvider(t.Context(), exporter.Config{ServiceName: "notify-test"})
 	if err != nil {
 		t.Fatal(err)
 	}

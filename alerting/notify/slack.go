@@ -14,15 +14,10 @@ import (
 const slackMaxAttachments = 10
 
 // Slack posts each notification to a Slack incoming webhook: one
-// attachment per alert, coloured by state and severity label (resolved:
-// good, green; severity critical, error or page: danger, red; warning:
-// warning, orange; info: blue; others firing: danger), titled
-// "[FIRING] alertname", with the summary and description annotations as
-// text and the other labels as fields. A group of more than ten alerts gets
-// one summary attachment per status instead. The zero value is not usable:
-// set WebhookURL. A Slack is safe for concurrent use.
-//
-// The webhook URL is a secret: errors name only its scheme and host.
+// attachment per alert, coloured by state and severity (see the package
+// doc's Receivers). The zero value is not usable: set WebhookURL. A Slack
+// is safe for concurrent use. The webhook URL is a secret: errors name
+// only its scheme and host.
 type Slack struct {
 	// WebhookURL is the incoming webhook's URL.
 	WebhookURL string

@@ -63,7 +63,7 @@ type webhookAlert struct {
 }
 
 // Notify posts the alerts in one payload. The group comes from ctx
-// (ContextWithNotificationGroup) or is derived from the alerts.
+// (alerting.ContextWithNotificationGroup) or is derived from the alerts.
 func (w *Webhook) Notify(ctx context.Context, alerts []alerting.Alert) error {
 	if w.BearerToken != "" && w.Username != "" {
 		return permanentError{errors.New("alerting: webhook: both a bearer token and basic auth are set")}

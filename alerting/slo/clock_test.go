@@ -3,7 +3,7 @@ package slo_test
 import (
 	"time"
 
-	"github.com/vitalsgo/vitals/internal/clock/clocktest"
+	"github.com/vitalsgo/vitals/clock/clocktest"
 )
 
 // engClock is the shared hand-moved clock, for the engine and the memory

@@ -34,6 +34,13 @@
 // service) and the SLO's labels; the error ratios also carry their window
 // as sloth_window.
 //
+// SLO.InProcessRules computes the windows from 1h up and the period as
+// sum_over_time / count_over_time of slo:sli_error:ratio_rate5m, so only
+// the 5m and 30m windows read raw data. It puts each recording rule in a
+// group of its own, sloth-slo-recording-<id>-<record> (the engine gives
+// each group one appender), and keeps the 5m ratio for the SLO's period
+// (alerting.Group.Retention).
+//
 // # Concurrency
 //
 // SLOs are values; every function here is safe for concurrent use.

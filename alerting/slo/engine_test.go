@@ -264,8 +264,8 @@ func TestSLOStatus(t *testing.T) {
 	}
 	near := func(got, want float64) bool { return got > want-1e-6 && got < want+1e-6 }
 	if st.ID != "app-availability" || st.SLI == nil || !near(*st.SLI, 99.8) || !near(st.BurnRates["5m"], 2) ||
-		!near(st.BurnRates["30m"], 2) || st.BudgetRemaining == nil || *st.BudgetRemaining > -0.5 {
-		t.Errorf("status %+v (SLI %v, remaining %v)", st, deref(st.SLI), deref(st.BudgetRemaining))
+		!near(st.BurnRates["30m"], 2) || st.ErrorBudgetRemaining == nil || *st.ErrorBudgetRemaining > -0.5 {
+		t.Errorf("status %+v (SLI %v, remaining %v)", st, deref(st.SLI), deref(st.ErrorBudgetRemaining))
 	}
 }
 

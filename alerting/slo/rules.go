@@ -17,10 +17,14 @@ import (
 // Label names of the generated series and alerts (Sloth's, so Sloth's
 // Grafana dashboards work unchanged).
 const (
-	LabelID       = "sloth_id"
-	LabelService  = "sloth_service"
-	LabelName     = "sloth_slo"
-	LabelWindow   = "sloth_window"
+	// LabelID holds the SLO's ID (SLO.ID).
+	LabelID = "sloth_id"
+	// LabelService holds its Service, LabelName its Name.
+	LabelService = "sloth_service"
+	LabelName    = "sloth_slo"
+	// LabelWindow holds the window of an error ratio, such as "5m".
+	LabelWindow = "sloth_window"
+	// LabelSeverity holds an alert's severity, "page" or "ticket".
 	LabelSeverity = "sloth_severity"
 )
 
@@ -69,17 +73,11 @@ func (s SLO) Rules() ([]alerting.Group, error) {
 }
 
 // InProcessRules returns the SLO's rules in the form the in-process engine
-// evaluates: the same series and alerts as Rules, except that the windows
-// from 1h up (and the period) are computed from the recorded 5m ratio
-// (Sloth's optimized form: sum_over_time / count_over_time of
-// slo:sli_error:ratio_rate5m), so only the 5m and 30m windows read raw
-// data; and each recording rule is a group of its own (one appender per
-// series), evaluated every EvalInterval.
-//
-// The long windows only see as much of the 5m ratio as the memory reader
-// retains (its WithRetention): with the default hour, the 2h to 3d windows
-// and the period are averages over the last hour. Give the reader a
-// retention of at least 3 days to get the ticket alerts right.
+// evaluates every EvalInterval: the same series and alerts as Rules, but
+// the windows from 1h up and the period are means of the recorded 5m ratio
+// (Sloth's optimized form), which is kept for the whole period whatever
+// the memory reader's retention. The package doc's Rules section and
+// docs/slos.md (In process) have the details.
 func (s SLO) InProcessRules() ([]alerting.Group, error) {
 	r, err := s.resolve()
 	if err != nil {

@@ -37,8 +37,10 @@ var HTTPDurationBoundaries = buckets.Seconds()
 type SLO struct {
 	// Service and Name identify the SLO (labels sloth_service, sloth_slo
 	// and sloth_id "<service>-<name>", or "<name>" without a service).
-	Service     string
-	Name        string
+	Service string
+	Name    string
+	// Description says what the SLO measures, for people; the rules do not
+	// use it.
 	Description string
 	// Objective is a percentage strictly between 0 and 100, such as 99.9.
 	Objective float64
@@ -48,13 +50,16 @@ type SLO struct {
 	Period time.Duration
 	// Labels are added to every generated series and alert.
 	Labels map[string]string
-	SLI    SLI
+	// SLI says which events are bad.
+	SLI SLI
 	// Alerting names and labels the generated alerts.
 	Alerting Alerting
 }
 
 // SLI says which events are bad; exactly one field is set.
 type SLI struct {
+	// Events is a ratio of bad to total events given as PromQL; Latency
+	// counts slow requests from a histogram.
 	Events  *EventsSLI
 	Latency *LatencySLI
 }
@@ -64,6 +69,8 @@ type SLI struct {
 // error_query and total_query), such as
 // sum(rate(http_server_request_duration_seconds_count{http_response_status_code=~"5.."}[{{.window}}])).
 type EventsSLI struct {
+	// ErrorQuery is the rate of bad events over {{.window}}, TotalQuery the
+	// rate of all events.
 	ErrorQuery string
 	TotalQuery string
 }
@@ -88,7 +95,9 @@ type Alerting struct {
 	// Name is the alertname of both alerts (they differ by sloth_severity).
 	// By default, "<Service><Name>SLO" in camel case, such as
 	// "ShopAvailabilitySLO".
-	Name        string
+	Name string
+	// Labels and Annotations are added to both alerts; Page's and Ticket's
+	// win over them.
 	Labels      map[string]string
 	Annotations map[string]string
 	// Page and Ticket add labels and annotations to one alert. By default,
@@ -99,7 +108,9 @@ type Alerting struct {
 // Alert adds labels and annotations to one of an SLO's alerts, or
 // disables it.
 type Alert struct {
-	Disable     bool
+	// Disable leaves the alert out of the rules.
+	Disable bool
+	// Labels and Annotations are added to this alert only.
 	Labels      map[string]string
 	Annotations map[string]string
 }
@@ -151,6 +162,8 @@ func braces(sel string) string {
 
 // Error reports an invalid SLO, naming it and the field.
 type Error struct {
+	// SLO is the SLO's Name, Field the field that is wrong ("objective",
+	// "sli", ...) and Err what is wrong with it.
 	SLO, Field string
 	Err        error
 }

@@ -14,6 +14,8 @@ import (
 // Status is the state of an SLO read from its recorded series, for the
 // monitoring API, the dashboard and the performance summary.
 type Status struct {
+	// ID, Service and Name identify the SLO, as SLO.ID, SLO.Service and
+	// SLO.Name.
 	ID        string  `json:"id"`
 	Service   string  `json:"service,omitempty"`
 	Name      string  `json:"name"`
@@ -26,9 +28,10 @@ type Status struct {
 	// BurnRates maps each window ("5m" … "3d" and the period) to its error
 	// ratio divided by the error budget; windows without data are absent.
 	BurnRates map[string]float64 `json:"burnRates"`
-	// BudgetRemaining is 1 − the period's burn rate (negative when the
-	// budget is overspent); nil without data.
-	BudgetRemaining *float64 `json:"errorBudgetRemaining,omitempty"`
+	// ErrorBudgetRemaining is the share of the period's error budget left,
+	// 1 − the period's burn rate: a ratio (1 is all of it, negative when
+	// the budget is overspent), not a percentage; nil without data.
+	ErrorBudgetRemaining *float64 `json:"errorBudgetRemaining,omitempty"`
 }
 
 // Status reads the SLO's recorded slo:sli_error:ratio_rate<w> series at
@@ -66,7 +69,7 @@ func (s SLO) Status(ctx context.Context, q memory.Querier, now time.Time) (Statu
 		}
 		if w == r.Period {
 			rem := 1 - ratio/budget
-			st.BudgetRemaining = &rem
+			st.ErrorBudgetRemaining = &rem
 		}
 	}
 	return st, errors.Join(errs...)

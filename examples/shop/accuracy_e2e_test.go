@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vitalsgo/vitals/clock/clocktest"
 	"github.com/vitalsgo/vitals/instrument"
-	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 )
 
 // accuracyToken is the admin token of TestShopNumbersAreTrue's shop.

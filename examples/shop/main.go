@@ -110,7 +110,10 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 	}
 	if *dataDir != "" {
 		// What must survive a restart lives beside the database.
-		opts = append(opts, vitals.WithStateDir(filepath.Join(*dataDir, "state")), vitals.WithStateInterval(*stateEvery))
+		opts = append(opts, vitals.WithStateDir(filepath.Join(*dataDir, "state")))
+		if *stateEvery != 0 {
+			opts = append(opts, vitals.WithStateInterval(*stateEvery))
+		}
 	}
 	v, err := vitals.Start(ctx, opts...)
 	if err != nil {
@@ -131,12 +134,12 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 		}
 		defer os.RemoveAll(dir)
 	}
-	st, err := openStore(ctx, dir, v.Biz())
+	st, err := openStore(ctx, dir, v.BizMetrics())
 	if err != nil {
 		return err
 	}
 	defer st.close()
-	s := &shop{st: st, biz: v.Biz(), chaos: *load}
+	s := &shop{st: st, biz: v.BizMetrics(), chaos: *load}
 	if err := registerChecks(v, st); err != nil {
 		return err
 	}

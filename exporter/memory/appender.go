@@ -25,23 +25,16 @@ type Appender struct {
 // NewAppender returns an appender whose samples arrive every interval
 // (this sizes its store to the reader's retention).
 func (r *Reader) NewAppender(interval time.Duration) *Appender {
-	return r.NewAppenderWithRetention(interval, r.cfg.retention)
+	return r.NewNamedAppender("", interval, 0)
 }
 
-// NewAppenderWithRetention is NewAppender with a retention of its own, for
-// series that need a longer history than the collected ones at a coarser
-// resolution (an SLO's error ratio over 30 days, say): its store holds
-// retention/interval values per series in XOR chunks, one to two bytes
-// each at a regular interval. A retention of 0 is the reader's.
-func (r *Reader) NewAppenderWithRetention(interval, retention time.Duration) *Appender {
-	return r.NewNamedAppender("", interval, retention)
-}
-
-// NewNamedAppender is NewAppenderWithRetention with a name that identifies
-// the appender's series across a restart: Snapshot saves the store of every
-// named appender under its name, and Restore gives it back to the appender
-// of that name created before Restore is called (a rule group's name, say).
-// Unnamed appenders are not saved.
+// NewNamedAppender is NewAppender with a retention of its own (0 is the
+// reader's), for series that need a longer history than the collected ones
+// at a coarser resolution (an SLO's error ratio over 30 days, say), and a
+// name that identifies the appender's series across a restart: Snapshot
+// saves the store of every named appender under its name, and Restore gives
+// it back to the appender of that name created before Restore is called (a
+// rule group's name, say). An appender named "" is not saved.
 func (r *Reader) NewNamedAppender(name string, interval, retention time.Duration) *Appender {
 	if interval <= 0 {
 		interval = r.cfg.interval

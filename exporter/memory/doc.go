@@ -80,9 +80,14 @@
 // named appender, NewNamedAppender) in a compact binary format that keeps
 // the chunks as they are, about the size of the chunks themselves; Restore
 // loads it into a new reader before its first collection, so that a
-// restart loses only the samples of its downtime. Snapshot holds a store's
-// lock only to copy it, so collections go on meanwhile. vitals.Start keeps
-// the snapshot in its state directory (vitals.WithStateDir).
+// restart loses only the samples of its downtime. Unnamed appenders are not
+// written. Snapshot holds a store's read lock only to copy its bookkeeping
+// and the chunk being appended to (closed chunks never change and are
+// shared), and encodes and writes outside it, so collections, appends and
+// queries go on meanwhile; each store is copied at one point in time, but
+// two stores may be copied between two of their appends. The payload has no
+// checksum of its own: vitals.Start keeps it, with a checksum and
+// SnapshotVersion, in its state directory (vitals.WithStateDir).
 //
 // Restore skips the named appenders of the snapshot absent now; named
 // appenders absent from the snapshot start empty, as unnamed appenders

@@ -14,9 +14,9 @@ import (
 // text format stores it: the family's name carries it as a suffix
 // (_seconds, _bytes).
 type Metadata struct {
-	Type string `json:"type"`
-	Help string `json:"help"`
-	Unit string `json:"unit"`
+	Type string `json:"type"` // counter, gauge, histogram or unknown
+	Help string `json:"help"` // the instrument's description
+	Unit string `json:"unit"` // always empty: the name carries the unit
 }
 
 // Metadata returns the metadata of every metric family the reader has

@@ -6,7 +6,7 @@ import (
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
-	"github.com/vitalsgo/vitals/internal/clock"
+	"github.com/vitalsgo/vitals/clock"
 )
 
 // Option configures New.
@@ -76,11 +76,12 @@ func WithInterval(d time.Duration) Option {
 }
 
 // WithRetention sets how long samples are kept. Samples are stored in
-// chunks of 120 (20 minutes at the default interval), and a chunk is dropped
-// once its newest sample is older than the retention, so queries may see up
-// to one chunk more. Values shorter than the interval are raised to it. By
-// default, DefaultRetention (6 h): about 1.5 bytes per float sample, so 6 h
-// of 10 000 series take about 40 MB.
+// chunks of up to 240 (40 minutes at the default interval; at most a
+// quarter of the retention), and a chunk is dropped once its newest sample
+// is older than the retention, so queries may see up to one chunk more.
+// Values shorter than the interval are raised to it. By default,
+// DefaultRetention (6 h): about 1.5 bytes per float sample, so 6 h of
+// 10 000 series take about 40 MB.
 func WithRetention(d time.Duration) Option {
 	return optionFunc(func(c config) config {
 		if d > 0 {

@@ -72,6 +72,7 @@ type Result struct {
 // BadQueryError reports a query that cannot run: it does not parse, or its
 // parameters are out of range. Other errors come from evaluation.
 type BadQueryError struct {
+	// Err is the parser's or the parameter check's error.
 	Err error
 }
 

@@ -31,12 +31,12 @@ const ScopeName = "github.com/vitalsgo/vitals/exporter/memory"
 
 // Defaults of the options.
 const (
-	DefaultInterval      = 10 * time.Second
-	DefaultRetention     = 6 * time.Hour
-	DefaultMaxSeries     = 20000
-	DefaultQueryTimeout  = 10 * time.Second
-	DefaultMaxSamples    = 5_000_000
-	DefaultLookbackDelta = 5 * time.Minute
+	DefaultInterval      = 10 * time.Second // between collections (WithInterval)
+	DefaultRetention     = 6 * time.Hour    // of samples (WithRetention)
+	DefaultMaxSeries     = 20000            // series held (WithMaxSeries)
+	DefaultQueryTimeout  = 10 * time.Second // per query (WithQueryLimits)
+	DefaultMaxSamples    = 5_000_000        // per query (WithQueryLimits)
+	DefaultLookbackDelta = 5 * time.Minute  // of instant selectors (WithLookbackDelta)
 )
 
 // ErrCollectOrder is returned by Collect when the clock has not moved past
@@ -45,8 +45,8 @@ var ErrCollectOrder = errors.New("memory: collection time is not after the previ
 
 // Reader is an OpenTelemetry metric reader that keeps the recent history of
 // every metric in memory, named exactly as /metrics names it, and answers
-// PromQL over it with the Prometheus engine. Create it with New, add
-// SDKReader to the MeterProvider, then drive it with Run (or Collect).
+// PromQL over it with the Prometheus engine. Create it with New, add its
+// SDKReaders to the MeterProvider, then drive it with Run (or Collect).
 // It is safe for concurrent use.
 type Reader struct {
 	manual *sdkmetric.ManualReader // default aggregations: classic histograms

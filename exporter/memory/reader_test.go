@@ -24,9 +24,9 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.uber.org/goleak"
 
+	"github.com/vitalsgo/vitals/clock/clocktest"
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
-	"github.com/vitalsgo/vitals/internal/clock/clocktest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -82,7 +82,7 @@ func approx(a, b float64) bool {
 func TestSameSeriesAsMetricsEndpoint(t *testing.T) {
 	clk := newClock()
 	r := memory.New(memory.WithClock(clk))
-	p, err := exporter.New(t.Context(), exporter.Config{ServiceName: "parity"}, exporter.WithReader(r.SDKReaders()...))
+	p, err := exporter.NewMeterProvider(t.Context(), exporter.Config{ServiceName: "parity"}, exporter.WithReader(r.SDKReaders()...))
 	if err != nil {
 		t.Fatal(err)
 	}

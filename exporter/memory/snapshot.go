@@ -37,21 +37,11 @@ const (
 	preallocChunks = 64
 )
 
-// Snapshot writes the reader's history to w: the collector's store and the
-// store of every named appender (NewNamedAppender), each series with its
-// labels and its chunks in the store's own encodings, so that Restore can
-// give it back after a restart. Unnamed appenders are not written.
-//
-// Snapshot holds each store's read lock only while it copies the store's
-// bookkeeping and the bytes of the chunks being appended to (closed chunks
-// never change and are shared); it encodes and writes outside the lock, so
-// collections, appends and queries go on meanwhile. A store is copied at
-// one point in time, but different stores may be copied between two of
-// their appends.
-//
-// The payload has no checksum of its own: write it to a file that has
-// one (vitals.Start uses internal/statefile, which also keeps
-// SnapshotVersion).
+// Snapshot writes the reader's history to w (the collector's series and
+// those of every named appender, NewNamedAppender) so that Restore can give
+// it back after a restart. Collections, appends and queries go on
+// meanwhile. The payload has no checksum of its own: write it where one is
+// kept. The package doc's Snapshots section has the details.
 func (r *Reader) Snapshot(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	e := encoder{w: bw}

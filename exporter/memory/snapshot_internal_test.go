@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/vitalsgo/vitals/internal/clock/clocktest"
+	"github.com/vitalsgo/vitals/clock/clocktest"
 )
 
 // feedStore appends the i-th append of a fixed script to st at t: a float

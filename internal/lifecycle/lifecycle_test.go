@@ -6,6 +6,7 @@ import (
 
 	"github.com/vitalsgo/vitals"
 	"github.com/vitalsgo/vitals/alerting"
+	"github.com/vitalsgo/vitals/alerting/notify"
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
 	"github.com/vitalsgo/vitals/healthcheck"
@@ -20,6 +21,7 @@ func TestOneSentinel(t *testing.T) {
 		"healthcheck": healthcheck.ErrShutdown,
 		"instrument":  instrument.ErrShutdown,
 		"memory":      memory.ErrShutdown,
+		"notify":      notify.ErrShutdown,
 	} {
 		if !errors.Is(err, vitals.ErrShutdown) {
 			t.Errorf("%s.ErrShutdown is not vitals.ErrShutdown: %v", name, err)

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vitalsgo/vitals/internal/clock"
+	"github.com/vitalsgo/vitals/clock"
 )
 
 // DefaultInterval is how long repeats of one message are held back.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vitalsgo/vitals/internal/clock/clocktest"
+	"github.com/vitalsgo/vitals/clock/clocktest"
 	"github.com/vitalsgo/vitals/internal/logtest"
 )
 

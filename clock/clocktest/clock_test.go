@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vitalsgo/vitals/internal/clock/clocktest"
+	"github.com/vitalsgo/vitals/clock/clocktest"
 )
 
 func TestAdvanceFiresDueTimersInOrder(t *testing.T) {

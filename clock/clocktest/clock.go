@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vitalsgo/vitals/internal/clock"
+	"github.com/vitalsgo/vitals/clock"
 )
 
 // Clock is a clock.Clock moved by hand. The zero value is not usable; use

@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vitalsgo/vitals/internal/clock"
-	"github.com/vitalsgo/vitals/internal/clock/clocktest"
+	"github.com/vitalsgo/vitals/clock"
+	"github.com/vitalsgo/vitals/clock/clocktest"
 )
 
 // TestSince: the system clock's elapsed time, and an injected clock's.
