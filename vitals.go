@@ -165,13 +165,14 @@ func start(ctx context.Context, opts []Option) (_ *Vitals, err error) {
 	if v.health, err = healthcheck.New(healthcheck.WithMeterProvider(p), healthcheck.WithLogger(cfg.logger)); err != nil {
 		return nil, err
 	}
-	bizOpts := cfg.bizOpts
+	// Vitals' providers first, so that WithBizMetrics's options win (with
+	// bizmetrics.WithTracerProvider(nil), say, to turn the database spans
+	// off).
+	bizOpts := []bizmetrics.Option{bizmetrics.WithMeterProvider(p)}
 	if v.tracerProvider != nil {
-		// First, so that WithBizMetrics(bizmetrics.WithTracerProvider(nil))
-		// can turn the database spans off.
-		bizOpts = append([]bizmetrics.Option{bizmetrics.WithTracerProvider(v.tracerProvider)}, cfg.bizOpts...)
+		bizOpts = append(bizOpts, bizmetrics.WithTracerProvider(v.tracerProvider))
 	}
-	if v.biz, err = bizmetrics.New(p.Meter(bizmetrics.ScopeName), bizOpts...); err != nil {
+	if v.biz, err = bizmetrics.New(append(bizOpts, cfg.bizOpts...)...); err != nil {
 		return nil, err
 	}
 	if cfg.runtime {

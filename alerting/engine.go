@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel"
 	"log/slog"
 	"maps"
 	"net/url"
@@ -89,8 +90,10 @@ func WithLogger(l *slog.Logger) Option {
 	})
 }
 
-// WithMeterProvider exports ALERTS and ALERTS_FOR_STATE as in Prometheus,
-// plus evaluation metrics. By default, none are recorded.
+// WithMeterProvider sets the provider of ALERTS and ALERTS_FOR_STATE (as
+// in Prometheus) and of the evaluation metrics. By default (or with nil),
+// the OTel global provider, otel.GetMeterProvider(); vitals.Start passes
+// its own.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(cfg config) config {
 		cfg.mp = mp
@@ -244,13 +247,15 @@ func New(q Store, groups []Group, opts ...Option) (*Engine, error) {
 		}
 		e.routes = append(e.routes, rs)
 	}
-	if cfg.mp != nil {
-		m, err := newEngineMetrics(cfg.mp, e)
-		if err != nil {
-			return nil, err
-		}
-		e.metrics = m
+	mp := cfg.mp
+	if mp == nil {
+		mp = otel.GetMeterProvider()
 	}
+	m, err := newEngineMetrics(mp, e)
+	if err != nil {
+		return nil, err
+	}
+	e.metrics = m
 	return e, nil
 }
 

@@ -62,7 +62,7 @@ func benchCases(b *testing.B) (counters, histograms []benchCase) {
 		attribute.String("db.collection.name", "orders")))}
 
 	// Vitals.
-	m, err := bizmetrics.New(mp.Meter(bizmetrics.ScopeName))
+	m, err := bizmetrics.New(bizmetrics.WithMeterProvider(mp))
 	must(err)
 	counter, err := m.Counter("jobs", "{job}", "")
 	must(err)

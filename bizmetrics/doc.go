@@ -5,10 +5,10 @@
 //
 // # Use
 //
-// New takes a meter of the application's MeterProvider (vitals.Start's, or
-// any other) and options:
+// New takes the application's MeterProvider (vitals.Start's, or any other)
+// as an option, as every constructor of the module does:
 //
-//	m, err := bizmetrics.New(mp.Meter(bizmetrics.ScopeName))
+//	m, err := bizmetrics.New(bizmetrics.WithMeterProvider(mp))
 //	err = m.Order(ctx, "EUR", 42.50)          // count, amount, revenue
 //	err = m.Registration(ctx, "web")
 //	err = m.DB(ctx, "sqlite", "SELECT", "orders", func() error { ... })

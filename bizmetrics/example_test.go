@@ -34,7 +34,7 @@ func Example() {
 		return
 	}
 	defer func() { _ = p.Shutdown(ctx) }()
-	m, err := bizmetrics.New(p.Meter(bizmetrics.ScopeName))
+	m, err := bizmetrics.New(bizmetrics.WithMeterProvider(p))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -89,7 +89,7 @@ func Example() {
 func ExampleMetrics_Orders() {
 	mp := sdkmetric.NewMeterProvider()
 	defer func() { _ = mp.Shutdown(context.Background()) }()
-	m, err := bizmetrics.New(mp.Meter(bizmetrics.ScopeName))
+	m, err := bizmetrics.New(bizmetrics.WithMeterProvider(mp))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -121,7 +121,7 @@ func ExampleWrapConnector() {
 	reader := memory.New()
 	mp := sdkmetric.NewMeterProvider(reader.MeterProviderOptions()...)
 	defer func() { _ = mp.Shutdown(ctx) }()
-	m, err := bizmetrics.New(mp.Meter(bizmetrics.ScopeName))
+	m, err := bizmetrics.New(bizmetrics.WithMeterProvider(mp))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -178,7 +178,7 @@ func ExampleWithTracerProvider() {
 	defer func() { _ = tp.Shutdown(ctx) }()
 	mp := sdkmetric.NewMeterProvider()
 	defer func() { _ = mp.Shutdown(ctx) }()
-	m, err := bizmetrics.New(mp.Meter(bizmetrics.ScopeName), bizmetrics.WithTracerProvider(tp))
+	m, err := bizmetrics.New(bizmetrics.WithMeterProvider(mp), bizmetrics.WithTracerProvider(tp))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -242,7 +242,7 @@ func ExampleMetrics_CacheOperations() {
 	reader := memory.New(memory.WithClock(clk))
 	mp := sdkmetric.NewMeterProvider(reader.MeterProviderOptions()...)
 	defer func() { _ = mp.Shutdown(ctx) }()
-	m, err := bizmetrics.New(mp.Meter(bizmetrics.ScopeName))
+	m, err := bizmetrics.New(bizmetrics.WithMeterProvider(mp))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -286,7 +286,7 @@ func ExampleMetrics_Time() {
 	clk.step = 250 * time.Millisecond
 	mp := sdkmetric.NewMeterProvider()
 	defer func() { _ = mp.Shutdown(context.Background()) }()
-	m, err := bizmetrics.New(mp.Meter(bizmetrics.ScopeName), bizmetrics.WithClock(clk))
+	m, err := bizmetrics.New(bizmetrics.WithMeterProvider(mp), bizmetrics.WithClock(clk))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -303,7 +303,7 @@ func ExampleMetrics_Time() {
 func ExampleMetrics_Time_defer() {
 	mp := sdkmetric.NewMeterProvider()
 	defer func() { _ = mp.Shutdown(context.Background()) }()
-	m, err := bizmetrics.New(mp.Meter(bizmetrics.ScopeName))
+	m, err := bizmetrics.New(bizmetrics.WithMeterProvider(mp))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -324,7 +324,7 @@ func ExampleMetrics_Counter() {
 	r := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r))
 	defer func() { _ = mp.Shutdown(ctx) }()
-	m, err := bizmetrics.New(mp.Meter(bizmetrics.ScopeName), bizmetrics.WithNamespace("shop"))
+	m, err := bizmetrics.New(bizmetrics.WithMeterProvider(mp), bizmetrics.WithNamespace("shop"))
 	if err != nil {
 		fmt.Println(err)
 		return

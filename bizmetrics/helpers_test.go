@@ -63,7 +63,7 @@ func newEnv(t testing.TB, opts ...bizmetrics.Option) *env {
 		srv.Close()
 		_ = p.Shutdown(context.Background())
 	})
-	m, err := bizmetrics.New(p.Meter(bizmetrics.ScopeName), opts...)
+	m, err := bizmetrics.New(append([]bizmetrics.Option{bizmetrics.WithMeterProvider(p)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

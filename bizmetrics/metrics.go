@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/vitalsgo/vitals/internal/buckets"
+	"go.opentelemetry.io/otel"
 	"sync"
 	"sync/atomic"
 
@@ -149,16 +150,17 @@ const (
 
 var rejectionReasons = [...]string{"invalid_currency", "invalid_amount"}
 
-// New creates the business metrics' instruments on meter, which should be
-// mp.Meter(ScopeName) of the application's MeterProvider, and registers
-// the callback that reports the counters and gauges at each collection.
-// Create one Metrics per meter and namespace: a second one would report
-// the same series twice.
-func New(meter metric.Meter, opts ...Option) (*Metrics, error) {
-	if meter == nil {
-		return nil, errors.New("bizmetrics: nil meter")
-	}
+// New creates the business metrics' instruments with the meter provider
+// (WithMeterProvider) and registers the callback that reports the counters
+// and gauges at each collection. Create one Metrics per provider and
+// namespace: a second one would report the same series twice.
+func New(opts ...Option) (*Metrics, error) {
 	cfg := newConfig(opts)
+	mp := cfg.mp
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	meter := mp.Meter(ScopeName)
 	if !validNamespace(cfg.namespace) {
 		return nil, fmt.Errorf("bizmetrics: namespace %q: want lower-case letters and digits in words joined by single underscores", cfg.namespace)
 	}

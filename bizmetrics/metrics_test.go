@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -22,12 +23,12 @@ func TestOverflowIsInstrumentsToken(t *testing.T) {
 }
 
 func TestNewValidatesNamespace(t *testing.T) {
-	meter := noop.NewMeterProvider().Meter(bizmetrics.ScopeName)
+	mp := noop.NewMeterProvider()
 	for ns, ok := range map[string]bool{
 		"app": true, "shop": true, "shop_v2": true, "a1": true,
 		"": false, "Shop": false, "1shop": false, "shop.v2": false, "shop__v2": false, "shop_": false, "_shop": false, "shop-v2": false,
 	} {
-		_, err := bizmetrics.New(meter, bizmetrics.WithNamespace(ns))
+		_, err := bizmetrics.New(bizmetrics.WithMeterProvider(mp), bizmetrics.WithNamespace(ns))
 		if (err == nil) != ok {
 			t.Errorf("WithNamespace(%q): err = %v, want ok %v", ns, err, ok)
 		}
@@ -35,8 +36,35 @@ func TestNewValidatesNamespace(t *testing.T) {
 			t.Errorf("WithNamespace(%q): error %q does not name the namespace", ns, err)
 		}
 	}
-	if _, err := bizmetrics.New(nil); err == nil {
-		t.Error("New(nil): no error")
+}
+
+// TestNewRecordsWithTheGlobalProvider: without WithMeterProvider (or with
+// nil), New records with the OTel global provider, as every constructor of
+// the module does.
+func TestNewRecordsWithTheGlobalProvider(t *testing.T) {
+	prev := otel.GetMeterProvider()
+	t.Cleanup(func() { otel.SetMeterProvider(prev) })
+	for _, opts := range [][]bizmetrics.Option{nil, {bizmetrics.WithMeterProvider(nil)}} {
+		reader := sdkmetric.NewManualReader()
+		otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
+		m, err := bizmetrics.New(opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Registration(t.Context(), "web"); err != nil {
+			t.Fatal(err)
+		}
+		var rm metricdata.ResourceMetrics
+		if err := reader.Collect(t.Context(), &rm); err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, sm := range rm.ScopeMetrics {
+			found = found || (sm.Scope.Name == bizmetrics.ScopeName && len(sm.Metrics) > 0)
+		}
+		if !found {
+			t.Errorf("New(%d options): nothing recorded with the global provider", len(opts))
+		}
 	}
 }
 
@@ -158,7 +186,7 @@ func TestUsersFunc(t *testing.T) {
 	r := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	m, err := bizmetrics.New(mp.Meter(bizmetrics.ScopeName), bizmetrics.WithUsersFunc(func(context.Context) (int64, error) {
+	m, err := bizmetrics.New(bizmetrics.WithMeterProvider(mp), bizmetrics.WithUsersFunc(func(context.Context) (int64, error) {
 		return 0, errDown
 	}))
 	if err != nil {
@@ -226,7 +254,7 @@ func TestDeltaTemporality(t *testing.T) {
 	cumulative := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(delta), sdkmetric.WithReader(cumulative))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	m, err := bizmetrics.New(mp.Meter(bizmetrics.ScopeName))
+	m, err := bizmetrics.New(bizmetrics.WithMeterProvider(mp))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package bizmetrics
 
 import (
 	"context"
+	"go.opentelemetry.io/otel/metric"
 	"slices"
 
 	"go.opentelemetry.io/otel/trace"
@@ -68,6 +69,7 @@ type config struct {
 	maxDBColls    int
 	maxSets       int
 	tracer        trace.TracerProvider // nil: no spans, no cache events
+	mp            metric.MeterProvider // nil: the global provider
 }
 
 func newConfig(opts []Option) config {
@@ -114,6 +116,16 @@ func WithClock(clk clock.Clock) Option {
 		if clk != nil {
 			c.clock = clk
 		}
+		return c
+	})
+}
+
+// WithMeterProvider sets the provider the business metrics are recorded
+// with. By default (or with nil), the OTel global provider,
+// otel.GetMeterProvider(); vitals.Start passes its own.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c config) config {
+		c.mp = mp
 		return c
 	})
 }

@@ -63,7 +63,7 @@ func TestTimerDisabled(t *testing.T) {
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	clk := newClock()
 	clk.step = time.Second
-	m, err := bizmetrics.New(mp.Meter(bizmetrics.ScopeName), bizmetrics.WithClock(clk))
+	m, err := bizmetrics.New(bizmetrics.WithMeterProvider(mp), bizmetrics.WithClock(clk))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -298,7 +298,7 @@ func TestWrapConnectorSpanExemplar(t *testing.T) {
 	r := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r), sdkmetric.WithExemplarFilter(exemplar.TraceBasedFilter))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	m, err := bizmetrics.New(mp.Meter(bizmetrics.ScopeName), bizmetrics.WithTracerProvider(tp))
+	m, err := bizmetrics.New(bizmetrics.WithMeterProvider(mp), bizmetrics.WithTracerProvider(tp))
 	if err != nil {
 		t.Fatal(err)
 	}

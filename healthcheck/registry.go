@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel"
 	"log/slog"
 	"slices"
 	"strings"
@@ -76,8 +77,9 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithMeterProvider records every check as metrics:
 // vitals.healthcheck.status (1 for the check's current status, 0 for the
-// others), vitals.healthcheck.duration and vitals.healthcheck.failures. By
-// default, no metrics are recorded.
+// others), vitals.healthcheck.duration and vitals.healthcheck.failures,
+// through mp. By default (or with nil), the OTel global provider,
+// otel.GetMeterProvider(); vitals.Start passes its own.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(cfg config) config {
 		cfg.mp = mp
@@ -243,13 +245,15 @@ func New(opts ...Option) (*Registry, error) {
 		cfg = o.apply(cfg)
 	}
 	r := &Registry{cfg: cfg, checks: make(map[string]*check)}
-	if cfg.mp != nil {
-		m, err := newRegistryMetrics(cfg.mp, r)
-		if err != nil {
-			return nil, err
-		}
-		r.metrics = m
+	mp := cfg.mp
+	if mp == nil {
+		mp = otel.GetMeterProvider()
 	}
+	m, err := newRegistryMetrics(mp, r)
+	if err != nil {
+		return nil, err
+	}
+	r.metrics = m
 	return r, nil
 }
 

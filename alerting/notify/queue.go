@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -133,7 +134,6 @@ func newQueueConfig(opts []Option) queueConfig {
 		maxBackoff: DefaultMaxBackoff,
 		clock:      clock.System{},
 		logger:     slog.Default(),
-		mp:         noop.NewMeterProvider(),
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -214,13 +214,12 @@ func WithLogger(l *slog.Logger) Option {
 	})
 }
 
-// WithMeterProvider records MetricNotifications through mp. By
-// default, no metrics are recorded.
+// WithMeterProvider sets the provider MetricNotifications is recorded
+// with. By default (or with nil), the OTel global provider,
+// otel.GetMeterProvider(); vitals.Start passes its own.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return queueOptionFunc(func(c queueConfig) queueConfig {
-		if mp != nil {
-			c.mp = mp
-		}
+		c.mp = mp
 		return c
 	})
 }
@@ -239,7 +238,11 @@ func NewQueue(n alerting.Notifier, name string, opts ...Option) *Queue {
 		stopping: make(chan struct{}),
 		done:     make(chan struct{}),
 	}
-	counter, err := cfg.mp.Meter(ScopeName).Int64Counter(MetricNotifications,
+	mp := cfg.mp
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	counter, err := mp.Meter(ScopeName).Int64Counter(MetricNotifications,
 		metric.WithUnit("{notification}"),
 		metric.WithDescription("Alert notifications by outcome: sent, failed (attempts), dropped, and unsent at shutdown."))
 	if err != nil {
@@ -306,11 +309,10 @@ func (q *Queue) enqueue(it Notification) error {
 }
 
 // Shutdown stops accepting notifications and delivers those queued,
-// retrying as usual, until ctx is done; then it cancels the attempt in
-// progress, keeps what is left for Unsent (counted and logged), waits for
-// the worker to end and returns ctx's error. Notifiers must honour their
-// context for Shutdown to return promptly. Calls after the first return
-// ErrShutdown.
+// retrying as usual, until ctx is done; then it abandons the attempt in
+// progress (whether or not the notifier honours its context), keeps what
+// is left for Unsent (counted and logged) and returns ctx's error. Calls
+// after the first return ErrShutdown.
 func (q *Queue) Shutdown(ctx context.Context) error {
 	first := false
 	q.stopOnce.Do(func() {
@@ -414,20 +416,38 @@ func (q *Queue) deliver(ctx context.Context, it Notification) {
 	}
 }
 
-// attempt calls the notifier once, bounded by the attempt timeout; a
-// panic becomes an error.
-func (q *Queue) attempt(ctx context.Context, it Notification) (err error) {
-	ctx, cancel := context.WithTimeout(ctx, q.cfg.timeout)
+// attempt calls the notifier once, bounded by the attempt timeout: a
+// deadline its network I/O uses. When ctx ends (Shutdown abandons the
+// attempt) it returns at once even if the notifier ignores its context, so
+// that Shutdown honours its own; such a call is left to end on its own, and
+// what it delivers late may be delivered again from Unsent. A panic becomes
+// an error.
+func (q *Queue) attempt(ctx context.Context, it Notification) error {
+	actx, cancel := context.WithTimeout(ctx, q.cfg.timeout)
 	defer cancel()
 	if it.HasGroup {
-		ctx = alerting.ContextWithNotificationGroup(ctx, it.Group)
+		actx = alerting.ContextWithNotificationGroup(actx, it.Group)
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("alerting: notifier %q panicked: %v", q.name, r)
-		}
+	out := make(chan error, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				out <- fmt.Errorf("alerting: notifier %q panicked: %v", q.name, r)
+			}
+		}()
+		out <- q.notifier.Notify(actx, it.Alerts)
 	}()
-	return q.notifier.Notify(ctx, it.Alerts)
+	select {
+	case err := <-out:
+		return err
+	case <-ctx.Done():
+		select {
+		case err := <-out: // it answered as it was abandoned
+			return err
+		default:
+			return fmt.Errorf("alerting: notifier %q abandoned: %w", q.name, ctx.Err())
+		}
+	}
 }
 
 // retryWait returns the wait before retry n after err: the backoff, or

@@ -437,3 +437,29 @@ func (c qStuckClock) After(d time.Duration) <-chan time.Time {
 	c.waiting <- d
 	return nil
 }
+
+// TestQueueShutdownHonoursContext: a notifier that ignores its context
+// does not hold Shutdown past its deadline; the notification it holds is
+// kept for Unsent.
+func TestQueueShutdownHonoursContext(t *testing.T) {
+	reader, mp := ntMeter(t)
+	release, called := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	n := alerting.NotifierFunc(func(context.Context, []alerting.Alert) error {
+		close(called)
+		<-release // ignores its context
+		return nil
+	})
+	q := notify.NewQueue(n, "deaf", notify.WithMeterProvider(mp), notify.WithLogger(qDiscard()))
+	qNotify(t, q, ntFiring("X", "critical"))
+	<-called
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := q.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Shutdown = %v, want context.Canceled", err)
+	}
+	if u := q.Unsent(); len(u) != 1 || u[0].Alerts[0].Name() != "X" {
+		t.Errorf("Unsent = %+v, want the notification in flight", u)
+	}
+	qEqualCounts(t, ntCounts(t, reader), map[string]int64{"deaf/unsent": 1, "deaf/failed": 1})
+}
