@@ -131,8 +131,9 @@ type warning struct{ err error }
 func (w *warning) Error() string { return w.err.Error() }
 func (w *warning) Unwrap() error { return w.err }
 
-// CheckResult is the latest result of one registered check. In JSON the
-// durations are numbers of seconds: durationSeconds,
+// CheckResult is the latest result of one registered check, as
+// /monitoring/api/health serves it. In JSON, Kind is kinds (as Kind.String
+// gives it) and the durations are numbers of seconds: durationSeconds,
 // averageDurationSeconds, intervalSeconds and timeoutSeconds.
 type CheckResult struct {
 	// Name is the name the check was registered under.
@@ -151,8 +152,8 @@ type CheckResult struct {
 	ObservedValue any    `json:"observedValue,omitempty"`
 	ObservedUnit  string `json:"observedUnit,omitempty"`
 	Output        string `json:"output,omitempty"`
-	// Time is when the last run started, Duration how long it took.
-	Time     time.Time     `json:"time,omitzero"`
+	// LastRun is when the last run started, Duration how long it took.
+	LastRun  time.Time     `json:"lastRun,omitzero"`
 	Duration time.Duration `json:"-"`
 	// Runs, AverageDuration and Failures describe the check's history
 	// since it was registered.
@@ -167,16 +168,18 @@ type CheckResult struct {
 	Enabled  bool          `json:"enabled"`
 }
 
-// MarshalJSON encodes the result with its durations in seconds.
+// MarshalJSON encodes the result with its kinds as a string and its
+// durations in seconds.
 func (r CheckResult) MarshalJSON() ([]byte, error) {
 	type plain CheckResult
 	return json.Marshal(struct {
 		plain
+		Kinds                  string  `json:"kinds"`
 		DurationSeconds        float64 `json:"durationSeconds"`
 		AverageDurationSeconds float64 `json:"averageDurationSeconds"`
 		IntervalSeconds        float64 `json:"intervalSeconds,omitempty"`
 		TimeoutSeconds         float64 `json:"timeoutSeconds"`
-	}{plain(r), r.Duration.Seconds(), r.AverageDuration.Seconds(), r.Interval.Seconds(), r.Timeout.Seconds()})
+	}{plain(r), r.Kind.String(), r.Duration.Seconds(), r.AverageDuration.Seconds(), r.Interval.Seconds(), r.Timeout.Seconds()})
 }
 
 // timeoutError is the output of a check that ran out of time.

@@ -190,8 +190,8 @@ func newResponse(report Report, authorized bool, cfg handlerConfig) Response {
 			if c.Status == StatusUnknown && obj.Output == "" {
 				obj.Output = "not run yet"
 			}
-			if !c.Time.IsZero() {
-				obj.Time = c.Time.UTC()
+			if !c.LastRun.IsZero() {
+				obj.Time = c.LastRun.UTC()
 			}
 		}
 		resp.Checks[key] = append(resp.Checks[key], obj)

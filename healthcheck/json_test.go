@@ -11,8 +11,8 @@ import (
 
 func TestCheckResultJSON(t *testing.T) {
 	r := healthcheck.CheckResult{
-		Name: "db", Status: healthcheck.StatusPass, ComponentType: "datastore", ObservedValue: 3, ObservedUnit: "ms",
-		Time: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC), Duration: 1500 * time.Millisecond,
+		Name: "db", Status: healthcheck.StatusPass, Kind: healthcheck.Liveness | healthcheck.Readiness, ComponentType: "datastore", ObservedValue: 3, ObservedUnit: "ms",
+		LastRun: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC), Duration: 1500 * time.Millisecond,
 		AverageDuration: 250 * time.Millisecond, Interval: time.Minute, Timeout: 2 * time.Second, Runs: 4, Enabled: true,
 	}
 	b, err := json.Marshal(r)
@@ -25,7 +25,7 @@ func TestCheckResultJSON(t *testing.T) {
 	}
 	want := map[string]any{
 		"name": "db", "status": "pass", "critical": false, "componentType": "datastore", "observedValue": 3.0,
-		"observedUnit": "ms", "time": "2025-03-01T12:00:00Z", "durationSeconds": 1.5, "runs": 4.0, "failures": 0.0,
+		"observedUnit": "ms", "lastRun": "2025-03-01T12:00:00Z", "kinds": "liveness|readiness", "durationSeconds": 1.5, "runs": 4.0, "failures": 0.0,
 		"averageDurationSeconds": 0.25, "intervalSeconds": 60.0, "timeoutSeconds": 2.0, "enabled": true,
 	}
 	if len(got) != len(want) {

@@ -500,7 +500,7 @@ func (r *Registry) run(ctx context.Context, ch *check) CheckResult {
 	ch.last.ObservedValue = res.ObservedValue
 	ch.last.ObservedUnit = res.ObservedUnit
 	ch.last.Output = res.Output
-	ch.last.Time = start
+	ch.last.LastRun = start
 	ch.last.Duration = dur
 	ch.inflight = nil
 	ch.mu.Unlock()

@@ -1,6 +1,7 @@
 package monitoring
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -10,52 +11,40 @@ import (
 // healthReport is the body of /monitoring/api/health: every check with its
 // last run, history and configuration, and the slowest check.
 type healthReport struct {
-	Status       string              `json:"status"`
-	Checks       []healthCheckReport `json:"checks"`
-	SlowestCheck string              `json:"slowestCheck,omitempty"`
+	Status       healthcheck.Status `json:"status"`
+	Checks       []healthEntry      `json:"checks"`
+	SlowestCheck string             `json:"slowestCheck,omitempty"`
 }
 
-type healthCheckReport struct {
-	Name                   string   `json:"name"`
-	Status                 string   `json:"status"`
-	Critical               bool     `json:"critical,omitempty"`
-	Kinds                  string   `json:"kinds,omitempty"`
-	Enabled                bool     `json:"enabled"`
-	LastRun                string   `json:"lastRun,omitempty"`
-	DurationSeconds        float64  `json:"durationSeconds,omitempty"`
-	AverageDurationSeconds float64  `json:"averageDurationSeconds,omitempty"`
-	Runs                   int64    `json:"runs,omitempty"`
-	Failures               int64    `json:"failures,omitempty"`
-	IntervalSeconds        float64  `json:"intervalSeconds,omitempty"`
-	TimeoutSeconds         float64  `json:"timeoutSeconds,omitempty"`
-	Tags                   []string `json:"tags,omitempty"`
-	Output                 string   `json:"output,omitempty"`
+// healthEntry is one check of the report: its healthcheck.CheckResult
+// when the request is authorized, else only its name, status and whether
+// it is enabled.
+type healthEntry struct {
+	healthcheck.CheckResult
+	authorized bool
+}
+
+// MarshalJSON encodes the whole result, or the open part of it.
+func (e healthEntry) MarshalJSON() ([]byte, error) {
+	if e.authorized {
+		return json.Marshal(e.CheckResult)
+	}
+	return json.Marshal(struct {
+		Name    string             `json:"name"`
+		Status  healthcheck.Status `json:"status"`
+		Enabled bool               `json:"enabled"`
+	}{e.Name, e.Status, e.Enabled})
 }
 
 // newHealthReport renders results; details only when authorized.
 func newHealthReport(status healthcheck.Status, results []healthcheck.CheckResult, authorized bool) healthReport {
-	rep := healthReport{Status: status.String(), Checks: make([]healthCheckReport, 0, len(results))}
+	rep := healthReport{Status: status, Checks: make([]healthEntry, 0, len(results))}
 	var slowest time.Duration
 	for _, c := range results {
-		cr := healthCheckReport{Name: c.Name, Status: c.Status.String(), Enabled: c.Enabled}
-		if authorized {
-			cr.Critical = c.Critical
-			cr.Kinds = c.Kind.String()
-			if !c.Time.IsZero() {
-				cr.LastRun = c.Time.UTC().Format(time.RFC3339Nano)
-			}
-			cr.DurationSeconds = c.Duration.Seconds()
-			cr.AverageDurationSeconds = c.AverageDuration.Seconds()
-			cr.Runs, cr.Failures = c.Runs, c.Failures
-			cr.IntervalSeconds = c.Interval.Seconds()
-			cr.TimeoutSeconds = c.Timeout.Seconds()
-			cr.Tags = c.Tags
-			cr.Output = c.Output
-			if c.AverageDuration > slowest {
-				slowest, rep.SlowestCheck = c.AverageDuration, c.Name
-			}
+		if authorized && c.AverageDuration > slowest {
+			slowest, rep.SlowestCheck = c.AverageDuration, c.Name
 		}
-		rep.Checks = append(rep.Checks, cr)
+		rep.Checks = append(rep.Checks, healthEntry{c, authorized})
 	}
 	return rep
 }

@@ -56,16 +56,45 @@ func TestHealthEndpoints(t *testing.T) {
 		t.Errorf("health details unauthorized: %d %s", code, body)
 	}
 	code, body = request(t, h, "GET", "/monitoring/api/health", "s3cret")
-	var rep healthReport
+	var rep struct {
+		Status       healthcheck.Status
+		Checks       []map[string]any
+		SlowestCheck string
+	}
 	if err := json.Unmarshal([]byte(body), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if code != http.StatusOK || rep.Status != "fail" || len(rep.Checks) != 2 || rep.SlowestCheck == "" {
+	if code != http.StatusOK || rep.Status != healthcheck.StatusFail || len(rep.Checks) != 2 || rep.SlowestCheck == "" {
 		t.Errorf("health details authorized: %d %+v", code, rep)
 	}
+	// An authorized entry is the check's healthcheck.CheckResult, field
+	// for field.
+	results := map[string]healthcheck.CheckResult{}
+	for _, r := range v.Health().Results() {
+		results[r.Name] = r
+	}
 	for _, c := range rep.Checks {
-		if c.Name == "db" && (c.Runs == 0 || c.TimeoutSeconds != 5 || !strings.Contains(c.Output, "refused") || c.Kinds != "readiness") {
-			t.Errorf("db details %+v", c)
+		if c["name"] == "db" && (c["runs"] == 0.0 || c["timeoutSeconds"] != 5.0 || !strings.Contains(c["output"].(string), "refused") ||
+			c["kinds"] != "readiness" || c["lastRun"] == nil) {
+			t.Errorf("db details %v", c)
+		}
+		b, err := json.Marshal(results[c["name"].(string)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want map[string]any
+		if err := json.Unmarshal(b, &want); err != nil {
+			t.Fatal(err)
+		}
+		for k := range want {
+			if _, ok := c[k]; !ok {
+				t.Errorf("%v: the report lacks CheckResult's %q", c["name"], k)
+			}
+		}
+		for k := range c {
+			if _, ok := want[k]; !ok {
+				t.Errorf("%v: the report has %q, which CheckResult has not", c["name"], k)
+			}
 		}
 	}
 
