@@ -151,11 +151,11 @@ func WithLogger(l *slog.Logger) Option {
 	})
 }
 
-// WithReader adds a metric reader to the provider. By default, only the
-// readers the configuration asks for exist.
-func WithReader(r sdkmetric.Reader) Option {
+// WithReader adds metric readers to the provider, as exporter.WithReader
+// does. By default, only the readers the configuration asks for exist.
+func WithReader(rs ...sdkmetric.Reader) Option {
 	return optionFunc(func(c config) config {
-		c.readers = append(c.readers, r)
+		c.readers = append(c.readers, rs...)
 		return c
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/goleak"
 
 	"github.com/vitalsgo/vitals"
@@ -76,5 +78,39 @@ func TestStartRollsBack(t *testing.T) {
 	}
 	if !strings.HasPrefix(err.Error(), "vitals: ") || strings.HasPrefix(err.Error(), "vitals: vitals:") {
 		t.Errorf("error %q: want one vitals: prefix", err)
+	}
+}
+
+// TestWithReader: every reader given to WithReader reads what Vitals'
+// provider records.
+func TestWithReader(t *testing.T) {
+	vitals.CleanEnv(t)
+	a, b := sdkmetric.NewManualReader(), sdkmetric.NewManualReader()
+	v, err := vitals.Start(t.Context(), vitals.WithReader(a, b), vitals.WithoutMemory(), vitals.WithoutRuntime())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = v.Shutdown(t.Context()) }()
+	c, err := v.Meter("test").Int64Counter("hits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Add(t.Context(), 3)
+	for name, r := range map[string]*sdkmetric.ManualReader{"first": a, "second": b} {
+		var rm metricdata.ResourceMetrics
+		if err := r.Collect(t.Context(), &rm); err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				if s, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == "hits" && len(s.DataPoints) == 1 && s.DataPoints[0].Value == 3 {
+					found = true
+				}
+			}
+		}
+		if !found {
+			t.Errorf("the %s reader did not read hits = 3: %+v", name, rm.ScopeMetrics)
+		}
 	}
 }

@@ -22,7 +22,6 @@ import (
 
 	"github.com/vitalsgo/vitals/alerting"
 	"github.com/vitalsgo/vitals/alerting/notify"
-	"github.com/vitalsgo/vitals/alerting/slo"
 	"github.com/vitalsgo/vitals/bizmetrics"
 	"github.com/vitalsgo/vitals/exporter"
 	"github.com/vitalsgo/vitals/exporter/memory"
@@ -55,7 +54,6 @@ type Vitals struct {
 	health         *healthcheck.Registry
 	biz            *bizmetrics.Metrics
 	alerts         *alerting.Engine
-	slos           []slo.SLO
 	notifyQueues   []*notify.Queue // one per notifier of the alert routes
 
 	state *stateKeeper // nil without a state directory
@@ -286,7 +284,6 @@ func (v *Vitals) newAlerting(cfg config) error {
 	if err != nil {
 		return err
 	}
-	v.slos = cfg.slos
 	routes := cfg.alertRoutes
 	if len(routes) == 0 {
 		routes = []alerting.Route{{Name: "log", Notifiers: []alerting.Notifier{notify.Log(cfg.logger)}}}
@@ -344,7 +341,7 @@ func (v *Vitals) newHandler(cfg config) (*monitoring.Handler, error) {
 	res := v.provider.Resource()
 	mc := monitoring.Config{
 		Health:  v.health,
-		SLOs:    v.slos,
+		SLOs:    cfg.slos, // only with the memory reader (validate)
 		Metrics: v.provider.PrometheusHandler(),
 		Service: healthcheck.ServiceInfo{
 			// The resource says which release runs, not an API version.

@@ -43,7 +43,7 @@ type amAlert struct {
 // Notify posts the alerts to every URL.
 func (am *Alertmanager) Notify(ctx context.Context, alerts []alerting.Alert) error {
 	if len(am.URLs) == 0 {
-		return permanentError{errors.New("alerting: alertmanager: no URLs configured")}
+		return permanentError{errors.New("notify: alertmanager: no URLs configured")}
 	}
 	body := make([]amAlert, 0, len(alerts))
 	for _, a := range alerts {

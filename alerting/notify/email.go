@@ -65,26 +65,26 @@ var _ alerting.Notifier = (*Email)(nil)
 func (e *Email) Notify(ctx context.Context, alerts []alerting.Alert) error {
 	host, _, err := net.SplitHostPort(e.Addr)
 	if err != nil {
-		return permanentError{fmt.Errorf("alerting: email: address %q: %w", e.Addr, err)}
+		return permanentError{fmt.Errorf("notify: email: address %q: %w", e.Addr, err)}
 	}
 	from, err := mail.ParseAddress(e.From)
 	if err != nil {
-		return permanentError{fmt.Errorf("alerting: email: sender %q: %w", e.From, err)}
+		return permanentError{fmt.Errorf("notify: email: sender %q: %w", e.From, err)}
 	}
 	if len(e.To) == 0 {
-		return permanentError{errors.New("alerting: email: no recipients")}
+		return permanentError{errors.New("notify: email: no recipients")}
 	}
 	to := make([]*mail.Address, 0, len(e.To))
 	for _, s := range e.To {
 		a, err := mail.ParseAddress(s)
 		if err != nil {
-			return permanentError{fmt.Errorf("alerting: email: recipient %q: %w", s, err)}
+			return permanentError{fmt.Errorf("notify: email: recipient %q: %w", s, err)}
 		}
 		to = append(to, a)
 	}
 	msg, err := emailMessage(groupOf(ctx, alerts), alerts, from, to, time.Now())
 	if err != nil {
-		return permanentError{fmt.Errorf("alerting: email: %w", err)}
+		return permanentError{fmt.Errorf("notify: email: %w", err)}
 	}
 	if err := e.send(ctx, host, from, to, msg); err != nil {
 		cerr := ctx.Err()
@@ -93,9 +93,9 @@ func (e *Email) Notify(ctx context.Context, alerts []alerting.Alert) error {
 			cerr = context.DeadlineExceeded
 		}
 		if cerr != nil {
-			return fmt.Errorf("alerting: email via %s: %w (%v)", e.Addr, cerr, err)
+			return fmt.Errorf("notify: email via %s: %w (%v)", e.Addr, cerr, err)
 		}
-		return fmt.Errorf("alerting: email via %s: %w", e.Addr, err)
+		return fmt.Errorf("notify: email via %s: %w", e.Addr, err)
 	}
 	return nil
 }

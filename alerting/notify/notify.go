@@ -63,7 +63,7 @@ type StatusError struct {
 
 // Error returns the status, the receiver and the start of the body.
 func (e *StatusError) Error() string {
-	msg := fmt.Sprintf("alerting: POST %s: %d %s", e.URL, e.StatusCode, http.StatusText(e.StatusCode))
+	msg := fmt.Sprintf("notify: POST %s: %d %s", e.URL, e.StatusCode, http.StatusText(e.StatusCode))
 	if e.Body != "" {
 		msg += ": " + e.Body
 	}
@@ -86,7 +86,7 @@ type PartialError struct {
 
 // Error returns the errors of the failed destinations.
 func (e *PartialError) Error() string {
-	return "alerting: delivered to some destinations only: " + e.Err.Error()
+	return "notify: delivered to some destinations only: " + e.Err.Error()
 }
 
 // Unwrap returns Err.
@@ -144,7 +144,7 @@ const maxErrorBody = 512
 // it returns contains the URL's credentials.
 func (r httpRequest) do(ctx context.Context) error {
 	if r.url == "" {
-		return permanentError{errors.New("alerting: no URL configured")}
+		return permanentError{errors.New("notify: no URL configured")}
 	}
 	u, err := url.Parse(r.url)
 	if err != nil {
@@ -152,19 +152,19 @@ func (r httpRequest) do(ctx context.Context) error {
 		if errors.As(err, &ue) {
 			err = ue.Err // without the URL, which may hold credentials
 		}
-		return permanentError{fmt.Errorf("alerting: invalid URL: %w", err)}
+		return permanentError{fmt.Errorf("notify: invalid URL: %w", err)}
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return permanentError{fmt.Errorf("alerting: URL scheme %q: want http or https", u.Scheme)}
+		return permanentError{fmt.Errorf("notify: URL scheme %q: want http or https", u.Scheme)}
 	}
 	safe := notifyRedactURL(u, r.keepPath)
 	body, err := json.Marshal(r.body)
 	if err != nil {
-		return permanentError{fmt.Errorf("alerting: encoding the payload for %s: %w", safe, err)}
+		return permanentError{fmt.Errorf("notify: encoding the payload for %s: %w", safe, err)}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return permanentError{fmt.Errorf("alerting: request to %s: %w", safe, err)}
+		return permanentError{fmt.Errorf("notify: request to %s: %w", safe, err)}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "vitals-alerting")
@@ -181,7 +181,7 @@ func (r httpRequest) do(ctx context.Context) error {
 		if errors.As(err, &ue) {
 			ue.URL = safe
 		}
-		return fmt.Errorf("alerting: %w", err)
+		return fmt.Errorf("notify: %w", err)
 	}
 	defer func() {
 		// Read a little of what is left so the connection can be reused.

@@ -56,7 +56,7 @@ const MetricNotifications = "vitals.alerting.notifications"
 
 // ErrFull is returned by Queue.Notify when the queue holds as many
 // notifications as its size allows.
-var ErrFull = errors.New("notification queue full")
+var ErrFull = errors.New("notify: queue full")
 
 var _ alerting.Notifier = (*Queue)(nil)
 
@@ -233,7 +233,7 @@ func NewQueue(n alerting.Notifier, name string, opts ...Option) *Queue {
 		notifier: n,
 		name:     name,
 		cfg:      cfg,
-		errs:     ratelog.New(cfg.logger, "alerting: notification failed", 0, cfg.clock),
+		errs:     ratelog.New(cfg.logger, "notify: notification failed", 0, cfg.clock),
 		ch:       make(chan Notification, cfg.size),
 		stopping: make(chan struct{}),
 		done:     make(chan struct{}),
@@ -246,7 +246,7 @@ func NewQueue(n alerting.Notifier, name string, opts ...Option) *Queue {
 		metric.WithUnit("{notification}"),
 		metric.WithDescription("Alert notifications by outcome: sent, failed (attempts), dropped, and unsent at shutdown."))
 	if err != nil {
-		q.errs.Handle(fmt.Errorf("alerting: creating %s: %w", MetricNotifications, err))
+		q.errs.Handle(fmt.Errorf("notify: creating %s: %w", MetricNotifications, err))
 		counter, _ = noop.NewMeterProvider().Meter(ScopeName).Int64Counter(MetricNotifications)
 	}
 	q.counter = counter
@@ -301,9 +301,9 @@ func (q *Queue) enqueue(it Notification) error {
 	if !ok {
 		q.counter.Add(context.Background(), 1, q.dropped)
 		if stopped {
-			return fmt.Errorf("alerting: queue %q: %w", q.name, ErrShutdown)
+			return fmt.Errorf("notify: queue %q: %w", q.name, ErrShutdown)
 		}
-		return fmt.Errorf("alerting: queue %q: %w (%d notifications waiting)", q.name, ErrFull, q.cfg.size)
+		return fmt.Errorf("notify: queue %q: %w (%d notifications waiting)", q.name, ErrFull, q.cfg.size)
 	}
 	return nil
 }
@@ -333,8 +333,8 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 		q.abandon()
 		<-q.done
 		n := len(q.Unsent())
-		q.cfg.logger.Warn("alerting: notifications not delivered before the shutdown deadline", "notifier", q.name, "unsent", n)
-		return fmt.Errorf("alerting: queue %q stopped with %d notifications undelivered: %w", q.name, n, ctx.Err())
+		q.cfg.logger.Warn("notify: notifications not delivered before the shutdown deadline", "notifier", q.name, "unsent", n)
+		return fmt.Errorf("notify: queue %q stopped with %d notifications undelivered: %w", q.name, n, ctx.Err())
 	}
 }
 
@@ -432,7 +432,7 @@ func (q *Queue) attempt(ctx context.Context, it Notification) error {
 	go func() {
 		defer func() {
 			if r := recover(); r != nil {
-				out <- fmt.Errorf("alerting: notifier %q panicked: %v", q.name, r)
+				out <- fmt.Errorf("notify: notifier %q panicked: %v", q.name, r)
 			}
 		}()
 		out <- q.notifier.Notify(actx, it.Alerts)
@@ -445,7 +445,7 @@ func (q *Queue) attempt(ctx context.Context, it Notification) error {
 		case err := <-out: // it answered as it was abandoned
 			return err
 		default:
-			return fmt.Errorf("alerting: notifier %q abandoned: %w", q.name, ctx.Err())
+			return fmt.Errorf("notify: notifier %q abandoned: %w", q.name, ctx.Err())
 		}
 	}
 }

@@ -66,7 +66,7 @@ type webhookAlert struct {
 // (alerting.ContextWithNotificationGroup) or is derived from the alerts.
 func (w *Webhook) Notify(ctx context.Context, alerts []alerting.Alert) error {
 	if w.BearerToken != "" && w.Username != "" {
-		return permanentError{errors.New("alerting: webhook: both a bearer token and basic auth are set")}
+		return permanentError{errors.New("notify: webhook: both a bearer token and basic auth are set")}
 	}
 	return httpRequest{
 		client:   w.Client,
