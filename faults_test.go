@@ -689,7 +689,7 @@ func exportsTotal(t testing.TB, metricsURL, outcome string) float64 {
 // http.server.request.duration histogram point.
 func requestCount(r otlptest.Request) int64 {
 	var n int64
-	for _, m := range otlptest.FindMetric([]otlptest.Request{r}, instrument.MetricRequestDuration) {
+	for _, m := range otlptest.FindMetric([]otlptest.Request{r}, instrument.MetricServerRequestDuration) {
 		for _, dp := range m.GetHistogram().GetDataPoints() {
 			n += int64(dp.GetCount())
 		}

@@ -117,8 +117,8 @@ func newStateKeeper(cfg config, mem *memory.Reader, alerts *alerting.Engine, que
 // (so that the next save does not overwrite the evidence) and skipped.
 func (k *stateKeeper) load(ctx context.Context) {
 	if k.mem != nil {
-		k.loadFile(ctx, stateMemoryFile, "memory", memory.SnapshotVersion, func(b []byte) error {
-			return k.mem.Restore(bytes.NewReader(b))
+		k.loadFile(ctx, stateMemoryFile, "memory", memory.StateVersion, func(b []byte) error {
+			return k.mem.LoadState(bytes.NewReader(b))
 		})
 	}
 	if k.alerts != nil {
@@ -128,8 +128,8 @@ func (k *stateKeeper) load(ctx context.Context) {
 		// What the last run could not deliver goes out now. A notification
 		// for a route that no longer exists, or that a full queue refuses,
 		// is logged and counted; the file stays valid.
-		k.loadFile(ctx, stateUnsentFile, "notifications", notify.UnsentVersion, func(b []byte) error {
-			unsent, err := notify.LoadUnsent(bytes.NewReader(b))
+		k.loadFile(ctx, stateUnsentFile, "notifications", notify.StateVersion, func(b []byte) error {
+			unsent, err := notify.LoadState(bytes.NewReader(b))
 			if err != nil {
 				return err
 			}
@@ -168,12 +168,12 @@ func (k *stateKeeper) loadFile(ctx context.Context, name, kind string, version u
 func (k *stateKeeper) save(ctx context.Context) error {
 	var errs []error
 	if k.mem != nil {
-		errs = append(errs, k.saveFile(ctx, stateMemoryFile, "memory", memory.SnapshotVersion, k.mem.Snapshot))
+		errs = append(errs, k.saveFile(ctx, stateMemoryFile, "memory", memory.StateVersion, k.mem.SaveState))
 	}
 	if k.alerts != nil {
 		errs = append(errs, k.saveFile(ctx, stateAlertsFile, "alerts", alerting.StateVersion, k.alerts.SaveState))
-		errs = append(errs, k.saveFile(ctx, stateUnsentFile, "notifications", notify.UnsentVersion, func(w io.Writer) error {
-			return notify.SaveUnsent(w, k.queues)
+		errs = append(errs, k.saveFile(ctx, stateUnsentFile, "notifications", notify.StateVersion, func(w io.Writer) error {
+			return notify.SaveState(w, k.queues)
 		}))
 	}
 	return errors.Join(errs...)

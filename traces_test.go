@@ -144,8 +144,8 @@ func spanNames(spans []otlptest.Span) []string {
 // histogram: the metrics pipeline to the same endpoint works.
 func checkMetricsArrived(t *testing.T, rcv *otlptest.Receiver) {
 	t.Helper()
-	if ms := otlptest.FindMetric(rcv.Requests(), instrument.MetricRequestDuration); len(ms) == 0 {
-		t.Errorf("no %s metric reached the receiver; metrics received: %q", instrument.MetricRequestDuration, otlptest.MetricNames(rcv.Requests()))
+	if ms := otlptest.FindMetric(rcv.Requests(), instrument.MetricServerRequestDuration); len(ms) == 0 {
+		t.Errorf("no %s metric reached the receiver; metrics received: %q", instrument.MetricServerRequestDuration, otlptest.MetricNames(rcv.Requests()))
 	}
 }
 

@@ -360,7 +360,7 @@ func (v *Vitals) newHandler(cfg config) (*monitoring.Handler, error) {
 		mc.History = v.mem
 	}
 	if v.alerts != nil { // not a nil *Engine in the interface
-		mc.Alerts = v.alerts
+		mc.Alerting = v.alerts
 	}
 	return monitoring.New(mc)
 }

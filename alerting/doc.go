@@ -22,8 +22,8 @@
 // Prometheus: inactive → pending → firing once the condition has held for
 // For; KeepFiringFor keeps a firing instance firing after its condition
 // clears; a resolved instance is kept for ResolvedRetention and sent once as
-// resolved. New takes a Store: PromQL through memory.Querier, the one
-// querier interface of the module, and appenders, through which recording
+// resolved. New takes a Store: PromQL through memory.Evaluator, the one
+// evaluator interface of the module, and appenders, through which recording
 // rules write their results back (memory.Appender) so that later rules and
 // queries can use them. The in-memory reader is a Store. A failing rule
 // keeps its alerts' states, is marked with its error and counted; the others

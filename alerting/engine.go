@@ -37,9 +37,9 @@ const ResolvedRetention = 15 * time.Minute
 
 // Errors of the engine.
 var (
-	// ErrNotFound is returned (wrapped) by Engine.Resolve for an ID that
+	// ErrAlertNotFound is returned (wrapped) by Engine.Resolve for an ID that
 	// names no pending or firing alert.
-	ErrNotFound = errors.New("alerting: no such alert")
+	ErrAlertNotFound = errors.New("alerting: no such alert")
 	// ErrShutdown is returned by Shutdown after the first call, of the
 	// engine and of the notification queues (package notify) alike. It is
 	// the one value of every Vitals component (vitals.ErrShutdown).
@@ -568,7 +568,7 @@ func (e *Engine) Resolve(id, reason string) error {
 			}
 		}
 	}
-	return fmt.Errorf("%w: %q", ErrNotFound, id)
+	return fmt.Errorf("%w: %q", ErrAlertNotFound, id)
 }
 
 // RuleStatus is the health of one rule. In JSON, the durations are numbers

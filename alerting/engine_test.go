@@ -415,7 +415,7 @@ func TestManualResolve(t *testing.T) {
 	if err := s.eng.Resolve(id, ""); err == nil {
 		t.Error("a resolution without a reason was accepted")
 	}
-	if err := s.eng.Resolve("nope", "x"); !errors.Is(err, alerting.ErrNotFound) {
+	if err := s.eng.Resolve("nope", "x"); !errors.Is(err, alerting.ErrAlertNotFound) {
 		t.Errorf("unknown id: %v", err)
 	}
 	if err := s.eng.Resolve(id, "known issue, fix deploying"); err != nil {
@@ -488,7 +488,7 @@ groups:
 
 func TestEvaluationFailureIsCountedAndOthersRun(t *testing.T) {
 	groups := []alerting.Group{{Name: "g", Rules: []alerting.Rule{
-		{Alert: "Fails", Condition: func(context.Context, memory.Querier) (memory.Vector, error) {
+		{Alert: "Fails", Condition: func(context.Context, memory.Evaluator) (memory.Vector, error) {
 			return nil, errors.New("query timed out")
 		}},
 		{Alert: "Works", Expr: `vector(1)`},
@@ -561,7 +561,7 @@ func TestDefaultRulesLoadAndExport(t *testing.T) {
 			t.Errorf("default rules lack %s", want)
 		}
 	}
-	groups = append(groups, alerting.Group{Name: "go-only", Rules: []alerting.Rule{{Alert: "InGo", Condition: func(context.Context, memory.Querier) (memory.Vector, error) { return nil, nil }}}})
+	groups = append(groups, alerting.Group{Name: "go-only", Rules: []alerting.Rule{{Alert: "InGo", Condition: func(context.Context, memory.Evaluator) (memory.Vector, error) { return nil, nil }}}})
 	out, err := alerting.PrometheusRules(groups)
 	if err == nil || !strings.Contains(err.Error(), "go-only/InGo") {
 		t.Errorf("want the Go rule named as not exportable: %v", err)

@@ -21,14 +21,14 @@ import (
 const DefaultInterval = 15 * time.Second
 
 // Store is what the engine evaluates rules over: PromQL at its clock
-// (memory.Querier), and appenders for the samples recording rules write
+// (memory.Evaluator), and appenders for the samples recording rules write
 // back, so that later rules and queries read them. The in-memory reader
 // (*memory.Reader) is one.
 type Store interface {
-	memory.Querier
+	memory.Evaluator
 	// NewNamedAppender returns an appender of samples that arrive every
 	// interval, kept for retention (0: the store's own). Its name
-	// identifies its series across a restart (memory.Reader.Snapshot).
+	// identifies its series across a restart (memory.Reader.SaveState).
 	NewNamedAppender(name string, interval, retention time.Duration) *memory.Appender
 }
 
@@ -45,7 +45,7 @@ type Rule struct {
 	// Condition, for alerting rules built in Go, replaces Expr: it returns
 	// the vector of instances that hold. Such rules cannot be written to a
 	// Prometheus rule file.
-	Condition func(ctx context.Context, q memory.Querier) (memory.Vector, error)
+	Condition func(ctx context.Context, q memory.Evaluator) (memory.Vector, error)
 	// For is how long the condition must hold before a pending instance
 	// fires; KeepFiringFor how long an instance keeps firing after it stops
 	// holding. Both zero by default, as in Prometheus.

@@ -14,7 +14,7 @@ import (
 // Overflow is the attribute value recorded instead of a value that would
 // exceed its attribute's cap, or that is empty where a value is required
 // (db.system.name). It is the semantic conventions' token for "another
-// value", the same as instrument.OverflowRoute.
+// value", the same as instrument.Overflow.
 const Overflow = "_OTHER"
 
 // overflowKV marks the measurements of custom instruments past their

@@ -17,8 +17,8 @@ import (
 )
 
 func TestOverflowIsInstrumentsToken(t *testing.T) {
-	if bizmetrics.Overflow != instrument.OverflowRoute {
-		t.Errorf("Overflow = %q, instrument.OverflowRoute = %q: want one token", bizmetrics.Overflow, instrument.OverflowRoute)
+	if bizmetrics.Overflow != instrument.Overflow {
+		t.Errorf("Overflow = %q, instrument.Overflow = %q: want one token", bizmetrics.Overflow, instrument.Overflow)
 	}
 }
 

@@ -132,7 +132,7 @@ func (w *warning) Error() string { return w.err.Error() }
 func (w *warning) Unwrap() error { return w.err }
 
 // CheckResult is the latest result of one registered check, as
-// /monitoring/api/health serves it. In JSON, Kind is kinds (as Kind.String
+// /monitoring/api/health serves it. In JSON, Kinds is a string (as Kind.String
 // gives it) and the durations are numbers of seconds: durationSeconds,
 // averageDurationSeconds, intervalSeconds and timeoutSeconds.
 type CheckResult struct {
@@ -140,11 +140,11 @@ type CheckResult struct {
 	Name string `json:"name"`
 	// Status is the last run's, StatusUnknown before the first.
 	Status Status `json:"status"`
-	// Critical, Kind, ComponentType, Measurement and Tags are the check's
+	// Critical, Kinds, ComponentType, Measurement and Tags are the check's
 	// options (WithoutCritical, WithKinds, WithComponentType, WithMeasurement,
 	// WithTags).
 	Critical      bool     `json:"critical"`
-	Kind          Kind     `json:"-"`
+	Kinds         Kind     `json:"-"`
 	ComponentType string   `json:"componentType,omitempty"`
 	Measurement   string   `json:"measurement,omitempty"`
 	Tags          []string `json:"tags,omitempty"`
@@ -179,7 +179,7 @@ func (r CheckResult) MarshalJSON() ([]byte, error) {
 		AverageDurationSeconds float64 `json:"averageDurationSeconds"`
 		IntervalSeconds        float64 `json:"intervalSeconds,omitempty"`
 		TimeoutSeconds         float64 `json:"timeoutSeconds"`
-	}{plain(r), r.Kind.String(), r.Duration.Seconds(), r.AverageDuration.Seconds(), r.Interval.Seconds(), r.Timeout.Seconds()})
+	}{plain(r), r.Kinds.String(), r.Duration.Seconds(), r.AverageDuration.Seconds(), r.Interval.Seconds(), r.Timeout.Seconds()})
 }
 
 // timeoutError is the output of a check that ran out of time.

@@ -11,7 +11,7 @@ import (
 
 func TestCheckResultJSON(t *testing.T) {
 	r := healthcheck.CheckResult{
-		Name: "db", Status: healthcheck.StatusPass, Kind: healthcheck.Liveness | healthcheck.Readiness, ComponentType: "datastore", ObservedValue: 3, ObservedUnit: "ms",
+		Name: "db", Status: healthcheck.StatusPass, Kinds: healthcheck.Liveness | healthcheck.Readiness, ComponentType: "datastore", ObservedValue: 3, ObservedUnit: "ms",
 		LastRun: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC), Duration: 1500 * time.Millisecond,
 		AverageDuration: 250 * time.Millisecond, Interval: time.Minute, Timeout: 2 * time.Second, Runs: 4, Enabled: true,
 	}

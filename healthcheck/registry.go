@@ -593,7 +593,7 @@ func (ch *check) result() CheckResult {
 	ch.mu.Unlock()
 	res.Name = ch.name
 	res.Critical = ch.cfg.critical
-	res.Kind = ch.cfg.kind
+	res.Kinds = ch.cfg.kind
 	res.ComponentType = ch.cfg.componentType
 	res.Measurement = ch.cfg.measurement
 	res.Tags = ch.cfg.tags

@@ -34,7 +34,7 @@
 //
 // Other routers supply their template with WithRouteFunc or SetRoute. A 404
 // or 405 without a template (the request matched no route) is recorded as
-// OverflowRoute, never with its path. Any other request without a template
+// Overflow, never with its path. Any other request without a template
 // is recorded with NormalizePath's template of its path, in which numbers,
 // hex, UUIDs, tokens and e-mail addresses become {id}, {uuid}, {token} and
 // {email} ("/users/{id}/orders/{uuid}").
@@ -44,12 +44,12 @@
 // WithRouteFunc), and attribute sets (series) of normalised paths, each
 // combination of a path with a method, status, ... counting once, so that
 // normalised paths never add more than 500 series per instrument, nor more
-// than 500 routes. A value past its budget is recorded as OverflowRoute.
+// than 500 routes. A value past its budget is recorded as Overflow.
 // One client flooding unmatched paths, with every method, fills only the
 // normalised paths' budget: the application's templates are still recorded
 // as themselves, also under the SDK's cardinality limit (2000 series with
 // package exporter) while the application's own series plus 500 stay under
-// it. At most 1000 route values are held by default besides OverflowRoute,
+// it. At most 1000 route values are held by default besides Overflow,
 // the normalised ones of at most 787 bytes (about 0.4 MB in all). The
 // normaliser keeps word-like segments ("/products/espresso"): a service
 // without a router should supply its routes, or paths that carry names use
@@ -283,7 +283,7 @@
 // error.type is the status code for a 4xx or 5xx, or, when no response
 // came, one of the ClientError values ("timeout", "canceled",
 // "connection_refused", ...) or else the error's Go type ("*url.Error"),
-// past 64 such types OverflowRoute. http.client.active_requests counts
+// past 64 such types Overflow. http.client.active_requests counts
 // requests in flight by http.request.method, server.address, server.port
 // and url.scheme. Each redirect and retry the http.Client makes is a
 // request of its own.
@@ -304,7 +304,7 @@
 // and server.port come from the URL, which the program may build from data
 // (webhooks, redirects): at most WithMaxServerAddresses distinct pairs
 // (default 50) are recorded per Transport; past them a request is recorded
-// with server.address OverflowRoute ("_OTHER") and no server.port.
+// with server.address Overflow ("_OTHER") and no server.port.
 //
 // With WithTracerProvider, each request gets a CLIENT span, child of the
 // span in the request's context, named after its method ("GET"; "HTTP" for

@@ -23,11 +23,11 @@ const ScopeName = "github.com/vitalsgo/vitals/instrument"
 // http_server_response_body_size_bytes and
 // vitals_http_server_slow_requests_total.
 const (
-	MetricRequestDuration  = "http.server.request.duration"
-	MetricActiveRequests   = "http.server.active_requests"
-	MetricRequestBodySize  = "http.server.request.body.size"
-	MetricResponseBodySize = "http.server.response.body.size"
-	MetricSlowRequests     = "vitals.http.server.slow_requests"
+	MetricServerRequestDuration = "http.server.request.duration"
+	MetricServerActiveRequests  = "http.server.active_requests"
+	MetricRequestBodySize       = "http.server.request.body.size"
+	MetricResponseBodySize      = "http.server.response.body.size"
+	MetricSlowRequests          = "vitals.http.server.slow_requests"
 )
 
 // durationBoundaries are the semantic conventions' advice for
@@ -176,7 +176,7 @@ func newServerMetrics(mp metric.MeterProvider, bodySizes bool) (*serverMetrics, 
 	m := mp.Meter(ScopeName)
 	sm := &serverMetrics{}
 	var err error
-	if sm.duration, err = m.Float64Histogram(MetricRequestDuration,
+	if sm.duration, err = m.Float64Histogram(MetricServerRequestDuration,
 		metric.WithUnit("s"),
 		metric.WithDescription("Duration of HTTP server requests."),
 		metric.WithExplicitBucketBoundaries(durationBoundaries...)); err != nil {
@@ -199,7 +199,7 @@ func newServerMetrics(mp metric.MeterProvider, bodySizes bool) (*serverMetrics, 
 		metric.WithDescription("HTTP server requests slower than the slow-request threshold.")); err != nil {
 		return nil, err
 	}
-	active, err := m.Int64ObservableUpDownCounter(MetricActiveRequests,
+	active, err := m.Int64ObservableUpDownCounter(MetricServerActiveRequests,
 		metric.WithUnit("{request}"),
 		metric.WithDescription("Number of active HTTP server requests."))
 	if err != nil {

@@ -217,14 +217,14 @@ func (h *handler) recordMetrics(st *state, r, r2 *http.Request, method uint8, ht
 	}
 	// A cached set means it was admitted under a budget already; otherwise
 	// admit it now, a template under the templates' budget, a normalised
-	// path under the paths' (either may turn it into OverflowRoute).
+	// path under the paths' (either may turn it into Overflow).
 	a, cached := h.metrics.cached(k)
 	if !cached {
 		switch {
 		case template:
 			k.route = h.templates.admit(route)
-		case route != OverflowRoute && !h.paths.admit(k):
-			k.route = OverflowRoute
+		case route != Overflow && !h.paths.admit(k):
+			k.route = Overflow
 		}
 		a = h.metrics.attrs(k)
 	}
@@ -296,7 +296,7 @@ func (h *handler) logPanic(st *state, method uint8, route string, recovered any,
 // rawRoute resolves the http.route of a finished request, always a
 // template, and reports whether it is the application's: SetRoute, then
 // the route function, then the ServeMux pattern (on the request passed on,
-// or the one Routes saw). Without one, a 404 or 405 is OverflowRoute (the
+// or the one Routes saw). Without one, a 404 or 405 is Overflow (the
 // request matched no route and its path is the client's choice), anything
 // else the normalised path. The caller caps it.
 func (h *handler) rawRoute(st *state, r, r2 *http.Request, status int) (route string, template bool) {
@@ -315,7 +315,7 @@ func (h *handler) rawRoute(st *state, r, r2 *http.Request, status int) (route st
 	case route != "":
 		return route, true
 	case status == http.StatusNotFound || status == http.StatusMethodNotAllowed:
-		return OverflowRoute, false
+		return Overflow, false
 	}
 	return NormalizePath(r.URL.Path), false
 }

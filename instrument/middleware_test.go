@@ -226,8 +226,8 @@ func TestRouteCardinalityIsCapped(t *testing.T) {
 	if total != 22000 {
 		t.Errorf("%d requests recorded, want 22000: none may be lost past the cap", total)
 	}
-	if got[instrument.OverflowRoute] < 2000 {
-		t.Errorf("%d requests under %s, want at least the 2000 unmatched 404s", got[instrument.OverflowRoute], instrument.OverflowRoute)
+	if got[instrument.Overflow] < 2000 {
+		t.Errorf("%d requests under %s, want at least the 2000 unmatched 404s", got[instrument.Overflow], instrument.Overflow)
 	}
 }
 

@@ -24,12 +24,12 @@ const (
 // RequestIDHeader is the header a request ID is read from and written to.
 const RequestIDHeader = "X-Request-Id"
 
-// OverflowRoute is the semantic conventions' "_OTHER", recorded in place of
+// Overflow is the semantic conventions' "_OTHER", recorded in place of
 // a value past its cap: the http.route of a request that matched no route
 // (a 404 or 405 without a template) or whose route would exceed its budget
 // (WithMaxRoutes), and Transport's server.address past
 // WithMaxServerAddresses and error.type past its cap.
-const OverflowRoute = "_OTHER"
+const Overflow = "_OTHER"
 
 // Option configures Middleware.
 type Option interface {
@@ -200,7 +200,7 @@ func WithRouteFunc(fn func(*http.Request) string) Option {
 
 // WithMaxRoutes sets the two budgets of http.route values: n distinct
 // templates of the application, and n series of normalised paths; a value
-// past its budget is recorded as OverflowRoute, so that a client flooding
+// past its budget is recorded as Overflow, so that a client flooding
 // random URLs cannot crowd out the application's routes (see "Routes" in
 // the package documentation). By default, DefaultMaxRoutes (500) each.
 func WithMaxRoutes(n int) Option {

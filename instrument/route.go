@@ -86,18 +86,18 @@ func (s *cappedSet[K]) add(k K, keep func(K) K) bool {
 }
 
 // routeSet admits at most max distinct strings; later ones are replaced by
-// OverflowRoute, which itself takes no room.
+// Overflow, which itself takes no room.
 type routeSet struct{ s *cappedSet[string] }
 
 func newRouteSet(max int) routeSet { return routeSet{newCappedSet[string](max)} }
 
 // admit returns v if it is (or can become) one of the admitted values,
-// else OverflowRoute.
+// else Overflow.
 func (r routeSet) admit(v string) string {
-	if v == OverflowRoute || r.s.add(v, strings.Clone) { // do not keep a request's memory alive
+	if v == Overflow || r.s.add(v, strings.Clone) { // do not keep a request's memory alive
 		return v
 	}
-	return OverflowRoute
+	return Overflow
 }
 
 // pathSets admits at most max attribute sets whose route is a normalised

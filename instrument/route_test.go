@@ -38,7 +38,7 @@ func sdkRoutes(t *testing.T, r *sdkmetric.ManualReader) map[string]uint64 {
 			continue
 		}
 		for _, m := range sm.Metrics {
-			if m.Name != instrument.MetricRequestDuration {
+			if m.Name != instrument.MetricServerRequestDuration {
 				continue
 			}
 			for _, dp := range m.Data.(metricdata.Histogram[float64]).DataPoints {
@@ -96,7 +96,7 @@ func TestRouteCapSurvivesWrongMethodFlood(t *testing.T) {
 	}
 
 	got := sdkRoutes(t, reader)
-	want := map[string]uint64{"/orders/{id}": 6, "/health": 3, instrument.OverflowRoute: flood}
+	want := map[string]uint64{"/orders/{id}": 6, "/health": 3, instrument.Overflow: flood}
 	var raw []string
 	for route := range got {
 		if want[route] == 0 {
@@ -166,7 +166,7 @@ func sdkSeries(t *testing.T, r *sdkmetric.ManualReader) int {
 	n := 0
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
-			if sm.Scope.Name == instrument.ScopeName && m.Name == instrument.MetricRequestDuration {
+			if sm.Scope.Name == instrument.ScopeName && m.Name == instrument.MetricServerRequestDuration {
 				n += len(m.Data.(metricdata.Histogram[float64]).DataPoints)
 			}
 		}
@@ -217,7 +217,7 @@ func TestTemplatesHaveTheirOwnBudget(t *testing.T) {
 	var templates, paths int
 	for route := range got {
 		switch {
-		case route == instrument.OverflowRoute:
+		case route == instrument.Overflow:
 		case strings.HasPrefix(route, "/mux/") || strings.HasPrefix(route, "/fn/") || strings.HasPrefix(route, "/set/"):
 			templates++
 		default:
@@ -235,8 +235,8 @@ func TestTemplatesHaveTheirOwnBudget(t *testing.T) {
 			t.Errorf("template %q: %d requests, want 1", route, got[route])
 		}
 	}
-	if n := got[instrument.OverflowRoute]; n != 9*maxRoutes+1 {
-		t.Errorf("%d requests as %s, want %d: the paths past their budget and the last template", n, instrument.OverflowRoute, 9*maxRoutes+1)
+	if n := got[instrument.Overflow]; n != 9*maxRoutes+1 {
+		t.Errorf("%d requests as %s, want %d: the paths past their budget and the last template", n, instrument.Overflow, 9*maxRoutes+1)
 	}
 }
 
@@ -268,7 +268,7 @@ func TestUnmatchedRequestsAreOverflow(t *testing.T) {
 	}
 	mwDo(t, viaPlain, http.MethodGet, "/things/word")
 	got := sdkRoutes(t, reader)
-	want := map[string]uint64{instrument.OverflowRoute: 3, "/things/word": 1}
+	want := map[string]uint64{instrument.Overflow: 3, "/things/word": 1}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("routes %v, want %v", got, want)
 	}

@@ -70,12 +70,12 @@ func TestSkipRecording(t *testing.T) {
 	done := make(chan struct{})
 	go func() { mwDo(t, h, http.MethodGet, "/monitoring/wait"); close(done) }()
 	<-entered
-	if got := sdkSum(t, reader, instrument.MetricActiveRequests); got != 1 {
+	if got := sdkSum(t, reader, instrument.MetricServerActiveRequests); got != 1 {
 		t.Errorf("active requests during a skipped request = %d, want 1", got)
 	}
 	close(release)
 	<-done
-	if got := sdkSum(t, reader, instrument.MetricActiveRequests); got != 0 {
+	if got := sdkSum(t, reader, instrument.MetricServerActiveRequests); got != 0 {
 		t.Errorf("active requests after = %d, want 0", got)
 	}
 	mwDo(t, h, http.MethodGet, "/orders/7")
@@ -117,7 +117,7 @@ func TestSkipRecordingWithoutPanicRecovery(t *testing.T) {
 	if got := sdkRoutes(t, reader); len(got) != 0 {
 		t.Errorf("the skipped request was recorded: %v", got)
 	}
-	if got := sdkSum(t, reader, instrument.MetricActiveRequests); got != 0 {
+	if got := sdkSum(t, reader, instrument.MetricServerActiveRequests); got != 0 {
 		t.Errorf("active requests after the panic = %d, want 0", got)
 	}
 }

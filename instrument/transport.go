@@ -51,7 +51,7 @@ const (
 	ClientErrorResponseEnded   = "response_ended"        // the connection closed before a whole response (EOF)
 	ClientErrorTLS             = "tls_error"             // TLS handshake or certificate verification failed
 	ClientErrorConnection      = "connection_error"      // any other network error (*net.OpError)
-	clientErrorUnknownResponse = OverflowRoute           // the base returned neither a response nor an error
+	clientErrorUnknownResponse = Overflow                // the base returned neither a response nor an error
 )
 
 // TransportOption configures Transport. The options of SharedOption
@@ -72,7 +72,7 @@ func (f transportOptionFunc) applyTransport(c transportConfig) transportConfig {
 
 // WithMaxServerAddresses sets how many distinct (server.address,
 // server.port) pairs the client metrics record; requests to any further
-// one are recorded with server.address OverflowRoute and without
+// one are recorded with server.address Overflow and without
 // server.port. n <= 0 keeps the default, DefaultMaxServerAddresses (50).
 func WithMaxServerAddresses(n int) TransportOption {
 	return transportOptionFunc(func(c transportConfig) transportConfig {
@@ -100,7 +100,7 @@ func WithTransportSpanName(fn func(*http.Request) string) TransportOption {
 // with WithTracerProvider, a client span per request; build it once and
 // share it. The URL's path, query and user info are never attributes; past
 // WithMaxServerAddresses (default 50) distinct server addresses, requests
-// are recorded with server.address OverflowRoute. The caller's request is
+// are recorded with server.address Overflow. The caller's request is
 // never modified. If the metrics cannot be created, the error is logged
 // (WithLogger) and requests pass through unmeasured.
 func Transport(base http.RoundTripper, opts ...TransportOption) http.RoundTripper {
@@ -568,7 +568,7 @@ func (cm *clientMetrics) newEndpoint(k endpointKey) *endpoint {
 		a.host = strings.Clone(a.host) // do not keep a request's memory alive
 		return a
 	}) {
-		rec.host, rec.port = OverflowRoute, 0
+		rec.host, rec.port = Overflow, 0
 	}
 	if rec != k { // recorded under another key, maybe stored already
 		if v, ok := cm.endpoints.Load(rec); ok {

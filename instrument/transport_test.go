@@ -1092,7 +1092,7 @@ func TestSharedOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for _, name := range []string{instrument.MetricRequestDuration, instrument.MetricClientRequestDuration} {
+	for _, name := range []string{instrument.MetricServerRequestDuration, instrument.MetricClientRequestDuration} {
 		m := clMetric(t, reader, name)
 		if m == nil {
 			t.Errorf("%s: missing", name)

@@ -84,7 +84,7 @@ func (m *Handler) resolveAlert(w http.ResponseWriter, r *http.Request) {
 	}
 	err := m.alerts.Resolve(r.PathValue("id"), body.Reason)
 	switch {
-	case errors.Is(err, alerting.ErrNotFound):
+	case errors.Is(err, alerting.ErrAlertNotFound):
 		writeJSON(w, http.StatusNotFound, apiResponse{Status: "error", ErrorType: "not_found", Error: err.Error()})
 	case err != nil:
 		writeAPIError(w, errorBadData, err)

@@ -67,7 +67,7 @@
 // The handler marks its own requests for an instrument.Middleware around
 // the mux that mounts it: scrapes, probes and the dashboard's polling are
 // not recorded (unless Config.CountHandlerRequests), and paths it does not
-// serve are recorded under instrument.OverflowRoute.
+// serve are recorded under instrument.Overflow.
 //
 // # Concurrency
 //

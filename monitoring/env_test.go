@@ -114,7 +114,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = v.alerts.Shutdown(context.Background()) })
-		cfg.History, cfg.Alerts = v.mem, v.alerts
+		cfg.History, cfg.Alerting = v.mem, v.alerts
 	}
 	if v.h, err = New(cfg); err != nil {
 		t.Fatal(err)

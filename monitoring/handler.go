@@ -26,12 +26,12 @@ import (
 // series and label values, and the metric families' metadata.
 // memory.Reader implements it.
 type History interface {
-	memory.Querier
+	memory.Evaluator
 	// QueryRange evaluates expr at every step from start to end.
 	QueryRange(ctx context.Context, expr string, start, end time.Time, step time.Duration) (memory.Result, error)
 	// Retention is how far back the history reaches.
 	Retention() time.Duration
-	// Querier reads the series themselves, for the series and label
+	// Queryable reads the series themselves, for the series and label
 	// endpoints of Prometheus' API.
 	storage.Queryable
 	// Metadata returns each metric family's type, help and unit.
@@ -54,9 +54,9 @@ type Health interface {
 
 var _ Health = (*healthcheck.Registry)(nil)
 
-// Alerts is what the alert, rule, silence and SLO endpoints serve;
+// Alerting is what the alert, rule, silence and SLO endpoints serve;
 // *alerting.Engine is one.
-type Alerts interface {
+type Alerting interface {
 	// Now is the time alert ages and silence states are judged at.
 	Now() time.Time
 	// Alerts returns the pending and firing alerts.
@@ -71,10 +71,10 @@ type Alerts interface {
 	Silences() *alerting.Silences
 }
 
-var _ Alerts = (*alerting.Engine)(nil)
+var _ Alerting = (*alerting.Engine)(nil)
 
 // Config is what the handler serves. Health is required; a nil History or
-// Alerts leaves out the endpoints that need it.
+// Alerting leaves out the endpoints that need it.
 type Config struct {
 	// Health is the registry served on /livez, /readyz, /healthz and
 	// /monitoring/api/health.
@@ -82,9 +82,9 @@ type Config struct {
 	// History serves the PromQL endpoints, the performance summary and the
 	// series list. Nil leaves them out (404).
 	History History
-	// Alerts serves the alert, rule, silence and SLO endpoints. Nil leaves
+	// Alerting serves the alert, rule, silence and SLO endpoints. Nil leaves
 	// them out (404).
-	Alerts Alerts
+	Alerting Alerting
 	// SLOs are reported on /monitoring/api/slos and in the performance
 	// summary; they need a History.
 	SLOs []slo.SLO
@@ -126,7 +126,7 @@ type Handler struct {
 
 	health       Health
 	query        History
-	alerts       Alerts
+	alerts       Alerting
 	slos         []slo.SLO
 	authorize    func(*http.Request) bool
 	protectReads bool
@@ -158,7 +158,7 @@ func New(cfg Config) (*Handler, error) {
 		mux:          http.NewServeMux(),
 		health:       cfg.Health,
 		query:        cfg.History,
-		alerts:       cfg.Alerts,
+		alerts:       cfg.Alerting,
 		slos:         slices.Clone(cfg.SLOs),
 		authorize:    cfg.Authorizer,
 		protectReads: cfg.ProtectedReads,
@@ -273,7 +273,7 @@ func (m *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if _, pattern := m.mux.Handler(r); pattern == "" {
 		// Not one of ours: mounted at "/", the handler gets the service's
 		// unknown paths too. Their 404 is the service's traffic.
-		instrument.SetRoute(r.Context(), instrument.OverflowRoute)
+		instrument.SetRoute(r.Context(), instrument.Overflow)
 	} else if !m.countOwn {
 		// Scrapes, probes and the dashboard's polling are not the
 		// service's traffic.

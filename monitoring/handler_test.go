@@ -77,8 +77,8 @@ func TestOwnRequestsAreNotRecorded(t *testing.T) {
 		count bool
 		want  []string
 	}{
-		{false, []string{"/orders", instrument.OverflowRoute}},
-		{true, []string{"/livez", "/metrics", "/monitoring/api/health", "/orders", instrument.OverflowRoute}},
+		{false, []string{"/orders", instrument.Overflow}},
+		{true, []string{"/livez", "/metrics", "/monitoring/api/health", "/orders", instrument.Overflow}},
 	} {
 		v := newEnv(t, withMemory(memory.WithInterval(time.Hour)), func(c *envConfig) { c.cfg.CountHandlerRequests = tc.count })
 		mux := http.NewServeMux()

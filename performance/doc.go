@@ -4,7 +4,7 @@
 //
 // # Entry point
 //
-// Summarize runs PromQL instant queries through a memory.Querier (the in-memory
+// Summarize runs PromQL instant queries through a memory.Evaluator (the in-memory
 // reader, *memory.Reader, is one) over the series /metrics shows: those the
 // instrument middleware and runtime metrics record, and bizmetrics' cache
 // counter. Every number can therefore be reproduced in Grafana against a
@@ -13,7 +13,7 @@
 //
 // # Defaults
 //
-// The window ends at the querier's Now unless WithTime sets another time.
+// The window ends at the evaluator's Now unless WithTime sets another time.
 // The summary lists DefaultTopN (10) routes and errors (WithTopN), scores
 // Apdex with DefaultApdexThreshold (0.5 s; WithApdexThreshold) and reads
 // cache lookups from app_cache_operations_total (WithCacheSeries).

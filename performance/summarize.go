@@ -52,7 +52,7 @@ const summaryParallelism = 4
 // dropped counts from its creation. The queries run a few at a time,
 // bounded by ctx; if any fails, Summarize returns the errors joined, each
 // naming its query.
-func Summarize(ctx context.Context, q memory.Querier, window time.Duration, opts ...Option) (Summary, error) {
+func Summarize(ctx context.Context, q memory.Evaluator, window time.Duration, opts ...Option) (Summary, error) {
 	if window < time.Millisecond {
 		return Summary{}, fmt.Errorf("performance: summary window %v: must be at least 1ms", window)
 	}
@@ -180,7 +180,7 @@ func summaryQueries(w, cache string, t float64) [summaryQCount]string {
 
 // summaryRun runs the queries at ts, at most summaryParallelism at once,
 // and returns their vectors in the same order.
-func summaryRun(ctx context.Context, q memory.Querier, exprs []string, ts time.Time) ([]memory.Vector, error) {
+func summaryRun(ctx context.Context, q memory.Evaluator, exprs []string, ts time.Time) ([]memory.Vector, error) {
 	vecs := make([]memory.Vector, len(exprs))
 	errs := make([]error, len(exprs))
 	sem := make(chan struct{}, summaryParallelism)

@@ -697,7 +697,7 @@ func TestSummaryDefaultTime(t *testing.T) {
 // of summaryScripted's window, so that a test can tell it from the reader's.
 var summaryQuerierNow = summaryStart.Add(time.Minute + 7*time.Second)
 
-// summaryQuerierFunc adapts a function to memory.Querier; its Now is
+// summaryQuerierFunc adapts a function to memory.Evaluator; its Now is
 // summaryQuerierNow.
 type summaryQuerierFunc func(ctx context.Context, expr string, ts time.Time) (memory.Result, error)
 

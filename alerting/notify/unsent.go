@@ -12,15 +12,15 @@ import (
 	"github.com/vitalsgo/vitals/alerting"
 )
 
-// UnsentVersion is the version of the format SaveUnsent writes.
+// StateVersion is the version of the format SaveState writes.
 // RequeueUnsent reads this version.
-const UnsentVersion = 1
+const StateVersion = 1
 
 // maxUnsentSize bounds what RequeueUnsent reads, so that a corrupt input
 // cannot make it allocate without bound.
 const maxUnsentSize = 64 << 20
 
-// unsentDoc is the JSON document of SaveUnsent.
+// unsentDoc is the JSON document of SaveState.
 type unsentDoc struct {
 	Version int `json:"version"`
 	// Queues maps a queue's name to what it left unsent, oldest first.
@@ -44,12 +44,12 @@ type unsentAlert struct {
 	Value string `json:"value"`
 }
 
-// SaveUnsent writes what the queues left unsent at Shutdown (Queue.Unsent)
+// SaveState writes what the queues left unsent at Shutdown (Queue.Unsent)
 // to w as JSON, by queue name, for RequeueUnsent after a restart. Queues
 // with nothing unsent are left out; with none at all, the document is
 // empty but valid, so that a save replaces what an earlier one kept.
-func SaveUnsent(w io.Writer, queues []*Queue) error {
-	doc := unsentDoc{Version: UnsentVersion, Queues: map[string][]unsentNotification{}}
+func SaveState(w io.Writer, queues []*Queue) error {
+	doc := unsentDoc{Version: StateVersion, Queues: map[string][]unsentNotification{}}
 	for _, q := range queues {
 		for _, n := range q.Unsent() {
 			un := unsentNotification{Alerts: make([]unsentAlert, len(n.Alerts))}
@@ -65,10 +65,10 @@ func SaveUnsent(w io.Writer, queues []*Queue) error {
 	return json.NewEncoder(w).Encode(doc)
 }
 
-// LoadUnsent decodes what SaveUnsent wrote: the unsent notifications by
+// LoadState decodes what SaveState wrote: the unsent notifications by
 // queue name, oldest first, for RequeueUnsent. A document that cannot be
-// read or decoded, or of a later version than UnsentVersion, is an error.
-func LoadUnsent(r io.Reader) (map[string][]Notification, error) {
+// read or decoded, or of a later version than StateVersion, is an error.
+func LoadState(r io.Reader) (map[string][]Notification, error) {
 	b, err := io.ReadAll(io.LimitReader(r, maxUnsentSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("notify: reading unsent notifications: %w", err)
@@ -80,8 +80,8 @@ func LoadUnsent(r io.Reader) (map[string][]Notification, error) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		return nil, fmt.Errorf("notify: decoding unsent notifications: %w", err)
 	}
-	if doc.Version != UnsentVersion {
-		return nil, fmt.Errorf("notify: unsent notifications of version %d, this version reads %d", doc.Version, UnsentVersion)
+	if doc.Version != StateVersion {
+		return nil, fmt.Errorf("notify: unsent notifications of version %d, this version reads %d", doc.Version, StateVersion)
 	}
 	out := make(map[string][]Notification, len(doc.Queues))
 	for name, ns := range doc.Queues {
@@ -103,7 +103,7 @@ func LoadUnsent(r io.Reader) (map[string][]Notification, error) {
 	return out, nil
 }
 
-// RequeueUnsent hands each notification of unsent (from LoadUnsent) to the
+// RequeueUnsent hands each notification of unsent (from LoadState) to the
 // queue of the same name (Queue.Requeue), which delivers it as any other,
 // and returns how many it requeued. Notifications whose queue no longer
 // exists (the routes changed) or that their queue refuses (full) are not

@@ -40,7 +40,7 @@ func TestUnsentSurvivesARestart(t *testing.T) {
 		t.Fatalf("Shutdown = %v, want context.Canceled", err)
 	}
 	var saved bytes.Buffer
-	if err := notify.SaveUnsent(&saved, []*notify.Queue{block}); err != nil {
+	if err := notify.SaveState(&saved, []*notify.Queue{block}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -53,7 +53,7 @@ func TestUnsentSurvivesARestart(t *testing.T) {
 		mu.Unlock()
 		return nil
 	}), "page/0")
-	unsent, err := notify.LoadUnsent(bytes.NewReader(saved.Bytes()))
+	unsent, err := notify.LoadState(bytes.NewReader(saved.Bytes()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,10 +80,10 @@ func TestUnsentSurvivesARestart(t *testing.T) {
 	// Saved again after the restart, nothing is left: a later restart does
 	// not send them twice.
 	saved.Reset()
-	if err := notify.SaveUnsent(&saved, []*notify.Queue{next}); err != nil {
+	if err := notify.SaveState(&saved, []*notify.Queue{next}); err != nil {
 		t.Fatal(err)
 	}
-	if unsent, err := notify.LoadUnsent(bytes.NewReader(saved.Bytes())); len(unsent) != 0 || err != nil {
+	if unsent, err := notify.LoadState(bytes.NewReader(saved.Bytes())); len(unsent) != 0 || err != nil {
 		t.Errorf("the second restart finds %v (%v), want nothing", unsent, err)
 	}
 }
@@ -94,7 +94,7 @@ func TestRequeueUnsentErrors(t *testing.T) {
 	q := notify.NewQueue(alerting.NotifierFunc(func(context.Context, []alerting.Alert) error { return nil }), "kept/0")
 	defer qStop(t, q)
 	doc := `{"version":1,"queues":{"gone/0":[{"alerts":[{"labels":{"alertname":"Z"},"state":"firing","value":"1"}]}],"kept/0":[{"alerts":[{"labels":{"alertname":"K"},"state":"firing","value":"1"}]}]}}`
-	unsent, err := notify.LoadUnsent(strings.NewReader(doc))
+	unsent, err := notify.LoadState(strings.NewReader(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +106,8 @@ func TestRequeueUnsentErrors(t *testing.T) {
 		`{"version":2,"queues":{}}`, `{"version":1,"queues":`, `[]`,
 		`{"version":1,"queues":{"kept/0":[{"alerts":[{"labels":{"alertname":"K"},"value":"x"}]}]}}`,
 	} {
-		if unsent, err := notify.LoadUnsent(strings.NewReader(bad)); unsent != nil || err == nil {
-			t.Errorf("LoadUnsent(%s) = %v, %v; want an error", bad, unsent, err)
+		if unsent, err := notify.LoadState(strings.NewReader(bad)); unsent != nil || err == nil {
+			t.Errorf("LoadState(%s) = %v, %v; want an error", bad, unsent, err)
 		}
 	}
 }

@@ -37,7 +37,7 @@ type Status struct {
 // Status reads the SLO's recorded slo:sli_error:ratio_rate<w> series at
 // now through q. The rules of Rules or InProcessRules must be evaluated
 // for it to find any.
-func (s SLO) Status(ctx context.Context, q memory.Querier, now time.Time) (Status, error) {
+func (s SLO) Status(ctx context.Context, q memory.Evaluator, now time.Time) (Status, error) {
 	r, err := s.resolve()
 	if err != nil {
 		return Status{}, err

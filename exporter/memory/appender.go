@@ -31,9 +31,9 @@ func (r *Reader) NewAppender(interval time.Duration) *Appender {
 // NewNamedAppender is NewAppender with a retention of its own (0 is the
 // reader's), for series that need a longer history than the collected ones
 // at a coarser resolution (an SLO's error ratio over 30 days, say), and a
-// name that identifies the appender's series across a restart: Snapshot
-// saves the store of every named appender under its name, and Restore gives
-// it back to the appender of that name created before Restore is called (a
+// name that identifies the appender's series across a restart: SaveState
+// saves the store of every named appender under its name, and LoadState gives
+// it back to the appender of that name created before LoadState is called (a
 // rule group's name, say). An appender named "" is not saved.
 func (r *Reader) NewNamedAppender(name string, interval, retention time.Duration) *Appender {
 	if interval <= 0 {

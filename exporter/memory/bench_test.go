@@ -243,7 +243,7 @@ func snapshotReader(b *testing.B) (*memory.Reader, *clock, []byte) {
 			}
 		}
 		var buf bytes.Buffer
-		sb.err = sb.r.Snapshot(&buf)
+		sb.err = sb.r.SaveState(&buf)
 		sb.snap = buf.Bytes()
 	})
 	if sb.err != nil {
@@ -263,7 +263,7 @@ func BenchmarkSnapshot(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf.Reset()
-		if err := r.Snapshot(&buf); err != nil {
+		if err := r.SaveState(&buf); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -286,7 +286,7 @@ func BenchmarkRestore(b *testing.B) {
 		b.StopTimer()
 		r := memory.New(memory.WithClock(clk), memory.WithMaxSeries(snapshotBenchSeries+100))
 		b.StartTimer()
-		if err := r.Restore(bytes.NewReader(snap)); err != nil {
+		if err := r.LoadState(bytes.NewReader(snap)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -330,7 +330,7 @@ func BenchmarkSnapshotPause(b *testing.B) {
 							return
 						default:
 						}
-						if err := r.Snapshot(io.Discard); err != nil {
+						if err := r.SaveState(io.Discard); err != nil {
 							b.Error(err)
 							return
 						}

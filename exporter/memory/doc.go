@@ -76,20 +76,20 @@
 //
 // # Snapshots
 //
-// Snapshot writes the history (the collector's series and those of every
+// SaveState writes the history (the collector's series and those of every
 // named appender, NewNamedAppender) in a compact binary format that keeps
-// the chunks as they are, about the size of the chunks themselves; Restore
+// the chunks as they are, about the size of the chunks themselves; LoadState
 // loads it into a new reader before its first collection, so that a
 // restart loses only the samples of its downtime. Unnamed appenders are not
-// written. Snapshot holds a store's read lock only to copy its bookkeeping
+// written. SaveState holds a store's read lock only to copy its bookkeeping
 // and the chunk being appended to (closed chunks never change and are
 // shared), and encodes and writes outside it, so collections, appends and
 // queries go on meanwhile; each store is copied at one point in time, but
 // two stores may be copied between two of their appends. The payload has no
 // checksum of its own: vitals.Start keeps it, with a checksum and
-// SnapshotVersion, in its state directory (vitals.WithStateDir).
+// StateVersion, in its state directory (vitals.WithStateDir).
 //
-// Restore skips the named appenders of the snapshot absent now; named
+// LoadState skips the named appenders of the snapshot absent now; named
 // appenders absent from the snapshot start empty, as unnamed appenders
 // always do. It applies today's retention and series limit, not the
 // snapshot's: samples older than the retention, counted back from the

@@ -23,18 +23,18 @@ const MaxPoints = 11000
 // at a one-minute step.
 const MaxSubquerySteps = 100000
 
-// Querier is what every consumer of the recent history needs (the alert
+// Evaluator is what every consumer of the recent history needs (the alert
 // engine, the performance summary, PromQL health checks): PromQL at one
 // time, and the time that stands for now. Reader implements it; tests and
 // other stores can too.
-type Querier interface {
+type Evaluator interface {
 	// Query evaluates the PromQL expression expr at ts.
 	Query(ctx context.Context, expr string, ts time.Time) (Result, error)
-	// Now is the querier's current time.
+	// Now is the evaluator's current time.
 	Now() time.Time
 }
 
-var _ Querier = (*Reader)(nil)
+var _ Evaluator = (*Reader)(nil)
 
 // Vector returns the result of an instant query as a vector: a scalar
 // becomes one sample without labels, no result (a nil Value) an empty

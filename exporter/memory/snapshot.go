@@ -15,12 +15,12 @@ import (
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 )
 
-// SnapshotVersion is the version of the format that Snapshot writes and
-// Restore reads. It starts the payload, and callers that keep snapshots in
+// StateVersion is the version of the format that SaveState writes and
+// LoadState reads. It starts the payload, and callers that keep snapshots in
 // versioned files (such as vitals.Start's state directory) record it there.
-const SnapshotVersion = 1
+const StateVersion = 1
 
-// Bounds that Restore enforces on a snapshot, so that a corrupt or hostile
+// Bounds that LoadState enforces on a snapshot, so that a corrupt or hostile
 // one cannot make it allocate without bound.
 const (
 	maxSnapshotString  = 64 << 10 // a store's name, a label's name or value
@@ -37,16 +37,16 @@ const (
 	preallocChunks = 64
 )
 
-// Snapshot writes the reader's history to w (the collector's series and
-// those of every named appender, NewNamedAppender) so that Restore can give
+// SaveState writes the reader's history to w (the collector's series and
+// those of every named appender, NewNamedAppender) so that LoadState can give
 // it back after a restart. Collections, appends and queries go on
 // meanwhile. The payload has no checksum of its own: write it where one is
 // kept. The package doc's Snapshots section has the details.
-func (r *Reader) Snapshot(w io.Writer) error {
+func (r *Reader) SaveState(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	e := encoder{w: bw}
 	stores := r.snapshotStores()
-	e.uvarint(SnapshotVersion)
+	e.uvarint(StateVersion)
 	e.uvarint(uint64(len(stores)))
 	for _, ns := range stores {
 		c := copyStore(ns.st)
@@ -65,7 +65,7 @@ type namedStore struct {
 	st   *store
 }
 
-// snapshotStores returns the stores that Snapshot writes, the collector's
+// snapshotStores returns the stores that SaveState writes, the collector's
 // first, then the named appenders' by name.
 func (r *Reader) snapshotStores() []namedStore {
 	r.appMu.Lock()
@@ -87,14 +87,14 @@ func (r *Reader) snapshotStores() []namedStore {
 	return out
 }
 
-// storeCopy is what Snapshot copies of a store under its read lock.
+// storeCopy is what SaveState copies of a store under its read lock.
 type storeCopy struct {
 	retention int64
 	times     []int64
 	series    []seriesCopy
 }
 
-// seriesCopy is what Snapshot copies of a series: its labels (never
+// seriesCopy is what SaveState copies of a series: its labels (never
 // changed), its closed chunks (the slice copied, the bytes shared: they
 // never change), a copy of the head chunk's bytes, and its bookkeeping.
 type seriesCopy struct {
@@ -152,7 +152,7 @@ func copyStore(st *store) storeCopy {
 	return c
 }
 
-// The payload Snapshot writes, version 1. Integers are varints
+// The payload SaveState writes, version 1. Integers are varints
 // (encoding/binary: u for unsigned, s for signed zig-zag), strings and
 // byte strings a uvarint length and the bytes:
 //
@@ -247,19 +247,19 @@ func (e *encoder) string(s string) {
 	e.w.WriteString(s) //nolint:errcheck // see encoder
 }
 
-// ErrRestoreNotEmpty is returned by Restore when the reader, or a named
+// ErrStateTooLate is returned by LoadState when the reader, or a named
 // appender it would restore, already holds samples: a snapshot is only
 // restored into a reader that has not collected yet.
-var ErrRestoreNotEmpty = errors.New("memory: restore into a reader that has already collected or appended")
+var ErrStateTooLate = errors.New("memory: restore into a reader that has already collected or appended")
 
-// Restore loads into r a snapshot that Snapshot wrote: the collector's
+// LoadState loads into r a snapshot that SaveState wrote: the collector's
 // series, and each named appender's into the named appender of that name
 // created before the call. Neither r nor those appenders may hold samples
-// yet (ErrRestoreNotEmpty). Today's retention and series limit apply. The
+// yet (ErrStateTooLate). Today's retention and series limit apply. The
 // snapshot is read and checked whole before anything changes: on any error,
 // which names the store, series and chunk at fault, r is left as it was.
-// Collections wait for Restore to finish.
-func (r *Reader) Restore(rd io.Reader) error {
+// Collections wait for LoadState to finish.
+func (r *Reader) LoadState(rd io.Reader) error {
 	r.collectMu.Lock()
 	defer r.collectMu.Unlock()
 
@@ -271,7 +271,7 @@ func (r *Reader) Restore(rd io.Reader) error {
 	r.appMu.Unlock()
 	for _, st := range targets {
 		if !st.empty() {
-			return ErrRestoreNotEmpty
+			return ErrStateTooLate
 		}
 	}
 
@@ -281,8 +281,8 @@ func (r *Reader) Restore(rd io.Reader) error {
 	if err != nil {
 		return snapshotErr(fmt.Errorf("version: %w", err))
 	}
-	if version != SnapshotVersion {
-		return snapshotErr(fmt.Errorf("format version %d, this code reads %d", version, SnapshotVersion))
+	if version != StateVersion {
+		return snapshotErr(fmt.Errorf("format version %d, this code reads %d", version, StateVersion))
 	}
 	nstores, err := d.count(maxSnapshotStores)
 	if err != nil {
@@ -326,7 +326,7 @@ func (r *Reader) Restore(rd io.Reader) error {
 	}()
 	for _, ls := range loaded {
 		if len(ls.st.times) != 0 || ls.st.n != 0 {
-			return ErrRestoreNotEmpty
+			return ErrStateTooLate
 		}
 	}
 	var dropped int64

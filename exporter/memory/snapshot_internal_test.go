@@ -109,11 +109,11 @@ func TestRestoredHeadContinuesExactly(t *testing.T) {
 				feedStore(first.store, at(i), i)
 			}
 			var buf bytes.Buffer
-			if err := first.Snapshot(&buf); err != nil {
+			if err := first.SaveState(&buf); err != nil {
 				t.Fatal(err)
 			}
 			second := New(WithClock(clocktest.New(time.UnixMilli(at(k - 1)))))
-			if err := second.Restore(&buf); err != nil {
+			if err := second.LoadState(&buf); err != nil {
 				t.Fatal(err)
 			}
 			if got, want := dumpStore(second.store), dumpStore(first.store); got != want {

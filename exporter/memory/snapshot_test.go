@@ -110,7 +110,7 @@ func rangeQueries(t *testing.T, r *memory.Reader, end time.Time) map[string]stri
 func snapshot(t *testing.T, r *memory.Reader) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := r.Snapshot(&buf); err != nil {
+	if err := r.SaveState(&buf); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -122,7 +122,7 @@ func restored(t *testing.T, clk *clock, b []byte, opts ...memory.Option) *memory
 	t.Helper()
 	r := memory.New(append([]memory.Option{memory.WithClock(clk)}, opts...)...)
 	r.NewNamedAppender("slo", time.Minute, sloRetention)
-	if err := r.Restore(bytes.NewReader(b)); err != nil {
+	if err := r.LoadState(bytes.NewReader(b)); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -170,7 +170,7 @@ func TestRestoreThenCollect(t *testing.T) {
 	clk.Advance(30 * time.Minute)
 
 	w2 := newWorkload(t, clk)
-	if err := w2.r.Restore(bytes.NewReader(b)); err != nil {
+	if err := w2.r.LoadState(bytes.NewReader(b)); err != nil {
 		t.Fatal(err)
 	}
 	// The history is there, up to the last collection, and the lookback
@@ -293,7 +293,7 @@ func TestRestoreCollectOrder(t *testing.T) {
 
 	// A snapshot from the future is refused.
 	early := memory.New(memory.WithClock(newClock()))
-	if err := early.Restore(bytes.NewReader(b)); err == nil || !strings.Contains(err.Error(), "after the reader's clock") {
+	if err := early.LoadState(bytes.NewReader(b)); err == nil || !strings.Contains(err.Error(), "after the reader's clock") {
 		t.Errorf("a snapshot newer than the clock: %v", err)
 	}
 }
@@ -355,7 +355,7 @@ func TestRestoreAfterCollect(t *testing.T) {
 	w := newWorkload(t, clk)
 	w.run(3)
 	b := snapshot(t, w.r)
-	if err := w.r.Restore(bytes.NewReader(b)); !errors.Is(err, memory.ErrRestoreNotEmpty) {
+	if err := w.r.LoadState(bytes.NewReader(b)); !errors.Is(err, memory.ErrStateTooLate) {
 		t.Errorf("restore into the reader that collected: %v", err)
 	}
 	// A reader whose named appender has appended is not empty either.
@@ -363,12 +363,12 @@ func TestRestoreAfterCollect(t *testing.T) {
 	if err := r.NewNamedAppender("slo", time.Minute, sloRetention).Append(clk.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Restore(bytes.NewReader(b)); !errors.Is(err, memory.ErrRestoreNotEmpty) {
+	if err := r.LoadState(bytes.NewReader(b)); !errors.Is(err, memory.ErrStateTooLate) {
 		t.Errorf("restore into a reader whose appender appended: %v", err)
 	}
 	// Nor is one restored already.
 	r = restored(t, clk, b)
-	if err := r.Restore(bytes.NewReader(b)); !errors.Is(err, memory.ErrRestoreNotEmpty) {
+	if err := r.LoadState(bytes.NewReader(b)); !errors.Is(err, memory.ErrStateTooLate) {
 		t.Errorf("a second restore: %v", err)
 	}
 }
@@ -406,7 +406,7 @@ func smallSnapshot(tb testing.TB) []byte {
 		}
 	}
 	var buf bytes.Buffer
-	if err := r.Snapshot(&buf); err != nil {
+	if err := r.SaveState(&buf); err != nil {
 		tb.Fatal(err)
 	}
 	return buf.Bytes()
@@ -422,7 +422,7 @@ func restoreBad(t *testing.T, b []byte) bool {
 	r.NewNamedAppender("slo", time.Minute, sloRetention)
 	mp := sdkmetric.NewMeterProvider(r.MeterProviderOptions()...)
 	defer func() { _ = mp.Shutdown(context.Background()) }()
-	err := r.Restore(bytes.NewReader(b))
+	err := r.LoadState(bytes.NewReader(b))
 	if err == nil {
 		// Accepted (a changed value, say): it must read, and snapshot
 		// and restore again.
@@ -436,12 +436,12 @@ func restoreBad(t *testing.T, b []byte) bool {
 			}
 		}
 		var buf bytes.Buffer
-		if err := r.Snapshot(&buf); err != nil {
+		if err := r.SaveState(&buf); err != nil {
 			t.Fatal(err)
 		}
 		r2 := memory.New(memory.WithClock(clk))
 		r2.NewNamedAppender("slo", time.Minute, sloRetention)
-		if err := r2.Restore(&buf); err != nil {
+		if err := r2.LoadState(&buf); err != nil {
 			t.Errorf("restoring the snapshot of an accepted snapshot: %v", err)
 		}
 		return true
@@ -493,7 +493,7 @@ func TestRestoreBadInput(t *testing.T) {
 	// An error names what is wrong.
 	clk := newClock()
 	clk.Advance(time.Hour)
-	err := memory.New(memory.WithClock(clk)).Restore(bytes.NewReader(b[:len(b)/2]))
+	err := memory.New(memory.WithClock(clk)).LoadState(bytes.NewReader(b[:len(b)/2]))
 	if err == nil || !strings.Contains(err.Error(), "series") {
 		t.Errorf("error for a truncated snapshot: %v", err)
 	}
@@ -522,7 +522,7 @@ func TestSnapshotDuringCollections(t *testing.T) {
 	wg.Go(func() {
 		for !stop.Load() {
 			var buf bytes.Buffer
-			if err := w.r.Snapshot(&buf); err != nil {
+			if err := w.r.SaveState(&buf); err != nil {
 				t.Error(err)
 				return
 			}
@@ -535,7 +535,7 @@ func TestSnapshotDuringCollections(t *testing.T) {
 	for i, b := range snaps {
 		r := memory.New(memory.WithClock(clk))
 		r.NewNamedAppender("slo", time.Minute, sloRetention)
-		if err := r.Restore(bytes.NewReader(b)); err != nil {
+		if err := r.LoadState(bytes.NewReader(b)); err != nil {
 			t.Errorf("snapshot %d: %v", i, err)
 		}
 	}

@@ -5,7 +5,7 @@
 // # Checks
 //
 // Threshold checks a PromQL expression against a warning and a failure
-// threshold, through a memory.Querier: the in-memory reader (*memory.Reader) is
+// threshold, through a memory.Evaluator: the in-memory reader (*memory.Reader) is
 // one, so a check reads the same series /metrics shows. Register it like
 // any other healthcheck.Checker, usually with healthcheck.WithInterval so
 // that probes are served from the cached result.

@@ -15,7 +15,7 @@ import (
 // query error fails. For example the 5xx ratio of the last five minutes:
 //
 //	promcheck.Threshold(v.Memory(), `sum(rate(http_server_request_duration_seconds_count{http_response_status_code=~"5.."}[5m])) / sum(rate(http_server_request_duration_seconds_count[5m]))`, 0.01, 0.05)
-func Threshold(q memory.Querier, expr string, warnAbove, failAbove float64) healthcheck.Checker {
+func Threshold(q memory.Evaluator, expr string, warnAbove, failAbove float64) healthcheck.Checker {
 	return healthcheck.ResultFunc(func(ctx context.Context) healthcheck.Result {
 		res, err := q.Query(ctx, expr, q.Now())
 		if err != nil {
