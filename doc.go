@@ -26,7 +26,7 @@
 // with the trace context of the request's headers; the bizmetrics
 // database/sql wrapper a client span per operation; caches an event on the
 // request's span; and the metrics keep exemplars of measurements made in
-// sampled spans, unless OTEL_METRICS_EXEMPLAR_FILTER or WithExporterConfig
+// sampled spans, unless OTEL_METRICS_EXEMPLAR_FILTER or WithMetricsConfig
 // says otherwise. docs/configuration.md (Traces) has the variables.
 //
 // # HTTP

@@ -136,7 +136,7 @@ func testCollectorFault(t *testing.T, f collectorFault, proto exporter.Protocol,
 	// the endpoint is this subtest's), batched every 100 ms.
 	tp, lp := faultTracesAndLogs(t, addr, proto, logger)
 	v, err := vitals.Start(ctx, vitals.WithLogger(logger), vitals.WithServiceName("faults"),
-		vitals.WithExporterConfig(func(c *exporter.Config) {
+		vitals.WithMetricsConfig(func(c *exporter.MetricsConfig) {
 			c.Exporters = []exporter.MetricsExporter{exporter.MetricsPrometheus, exporter.MetricsOTLP}
 			c.OTLP.BaseEndpoint = "http://" + addr
 			c.OTLP.Protocol = proto

@@ -31,7 +31,7 @@ type config struct {
 	logger         *slog.Logger
 	serviceName    string
 	serviceVersion string
-	exporterFuncs  []func(*exporter.Config)
+	exporterFuncs  []func(*exporter.MetricsConfig)
 	readers        []sdkmetric.Reader
 	global         bool
 	memory         bool
@@ -131,11 +131,11 @@ func WithServiceVersion(version string) Option {
 	})
 }
 
-// WithExporterConfig lets code change the exporter configuration after it
+// WithMetricsConfig lets code change the exporter configuration after it
 // has been read from the environment: what fn sets wins. It may be given
 // more than once; the functions run in order. By default, the configuration
-// is exactly what exporter.ConfigFromEnv reads.
-func WithExporterConfig(fn func(*exporter.Config)) Option {
+// is exactly what exporter.MetricsConfigFromEnv reads.
+func WithMetricsConfig(fn func(*exporter.MetricsConfig)) Option {
 	return optionFunc(func(c config) config {
 		c.exporterFuncs = append(c.exporterFuncs, fn)
 		return c

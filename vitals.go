@@ -63,7 +63,7 @@ type Vitals struct {
 
 // Start builds the MeterProvider, and the tracer provider when tracing is
 // on, from the standard OTEL_* environment variables (see
-// exporter.ConfigFromEnv) and opts, which win over the environment, and
+// exporter.MetricsConfigFromEnv) and opts, which win over the environment, and
 // starts the background work the Vitals owns. An invalid variable or option
 // is an error that names it; on error nothing is left running. The package
 // doc says what Start serves and pushes by default.
@@ -78,7 +78,7 @@ func start(ctx context.Context, opts []Option) (_ *Vitals, err error) {
 		return nil, fmt.Errorf("vitals: %w", err)
 	}
 
-	ec, err := exporter.ConfigFromEnv()
+	ec, err := exporter.MetricsConfigFromEnv()
 	if err != nil {
 		return nil, fmt.Errorf("vitals: %w", err)
 	}

@@ -41,7 +41,7 @@ func TestOptionsWinOverEnvironment(t *testing.T) {
 	t.Setenv(exporter.EnvServiceName, "from-env")
 	t.Setenv(exporter.EnvMetricsExporter, "console")
 	v, err := Start(t.Context(), WithServiceName("from-code"),
-		WithExporterConfig(func(c *exporter.Config) { c.Exporters = []exporter.MetricsExporter{exporter.MetricsPrometheus} }))
+		WithMetricsConfig(func(c *exporter.MetricsConfig) { c.Exporters = []exporter.MetricsExporter{exporter.MetricsPrometheus} }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func cleanEnv(t testing.TB) {
 		exporter.EnvEndpoint, exporter.EnvMetricsEndpoint, exporter.EnvProtocol, exporter.EnvMetricsProtocol,
 		exporter.EnvHeaders, exporter.EnvMetricsHeaders, exporter.EnvTimeout, exporter.EnvMetricsTimeout,
 		exporter.EnvInsecure, exporter.EnvMetricsInsecure, exporter.EnvCompression, exporter.EnvMetricsCompression,
-		exporter.EnvTemporalityPreference, exporter.EnvMetricExportInterval, exporter.EnvMetricExportTimeout,
+		exporter.EnvMetricsTemporalityPreference, exporter.EnvMetricExportInterval, exporter.EnvMetricExportTimeout,
 		exporter.EnvMetricsExemplarFilter, exporter.EnvHistogramAggregation,
 		exporter.EnvTracesExporter, exporter.EnvTracesEndpoint, exporter.EnvTracesProtocol, exporter.EnvTracesHeaders,
 		exporter.EnvTracesTimeout, exporter.EnvTracesInsecure, exporter.EnvTracesCompression,

@@ -590,7 +590,7 @@ func TestAlertsAsMetrics(t *testing.T) {
 	rules := strings.Replace(highErrors, "for: 1m", "for: 30s", 1)
 	clk := newEngClock(time.Unix(1_700_000_000, 0))
 	mem := memory.New(memory.WithClock(clk))
-	p, err := exporter.NewMeterProvider(t.Context(), exporter.Config{}, exporter.WithReader(mem.SDKReaders()...))
+	p, err := exporter.NewMeterProvider(t.Context(), exporter.MetricsConfig{}, exporter.WithReader(mem.SDKReaders()...))
 	if err != nil {
 		t.Fatal(err)
 	}

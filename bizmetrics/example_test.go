@@ -28,7 +28,7 @@ import (
 // of float64s.
 func Example() {
 	ctx := context.Background()
-	p, err := exporter.NewMeterProvider(ctx, exporter.Config{ServiceName: "shop"})
+	p, err := exporter.NewMeterProvider(ctx, exporter.MetricsConfig{ServiceName: "shop"})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -54,7 +54,7 @@ func newEnv(t testing.TB, opts ...bizmetrics.Option) *env {
 	t.Helper()
 	clk := newClock()
 	mem := memory.New(memory.WithClock(clk))
-	p, err := exporter.NewMeterProvider(context.Background(), exporter.Config{ServiceName: "shop"}, exporter.WithReader(mem.SDKReaders()...))
+	p, err := exporter.NewMeterProvider(context.Background(), exporter.MetricsConfig{ServiceName: "shop"}, exporter.WithReader(mem.SDKReaders()...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,11 +34,11 @@ const (
 	DefaultHTTPEndpoint = "http://localhost:4318"
 )
 
-// Config says which readers the MeterProvider gets and how they behave.
+// MetricsConfig says which readers the MeterProvider gets and how they behave.
 // The zero value is useful: Prometheus pull only, with the defaults above.
-// ConfigFromEnv fills a Config from the standard OTEL_* variables; fields set
+// MetricsConfigFromEnv fills a MetricsConfig from the standard OTEL_* variables; fields set
 // in code afterwards win over the environment.
-type Config struct {
+type MetricsConfig struct {
 	// ServiceName is the service.name resource attribute. By default it is
 	// "unknown_service:" followed by the executable's name, as the
 	// specification says.
@@ -148,7 +148,7 @@ type OTLP struct {
 // LogValue describes c for log/slog without its secrets: the OTLP header
 // names but not their values, and endpoints without user information,
 // query values or fragment (see OTLP.LogValue).
-func (c Config) LogValue() slog.Value {
+func (c MetricsConfig) LogValue() slog.Value {
 	attrs := make([]string, len(c.ResourceAttributes))
 	for i, kv := range c.ResourceAttributes {
 		attrs[i] = string(kv.Key) + "=" + kv.Value.Emit()
@@ -189,18 +189,18 @@ func exportersText(es []MetricsExporter) string {
 
 // String formats c as its LogValue does, so that fmt's %v and %s hide the
 // same secrets.
-func (c Config) String() string { return groupText(c.LogValue()) }
+func (c MetricsConfig) String() string { return groupText(c.LogValue()) }
 
 // GoString formats c as Go syntax for fmt's %#v, with OTLP as
 // OTLP.GoString hides it.
-func (c Config) GoString() string {
-	type fields Config // without methods; its OTLP field keeps them
-	return goSyntax("exporter.Config", fields(c))
+func (c MetricsConfig) GoString() string {
+	type fields MetricsConfig // without methods; its OTLP field keeps them
+	return goSyntax("exporter.MetricsConfig", fields(c))
 }
 
 // Format makes every fmt verb hide the secrets: %#v prints GoString, any
 // other verb String.
-func (c Config) Format(f fmt.State, verb rune) { format(f, verb, c) }
+func (c MetricsConfig) Format(f fmt.State, verb rune) { format(f, verb, c) }
 
 // LogValue describes o for log/slog without its secrets: the header names
 // but not their values, and the endpoints as redactURL shows them, without
@@ -437,7 +437,7 @@ func (f ExemplarFilter) String() string {
 
 // readers returns the exporters c asks for, with the default applied and
 // duplicates removed.
-func (c Config) readers() []MetricsExporter {
+func (c MetricsConfig) readers() []MetricsExporter {
 	if c.Exporters == nil {
 		exps := []MetricsExporter{MetricsPrometheus}
 		if c.OTLP.Endpoint != "" || c.OTLP.BaseEndpoint != "" {

@@ -20,7 +20,7 @@ import (
 // the secrets are not.
 func TestConfigLogValueHidesSecrets(t *testing.T) {
 	const secret = "s3cr3t-value"
-	cfg := exporter.Config{
+	cfg := exporter.MetricsConfig{
 		ServiceName:        "shop",
 		ResourceAttributes: []attribute.KeyValue{attribute.String("deployment.environment.name", "prod")},
 		Exporters:          []exporter.MetricsExporter{exporter.MetricsPrometheus, exporter.MetricsOTLP},
@@ -67,7 +67,7 @@ func TestConfigLogValueHidesSecrets(t *testing.T) {
 }
 
 // TestEndpointSecretsNeverShown gives malicious OTLP endpoints, valid URLs
-// or not, to every path that can show one: the error of ConfigFromEnv
+// or not, to every path that can show one: the error of MetricsConfigFromEnv
 // (either endpoint variable), the error of NewMeterProvider (either Config
 // field), fmt with every verb and slog text and JSON of Config and OTLP.
 // None shows the user information, a query value or the fragment (compared
@@ -161,26 +161,26 @@ func TestEndpointSecretsNeverShown(t *testing.T) {
 				}
 				t.Setenv(exporter.EnvProtocol, tt.protocol)
 				t.Setenv(name, tt.raw)
-				cfg, err := exporter.ConfigFromEnv()
-				checkErr(t, "ConfigFromEnv", err, name+"=", tt.shown, tt.reason)
+				cfg, err := exporter.MetricsConfigFromEnv()
+				checkErr(t, "MetricsConfigFromEnv", err, name+"=", tt.shown, tt.reason)
 				var envErr *exporter.EnvError
 				if !errors.As(err, &envErr) || envErr.Name != name {
-					t.Errorf("ConfigFromEnv: error %v is not an *EnvError for %s", err, name)
+					t.Errorf("MetricsConfigFromEnv: error %v is not an *EnvError for %s", err, name)
 				}
 				if err != nil {
-					check(t, "ConfigFromEnv error", err.Error(), tt.secrets)
-					check(t, "ConfigFromEnv error %+v", fmt.Sprintf("%+v", err), tt.secrets)
+					check(t, "MetricsConfigFromEnv error", err.Error(), tt.secrets)
+					check(t, "MetricsConfigFromEnv error %+v", fmt.Sprintf("%+v", err), tt.secrets)
 				}
 				// The Config returned with the error holds the endpoint.
-				check(t, "ConfigFromEnv's Config with %v", fmt.Sprintf("%v", cfg), tt.secrets)
-				check(t, "ConfigFromEnv's Config with %#v", fmt.Sprintf("%#v", cfg), tt.secrets)
+				check(t, "MetricsConfigFromEnv's Config with %v", fmt.Sprintf("%v", cfg), tt.secrets)
+				check(t, "MetricsConfigFromEnv's Config with %#v", fmt.Sprintf("%#v", cfg), tt.secrets)
 			}
 
 			for field, o := range map[string]exporter.OTLP{
 				"OTLP.Endpoint":     {Endpoint: tt.raw, Protocol: protocol},
 				"OTLP.BaseEndpoint": {BaseEndpoint: tt.raw, Protocol: protocol},
 			} {
-				p, err := exporter.NewMeterProvider(t.Context(), exporter.Config{OTLP: o})
+				p, err := exporter.NewMeterProvider(t.Context(), exporter.MetricsConfig{OTLP: o})
 				if err == nil {
 					_ = p.Shutdown(t.Context())
 				}
@@ -190,7 +190,7 @@ func TestEndpointSecretsNeverShown(t *testing.T) {
 				}
 			}
 
-			cfg := exporter.Config{
+			cfg := exporter.MetricsConfig{
 				ServiceName: "shop",
 				OTLP: exporter.OTLP{
 					Endpoint:     tt.raw,

@@ -17,11 +17,11 @@
 //
 // # Configuration
 //
-// ConfigFromEnv reads the standard OTEL_* variables (the Env constants) with
+// MetricsConfigFromEnv reads the standard OTEL_* variables (the Env constants) with
 // the specification's defaults and precedence: a metrics-specific variable
 // wins over the generic one, /v1/metrics is appended only to the generic
 // OTLP/HTTP endpoint, and any invalid value is an *EnvError naming the
-// variable. Fields set on the Config in code afterwards win over the
+// variable. Fields set on the MetricsConfig in code afterwards win over the
 // environment. OTEL_METRICS_EXPORTER takes a comma-separated list, so
 // Prometheus and OTLP can run side by side. TracesConfigFromEnv and
 // LogsConfigFromEnv do the same for OTEL_TRACES_* and OTEL_LOGS_*.
@@ -40,7 +40,7 @@
 // millisecond-scale and would pin a seconds p95 at one bucket). Each
 // instrument keeps at most DefaultCardinalityLimit attribute sets; the rest
 // fold into one series labelled otel_metric_overflow="true", so totals stay
-// right. Exemplars are off; when on (Config.Exemplars), histogram buckets
+// right. Exemplars are off; when on (MetricsConfig.Exemplars), histogram buckets
 // keep their last kept measurement and counters and gauges keep none, so
 // their memory does not grow with GOMAXPROCS.
 //
@@ -51,9 +51,9 @@
 // start), host.name, process.pid, process.executable.name,
 // process.runtime.name, process.runtime.version,
 // process.runtime.description and telemetry.sdk.name, .language and
-// .version, plus what OTEL_RESOURCE_ATTRIBUTES and Config.ResourceAttributes
+// .version, plus what OTEL_RESOURCE_ATTRIBUTES and MetricsConfig.ResourceAttributes
 // add. On /metrics they are the labels of target_info.
-// Config.DropResourceAttributes removes keys from it, service.name excepted.
+// MetricsConfig.DropResourceAttributes removes keys from it, service.name excepted.
 //
 // # Prometheus
 //
@@ -70,13 +70,13 @@
 // gives the producers instead: classic aggregates every instrument with the
 // default aggregations (explicit bucket histograms), native histograms only,
 // as base-2 exponential histograms, and is read only with
-// Config.ExponentialHistograms. vitals.Start passes the in-memory reader's
+// MetricsConfig.ExponentialHistograms. vitals.Start passes the in-memory reader's
 // (memory.Reader.ClassicReader and NativeReader), which hold the same
 // aggregations.
 //
 // # Exponential histograms
 //
-// Config.ExponentialHistograms (or EnvHistogramAggregation) adds base-2
+// MetricsConfig.ExponentialHistograms (or EnvHistogramAggregation) adds base-2
 // exponential histograms (400 buckets, at most 4.4 % wide for values
 // spanning up to 2^25) to the explicit-bucket ones. On /metrics every
 // histogram series then carries both, as client_golang serves a histogram
@@ -97,7 +97,7 @@
 // reaches the OTel global error handler. Shutdown returns within its
 // context's deadline even when the endpoint hangs. Every OTLP setting is
 // passed to the OTel exporter explicitly, so what it would read from the
-// environment itself never overrides the Config.
+// environment itself never overrides the MetricsConfig.
 //
 // # Concurrency
 //

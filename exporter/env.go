@@ -12,33 +12,33 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 )
 
-// The environment variables ConfigFromEnv reads. Where a metrics-specific
+// The environment variables MetricsConfigFromEnv reads. Where a metrics-specific
 // variable and a generic one are both set, the metrics-specific one wins.
 const (
-	EnvServiceName           = "OTEL_SERVICE_NAME"
-	EnvResourceAttributes    = "OTEL_RESOURCE_ATTRIBUTES"
-	EnvMetricsExporter       = "OTEL_METRICS_EXPORTER"
-	EnvEndpoint              = "OTEL_EXPORTER_OTLP_ENDPOINT"
-	EnvMetricsEndpoint       = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
-	EnvProtocol              = "OTEL_EXPORTER_OTLP_PROTOCOL"
-	EnvMetricsProtocol       = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
-	EnvHeaders               = "OTEL_EXPORTER_OTLP_HEADERS"
-	EnvMetricsHeaders        = "OTEL_EXPORTER_OTLP_METRICS_HEADERS"
-	EnvTimeout               = "OTEL_EXPORTER_OTLP_TIMEOUT"
-	EnvMetricsTimeout        = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"
-	EnvInsecure              = "OTEL_EXPORTER_OTLP_INSECURE"
-	EnvMetricsInsecure       = "OTEL_EXPORTER_OTLP_METRICS_INSECURE"
-	EnvCompression           = "OTEL_EXPORTER_OTLP_COMPRESSION"
-	EnvMetricsCompression    = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION"
-	EnvTemporalityPreference = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"
-	EnvMetricExportInterval  = "OTEL_METRIC_EXPORT_INTERVAL"
-	EnvMetricExportTimeout   = "OTEL_METRIC_EXPORT_TIMEOUT"
-	EnvMetricsExemplarFilter = "OTEL_METRICS_EXEMPLAR_FILTER"
+	EnvServiceName                  = "OTEL_SERVICE_NAME"
+	EnvResourceAttributes           = "OTEL_RESOURCE_ATTRIBUTES"
+	EnvMetricsExporter              = "OTEL_METRICS_EXPORTER"
+	EnvEndpoint                     = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	EnvMetricsEndpoint              = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+	EnvProtocol                     = "OTEL_EXPORTER_OTLP_PROTOCOL"
+	EnvMetricsProtocol              = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
+	EnvHeaders                      = "OTEL_EXPORTER_OTLP_HEADERS"
+	EnvMetricsHeaders               = "OTEL_EXPORTER_OTLP_METRICS_HEADERS"
+	EnvTimeout                      = "OTEL_EXPORTER_OTLP_TIMEOUT"
+	EnvMetricsTimeout               = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"
+	EnvInsecure                     = "OTEL_EXPORTER_OTLP_INSECURE"
+	EnvMetricsInsecure              = "OTEL_EXPORTER_OTLP_METRICS_INSECURE"
+	EnvCompression                  = "OTEL_EXPORTER_OTLP_COMPRESSION"
+	EnvMetricsCompression           = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION"
+	EnvMetricsTemporalityPreference = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"
+	EnvMetricExportInterval         = "OTEL_METRIC_EXPORT_INTERVAL"
+	EnvMetricExportTimeout          = "OTEL_METRIC_EXPORT_TIMEOUT"
+	EnvMetricsExemplarFilter        = "OTEL_METRICS_EXEMPLAR_FILTER"
 	// EnvHistogramAggregation is the specification's
 	// OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION:
 	// "explicit_bucket_histogram" (the default) or
 	// "base2_exponential_bucket_histogram", which sets
-	// Config.ExponentialHistograms for OTLP and /metrics alike.
+	// MetricsConfig.ExponentialHistograms for OTLP and /metrics alike.
 	EnvHistogramAggregation = "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION"
 )
 
@@ -61,13 +61,13 @@ func (e *EnvError) Error() string {
 // Unwrap returns the underlying error.
 func (e *EnvError) Unwrap() error { return e.Err }
 
-// ConfigFromEnv reads the standard OTEL_* variables (the Env constants) into
-// a Config, with the specification's defaults and precedence. A value the
+// MetricsConfigFromEnv reads the standard OTEL_* variables (the Env constants) into
+// a MetricsConfig, with the specification's defaults and precedence. A value the
 // specification would ignore with a warning is refused instead, so that a
 // typo never silently changes what is exported: every invalid variable is
-// an *EnvError, joined into the one error returned, and the Config must then
+// an *EnvError, joined into the one error returned, and the MetricsConfig must then
 // not be used.
-func ConfigFromEnv() (Config, error) {
+func MetricsConfigFromEnv() (MetricsConfig, error) {
 	return configFromLookup(os.LookupEnv)
 }
 
@@ -177,9 +177,9 @@ func (r *envReader) otlp(o *OTLP, endpoint, protocol, headers, timeout, insecure
 	}
 }
 
-func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
+func configFromLookup(lookup func(string) (string, bool)) (MetricsConfig, error) {
 	r := &envReader{lookup: lookup}
-	var cfg Config
+	var cfg MetricsConfig
 
 	if v, ok := r.get(EnvResourceAttributes); ok {
 		attrs, err := parseResourceAttributes(v)
@@ -201,7 +201,7 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	}
 
 	r.otlp(&cfg.OTLP, EnvMetricsEndpoint, EnvMetricsProtocol, EnvMetricsHeaders, EnvMetricsTimeout, EnvMetricsInsecure, EnvMetricsCompression)
-	if v, ok := r.get(EnvTemporalityPreference); ok {
+	if v, ok := r.get(EnvMetricsTemporalityPreference); ok {
 		switch strings.ToLower(v) {
 		case "cumulative":
 			cfg.OTLP.Temporality = TemporalityCumulative
@@ -210,7 +210,7 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		case "lowmemory":
 			cfg.OTLP.Temporality = TemporalityLowMemory
 		default:
-			r.fail(EnvTemporalityPreference, v, errors.New(`want "cumulative", "delta" or "lowmemory"`))
+			r.fail(EnvMetricsTemporalityPreference, v, errors.New(`want "cumulative", "delta" or "lowmemory"`))
 		}
 	}
 

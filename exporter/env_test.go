@@ -17,12 +17,12 @@ func lookupFrom(env map[string]string) func(string) (string, bool) {
 	}
 }
 
-func TestConfigFromEnvDefaults(t *testing.T) {
+func TestMetricsConfigFromEnvDefaults(t *testing.T) {
 	cfg, err := configFromLookup(lookupFrom(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(cfg, Config{}) {
+	if !reflect.DeepEqual(cfg, MetricsConfig{}) {
 		t.Errorf("empty environment gave %+v, want the zero Config", cfg)
 	}
 	if got, want := cfg.readers(), []MetricsExporter{MetricsPrometheus}; !reflect.DeepEqual(got, want) {
@@ -30,17 +30,17 @@ func TestConfigFromEnvDefaults(t *testing.T) {
 	}
 }
 
-func TestConfigFromEnvValid(t *testing.T) {
+func TestMetricsConfigFromEnvValid(t *testing.T) {
 	tests := []struct {
 		name    string
 		env     map[string]string
-		want    func(*Config)
+		want    func(*MetricsConfig)
 		readers []MetricsExporter
 	}{
 		{
 			name: "service name wins over resource attribute",
 			env:  map[string]string{EnvServiceName: "shop", EnvResourceAttributes: "service.name=other,deployment.environment.name=prod%20eu, team = core"},
-			want: func(c *Config) {
+			want: func(c *MetricsConfig) {
 				c.ServiceName = "shop"
 				c.ResourceAttributes = []attribute.KeyValue{
 					attribute.String("service.name", "other"),
@@ -53,13 +53,13 @@ func TestConfigFromEnvValid(t *testing.T) {
 		{
 			name:    "generic endpoint is a base",
 			env:     map[string]string{EnvEndpoint: "http://collector:4318"},
-			want:    func(c *Config) { c.OTLP.BaseEndpoint = "http://collector:4318" },
+			want:    func(c *MetricsConfig) { c.OTLP.BaseEndpoint = "http://collector:4318" },
 			readers: []MetricsExporter{MetricsPrometheus, MetricsOTLP},
 		},
 		{
 			name: "signal endpoint is kept beside the generic one",
 			env:  map[string]string{EnvEndpoint: "http://a:4318", EnvMetricsEndpoint: "http://b:4318/custom"},
-			want: func(c *Config) {
+			want: func(c *MetricsConfig) {
 				c.OTLP.BaseEndpoint = "http://a:4318"
 				c.OTLP.Endpoint = "http://b:4318/custom"
 			},
@@ -68,7 +68,7 @@ func TestConfigFromEnvValid(t *testing.T) {
 		{
 			name: "grpc host:port with insecure",
 			env:  map[string]string{EnvProtocol: "GRPC", EnvEndpoint: "collector:4317", EnvInsecure: "True"},
-			want: func(c *Config) {
+			want: func(c *MetricsConfig) {
 				c.OTLP.Protocol = ProtocolGRPC
 				c.OTLP.BaseEndpoint = "collector:4317"
 				c.OTLP.Insecure = true
@@ -78,7 +78,7 @@ func TestConfigFromEnvValid(t *testing.T) {
 		{
 			name: "a timeout of 0 means no limit",
 			env:  map[string]string{EnvTimeout: "0", EnvMetricExportTimeout: "0"},
-			want: func(c *Config) {
+			want: func(c *MetricsConfig) {
 				c.OTLP.Timeout = -1
 				c.ExportTimeout = -1
 			},
@@ -87,41 +87,41 @@ func TestConfigFromEnvValid(t *testing.T) {
 		{
 			name:    "metrics protocol wins over generic",
 			env:     map[string]string{EnvProtocol: "grpc", EnvMetricsProtocol: "http/protobuf"},
-			want:    func(c *Config) { c.OTLP.Protocol = ProtocolHTTPProtobuf },
+			want:    func(c *MetricsConfig) { c.OTLP.Protocol = ProtocolHTTPProtobuf },
 			readers: []MetricsExporter{MetricsPrometheus},
 		},
 		{
 			name:    "exporter list runs prometheus and otlp side by side",
 			env:     map[string]string{EnvMetricsExporter: " prometheus , OTLP,otlp"},
-			want:    func(c *Config) { c.Exporters = []MetricsExporter{MetricsPrometheus, MetricsOTLP, MetricsOTLP} },
+			want:    func(c *MetricsConfig) { c.Exporters = []MetricsExporter{MetricsPrometheus, MetricsOTLP, MetricsOTLP} },
 			readers: []MetricsExporter{MetricsPrometheus, MetricsOTLP},
 		},
 		{
 			name:    "none",
 			env:     map[string]string{EnvMetricsExporter: "none", EnvEndpoint: "http://c:4318"},
-			want:    func(c *Config) { c.Exporters = []MetricsExporter{}; c.OTLP.BaseEndpoint = "http://c:4318" },
+			want:    func(c *MetricsConfig) { c.Exporters = []MetricsExporter{}; c.OTLP.BaseEndpoint = "http://c:4318" },
 			readers: nil,
 		},
 		{
 			name:    "console only",
 			env:     map[string]string{EnvMetricsExporter: "console"},
-			want:    func(c *Config) { c.Exporters = []MetricsExporter{MetricsConsole} },
+			want:    func(c *MetricsConfig) { c.Exporters = []MetricsExporter{MetricsConsole} },
 			readers: []MetricsExporter{MetricsConsole},
 		},
 		{
 			name:    "headers are percent-decoded; metrics headers win",
 			env:     map[string]string{EnvHeaders: "a=1", EnvMetricsHeaders: "api-key=s%3Dcret, x-tenant = blue"},
-			want:    func(c *Config) { c.OTLP.Headers = map[string]string{"api-key": "s=cret", "x-tenant": "blue"} },
+			want:    func(c *MetricsConfig) { c.OTLP.Headers = map[string]string{"api-key": "s=cret", "x-tenant": "blue"} },
 			readers: []MetricsExporter{MetricsPrometheus},
 		},
 		{
 			name: "timeouts, intervals, compression, temporality, exemplars",
 			env: map[string]string{
 				EnvTimeout: "2500", EnvMetricsTimeout: "1500", EnvMetricsInsecure: "false", EnvInsecure: "true",
-				EnvCompression: "gzip", EnvTemporalityPreference: "LowMemory",
+				EnvCompression: "gzip", EnvMetricsTemporalityPreference: "LowMemory",
 				EnvMetricExportInterval: "15000", EnvMetricExportTimeout: "5000", EnvMetricsExemplarFilter: "trace_based",
 			},
-			want: func(c *Config) {
+			want: func(c *MetricsConfig) {
 				c.OTLP.Timeout = 1500 * time.Millisecond
 				c.OTLP.Insecure = false
 				c.OTLP.Compression = "gzip"
@@ -134,26 +134,26 @@ func TestConfigFromEnvValid(t *testing.T) {
 		},
 		{
 			name:    "delta and cumulative presets",
-			env:     map[string]string{EnvTemporalityPreference: "delta", EnvMetricsCompression: "none", EnvCompression: "gzip"},
-			want:    func(c *Config) { c.OTLP.Temporality = TemporalityDelta },
+			env:     map[string]string{EnvMetricsTemporalityPreference: "delta", EnvMetricsCompression: "none", EnvCompression: "gzip"},
+			want:    func(c *MetricsConfig) { c.OTLP.Temporality = TemporalityDelta },
 			readers: []MetricsExporter{MetricsPrometheus},
 		},
 		{
 			name:    "exponential histograms, any case",
 			env:     map[string]string{EnvHistogramAggregation: " Base2_Exponential_Bucket_Histogram "},
-			want:    func(c *Config) { c.ExponentialHistograms = true },
+			want:    func(c *MetricsConfig) { c.ExponentialHistograms = true },
 			readers: []MetricsExporter{MetricsPrometheus},
 		},
 		{
 			name:    "explicit bucket histograms, the default, any case",
 			env:     map[string]string{EnvHistogramAggregation: "EXPLICIT_BUCKET_HISTOGRAM"},
-			want:    func(c *Config) { c.ExponentialHistograms = false },
+			want:    func(c *MetricsConfig) { c.ExponentialHistograms = false },
 			readers: []MetricsExporter{MetricsPrometheus},
 		},
 		{
 			name:    "blank values count as unset",
 			env:     map[string]string{EnvEndpoint: "  ", EnvMetricExportInterval: ""},
-			want:    func(*Config) {},
+			want:    func(*MetricsConfig) {},
 			readers: []MetricsExporter{MetricsPrometheus},
 		},
 	}
@@ -163,7 +163,7 @@ func TestConfigFromEnvValid(t *testing.T) {
 			if err != nil {
 				t.Fatalf("unexpected error: %v", err)
 			}
-			var want Config
+			var want MetricsConfig
 			tt.want(&want)
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("got  %+v\nwant %+v", got, want)
@@ -175,7 +175,7 @@ func TestConfigFromEnvValid(t *testing.T) {
 	}
 }
 
-func TestConfigFromEnvInvalid(t *testing.T) {
+func TestMetricsConfigFromEnvInvalid(t *testing.T) {
 	tests := []struct {
 		name    string
 		env     map[string]string
@@ -202,7 +202,7 @@ func TestConfigFromEnvInvalid(t *testing.T) {
 		{"metrics insecure not a bool", map[string]string{EnvMetricsInsecure: "1"}, EnvMetricsInsecure, `"true"`},
 		{"compression unknown", map[string]string{EnvCompression: "zstd"}, EnvCompression, "gzip"},
 		{"metrics compression unknown", map[string]string{EnvMetricsCompression: "br"}, EnvMetricsCompression, "gzip"},
-		{"temporality unknown", map[string]string{EnvTemporalityPreference: "sometimes"}, EnvTemporalityPreference, "lowmemory"},
+		{"temporality unknown", map[string]string{EnvMetricsTemporalityPreference: "sometimes"}, EnvMetricsTemporalityPreference, "lowmemory"},
 		{"interval not a number", map[string]string{EnvMetricExportInterval: "abc"}, EnvMetricExportInterval, "milliseconds"},
 		{"interval zero", map[string]string{EnvMetricExportInterval: "0"}, EnvMetricExportInterval, "positive"},
 		{"interval too large", map[string]string{EnvMetricExportInterval: "999999999999"}, EnvMetricExportInterval, "one day"},
@@ -259,13 +259,13 @@ func TestEndpointErrorsHideCredentials(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("error %v: want an error that does not show the password", err)
 	}
-	_, err = NewMeterProvider(t.Context(), Config{OTLP: OTLP{Endpoint: "https://user:hunter2@c:4318"}})
+	_, err = NewMeterProvider(t.Context(), MetricsConfig{OTLP: OTLP{Endpoint: "https://user:hunter2@c:4318"}})
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("NewMeterProvider: error %v: want an error that does not show the password", err)
 	}
 }
 
-func TestConfigFromEnvReportsEveryInvalidVariable(t *testing.T) {
+func TestMetricsConfigFromEnvReportsEveryInvalidVariable(t *testing.T) {
 	_, err := configFromLookup(lookupFrom(map[string]string{
 		EnvMetricExportInterval: "abc",
 		EnvInsecure:             "maybe",
@@ -293,10 +293,10 @@ func TestHeaderErrorsNeverShowValues(t *testing.T) {
 
 // TestHistogramAggregationFromEnv checks that
 // OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION reaches the
-// Config through ConfigFromEnv, and that code still wins over it.
+// Config through MetricsConfigFromEnv, and that code still wins over it.
 func TestHistogramAggregationFromEnv(t *testing.T) {
 	t.Setenv(EnvHistogramAggregation, "base2_exponential_bucket_histogram")
-	cfg, err := ConfigFromEnv()
+	cfg, err := MetricsConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func TestHistogramAggregationFromEnv(t *testing.T) {
 	}
 
 	t.Setenv(EnvHistogramAggregation, "sometimes")
-	_, err = ConfigFromEnv()
+	_, err = MetricsConfigFromEnv()
 	var envErr *EnvError
 	if !errors.As(err, &envErr) || envErr.Name != EnvHistogramAggregation || envErr.Value != "sometimes" {
 		t.Errorf("invalid value: error %v, want an *EnvError naming %s and the value", err, EnvHistogramAggregation)
@@ -315,10 +315,10 @@ func TestHistogramAggregationFromEnv(t *testing.T) {
 	}
 }
 
-func TestConfigFromEnvReadsProcessEnvironment(t *testing.T) {
+func TestMetricsConfigFromEnvReadsProcessEnvironment(t *testing.T) {
 	t.Setenv(EnvServiceName, "from-env")
 	t.Setenv(EnvMetricExportInterval, "1000")
-	cfg, err := ConfigFromEnv()
+	cfg, err := MetricsConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}

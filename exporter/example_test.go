@@ -15,7 +15,7 @@ import (
 // environment says.
 func ExampleNewMeterProvider() {
 	ctx := context.Background()
-	p, err := exporter.NewMeterProvider(ctx, exporter.Config{ServiceName: "worker", Exporters: []exporter.MetricsExporter{exporter.MetricsPrometheus}})
+	p, err := exporter.NewMeterProvider(ctx, exporter.MetricsConfig{ServiceName: "worker", Exporters: []exporter.MetricsExporter{exporter.MetricsPrometheus}})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -36,8 +36,8 @@ func ExampleNewMeterProvider() {
 	// jobs_done_total{otel_scope_name="example.com/worker"} 2
 }
 
-func ExampleConfigFromEnv() {
-	cfg, err := exporter.ConfigFromEnv()
+func ExampleMetricsConfigFromEnv() {
+	cfg, err := exporter.MetricsConfigFromEnv()
 	if err != nil {
 		fmt.Println("invalid environment:", err) // names the variable
 		return

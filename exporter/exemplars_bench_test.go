@@ -67,7 +67,7 @@ var exemplarWorkloads = []struct {
 // the given exemplar filter.
 func newExemplarProvider(b *testing.B, filter exporter.ExemplarFilter, opts ...exporter.Option) (*exporter.MeterProvider, *memory.Reader) {
 	mem := memory.New(memory.WithClock(stepping{clocktest.New(time.Unix(1_700_000_000, 0))}), memory.WithMaxSeries(20000))
-	p, err := exporter.NewMeterProvider(context.Background(), exporter.Config{
+	p, err := exporter.NewMeterProvider(context.Background(), exporter.MetricsConfig{
 		ServiceName: "bench", Exporters: []exporter.MetricsExporter{exporter.MetricsPrometheus},
 		Exemplars: filter, CardinalityLimit: -1,
 	}, append([]exporter.Option{exporter.WithReader(mem.SDKReaders()...),

@@ -38,7 +38,7 @@ func inSpan(id byte) context.Context {
 func exemplarProvider(t *testing.T, filter ExemplarFilter, views ...sdkmetric.View) (*MeterProvider, *sdkmetric.ManualReader) {
 	t.Helper()
 	r := sdkmetric.NewManualReader()
-	p, err := NewMeterProvider(t.Context(), Config{ServiceName: "t", Exporters: []MetricsExporter{MetricsPrometheus}, Exemplars: filter},
+	p, err := NewMeterProvider(t.Context(), MetricsConfig{ServiceName: "t", Exporters: []MetricsExporter{MetricsPrometheus}, Exemplars: filter},
 		WithReader(r), WithView(views...))
 	if err != nil {
 		t.Fatal(err)

@@ -5,16 +5,16 @@ import (
 	"testing"
 )
 
-// FuzzConfigFromEnv feeds arbitrary values to every variable: the parser
+// FuzzMetricsConfigFromEnv feeds arbitrary values to every variable: the parser
 // never panics, and an error never repeats a header value.
-func FuzzConfigFromEnv(f *testing.F) {
+func FuzzMetricsConfigFromEnv(f *testing.F) {
 	for _, s := range []string{"", "a=b", "k=%zz", "grpc", "http://c:4318", "1000", "true", "a=b,,c", "=", "x\x00y"} {
 		f.Add(s, "secret-value")
 	}
 	f.Fuzz(func(t *testing.T, v, secret string) {
 		env := map[string]string{}
 		for _, name := range []string{EnvServiceName, EnvResourceAttributes, EnvMetricsExporter, EnvEndpoint, EnvMetricsEndpoint,
-			EnvProtocol, EnvTimeout, EnvInsecure, EnvCompression, EnvTemporalityPreference, EnvMetricExportInterval, EnvMetricsExemplarFilter} {
+			EnvProtocol, EnvTimeout, EnvInsecure, EnvCompression, EnvMetricsTemporalityPreference, EnvMetricExportInterval, EnvMetricsExemplarFilter} {
 			env[name] = v
 		}
 		env[EnvHeaders] = v + "=" + secret

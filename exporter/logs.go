@@ -85,7 +85,7 @@ func (cfg LogsConfig) Enabled() bool { return cfg.Exporter != LogsNone }
 
 // LogsConfigFromEnv reads OTEL_LOGS_EXPORTER, the OTLP variables (the
 // logs-specific ones win over the generic ones) and OTEL_BLRP_*. As
-// ConfigFromEnv, every invalid variable is reported, joined into one error
+// MetricsConfigFromEnv, every invalid variable is reported, joined into one error
 // of *EnvError values naming it. Unlike the specification's default (otlp), records are sent
 // only when OTEL_LOGS_EXPORTER names an exporter (see LogsNone).
 func LogsConfigFromEnv() (LogsConfig, error) {

@@ -16,7 +16,7 @@ import (
 func BenchmarkHistogramRecord(b *testing.B) {
 	for _, exp := range []bool{false, true} {
 		b.Run("exponential="+strconv.FormatBool(exp), func(b *testing.B) {
-			p, err := NewMeterProvider(b.Context(), Config{ExponentialHistograms: exp, Exemplars: ExemplarsOff})
+			p, err := NewMeterProvider(b.Context(), MetricsConfig{ExponentialHistograms: exp, Exemplars: ExemplarsOff})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -50,7 +50,7 @@ func BenchmarkPrometheusHistograms(b *testing.B) {
 		{"exponential=true/protobuf", true, protobufAccept},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			p, err := NewMeterProvider(b.Context(), Config{ExponentialHistograms: tc.exp})
+			p, err := NewMeterProvider(b.Context(), MetricsConfig{ExponentialHistograms: tc.exp})
 			if err != nil {
 				b.Fatal(err)
 			}

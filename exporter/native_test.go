@@ -142,8 +142,8 @@ func nativeCount(h *dto.Histogram) uint64 {
 // same count and sum.
 func TestNativeHistogramsBesideClassic(t *testing.T) {
 	id := attribute.String(string(semconv.ServiceInstanceIDKey), "instance-1")
-	on := newTestProvider(t, Config{ServiceName: "shop", ExponentialHistograms: true, ResourceAttributes: []attribute.KeyValue{id}})
-	off := newTestProvider(t, Config{ServiceName: "shop", ResourceAttributes: []attribute.KeyValue{id}})
+	on := newTestProvider(t, MetricsConfig{ServiceName: "shop", ExponentialHistograms: true, ResourceAttributes: []attribute.KeyValue{id}})
+	off := newTestProvider(t, MetricsConfig{ServiceName: "shop", ResourceAttributes: []attribute.KeyValue{id}})
 	recordHTTPLike(t, on)
 	recordHTTPLike(t, off)
 	onSrv := httptest.NewServer(on.PrometheusHandler())
@@ -231,7 +231,7 @@ func TestNativeHistogramsBesideClassic(t *testing.T) {
 // consistent with its count (Prometheus refuses it otherwise), and no
 // classic bucket may exceed the count.
 func TestNativeHistogramsUnderConcurrentRecording(t *testing.T) {
-	p := newTestProvider(t, Config{ExponentialHistograms: true})
+	p := newTestProvider(t, MetricsConfig{ExponentialHistograms: true})
 	dur, _ := p.Meter("t").Float64Histogram("http.server.request.duration", metric.WithUnit("s"))
 	srv := httptest.NewServer(p.PrometheusHandler())
 	defer srv.Close()
@@ -296,7 +296,7 @@ func TestNativeHistogramsUnderConcurrentRecording(t *testing.T) {
 // reader only: a protobuf scrape calls each once and shows its metrics once.
 func TestNativeHistogramsProducersOnce(t *testing.T) {
 	prod := &fakeProducer{}
-	p := newTestProvider(t, Config{ExponentialHistograms: true}, WithProducer(prod))
+	p := newTestProvider(t, MetricsConfig{ExponentialHistograms: true}, WithProducer(prod))
 	srv := httptest.NewServer(p.PrometheusHandler())
 	defer srv.Close()
 	f := scrapeProtobuf(t, srv.URL)["produced_items_total"]
@@ -314,7 +314,7 @@ func TestNativeHistogramsProducersOnce(t *testing.T) {
 // nothing logged.
 func TestNativeHistogramsRespectViews(t *testing.T) {
 	logger, logs := logtest.New()
-	p := newTestProvider(t, Config{ExponentialHistograms: true},
+	p := newTestProvider(t, MetricsConfig{ExponentialHistograms: true},
 		WithLogger(logger),
 		WithView(
 			sdkmetric.NewView(sdkmetric.Instrument{Name: "classic.only"},
@@ -348,7 +348,7 @@ func TestNativeHistogramsRespectViews(t *testing.T) {
 // turns the native histograms on.
 func TestNativeHistogramsFromEnvironment(t *testing.T) {
 	t.Setenv(EnvHistogramAggregation, "base2_exponential_bucket_histogram")
-	cfg, err := ConfigFromEnv()
+	cfg, err := MetricsConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +373,7 @@ func TestPrometheusReadersShared(t *testing.T) {
 	for _, exp := range []bool{false, true} {
 		t.Run(fmt.Sprintf("exponential=%v", exp), func(t *testing.T) {
 			id := attribute.String(string(semconv.ServiceInstanceIDKey), "instance-1")
-			cfg := Config{ServiceName: "shop", ExponentialHistograms: exp, ResourceAttributes: []attribute.KeyValue{id}}
+			cfg := MetricsConfig{ServiceName: "shop", ExponentialHistograms: exp, ResourceAttributes: []attribute.KeyValue{id}}
 			mem := memory.New(memory.WithProducer(&fakeProducer{}))
 			shared := newTestProvider(t, cfg, WithReader(mem.SDKReaders()...),
 				WithPrometheusReaders(mem.ClassicReader(), mem.NativeReader()))

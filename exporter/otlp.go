@@ -220,7 +220,7 @@ func (o OTLP) endpointFor(signal string) string {
 
 // newOTLPExporter builds the OTLP exporter o describes. Every setting is
 // passed explicitly, so that what the OTel exporters read from the
-// environment themselves never overrides the Config.
+// environment themselves never overrides the MetricsConfig.
 func newOTLPExporter(ctx context.Context, o OTLP, selector sdkmetric.AggregationSelector) (sdkmetric.Exporter, error) {
 	p := o.protocol()
 	ep, timeout, headers, err := o.resolve("metrics")

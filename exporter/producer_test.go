@@ -41,7 +41,7 @@ func TestWithProducerReachesEveryReader(t *testing.T) {
 	var console bytes.Buffer
 	rcv := otlptest.NewHTTP(t)
 	prod := &fakeProducer{}
-	p := newTestProvider(t, Config{
+	p := newTestProvider(t, MetricsConfig{
 		Exporters:     []MetricsExporter{MetricsPrometheus, MetricsOTLP, MetricsConsole},
 		ConsoleWriter: &console,
 		OTLP:          OTLP{Protocol: ProtocolHTTPProtobuf, Endpoint: rcv.Endpoint() + "/v1/metrics"},
@@ -75,7 +75,7 @@ func TestWithProducerReachesEveryReader(t *testing.T) {
 
 // TestWithoutProducer checks that readers have no producer by default.
 func TestWithoutProducer(t *testing.T) {
-	p := newTestProvider(t, Config{})
+	p := newTestProvider(t, MetricsConfig{})
 	srv := httptest.NewServer(p.PrometheusHandler())
 	defer srv.Close()
 	if f := scrape(t, srv.URL)["produced_items_total"]; f != nil {

@@ -124,7 +124,7 @@ func WithLogger(l *slog.Logger) ProviderOption {
 // WithReader adds readers, such as the in-memory reader's SDKReaders, to
 // the provider. Each reader costs one more aggregation per synchronous
 // measurement of the instruments it keeps. By default, only the readers the
-// Config asks for are added.
+// MetricsConfig asks for are added.
 func WithReader(rs ...sdkmetric.Reader) Option {
 	return optionFunc(func(o options) options {
 		o.readers = append(o.readers, rs...)
@@ -157,7 +157,7 @@ func WithView(views ...sdkmetric.View) Option {
 // WithProducer registers p, a source of metrics that are aggregated
 // elsewhere (such as instrument.RuntimeProducer's scheduler latency
 // histogram), on every reader NewMeterProvider builds: the Prometheus
-// reader behind /metrics (with Config.ExponentialHistograms, the classic one
+// reader behind /metrics (with MetricsConfig.ExponentialHistograms, the classic one
 // only: a producer's data is aggregated already) and the OTLP and console
 // push readers. Readers passed with WithReader are built by their owner and
 // need the producer given to them there (memory.WithProducer for the
@@ -181,7 +181,7 @@ func withClock(c clock.Clock) ProviderOption {
 }
 
 // MeterProvider is the SDK meter provider NewMeterProvider builds, with the
-// readers its Config asks for. Its Meter applies SecondsBoundaries(), which
+// readers its MetricsConfig asks for. Its Meter applies SecondsBoundaries(), which
 // the embedded SDK provider's does not; its ForceFlush and Shutdown return
 // export errors to their caller and return within ctx's deadline even when
 // an endpoint hangs. It is safe for concurrent use.
@@ -211,7 +211,7 @@ var _ metric.MeterProvider = (*MeterProvider)(nil)
 // needs to be shut down. Push exporters never block recording: they run in
 // the background, and their failures are counted (metric
 // vitals.exporter.exports{outcome="failure"}) and logged at a bounded rate.
-func NewMeterProvider(ctx context.Context, cfg Config, opts ...Option) (*MeterProvider, error) {
+func NewMeterProvider(ctx context.Context, cfg MetricsConfig, opts ...Option) (*MeterProvider, error) {
 	o := newOptions(opts)
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -323,7 +323,7 @@ func NewMeterProvider(ctx context.Context, cfg Config, opts ...Option) (*MeterPr
 	return p, nil
 }
 
-func (p *MeterProvider) newPeriodicReader(exp sdkmetric.Exporter, exporter MetricsExporter, cfg Config, readerOpts []sdkmetric.ReaderOption) sdkmetric.Reader {
+func (p *MeterProvider) newPeriodicReader(exp sdkmetric.Exporter, exporter MetricsExporter, cfg MetricsConfig, readerOpts []sdkmetric.ReaderOption) sdkmetric.Reader {
 	pe := &pushExporter{Exporter: exp, name: exporter, resource: p.resource, failed: p.exportFailed}
 	p.push = append(p.push, pe)
 	interval, timeout := cfg.ExportInterval, cfg.ExportTimeout
@@ -421,15 +421,15 @@ func (p *MeterProvider) Meter(name string, opts ...metric.MeterOption) metric.Me
 // Resource returns the resource every metric is reported with: on
 // /metrics (target_info), over OTLP and to the console. Readers added with
 // WithReader get the OTel SDK's resource, which is this one plus any
-// OTEL_RESOURCE_ATTRIBUTES key listed in Config.DropResourceAttributes.
+// OTEL_RESOURCE_ATTRIBUTES key listed in MetricsConfig.DropResourceAttributes.
 func (p *MeterProvider) Resource() *resource.Resource { return p.resource }
 
 // PrometheusHandler serves the metrics in the Prometheus text,
 // OpenMetrics or protobuf format, as the scraper asks, gzip-compressed when
 // it asks, and 503 once the MeterProvider is shut down. With
-// Config.ExponentialHistograms the protobuf format carries each histogram
+// MetricsConfig.ExponentialHistograms the protobuf format carries each histogram
 // with both its classic buckets and a native histogram; the text formats
-// are unchanged. It is nil when the Config has no Prometheus reader.
+// are unchanged. It is nil when the MetricsConfig has no Prometheus reader.
 func (p *MeterProvider) PrometheusHandler() http.Handler { return p.prom }
 
 // ForceFlush pushes what has been recorded to the push exporters now. It
@@ -472,8 +472,8 @@ func (p *MeterProvider) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// validate checks what ConfigFromEnv may not have seen: values set in code.
-func (c Config) validate() error {
+// validate checks what MetricsConfigFromEnv may not have seen: values set in code.
+func (c MetricsConfig) validate() error {
 	var errs []error
 	for _, e := range c.Exporters {
 		if e < MetricsPrometheus || e > MetricsConsole {
@@ -554,7 +554,7 @@ func cardinalityLimit(n int) int {
 }
 
 // exponentialSelector is the aggregation of the push readers (OTLP,
-// console) with Config.ExponentialHistograms: OTLP cannot carry a classic
+// console) with MetricsConfig.ExponentialHistograms: OTLP cannot carry a classic
 // and an exponential stream of one name, so histograms are exponential
 // only.
 func exponentialSelector(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {

@@ -59,7 +59,7 @@ func labelsOf(m *dto.Metric) map[string]string {
 	return l
 }
 
-func newTestProvider(t *testing.T, cfg Config, opts ...Option) *MeterProvider {
+func newTestProvider(t *testing.T, cfg MetricsConfig, opts ...Option) *MeterProvider {
 	t.Helper()
 	p, err := NewMeterProvider(t.Context(), cfg, opts...)
 	if err != nil {
@@ -74,7 +74,7 @@ func newTestProvider(t *testing.T, cfg Config, opts ...Option) *MeterProvider {
 }
 
 func TestPrometheusEndpoint(t *testing.T) {
-	p := newTestProvider(t, Config{ServiceName: "shop", ServiceVersion: "1.2.3"})
+	p := newTestProvider(t, MetricsConfig{ServiceName: "shop", ServiceVersion: "1.2.3"})
 	m := p.Meter("example.com/shop", metric.WithInstrumentationVersion("v0.1.0"))
 	orders, err := m.Int64Counter("shop.orders", metric.WithUnit("{order}"), metric.WithDescription("Orders placed."))
 	if err != nil {
@@ -153,7 +153,7 @@ func TestPrometheusEndpoint(t *testing.T) {
 }
 
 func TestPrometheusFormats(t *testing.T) {
-	p := newTestProvider(t, Config{})
+	p := newTestProvider(t, MetricsConfig{})
 	c, _ := p.Meter("t").Int64Counter("hits")
 	c.Add(t.Context(), 5)
 	srv := httptest.NewServer(p.PrometheusHandler())
@@ -212,7 +212,7 @@ func keys[M ~map[string]V, V any](m M) []string {
 }
 
 func TestSecondsBoundariesRespectAdvice(t *testing.T) {
-	p := newTestProvider(t, Config{})
+	p := newTestProvider(t, MetricsConfig{})
 	m := p.Meter("t")
 	advised, _ := m.Float64Histogram("advised", metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(1, 2))
 	millis, _ := m.Float64Histogram("millis", metric.WithUnit("ms"))
@@ -233,7 +233,7 @@ func TestSecondsBoundariesRespectAdvice(t *testing.T) {
 }
 
 func TestExponentialHistograms(t *testing.T) {
-	p := newTestProvider(t, Config{ExponentialHistograms: true})
+	p := newTestProvider(t, MetricsConfig{ExponentialHistograms: true})
 	h, _ := p.Meter("t").Float64Histogram("lat", metric.WithUnit("s"))
 	h.Record(t.Context(), 0.25)
 	srv := httptest.NewServer(p.PrometheusHandler())
@@ -262,7 +262,7 @@ func TestExponentialHistograms(t *testing.T) {
 }
 
 func TestCardinalityLimit(t *testing.T) {
-	p := newTestProvider(t, Config{CardinalityLimit: 10})
+	p := newTestProvider(t, MetricsConfig{CardinalityLimit: 10})
 	c, _ := p.Meter("t").Int64Counter("hits")
 	for i := range 100 {
 		c.Add(t.Context(), 1, metric.WithAttributes(attribute.Int("id", i)))
@@ -301,7 +301,7 @@ func TestDropResourceAttributes(t *testing.T) {
 	}{{"default", nil}, {"dropped", drop}} {
 		t.Run(tt.name, func(t *testing.T) {
 			rcv := otlptest.NewHTTP(t)
-			p := newTestProvider(t, Config{
+			p := newTestProvider(t, MetricsConfig{
 				ServiceName:            "shop",
 				DropResourceAttributes: tt.drop,
 				OTLP:                   OTLP{Endpoint: rcv.Endpoint() + "/v1/metrics"},
@@ -354,7 +354,7 @@ func TestDropResourceAttributesRefusesServiceName(t *testing.T) {
 		{[]attribute.Key{"host.name", "service.name"}, "service.name cannot be dropped"},
 		{[]attribute.Key{""}, "empty key"},
 	} {
-		p, err := NewMeterProvider(t.Context(), Config{DropResourceAttributes: tt.drop})
+		p, err := NewMeterProvider(t.Context(), MetricsConfig{DropResourceAttributes: tt.drop})
 		if err == nil {
 			_ = p.Shutdown(t.Context())
 			t.Errorf("DropResourceAttributes %q: no error", tt.drop)
@@ -369,14 +369,14 @@ func TestDropResourceAttributesRefusesServiceName(t *testing.T) {
 func TestNewMeterProviderRejectsBadConfig(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  Config
+		cfg  MetricsConfig
 		want string
 	}{
-		{"unknown exporter", Config{Exporters: []MetricsExporter{MetricsExporter(42)}}, "unknown metrics exporter MetricsExporter(42)"},
-		{"bad endpoint", Config{Exporters: []MetricsExporter{MetricsOTLP}, OTLP: OTLP{Endpoint: "localhost:4318"}}, `"localhost:4318"`},
-		{"bad header", Config{OTLP: OTLP{Endpoint: "http://c:4318", Headers: map[string]string{"a b": "x"}}}, "header name"},
-		{"bad compression", Config{OTLP: OTLP{Endpoint: "http://c:4318", Compression: "br"}}, "compression"},
-		{"negative interval", Config{ExportInterval: -time.Second}, "negative export interval"},
+		{"unknown exporter", MetricsConfig{Exporters: []MetricsExporter{MetricsExporter(42)}}, "unknown metrics exporter MetricsExporter(42)"},
+		{"bad endpoint", MetricsConfig{Exporters: []MetricsExporter{MetricsOTLP}, OTLP: OTLP{Endpoint: "localhost:4318"}}, `"localhost:4318"`},
+		{"bad header", MetricsConfig{OTLP: OTLP{Endpoint: "http://c:4318", Headers: map[string]string{"a b": "x"}}}, "header name"},
+		{"bad compression", MetricsConfig{OTLP: OTLP{Endpoint: "http://c:4318", Compression: "br"}}, "compression"},
+		{"negative interval", MetricsConfig{ExportInterval: -time.Second}, "negative export interval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -420,7 +420,7 @@ func TestSignalProvidersRefuseMetricOptions(t *testing.T) {
 }
 
 func TestShutdownIsIdempotent(t *testing.T) {
-	p, err := NewMeterProvider(t.Context(), Config{})
+	p, err := NewMeterProvider(t.Context(), MetricsConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +449,7 @@ func TestOTLPFromEnvironment(t *testing.T) {
 			t.Setenv(EnvHeaders, "x-api-key=s3cr%3Dt,x-tenant=blue")
 			t.Setenv(EnvServiceName, "checkout")
 			t.Setenv(EnvResourceAttributes, "deployment.environment.name=test")
-			cfg, err := ConfigFromEnv()
+			cfg, err := MetricsConfigFromEnv()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -516,7 +516,7 @@ func TestOTLPTemporality(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.preset.String(), func(t *testing.T) {
 			rcv := otlptest.NewHTTP(t)
-			p := newTestProvider(t, Config{OTLP: OTLP{Endpoint: rcv.Endpoint() + "/v1/metrics", Temporality: tt.preset}})
+			p := newTestProvider(t, MetricsConfig{OTLP: OTLP{Endpoint: rcv.Endpoint() + "/v1/metrics", Temporality: tt.preset}})
 			m := p.Meter("t")
 			ctx := t.Context()
 			c, _ := m.Int64Counter("c")
@@ -560,7 +560,7 @@ func TestCodeWinsOverExporterEnvironment(t *testing.T) {
 	t.Setenv(EnvCompression, "gzip")
 	t.Setenv(EnvMetricsTemporality(), "delta")
 	rcv := otlptest.NewHTTP(t)
-	p := newTestProvider(t, Config{
+	p := newTestProvider(t, MetricsConfig{
 		Exporters: []MetricsExporter{MetricsOTLP},
 		OTLP:      OTLP{Endpoint: rcv.Endpoint() + "/v1/metrics", Headers: map[string]string{"x-from-code": "1"}},
 	})
@@ -584,11 +584,11 @@ func TestCodeWinsOverExporterEnvironment(t *testing.T) {
 
 // EnvMetricsTemporality names the variable the OTel exporters read for the
 // temporality preference (the same as ours).
-func EnvMetricsTemporality() string { return EnvTemporalityPreference }
+func EnvMetricsTemporality() string { return EnvMetricsTemporalityPreference }
 
 func TestExponentialHistogramsOverOTLP(t *testing.T) {
 	rcv := otlptest.NewGRPC(t)
-	p := newTestProvider(t, Config{
+	p := newTestProvider(t, MetricsConfig{
 		ExponentialHistograms: true,
 		OTLP:                  OTLP{Protocol: ProtocolGRPC, Endpoint: rcv.Endpoint(), Insecure: true},
 	})
@@ -609,7 +609,7 @@ func TestExponentialHistogramsOverOTLP(t *testing.T) {
 func TestHTTPSNeverFallsBackToPlaintext(t *testing.T) {
 	t.Setenv(EnvInsecure, "true")
 	rcv := otlptest.NewGRPC(t)
-	p := newTestProvider(t, Config{
+	p := newTestProvider(t, MetricsConfig{
 		Exporters: []MetricsExporter{MetricsOTLP},
 		OTLP:      OTLP{Protocol: ProtocolGRPC, Endpoint: "https://" + rcv.Addr(), Timeout: 300 * time.Millisecond},
 	})
@@ -626,7 +626,7 @@ func TestHTTPSNeverFallsBackToPlaintext(t *testing.T) {
 }
 
 func TestMetricsAnswer503AfterShutdown(t *testing.T) {
-	p, err := NewMeterProvider(t.Context(), Config{})
+	p, err := NewMeterProvider(t.Context(), MetricsConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -664,7 +664,7 @@ func TestOTLPEndpointDown(t *testing.T) {
 	for _, proto := range []Protocol{ProtocolGRPC, ProtocolHTTPProtobuf} {
 		t.Run(proto.String(), func(t *testing.T) {
 			logger, logs := logtest.New()
-			p := newTestProvider(t, Config{
+			p := newTestProvider(t, MetricsConfig{
 				OTLP: OTLP{Endpoint: "http://" + closedPort(t), Protocol: proto, Timeout: 200 * time.Millisecond},
 			}, WithLogger(logger), withClock(clocktest.New(time.Unix(1000, 0))))
 
@@ -728,7 +728,7 @@ func TestOTLPEndpointHanging(t *testing.T) {
 		rcv.SetBehavior(otlptest.Hang)
 		t.Run(proto.String(), func(t *testing.T) {
 			logger, logs := logtest.New()
-			p, err := NewMeterProvider(t.Context(), Config{
+			p, err := NewMeterProvider(t.Context(), MetricsConfig{
 				Exporters: []MetricsExporter{MetricsOTLP},
 				// A long OTLP timeout: Shutdown must still honour its own deadline.
 				OTLP: OTLP{Endpoint: "http://" + rcv.Addr() + "/v1/metrics", Protocol: proto, Timeout: time.Minute},
@@ -782,7 +782,7 @@ func TestOTLPTimeoutBoundsRetries(t *testing.T) {
 			rcv := newReceiver(t, proto)
 			rcv.SetBehavior(b)
 			t.Run(proto.String()+"/"+b.String(), func(t *testing.T) {
-				p := newTestProvider(t, Config{
+				p := newTestProvider(t, MetricsConfig{
 					Exporters: []MetricsExporter{MetricsOTLP},
 					OTLP:      OTLP{Endpoint: "http://" + rcv.Addr() + "/v1/metrics", Protocol: proto, Timeout: 200 * time.Millisecond},
 				})
@@ -816,7 +816,7 @@ func TestShutdownIgnoresInterruptedExport(t *testing.T) {
 		rcv := newReceiver(t, proto)
 		rcv.SetBehavior(otlptest.Hang)
 		t.Run(proto.String(), func(t *testing.T) {
-			p, err := NewMeterProvider(t.Context(), Config{
+			p, err := NewMeterProvider(t.Context(), MetricsConfig{
 				Exporters:      []MetricsExporter{MetricsOTLP},
 				ExportInterval: 10 * time.Millisecond,
 				OTLP:           OTLP{Endpoint: "http://" + rcv.Addr() + "/v1/metrics", Protocol: proto, Timeout: time.Minute},
@@ -869,7 +869,7 @@ func TestForceFlushReturnsOnlyItsOwnExport(t *testing.T) {
 	}))
 	defer srv.Close()
 	logger, logs := logtest.New()
-	p, err := NewMeterProvider(t.Context(), Config{
+	p, err := NewMeterProvider(t.Context(), MetricsConfig{
 		Exporters:      []MetricsExporter{MetricsOTLP},
 		ExportInterval: 20 * time.Millisecond,
 		OTLP:           OTLP{Endpoint: srv.URL + "/v1/metrics", Protocol: ProtocolHTTPProtobuf, Timeout: time.Minute},

@@ -21,7 +21,7 @@ import (
 // attributes and the SDK's own, less cfg.DropResourceAttributes. It leaves
 // out attributes that can carry personal data or secrets (process owner,
 // command line, executable path).
-func newResource(ctx context.Context, cfg Config) (*resource.Resource, error) {
+func newResource(ctx context.Context, cfg MetricsConfig) (*resource.Resource, error) {
 	attrs := make([]attribute.KeyValue, 0, len(cfg.ResourceAttributes)+3)
 	attrs = append(attrs, cfg.ResourceAttributes...)
 
@@ -81,7 +81,7 @@ func dropAttributes(res *resource.Resource, keys []attribute.Key) *resource.Reso
 
 // resourceReader makes the collections of a reader NewMeterProvider built
 // carry the MeterProvider's resource. The SDK's resource differs only in
-// the OTEL_RESOURCE_ATTRIBUTES keys of Config.DropResourceAttributes: the
+// the OTEL_RESOURCE_ATTRIBUTES keys of MetricsConfig.DropResourceAttributes: the
 // SDK merges that variable under any resource it is given, putting them
 // back.
 type resourceReader struct {

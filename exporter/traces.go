@@ -122,7 +122,7 @@ func (cfg TracesConfig) Enabled() bool {
 // TracesConfigFromEnv reads OTEL_TRACES_EXPORTER, the OTLP variables (the
 // traces-specific ones win over the generic ones), OTEL_TRACES_SAMPLER and
 // its argument, and OTEL_BSP_*, with the specification's defaults. As
-// ConfigFromEnv, it refuses what the specification would ignore with a
+// MetricsConfigFromEnv, it refuses what the specification would ignore with a
 // warning: every invalid variable is reported, joined into one error of
 // *EnvError values naming it.
 func TracesConfigFromEnv() (TracesConfig, error) {

@@ -139,7 +139,7 @@ func TestHandlerStatusCodesVerboseExclude(t *testing.T) {
 }
 
 func TestChecksAsMetrics(t *testing.T) {
-	p, err := exporter.NewMeterProvider(t.Context(), exporter.Config{})
+	p, err := exporter.NewMeterProvider(t.Context(), exporter.MetricsConfig{})
 	must(t, err)
 	defer p.Shutdown(context.Background())
 	r := newRegistry(t, healthcheck.WithMeterProvider(p))

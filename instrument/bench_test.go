@@ -48,7 +48,7 @@ func benchHandlersOf(tb testing.TB, handler http.HandlerFunc) []benchHandler {
 	// As vitals.Start builds it: /metrics shares the memory reader's
 	// aggregations, which add native histograms.
 	mem := memory.New()
-	pm, err := exporter.NewMeterProvider(context.Background(), exporter.Config{}, exporter.WithReader(mem.SDKReaders()...),
+	pm, err := exporter.NewMeterProvider(context.Background(), exporter.MetricsConfig{}, exporter.WithReader(mem.SDKReaders()...),
 		exporter.WithPrometheusReaders(mem.ClassicReader(), mem.NativeReader()))
 	if err != nil {
 		tb.Fatal(err)

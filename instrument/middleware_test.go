@@ -31,7 +31,7 @@ import (
 // mwProvider returns a real provider with a Prometheus reader.
 func mwProvider(t testing.TB) *exporter.MeterProvider {
 	t.Helper()
-	p, err := exporter.NewMeterProvider(context.Background(), exporter.Config{ServiceName: "mw-test"})
+	p, err := exporter.NewMeterProvider(context.Background(), exporter.MetricsConfig{ServiceName: "mw-test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -353,7 +353,7 @@ func TestRuntimeOnMetricsEndpoint(t *testing.T) {
 	prev := debug.SetMemoryLimit(1 << 40) // for process_memory_limit_bytes
 	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
 	mem := memory.New(memory.WithProducer(instrument.RuntimeProducer()))
-	p, err := exporter.NewMeterProvider(t.Context(), exporter.Config{ServiceName: "runtime-test"},
+	p, err := exporter.NewMeterProvider(t.Context(), exporter.MetricsConfig{ServiceName: "runtime-test"},
 		exporter.WithProducer(instrument.RuntimeProducer()),
 		exporter.WithReader(mem.SDKReaders()...))
 	if err != nil {

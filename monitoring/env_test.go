@@ -85,7 +85,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		v.mem = memory.New(append([]memory.Option{memory.WithLogger(discard)}, c.memOpts...)...)
 		eopts = append(eopts, exporter.WithReader(v.mem.SDKReaders()...))
 	}
-	p, err := exporter.NewMeterProvider(ctx, exporter.Config{ServiceName: "test", Exporters: []exporter.MetricsExporter{exporter.MetricsPrometheus}}, eopts...)
+	p, err := exporter.NewMeterProvider(ctx, exporter.MetricsConfig{ServiceName: "test", Exporters: []exporter.MetricsExporter{exporter.MetricsPrometheus}}, eopts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ run ./monitoring FuzzMonitoringAPI
 run ./instrument FuzzNormalizePath
 run ./instrument FuzzRequestID
 run ./instrument FuzzRedactHeaders
-run ./exporter FuzzConfigFromEnv
+run ./exporter FuzzMetricsConfigFromEnv
 run ./alerting FuzzParseRules
 run ./alerting/slo FuzzParse
 run ./alerting FuzzSilenceMatchers

@@ -366,7 +366,7 @@ func TestQueueConcurrentSafe(t *testing.T) {
 }
 
 func TestQueueMetricsOnPrometheus(t *testing.T) {
-	p, err := exporter.NewMeterProvider(t.Context(), exporter.Config{ServiceName: "notify-test"})
+	p, err := exporter.NewMeterProvider(t.Context(), exporter.MetricsConfig{ServiceName: "notify-test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,7 +82,7 @@ func approx(a, b float64) bool {
 func TestSameSeriesAsMetricsEndpoint(t *testing.T) {
 	clk := newClock()
 	r := memory.New(memory.WithClock(clk))
-	p, err := exporter.NewMeterProvider(t.Context(), exporter.Config{ServiceName: "parity"}, exporter.WithReader(r.SDKReaders()...))
+	p, err := exporter.NewMeterProvider(t.Context(), exporter.MetricsConfig{ServiceName: "parity"}, exporter.WithReader(r.SDKReaders()...))
 	if err != nil {
 		t.Fatal(err)
 	}
