@@ -297,11 +297,11 @@ func (m *Metrics) Gauge(name, unit, description string) (*Gauge, error) {
 // with explicit bucket boundaries when given (else the provider's choice:
 // the exporter gives histograms with unit "s" the semantic conventions'
 // duration buckets).
-func (m *Metrics) Histogram(name, unit, description string, buckets ...float64) (*Histogram, error) {
+func (m *Metrics) Histogram(name, unit, description string, boundaries ...float64) (*Histogram, error) {
 	return customInstrument(m, name, func(full string) (*Histogram, error) {
 		opts := []metric.Float64HistogramOption{metric.WithUnit(unit), metric.WithDescription(description)}
-		if len(buckets) > 0 {
-			opts = append(opts, metric.WithExplicitBucketBoundaries(buckets...))
+		if len(boundaries) > 0 {
+			opts = append(opts, metric.WithExplicitBucketBoundaries(boundaries...))
 		}
 		inst, err := m.meter.Float64Histogram(full, opts...)
 		if err != nil {

@@ -37,7 +37,7 @@
 //
 //	app.orders.placed          {order}          counter    currency
 //	app.orders.rejected        {order}          counter    error.type (invalid_currency, invalid_amount)
-//	app.order.amount           {currency_unit}  histogram  currency (buckets: DefaultAmountBuckets)
+//	app.order.amount           {currency_unit}  histogram  currency (buckets: DefaultAmountBoundaries)
 //	app.revenue                {currency_unit}  counter    currency
 //	app.registrations          {registration}   counter    registration.source
 //	app.users                  {user}           gauge
@@ -187,7 +187,7 @@
 // # Defaults
 //
 // With no options: the namespace "app"; the caps above; order amounts in
-// the buckets of DefaultAmountBuckets (0, then 1 to 100 000 in 1-2-5
+// the buckets of DefaultAmountBoundaries (0, then 1 to 100 000 in 1-2-5
 // steps, in units of the currency); cache operations counted but not
 // timed (WithCacheDuration times them); no users gauge until SetUsers or
 // WithUsersFunc; the system clock for Time, DB and the database/sql

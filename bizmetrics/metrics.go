@@ -229,7 +229,7 @@ func (m *Metrics) instruments() error {
 	if m.amount, err = mt.Float64Histogram(m.name(MetricOrderAmount),
 		metric.WithUnit("{currency_unit}"),
 		metric.WithDescription("Amounts of the orders placed, in units of the currency attribute."),
-		metric.WithExplicitBucketBoundaries(m.cfg.amountBuckets...)); err != nil {
+		metric.WithExplicitBucketBoundaries(m.cfg.amountBoundaries...)); err != nil {
 		return err
 	}
 	if m.registrations, err = mt.Int64ObservableCounter(m.name(MetricRegistrations),

@@ -37,16 +37,16 @@ const (
 	DefaultMaxAttributeSets = 2000
 )
 
-// defaultAmountBuckets spans one to a hundred thousand units of a currency
+// defaultAmountBoundaries spans one to a hundred thousand units of a currency
 // in 1-2-5 steps, so that order amounts in EUR as in JPY land in buckets
 // that tell them apart.
-var defaultAmountBuckets = [...]float64{0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000}
+var defaultAmountBoundaries = [...]float64{0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000}
 
-// DefaultAmountBuckets returns the default explicit bucket boundaries of
+// DefaultAmountBoundaries returns the default explicit bucket boundaries of
 // the order amount histogram, in units of the order's currency: 0, then 1
 // to 100 000 in 1-2-5 steps.
-func DefaultAmountBuckets() []float64 {
-	b := defaultAmountBuckets
+func DefaultAmountBoundaries() []float64 {
+	b := defaultAmountBoundaries
 	return b[:]
 }
 
@@ -60,7 +60,7 @@ type config struct {
 	clock         clock.Clock
 	usersFunc     func(context.Context) (int64, error)
 	cacheDuration bool
-	amountBuckets []float64
+	amountBoundaries []float64
 	maxSources    int
 	maxCaches     int
 	maxAPIOps     int
@@ -76,7 +76,7 @@ func newConfig(opts []Option) config {
 	c := config{
 		namespace:     DefaultNamespace,
 		clock:         clock.System{},
-		amountBuckets: DefaultAmountBuckets(),
+		amountBoundaries: DefaultAmountBoundaries(),
 		maxSources:    DefaultMaxSources,
 		maxCaches:     DefaultMaxCacheNames,
 		maxAPIOps:     DefaultMaxAPIOperations,
@@ -164,13 +164,13 @@ func WithCacheDuration() Option {
 	})
 }
 
-// WithAmountBuckets sets the explicit bucket boundaries of the order amount
+// WithAmountBoundaries sets the explicit bucket boundaries of the order amount
 // histogram, in units of the order's currency. An empty list is ignored.
-// By default, DefaultAmountBuckets().
-func WithAmountBuckets(bounds ...float64) Option {
+// By default, DefaultAmountBoundaries().
+func WithAmountBoundaries(bounds ...float64) Option {
 	return optionFunc(func(c config) config {
 		if len(bounds) > 0 {
-			c.amountBuckets = slices.Clone(bounds)
+			c.amountBoundaries = slices.Clone(bounds)
 		}
 		return c
 	})

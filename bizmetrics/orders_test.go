@@ -268,8 +268,8 @@ func TestCurrencyExponent(t *testing.T) {
 	}
 }
 
-func TestAmountBuckets(t *testing.T) {
-	e := newEnv(t, bizmetrics.WithAmountBuckets(10, 100))
+func TestAmountBoundaries(t *testing.T) {
+	e := newEnv(t, bizmetrics.WithAmountBoundaries(10, 100))
 	ctx := t.Context()
 	kwd, err := e.m.Orders("KWD")
 	if err != nil {

@@ -62,7 +62,7 @@ func newSLOScenario(t *testing.T, slos ...slo.SLO) *sloScenario {
 		t.Fatal(err)
 	}
 	s.dur, err = m.Float64Histogram("http.server.request.duration", metric.WithUnit("s"),
-		metric.WithExplicitBucketBoundaries(slo.HTTPDurationBoundaries...))
+		metric.WithExplicitBucketBoundaries(slo.HTTPDurationBoundaries()...))
 	if err != nil {
 		t.Fatal(err)
 	}

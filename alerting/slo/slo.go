@@ -24,11 +24,11 @@ const DefaultPeriod = 30 * 24 * time.Hour
 // HTTP middleware's http.server.request.duration, as named on /metrics.
 const DefaultLatencyMetric = "http_server_request_duration_seconds"
 
-// HTTPDurationBoundaries are the bucket boundaries (seconds) of
+// HTTPDurationBoundaries returns the bucket boundaries (seconds) of
 // http.server.request.duration as the instrument package records it (the
-// semantic conventions' advice). A LatencySLI threshold must be one of them
-// unless the SLI says otherwise.
-var HTTPDurationBoundaries = buckets.Seconds()
+// semantic conventions' advice, exporter.SecondsBoundaries). A LatencySLI
+// threshold must be one of them unless the SLI says otherwise.
+func HTTPDurationBoundaries() []float64 { return buckets.Seconds() }
 
 // SLO is a service level objective: the share of good events (Objective,
 // a percentage) a service promises over a rolling Period. Rules turns it
@@ -86,7 +86,7 @@ type LatencySLI struct {
 	// default, DefaultLatencyMetric.
 	Metric string
 	// Boundaries are the histogram's bucket boundaries in seconds. By
-	// default, HTTPDurationBoundaries.
+	// default, HTTPDurationBoundaries().
 	Boundaries []float64
 }
 
@@ -135,7 +135,7 @@ func HTTPAvailability(name string, objective float64, route string) SLO {
 }
 
 // HTTPLatency returns an SLO whose bad events are HTTP requests that took
-// longer than threshold (a bucket boundary of HTTPDurationBoundaries), for
+// longer than threshold (a bucket boundary of HTTPDurationBoundaries()), for
 // one route or (route "") all.
 func HTTPLatency(name string, objective float64, threshold time.Duration, route string) SLO {
 	return SLO{
@@ -294,7 +294,7 @@ func (l LatencySLI) queries() (bad, total string, err error) {
 	}
 	bounds := l.Boundaries
 	if len(bounds) == 0 {
-		bounds = HTTPDurationBoundaries
+		bounds = HTTPDurationBoundaries()
 	}
 	secs := l.Threshold.Seconds()
 	if l.Threshold <= 0 {

@@ -86,7 +86,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(addr s
 		vitals.WithServiceName("shop"),
 		vitals.WithMemory(memOpts...),
 		vitals.WithBizMetrics(bizmetrics.WithNamespace("shop"),
-			bizmetrics.WithAmountBuckets(5, 10, 25, 50, 100, 250, 500, 1000)),
+			bizmetrics.WithAmountBoundaries(5, 10, 25, 50, 100, 250, 500, 1000)),
 		vitals.WithSLOs(shopSLOs()...),
 		vitals.WithAlerting(alerting.WithOutageTolerance(*outageTolerance), alerting.WithForGracePeriod(*forGrace)),
 	}
