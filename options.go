@@ -175,7 +175,8 @@ func WithGlobal() Option {
 }
 
 // WithMemory configures the in-memory reader (collect interval, retention,
-// series limit, query limits). By default, the memory package's defaults:
+// series limit, query limits). opts come after Start's logger and may
+// override it. By default, the memory package's defaults:
 // a collection every 10 s kept for 6 h (memory.DefaultRetention), at most
 // 20 000 series.
 func WithMemory(opts ...memory.Option) Option {
@@ -319,11 +320,11 @@ func WithAlertRoutes(routes ...alerting.Route) Option {
 // WithAlerting configures the alert engine, for example how long its
 // history keeps resolved alerts (alerting.WithHistoryRetention) or how
 // alerts are restored after a restart with a state directory
-// (alerting.WithOutageTolerance, alerting.WithForGracePeriod). The
-// engine's logger and meter provider are Start's, whatever opts say; give
-// routes with WithAlertRoutes, which puts each notifier behind a queue
-// (alerting.WithRoutes here would not). By default, the alerting package's
-// defaults.
+// (alerting.WithOutageTolerance, alerting.WithForGracePeriod). opts come
+// after Start's logger and meter provider and may override them; routes
+// come from WithAlertRoutes, which puts each notifier behind a queue
+// (alerting.WithRoutes here is overridden), and the external URL from
+// WithExternalURL. By default, the alerting package's defaults.
 func WithAlerting(opts ...alerting.Option) Option {
 	return optionFunc(func(c config) config {
 		c.alertOpts = append(c.alertOpts, opts...)
@@ -367,8 +368,9 @@ func WithCountHandlerRequests() Option {
 }
 
 // WithBizMetrics configures the business metrics (for example
-// bizmetrics.WithNamespace("shop")). By default, the bizmetrics defaults:
-// namespace "app".
+// bizmetrics.WithNamespace("shop")). opts come after this Vitals' meter and
+// tracer providers and may override them. By default, the bizmetrics
+// defaults: namespace "app".
 func WithBizMetrics(opts ...bizmetrics.Option) Option {
 	return optionFunc(func(c config) config {
 		c.bizOpts = append(c.bizOpts, opts...)

@@ -114,3 +114,33 @@ func TestWithReader(t *testing.T) {
 		}
 	}
 }
+
+// TestWithAlertingOptionsWin: the options of WithAlerting come after
+// Start's own, as those of WithBizMetrics, WithRuntime and WithMemory do:
+// a meter provider given there gets the engine's metrics.
+func TestWithAlertingOptionsWin(t *testing.T) {
+	vitals.CleanEnv(t)
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	v, err := vitals.Start(t.Context(), vitals.WithAlerting(alerting.WithMeterProvider(mp)), vitals.WithoutRuntime())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = v.Shutdown(t.Context()) }()
+	if err := v.Alerting().Eval(t.Context(), v.Alerting().Now()); err != nil {
+		t.Fatal(err)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(t.Context(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, sm := range rm.ScopeMetrics {
+		if sm.Scope.Name == alerting.ScopeName {
+			n += len(sm.Metrics)
+		}
+	}
+	if n == 0 {
+		t.Errorf("the provider given to WithAlerting has no alerting metrics: %+v", rm.ScopeMetrics)
+	}
+}

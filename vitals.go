@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -291,7 +290,11 @@ func (v *Vitals) newAlerting(cfg config) error {
 	// Every notifier sits behind a queue, so that evaluation never waits
 	// for a receiver; Shutdown stops the queues after the engine.
 	routes, v.notifyQueues = notify.QueueRoutes(routes, notify.WithLogger(cfg.logger), notify.WithMeterProvider(v.provider))
-	opts := append(slices.Clone(cfg.alertOpts), alerting.WithLogger(cfg.logger), alerting.WithMeterProvider(v.provider), alerting.WithRoutes(routes...))
+	// Start's logger and provider first, so that WithAlerting's options win
+	// as those of WithBizMetrics, WithRuntime and WithMemory do; the queued
+	// routes and the external URL last, since only their own options set them.
+	opts := append([]alerting.Option{alerting.WithLogger(cfg.logger), alerting.WithMeterProvider(v.provider)}, cfg.alertOpts...)
+	opts = append(opts, alerting.WithRoutes(routes...))
 	if cfg.externalURL != "" {
 		opts = append(opts, alerting.WithExternalURL(cfg.externalURL))
 	}

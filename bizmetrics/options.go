@@ -56,34 +56,34 @@ type Option interface {
 }
 
 type config struct {
-	namespace     string
-	clock         clock.Clock
-	usersFunc     func(context.Context) (int64, error)
-	cacheDuration bool
+	namespace        string
+	clock            clock.Clock
+	usersFunc        func(context.Context) (int64, error)
+	cacheDuration    bool
 	amountBoundaries []float64
-	maxSources    int
-	maxCaches     int
-	maxAPIOps     int
-	maxTimers     int
-	maxDBOps      int
-	maxDBColls    int
-	maxSets       int
-	tracer        trace.TracerProvider // nil: no spans, no cache events
-	mp            metric.MeterProvider // nil: the global provider
+	maxSources       int
+	maxCaches        int
+	maxAPIOps        int
+	maxTimers        int
+	maxDBOps         int
+	maxDBColls       int
+	maxSets          int
+	tracer           trace.TracerProvider // nil: no spans, no cache events
+	mp               metric.MeterProvider // nil: the global provider
 }
 
 func newConfig(opts []Option) config {
 	c := config{
-		namespace:     DefaultNamespace,
-		clock:         clock.System{},
+		namespace:        DefaultNamespace,
+		clock:            clock.System{},
 		amountBoundaries: DefaultAmountBoundaries(),
-		maxSources:    DefaultMaxSources,
-		maxCaches:     DefaultMaxCacheNames,
-		maxAPIOps:     DefaultMaxAPIOperations,
-		maxTimers:     DefaultMaxTimerNames,
-		maxDBOps:      DefaultMaxDBOperations,
-		maxDBColls:    DefaultMaxDBCollections,
-		maxSets:       DefaultMaxAttributeSets,
+		maxSources:       DefaultMaxSources,
+		maxCaches:        DefaultMaxCacheNames,
+		maxAPIOps:        DefaultMaxAPIOperations,
+		maxTimers:        DefaultMaxTimerNames,
+		maxDBOps:         DefaultMaxDBOperations,
+		maxDBColls:       DefaultMaxDBCollections,
+		maxSets:          DefaultMaxAttributeSets,
 	}
 	for _, o := range opts {
 		c = o.apply(c)

@@ -14,10 +14,10 @@ import (
 	"github.com/vitalsgo/vitals/exporter"
 )
 
-// TestConfigLogValueHidesSecrets logs a Config whose OTLP headers and
-// endpoints carry secrets through slog's text and JSON handlers and fmt:
-// the header names, endpoints' hosts and the other settings are there,
-// the secrets are not.
+// TestConfigLogValueHidesSecrets logs a MetricsConfig, a TracesConfig and a
+// LogsConfig whose OTLP headers and endpoints carry secrets through slog's
+// text and JSON handlers and fmt: the header names, endpoints' hosts and
+// the other settings are there, the secrets are not.
 func TestConfigLogValueHidesSecrets(t *testing.T) {
 	const secret = "s3cr3t-value"
 	cfg := exporter.MetricsConfig{
@@ -41,12 +41,16 @@ func TestConfigLogValueHidesSecrets(t *testing.T) {
 	text := func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) }
 	json := func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) }
 
+	traces := exporter.TracesConfig{Exporter: exporter.TracesConsole, OTLP: cfg.OTLP, SamplerName: "traceidratio"}
+	logs := exporter.LogsConfig{Exporter: exporter.LogsConsole, OTLP: cfg.OTLP, Batch: exporter.BatchConfig{MaxQueueSize: 4096}}
+
 	otlpWant := []string{"Authorization", "X-Api-Key", "collector.example:4318", "collector.example:4317", "grpc", "5s"}
 	cfgWant := append([]string{"shop", "500", "prometheus,otlp", "deployment.environment.name=prod"}, otlpWant...)
-	for _, tc := range []struct {
+	type printed struct {
 		name, out string
 		want      []string
-	}{
+	}
+	cases := []printed{
 		{"slog text", logged(text, cfg), cfgWant},
 		{"slog JSON", logged(json, cfg), cfgWant},
 		{"slog text, *Config", logged(text, &cfg), cfgWant},
@@ -54,7 +58,28 @@ func TestConfigLogValueHidesSecrets(t *testing.T) {
 		{"fmt %+v, *Config", fmt.Sprintf("%+v", &cfg), cfgWant},
 		{"slog JSON, OTLP", logged(json, cfg.OTLP), otlpWant},
 		{"fmt %s, OTLP", fmt.Sprintf("%s", cfg.OTLP), otlpWant},
+	}
+	// %#v shows Go syntax: numbers for the enums and durations.
+	goWant := []string{"Authorization", "X-Api-Key", "collector.example:4318", "collector.example:4317"}
+	for _, c := range []struct {
+		name   string
+		v, ptr any
+		want   []string
+	}{
+		{"TracesConfig", traces, &traces, append([]string{"console", "traceidratio"}, otlpWant...)},
+		{"LogsConfig", logs, &logs, append([]string{"console", "4096"}, otlpWant...)},
 	} {
+		cases = append(cases,
+			printed{"slog text, " + c.name, logged(text, c.v), c.want},
+			printed{"slog JSON, " + c.name, logged(json, c.v), c.want},
+			printed{"slog JSON, *" + c.name, logged(json, c.ptr), c.want},
+			printed{"fmt %v, " + c.name, fmt.Sprintf("%v", c.v), c.want},
+			printed{"fmt %+v, *" + c.name, fmt.Sprintf("%+v", c.ptr), c.want},
+			printed{"fmt %s, " + c.name, fmt.Sprintf("%s", c.v), c.want},
+			printed{"fmt %#v, " + c.name, fmt.Sprintf("%#v", c.v), append([]string{"exporter." + c.name + "{"}, goWant...)},
+		)
+	}
+	for _, tc := range cases {
 		if strings.Contains(tc.out, secret) {
 			t.Errorf("%s shows the secret: %s", tc.name, tc.out)
 		}
@@ -69,7 +94,8 @@ func TestConfigLogValueHidesSecrets(t *testing.T) {
 // TestEndpointSecretsNeverShown gives malicious OTLP endpoints, valid URLs
 // or not, to every path that can show one: the error of MetricsConfigFromEnv
 // (either endpoint variable), the error of NewMeterProvider (either Config
-// field), fmt with every verb and slog text and JSON of Config and OTLP.
+// field), fmt with every verb and slog text and JSON of MetricsConfig,
+// TracesConfig, LogsConfig and OTLP.
 // None shows the user information, a query value or the fragment (compared
 // ignoring case: url.Parse lowercases what it takes for a scheme); the
 // errors still name the variable or field, show the endpoint redacted and
@@ -199,7 +225,9 @@ func TestEndpointSecretsNeverShown(t *testing.T) {
 					Headers:      map[string]string{"Authorization": "Bearer " + headerSecret},
 				},
 			}
-			for _, v := range []any{cfg, &cfg, cfg.OTLP, &cfg.OTLP} {
+			traces := exporter.TracesConfig{Exporter: exporter.TracesOTLP, OTLP: cfg.OTLP}
+			logs := exporter.LogsConfig{Exporter: exporter.LogsOTLP, OTLP: cfg.OTLP}
+			for _, v := range []any{cfg, &cfg, cfg.OTLP, &cfg.OTLP, traces, &traces, logs, &logs} {
 				for _, verb := range []string{"%v", "%+v", "%s", "%#v", "%q", "%d", "%10.200v"} {
 					out := fmt.Sprintf(verb, v)
 					check(t, fmt.Sprintf("%s of %T", verb, v), out, tt.secrets)

@@ -157,16 +157,8 @@ func Handler(r Prober, kind Kind, opts ...HandlerOption) http.Handler {
 	})
 }
 
-// NewResponse renders a report in the draft's format, with details only
+// newResponse renders a report in the draft's format, with details only
 // when authorized.
-func NewResponse(report Report, authorized bool, cfg ...HandlerOption) Response {
-	var hc handlerConfig
-	for _, o := range cfg {
-		hc = o.applyHandler(hc)
-	}
-	return newResponse(report, authorized, hc)
-}
-
 func newResponse(report Report, authorized bool, cfg handlerConfig) Response {
 	resp := Response{Status: report.Status}
 	if authorized {
