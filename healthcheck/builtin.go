@@ -14,11 +14,11 @@ import (
 	"time"
 )
 
-// Heap checks the Go memory in use against a limit: warn above warnAt,
-// fail above failAt (fractions of the limit, for example 0.8 and 0.95).
+// Heap checks the Go memory in use against a limit: warn above warnAbove,
+// fail above failAbove (fractions of the limit, for example 0.8 and 0.95).
 // limit is in bytes; 0 means the GOMEMLIMIT soft limit. With no limit at
 // all the check passes and reports the memory in use.
-func Heap(warnAt, failAt float64, limit uint64) Checker {
+func Heap(warnAbove, failAbove float64, limit uint64) Checker {
 	samples := []metrics.Sample{
 		{Name: "/memory/classes/total:bytes"},
 		{Name: "/memory/classes/heap/released:bytes"},
@@ -41,9 +41,9 @@ func Heap(warnAt, failAt float64, limit uint64) Checker {
 		}
 		frac := float64(used) / float64(lim)
 		switch {
-		case frac > failAt:
+		case frac > failAbove:
 			res.Status = StatusFail
-		case frac > warnAt:
+		case frac > warnAbove:
 			res.Status = StatusWarn
 		}
 		if res.Status != StatusPass {
@@ -53,16 +53,16 @@ func Heap(warnAt, failAt float64, limit uint64) Checker {
 	})
 }
 
-// Goroutines checks the number of goroutines: warn above warnAt, fail
-// above failAt.
-func Goroutines(warnAt, failAt int) Checker {
+// Goroutines checks the number of goroutines: warn above warnAbove, fail
+// above failAbove.
+func Goroutines(warnAbove, failAbove int) Checker {
 	return ResultFunc(func(context.Context) Result {
 		n := runtime.NumGoroutine()
 		res := Result{Status: StatusPass, ObservedValue: n, ObservedUnit: "{goroutine}"}
 		switch {
-		case n > failAt:
+		case n > failAbove:
 			res.Status = StatusFail
-		case n > warnAt:
+		case n > warnAbove:
 			res.Status = StatusWarn
 		}
 		if res.Status != StatusPass {
@@ -74,9 +74,9 @@ func Goroutines(warnAt, failAt int) Checker {
 
 // SchedulerLatency checks the 99th percentile of the time goroutines wait
 // to run (runtime/metrics /sched/latencies:seconds) since the previous run
-// of the check: warn above warnAt, fail above failAt. It is the Go
+// of the check: warn above warnAbove, fail above failAbove. It is the Go
 // analogue of an event loop's lag.
-func SchedulerLatency(warnAt, failAt time.Duration) Checker {
+func SchedulerLatency(warnAbove, failAbove time.Duration) Checker {
 	sample := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
 	var mu sync.Mutex
 	var prev []uint64
@@ -96,9 +96,9 @@ func SchedulerLatency(warnAt, failAt time.Duration) Checker {
 		p99 := quantile(0.99, h.Buckets, counts)
 		res := Result{Status: StatusPass, ObservedValue: p99.Seconds(), ObservedUnit: "s"}
 		switch {
-		case p99 > failAt:
+		case p99 > failAbove:
 			res.Status = StatusFail
-		case p99 > warnAt:
+		case p99 > warnAbove:
 			res.Status = StatusWarn
 		}
 		if res.Status != StatusPass {
