@@ -20,6 +20,15 @@ import (
 	"github.com/vitalsgo/vitals/internal/statefile"
 )
 
+// ScopeName is the instrumentation scope of the root package's own metrics.
+const ScopeName = "github.com/vitalsgo/vitals"
+
+// The metrics of the state directory (WithStateDir).
+const (
+	MetricStateSaves    = "vitals.state.saves"    // counter: state files saved
+	MetricStateFailures = "vitals.state.failures" // counter: state files not saved, or corrupt or unreadable at start
+)
+
 // EnvStateDir is the environment variable that sets the state directory
 // when WithStateDir is not given.
 const EnvStateDir = "VITALS_STATE_DIR"
@@ -88,14 +97,14 @@ func openState(cfg config) (*statefile.Dir, error) {
 // newStateKeeper opens the state directory cfg names and returns the keeper
 // of mem's, alerts' and queues' state in it, or nil when cfg names none.
 func newStateKeeper(cfg config, mem *memory.Reader, alerts *alerting.Engine, queues []*notify.Queue, logger *slog.Logger, mp metric.MeterProvider) (*stateKeeper, error) {
-	m := mp.Meter("github.com/vitalsgo/vitals")
-	fails, err := m.Int64Counter("vitals.state.failures",
+	m := mp.Meter(ScopeName)
+	fails, err := m.Int64Counter(MetricStateFailures,
 		metric.WithUnit("{failure}"),
 		metric.WithDescription("State files that could not be saved, or were found corrupt or unreadable at start, by file and operation."))
 	if err != nil {
 		return nil, err
 	}
-	saves, err := m.Int64Counter("vitals.state.saves",
+	saves, err := m.Int64Counter(MetricStateSaves,
 		metric.WithUnit("{save}"),
 		metric.WithDescription("State files saved."))
 	if err != nil {

@@ -31,6 +31,14 @@ import (
 // ScopeName is the instrumentation scope of the alerting metrics.
 const ScopeName = "github.com/vitalsgo/vitals/alerting"
 
+// The metrics the engine records (WithMeterProvider).
+const (
+	MetricAlerts                 = "ALERTS"                                    // gauge: 1 per pending or firing instance, as Prometheus'
+	MetricAlertsForState         = "ALERTS_FOR_STATE"                          // gauge: when each instance became active, as Prometheus'
+	MetricRuleEvaluationFailures = "vitals.alerting.rule.evaluation.failures"  // counter: failed rule evaluations
+	MetricGroupEvaluationTime    = "vitals.alerting.group.evaluation.duration" // histogram: one evaluation of a group
+)
+
 // ResolvedRetention is how long a resolved instance is kept (and reported),
 // as in Prometheus.
 const ResolvedRetention = 15 * time.Minute
@@ -675,23 +683,23 @@ type engineMetrics struct {
 
 func newEngineMetrics(mp metric.MeterProvider, e *Engine) (*engineMetrics, error) {
 	m := mp.Meter(ScopeName)
-	alerts, err := m.Int64ObservableGauge("ALERTS",
+	alerts, err := m.Int64ObservableGauge(MetricAlerts,
 		metric.WithDescription("1 for each pending or firing alert instance, as Prometheus' ALERTS series."))
 	if err != nil {
 		return nil, err
 	}
-	forState, err := m.Int64ObservableGauge("ALERTS_FOR_STATE",
+	forState, err := m.Int64ObservableGauge(MetricAlertsForState,
 		metric.WithDescription("The Unix time at which each pending or firing instance became active, as Prometheus' ALERTS_FOR_STATE."))
 	if err != nil {
 		return nil, err
 	}
-	failures, err := m.Int64ObservableCounter("vitals.alerting.rule.evaluation.failures",
+	failures, err := m.Int64ObservableCounter(MetricRuleEvaluationFailures,
 		metric.WithUnit("{evaluation}"),
 		metric.WithDescription("Rule evaluations that failed (query errors and timeouts)."))
 	if err != nil {
 		return nil, err
 	}
-	dur, err := m.Float64Histogram("vitals.alerting.group.evaluation.duration",
+	dur, err := m.Float64Histogram(MetricGroupEvaluationTime,
 		metric.WithUnit("s"),
 		metric.WithDescription("Duration of one evaluation of a rule group."))
 	if err != nil {

@@ -430,19 +430,25 @@ func (r *Reader) run(ctx context.Context, tick <-chan time.Time) error {
 	}
 }
 
+// The reader's own metrics (Instrument).
+const (
+	MetricSeries         = "vitals.memory.series"          // gauge: series held
+	MetricSamplesDropped = "vitals.memory.samples.dropped" // counter: samples dropped at the series limit
+)
+
 // Instrument registers the reader's own metrics with mp:
 // vitals.memory.series (series held) and vitals.memory.samples.dropped
 // (samples dropped because the series limit was reached). They are read
 // from atomics at collection time.
 func (r *Reader) Instrument(mp metric.MeterProvider) error {
 	m := mp.Meter(ScopeName)
-	series, err := m.Int64ObservableGauge("vitals.memory.series",
+	series, err := m.Int64ObservableGauge(MetricSeries,
 		metric.WithUnit("{series}"),
 		metric.WithDescription("Series held by the in-memory reader."))
 	if err != nil {
 		return fmt.Errorf("memory: %w", err)
 	}
-	dropped, err := m.Int64ObservableCounter("vitals.memory.samples.dropped",
+	dropped, err := m.Int64ObservableCounter(MetricSamplesDropped,
 		metric.WithUnit("{sample}"),
 		metric.WithDescription("Samples the in-memory reader dropped because its series limit was reached."))
 	if err != nil {
