@@ -28,8 +28,9 @@
 // queries can use them. The in-memory reader is a Store. A failing rule
 // keeps its alerts' states, is marked with its error and counted; the others
 // still run. Each query is bounded by the memory reader's timeout and
-// sample limit. With WithMeterProvider, ALERTS and ALERTS_FOR_STATE are
-// exported as in Prometheus.
+// sample limit. ALERTS and ALERTS_FOR_STATE are exported as in Prometheus,
+// to the OTel global provider (otel.GetMeterProvider()) unless
+// WithMeterProvider gives another.
 //
 // # Notifications
 //

@@ -31,7 +31,8 @@ import (
 // ScopeName is the instrumentation scope of the alerting metrics.
 const ScopeName = "github.com/vitalsgo/vitals/alerting"
 
-// The metrics the engine records (WithMeterProvider).
+// The metrics the engine records, to the OTel global provider unless
+// WithMeterProvider gives another.
 const (
 	MetricAlerts                 = "ALERTS"                                    // gauge: 1 per pending or firing instance, as Prometheus'
 	MetricAlertsForState         = "ALERTS_FOR_STATE"                          // gauge: when each instance became active, as Prometheus'
@@ -118,8 +119,10 @@ func WithRoutes(routes ...Route) Option {
 	})
 }
 
-// WithExternalURL sets the base URL of the monitoring API, used for each
-// alert's GeneratorURL and $externalURL in templates. By default, none.
+// WithExternalURL sets the URL at which the service's monitoring Handler is
+// mounted (as vitals.WithExternalURL), for links: each alert's
+// GeneratorURL is it with /monitoring/api/query and the rule's expression
+// appended, and templates get it as $externalURL. By default, none.
 func WithExternalURL(u string) Option {
 	return optionFunc(func(cfg config) config {
 		cfg.externalURL = u

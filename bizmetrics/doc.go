@@ -196,6 +196,6 @@
 // # Concurrency
 //
 // Metrics and every handle are safe for concurrent use. A Timer is a value
-// for one goroutine. Create one Metrics per meter and namespace: two would
-// report the same series twice.
+// for one goroutine. Create one Metrics per meter provider and namespace:
+// two would report the same series twice.
 package bizmetrics

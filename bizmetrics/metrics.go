@@ -17,8 +17,9 @@ import (
 	"github.com/vitalsgo/vitals/clock"
 )
 
-// ScopeName is the instrumentation scope the package's metrics are meant
-// to be recorded under: pass mp.Meter(ScopeName) to New.
+// ScopeName is the instrumentation scope of the package's metrics and
+// spans: New takes its meter and tracer of this name from the providers
+// given (WithMeterProvider, WithTracerProvider).
 const ScopeName = "github.com/vitalsgo/vitals/bizmetrics"
 
 // The metrics Metrics records, by their OpenTelemetry names after the
@@ -99,7 +100,8 @@ func validNamespace(ns string) bool {
 }
 
 // Metrics records typed business metrics through one OTel meter. Create it
-// once per meter with New; it is safe for concurrent use.
+// with New, once per meter provider and namespace; it is safe for
+// concurrent use.
 type Metrics struct {
 	meter metric.Meter
 	ns    string

@@ -50,14 +50,10 @@ type MetricsConfig struct {
 	// ServiceVersion win over service.name and service.version given here.
 	ResourceAttributes []attribute.KeyValue
 	// DropResourceAttributes are removed from the resource once everything
-	// else has set it: detection (host.name, process.pid, ...),
-	// OTEL_RESOURCE_ATTRIBUTES, ResourceAttributes, ServiceVersion. They are
-	// then absent from MeterProvider.Resource, from target_info on /metrics
-	// and from what OTLP and the console receive. A key the resource lacks
-	// is ignored; service.name cannot be dropped (NewMeterProvider returns
-	// an error). Readers added with WithReader get the OTel SDK's resource,
-	// in which the SDK puts back what OTEL_RESOURCE_ATTRIBUTES sets. By
-	// default, nothing is dropped.
+	// else has set it, so that a detected or inherited attribute can be
+	// kept out of every metric (see "Resource" in the package doc). A key
+	// the resource lacks is ignored; service.name cannot be dropped
+	// (NewMeterProvider returns an error). By default, nothing is dropped.
 	DropResourceAttributes []attribute.Key
 
 	// Exporters lists the exporters to build a reader for. Nil means the
@@ -107,15 +103,13 @@ type MetricsConfig struct {
 // TracesConfig and the log records' in LogsConfig. Each signal has its own,
 // so that they may go to different collectors.
 type OTLP struct {
-	// Endpoint is the collector's address for this signal, used as it is: a URL
-	// with an http or https scheme. For ProtocolHTTPProtobuf it is the
-	// full URL, path included (a URL without path posts to "/"); for
-	// ProtocolGRPC the path is ignored and "host:port" without scheme is
-	// also accepted (TLS unless Insecure). It wins over BaseEndpoint. User
-	// information, a query or a fragment is refused, here and in
-	// BaseEndpoint: the OTel exporters would drop them silently, so
-	// credentials belong in Headers. Errors and logs show both endpoints
-	// without them.
+	// Endpoint is the collector's URL for this signal (http or https
+	// scheme), used as it is: for ProtocolHTTPProtobuf the full URL, path
+	// included ("/" when it has none); for ProtocolGRPC the path is ignored
+	// and "host:port" is accepted too (TLS unless Insecure). It wins over
+	// BaseEndpoint. Neither may carry user information, a query or a
+	// fragment: credentials belong in Headers (see "Secrets" in the package
+	// doc).
 	Endpoint string
 	// BaseEndpoint is the collector's base URL, as in
 	// OTEL_EXPORTER_OTLP_ENDPOINT: for ProtocolHTTPProtobuf, /v1/metrics,
@@ -203,9 +197,9 @@ func (c MetricsConfig) GoString() string {
 func (c MetricsConfig) Format(f fmt.State, verb rune) { format(f, verb, c) }
 
 // LogValue describes o for log/slog without its secrets: the header names
-// but not their values, and the endpoints as redactURL shows them, without
-// user information (user or user:password), query values (the keys stay)
-// or fragment, even when they are not valid URLs.
+// but not their values, and the endpoints with their user information
+// (user or user:password), query values (the keys stay) and fragment
+// replaced by REDACTED, even when they are not valid URLs.
 func (o OTLP) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("endpoint", redactURL(o.Endpoint)),
@@ -296,7 +290,8 @@ func enumText(v fmt.Stringer, zero bool) string {
 	return v.String()
 }
 
-// groupText formats a group as {key=value ...}.
+// groupText formats a group as {key=value ...}, a nested group (or a
+// LogValuer's) in braces too.
 func groupText(v slog.Value) string {
 	var b strings.Builder
 	b.WriteByte('{')
@@ -306,10 +301,10 @@ func groupText(v slog.Value) string {
 		}
 		b.WriteString(a.Key)
 		b.WriteByte('=')
-		if lv, ok := a.Value.Any().(slog.LogValuer); ok {
-			b.WriteString(groupText(lv.LogValue()))
+		if v := a.Value.Resolve(); v.Kind() == slog.KindGroup {
+			b.WriteString(groupText(v))
 		} else {
-			fmt.Fprintf(&b, "%q", a.Value.String())
+			fmt.Fprintf(&b, "%q", v.String())
 		}
 	}
 	b.WriteByte('}')

@@ -5,15 +5,18 @@
 // OTLP or to the console.
 //
 // NewMeterProvider, NewTracerProvider and NewLoggerProvider each take a
-// config (Config, TracesConfig, LogsConfig) that says where the signal goes
-// (MetricsExporter, TracesExporter, LogsExporter), with an OTLP for the
-// collector and a ConsoleWriter for the console. Each returns a provider
-// that embeds the OTel SDK's provider of its signal, reached as its
-// MeterProvider, TracerProvider or LoggerProvider field, and whose own
-// ForceFlush and Shutdown return within their context's deadline. Options
-// are typed by what they can act on: an Option configures NewMeterProvider,
-// a SignalOption NewTracerProvider and NewLoggerProvider, and WithLogger, a
-// ProviderOption, all three.
+// config (MetricsConfig, TracesConfig, LogsConfig) that says where the
+// signal goes (MetricsExporter, TracesExporter, LogsExporter), with an OTLP
+// for the collector and a ConsoleWriter for the console. Each returns a
+// provider that embeds the OTel SDK's provider of its signal, reached as its
+// MeterProvider, TracerProvider or LoggerProvider field. Every provider's
+// Shutdown returns within its context's deadline, abandoning an export
+// still running; so does MeterProvider's ForceFlush. TracerProvider and
+// LoggerProvider keep the SDK's ForceFlush, whose exports are each bounded
+// by the OTLP timeout (OTLP.Timeout). Options are typed by what they can act
+// on: an Option configures NewMeterProvider, a SignalOption
+// NewTracerProvider and NewLoggerProvider, and WithLogger, a ProviderOption,
+// all three.
 //
 // # Configuration
 //
@@ -53,7 +56,24 @@
 // process.runtime.description and telemetry.sdk.name, .language and
 // .version, plus what OTEL_RESOURCE_ATTRIBUTES and MetricsConfig.ResourceAttributes
 // add. On /metrics they are the labels of target_info.
-// MetricsConfig.DropResourceAttributes removes keys from it, service.name excepted.
+//
+// MetricsConfig.DropResourceAttributes removes keys from it, service.name
+// excepted, once detection, OTEL_RESOURCE_ATTRIBUTES, ResourceAttributes
+// and ServiceVersion have set it: they are then absent from
+// MeterProvider.Resource, from target_info and from what OTLP and the
+// console receive. Readers added with WithReader get the OTel SDK's
+// resource instead, in which the SDK puts back the dropped keys that
+// OTEL_RESOURCE_ATTRIBUTES sets.
+//
+// # Secrets
+//
+// OTLP credentials belong in OTLP.Headers (OTEL_EXPORTER_OTLP_HEADERS): an
+// endpoint with user information, a query or a fragment is refused, since
+// the OTel exporters would drop them silently. Errors never show a header
+// value, and MetricsConfig, TracesConfig, LogsConfig and OTLP, printed with
+// any fmt verb or logged with log/slog, show header names only. Both show
+// endpoints with user information, query values and fragment replaced by
+// REDACTED.
 //
 // # Prometheus
 //
@@ -86,7 +106,9 @@
 // enabled) adds the native histogram to each series. It costs one more
 // aggregation per histogram measurement, and a protobuf scrape a second
 // collection. OTLP and the console, which cannot carry two streams of one
-// name, get exponential histograms only.
+// name, get exponential histograms only. A producer's metrics
+// (WithProducer), aggregated already, go to the classic Prometheus reader
+// only.
 //
 // # Failures
 //
@@ -98,6 +120,14 @@
 // context's deadline even when the endpoint hangs. Every OTLP setting is
 // passed to the OTel exporter explicitly, so what it would read from the
 // environment itself never overrides the MetricsConfig.
+//
+// Spans and log records are handled the same way: NewTracerProvider and
+// NewLoggerProvider pass every setting to the SDK and the OTel exporter
+// explicitly, so that only their config decides; each export, retries
+// included, is bounded by the OTLP timeout; a failed export's spans or
+// records are dropped and the failure logged at most once a minute per
+// distinct error, to WithLogger's logger, never handed to the OTel global
+// error handler.
 //
 // # Concurrency
 //

@@ -83,6 +83,31 @@ type LogsConfig struct {
 // Enabled reports whether cfg sends records anywhere.
 func (cfg LogsConfig) Enabled() bool { return cfg.Exporter != LogsNone }
 
+// LogValue describes cfg for log/slog without its secrets, as
+// MetricsConfig.LogValue does (see OTLP.LogValue).
+func (cfg LogsConfig) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("exporter", cfg.Exporter.String()),
+		slog.Any("otlp", cfg.OTLP),
+		slog.Attr{Key: "batch", Value: batchValue(cfg.Batch)},
+	)
+}
+
+// String formats cfg as its LogValue does, so that fmt's %v and %s hide
+// the same secrets.
+func (cfg LogsConfig) String() string { return groupText(cfg.LogValue()) }
+
+// GoString formats cfg as Go syntax for fmt's %#v, with OTLP as
+// OTLP.GoString hides it.
+func (cfg LogsConfig) GoString() string {
+	type fields LogsConfig // without methods; its OTLP field keeps them
+	return goSyntax("exporter.LogsConfig", fields(cfg))
+}
+
+// Format makes every fmt verb hide the secrets: %#v prints GoString, any
+// other verb String.
+func (cfg LogsConfig) Format(f fmt.State, verb rune) { format(f, verb, cfg) }
+
 // LogsConfigFromEnv reads OTEL_LOGS_EXPORTER, the OTLP variables (the
 // logs-specific ones win over the generic ones) and OTEL_BLRP_*. As
 // MetricsConfigFromEnv, every invalid variable is reported, joined into one error

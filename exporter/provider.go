@@ -154,15 +154,12 @@ func WithView(views ...sdkmetric.View) Option {
 	})
 }
 
-// WithProducer registers p, a source of metrics that are aggregated
-// elsewhere (such as instrument.RuntimeProducer's scheduler latency
-// histogram), on every reader NewMeterProvider builds: the Prometheus
-// reader behind /metrics (with MetricsConfig.ExponentialHistograms, the classic one
-// only: a producer's data is aggregated already) and the OTLP and console
-// push readers. Readers passed with WithReader are built by their owner and
-// need the producer given to them there (memory.WithProducer for the
-// in-memory reader). A nil p is ignored. By default, the readers have no
-// producers.
+// WithProducer registers p, a source of metrics aggregated elsewhere (such
+// as instrument.RuntimeProducer's scheduler latency histogram), on every
+// reader NewMeterProvider builds: Prometheus (see "Exponential histograms"
+// in the package doc), OTLP and console. Readers passed with WithReader
+// need it from their owner (memory.WithProducer for the in-memory reader).
+// A nil p is ignored. By default, the readers have no producers.
 func WithProducer(p sdkmetric.Producer) Option {
 	return optionFunc(func(o options) options {
 		if p != nil {

@@ -119,6 +119,56 @@ func (cfg TracesConfig) Enabled() bool {
 	return false
 }
 
+// LogValue describes cfg for log/slog without its secrets, as
+// MetricsConfig.LogValue does (see OTLP.LogValue).
+func (cfg TracesConfig) LogValue() slog.Value {
+	sampler := cfg.SamplerName
+	if sampler == "" && cfg.Sampler != nil {
+		sampler = cfg.Sampler.Description()
+	}
+	if sampler == "" {
+		sampler = "default"
+	}
+	return slog.GroupValue(
+		slog.String("exporter", cfg.Exporter.String()),
+		slog.Any("otlp", cfg.OTLP),
+		slog.String("sampler", sampler),
+		slog.Attr{Key: "batch", Value: batchValue(cfg.Batch)},
+	)
+}
+
+// String formats cfg as its LogValue does, so that fmt's %v and %s hide
+// the same secrets.
+func (cfg TracesConfig) String() string { return groupText(cfg.LogValue()) }
+
+// GoString formats cfg as Go syntax for fmt's %#v, with OTLP as
+// OTLP.GoString hides it.
+func (cfg TracesConfig) GoString() string {
+	type fields TracesConfig // without methods; its OTLP field keeps them
+	return goSyntax("exporter.TracesConfig", fields(cfg))
+}
+
+// Format makes every fmt verb hide the secrets: %#v prints GoString, any
+// other verb String.
+func (cfg TracesConfig) Format(f fmt.State, verb rune) { format(f, verb, cfg) }
+
+// batchValue describes b for LogValue: a field left to the SDK (zero or
+// negative) shows as "default".
+func batchValue(b BatchConfig) slog.Value {
+	text := func(set bool, v any) string {
+		if !set {
+			return "default"
+		}
+		return fmt.Sprint(v)
+	}
+	return slog.GroupValue(
+		slog.String("schedule_delay", text(b.ScheduleDelay > 0, b.ScheduleDelay)),
+		slog.String("export_timeout", text(b.ExportTimeout > 0, b.ExportTimeout)),
+		slog.String("max_queue_size", text(b.MaxQueueSize > 0, b.MaxQueueSize)),
+		slog.String("max_export_batch_size", text(b.MaxExportBatchSize > 0, b.MaxExportBatchSize)),
+	)
+}
+
 // TracesConfigFromEnv reads OTEL_TRACES_EXPORTER, the OTLP variables (the
 // traces-specific ones win over the generic ones), OTEL_TRACES_SAMPLER and
 // its argument, and OTEL_BSP_*, with the specification's defaults. As
@@ -245,13 +295,11 @@ func (t *TracerProvider) Shutdown(ctx context.Context) error {
 
 // NewTracerProvider builds the tracer provider cfg describes over res (the
 // metrics' resource, MeterProvider.Resource), or returns nil when cfg makes
-// no spans (Enabled is false). Every setting is passed to the SDK
-// explicitly, so that what the OTel exporters and the SDK read from the
-// environment themselves never overrides cfg. Each export, retries
-// included, is bounded by the OTLP timeout. A failed export's spans are
-// dropped and the failure logged as the metrics' are (at most once a minute
-// per distinct error, to WithLogger's logger), never handed to the global
-// OTel error handler. The caller shuts it down.
+// no spans (Enabled is false). Only cfg decides, never what the SDK or the
+// OTel exporter would read from the environment. Each export is bounded by
+// the OTLP timeout; a failed one's spans are dropped and the failure logged
+// at a bounded rate (see "Failures" in the package doc). The caller shuts
+// it down.
 func NewTracerProvider(ctx context.Context, cfg TracesConfig, res *resource.Resource, opts ...SignalOption) (*TracerProvider, error) {
 	if !cfg.Enabled() {
 		return nil, nil

@@ -41,11 +41,13 @@
 //
 // # Metrics and listeners
 //
-// With WithMeterProvider every check is exported as
+// Every check is exported as
 // vitals_healthcheck_status{check,critical,status} (1 for the current
 // status), vitals_healthcheck_duration_seconds and
-// vitals_healthcheck_failures_total. OnStatusChange listeners see every
-// change of the aggregate status with the results behind it.
+// vitals_healthcheck_failures_total, to the OTel global provider
+// (otel.GetMeterProvider()) unless WithMeterProvider gives another.
+// OnStatusChange listeners see every change of the aggregate status with
+// the results behind it.
 //
 // # Built-in checks
 //

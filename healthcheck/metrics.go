@@ -12,7 +12,8 @@ import (
 // ScopeName is the instrumentation scope of the health check metrics.
 const ScopeName = "github.com/vitalsgo/vitals/healthcheck"
 
-// The metrics a registry records with WithMeterProvider. On /metrics:
+// The metrics every registry records, to the OTel global provider unless
+// WithMeterProvider gives another. On /metrics:
 // vitals_healthcheck_status{check,critical,status},
 // vitals_healthcheck_duration_seconds{check} and
 // vitals_healthcheck_failures_total{check}.

@@ -258,8 +258,8 @@ func New(opts ...Option) (*Registry, error) {
 }
 
 // Register adds a check under name (which must be new and non-empty). A
-// check with an Interval starts running in the background at once (after
-// its WithInitialDelay).
+// check registered with WithInterval starts running in the background at
+// once (after its WithInitialDelay).
 func (r *Registry) Register(name string, c Checker, opts ...CheckOption) error {
 	if name == "" {
 		return errors.New("healthcheck: empty check name")

@@ -85,8 +85,10 @@ type Config struct {
 	// Alerting serves the alert, rule, silence and SLO endpoints. Nil leaves
 	// them out (404).
 	Alerting Alerting
-	// SLOs are reported on /monitoring/api/slos and in the performance
-	// summary; they need a History.
+	// SLOs are reported, with their alerts, on /monitoring/api/slos and in
+	// the performance summary. They need a History, and are reported only
+	// when Alerting is set: without it, /monitoring/api/slos is not
+	// registered (404) and the summary leaves them out.
 	SLOs []slo.SLO
 	// Metrics serves GET /metrics. Nil answers 404 saying that the
 	// Prometheus exporter is not enabled.

@@ -40,6 +40,17 @@
 // shorter than that, as Prometheus re-sends firing alerts every minute.
 // Resolved alerts carry their endsAt.
 //
+// # Metrics
+//
+// Every Queue counts notifications in MetricNotifications, to the OTel
+// global provider (otel.GetMeterProvider()) unless WithMeterProvider gives
+// another, by outcome: sent (delivered), failed (an attempt that failed: a
+// notification retried twice then delivered counts two failed and one
+// sent), dropped (given up: the queue was full or stopped, retrying could
+// not help, or the attempts ran out) and unsent (still queued or being
+// retried when Shutdown's context ended: Queue.Unsent returns it, for a
+// caller that keeps it and sends it after a restart).
+//
 // # Concurrency
 //
 // Notifiers and queues are safe for concurrent use.

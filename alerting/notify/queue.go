@@ -43,15 +43,11 @@ const (
 // ScopeName is the instrumentation scope of the queue's metrics.
 const ScopeName = "github.com/vitalsgo/vitals/alerting/notify"
 
-// MetricNotifications is the counter a Queue records with
-// WithMeterProvider, vitals_alerting_notifications_total on /metrics,
-// with the attributes notifier (the queue's name) and outcome: sent (a
-// notification delivered), failed (an attempt that failed; a notification
-// retried twice then delivered counts two failed and one sent), dropped
-// (a notification given up: the queue was full or stopped, retrying could
-// not help, or the attempts ran out) and unsent (a notification still
-// queued or being retried when Shutdown's context ended: Queue.Unsent
-// returns it, for a caller that keeps it and sends it after a restart).
+// MetricNotifications is the counter every Queue records, to the OTel
+// global provider unless WithMeterProvider gives another:
+// vitals_alerting_notifications_total on /metrics, with the attributes
+// notifier (the queue's name) and outcome: sent, failed (per attempt),
+// dropped or unsent (see "Metrics" in the package doc).
 const MetricNotifications = "vitals.alerting.notifications"
 
 // ErrFull is returned by Queue.Notify when the queue holds as many

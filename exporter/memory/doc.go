@@ -21,10 +21,12 @@
 // exactly the names and labels a Prometheus scrape would store: counters
 // with _total, units as suffixes, histograms as _bucket (with le, formatted
 // as Prometheus stores it: "0.005", "1.0", "+Inf"), _sum and _count, and
-// target_info. Prometheus adds job and instance when it scrapes; the reader
-// has no target, so it does not. When a series stops being reported it is
-// marked stale at the next collection, as Prometheus marks series that
-// disappear from a scrape, so instant queries stop returning it at once.
+// target_info; the series up is 1 at every collection, as a Prometheus
+// scrape records for its target. Prometheus adds job and instance when it
+// scrapes; the reader has no target, so it does not. When a series stops
+// being reported it is marked stale at the next collection, as Prometheus
+// marks series that disappear from a scrape, so instant queries stop
+// returning it at once.
 //
 // # Native histograms
 //
@@ -57,10 +59,10 @@
 //
 // Memory is bounded by construction. Samples are stored in Prometheus' own
 // chunk encodings (github.com/prometheus/prometheus/tsdb/chunkenc): XOR
-// chunks for floats, about 1.5 bytes a sample at a regular interval (the
-// collection times are aligned on the interval's grid, as Prometheus aligns
-// scrapes, so a timestamp costs a bit), and histogram chunks for native
-// histograms. Chunks older than the retention (default 6 h) are dropped
+// chunks for floats, about 1.5 bytes a sample at a regular interval (as
+// Prometheus aligns scrapes, a collection up to 1 % of the interval late is
+// stamped on the interval's grid, so a timestamp costs a bit), and
+// histogram chunks for native histograms. Chunks older than the retention (default 6 h) are dropped
 // whole. At most WithMaxSeries series (default 20 000) are held; samples of
 // further series are dropped and counted (Stats, and the metric
 // vitals.memory.samples.dropped) until series that have not been reported

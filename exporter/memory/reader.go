@@ -156,15 +156,11 @@ func (r *Reader) Now() time.Time { return r.cfg.clock.Now() }
 // Retention returns how long samples are kept.
 func (r *Reader) Retention() time.Duration { return r.cfg.retention }
 
-// Collect collects the MeterProvider once, at the reader's clock's time,
-// and appends one sample to every series it reports, and to up (1, as a
-// Prometheus scrape records for its target). Series beyond the
-// series limit are dropped and counted; a series not reported gets a stale
-// marker, and one not reported for a retention window is removed.
-//
-// As Prometheus aligns scrape timestamps, a collection that comes up to 1 %
-// of the interval late is stamped on the interval's grid, so that the
-// timestamps of a regular collection compress to a bit each.
+// Collect collects the MeterProvider once, at the reader's clock's time
+// (aligned on the interval's grid), and appends one sample to every series
+// it reports and to up. A series not reported gets a stale marker; series
+// beyond the series limit are dropped and counted (see "Series" and
+// "Bounds" in the package doc).
 func (r *Reader) Collect(ctx context.Context) error {
 	r.collectMu.Lock()
 	defer r.collectMu.Unlock()
