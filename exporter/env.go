@@ -47,7 +47,7 @@ const (
 type EnvError struct {
 	// Name is the variable, for example OTEL_METRIC_EXPORT_INTERVAL.
 	Name string
-	// Value is the offending value, or "(redacted)" for header variables.
+	// Value is the offending value, or "REDACTED" for header variables.
 	Value string
 	// Err says what is wrong with it.
 	Err error
@@ -159,7 +159,7 @@ func (r *envReader) otlp(o *OTLP, endpoint, protocol, headers, timeout, insecure
 	if name, v, ok := r.first(headers, EnvHeaders); ok {
 		h, err := parseHeaders(v)
 		if err != nil {
-			r.fail(name, "(redacted)", err)
+			r.fail(name, redacted, err)
 		}
 		o.Headers = h
 	}

@@ -29,6 +29,10 @@ import (
 // about itself.
 const ScopeName = "github.com/vitalsgo/vitals/exporter"
 
+// MetricExports counts the push exports of the metric exporters, by
+// exporter and outcome (success or failure).
+const MetricExports = "vitals.exporter.exports"
+
 // secondsBoundaries are the semantic conventions' duration buckets.
 var secondsBoundaries = buckets.Seconds()
 
@@ -381,11 +385,11 @@ func (p *MeterProvider) observeExports() error {
 		return nil
 	}
 	m := p.MeterProvider.Meter(ScopeName)
-	exports, err := m.Int64ObservableCounter("vitals.exporter.exports",
+	exports, err := m.Int64ObservableCounter(MetricExports,
 		metric.WithUnit("{export}"),
 		metric.WithDescription("Push exports attempted by the metric exporters, by outcome."))
 	if err != nil {
-		return fmt.Errorf("exporter: creating vitals.exporter.exports: %w", err)
+		return fmt.Errorf("exporter: creating %s: %w", MetricExports, err)
 	}
 	type sets struct{ ok, failed metric.MeasurementOption }
 	attrs := make([]sets, len(p.push))

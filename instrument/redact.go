@@ -7,7 +7,7 @@ import (
 )
 
 // Redacted replaces the values of secret headers in RedactHeaders.
-const Redacted = "[REDACTED]"
+const Redacted = "REDACTED"
 
 // redactedHeaders are redacted whatever their name looks like (lower case):
 // credentials, cookies, the client's address, and the user's e-mail (From).
