@@ -717,13 +717,13 @@ func faultTracesAndLogs(t *testing.T, addr string, proto exporter.Protocol, logg
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc.Exporter, tc.OTLP.BaseEndpoint, tc.OTLP.Protocol = exporter.TracesOTLP, "http://"+addr, proto
+	tc.Exporters, tc.OTLP.BaseEndpoint, tc.OTLP.Protocol = []exporter.TracesExporter{exporter.TracesOTLP}, "http://"+addr, proto
 	tc.Batch.ScheduleDelay = 100 * time.Millisecond
 	lc, err := exporter.LogsConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
-	lc.Exporter, lc.OTLP.BaseEndpoint, lc.OTLP.Protocol = exporter.LogsOTLP, "http://"+addr, proto
+	lc.Exporters, lc.OTLP.BaseEndpoint, lc.OTLP.Protocol = []exporter.LogsExporter{exporter.LogsOTLP}, "http://"+addr, proto
 	lc.Batch.ScheduleDelay = 100 * time.Millisecond
 	tp, err := exporter.NewTracerProvider(t.Context(), tc, nil, exporter.WithLogger(logger))
 	if err != nil {

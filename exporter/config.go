@@ -166,8 +166,9 @@ func (c MetricsConfig) LogValue() slog.Value {
 	)
 }
 
-// exportersText lists es as OTEL_METRICS_EXPORTER would, "default" for nil.
-func exportersText(es []MetricsExporter) string {
+// exportersText lists es as an OTEL_*_EXPORTER variable would: "default"
+// for nil, "none" for an empty list.
+func exportersText[E fmt.Stringer](es []E) string {
 	if es == nil {
 		return "default"
 	}
@@ -311,8 +312,8 @@ func groupText(v slog.Value) string {
 	return b.String()
 }
 
-// MetricsExporter names a metrics exporter that Config.Exporters can ask
-// for, as TracesExporter and LogsExporter do for spans and log records.
+// MetricsExporter names a metrics exporter that MetricsConfig.Exporters can
+// ask for, as TracesExporter and LogsExporter do for spans and log records.
 type MetricsExporter int
 
 // The metrics exporters of OTEL_METRICS_EXPORTER.
@@ -440,11 +441,17 @@ func (c MetricsConfig) readers() []MetricsExporter {
 		}
 		return exps
 	}
-	var exps []MetricsExporter
-	for _, e := range c.Exporters {
-		if !slices.Contains(exps, e) {
-			exps = append(exps, e)
+	return distinct(c.Exporters)
+}
+
+// distinct returns es without its duplicates, in order; nil when es is
+// empty.
+func distinct[E comparable](es []E) []E {
+	var out []E
+	for _, e := range es {
+		if !slices.Contains(out, e) {
+			out = append(out, e)
 		}
 	}
-	return exps
+	return out
 }

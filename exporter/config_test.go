@@ -41,8 +41,8 @@ func TestConfigLogValueHidesSecrets(t *testing.T) {
 	text := func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) }
 	json := func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) }
 
-	traces := exporter.TracesConfig{Exporter: exporter.TracesConsole, OTLP: cfg.OTLP, SamplerName: "traceidratio"}
-	logs := exporter.LogsConfig{Exporter: exporter.LogsConsole, OTLP: cfg.OTLP, Batch: exporter.BatchConfig{MaxQueueSize: 4096}}
+	traces := exporter.TracesConfig{Exporters: []exporter.TracesExporter{exporter.TracesConsole}, OTLP: cfg.OTLP, SamplerName: "traceidratio"}
+	logs := exporter.LogsConfig{Exporters: []exporter.LogsExporter{exporter.LogsConsole}, OTLP: cfg.OTLP, Batch: exporter.BatchConfig{MaxQueueSize: 4096}}
 
 	otlpWant := []string{"Authorization", "X-Api-Key", "collector.example:4318", "collector.example:4317", "grpc", "5s"}
 	cfgWant := append([]string{"shop", "500", "prometheus,otlp", "deployment.environment.name=prod"}, otlpWant...)
@@ -225,8 +225,8 @@ func TestEndpointSecretsNeverShown(t *testing.T) {
 					Headers:      map[string]string{"Authorization": "Bearer " + headerSecret},
 				},
 			}
-			traces := exporter.TracesConfig{Exporter: exporter.TracesOTLP, OTLP: cfg.OTLP}
-			logs := exporter.LogsConfig{Exporter: exporter.LogsOTLP, OTLP: cfg.OTLP}
+			traces := exporter.TracesConfig{Exporters: []exporter.TracesExporter{exporter.TracesOTLP}, OTLP: cfg.OTLP}
+			logs := exporter.LogsConfig{Exporters: []exporter.LogsExporter{exporter.LogsOTLP}, OTLP: cfg.OTLP}
 			for _, v := range []any{cfg, &cfg, cfg.OTLP, &cfg.OTLP, traces, &traces, logs, &logs} {
 				for _, verb := range []string{"%v", "%+v", "%s", "%#v", "%q", "%d", "%10.200v"} {
 					out := fmt.Sprintf(verb, v)

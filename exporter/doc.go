@@ -5,9 +5,11 @@
 // OTLP or to the console.
 //
 // NewMeterProvider, NewTracerProvider and NewLoggerProvider each take a
-// config (MetricsConfig, TracesConfig, LogsConfig) that says where the
-// signal goes (MetricsExporter, TracesExporter, LogsExporter), with an OTLP
-// for the collector and a ConsoleWriter for the console. Each returns a
+// config (MetricsConfig, TracesConfig, LogsConfig) whose Exporters list says
+// where the signal goes (MetricsExporter, TracesExporter, LogsExporter),
+// with an OTLP for the collector and a ConsoleWriter for the console. Each
+// exporter listed gets a reader (metrics) or a batch processor (spans, log
+// records) of its own; a duplicate counts once. Each returns a
 // provider that embeds the OTel SDK's provider of its signal, reached as its
 // MeterProvider, TracerProvider or LoggerProvider field. Every provider's
 // Shutdown returns within its context's deadline, abandoning an export
@@ -25,9 +27,11 @@
 // wins over the generic one, /v1/metrics is appended only to the generic
 // OTLP/HTTP endpoint, and any invalid value is an *EnvError naming the
 // variable. Fields set on the MetricsConfig in code afterwards win over the
-// environment. OTEL_METRICS_EXPORTER takes a comma-separated list, so
-// Prometheus and OTLP can run side by side. TracesConfigFromEnv and
-// LogsConfigFromEnv do the same for OTEL_TRACES_* and OTEL_LOGS_*.
+// environment. TracesConfigFromEnv and LogsConfigFromEnv do the same for
+// OTEL_TRACES_* and OTEL_LOGS_*. OTEL_METRICS_EXPORTER, OTEL_TRACES_EXPORTER
+// and OTEL_LOGS_EXPORTER each take a comma-separated list, so that
+// Prometheus and OTLP, or OTLP and the console, run side by side; "none"
+// may only stand alone.
 //
 // Booleans must be "true" or "false" (any case) and enumerations one of
 // their documented values: where the specification falls back to a default
@@ -36,6 +40,17 @@
 // limit.
 //
 // # Defaults
+//
+// In each config, a nil Exporters means the signal's default and an empty,
+// non-nil one no exporter (the variable's "none"), so that the zero config
+// is the default; the zero MetricsExporter, TracesExporter and LogsExporter
+// (MetricsUnknown, TracesUnknown, LogsUnknown) are no exporter, and the
+// providers refuse them. The defaults: metrics are served for Prometheus
+// pull, and pushed over OTLP too when an OTLP endpoint is set; spans are
+// pushed over OTLP when an OTLP endpoint is set, else none are made; log
+// records stay with the service's own handler (the specification's default
+// is OTLP, but a service has its log pipeline already, so records leave
+// the process only when asked).
 //
 // With nothing set: Prometheus pull only. OTLP turns on when an endpoint is
 // given or OTEL_METRICS_EXPORTER names it. Float64 histograms with unit "s"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -193,7 +194,7 @@ func configFromLookup(lookup func(string) (string, bool)) (MetricsConfig, error)
 	}
 
 	if v, ok := r.get(EnvMetricsExporter); ok {
-		exps, err := parseExporters(v)
+		exps, err := parseExporters(v, MetricsPrometheus, MetricsOTLP, MetricsConsole)
 		if err != nil {
 			r.fail(EnvMetricsExporter, v, err)
 		}
@@ -244,22 +245,30 @@ func configFromLookup(lookup func(string) (string, bool)) (MetricsConfig, error)
 	return cfg, errors.Join(r.errs...)
 }
 
-func parseExporters(v string) ([]MetricsExporter, error) {
-	exps := []MetricsExporter{}
+// parseExporters parses the comma-separated list of an OTEL_*_EXPORTER
+// variable (metrics, traces or logs): the names of known (their String) in
+// any case, blanks around them and empty items ignored, duplicates kept (the
+// providers build each exporter once). "none" gives an empty, non-nil list
+// and may not be combined with another name.
+func parseExporters[E fmt.Stringer](v string, known ...E) ([]E, error) {
+	exps := []E{}
 	none := false
 	for item := range strings.SplitSeq(v, ",") {
-		switch strings.ToLower(strings.TrimSpace(item)) {
+		item = strings.TrimSpace(item)
+		switch name := strings.ToLower(item); name {
 		case "":
-		case "prometheus":
-			exps = append(exps, MetricsPrometheus)
-		case "otlp":
-			exps = append(exps, MetricsOTLP)
-		case "console":
-			exps = append(exps, MetricsConsole)
 		case "none":
 			none = true
 		default:
-			return nil, fmt.Errorf("unknown exporter %q: want a comma-separated list of prometheus, otlp, console, or none", strings.TrimSpace(item))
+			i := slices.IndexFunc(known, func(e E) bool { return e.String() == name })
+			if i < 0 {
+				names := make([]string, len(known))
+				for j, e := range known {
+					names[j] = e.String()
+				}
+				return nil, fmt.Errorf("unknown exporter %q: want a comma-separated list of %s, or none", item, strings.Join(names, ", "))
+			}
+			exps = append(exps, known[i])
 		}
 	}
 	if none && len(exps) > 0 {

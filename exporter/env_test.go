@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -229,6 +230,78 @@ func TestMetricsConfigFromEnvInvalid(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestExporterListsFromEnv: OTEL_METRICS_EXPORTER, OTEL_TRACES_EXPORTER and
+// OTEL_LOGS_EXPORTER are read alike: unset, a nil list (the signal's
+// default, and the zero config); a comma-separated list, blanks and case
+// ignored, duplicates kept; "none" an empty, non-nil list, refused beside
+// another name with an error naming the variable, as an unknown name is.
+func TestExporterListsFromEnv(t *testing.T) {
+	if c, err := tracesConfigFromLookup(lookupFrom(nil)); err != nil || !reflect.DeepEqual(c, TracesConfig{}) {
+		t.Errorf("traces, empty environment: %+v, %v; want the zero TracesConfig", c, err)
+	}
+	if c, err := logsConfigFromLookup(lookupFrom(nil)); err != nil || !reflect.DeepEqual(c, LogsConfig{}) {
+		t.Errorf("logs, empty environment: %+v, %v; want the zero LogsConfig", c, err)
+	}
+	read := map[string]func(env map[string]string) ([]string, error){
+		EnvMetricsExporter: func(env map[string]string) ([]string, error) {
+			c, err := configFromLookup(lookupFrom(env))
+			return exporterNames(c.Exporters), err
+		},
+		EnvTracesExporter: func(env map[string]string) ([]string, error) {
+			c, err := tracesConfigFromLookup(lookupFrom(env))
+			return exporterNames(c.Exporters), err
+		},
+		EnvLogsExporter: func(env map[string]string) ([]string, error) {
+			c, err := logsConfigFromLookup(lookupFrom(env))
+			return exporterNames(c.Exporters), err
+		},
+	}
+	for name, read := range read {
+		for _, tc := range []struct {
+			value string // "" for unset
+			want  []string
+			inErr string // what the error says, "" for none
+		}{
+			{"", nil, ""},
+			{"otlp", []string{"otlp"}, ""},
+			{" otlp , CONSOLE,otlp", []string{"otlp", "console", "otlp"}, ""},
+			{"none", []string{}, ""},
+			{"None, none", []string{}, ""},
+			{"none,otlp", nil, `"none" cannot be combined`},
+			{"console, none", nil, `"none" cannot be combined`},
+			{"otlp,zipkin", nil, `unknown exporter "zipkin"`},
+		} {
+			env := map[string]string{}
+			if tc.value != "" {
+				env[name] = tc.value
+			}
+			got, err := read(env)
+			if tc.inErr != "" {
+				var ee *EnvError
+				if !errors.As(err, &ee) || ee.Name != name || !strings.HasPrefix(err.Error(), name+"=") || !strings.Contains(err.Error(), tc.inErr) {
+					t.Errorf("%s=%q: error %v, want one naming %s and saying %s", name, tc.value, err, name, tc.inErr)
+				}
+				continue
+			}
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("%s=%q: %#v, %v; want %#v", name, tc.value, got, err, tc.want)
+			}
+		}
+	}
+}
+
+// exporterNames returns the names of es: nil for nil, empty for empty.
+func exporterNames[E fmt.Stringer](es []E) []string {
+	if es == nil {
+		return nil
+	}
+	names := []string{}
+	for _, e := range es {
+		names = append(names, e.String())
+	}
+	return names
 }
 
 // TestEndpointResolution checks where exports go: the metrics endpoint as

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -37,20 +36,18 @@ const (
 	EnvBLRPMaxExportBatch = "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"
 )
 
-// LogsExporter says where log records go.
+// LogsExporter names a log record exporter that LogsConfig.Exporters can
+// ask for.
 type LogsExporter int
 
 // The log exporters of OTEL_LOGS_EXPORTER.
 const (
-	// LogsNone: records stay with the service's own slog handler. The
-	// default: a service has its log pipeline already, and log records
-	// carry more than metrics and spans do, so they leave the process
-	// only when asked.
-	LogsNone LogsExporter = iota
-	// LogsOTLP: records are also pushed over OTLP.
+	// LogsUnknown is the zero value and is not a valid exporter.
+	LogsUnknown LogsExporter = iota
+	// LogsOTLP also pushes the records over OTLP.
 	LogsOTLP
-	// LogsConsole: records are also written to LogsConfig.ConsoleWriter
-	// as JSON.
+	// LogsConsole also writes the records to LogsConfig.ConsoleWriter as
+	// JSON.
 	LogsConsole
 )
 
@@ -61,14 +58,22 @@ func (e LogsExporter) String() string {
 		return "otlp"
 	case LogsConsole:
 		return "console"
+	default:
+		return fmt.Sprintf("LogsExporter(%d)", int(e))
 	}
-	return "none"
 }
 
-// LogsConfig is what NewLoggerProvider builds.
+// LogsConfig is what NewLoggerProvider builds. The zero value sends no
+// records.
 type LogsConfig struct {
-	// Exporter says where records go. By default, LogsNone.
-	Exporter LogsExporter
+	// Exporters lists where records go besides the service's own slog
+	// handler, each exporter with a batch log record processor of its own;
+	// a duplicate counts once. Nil means the default, none, unlike the
+	// specification's (otlp): a service has its log pipeline already, and
+	// log records carry more than metrics and spans do, so they leave the
+	// process only when asked. An empty, non-nil slice means none too
+	// (OTEL_LOGS_EXPORTER=none).
+	Exporters []LogsExporter
 	// OTLP is the OTLP exporter's configuration, as for metrics:
 	// BaseEndpoint gets /v1/logs for OTLP/HTTP. Temporality is not used.
 	OTLP OTLP
@@ -80,14 +85,15 @@ type LogsConfig struct {
 	ConsoleWriter io.Writer
 }
 
-// Enabled reports whether cfg sends records anywhere.
-func (cfg LogsConfig) Enabled() bool { return cfg.Exporter != LogsNone }
+// Enabled reports whether cfg sends records anywhere: Exporters names an
+// exporter.
+func (cfg LogsConfig) Enabled() bool { return len(cfg.Exporters) > 0 }
 
 // LogValue describes cfg for log/slog without its secrets, as
 // MetricsConfig.LogValue does (see OTLP.LogValue).
 func (cfg LogsConfig) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("exporter", cfg.Exporter.String()),
+		slog.String("exporters", exportersText(cfg.Exporters)),
 		slog.Any("otlp", cfg.OTLP),
 		slog.Attr{Key: "batch", Value: batchValue(cfg.Batch)},
 	)
@@ -112,7 +118,7 @@ func (cfg LogsConfig) Format(f fmt.State, verb rune) { format(f, verb, cfg) }
 // logs-specific ones win over the generic ones) and OTEL_BLRP_*. As
 // MetricsConfigFromEnv, every invalid variable is reported, joined into one error
 // of *EnvError values naming it. Unlike the specification's default (otlp), records are sent
-// only when OTEL_LOGS_EXPORTER names an exporter (see LogsNone).
+// only when OTEL_LOGS_EXPORTER names an exporter (see LogsConfig.Exporters).
 func LogsConfigFromEnv() (LogsConfig, error) {
 	return logsConfigFromLookup(os.LookupEnv)
 }
@@ -121,16 +127,11 @@ func logsConfigFromLookup(lookup func(string) (string, bool)) (LogsConfig, error
 	r := &envReader{lookup: lookup}
 	var cfg LogsConfig
 	if v, ok := r.get(EnvLogsExporter); ok {
-		switch strings.ToLower(v) {
-		case "otlp":
-			cfg.Exporter = LogsOTLP
-		case "console":
-			cfg.Exporter = LogsConsole
-		case "none":
-			cfg.Exporter = LogsNone
-		default:
-			r.fail(EnvLogsExporter, v, errors.New(`want "otlp", "console" or "none"`))
+		exps, err := parseExporters(v, LogsOTLP, LogsConsole)
+		if err != nil {
+			r.fail(EnvLogsExporter, v, err)
 		}
+		cfg.Exporters = exps
 	}
 	r.otlp(&cfg.OTLP, EnvLogsEndpoint, EnvLogsProtocol, EnvLogsHeaders, EnvLogsTimeout, EnvLogsInsecure, EnvLogsCompression)
 	r.batch(&cfg.Batch, EnvBLRPScheduleDelay, EnvBLRPExportTimeout, EnvBLRPMaxQueueSize, EnvBLRPMaxExportBatch)
@@ -190,25 +191,34 @@ func (l *LoggerProvider) Shutdown(ctx context.Context) error {
 }
 
 // NewLoggerProvider builds the logger provider cfg describes over res (the
-// metrics' resource, MeterProvider.Resource), batching records, or returns
-// nil when cfg sends none. Every setting is passed to the exporter
-// explicitly; each export, retries included, is bounded by the OTLP
-// timeout. A failed export's records are dropped and the failure logged as
-// the metrics' are (at most once a minute per distinct error, to
-// WithLogger's logger), never handed to the global OTel error handler. The
-// caller shuts it down.
+// metrics' resource, MeterProvider.Resource), with a batch log record
+// processor per exporter, or returns nil when cfg sends none. Every setting
+// is passed to the exporter explicitly; each export, retries included, is
+// bounded by the OTLP timeout. A failed export's records are dropped, that
+// exporter's next batches too for a while, and the failure logged as the
+// metrics' are (at most once a minute per distinct error, to WithLogger's
+// logger), never handed to the global OTel error handler. The caller shuts
+// it down.
 func NewLoggerProvider(ctx context.Context, cfg LogsConfig, res *resource.Resource, opts ...SignalOption) (*LoggerProvider, error) {
 	if !cfg.Enabled() {
 		return nil, nil
 	}
 	o := newSignalOptions(opts)
-	inner, err := newLogExporter(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("logs: %w", err)
-	}
+	var exps []*boundedLogExporter
 	life, abort := context.WithCancel(context.Background())
-	exp := &boundedLogExporter{Exporter: inner, timeout: cfg.OTLP.exportTimeout(), life: life,
-		errs: ratelog.New(o.logger, "vitals: logs export failed", 0, o.clock), backoff: exportBackoff{clock: o.clock}}
+	errs := ratelog.New(o.logger, "vitals: logs export failed", 0, o.clock)
+	for _, e := range distinct(cfg.Exporters) {
+		inner, err := newLogExporter(ctx, cfg, e)
+		if err != nil {
+			abort()
+			for _, exp := range exps {
+				_ = exp.Exporter.Shutdown(context.WithoutCancel(ctx))
+			}
+			return nil, fmt.Errorf("logs: %w", err)
+		}
+		exps = append(exps, &boundedLogExporter{Exporter: inner, name: e, timeout: cfg.OTLP.exportTimeout(), life: life,
+			errs: errs, backoff: exportBackoff{clock: o.clock}})
+	}
 	var bopts []sdklog.BatchProcessorOption
 	b := cfg.Batch
 	if b.ScheduleDelay > 0 {
@@ -223,17 +233,18 @@ func NewLoggerProvider(ctx context.Context, cfg LogsConfig, res *resource.Resour
 	if b.MaxExportBatchSize > 0 {
 		bopts = append(bopts, sdklog.WithExportMaxBatchSize(b.MaxExportBatchSize))
 	}
-	lp := sdklog.NewLoggerProvider(
-		sdklog.WithResource(res),
-		sdklog.WithProcessor(sdklog.NewBatchProcessor(exp, bopts...)),
-	)
-	return &LoggerProvider{LoggerProvider: lp, abort: abort}, nil
+	lopts := []sdklog.LoggerProviderOption{sdklog.WithResource(res)}
+	for _, exp := range exps {
+		lopts = append(lopts, sdklog.WithProcessor(sdklog.NewBatchProcessor(exp, bopts...)))
+	}
+	return &LoggerProvider{LoggerProvider: sdklog.NewLoggerProvider(lopts...), abort: abort}, nil
 }
 
 // boundedLogExporter bounds each export and handles its failure as
 // boundedSpanExporter does.
 type boundedLogExporter struct {
 	sdklog.Exporter
+	name    LogsExporter // for the log line
 	timeout time.Duration
 	life    context.Context
 	errs    *ratelog.Limiter
@@ -248,19 +259,23 @@ func (b *boundedLogExporter) Export(ctx context.Context, records []sdklog.Record
 	defer cancel()
 	err := b.Exporter.Export(ctx, records)
 	if wait := b.backoff.done(err); err != nil {
-		b.errs.Handle(err, slog.Int("records", len(records)), slog.Duration("next_attempt_in", wait))
+		b.errs.Handle(err, slog.String("exporter", b.name.String()), slog.Int("records", len(records)), slog.Duration("next_attempt_in", wait))
 	}
 	return nil
 }
 
-// newLogExporter builds the log exporter of cfg.
-func newLogExporter(ctx context.Context, cfg LogsConfig) (sdklog.Exporter, error) {
-	if cfg.Exporter == LogsConsole {
+// newLogExporter builds the log exporter e of cfg.
+func newLogExporter(ctx context.Context, cfg LogsConfig, e LogsExporter) (sdklog.Exporter, error) {
+	switch e {
+	case LogsConsole:
 		w := cfg.ConsoleWriter
 		if w == nil {
 			w = os.Stdout
 		}
 		return stdoutlog.New(stdoutlog.WithWriter(w))
+	case LogsOTLP:
+	default:
+		return nil, fmt.Errorf("unknown exporter %v", e)
 	}
 	o := cfg.OTLP
 	p := o.protocol()

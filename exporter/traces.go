@@ -40,19 +40,17 @@ const (
 	EnvBSPMaxExportBatch = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"
 )
 
-// TracesExporter says where spans go.
+// TracesExporter names a span exporter that TracesConfig.Exporters can ask
+// for.
 type TracesExporter int
 
 // The trace exporters of OTEL_TRACES_EXPORTER.
 const (
-	// TracesDefault: OTLP when an OTLP endpoint is set (the traces one or
-	// the generic one), else none.
-	TracesDefault TracesExporter = iota
-	// TracesNone: no spans are made (OTEL_TRACES_EXPORTER=none).
-	TracesNone
-	// TracesOTLP: spans are pushed over OTLP.
+	// TracesUnknown is the zero value and is not a valid exporter.
+	TracesUnknown TracesExporter = iota
+	// TracesOTLP pushes the spans over OTLP.
 	TracesOTLP
-	// TracesConsole: spans are written to TracesConfig.ConsoleWriter, one
+	// TracesConsole writes the spans to TracesConfig.ConsoleWriter, one
 	// JSON object each, for a look during development.
 	TracesConsole
 )
@@ -60,21 +58,23 @@ const (
 // String returns the name OTEL_TRACES_EXPORTER uses for e.
 func (e TracesExporter) String() string {
 	switch e {
-	case TracesNone:
-		return "none"
 	case TracesOTLP:
 		return "otlp"
 	case TracesConsole:
 		return "console"
+	default:
+		return fmt.Sprintf("TracesExporter(%d)", int(e))
 	}
-	return "default"
 }
 
 // TracesConfig is what NewTracerProvider builds: where spans go, which are
-// sampled, and how they are batched.
+// sampled, and how they are batched. The zero value makes no spans.
 type TracesConfig struct {
-	// Exporter says where spans go. By default, TracesDefault.
-	Exporter TracesExporter
+	// Exporters lists where spans go, each exporter with a batch span
+	// processor of its own; a duplicate counts once. Nil means the
+	// default: OTLP when OTLP.Endpoint or OTLP.BaseEndpoint is set, else
+	// none. An empty, non-nil slice means none (OTEL_TRACES_EXPORTER=none).
+	Exporters []TracesExporter
 	// OTLP is the OTLP exporter's configuration, as for metrics:
 	// BaseEndpoint gets /v1/traces for OTLP/HTTP. Temporality is not used.
 	OTLP OTLP
@@ -107,16 +107,20 @@ type BatchConfig struct {
 	MaxExportBatchSize int
 }
 
-// Enabled reports whether cfg makes spans: an exporter is named, or by
-// default an OTLP endpoint is set.
-func (cfg TracesConfig) Enabled() bool {
-	switch cfg.Exporter {
-	case TracesOTLP, TracesConsole:
-		return true
-	case TracesDefault:
-		return cfg.OTLP.Endpoint != "" || cfg.OTLP.BaseEndpoint != ""
+// Enabled reports whether cfg makes spans: Exporters names an exporter, or
+// it is nil and an OTLP endpoint is set.
+func (cfg TracesConfig) Enabled() bool { return len(cfg.exporters()) > 0 }
+
+// exporters returns the exporters cfg asks for, with the default applied
+// and duplicates removed.
+func (cfg TracesConfig) exporters() []TracesExporter {
+	if cfg.Exporters == nil {
+		if cfg.OTLP.Endpoint != "" || cfg.OTLP.BaseEndpoint != "" {
+			return []TracesExporter{TracesOTLP}
+		}
+		return nil
 	}
-	return false
+	return distinct(cfg.Exporters)
 }
 
 // LogValue describes cfg for log/slog without its secrets, as
@@ -130,7 +134,7 @@ func (cfg TracesConfig) LogValue() slog.Value {
 		sampler = "default"
 	}
 	return slog.GroupValue(
-		slog.String("exporter", cfg.Exporter.String()),
+		slog.String("exporters", exportersText(cfg.Exporters)),
 		slog.Any("otlp", cfg.OTLP),
 		slog.String("sampler", sampler),
 		slog.Attr{Key: "batch", Value: batchValue(cfg.Batch)},
@@ -183,16 +187,11 @@ func tracesConfigFromLookup(lookup func(string) (string, bool)) (TracesConfig, e
 	r := &envReader{lookup: lookup}
 	var cfg TracesConfig
 	if v, ok := r.get(EnvTracesExporter); ok {
-		switch strings.ToLower(v) {
-		case "otlp":
-			cfg.Exporter = TracesOTLP
-		case "console":
-			cfg.Exporter = TracesConsole
-		case "none":
-			cfg.Exporter = TracesNone
-		default:
-			r.fail(EnvTracesExporter, v, errors.New(`want "otlp", "console" or "none"`))
+		exps, err := parseExporters(v, TracesOTLP, TracesConsole)
+		if err != nil {
+			r.fail(EnvTracesExporter, v, err)
 		}
+		cfg.Exporters = exps
 	}
 	r.otlp(&cfg.OTLP, EnvTracesEndpoint, EnvTracesProtocol, EnvTracesHeaders, EnvTracesTimeout, EnvTracesInsecure, EnvTracesCompression)
 	cfg.Sampler, cfg.SamplerName = r.sampler()
@@ -294,24 +293,33 @@ func (t *TracerProvider) Shutdown(ctx context.Context) error {
 }
 
 // NewTracerProvider builds the tracer provider cfg describes over res (the
-// metrics' resource, MeterProvider.Resource), or returns nil when cfg makes
-// no spans (Enabled is false). Only cfg decides, never what the SDK or the
-// OTel exporter would read from the environment. Each export is bounded by
-// the OTLP timeout; a failed one's spans are dropped and the failure logged
-// at a bounded rate (see "Failures" in the package doc). The caller shuts
-// it down.
+// metrics' resource, MeterProvider.Resource), with a batch span processor
+// per exporter, or returns nil when cfg makes no spans (Enabled is false).
+// Only cfg decides, never what the SDK or the OTel exporter would read from
+// the environment. Each export is bounded by the OTLP timeout; a failed
+// one's spans are dropped, that exporter's next batches too for a while,
+// and the failure logged at a bounded rate (see "Failures" in the package
+// doc). The caller shuts it down.
 func NewTracerProvider(ctx context.Context, cfg TracesConfig, res *resource.Resource, opts ...SignalOption) (*TracerProvider, error) {
 	if !cfg.Enabled() {
 		return nil, nil
 	}
 	o := newSignalOptions(opts)
-	inner, err := newSpanExporter(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("traces: %w", err)
-	}
+	var exps []*boundedSpanExporter
 	life, abort := context.WithCancel(context.Background())
-	exp := &boundedSpanExporter{SpanExporter: inner, timeout: cfg.OTLP.exportTimeout(), life: life,
-		errs: ratelog.New(o.logger, "vitals: traces export failed", 0, o.clock), backoff: exportBackoff{clock: o.clock}}
+	errs := ratelog.New(o.logger, "vitals: traces export failed", 0, o.clock)
+	for _, e := range cfg.exporters() {
+		inner, err := newSpanExporter(ctx, cfg, e)
+		if err != nil {
+			abort()
+			for _, exp := range exps {
+				_ = exp.SpanExporter.Shutdown(context.WithoutCancel(ctx))
+			}
+			return nil, fmt.Errorf("traces: %w", err)
+		}
+		exps = append(exps, &boundedSpanExporter{SpanExporter: inner, name: e, timeout: cfg.OTLP.exportTimeout(), life: life,
+			errs: errs, backoff: exportBackoff{clock: o.clock}})
+	}
 	var bopts []sdktrace.BatchSpanProcessorOption
 	b := cfg.Batch
 	if b.ScheduleDelay > 0 {
@@ -330,12 +338,11 @@ func NewTracerProvider(ctx context.Context, cfg TracesConfig, res *resource.Reso
 	if sampler == nil {
 		sampler = sdktrace.ParentBased(sdktrace.AlwaysSample())
 	}
-	tp := sdktrace.NewTracerProvider(
-		sdktrace.WithResource(res),
-		sdktrace.WithSampler(sampler),
-		sdktrace.WithBatcher(exp, bopts...),
-	)
-	return &TracerProvider{TracerProvider: tp, abort: abort}, nil
+	topts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sampler)}
+	for _, exp := range exps {
+		topts = append(topts, sdktrace.WithBatcher(exp, bopts...))
+	}
+	return &TracerProvider{TracerProvider: sdktrace.NewTracerProvider(topts...), abort: abort}, nil
 }
 
 // boundedSpanExporter bounds each export, retries included, by timeout
@@ -347,6 +354,7 @@ func NewTracerProvider(ctx context.Context, cfg TracesConfig, res *resource.Reso
 // (exportBackoff).
 type boundedSpanExporter struct {
 	sdktrace.SpanExporter
+	name    TracesExporter // for the log line
 	timeout time.Duration
 	life    context.Context
 	errs    *ratelog.Limiter
@@ -361,7 +369,7 @@ func (b *boundedSpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.
 	defer cancel()
 	err := b.SpanExporter.ExportSpans(ctx, spans)
 	if wait := b.backoff.done(err); err != nil {
-		b.errs.Handle(err, slog.Int("spans", len(spans)), slog.Duration("next_attempt_in", wait))
+		b.errs.Handle(err, slog.String("exporter", b.name.String()), slog.Int("spans", len(spans)), slog.Duration("next_attempt_in", wait))
 	}
 	return nil
 }
@@ -379,14 +387,18 @@ func boundExport(ctx context.Context, timeout time.Duration, life context.Contex
 	return ctx, func() { stop(); cancel() }
 }
 
-// newSpanExporter builds the span exporter of cfg.
-func newSpanExporter(ctx context.Context, cfg TracesConfig) (sdktrace.SpanExporter, error) {
-	if cfg.Exporter == TracesConsole {
+// newSpanExporter builds the span exporter e of cfg.
+func newSpanExporter(ctx context.Context, cfg TracesConfig, e TracesExporter) (sdktrace.SpanExporter, error) {
+	switch e {
+	case TracesConsole:
 		w := cfg.ConsoleWriter
 		if w == nil {
 			w = os.Stdout
 		}
 		return stdouttrace.New(stdouttrace.WithWriter(w))
+	case TracesOTLP:
+	default:
+		return nil, fmt.Errorf("unknown exporter %v", e)
 	}
 	o := cfg.OTLP
 	p := o.protocol()

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/vitalsgo/vitals/internal/logtest"
+	"github.com/vitalsgo/vitals/internal/otlptest"
 )
 
 func TestTracesConfigFromEnv(t *testing.T) {
@@ -23,11 +26,19 @@ func TestTracesConfigFromEnv(t *testing.T) {
 		enabled bool
 		check   func(t *testing.T, c TracesConfig)
 	}{
-		{name: "nothing set: off", env: nil, enabled: false},
+		{name: "nothing set: off", env: nil, enabled: false,
+			check: func(t *testing.T, c TracesConfig) {
+				if c.Exporters != nil {
+					t.Errorf("Exporters = %#v, want nil (the default)", c.Exporters)
+				}
+			}},
 		{name: "generic endpoint: on", env: map[string]string{EnvEndpoint: "http://collector:4318"}, enabled: true,
 			check: func(t *testing.T, c TracesConfig) {
 				if got := c.OTLP.endpointFor("traces"); got != "http://collector:4318/v1/traces" {
 					t.Errorf("endpoint %q", got)
+				}
+				if got, want := c.exporters(), []TracesExporter{TracesOTLP}; c.Exporters != nil || !reflect.DeepEqual(got, want) {
+					t.Errorf("Exporters = %#v, exporters() = %v; want nil, %v", c.Exporters, got, want)
 				}
 			}},
 		{name: "traces endpoint wins, used as it is", env: map[string]string{EnvEndpoint: "http://a:4318", EnvTracesEndpoint: "http://b:4318/custom"}, enabled: true,
@@ -44,6 +55,15 @@ func TestTracesConfigFromEnv(t *testing.T) {
 				}
 			}},
 		{name: "console", env: map[string]string{EnvTracesExporter: "Console"}, enabled: true},
+		{name: "a list: otlp and console, a duplicate counted once", env: map[string]string{EnvTracesExporter: " otlp , Console,otlp"}, enabled: true,
+			check: func(t *testing.T, c TracesConfig) {
+				if want := []TracesExporter{TracesOTLP, TracesConsole, TracesOTLP}; !reflect.DeepEqual(c.Exporters, want) {
+					t.Errorf("Exporters = %v, want %v", c.Exporters, want)
+				}
+				if got, want := c.exporters(), []TracesExporter{TracesOTLP, TracesConsole}; !reflect.DeepEqual(got, want) {
+					t.Errorf("exporters() = %v, want %v", got, want)
+				}
+			}},
 		{name: "traces-specific settings win", env: map[string]string{
 			EnvProtocol: "http/protobuf", EnvTracesProtocol: "grpc", EnvHeaders: "a=1", EnvTracesHeaders: "b=2",
 			EnvTimeout: "1000", EnvTracesTimeout: "2000", EnvCompression: "none", EnvTracesCompression: "gzip",
@@ -116,6 +136,8 @@ func TestTracesConfigFromEnvErrors(t *testing.T) {
 		name string // the variable the error must name
 	}{
 		{map[string]string{EnvTracesExporter: "zipkin"}, EnvTracesExporter},
+		{map[string]string{EnvTracesExporter: "otlp,zipkin"}, EnvTracesExporter},
+		{map[string]string{EnvTracesExporter: "none,otlp"}, EnvTracesExporter},
 		{map[string]string{EnvTracesSampler: "sometimes"}, EnvTracesSampler},
 		{map[string]string{EnvTracesSampler: "jaeger_remote"}, EnvTracesSampler},
 		{map[string]string{EnvTracesSampler: "traceidratio", EnvTracesSamplerArg: "2"}, EnvTracesSamplerArg},
@@ -150,8 +172,12 @@ func TestNewTracerProviderConsole(t *testing.T) {
 	if tp, err := NewTracerProvider(context.Background(), TracesConfig{}, nil); tp != nil || err != nil {
 		t.Fatalf("off: %v, %v; want nil, nil", tp, err)
 	}
+	none := TracesConfig{Exporters: []TracesExporter{}, OTLP: OTLP{BaseEndpoint: "http://collector:4318"}}
+	if tp, err := NewTracerProvider(context.Background(), none, nil); tp != nil || err != nil {
+		t.Fatalf("none with an endpoint: %v, %v; want nil, nil", tp, err)
+	}
 	var out bytes.Buffer
-	tp, err := NewTracerProvider(context.Background(), TracesConfig{Exporter: TracesConsole, ConsoleWriter: &out, Sampler: sdktrace.AlwaysSample()}, nil)
+	tp, err := NewTracerProvider(context.Background(), TracesConfig{Exporters: []TracesExporter{TracesConsole}, ConsoleWriter: &out, Sampler: sdktrace.AlwaysSample()}, nil)
 	if err != nil || tp == nil {
 		t.Fatalf("console: %v, %v", tp, err)
 	}
@@ -194,7 +220,7 @@ func recordGlobalErrors(t *testing.T) *[]error {
 func TestTracesExportFailureLogged(t *testing.T) {
 	global := recordGlobalErrors(t)
 	logger, logs := logtest.New()
-	tp, err := NewTracerProvider(t.Context(), TracesConfig{Exporter: TracesConsole, ConsoleWriter: failingWriter{}, Sampler: sdktrace.AlwaysSample()}, nil, WithLogger(logger))
+	tp, err := NewTracerProvider(t.Context(), TracesConfig{Exporters: []TracesExporter{TracesConsole}, ConsoleWriter: failingWriter{}, Sampler: sdktrace.AlwaysSample()}, nil, WithLogger(logger))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,10 +235,70 @@ func TestTracesExportFailureLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := logs.String()
-	if n := strings.Count(text, "vitals: traces export failed"); n != 1 || !strings.Contains(text, "disk full") || !strings.Contains(text, "spans=1") {
-		t.Errorf("%d lines for 3 failures, want 1 naming the error and the spans dropped:\n%s", n, text)
+	if n := strings.Count(text, "vitals: traces export failed"); n != 1 || !strings.Contains(text, "disk full") || !strings.Contains(text, "spans=1") || !strings.Contains(text, "exporter=console") {
+		t.Errorf("%d lines for 3 failures, want 1 naming the error, the exporter and the spans dropped:\n%s", n, text)
 	}
 	if len(*global) != 0 {
 		t.Errorf("the global OTel error handler got %v", *global)
+	}
+}
+
+// TestNewTracerProviderOTLPAndConsole: with both exporters, each span
+// reaches a real OTLP receiver and the console, each through a batch
+// processor of its own: a console that fails holds back its own exports,
+// never OTLP's. An exporter that is not one is refused.
+func TestNewTracerProviderOTLPAndConsole(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		console func(*bytes.Buffer) io.Writer
+	}{
+		{"both", func(b *bytes.Buffer) io.Writer { return b }},
+		{"console failing", func(*bytes.Buffer) io.Writer { return failingWriter{} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rcv := otlptest.NewHTTP(t)
+			logger, logs := logtest.New()
+			var out bytes.Buffer
+			cfg := TracesConfig{
+				Exporters:     []TracesExporter{TracesOTLP, TracesConsole},
+				OTLP:          OTLP{BaseEndpoint: rcv.Endpoint()},
+				Sampler:       sdktrace.AlwaysSample(),
+				ConsoleWriter: tc.console(&out),
+			}
+			tp, err := NewTracerProvider(t.Context(), cfg, nil, WithLogger(logger))
+			if err != nil {
+				t.Fatal(err)
+			}
+			names := []string{"checkout", "payment", "shipping"}
+			for _, name := range names {
+				_, span := tp.Tracer("test").Start(t.Context(), name)
+				span.End()
+				if err := tp.ForceFlush(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := tp.Shutdown(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			reqs := rcv.TraceRequests()
+			if got := otlptest.SpanNames(reqs); len(otlptest.Spans(reqs)) != len(names) || !reflect.DeepEqual(got, names) {
+				t.Errorf("OTLP received %d spans named %q, want one each of %q", len(otlptest.Spans(reqs)), got, names)
+			}
+			if tc.name == "both" {
+				for _, name := range names {
+					if !strings.Contains(out.String(), `"Name":"`+name+`"`) {
+						t.Errorf("console output has no span named %s:\n%s", name, out.String())
+					}
+				}
+			} else if text := logs.String(); !strings.Contains(text, "exporter=console") || strings.Contains(text, "exporter=otlp") {
+				t.Errorf("want the console's failure logged, and no OTLP failure:\n%s", text)
+			}
+		})
+	}
+	for _, exps := range [][]TracesExporter{{TracesUnknown}, {TracesConsole, TracesExporter(42)}} {
+		tp, err := NewTracerProvider(t.Context(), TracesConfig{Exporters: exps, ConsoleWriter: io.Discard}, nil)
+		if tp != nil || err == nil || !strings.Contains(err.Error(), exps[len(exps)-1].String()) {
+			t.Errorf("Exporters %v: %v, %v; want an error naming %v", exps, tp, err, exps[len(exps)-1])
+		}
 	}
 }
