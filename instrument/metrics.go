@@ -23,11 +23,11 @@ const ScopeName = "github.com/vitalsgo/vitals/instrument"
 // http_server_response_body_size_bytes and
 // vitals_http_server_slow_requests_total.
 const (
-	MetricServerRequestDuration = "http.server.request.duration"
-	MetricServerActiveRequests  = "http.server.active_requests"
-	MetricRequestBodySize       = "http.server.request.body.size"
-	MetricResponseBodySize      = "http.server.response.body.size"
-	MetricSlowRequests          = "vitals.http.server.slow_requests"
+	MetricServerRequestDuration  = "http.server.request.duration"
+	MetricServerActiveRequests   = "http.server.active_requests"
+	MetricServerRequestBodySize  = "http.server.request.body.size"
+	MetricServerResponseBodySize = "http.server.response.body.size"
+	MetricServerSlowRequests     = "vitals.http.server.slow_requests"
 )
 
 // durationBoundaries are the semantic conventions' advice for
@@ -183,18 +183,18 @@ func newServerMetrics(mp metric.MeterProvider, bodySizes bool) (*serverMetrics, 
 		return nil, err
 	}
 	if bodySizes {
-		if sm.reqSize, err = m.Int64Histogram(MetricRequestBodySize,
+		if sm.reqSize, err = m.Int64Histogram(MetricServerRequestBodySize,
 			metric.WithUnit("By"),
 			metric.WithDescription("Size of HTTP server request bodies.")); err != nil {
 			return nil, err
 		}
-		if sm.respSize, err = m.Int64Histogram(MetricResponseBodySize,
+		if sm.respSize, err = m.Int64Histogram(MetricServerResponseBodySize,
 			metric.WithUnit("By"),
 			metric.WithDescription("Size of HTTP server response bodies.")); err != nil {
 			return nil, err
 		}
 	}
-	if sm.slow, err = m.Int64Counter(MetricSlowRequests,
+	if sm.slow, err = m.Int64Counter(MetricServerSlowRequests,
 		metric.WithUnit("{request}"),
 		metric.WithDescription("HTTP server requests slower than the slow-request threshold.")); err != nil {
 		return nil, err

@@ -21,11 +21,11 @@ import (
 // credential, a cookie or a client address: Route is the recorded
 // template, not the path, and Header is redacted by RedactHeaders.
 type ErrorEvent struct {
-	Method    string // http.request.method: a known method or _OTHER
-	Route     string // http.route as recorded
-	Status    int    // the status the client got (500 for a panic)
-	RequestID string
-	Duration  time.Duration
+	Method    string        // http.request.method: a known method or _OTHER
+	Route     string        // http.route as recorded
+	Status    int           // the status the client got (500 for a panic)
+	RequestID string        // the request's ID (RequestID), as logged
+	Duration  time.Duration // from the request's start to the 5xx or panic
 	// Header is a copy of the request headers passed through RedactHeaders:
 	// credentials, cookies, client addresses and personal headers are
 	// replaced by Redacted, and URLs (Referer, Origin, X-Original-Url, ...)

@@ -83,7 +83,7 @@ func TestSkipRecording(t *testing.T) {
 	if got := sdkRoutes(t, reader); len(got) != 1 || got["/orders/{id}"] != 1 {
 		t.Errorf("routes %v, want only the application's /orders/{id}", got)
 	}
-	if got := sdkSum(t, reader, instrument.MetricSlowRequests); got != 1 {
+	if got := sdkSum(t, reader, instrument.MetricServerSlowRequests); got != 1 {
 		t.Errorf("%d slow requests, want 1: the application's", got)
 	}
 	if len(events) != 0 {
