@@ -96,7 +96,7 @@ func Middleware(next http.Handler, opts ...Option) http.Handler {
 		templates: newRouteSet(cfg.maxRoutes),
 		paths:     newPathSets(cfg.maxRoutes),
 		errs:      newRouteSet(64),
-		hosts:     newRouteSet(50),
+		hosts:     newRouteSet(DefaultMaxServerAddresses),
 	}
 	if cfg.tracerProvider != nil {
 		h.tracer = cfg.tracerProvider.Tracer(ScopeName)
@@ -212,8 +212,13 @@ func (h *handler) recordMetrics(st *state, r, r2 *http.Request, method uint8, ht
 		k.errType = statusText(o.status)
 	}
 	if h.cfg.serverAddress {
-		host, port := splitHost(r.Host, https)
-		k.host, k.port = h.hosts.admit(host), port
+		// The cap is on the Host header as sent, so that it bounds the
+		// (server.address, server.port) pairs, not the host names alone.
+		if h.hosts.admit(r.Host) == Overflow {
+			k.host = Overflow
+		} else {
+			k.host, k.port = splitHost(r.Host, https)
+		}
 	}
 	// A cached set means it was admitted under a budget already; otherwise
 	// admit it now, a template under the templates' budget, a normalised

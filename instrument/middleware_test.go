@@ -588,3 +588,33 @@ func TestMiddlewareConcurrentSafe(t *testing.T) {
 		t.Errorf("counts %v, want 1600 each", got)
 	}
 }
+
+// TestServerAddressCapsPairs sends requests whose Host headers name one
+// host on many ports and then many hosts: the cap bounds the
+// (server.address, server.port) pairs, and a request past it is recorded
+// as Overflow without a port, so a client cannot add series through the
+// port any more than through the host.
+func TestServerAddressCapsPairs(t *testing.T) {
+	p := mwProvider(t)
+	h := instrument.Middleware(http.HandlerFunc(ok), instrument.WithMeterProvider(p), instrument.WithServerAddress())
+	const sent = 3 * instrument.DefaultMaxServerAddresses
+	for i := range sent {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Host = fmt.Sprintf("api.example:%d", 1000+i)
+		if i >= sent/2 {
+			req.Host = fmt.Sprintf("h%d.example:8080", i)
+		}
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	pairs := map[string]uint64{}
+	for _, m := range mwScrape(t, p)["http_server_request_duration_seconds"].GetMetric() {
+		l := mwLabels(m)
+		pairs[l["server_address"]+" "+l["server_port"]] += m.GetHistogram().GetSampleCount()
+	}
+	if got, want := len(pairs), instrument.DefaultMaxServerAddresses+1; got != want {
+		t.Errorf("%d (server_address, server_port) pairs recorded, want %d (the cap and the overflow)", got, want)
+	}
+	if n := pairs[instrument.Overflow+" "]; n != sent-instrument.DefaultMaxServerAddresses {
+		t.Errorf("%d requests recorded as server_address=%s without a port, want %d; pairs %v", n, instrument.Overflow, sent-instrument.DefaultMaxServerAddresses, pairs)
+	}
+}

@@ -27,8 +27,8 @@ const RequestIDHeader = "X-Request-Id"
 // Overflow is the semantic conventions' "_OTHER", recorded in place of
 // a value past its cap: the http.route of a request that matched no route
 // (a 404 or 405 without a template) or whose route would exceed its budget
-// (WithMaxRoutes), and Transport's server.address past
-// WithMaxServerAddresses and error.type past its cap.
+// (WithMaxRoutes), the server.address past the cap of WithServerAddress or
+// of Transport's WithMaxServerAddresses, and error.type past its cap.
 const Overflow = "_OTHER"
 
 // Option configures Middleware.
@@ -257,9 +257,11 @@ func WithBodySizes() Option {
 }
 
 // WithServerAddress adds server.address and server.port (from the Host
-// header) to the metrics. The Host header is chosen by the client, so
-// distinct values are capped like routes. By default, they are left out, as
-// the semantic conventions make them opt-in.
+// header) to the metrics. The Host header is chosen by the client, so at
+// most DefaultMaxServerAddresses (50) distinct values are recorded; requests
+// with any other are recorded with server.address [Overflow] and no
+// server.port. By default, both are
+// left out, as the semantic conventions make them opt-in.
 func WithServerAddress() Option {
 	return optionFunc(func(c config) config {
 		c.serverAddress = true
