@@ -54,6 +54,8 @@ func TestThreshold(t *testing.T) {
 		{`scalar(error_ratio) * 10`, 0.01, 0.2, healthcheck.StatusFail},
 		{`no_such_series`, 0, 0, healthcheck.StatusPass},
 		{`rate(error_ratio[5m]`, 0, 0, healthcheck.StatusFail},
+		{`error_ratio[5m]`, 0.05, 0.1, healthcheck.StatusFail}, // a range vector is not a value to compare
+		{`"text"`, 0.05, 0.1, healthcheck.StatusFail},
 	}
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {
