@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -61,7 +62,8 @@ type Alert struct {
 	Annotations map[string]string `json:"annotations"`
 	// State is pending, firing or resolved.
 	State State `json:"state"`
-	// Value is the expression's value at the last evaluation.
+	// Value is the expression's value at the last evaluation. In JSON it is
+	// a number, or the string "NaN", "+Inf" or "-Inf".
 	Value float64 `json:"value"`
 	// ActiveAt is when the condition started to hold; StartsAt when the
 	// instance started firing; EndsAt when it resolved (zero while firing).
@@ -76,6 +78,32 @@ type Alert struct {
 	// ResolvedReason is the reason an operator gave when resolving the
 	// instance by hand; empty otherwise.
 	ResolvedReason string `json:"resolvedReason,omitempty"`
+}
+
+// alertJSON is Alert without its JSON methods.
+type alertJSON Alert
+
+// MarshalJSON encodes a as its fields' tags say, with Value a string when
+// it is NaN or ±Inf, which JSON numbers cannot hold.
+func (a Alert) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		alertJSON
+		Value jsonFloat `json:"value"`
+	}{alertJSON(a), jsonFloat(a.Value)})
+}
+
+// UnmarshalJSON decodes what MarshalJSON encodes.
+func (a *Alert) UnmarshalJSON(b []byte) error {
+	var v struct {
+		*alertJSON
+		Value jsonFloat `json:"value"`
+	}
+	v.alertJSON = (*alertJSON)(a)
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	a.Value = float64(v.Value)
+	return nil
 }
 
 // Name returns the alert's alertname label.

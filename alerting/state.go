@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/vitalsgo/vitals/internal/lifecycle"
 )
 
 // StateVersion is the version of the format SaveState writes. LoadState
@@ -68,11 +71,13 @@ func WithForGracePeriod(d time.Duration) Option {
 // Errors of LoadState.
 var (
 	// ErrStateTooLate is returned by LoadState after the engine's first
-	// evaluation, or a second time.
-	ErrStateTooLate = errors.New("alerting: LoadState must come once, before Run or the first Eval")
+	// evaluation, or a second time. It is the same value in every package
+	// with a LoadState.
+	ErrStateTooLate = lifecycle.ErrStateTooLate
 	// ErrStateVersion is returned (wrapped) by LoadState for a state
-	// written by a later version of the format than StateVersion.
-	ErrStateVersion = errors.New("alerting: unsupported state version")
+	// written by a later version of the format than StateVersion. It is
+	// the same value in every package with a LoadState.
+	ErrStateVersion = lifecycle.ErrStateVersion
 )
 
 // stateDoc is the JSON document of SaveState. Each section is decoded on
@@ -99,7 +104,7 @@ type savedAlert struct {
 	Labels          map[string]string `json:"labels"`
 	Annotations     map[string]string `json:"annotations,omitempty"`
 	State           State             `json:"state"`
-	Value           stateFloat        `json:"value"`
+	Value           jsonFloat         `json:"value"`
 	ActiveAt        time.Time         `json:"activeAt,omitzero"`
 	FiredAt         time.Time         `json:"firedAt,omitzero"`
 	ResolvedAt      time.Time         `json:"resolvedAt,omitzero"`
@@ -133,31 +138,34 @@ type savedNotifications struct {
 	Firing map[string]time.Time `json:"firing"`
 }
 
-// stateFloat is a float64 in JSON as a string, so that NaN and ±Inf
-// survive, as in Prometheus' API.
-type stateFloat float64
+// jsonFloat is a float64 in JSON: a number, or for NaN and ±Inf, which
+// JSON numbers cannot hold, the string "NaN", "+Inf" or "-Inf" as in
+// Prometheus' API.
+type jsonFloat float64
 
-// MarshalJSON encodes f as a string.
-func (f stateFloat) MarshalJSON() ([]byte, error) {
-	return json.Marshal(strconv.FormatFloat(float64(f), 'g', -1, 64))
+// MarshalJSON encodes f as a number, or a string if it is not finite.
+func (f jsonFloat) MarshalJSON() ([]byte, error) {
+	if v := float64(f); math.IsNaN(v) || math.IsInf(v, 0) {
+		return json.Marshal(strconv.FormatFloat(v, 'f', -1, 64))
+	}
+	return json.Marshal(float64(f))
 }
 
-// UnmarshalJSON decodes a string, or a number.
-func (f *stateFloat) UnmarshalJSON(b []byte) error {
+func (f *jsonFloat) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		var v float64
 		if err2 := json.Unmarshal(b, &v); err2 != nil {
 			return err
 		}
-		*f = stateFloat(v)
+		*f = jsonFloat(v)
 		return nil
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		return err
 	}
-	*f = stateFloat(v)
+	*f = jsonFloat(v)
 	return nil
 }
 
@@ -198,7 +206,7 @@ func (e *Engine) SaveState(w io.Writer) error {
 				alerts = append(alerts, savedAlert{
 					Group: g.Name, Rule: r.Alert, RuleIndex: idx,
 					Labels: a.labels.Map(), Annotations: maps.Clone(a.annotations),
-					State: a.state, Value: stateFloat(a.value),
+					State: a.state, Value: jsonFloat(a.value),
 					ActiveAt: a.activeAt, FiredAt: a.firedAt, ResolvedAt: a.resolvedAt,
 					KeepFiringSince: a.keepFiringSince, LastEvaluation: a.seenAt, ResolvedReason: a.manual,
 				})
@@ -287,7 +295,7 @@ func (e *Engine) LoadState(r io.Reader) error {
 		return errors.New("alerting: loading the state: not a state document (no version)")
 	}
 	if doc.Version > StateVersion {
-		return fmt.Errorf("%w: %d (this version reads up to %d)", ErrStateVersion, doc.Version, StateVersion)
+		return fmt.Errorf("alerting: loading the state: %w %d (this version reads up to %d)", ErrStateVersion, doc.Version, StateVersion)
 	}
 	e.loaded = true
 	now := e.cfg.clock.Now()

@@ -126,7 +126,7 @@ func TestCacheStrings(t *testing.T) {
 }
 
 // TestCacheHitRatio checks the documented PromQL and the performance
-// summary's cache_hit_ratio over the memory reader.
+// summary's cacheHitRatio over the memory reader.
 func TestCacheHitRatio(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
@@ -174,7 +174,7 @@ func TestCacheHitRatio(t *testing.T) {
 	}
 	c := s.CacheHitRatio
 	if c.Ratio != 18.0/28 || c.Hits != 18 || c.Lookups != 28 {
-		t.Errorf("summary cache_hit_ratio = %+v, want 18 hits of 28 lookups", c)
+		t.Errorf("summary cacheHitRatio = %+v, want 18 hits of 28 lookups", c)
 	}
 	want := []performance.Cache{
 		{Name: "sessions", Ratio: 0.75, Hits: 12, Lookups: 16},

@@ -79,7 +79,7 @@
 //	sum by (cache_name) (rate(app_cache_operations_total{cache_result="hit"}[5m]))
 //	  / sum by (cache_name) (rate(app_cache_operations_total{cache_result=~"hit|miss"}[5m]))
 //
-// performance.Summarize reports it (cache_hit_ratio), reading
+// performance.Summarize reports it (cacheHitRatio), reading
 // app_cache_operations_total unless performance.WithCacheSeries names the
 // series of another namespace.
 //

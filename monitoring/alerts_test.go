@@ -2,6 +2,7 @@ package monitoring
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -91,6 +92,23 @@ func TestAlertsAPI(t *testing.T) {
 	}
 	if code, body := jsonRequest(t, h, "GET", "/monitoring/api/rules", "", ""); code != 200 || !strings.Contains(body, `"AlwaysOn"`) {
 		t.Errorf("rules: %d %s", code, body)
+	}
+}
+
+// TestAlertsAPIInfiniteValue serves an alert whose value is +Inf (a ratio
+// over no traffic): the API answers it whole, the value as Prometheus'
+// string, where encoding a JSON number failed and left a 200 without a
+// body.
+func TestAlertsAPIInfiniteValue(t *testing.T) {
+	inf := alerting.Group{Name: "g", Rules: []alerting.Rule{{Alert: "Ratio", Expr: "vector(1) / vector(0) > 1"}}}
+	v := newEnv(t, withAlertRules(inf), withMemory(memory.WithInterval(time.Hour)))
+	if err := v.Alerts().Eval(t.Context(), time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	code, body := jsonRequest(t, v.Handler(), "GET", "/monitoring/api/alerts", "", "")
+	var rep alertsReport
+	if err := json.Unmarshal([]byte(body), &rep); err != nil || code != 200 || len(rep.Alerts) != 1 || !math.IsInf(rep.Alerts[0].Value, 1) || !strings.Contains(body, `"value":"+Inf"`) {
+		t.Errorf("alerts: %d %s (%v)", code, body, err)
 	}
 }
 

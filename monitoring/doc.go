@@ -35,7 +35,7 @@
 //	GET /monitoring/api/performance        the performance summary (?window=15m)
 //	GET /monitoring/api/metrics            every series with its latest value (?match=selector)
 //	GET /monitoring/api/alerts, /alerts/history, /rules, /silences, /slos
-//	POST /monitoring/api/alerts/{id}/resolve; POST, DELETE /monitoring/api/silences
+//	POST /monitoring/api/alerts/{id}/resolve; POST /monitoring/api/silences; DELETE /monitoring/api/silences/{id}
 //
 // The query, performance and metrics routes exist only with a History, the
 // alert, rule, silence and SLO routes only with an alert engine; without

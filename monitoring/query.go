@@ -40,7 +40,8 @@ const (
 	MaxQueryLength = 16 << 10
 	// MaxConcurrentQueries is how many monitoring API requests may run
 	// PromQL of the caller's choosing at once (query, query_range, metrics,
-	// export). Others wait for a slot for as long as their request lasts,
+	// export, and the Prometheus API's series, labels, label values and
+	// query_exemplars). Others wait for a slot for as long as their request lasts,
 	// and get 503 with errorType unavailable if it ends first. With each
 	// query's sample limit, it bounds the memory callers can make queries
 	// hold. A request's body is read before it takes a slot, so a client
@@ -262,10 +263,18 @@ func writeAPIError(w http.ResponseWriter, typ string, err error) {
 	writeJSON(w, status, apiResponse{Status: "error", ErrorType: typ, Error: err.Error()})
 }
 
+// writeJSON answers with status and v in JSON, or with an internal error
+// if v cannot be encoded: it is encoded whole before the status is sent, as
+// Prometheus' API does, so a failure never leaves a 200 with half a body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeAPIError(w, errorInternal, fmt.Errorf("encoding the answer: %w", err))
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(append(b, '\n'))
 }
 
 // withTimeoutParam bounds the request's context by its timeout parameter,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"runtime"
@@ -153,6 +154,15 @@ type systemInfo struct {
 	TraceURL string `json:"traceURL,omitempty"`
 }
 
+// memoryLimit returns the Go runtime's soft memory limit, 0 when there is
+// none (math.MaxInt64), as performance.Runtime.MemoryLimitBytes reports it.
+func memoryLimit() int64 {
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+		return l
+	}
+	return 0
+}
+
 func (m *Handler) systemInfo() systemInfo {
 	samples := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}}
 	metrics.Read(samples)
@@ -165,7 +175,7 @@ func (m *Handler) systemInfo() systemInfo {
 		Goroutines:    runtime.NumGoroutine(),
 		MemoryBytes:   samples[0].Value.Uint64(),
 		HeapBytes:     samples[1].Value.Uint64(),
-		MemoryLimit:   debug.SetMemoryLimit(-1),
+		MemoryLimit:   memoryLimit(),
 		PID:           os.Getpid(),
 		StartedAt:     m.started.UTC(),
 		UptimeSeconds: time.Since(m.started).Seconds(),

@@ -72,7 +72,7 @@ func WithCacheSeries(name string) Option {
 }
 
 // WithTime sets the time the summary is computed at: the end of the
-// window. By default, the querier's Now (the memory reader's clock).
+// window. By default, the evaluator's Now (the memory reader's clock).
 func WithTime(t time.Time) Option {
 	return optionFunc(func(c config) config {
 		c.at = t

@@ -57,7 +57,7 @@ func Summarize(ctx context.Context, q memory.Evaluator, window time.Duration, op
 		return Summary{}, fmt.Errorf("performance: summary window %v: must be at least 1ms", window)
 	}
 	if q == nil {
-		return Summary{}, errors.New("performance: summary querier is nil")
+		return Summary{}, errors.New("performance: Summarize was given a nil Evaluator")
 	}
 	cfg := newConfig(opts)
 	at := cfg.at

@@ -7,14 +7,18 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strconv"
 
 	"github.com/vitalsgo/vitals/alerting"
 )
 
-// StateVersion is the version of the format SaveState writes.
-// RequeueUnsent reads this version.
+// StateVersion is the version of the format SaveState writes, the only
+// one LoadState reads.
 const StateVersion = 1
+
+// ErrStateVersion is returned (wrapped) by LoadState for a document of
+// another version than StateVersion: alerting.ErrStateVersion, the same
+// value in every package with a LoadState.
+var ErrStateVersion = alerting.ErrStateVersion
 
 // maxUnsentSize bounds what RequeueUnsent reads, so that a corrupt input
 // cannot make it allocate without bound.
@@ -28,20 +32,14 @@ type unsentDoc struct {
 }
 
 type unsentNotification struct {
-	Group  *unsentGroup  `json:"group,omitempty"`
-	Alerts []unsentAlert `json:"alerts"`
+	Group  *unsentGroup     `json:"group,omitempty"`
+	Alerts []alerting.Alert `json:"alerts"` // NaN and ±Inf values as strings
 }
 
 type unsentGroup struct {
 	Key      string            `json:"key,omitempty"`
 	Labels   map[string]string `json:"labels,omitempty"`
 	Receiver string            `json:"receiver,omitempty"`
-}
-
-// unsentAlert is an alert with its value as a string: JSON has no NaN.
-type unsentAlert struct {
-	alerting.Alert
-	Value string `json:"value"`
 }
 
 // SaveState writes what the queues left unsent at Shutdown (Queue.Unsent)
@@ -52,12 +50,9 @@ func SaveState(w io.Writer, queues []*Queue) error {
 	doc := unsentDoc{Version: StateVersion, Queues: map[string][]unsentNotification{}}
 	for _, q := range queues {
 		for _, n := range q.Unsent() {
-			un := unsentNotification{Alerts: make([]unsentAlert, len(n.Alerts))}
+			un := unsentNotification{Alerts: n.Alerts}
 			if n.HasGroup {
 				un.Group = &unsentGroup{Key: n.Group.Key, Labels: n.Group.Labels, Receiver: n.Group.Receiver}
-			}
-			for i, a := range n.Alerts {
-				un.Alerts[i] = unsentAlert{Alert: a, Value: strconv.FormatFloat(a.Value, 'g', -1, 64)}
 			}
 			doc.Queues[q.Name()] = append(doc.Queues[q.Name()], un)
 		}
@@ -67,7 +62,7 @@ func SaveState(w io.Writer, queues []*Queue) error {
 
 // LoadState decodes what SaveState wrote: the unsent notifications by
 // queue name, oldest first, for RequeueUnsent. A document that cannot be
-// read or decoded, or of a later version than StateVersion, is an error.
+// read or decoded, or of another version than StateVersion, is an error.
 func LoadState(r io.Reader) (map[string][]Notification, error) {
 	b, err := io.ReadAll(io.LimitReader(r, maxUnsentSize+1))
 	if err != nil {
@@ -81,21 +76,15 @@ func LoadState(r io.Reader) (map[string][]Notification, error) {
 		return nil, fmt.Errorf("notify: decoding unsent notifications: %w", err)
 	}
 	if doc.Version != StateVersion {
-		return nil, fmt.Errorf("notify: unsent notifications of version %d, this version reads %d", doc.Version, StateVersion)
+		return nil, fmt.Errorf("notify: unsent notifications: %w %d, this version reads %d", ErrStateVersion, doc.Version, StateVersion)
 	}
 	out := make(map[string][]Notification, len(doc.Queues))
 	for name, ns := range doc.Queues {
 		for _, un := range ns {
-			n := Notification{Alerts: make([]alerting.Alert, len(un.Alerts))}
+			n := Notification{Alerts: un.Alerts}
 			if un.Group != nil {
 				n.HasGroup = true
 				n.Group = alerting.NotificationGroup{Key: un.Group.Key, Labels: un.Group.Labels, Receiver: un.Group.Receiver}
-			}
-			for i, a := range un.Alerts {
-				n.Alerts[i] = a.Alert
-				if n.Alerts[i].Value, err = strconv.ParseFloat(a.Value, 64); err != nil {
-					return nil, fmt.Errorf("notify: unsent alert %s for queue %q: value %q: %w", a.Alert.Name(), name, a.Value, err)
-				}
 			}
 			out[name] = append(out[name], n)
 		}

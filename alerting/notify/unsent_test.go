@@ -110,4 +110,7 @@ func TestRequeueUnsentErrors(t *testing.T) {
 			t.Errorf("LoadState(%s) = %v, %v; want an error", bad, unsent, err)
 		}
 	}
+	if _, err := notify.LoadState(strings.NewReader(`{"version":2,"queues":{}}`)); !errors.Is(err, notify.ErrStateVersion) {
+		t.Errorf("LoadState of version 2: %v, want ErrStateVersion", err)
+	}
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
+
+	"github.com/vitalsgo/vitals/internal/lifecycle"
 )
 
 // StateVersion is the version of the format that SaveState writes and
@@ -247,10 +249,16 @@ func (e *encoder) string(s string) {
 	e.w.WriteString(s) //nolint:errcheck // see encoder
 }
 
-// ErrStateTooLate is returned by LoadState when the reader, or a named
-// appender it would restore, already holds samples: a snapshot is only
-// restored into a reader that has not collected yet.
-var ErrStateTooLate = errors.New("memory: restore into a reader that has already collected or appended")
+// Errors of LoadState, the same values in every package with a LoadState.
+var (
+	// ErrStateTooLate is returned by LoadState when the reader, or a named
+	// appender it would restore, already holds samples: a snapshot is only
+	// restored into a reader that has not collected yet.
+	ErrStateTooLate = lifecycle.ErrStateTooLate
+	// ErrStateVersion is returned (wrapped) by LoadState for a snapshot of
+	// another format version than StateVersion.
+	ErrStateVersion = lifecycle.ErrStateVersion
+)
 
 // LoadState loads into r a snapshot that SaveState wrote: the collector's
 // series, and each named appender's into the named appender of that name
@@ -282,7 +290,7 @@ func (r *Reader) LoadState(rd io.Reader) error {
 		return snapshotErr(fmt.Errorf("version: %w", err))
 	}
 	if version != StateVersion {
-		return snapshotErr(fmt.Errorf("format version %d, this code reads %d", version, StateVersion))
+		return snapshotErr(fmt.Errorf("%w %d, this code reads %d", ErrStateVersion, version, StateVersion))
 	}
 	nstores, err := d.count(maxSnapshotStores)
 	if err != nil {

@@ -498,6 +498,13 @@ func TestRestoreBadInput(t *testing.T) {
 		t.Errorf("error for a truncated snapshot: %v", err)
 	}
 	t.Logf("for example: %v", err)
+	// A snapshot of another format version is refused as such (the version
+	// is its first byte, a uvarint).
+	c := bytes.Clone(b)
+	c[0] = memory.StateVersion + 1
+	if err := memory.New(memory.WithClock(clk)).LoadState(bytes.NewReader(c)); !errors.Is(err, memory.ErrStateVersion) {
+		t.Errorf("a snapshot of version %d: %v, want ErrStateVersion", c[0], err)
+	}
 }
 
 func FuzzRestore(f *testing.F) {

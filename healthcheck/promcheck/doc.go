@@ -12,6 +12,6 @@
 //
 // # Concurrency
 //
-// A check is safe for concurrent use if its querier is; the memory reader
+// A check is safe for concurrent use if its evaluator is; the memory reader
 // is.
 package promcheck

@@ -625,7 +625,7 @@
     if (chips) li.append(chips);
     const active = parseTime(a.activeAt);
     const starts = parseTime(a.startsAt);
-    const meta = ["value " + num(Number(a.value))];
+    const meta = ["value " + (typeof a.value === "string" ? a.value : num(Number(a.value)))]; // a string for NaN and ±Inf
     if (isFinite(active)) meta.push("active since " + clock(active, true) + " (" + ago(active) + ")");
     if (a.state === "firing" && isFinite(starts)) meta.push("firing since " + clock(starts, true));
     li.append(h("div", { class: "alert-meta", text: meta.join(" · ") }));
@@ -1383,7 +1383,7 @@
       ["Go", String(sys.goVersion || "") + " " + String(sys.goos || "") + "/" + String(sys.goarch || "")],
       ["CPUs", "GOMAXPROCS " + sys.gomaxprocs + " of " + sys.numCPU],
       ["Up", isFinite(started) ? ago(started).replace(/ ago$/, "") + " (since " + new Date(started).toLocaleString() + ")" : ""],
-      ["Memory limit", sys.memoryLimitBytes > 0 && sys.memoryLimitBytes < 9e18 ? fmt.bytes(sys.memoryLimitBytes) : "none"],
+      ["Memory limit", sys.memoryLimitBytes > 0 ? fmt.bytes(sys.memoryLimitBytes) : "none"],
       ["PID", String(sys.pid || "")],
     ].filter((r) => r[1]);
     fill(el, h("dl", { class: "facts" }, rows.map(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })])));
