@@ -321,10 +321,11 @@ func WithAlertRoutes(routes ...alerting.Route) Option {
 // history keeps resolved alerts (alerting.WithHistoryRetention) or how
 // alerts are restored after a restart with a state directory
 // (alerting.WithOutageTolerance, alerting.WithForGracePeriod). opts come
-// after Start's logger and meter provider and may override them; routes
-// come from WithAlertRoutes, which puts each notifier behind a queue
-// (alerting.WithRoutes here is overridden), and the external URL from
-// WithExternalURL. By default, the alerting package's defaults.
+// after Start's logger and meter provider and may override them. Routes
+// come from WithAlertRoutes, which puts each notifier behind a queue: its
+// routes (a log route by default) replace any alerting.WithRoutes given
+// here, as WithExternalURL, when given, replaces alerting.WithExternalURL.
+// By default, the alerting package's defaults.
 func WithAlerting(opts ...alerting.Option) Option {
 	return optionFunc(func(c config) config {
 		c.alertOpts = append(c.alertOpts, opts...)

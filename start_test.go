@@ -1,6 +1,7 @@
 package vitals_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -142,5 +143,40 @@ func TestWithAlertingOptionsWin(t *testing.T) {
 	}
 	if n == 0 {
 		t.Errorf("the provider given to WithAlerting has no alerting metrics: %+v", rm.ScopeMetrics)
+	}
+}
+
+// TestWithAlertRoutesReplaceAlertingRoutes: routes given through
+// WithAlerting(alerting.WithRoutes(...)) would call their notifiers from
+// the evaluation, without a queue; WithAlertRoutes' queued routes replace
+// them, so that only the queued notifier gets the alert.
+func TestWithAlertRoutesReplaceAlertingRoutes(t *testing.T) {
+	vitals.CleanEnv(t)
+	direct := make(chan []alerting.Alert, 10)
+	queued := make(chan []alerting.Alert, 10)
+	record := func(ch chan []alerting.Alert) alerting.Notifier {
+		return alerting.NotifierFunc(func(_ context.Context, a []alerting.Alert) error { ch <- a; return nil })
+	}
+	v, err := vitals.Start(t.Context(), vitals.WithoutRuntime(), vitals.WithoutDefaultAlertRules(),
+		vitals.WithAlertRules(alerting.Group{Name: "g", Rules: []alerting.Rule{{Alert: "On", Expr: "vector(1)"}}}),
+		vitals.WithAlerting(alerting.WithRoutes(alerting.Route{Name: "direct", Notifiers: []alerting.Notifier{record(direct)}, GroupWait: time.Millisecond})),
+		vitals.WithAlertRoutes(alerting.Route{Name: "queued", Notifiers: []alerting.Notifier{record(queued)}, GroupWait: time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = v.Shutdown(t.Context()) }()
+	now := v.Alerting().Now()
+	for _, at := range []time.Time{now, now.Add(time.Second)} {
+		if err := v.Alerting().Eval(t.Context(), at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a := waitFor(t, queued, "the queued route's notification"); len(a) != 1 || a[0].Name() != "On" {
+		t.Errorf("queued route got %v, want On", a)
+	}
+	select {
+	case a := <-direct:
+		t.Errorf("the route given to WithAlerting was notified (%v): it was not replaced", a)
+	default:
 	}
 }

@@ -110,11 +110,12 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 	})
 }
 
-// WithRoutes says which alerts go to which notifiers. By default, there
-// are none: alerts are evaluated and listed, not sent.
+// WithRoutes says which alerts go to which notifiers; like every option,
+// a later WithRoutes replaces an earlier one. By default, there are none:
+// alerts are evaluated and listed, not sent.
 func WithRoutes(routes ...Route) Option {
 	return optionFunc(func(cfg config) config {
-		cfg.routes = append(cfg.routes, routes...)
+		cfg.routes = slices.Clone(routes)
 		return cfg
 	})
 }
