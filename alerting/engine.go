@@ -34,10 +34,10 @@ const ScopeName = "github.com/vitalsgo/vitals/alerting"
 // The metrics the engine records, to the OTel global provider unless
 // WithMeterProvider gives another.
 const (
-	MetricAlerts                 = "ALERTS"                                    // gauge: 1 per pending or firing instance, as Prometheus'
-	MetricAlertsForState         = "ALERTS_FOR_STATE"                          // gauge: when each instance became active, as Prometheus'
-	MetricRuleEvaluationFailures = "vitals.alerting.rule.evaluation.failures"  // counter: failed rule evaluations
-	MetricGroupEvaluationTime    = "vitals.alerting.group.evaluation.duration" // histogram: one evaluation of a group
+	MetricAlerts                  = "ALERTS"                                    // gauge: 1 per pending or firing instance, as Prometheus'
+	MetricAlertsForState          = "ALERTS_FOR_STATE"                          // gauge: when each instance became active, as Prometheus'
+	MetricRuleEvaluationFailures  = "vitals.alerting.rule.evaluation.failures"  // counter: failed rule evaluations
+	MetricGroupEvaluationDuration = "vitals.alerting.group.evaluation.duration" // histogram: one evaluation of a group
 )
 
 // ResolvedRetention is how long a resolved instance is kept (and reported),
@@ -703,7 +703,7 @@ func newEngineMetrics(mp metric.MeterProvider, e *Engine) (*engineMetrics, error
 	if err != nil {
 		return nil, err
 	}
-	dur, err := m.Float64Histogram(MetricGroupEvaluationTime,
+	dur, err := m.Float64Histogram(MetricGroupEvaluationDuration,
 		metric.WithUnit("s"),
 		metric.WithDescription("Duration of one evaluation of a rule group."))
 	if err != nil {

@@ -10,6 +10,7 @@ import "context"
 // from its own goroutine. Package notify has the notifiers (log, webhook,
 // Slack, email, Alertmanager).
 type Notifier interface {
+	// Notify delivers alerts, or returns why it could not; ctx bounds it.
 	Notify(ctx context.Context, alerts []Alert) error
 }
 

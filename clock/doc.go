@@ -7,7 +7,7 @@
 // # Implementations
 //
 // System is the wall clock, the default everywhere. Package clocktest has a
-// manual clock whose Advance fires timers deterministically, for tests of
+// manual clock whose Advance fires the timers that became due, for tests of
 // code built on Vitals (health checks with intervals and timeouts, alert
 // rules with for durations) as much as for Vitals' own.
 //

@@ -12,7 +12,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 )
 
-// Defaults used when a Config field is left at its zero value. They are the
+// Defaults used when a MetricsConfig field is left at its zero value. They are the
 // OpenTelemetry specification's defaults unless noted.
 const (
 	// DefaultExportInterval is the time between two OTLP (or console) pushes.
@@ -99,7 +99,7 @@ type MetricsConfig struct {
 	ConsoleWriter io.Writer
 }
 
-// OTLP configures an OTLP exporter: the metrics' in Config, the spans' in
+// OTLP configures an OTLP exporter: the metrics' in MetricsConfig, the spans' in
 // TracesConfig and the log records' in LogsConfig. Each signal has its own,
 // so that they may go to different collectors.
 type OTLP struct {
@@ -325,7 +325,7 @@ const (
 	MetricsPrometheus
 	// MetricsOTLP pushes the metrics to an OTLP endpoint.
 	MetricsOTLP
-	// MetricsConsole writes the metrics as JSON to Config.ConsoleWriter;
+	// MetricsConsole writes the metrics as JSON to MetricsConfig.ConsoleWriter;
 	// for debugging.
 	MetricsConsole
 )

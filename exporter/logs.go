@@ -178,8 +178,12 @@ type LoggerProvider struct {
 
 // Shutdown flushes the records still queued and stops the provider, within
 // ctx: when ctx ends first, the export in progress is cancelled. A second
-// call returns ErrShutdown.
+// call returns ErrShutdown. On the nil provider NewLoggerProvider returns
+// when logs are off, it does nothing.
 func (l *LoggerProvider) Shutdown(ctx context.Context) error {
+	if l == nil {
+		return nil
+	}
 	if l.done.Swap(true) {
 		return ErrShutdown
 	}

@@ -183,3 +183,23 @@ func TestNewLoggerProviderOTLPAndConsole(t *testing.T) {
 		}
 	}
 }
+
+// TestDisabledProvidersShutDown: with the signal off, NewTracerProvider and
+// NewLoggerProvider return nil, and Shutdown on it does nothing, so that
+// defer p.Shutdown(ctx) needs no nil check.
+func TestDisabledProvidersShutDown(t *testing.T) {
+	tp, err := NewTracerProvider(t.Context(), TracesConfig{Exporters: []TracesExporter{}}, nil)
+	if err != nil || tp != nil {
+		t.Fatalf("NewTracerProvider with no exporter = %v, %v; want nil, nil", tp, err)
+	}
+	if err := tp.Shutdown(t.Context()); err != nil {
+		t.Errorf("Shutdown of the nil tracer provider: %v", err)
+	}
+	lp, err := NewLoggerProvider(t.Context(), LogsConfig{}, nil)
+	if err != nil || lp != nil {
+		t.Fatalf("NewLoggerProvider with no exporter = %v, %v; want nil, nil", lp, err)
+	}
+	if err := lp.Shutdown(t.Context()); err != nil {
+		t.Errorf("Shutdown of the nil logger provider: %v", err)
+	}
+}

@@ -280,8 +280,13 @@ type TracerProvider struct {
 
 // Shutdown flushes the spans still queued and stops the provider, within
 // ctx: when ctx ends first, the export in progress is cancelled and the
-// spans left are dropped. A second call returns ErrShutdown.
+// spans left are dropped. A second call returns ErrShutdown. On the nil
+// provider NewTracerProvider returns when spans are off, it does nothing,
+// so that defer tp.Shutdown(ctx) needs no check.
 func (t *TracerProvider) Shutdown(ctx context.Context) error {
+	if t == nil {
+		return nil
+	}
 	if t.done.Swap(true) {
 		return ErrShutdown
 	}

@@ -59,7 +59,7 @@ var _ Health = (*healthcheck.Registry)(nil)
 type Alerting interface {
 	// Now is the time alert ages and silence states are judged at.
 	Now() time.Time
-	// Alerts returns the pending and firing alerts.
+	// Alerts returns the pending, firing and recently resolved alerts.
 	Alerts() []alerting.Alert
 	// History returns the resolved alerts and firing counts.
 	History() alerting.AlertHistory

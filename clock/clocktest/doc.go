@@ -1,6 +1,7 @@
 // Package clocktest provides a manual clock.Clock for tests: time moves only
-// when the test calls Advance or Set, which fire the timers and AfterFunc
-// calls that became due, in order of their time.
+// when the test calls Advance or Set, which fire the timers that became due
+// in order of their time. An AfterFunc call runs in its own goroutine, as
+// time.AfterFunc's does: Advance starts it and does not wait for it.
 //
 // # Waiting for a goroutine to park
 //

@@ -52,11 +52,15 @@ func (r Result) Vector() (Vector, error) {
 	}
 }
 
-// Vector, Matrix, Scalar and String are the PromQL result types.
+// The PromQL result types, Prometheus' own.
 type (
+	// Vector is an instant vector: one sample per series.
 	Vector = promql.Vector
+	// Matrix is a range vector: samples over time per series.
 	Matrix = promql.Matrix
+	// Scalar is a single number at a time.
 	Scalar = promql.Scalar
+	// String is a string at a time.
 	String = promql.String
 )
 
