@@ -83,10 +83,10 @@ func TestTCPDial(t *testing.T) {
 }
 
 func TestRuntimeChecks(t *testing.T) {
-	if res := run(t, healthcheck.Heap(0.8, 0.95, 1<<50)); res.Status != healthcheck.StatusPass || res.ObservedValue.(uint64) == 0 {
+	if res := run(t, healthcheck.Memory(0.8, 0.95, 1<<50)); res.Status != healthcheck.StatusPass || res.ObservedValue.(uint64) == 0 {
 		t.Errorf("heap far below the limit: %+v", res)
 	}
-	if res := run(t, healthcheck.Heap(0.8, 0.95, 1024)); res.Status != healthcheck.StatusFail || !strings.Contains(res.Output, "limit") {
+	if res := run(t, healthcheck.Memory(0.8, 0.95, 1024)); res.Status != healthcheck.StatusFail || !strings.Contains(res.Output, "limit") {
 		t.Errorf("heap above a 1 KiB limit: %+v", res)
 	}
 	if res := run(t, healthcheck.Goroutines(100000, 200000)); res.Status != healthcheck.StatusPass {

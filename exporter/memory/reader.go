@@ -77,6 +77,8 @@ type Reader struct {
 
 	shutdown atomic.Bool
 	loops    lifecycle.Loops // Run's
+	regMu    sync.Mutex
+	regs     []metric.Registration // Instrument's callbacks, unregistered at Shutdown
 
 	appMu     sync.Mutex
 	appenders []*store             // stores of the appenders, queried with the collector's
@@ -383,15 +385,22 @@ func (r *Reader) Run(ctx context.Context) error {
 	return r.run(ctx, nil)
 }
 
-// Shutdown stops Run and waits for it to return, within ctx. What was
-// collected stays queryable, and Collect still works: the MeterProvider
-// owns the SDK readers and shuts them down. Calls after the first return
-// ErrShutdown.
+// Shutdown stops Run and waits for it to return, within ctx, and removes
+// the metrics Instrument registered. What was collected stays queryable,
+// and Collect still works: the MeterProvider owns the SDK readers and
+// shuts them down. Calls after the first return ErrShutdown.
 func (r *Reader) Shutdown(ctx context.Context) error {
 	if r.shutdown.Swap(true) {
 		return ErrShutdown
 	}
-	return r.loops.Stop(ctx)
+	r.regMu.Lock()
+	errs := make([]error, 0, len(r.regs)+1)
+	for _, reg := range r.regs {
+		errs = append(errs, reg.Unregister())
+	}
+	r.regs = nil
+	r.regMu.Unlock()
+	return errors.Join(append(errs, r.loops.Stop(ctx))...)
 }
 
 // run is Run, ticking on tick when it is not nil (tests), else every
@@ -450,7 +459,7 @@ func (r *Reader) Instrument(mp metric.MeterProvider) error {
 	if err != nil {
 		return fmt.Errorf("memory: %w", err)
 	}
-	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		o.ObserveInt64(series, r.series.Load())
 		o.ObserveInt64(dropped, r.dropped.Load())
 		return nil
@@ -458,6 +467,9 @@ func (r *Reader) Instrument(mp metric.MeterProvider) error {
 	if err != nil {
 		return fmt.Errorf("memory: %w", err)
 	}
+	r.regMu.Lock()
+	r.regs = append(r.regs, reg)
+	r.regMu.Unlock()
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/goleak"
 
 	"github.com/vitalsgo/vitals/clock/clocktest"
@@ -727,5 +729,39 @@ func TestSamplesFollowRetention(t *testing.T) {
 	}
 	if st.HistogramSamples == 0 || st.HistogramSamples > 14 {
 		t.Errorf("%d native histogram samples held for one series, want 1 to 14", st.HistogramSamples)
+	}
+}
+
+// TestInstrumentUntilShutdown: the reader's own metrics are observed from
+// Instrument on and removed at Shutdown.
+func TestInstrumentUntilShutdown(t *testing.T) {
+	r := memory.New(memory.WithClock(newClock()))
+	manual := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(manual))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	if err := r.Instrument(mp); err != nil {
+		t.Fatal(err)
+	}
+	names := func() []string {
+		var rm metricdata.ResourceMetrics
+		if err := manual.Collect(t.Context(), &rm); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				out = append(out, m.Name)
+			}
+		}
+		return out
+	}
+	if got := names(); !slices.Contains(got, memory.MetricSeries) || !slices.Contains(got, memory.MetricSamplesDropped) {
+		t.Errorf("after Instrument: %v, want %s and %s", got, memory.MetricSeries, memory.MetricSamplesDropped)
+	}
+	if err := r.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); slices.Contains(got, memory.MetricSeries) {
+		t.Errorf("after Shutdown: %v, want the reader's metrics gone", got)
 	}
 }
