@@ -176,7 +176,7 @@ func TestCacheHitRatio(t *testing.T) {
 	if c.Ratio != 18.0/28 || c.Hits != 18 || c.Lookups != 28 {
 		t.Errorf("summary cacheHitRatio = %+v, want 18 hits of 28 lookups", c)
 	}
-	want := []performance.Cache{
+	want := []performance.CacheRatio{
 		{Name: "sessions", Ratio: 0.75, Hits: 12, Lookups: 16},
 		{Name: "products", Ratio: 0.5, Hits: 6, Lookups: 12},
 	}

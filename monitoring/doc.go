@@ -62,12 +62,13 @@
 // dashboard polls; a query request's body is read, within QueryBodyTimeout,
 // before it takes a slot. docs/security.md lists every limit.
 //
-// # Own traffic
+// # Monitoring traffic
 //
-// The handler marks its own requests for an instrument.Middleware around
-// the mux that mounts it: scrapes, probes and the dashboard's polling are
-// not recorded (unless Config.CountHandlerRequests), and paths it does not
-// serve are recorded under instrument.Overflow.
+// The handler marks its own requests with instrument.SkipRecording for an
+// instrument.Middleware around the mux that mounts it: scrapes, probes and
+// the dashboard's polling are not recorded (unless
+// Config.CountHandlerRequests), and paths it does not serve are recorded
+// under instrument.Overflow.
 //
 // # Concurrency
 //

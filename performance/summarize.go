@@ -258,7 +258,7 @@ func summaryBuild(cfg config, window time.Duration, at time.Time, v []memory.Vec
 			P95Seconds:  p95s[k],
 			Errors:      e,
 			ErrorRate:   summaryRatio(float64(e), float64(n)),
-			Apdex:       summaryApdexScore(fracT[k], frac4T[k]),
+			ApdexScore:  summaryApdexScore(fracT[k], frac4T[k]),
 		})
 	}
 	slices.SortFunc(s.TopRoutes, func(a, b Route) int {
@@ -287,7 +287,7 @@ func summaryBuild(cfg config, window time.Duration, at time.Time, v []memory.Vec
 	})
 	s.TopErrors = s.TopErrors[:min(len(s.TopErrors), cfg.topN)]
 
-	s.RuntimeHealth = Runtime{
+	s.RuntimeHealth = RuntimeHealth{
 		MemoryUsedBytes:            summaryOne(v[summaryQMemUsed]),
 		MemoryLimitBytes:           summaryOne(v[summaryQMemLimit]),
 		Goroutines:                 summaryCount(summaryOne(v[summaryQGoroutines])),
@@ -300,7 +300,7 @@ func summaryBuild(cfg config, window time.Duration, at time.Time, v []memory.Vec
 // summaryCache builds the cache hit ratios from the hits and the lookups by
 // cache name.
 func summaryCache(hits, lookups memory.Vector) CacheHitRatio {
-	c := CacheHitRatio{Caches: []Cache{}}
+	c := CacheHitRatio{Caches: []CacheRatio{}}
 	byName := make(map[string]int64, len(hits))
 	for _, smp := range hits {
 		byName[smp.Metric.Get(summaryCacheLabel)] = summaryCount(smp.F)
@@ -314,10 +314,10 @@ func summaryCache(hits, lookups memory.Vector) CacheHitRatio {
 		h := byName[name]
 		c.Hits += h
 		c.Lookups += n
-		c.Caches = append(c.Caches, Cache{Name: name, Ratio: summaryRatio(float64(h), float64(n)), Hits: h, Lookups: n})
+		c.Caches = append(c.Caches, CacheRatio{Name: name, Ratio: summaryRatio(float64(h), float64(n)), Hits: h, Lookups: n})
 	}
 	c.Ratio = summaryRatio(float64(c.Hits), float64(c.Lookups))
-	slices.SortFunc(c.Caches, func(a, b Cache) int {
+	slices.SortFunc(c.Caches, func(a, b CacheRatio) int {
 		return cmp.Or(cmp.Compare(b.Lookups, a.Lookups), cmp.Compare(a.Name, b.Name))
 	})
 	return c

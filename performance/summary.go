@@ -7,7 +7,7 @@ import "time"
 // errors, Go runtime health and cache hit ratio. Its JSON field names are
 // stable. Counts, and the rates, ratios and means derived from them, are
 // exact; percentiles and Apdex counts are estimates from histograms (see
-// Latency, Apdex and Runtime). Every float is finite: where PromQL answers
+// Latency, Apdex and RuntimeHealth). Every float is finite: where PromQL answers
 // NaN or ±Inf, the field is 0. The package documentation ("Accuracy") says
 // how the window is aligned and which figure is which.
 type Summary struct {
@@ -45,7 +45,7 @@ type Summary struct {
 	// limit. Never nil.
 	TopErrors []RouteError `json:"topErrors"`
 	// RuntimeHealth is the Go runtime's state at GeneratedAt.
-	RuntimeHealth Runtime `json:"runtimeHealth"`
+	RuntimeHealth RuntimeHealth `json:"runtimeHealth"`
 	// CacheHitRatio is the hit ratio of the cache lookups counted by
 	// bizmetrics (app.cache.operations), overall and per cache.
 	CacheHitRatio CacheHitRatio `json:"cacheHitRatio"`
@@ -117,10 +117,10 @@ type Route struct {
 	Errors int64 `json:"errors"`
 	// ErrorRate is Errors / Requests, from 0 to 1.
 	ErrorRate float64 `json:"errorRate"`
-	// Apdex is the route's Apdex score with the summary's threshold,
+	// ApdexScore is the route's Apdex score with the summary's threshold,
 	// (f(T) + f(4T)) / 2 over the route's native histogram: exact or
 	// within the bound Apdex states.
-	Apdex float64 `json:"apdex"`
+	ApdexScore float64 `json:"apdexScore"`
 }
 
 // RouteError is one kind of error on one route over the window: a status
@@ -140,8 +140,8 @@ type RouteError struct {
 	Count int64 `json:"count"`
 }
 
-// Runtime is the Go runtime's state, from the runtime metrics.
-type Runtime struct {
+// RuntimeHealth is the Go runtime's state, from the runtime metrics.
+type RuntimeHealth struct {
 	// MemoryUsedBytes is the memory used by the Go runtime (go.memory.used:
 	// stack and other), in bytes.
 	MemoryUsedBytes float64 `json:"memoryUsedBytes"`
@@ -174,11 +174,11 @@ type CacheHitRatio struct {
 	Lookups int64 `json:"lookups"`
 	// Caches are the caches with lookups in the window, most lookups
 	// first, then by name. Never nil.
-	Caches []Cache `json:"caches"`
+	Caches []CacheRatio `json:"caches"`
 }
 
-// Cache is the hit ratio of one cache over the window.
-type Cache struct {
+// CacheRatio is the hit ratio of one cache over the window.
+type CacheRatio struct {
 	// Name is the cache's name (cache.name).
 	Name string `json:"name"`
 	// Ratio is Hits / Lookups, from 0 to 1.

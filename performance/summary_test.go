@@ -363,8 +363,8 @@ func TestSummaryScripted(t *testing.T) {
 			t.Errorf("%s %s: requests %v, errors %v, error rate %v; want %v, %v, %v",
 				w.method, w.route, got.Requests, got.Errors, got.ErrorRate, w.requests, w.errors, w.errors/w.requests)
 		}
-		if !summaryApprox(got.Apdex, w.apdex) {
-			t.Errorf("%s %s: Apdex = %v, want %v", w.method, w.route, got.Apdex, w.apdex)
+		if !summaryApprox(got.ApdexScore, w.apdex) {
+			t.Errorf("%s %s: Apdex = %v, want %v", w.method, w.route, got.ApdexScore, w.apdex)
 		}
 		if !summaryApprox(got.MeanSeconds, sum/float64(len(lat))) {
 			t.Errorf("%s %s: MeanSeconds = %v, want %v", w.method, w.route, got.MeanSeconds, sum/float64(len(lat)))
@@ -532,8 +532,8 @@ func TestSummaryApdexThresholds(t *testing.T) {
 					continue
 				}
 				want, bound := (pT+p4T)/2/n, (pSharedT+pShared4T)/2/n
-				if math.Abs(rt.Apdex-want) > bound+1e-12 {
-					t.Errorf("POST /orders Apdex = %v, want %v ± %v", rt.Apdex, want, bound)
+				if math.Abs(rt.ApdexScore-want) > bound+1e-12 {
+					t.Errorf("POST /orders Apdex = %v, want %v ± %v", rt.ApdexScore, want, bound)
 				}
 			}
 		})
@@ -584,7 +584,7 @@ func summaryZero(at time.Time, window time.Duration, threshold float64) performa
 		Apdex:         performance.Apdex{ThresholdSeconds: threshold},
 		TopRoutes:     []performance.Route{},
 		TopErrors:     []performance.RouteError{},
-		CacheHitRatio: performance.CacheHitRatio{Caches: []performance.Cache{}},
+		CacheHitRatio: performance.CacheHitRatio{Caches: []performance.CacheRatio{}},
 	}
 }
 
@@ -647,7 +647,7 @@ func TestSummaryIdleWindow(t *testing.T) {
 	}
 	want := summaryZero(at, time.Minute, 0.5)
 	// The gauges are still reported.
-	want.RuntimeHealth = performance.Runtime{MemoryUsedBytes: 8 << 20, MemoryLimitBytes: 1 << 30, Goroutines: 42}
+	want.RuntimeHealth = performance.RuntimeHealth{MemoryUsedBytes: 8 << 20, MemoryLimitBytes: 1 << 30, Goroutines: 42}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("summary = %+v\nwant %+v", s, want)
 	}
@@ -771,7 +771,7 @@ var summaryJSONFields = map[string][]string{
 		"cacheHitRatio"},
 	"latency":       {"meanSeconds", "p50Seconds", "p90Seconds", "p95Seconds", "p99Seconds"},
 	"apdex":         {"score", "thresholdSeconds", "satisfied", "tolerating", "frustrated", "total"},
-	"topRoutes":     {"route", "method", "requests", "meanSeconds", "p95Seconds", "errors", "errorRate", "apdex"},
+	"topRoutes":     {"route", "method", "requests", "meanSeconds", "p95Seconds", "errors", "errorRate", "apdexScore"},
 	"topErrors":     {"status", "errorType", "method", "route", "count"},
 	"runtimeHealth": {"memoryUsedBytes", "memoryLimitBytes", "goroutines", "schedulerLatencyP99Seconds"},
 	"cacheHitRatio": {"ratio", "hits", "lookups", "caches"},
@@ -846,7 +846,7 @@ func TestSummaryCacheHitRatio(t *testing.T) {
 	}
 	want := performance.CacheHitRatio{
 		Ratio: 18.0 / 28, Hits: 18, Lookups: 28,
-		Caches: []performance.Cache{
+		Caches: []performance.CacheRatio{
 			{Name: "sessions", Ratio: 0.75, Hits: 12, Lookups: 16},
 			{Name: "products", Ratio: 0.5, Hits: 6, Lookups: 12},
 		},
@@ -892,7 +892,7 @@ func TestSummaryCacheHitRatio(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (performance.CacheHitRatio{Caches: []performance.Cache{}}); !reflect.DeepEqual(s.CacheHitRatio, want) {
+	if want := (performance.CacheHitRatio{Caches: []performance.CacheRatio{}}); !reflect.DeepEqual(s.CacheHitRatio, want) {
 		t.Errorf("CacheHitRatio of a missing series = %+v, want %+v", s.CacheHitRatio, want)
 	}
 	if !slices.ContainsFunc(seen, func(e string) bool { return strings.Contains(e, "shop_cache_operations_total") }) {

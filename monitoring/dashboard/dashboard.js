@@ -890,7 +890,7 @@
         errPct: 100 * (r.errorRate || 0),
         mean: r.meanSeconds,
         p95: r.p95Seconds,
-        apdex: r.apdex,
+        apdex: r.apdexScore,
       }));
     } else if (fb) {
       rows = fb;
