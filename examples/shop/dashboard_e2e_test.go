@@ -311,6 +311,7 @@ func TestDashboardInChromium(t *testing.T) {
 		{"the summary's totalRequests", `<div class="k">Requests</div><div class="v">[1-9]`},
 		{"the summary's latency.p95Seconds", `<div class="k">p95</div><div class="v">[0-9]`},
 		{"the summary's apdex.thresholdSeconds", `title="T = [0-9]`},
+		{"the routes' apdexScore (its column)", `title="Apdex score \(0–1\)[^"]*"`},
 		{"the system's goVersion and numCPU", `<dt>Go</dt><dd>go1\.[^<]*</dd><dt>CPUs</dt><dd>GOMAXPROCS \d+ of \d+</dd>`},
 		{"the system's startedAt", `<dt>Up</dt><dd>[^<]*since `},
 		{"the SLO list", `(?s)id="slo-list"[^>]*>.*?<tbody><tr><th scope="row">shop / `},
