@@ -9,7 +9,7 @@
 // None of the notifiers retries or queues: wrap each in a Queue (NewQueue,
 // or QueueRoutes for every notifier of a set of routes), which never blocks
 // its caller and owns timeouts, retries with exponential backoff and full
-// jitter, the bound on pending notifications (DefaultSize) and the
+// jitter, the bound on pending notifications (DefaultMaxQueued) and the
 // MetricNotifications counter. A receiver that asks for time
 // (Retry-After) gets it, up to the maximum backoff. Errors are logged at
 // most once a minute per distinct message. Shutdown delivers what is

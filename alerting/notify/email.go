@@ -24,7 +24,8 @@ import (
 )
 
 // DefaultEmailTimeout bounds one SMTP conversation when Email.Timeout is
-// zero.
+// zero and Notify's context has no earlier deadline (a Queue's attempts
+// have one).
 const DefaultEmailTimeout = 30 * time.Second
 
 // Email sends each notification as one mail through an SMTP server, with a
@@ -55,7 +56,9 @@ type Email struct {
 	// Hello is the name given in EHLO. By default, "localhost".
 	Hello string
 	// Timeout bounds the whole SMTP conversation, together with the
-	// context given to Notify. By default, DefaultEmailTimeout.
+	// context given to Notify: the earlier deadline wins, so behind a
+	// Queue its per-attempt WithTimeout (DefaultTimeout, 10 s) does unless
+	// Timeout is shorter. By default, DefaultEmailTimeout.
 	Timeout time.Duration
 }
 

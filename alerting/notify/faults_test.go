@@ -514,7 +514,7 @@ func TestFaultsEveryReceiver(t *testing.T) {
 					timeout = 50 * time.Millisecond
 				}
 				q := notify.NewQueue(rec, "q",
-					notify.WithSize(size), notify.WithAttempts(attempts),
+					notify.WithMaxQueued(size), notify.WithAttempts(attempts),
 					notify.WithTimeout(timeout), notify.WithClock(sleeper),
 					notify.WithMeterProvider(mp), notify.WithLogger(logger))
 
@@ -690,7 +690,7 @@ groups:
 			route := alerting.Route{Name: "r", Notifiers: []alerting.Notifier{k.notifier(srv.addr, ftClient(t))},
 				GroupWait: -1, GroupInterval: -1, RepeatInterval: -1}
 			sleeper := &ftSleeper{}
-			routes, queues := notify.QueueRoutes([]alerting.Route{route}, notify.WithSize(size), notify.WithTimeout(time.Hour),
+			routes, queues := notify.QueueRoutes([]alerting.Route{route}, notify.WithMaxQueued(size), notify.WithTimeout(time.Hour),
 				notify.WithClock(sleeper), notify.WithLogger(logger), notify.WithMeterProvider(mp))
 			eng, err := alerting.New(mem, groups, alerting.WithClock(clk), alerting.WithRoutes(routes...),
 				alerting.WithMeterProvider(mp), alerting.WithLogger(logger))

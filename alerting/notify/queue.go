@@ -27,8 +27,8 @@ var ErrShutdown = alerting.ErrShutdown
 
 // Defaults of the queue options.
 const (
-	// DefaultSize is how many notifications may wait for delivery.
-	DefaultSize = 1024
+	// DefaultMaxQueued is how many notifications may wait for delivery.
+	DefaultMaxQueued = 1024
 	// DefaultTimeout bounds one delivery attempt.
 	DefaultTimeout = 10 * time.Second
 	// DefaultAttempts is how many times a notification is tried.
@@ -123,7 +123,7 @@ func (f queueOptionFunc) applyQueue(c queueConfig) queueConfig { return f(c) }
 
 func newQueueConfig(opts []Option) queueConfig {
 	cfg := queueConfig{
-		size:       DefaultSize,
+		size:       DefaultMaxQueued,
 		timeout:    DefaultTimeout,
 		attempts:   DefaultAttempts,
 		backoff:    DefaultBackoff,
@@ -139,9 +139,9 @@ func newQueueConfig(opts []Option) queueConfig {
 	return cfg
 }
 
-// WithSize bounds the notifications waiting for delivery (the one
-// being delivered not included). By default, DefaultSize (1024).
-func WithSize(n int) Option {
+// WithMaxQueued bounds the notifications waiting for delivery (the one
+// being delivered not included). By default, DefaultMaxQueued (1024).
+func WithMaxQueued(n int) Option {
 	return queueOptionFunc(func(c queueConfig) queueConfig {
 		if n > 0 {
 			c.size = n

@@ -151,7 +151,7 @@ func TestQueueBoundWhenReceiverNeverAnswers(t *testing.T) {
 	reader, mp := ntMeter(t)
 	logger, logs := logtest.New()
 	q := notify.NewQueue(&notify.Webhook{URL: rcv.URL, Client: rcv.Client()}, "stuck",
-		notify.WithSize(2), notify.WithTimeout(time.Hour),
+		notify.WithMaxQueued(2), notify.WithTimeout(time.Hour),
 		notify.WithMeterProvider(mp), notify.WithLogger(logger))
 
 	if !qNotify(t, q, ntFiring("A", "critical")) {
@@ -343,7 +343,7 @@ func TestQueueGroupReachesTheNotifier(t *testing.T) {
 func TestQueueConcurrentSafe(t *testing.T) {
 	reader, mp := ntMeter(t)
 	q := notify.NewQueue(alerting.NotifierFunc(func(context.Context, []alerting.Alert) error { return nil }), "func",
-		notify.WithSize(8), notify.WithMeterProvider(mp), notify.WithLogger(qDiscard()))
+		notify.WithMaxQueued(8), notify.WithMeterProvider(mp), notify.WithLogger(qDiscard()))
 	var accepted, refused atomic.Int64
 	var wg sync.WaitGroup
 	for g := range 8 {
