@@ -673,13 +673,13 @@ func TestNotifiersGetTheGroupAndTheirErrorsAreLogged(t *testing.T) {
 	})
 	rules := strings.Replace(highErrors, "for: 1m", "for: 0s", 1)
 	s := newScenario(t, rules, alerting.Route{Name: "ops", Notifiers: []alerting.Notifier{failing}, GroupWait: -1},
-		alerting.WithLogger(logger))
+		alerting.WithLogger(logger), alerting.WithExternalURL("http://vitals.example/monitoring"))
 	s.at(0, map[string]float64{"a": 10})
 	if len(groups) != 1 {
 		t.Fatalf("the failing notifier was called %d times, want 1", len(groups))
 	}
-	if g := groups[0]; g.Receiver != "ops" || g.Labels["alertname"] != "HighErrors" || !strings.HasPrefix(g.Key, "ops:") {
-		t.Errorf("group = %+v, want receiver ops, alertname HighErrors, a key of route ops", g)
+	if g := groups[0]; g.Receiver != "ops" || g.Labels["alertname"] != "HighErrors" || !strings.HasPrefix(g.Key, "ops:") || g.ExternalURL != "http://vitals.example/monitoring" {
+		t.Errorf("group = %+v, want receiver ops, alertname HighErrors, a key of route ops, the external URL", g)
 	}
 	if got := s.notifications(); len(got) != 1 {
 		t.Errorf("the scenario's own notifier got %q, want one notification: a failing notifier does not stop the others", got)

@@ -35,6 +35,9 @@ type NotificationGroup struct {
 	Labels map[string]string
 	// Receiver is the name of the route that sent the group.
 	Receiver string
+	// ExternalURL is the engine's WithExternalURL: where people can see
+	// the alerts. Empty without one.
+	ExternalURL string
 }
 
 type notificationGroupKey struct{}

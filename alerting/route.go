@@ -255,7 +255,7 @@ func (e *Engine) flush(rs *routeState, ag *aggrGroup, now time.Time) (notificati
 	if e.cfg.onDispatch != nil {
 		e.cfg.onDispatch(now, batch)
 	}
-	g := NotificationGroup{Key: rs.Name + ":" + ag.key, Labels: maps.Clone(ag.labels), Receiver: rs.Name}
+	g := NotificationGroup{Key: rs.Name + ":" + ag.key, Labels: maps.Clone(ag.labels), Receiver: rs.Name, ExternalURL: e.cfg.externalURL}
 	for _, al := range batch {
 		if al.State == StateFiring {
 			ag.sentAt[al.ID] = now

@@ -37,9 +37,10 @@ type unsentNotification struct {
 }
 
 type unsentGroup struct {
-	Key      string            `json:"key,omitempty"`
-	Labels   map[string]string `json:"labels,omitempty"`
-	Receiver string            `json:"receiver,omitempty"`
+	Key         string            `json:"key,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Receiver    string            `json:"receiver,omitempty"`
+	ExternalURL string            `json:"externalURL,omitempty"`
 }
 
 // SaveState writes what the queues left unsent at Shutdown (Queue.Unsent)
@@ -52,7 +53,7 @@ func SaveState(w io.Writer, queues []*Queue) error {
 		for _, n := range q.Unsent() {
 			un := unsentNotification{Alerts: n.Alerts}
 			if n.HasGroup {
-				un.Group = &unsentGroup{Key: n.Group.Key, Labels: n.Group.Labels, Receiver: n.Group.Receiver}
+				un.Group = &unsentGroup{Key: n.Group.Key, Labels: n.Group.Labels, Receiver: n.Group.Receiver, ExternalURL: n.Group.ExternalURL}
 			}
 			doc.Queues[q.Name()] = append(doc.Queues[q.Name()], un)
 		}
@@ -84,7 +85,7 @@ func LoadState(r io.Reader) (map[string][]Notification, error) {
 			n := Notification{Alerts: un.Alerts}
 			if un.Group != nil {
 				n.HasGroup = true
-				n.Group = alerting.NotificationGroup{Key: un.Group.Key, Labels: un.Group.Labels, Receiver: un.Group.Receiver}
+				n.Group = alerting.NotificationGroup{Key: un.Group.Key, Labels: un.Group.Labels, Receiver: un.Group.Receiver, ExternalURL: un.Group.ExternalURL}
 			}
 			out[name] = append(out[name], n)
 		}

@@ -23,7 +23,7 @@ func TestUnsentSurvivesARestart(t *testing.T) {
 		<-ctx.Done() // a receiver that never answers
 		return ctx.Err()
 	}), "page/0", notify.WithLogger(qDiscard()))
-	g := alerting.NotificationGroup{Key: `{}:{alertname="X"}`, Labels: map[string]string{"alertname": "X"}, Receiver: "page"}
+	g := alerting.NotificationGroup{Key: `{}:{alertname="X"}`, Labels: map[string]string{"alertname": "X"}, Receiver: "page", ExternalURL: "http://vitals.example/monitoring"}
 	x := ntFiring("X", "critical")
 	x.Value = math.NaN()
 	y := ntResolved(ntFiring("Y", "warning"))

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -26,7 +27,9 @@ type Webhook struct {
 	// auth. Setting both a bearer token and basic auth is an error.
 	Username, Password string
 	// ExternalURL is the payload's externalURL: where people can see the
-	// alerts (the monitoring API or dashboard). By default, empty.
+	// alerts (the monitoring API or dashboard). By default, the engine's
+	// (alerting.WithExternalURL, vitals.WithExternalURL), from the
+	// notification's group.
 	ExternalURL string
 	// MaxAlerts, when positive, bounds the alerts in one payload; the
 	// number left out is the payload's truncatedAlerts. By default, all.
@@ -94,7 +97,7 @@ func (w *Webhook) message(ctx context.Context, alerts []alerting.Alert) webhookM
 		GroupLabels:       g.Labels,
 		CommonLabels:      notifyCommonLabels(alerts),
 		CommonAnnotations: notifyCommonAnnotations(alerts),
-		ExternalURL:       w.ExternalURL,
+		ExternalURL:       cmp.Or(w.ExternalURL, g.ExternalURL),
 		Alerts:            make([]webhookAlert, 0, len(alerts)),
 	}
 	if w.MaxAlerts > 0 && len(alerts) > w.MaxAlerts {

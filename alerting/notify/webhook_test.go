@@ -62,10 +62,22 @@ func TestWebhookPayload(t *testing.T) {
 	b := ntFiring("HighErrorRate", "critical", "instance", "b")
 	b.Annotations["description"] = "5xx ratio is 30%"
 
+	t.Run("the engine's external URL by default", func(t *testing.T) {
+		rcv := ntNewReceiver(t, nil)
+		w := &notify.Webhook{URL: rcv.URL + "/hook", Client: rcv.Client()}
+		g := alerting.NotificationGroup{Receiver: "r", ExternalURL: "http://engine.example/monitoring"}
+		if err := w.Notify(alerting.ContextWithNotificationGroup(t.Context(), g), []alerting.Alert{a}); err != nil {
+			t.Fatal(err)
+		}
+		if m := whDecode(t, rcv.only(t).Body); m.ExternalURL != g.ExternalURL {
+			t.Errorf("externalURL = %q, want the group's %q", m.ExternalURL, g.ExternalURL)
+		}
+	})
+
 	t.Run("firing with the engine's group", func(t *testing.T) {
 		rcv := ntNewReceiver(t, nil)
 		w := &notify.Webhook{URL: rcv.URL + "/hook", ExternalURL: "http://vitals.example/monitoring", Client: rcv.Client()}
-		g := alerting.NotificationGroup{Key: `{}/{severity="critical"}:{alertname="HighErrorRate"}`, Labels: map[string]string{"alertname": "HighErrorRate"}, Receiver: "critical"}
+		g := alerting.NotificationGroup{Key: `{}/{severity="critical"}:{alertname="HighErrorRate"}`, Labels: map[string]string{"alertname": "HighErrorRate"}, Receiver: "critical", ExternalURL: "http://overridden.example"}
 		if err := w.Notify(alerting.ContextWithNotificationGroup(t.Context(), g), []alerting.Alert{a, b}); err != nil {
 			t.Fatal(err)
 		}
