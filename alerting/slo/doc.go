@@ -18,7 +18,7 @@
 // and 5m) or 6× (6h and 30m), ticket at 3× (1d and 2h) or 1× (3d and 6h).
 // Rules gives the groups for a Prometheus rule file
 // (alerting.PrometheusRules writes it); InProcessRules the optimized form
-// the engine evaluates every EvalInterval; SLO.Status reads the SLI, burn
+// the engine evaluates every Interval; SLO.Status reads the SLI, burn
 // rates and budget left back. docs/slos.md has the details.
 //
 // SLO.Rules returns up to three groups: sloth-slo-sli-recordings-<id>,

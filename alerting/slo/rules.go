@@ -28,9 +28,9 @@ const (
 	LabelSeverity = "sloth_severity"
 )
 
-// EvalInterval is the evaluation interval of the groups of
-// InProcessRules.
-const EvalInterval = time.Minute
+// Interval is the evaluation interval (alerting.Group.Interval) of the
+// groups of InProcessRules.
+const Interval = time.Minute
 
 // burnWindow is one multiwindow, multi-burn-rate condition: both windows
 // above factor × the error budget (Google SRE workbook, chapter 5).
@@ -73,7 +73,7 @@ func (s SLO) Rules() ([]alerting.Group, error) {
 }
 
 // InProcessRules returns the SLO's rules in the form the in-process engine
-// evaluates every EvalInterval: the same series and alerts as Rules, but
+// evaluates every Interval: the same series and alerts as Rules, but
 // the windows from 1h up and the period are means of the recorded 5m ratio
 // (Sloth's optimized form), which is kept for the whole period whatever
 // the memory reader's retention. The package doc's Rules section and
@@ -209,7 +209,7 @@ func (r resolved) groups(inProcess bool) ([]alerting.Group, error) {
 	// evaluation: one recording rule per group.
 	var gs []alerting.Group
 	for _, rule := range append(sli, meta...) {
-		g := alerting.Group{Name: "sloth-slo-recording-" + id + "-" + rule.Record, Interval: EvalInterval, Rules: []alerting.Rule{rule}}
+		g := alerting.Group{Name: "sloth-slo-recording-" + id + "-" + rule.Record, Interval: Interval, Rules: []alerting.Rule{rule}}
 		if rule.Record == RecordName(5*time.Minute) {
 			// The 5m ratio is what every longer window and the budget
 			// are computed from: keep it for the whole period, at one
@@ -219,7 +219,7 @@ func (r resolved) groups(inProcess bool) ([]alerting.Group, error) {
 		gs = append(gs, g)
 	}
 	if len(alerts) > 0 {
-		gs = append(gs, alerting.Group{Name: "sloth-slo-alerts-" + id, Interval: EvalInterval, Rules: alerts})
+		gs = append(gs, alerting.Group{Name: "sloth-slo-alerts-" + id, Interval: Interval, Rules: alerts})
 	}
 	return gs, nil
 }
