@@ -36,9 +36,9 @@ type History interface {
 	storage.Queryable
 	// Metadata returns each metric family's type, help and unit.
 	Metadata() map[string]memory.Metadata
-	// Exemplars returns the exemplars between start and end
-	// (milliseconds) of the series that match any of sets.
-	Exemplars(ctx context.Context, start, end int64, sets ...[]*labels.Matcher) ([]exemplar.QueryResult, error)
+	// Exemplars returns the exemplars between start and end (both
+	// included) of the series that match any of sets.
+	Exemplars(ctx context.Context, start, end time.Time, sets ...[]*labels.Matcher) ([]exemplar.QueryResult, error)
 }
 
 var _ History = (*memory.Reader)(nil)

@@ -296,7 +296,7 @@ func (m *Handler) promExemplars(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, errorBadData, errors.New("end timestamp must not be before start timestamp"))
 		return
 	}
-	res, err := m.query.Exemplars(r.Context(), timestamp.FromTime(start), timestamp.FromTime(end), parser.ExtractSelectors(e)...)
+	res, err := m.query.Exemplars(r.Context(), start, end, parser.ExtractSelectors(e)...)
 	if err != nil {
 		writeAPIError(w, errorExecution, err)
 		return

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"slices"
 	"sync"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/prometheus/model/exemplar"
@@ -232,15 +233,15 @@ func matchesAny(lset labels.Labels, sets [][]*labels.Matcher) bool {
 }
 
 // Exemplars returns the exemplars the reader keeps between start and end
-// (milliseconds, both included) of the series that match any of sets, as
+// (both included, to the millisecond) of the series that match any of sets, as
 // Prometheus' exemplar querier does: a histogram bucket's exemplar carries
 // the trace_id and span_id of a sampled request that fell in it. The
 // reader keeps the newest WithMaxExemplars of them. Exemplars are recorded
 // when the MeterProvider's exemplar filter lets them through: with traces
 // (vitals.Start does this when it has a tracer provider).
-func (r *Reader) Exemplars(_ context.Context, start, end int64, sets ...[]*labels.Matcher) ([]exemplar.QueryResult, error) {
+func (r *Reader) Exemplars(_ context.Context, start, end time.Time, sets ...[]*labels.Matcher) ([]exemplar.QueryResult, error) {
 	if r.exemplars == nil {
 		return nil, nil
 	}
-	return r.exemplars.query(start, end, sets), nil
+	return r.exemplars.query(start.UnixMilli(), end.UnixMilli(), sets), nil
 }

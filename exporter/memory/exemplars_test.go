@@ -46,7 +46,7 @@ func TestExemplarsKept(t *testing.T) {
 
 	all := []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, "latency_seconds_bucket")}
 	// Exemplars keep the time of their measurement (the wall clock's).
-	res, err := r.Exemplars(t.Context(), 0, math.MaxInt64, all)
+	res, err := r.Exemplars(t.Context(), time.UnixMilli(0), time.UnixMilli(math.MaxInt64), all)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestExemplarsKept(t *testing.T) {
 	h.Record(sampled(4), 7)
 	clk.Advance(10 * time.Second)
 	collect(t, r)
-	res, _ = r.Exemplars(t.Context(), 0, math.MaxInt64, all)
+	res, _ = r.Exemplars(t.Context(), time.UnixMilli(0), time.UnixMilli(math.MaxInt64), all)
 	got := map[string]string{}
 	n := 0
 	for _, s := range res {
@@ -77,11 +77,11 @@ func TestExemplarsKept(t *testing.T) {
 		t.Errorf("after three more: %d exemplars %v, want the newest three (02 at 0.1, 03 at 1.0, 04 at +Inf)", n, got)
 	}
 	// A time range before them, or another name, has none.
-	if res, _ := r.Exemplars(t.Context(), 0, e.Ts-1, all); len(res) != 0 {
+	if res, _ := r.Exemplars(t.Context(), time.UnixMilli(0), time.UnixMilli(e.Ts-1), all); len(res) != 0 {
 		t.Errorf("before the first: %v", res)
 	}
 	other := []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, "other_bucket")}
-	if res, _ := r.Exemplars(t.Context(), 0, math.MaxInt64, other); len(res) != 0 {
+	if res, _ := r.Exemplars(t.Context(), time.UnixMilli(0), time.UnixMilli(math.MaxInt64), other); len(res) != 0 {
 		t.Errorf("another name: %v", res)
 	}
 	// The +Inf bucket's sample is the count, once.
@@ -99,7 +99,7 @@ func TestExemplarsOff(t *testing.T) {
 	h.Record(sampled(1), 0.05)
 	collect(t, r)
 	all := []*labels.Matcher{labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+")}
-	if res, err := r.Exemplars(t.Context(), 0, math.MaxInt64, all); len(res) != 0 || err != nil {
+	if res, err := r.Exemplars(t.Context(), time.UnixMilli(0), time.UnixMilli(math.MaxInt64), all); len(res) != 0 || err != nil {
 		t.Errorf("exemplars kept with WithMaxExemplars(0): %v, %v", res, err)
 	}
 }
