@@ -279,11 +279,12 @@ func (e *Engine) Silences() *Silences { return e.silences }
 func (e *Engine) Now() time.Time { return e.cfg.clock.Now() }
 
 // Run evaluates the groups on their intervals until ctx is done or the
-// engine shuts down (Shutdown waits for it to return).
+// engine shuts down (Shutdown waits for it to return), and returns nil; a
+// Run called after Shutdown returns ErrShutdown at once.
 func (e *Engine) Run(ctx context.Context) error {
 	ctx, exit, ok := e.loops.Enter(ctx)
 	if !ok {
-		return nil
+		return ErrShutdown
 	}
 	defer exit()
 	for {

@@ -719,6 +719,9 @@ func TestShutdownStopsRun(t *testing.T) {
 	if err := eng.Shutdown(t.Context()); !errors.Is(err, alerting.ErrShutdown) {
 		t.Errorf("second Shutdown = %v, want ErrShutdown", err)
 	}
+	if err := eng.Run(context.Background()); !errors.Is(err, alerting.ErrShutdown) {
+		t.Errorf("Run after Shutdown = %v, want ErrShutdown at once", err)
+	}
 }
 
 // TestRuleStatusJSON: a rule's status carries its configured durations and

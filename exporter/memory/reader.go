@@ -380,7 +380,8 @@ var ErrShutdown = lifecycle.ErrShutdown
 
 // Run collects every interval on the reader's clock until ctx is done, the
 // reader shuts down (Shutdown) or its MeterProvider does. A failed
-// collection is logged at a bounded rate and does not stop the loop.
+// collection is logged at a bounded rate and does not stop the loop. It
+// returns nil, or ErrShutdown at once when called after Shutdown.
 func (r *Reader) Run(ctx context.Context) error {
 	return r.run(ctx, nil)
 }
@@ -408,7 +409,7 @@ func (r *Reader) Shutdown(ctx context.Context) error {
 func (r *Reader) run(ctx context.Context, tick <-chan time.Time) error {
 	ctx, exit, ok := r.loops.Enter(ctx)
 	if !ok {
-		return nil
+		return ErrShutdown
 	}
 	defer exit()
 	errs := ratelog.New(r.cfg.logger, "vitals: in-memory collection failed", 0, r.cfg.clock)

@@ -685,8 +685,8 @@ func TestRunOnTheClock(t *testing.T) {
 	if err := r.Shutdown(t.Context()); !errors.Is(err, memory.ErrShutdown) {
 		t.Errorf("second Shutdown = %v, want ErrShutdown", err)
 	}
-	if err := r.Run(context.Background()); err != nil {
-		t.Errorf("Run after Shutdown = %v, want nil at once", err)
+	if err := r.Run(context.Background()); !errors.Is(err, memory.ErrShutdown) {
+		t.Errorf("Run after Shutdown = %v, want ErrShutdown at once", err)
 	}
 }
 
