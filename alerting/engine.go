@@ -394,7 +394,7 @@ func (e *Engine) evalRule(ctx context.Context, g *groupState, r *ruleState, ts t
 // scalar becomes one sample without labels).
 func (e *Engine) query(ctx context.Context, r *ruleState, ts time.Time) (memory.Vector, error) {
 	if r.Condition != nil {
-		return r.Condition(ctx, e.q)
+		return r.Condition(ctx, e.q, ts)
 	}
 	res, err := e.q.Query(ctx, r.Expr, ts)
 	if err != nil {

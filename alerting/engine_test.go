@@ -488,7 +488,7 @@ groups:
 
 func TestEvaluationFailureIsCountedAndOthersRun(t *testing.T) {
 	groups := []alerting.Group{{Name: "g", Rules: []alerting.Rule{
-		{Alert: "Fails", Condition: func(context.Context, memory.Evaluator) (memory.Vector, error) {
+		{Alert: "Fails", Condition: func(context.Context, memory.Evaluator, time.Time) (memory.Vector, error) {
 			return nil, errors.New("query timed out")
 		}},
 		{Alert: "Works", Expr: `vector(1)`},
@@ -561,7 +561,7 @@ func TestDefaultRulesLoadAndExport(t *testing.T) {
 			t.Errorf("default rules lack %s", want)
 		}
 	}
-	groups = append(groups, alerting.Group{Name: "go-only", Rules: []alerting.Rule{{Alert: "InGo", Condition: func(context.Context, memory.Evaluator) (memory.Vector, error) { return nil, nil }}}})
+	groups = append(groups, alerting.Group{Name: "go-only", Rules: []alerting.Rule{{Alert: "InGo", Condition: func(context.Context, memory.Evaluator, time.Time) (memory.Vector, error) { return nil, nil }}}})
 	out, err := alerting.PrometheusRules(groups)
 	if err == nil || !strings.Contains(err.Error(), "go-only/InGo") {
 		t.Errorf("want the Go rule named as not exportable: %v", err)
@@ -761,5 +761,28 @@ groups:
 		if _, ok := got[k]; ok {
 			t.Errorf("%s encoded under its Go name: %s", k, b)
 		}
+	}
+}
+
+// TestConditionGetsTheEvaluationTime: a Go condition is asked about the
+// time being evaluated, as an Expr is evaluated at it, not about the
+// querier's now.
+func TestConditionGetsTheEvaluationTime(t *testing.T) {
+	clk := clocktest.New(time.Unix(1_700_000_000, 0))
+	var asked []time.Time
+	groups := []alerting.Group{{Name: "g", Rules: []alerting.Rule{{Alert: "InGo", Condition: func(_ context.Context, _ memory.Evaluator, ts time.Time) (memory.Vector, error) {
+		asked = append(asked, ts)
+		return nil, nil
+	}}}}}
+	eng, err := alerting.New(memory.New(memory.WithClock(clk)), groups, alerting.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := clk.Now().Add(time.Hour) // the reader's clock stays an hour before
+	if err := eng.Eval(t.Context(), at); err != nil {
+		t.Fatal(err)
+	}
+	if len(asked) != 1 || !asked[0].Equal(at) {
+		t.Errorf("the condition was asked about %v, want %v", asked, at)
 	}
 }

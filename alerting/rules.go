@@ -43,9 +43,10 @@ type Rule struct {
 	// of the vector it returns.
 	Expr string
 	// Condition, for alerting rules built in Go, replaces Expr: it returns
-	// the vector of instances that hold. Such rules cannot be written to a
+	// the vector of instances that hold at ts, the evaluation's time (query
+	// q at ts, not at q.Now()). Such rules cannot be written to a
 	// Prometheus rule file.
-	Condition func(ctx context.Context, q memory.Evaluator) (memory.Vector, error)
+	Condition func(ctx context.Context, q memory.Evaluator, ts time.Time) (memory.Vector, error)
 	// For is how long the condition must hold before a pending instance
 	// fires; KeepFiringFor how long an instance keeps firing after it stops
 	// holding. Both zero by default, as in Prometheus.
