@@ -117,8 +117,8 @@ func WithoutCritical() CheckOption {
 }
 
 // WithKinds says which probes run the check (Liveness, Readiness or both).
-// By default, Readiness only: a failing dependency should stop traffic, not
-// restart the process.
+// By default, and for a k that names neither, Readiness only: a failing
+// dependency should stop traffic, not restart the process.
 func WithKinds(k Kind) CheckOption {
 	return checkOptionFunc(func(c checkConfig) checkConfig {
 		if k&(Liveness|Readiness) != 0 {
@@ -129,7 +129,8 @@ func WithKinds(k Kind) CheckOption {
 }
 
 // WithTimeout bounds one run: the check's context is cancelled and the run is
-// reported failed with "timeout after <d>". By default, DefaultTimeout (5 s).
+// reported failed with "timeout after <d>". d <= 0 keeps the default,
+// DefaultTimeout (5 s).
 func WithTimeout(d time.Duration) CheckOption {
 	return checkOptionFunc(func(c checkConfig) checkConfig {
 		if d > 0 {
@@ -142,7 +143,7 @@ func WithTimeout(d time.Duration) CheckOption {
 // WithInterval runs the check in the background every d and serves probes from
 // the cached result, so that a probe never waits for a slow dependency.
 // Until the first run the check is StatusUnknown, which does not pass. By
-// default, a check runs on demand, when a probe asks.
+// default, and for d <= 0, a check runs on demand, when a probe asks.
 func WithInterval(d time.Duration) CheckOption {
 	return checkOptionFunc(func(c checkConfig) checkConfig {
 		if d > 0 {
@@ -153,7 +154,8 @@ func WithInterval(d time.Duration) CheckOption {
 }
 
 // WithInitialDelay waits d after registration before the first run; until
-// then the check is StatusUnknown. By default, there is no delay.
+// then the check is StatusUnknown. By default, and for d <= 0, there is no
+// delay.
 func WithInitialDelay(d time.Duration) CheckOption {
 	return checkOptionFunc(func(c checkConfig) checkConfig {
 		if d > 0 {

@@ -202,7 +202,8 @@ func WithRouteFunc(fn func(*http.Request) string) Option {
 // templates of the application, and n series of normalised paths; a value
 // past its budget is recorded as Overflow, so that a client flooding
 // random URLs cannot crowd out the application's routes (see "Routes" in
-// the package documentation). By default, DefaultMaxRoutes (500) each.
+// the package documentation). n <= 0 keeps the default, DefaultMaxRoutes
+// (500) each.
 func WithMaxRoutes(n int) Option {
 	return optionFunc(func(c config) config {
 		if n > 0 {
@@ -215,7 +216,8 @@ func WithMaxRoutes(n int) Option {
 // WithSlowThreshold sets the duration above which a request is slow:
 // counted in vitals.http.server.slow_requests and logged once as a warning.
 // perRoute overrides it for some routes (keys are route templates such as
-// "/reports/{id}"). By default, DefaultSlowThreshold (1 s) for every route.
+// "/reports/{id}"). d <= 0 keeps the default, DefaultSlowThreshold (1 s),
+// for every route.
 func WithSlowThreshold(d time.Duration, perRoute map[string]time.Duration) Option {
 	return optionFunc(func(c config) config {
 		if d > 0 {
