@@ -144,118 +144,37 @@
 // # Runtime metrics (StartRuntime)
 //
 // StartRuntime records into the MeterProvider given WithMeterProvider, by
-// default the OTel global one (otel.GetMeterProvider), as Middleware and
-// Transport do.
+// default the OTel global one, as Middleware and Transport do; the full
+// list, with names on /metrics, is docs/metrics.md.
 //
-// Go runtime:
+//   - The Go runtime's, through go.opentelemetry.io/contrib/instrumentation/runtime
+//     (go.memory.used, go.memory.limit, go.memory.allocated,
+//     go.memory.allocations, go.memory.gc.goal, go.goroutine.count,
+//     go.processor.limit, go.config.gogc), read at most every 15 s
+//     (WithMinimumReadInterval). Contrib cannot stop them: they are
+//     reported until the MeterProvider shuts down, so call StartRuntime once
+//     per MeterProvider (a second call would double most values).
+//   - GC and heap, under ScopeName: go.memory.gc.pause.time, the total
+//     stop-the-world time (from the runtime's pause histogram, each pause
+//     counted at its bucket's middle: within about 12 %), so that its rate
+//     is the fraction of time paused; go.memory.heap.live, the heap the
+//     last GC found reachable, the leak signal.
+//   - Limits, under ScopeName: process.memory.limit (the smaller of
+//     GOMEMLIMIT and the cgroup's memory limit, absent without either),
+//     process.cpu.limit (the smallest of GOMAXPROCS, NumCPU and the cgroup's
+//     CPU quota, fractional quotas kept) and system.memory.limit (MemTotal).
+//     The cgroup files are found once and read at each collection.
+//   - The process, under ScopeName, on Linux from /proc (procfs):
+//     process.cpu.time, process.memory.usage, process.memory.virtual,
+//     process.unix.file_descriptor.count and process.uptime; left out where
+//     /proc cannot be read, and by WithoutProcess (which keeps the limits).
 //
-// Through go.opentelemetry.io/contrib/instrumentation/runtime (scope
-// runtime.ScopeName), as the semantic conventions name them, with their
-// names on /metrics:
-//
-//	go.memory.used          By           go_memory_used_bytes{go_memory_type="stack"|"other"}
-//	go.memory.limit         By           go_memory_limit_bytes (only with a limit: GOMEMLIMIT)
-//	go.memory.allocated     By           go_memory_allocated_bytes_total
-//	go.memory.allocations   {allocation} go_memory_allocations_total
-//	go.memory.gc.goal       By           go_memory_gc_goal_bytes
-//	go.goroutine.count      {goroutine}  go_goroutine_count
-//	go.processor.limit      {thread}     go_processor_limit (GOMAXPROCS)
-//	go.config.gogc          %            go_config_gogc_percent
-//
-// These are read at most every 15 s (see WithMinimumReadInterval). The
-// contrib instrumentation has no way to stop: they are reported until the
-// MeterProvider shuts down, even after Shutdown, so call StartRuntime once
-// per MeterProvider
-// (after a second call, the SDK would add up both calls' observations and
-// report most values doubled). Contrib also reads the environment:
-// OTEL_GO_X_DEPRECATED_RUNTIME_METRICS=true adds its deprecated runtime.go.*
-// metrics.
-//
-// Scheduler latency, go.schedule.duration (on /metrics
-// go_schedule_duration_seconds_bucket, _sum and _count), is the time
-// goroutines spent runnable before they ran, the Go analogue of an event
-// loop's lag. The runtime aggregates it as a histogram (from
-// /sched/latencies:seconds, with its own bucket boundaries, about 160 of
-// them), so it reaches readers as an sdkmetric.Producer, RuntimeProducer,
-// not through a MeterProvider or StartRuntime. Register it on every reader:
-// exporter.WithProducer for the readers exporter.NewMeterProvider builds,
-// memory.WithProducer for the in-memory reader, sdkmetric.WithProducer for
-// others. One producer may serve several readers collecting concurrently:
-// each gets its own copy of the histogram. It reads the runtime at most
-// every 15 s and reports the previous read in between. It is contrib's
-// runtime.NewProducer, made safe for concurrent readers.
-//
-// GC pauses and live heap:
-//
-//	go.memory.gc.pause.time s  go_memory_gc_pause_time_seconds_total
-//	go.memory.heap.live     By go_memory_heap_live_bytes
-//
-// go.memory.gc.pause.time is the total time the world was stopped for
-// garbage collection, from runtime/metrics /sched/pauses/total/gc:seconds:
-// a cumulative counter, as the semantic conventions' dotnet.gc.pause.time,
-// so that rate(go_memory_gc_pause_time_seconds_total[5m]) is the fraction
-// of time the program was paused. The runtime keeps a histogram of pause
-// lengths, not their sum: each pause counts as the middle of its bucket,
-// which puts the total within about 12 % of the truth (the buckets are a
-// quarter of a power of two wide). The histogram itself, the opt-in
-// semantic convention go.memory.gc.pause.duration, is not reported: a
-// histogram the runtime aggregates can only be a reader's Producer, which
-// Shutdown could not remove, and the Go team points to go.schedule.duration as
-// the better signal of a program kept from running.
-//
-// go.memory.heap.live is the heap the last garbage collection found
-// reachable (runtime/metrics /gc/heap/live:bytes): what a leak makes grow
-// without end, and what a bounded cache stops growing once full. It has
-// none of the sawtooth of the heap between collections, nor the memory
-// the runtime has not yet returned to the operating system.
-//
-// Limits:
-//
-//	process.memory.limit By    process_memory_limit_bytes
-//	process.cpu.limit    {cpu} process_cpu_limit
-//	system.memory.limit  By    system_memory_limit_bytes
-//
-// process.memory.limit is the memory the process may use: the smaller of
-// GOMEMLIMIT (runtime/debug.SetMemoryLimit), when one is set, and the
-// memory limit of its cgroup (cgroup v2 memory.max, v1
-// memory.limit_in_bytes, of its own cgroup and its ancestors), when there
-// is one. It is absent when there is neither: "max", and values of 2^62
-// bytes or more (cgroup v1 writes 2^63 rounded down to a page for none),
-// mean no limit.
-//
-// process.cpu.limit is the number of CPUs the process can keep busy: the
-// smallest of GOMAXPROCS, the CPUs it may run on (runtime.NumCPU) and its
-// cgroup's CPU quota (v2 cpu.max, v1 cpu.cfs_quota_us / cpu.cfs_period_us),
-// which may be fractional: with a quota of 0.5 CPU, GOMAXPROCS is 2 (the
-// runtime rounds a quota up, to at least 2) but the process is throttled
-// at 0.5. rate(process_cpu_time_seconds_total[5m]) / process_cpu_limit is
-// the process' CPU saturation.
-//
-// system.memory.limit is the machine's memory (MemTotal of /proc/meminfo),
-// as the semantic conventions name it, absent where /proc cannot be read:
-// what bounds a process that has no limit of its own.
-//
-// The cgroup files are found once, from /proc/self/cgroup, and read at each
-// collection, since a container's limits can change while it runs.
-// WithoutProcess does not remove the limits.
-//
-// Process:
-//
-// On Linux, read from /proc with github.com/prometheus/procfs, all in one
-// callback, as the semantic conventions name them:
-//
-//	process.cpu.time                    s                 process_cpu_time_seconds_total{cpu_mode="user"|"system"}
-//	process.memory.usage                By                process_memory_usage_bytes (resident set)
-//	process.memory.virtual              By                process_memory_virtual_bytes
-//	process.unix.file_descriptor.count  {file_descriptor} process_unix_file_descriptor_count
-//	process.uptime                      s                 process_uptime_seconds
-//
-// Where /proc cannot be read (other systems), they are left out and
-// StartRuntime does not fail. WithoutProcess leaves them out everywhere.
-//
-// The GC pause, live heap, limit and process metrics have the scope
-// ScopeName, all of them, so that PromQL can divide one by another without
-// ignoring labels; Shutdown removes them.
+// Shutdown removes the metrics under ScopeName. Scheduler latency,
+// go.schedule.duration (the time goroutines wait to run, the Go analogue of
+// an event loop's lag), is a histogram the runtime aggregates, so it reaches
+// readers as a Producer, RuntimeProducer, not through StartRuntime: register
+// it on every reader (exporter.WithProducer, memory.WithProducer,
+// sdkmetric.WithProducer). One producer serves concurrent readers.
 //
 // # Tracing
 //
