@@ -82,37 +82,14 @@
 // so that an alert firing before the restart is the same alert after it,
 // and is not notified again before its repeat interval.
 //
-// The state holds the silences, expired ones within SilenceRetention
-// included, with their IDs and times of creation and update; every
-// pending, firing and resolved (within ResolvedRetention) alert instance,
-// with its rule (group, alert name), labels, annotations, state, activeAt,
-// firedAt, resolvedAt, last value, the last evaluation that saw it, and the
-// reason of a resolution by hand (Resolve) still in effect; the history
-// (resolved alerts and firing counts); and, for each route and aggregation
-// group, when it was last notified, when it may be next, and the alerts (by
-// ID) last sent as firing, with when.
-//
-// LoadState takes now from the engine's clock; the downtime of an alert
-// instance is now minus the last evaluation that saw it active. Pending
-// and firing instances are restored as Prometheus' RestoreForState
-// (rules/group.go) restores them, over the rule's For at load. After a
-// downtime longer than the outage tolerance none is: a pending instance is
-// dropped and its rule starts over; a firing one is resolved at now, so
-// that its resolution is notified if its firing was. Otherwise a firing
-// instance keeps its activeAt and firedAt, unless its rule's For has grown
-// past the time it was pending: it is then treated as a pending one. A
-// pending one whose For is shorter than the grace period is dropped, to
-// start its For over;
-// one that had less than the grace period left gets activeAt = now + grace
-// − For, so it fires at the earliest a grace period after now; any other
-// gets its activeAt moved later by the downtime, which does not count
-// toward For. Resolved instances, manual resolutions, the history and the
-// silences are restored as saved; the notification log too, so that an
-// alert notified before the restart is not notified again before its
-// repeat interval, and its resolution is. What was dropped because its
-// rule or route no longer exists is counted in the log line LoadState
-// writes at info level. A bad input never panics, and unknown fields are
-// ignored.
+// LoadState takes now from the engine's clock; an instance's downtime is
+// now minus the last evaluation that saw it. Past the outage tolerance a
+// pending instance starts over and a firing one resolves at now (notified
+// if its firing was); within it, the downtime does not count toward For and
+// nothing fires sooner than the grace period after now. docs/alerting.md
+// ("Restarts") gives every rule and what the state holds. What was dropped
+// because its rule or route no longer exists is counted in the log line
+// LoadState writes; a bad input never panics.
 //
 // # Concurrency
 //
