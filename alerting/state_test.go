@@ -609,7 +609,9 @@ func FuzzLoadState(f *testing.F) {
 	}
 	clk := newEngClock(time.Unix(1_700_000_000, 0))
 	seed, err := alerting.New(memory.New(), append(groups, alerting.Group{Name: "v", Rules: []alerting.Rule{{Alert: "V",
-		Condition: func(context.Context, memory.Evaluator, time.Time) (memory.Vector, error) { return memory.Vector{{F: 1}}, nil }}}}),
+		Condition: func(context.Context, memory.Evaluator, time.Time) (memory.Vector, error) {
+			return memory.Vector{{F: 1}}, nil
+		}}}}),
 		alerting.WithClock(clk), alerting.WithRoutes(now0), quiet)
 	if err != nil {
 		f.Fatal(err)
