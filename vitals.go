@@ -77,8 +77,12 @@ func start(ctx context.Context, opts []Option) (_ *Vitals, err error) {
 		return nil, fmt.Errorf("vitals: %w", err)
 	}
 
-	ec, err := exporter.MetricsConfigFromEnv()
-	if err != nil {
+	// Every bad variable of the three signals is reported at once; one
+	// that all three read (OTEL_EXPORTER_OTLP_ENDPOINT) only once.
+	ec, errM := exporter.MetricsConfigFromEnv()
+	tc, errT := exporter.TracesConfigFromEnv()
+	lc, errL := exporter.LogsConfigFromEnv()
+	if err := joinDistinct(errM, errT, errL); err != nil {
 		return nil, fmt.Errorf("vitals: %w", err)
 	}
 	if cfg.serviceName != "" {
@@ -86,14 +90,6 @@ func start(ctx context.Context, opts []Option) (_ *Vitals, err error) {
 	}
 	if cfg.serviceVersion != "" {
 		ec.ServiceVersion = cfg.serviceVersion
-	}
-	tc, err := exporter.TracesConfigFromEnv()
-	if err != nil {
-		return nil, fmt.Errorf("vitals: %w", err)
-	}
-	lc, err := exporter.LogsConfigFromEnv()
-	if err != nil {
-		return nil, fmt.Errorf("vitals: %w", err)
 	}
 	// A TracerProvider or LoggerProvider given in code wins over the
 	// environment.
@@ -436,4 +432,31 @@ func resourceValue(res *resource.Resource, key string) string {
 		return v.Emit()
 	}
 	return ""
+}
+
+// joinDistinct joins errs, the errors each joins flattened, leaving out
+// nils and errors whose text an earlier one has.
+func joinDistinct(errs ...error) error {
+	var out []error
+	seen := map[string]bool{}
+	var add func(error)
+	add = func(err error) {
+		if err == nil {
+			return
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				add(e)
+			}
+			return
+		}
+		if !seen[err.Error()] {
+			seen[err.Error()] = true
+			out = append(out, err)
+		}
+	}
+	for _, err := range errs {
+		add(err)
+	}
+	return errors.Join(out...)
 }

@@ -37,6 +37,26 @@ func TestStartRejectsInvalidEnvironment(t *testing.T) {
 	}
 }
 
+// TestStartReportsEveryInvalidVariable: bad variables of the metrics, traces
+// and logs are all named in one error, and a bad variable the three signals
+// read is named once.
+func TestStartReportsEveryInvalidVariable(t *testing.T) {
+	t.Setenv(exporter.EnvMetricExportInterval, "abc")
+	t.Setenv(exporter.EnvTracesSampler, "sometimes")
+	t.Setenv(exporter.EnvLogsExporter, "carrier-pigeon")
+	t.Setenv(exporter.EnvTimeout, "-1")
+	v, err := Start(t.Context())
+	if err == nil {
+		_ = v.Shutdown(t.Context())
+		t.Fatal("Start accepted the invalid variables")
+	}
+	for _, name := range []string{exporter.EnvMetricExportInterval, exporter.EnvTracesSampler, exporter.EnvLogsExporter, exporter.EnvTimeout} {
+		if n := strings.Count(err.Error(), name+"="); n != 1 {
+			t.Errorf("the error names %s %d times, want once:\n%v", name, n, err)
+		}
+	}
+}
+
 func TestOptionsWinOverEnvironment(t *testing.T) {
 	t.Setenv(exporter.EnvServiceName, "from-env")
 	t.Setenv(exporter.EnvMetricsExporter, "console")

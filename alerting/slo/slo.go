@@ -116,7 +116,9 @@ type Alert struct {
 }
 
 // HTTPAvailability returns an SLO whose bad events are HTTP responses with
-// a 5xx status, out of every response, for one route or (route "") all.
+// a 5xx status, out of every response, for one route or (route "") all. A
+// route is an http.route value, the path template without the method
+// ("/checkout/{id}", not "POST /checkout/{id}").
 func HTTPAvailability(name string, objective float64, route string) SLO {
 	sel := routeMatcher(route)
 	bad := `http_response_status_code=~"5.."`
@@ -136,7 +138,7 @@ func HTTPAvailability(name string, objective float64, route string) SLO {
 
 // HTTPLatency returns an SLO whose bad events are HTTP requests that took
 // longer than threshold (a bucket boundary of HTTPDurationBoundaries()), for
-// one route or (route "") all.
+// one route or (route "") all, given as HTTPAvailability's.
 func HTTPLatency(name string, objective float64, threshold time.Duration, route string) SLO {
 	return SLO{
 		Name:        name,
@@ -291,6 +293,9 @@ func (l LatencySLI) queries() (bad, total string, err error) {
 	}
 	if strings.HasSuffix(metric, "_bucket") || strings.HasSuffix(metric, "_count") || strings.HasSuffix(metric, "_sum") {
 		return "", "", fmt.Errorf("metric %q: name the histogram without its _bucket, _count or _sum suffix", metric)
+	}
+	if method, path, ok := strings.Cut(l.Route, " "); ok && method != "" && strings.Trim(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == "" && strings.HasPrefix(path, "/") {
+		return "", "", fmt.Errorf("route %q: http.route holds the path template without the method, such as %q", l.Route, path)
 	}
 	bounds := l.Boundaries
 	if len(bounds) == 0 {

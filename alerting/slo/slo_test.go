@@ -142,8 +142,8 @@ func TestShopSLORulesUpToDate(t *testing.T) {
 
 func TestHTTPSLOQueries(t *testing.T) {
 	groups, err := slo.Rules(
-		slo.HTTPAvailability("checkout-availability", 99.5, "POST /checkout"),
-		slo.HTTPLatency("slow", 99, time.Second, "GET /items/{id}"),
+		slo.HTTPAvailability("checkout-availability", 99.5, "/checkout"),
+		slo.HTTPLatency("slow", 99, time.Second, "/items/{id}"),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -157,8 +157,8 @@ func TestHTTPSLOQueries(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"sloth-slo-sli-recordings-checkout-availability": "(sum(rate(http_server_request_duration_seconds_count{http_response_status_code=~\"5..\",http_route=\"POST /checkout\"}[5m])))\n/\n((sum(rate(http_server_request_duration_seconds_count{http_route=\"POST /checkout\"}[5m]))) > 0)\n",
-		"sloth-slo-sli-recordings-slow":                  "((sum(rate(http_server_request_duration_seconds_count{http_route=\"GET /items/{id}\"}[5m])) - sum(rate(http_server_request_duration_seconds_bucket{le=\"1.0\",http_route=\"GET /items/{id}\"}[5m]))))\n/\n((sum(rate(http_server_request_duration_seconds_count{http_route=\"GET /items/{id}\"}[5m]))) > 0)\n",
+		"sloth-slo-sli-recordings-checkout-availability": "(sum(rate(http_server_request_duration_seconds_count{http_response_status_code=~\"5..\",http_route=\"/checkout\"}[5m])))\n/\n((sum(rate(http_server_request_duration_seconds_count{http_route=\"/checkout\"}[5m]))) > 0)\n",
+		"sloth-slo-sli-recordings-slow":                  "((sum(rate(http_server_request_duration_seconds_count{http_route=\"/items/{id}\"}[5m])) - sum(rate(http_server_request_duration_seconds_bucket{le=\"1.0\",http_route=\"/items/{id}\"}[5m]))))\n/\n((sum(rate(http_server_request_duration_seconds_count{http_route=\"/items/{id}\"}[5m]))) > 0)\n",
 	}
 	if !reflect.DeepEqual(exprs, want) {
 		t.Errorf("5m SLI expressions:\ngot  %q\nwant %q", exprs, want)
@@ -182,6 +182,7 @@ func TestBadSLOs(t *testing.T) {
 		{"threshold above all", slo.HTTPLatency("lat", 99, time.Minute, ""), `nearest: 10s`},
 		{"bad histogram name", slo.SLO{Name: "h", Objective: 99, SLI: lat(slo.LatencySLI{Threshold: time.Second, Metric: "http duration"})}, `slo "h": sli.latency: metric "http duration" is not a valid histogram name`},
 		{"bucket suffix", slo.SLO{Name: "h", Objective: 99, SLI: lat(slo.LatencySLI{Threshold: time.Second, Metric: "x_seconds_bucket"})}, `without its _bucket, _count or _sum suffix`},
+		{"route with a method", slo.HTTPLatency("lat", 99, time.Second, "POST /checkout"), `slo "lat": sli.latency: route "POST /checkout": http.route holds the path template without the method, such as "/checkout"`},
 		{"no sli", slo.SLO{Name: "n", Objective: 99}, `slo "n": sli: set events or latency`},
 		{"bad promql", slo.SLO{Name: "q", Objective: 99, SLI: slo.SLI{Events: &slo.EventsSLI{ErrorQuery: "sum(rate(e[{{.window}}])", TotalQuery: "t"}}}, `slo "q": sli error query:`},
 		{"bad template", slo.SLO{Name: "q", Objective: 99, SLI: slo.SLI{Events: &slo.EventsSLI{ErrorQuery: "e[{{.windw}}]", TotalQuery: "t"}}}, `slo "q": sli error query:`},
@@ -214,7 +215,7 @@ slos:
     period: 28d
     labels: {tier: "1"}
     sli:
-      latency: {threshold: 250ms, route: "GET /items"}
+      latency: {threshold: 250ms, route: "/items"}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -225,7 +226,7 @@ slos:
 	s := slos[0]
 	if s.Service != "shop" || s.Name != "latency" || s.Objective != 99 || s.Period != 28*24*time.Hour ||
 		!reflect.DeepEqual(s.Labels, map[string]string{"team": "web", "tier": "1"}) ||
-		s.SLI.Latency == nil || s.SLI.Latency.Threshold != 250*time.Millisecond || s.SLI.Latency.Route != "GET /items" || s.ID() != "shop-latency" {
+		s.SLI.Latency == nil || s.SLI.Latency.Threshold != 250*time.Millisecond || s.SLI.Latency.Route != "/items" || s.ID() != "shop-latency" {
 		t.Errorf("parsed %+v", s)
 	}
 
