@@ -206,7 +206,7 @@ func (m *Handler) register(cfg Config) {
 	m.handle("/healthz", healthcheck.Handler(m.health, healthcheck.Liveness|healthcheck.Readiness, hopts...))
 	read := m.requireRead
 	// query is for the reads that run PromQL of the caller's choosing over
-	// the querier; summary for the fixed ones the dashboard polls.
+	// the history; summary for the fixed ones the dashboard polls.
 	query := func(h http.HandlerFunc) http.HandlerFunc { return read(m.limitQueries(m.querySlots, h)) }
 	summary := func(h http.HandlerFunc) http.HandlerFunc { return read(m.limitQueries(m.summarySlots, h)) }
 	// The page is static; the data it shows comes from the API below.
