@@ -130,8 +130,8 @@ func BenchmarkCollectorFault(b *testing.B) {
 			b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "req/s")
 			b.ReportMetric(float64(gc1.NumGC-gc0.NumGC)/elapsed.Seconds(), "gc/s")
 			if f.name != "no-exporter" {
-				b.ReportMetric(exportsTotal(b, metrics.URL, "failure"), "failed-exports")
-				b.ReportMetric(exportsTotal(b, metrics.URL, "success"), "ok-exports")
+				b.ReportMetric(exportsTotal(b, metrics.URL, "failed"), "failed-exports")
+				b.ReportMetric(exportsTotal(b, metrics.URL, "sent"), "ok-exports")
 			}
 		})
 	}

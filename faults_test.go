@@ -163,15 +163,15 @@ func testCollectorFault(t *testing.T, f collectorFault, proto exporter.Protocol,
 		}
 		f.fail(rcv)
 	}
-	before := exportsTotal(t, metrics.URL, "failure")
-	succeeded := exportsTotal(t, metrics.URL, "success")
+	before := exportsTotal(t, metrics.URL, "failed")
+	succeeded := exportsTotal(t, metrics.URL, "sent")
 
 	// The fault: a stream of requests while background exports fail.
 	load := startLoad(svc)
 	if f.name == "hanging" {
 		requestsWhileExportHangs(t, ctx, svc, rcv, metrics.URL)
 	}
-	failures := waitExports(t, ctx, metrics.URL, "failure", before+faultFailures)
+	failures := waitExports(t, ctx, metrics.URL, "failed", before+faultFailures)
 	// Server errors make log records ("server error") beside their spans;
 	// their exports fail too, and the requests do not wait on them.
 	for range 5 {
@@ -247,8 +247,8 @@ func testCollectorFault(t *testing.T, f collectorFault, proto exporter.Protocol,
 			t.Errorf("Authorization header = %q, want %q", got, want)
 		}
 	}
-	waitExports(t, ctx, metrics.URL, "success", succeeded+1)
-	if got := exportsTotal(t, metrics.URL, "failure"); got < failures {
+	waitExports(t, ctx, metrics.URL, "sent", succeeded+1)
+	if got := exportsTotal(t, metrics.URL, "failed"); got < failures {
 		t.Errorf("failure count went down from %v to %v", failures, got)
 	}
 	// Spans and log records flow again: a server error's span and record
@@ -307,13 +307,13 @@ func requestsWhileExportHangs(t *testing.T, ctx context.Context, svc *loopServic
 		if err != nil {
 			t.Fatalf("no export reached the hanging collector: %v", err)
 		}
-		failed := exportsTotal(t, metricsURL, "failure")
+		failed := exportsTotal(t, metricsURL, "failed")
 		for range requests {
 			if err := svc.get("/"); err != nil {
 				t.Fatalf("request while an export hangs: %v", err)
 			}
 		}
-		if exportsTotal(t, metricsURL, "failure") == failed {
+		if exportsTotal(t, metricsURL, "failed") == failed {
 			// The export was still held: the requests did not wait on it.
 			t.Logf("%d requests served while one export hung (try %d)", requests, try+1)
 			return

@@ -128,7 +128,7 @@
 // # Failures
 //
 // Push exporters run in the background and never block recording. A failed
-// export is counted in vitals.exporter.exports{outcome="failure"} and either
+// export is counted in vitals.exporter.exports{outcome="failed"} and either
 // returned to the ForceFlush or Shutdown call waiting for it, or, in the
 // background, logged at most once a minute per distinct error; it never
 // reaches the OTel global error handler. Shutdown returns within its

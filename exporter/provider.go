@@ -211,7 +211,7 @@ var _ metric.MeterProvider = (*MeterProvider)(nil)
 // completely before starting anything: on error nothing runs and nothing
 // needs to be shut down. Push exporters never block recording: they run in
 // the background, and their failures are counted (metric
-// vitals.exporter.exports{outcome="failure"}) and logged at a bounded rate.
+// vitals.exporter.exports{outcome="failed"}) and logged at a bounded rate.
 func NewMeterProvider(ctx context.Context, cfg MetricsConfig, opts ...Option) (*MeterProvider, error) {
 	o := newOptions(opts)
 	if err := cfg.validate(); err != nil {
@@ -395,8 +395,8 @@ func (p *MeterProvider) observeExports() error {
 	attrs := make([]sets, len(p.push))
 	for i, pe := range p.push {
 		attrs[i] = sets{
-			ok:     metric.WithAttributes(exporterAttr.String(pe.name.String()), outcomeAttr.String("success")),
-			failed: metric.WithAttributes(exporterAttr.String(pe.name.String()), outcomeAttr.String("failure")),
+			ok:     metric.WithAttributes(exporterAttr.String(pe.name.String()), outcomeAttr.String("sent")),
+			failed: metric.WithAttributes(exporterAttr.String(pe.name.String()), outcomeAttr.String("failed")),
 		}
 	}
 	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {

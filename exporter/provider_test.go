@@ -711,12 +711,12 @@ func TestOTLPEndpointDown(t *testing.T) {
 			}
 			var failures float64
 			for _, m := range mfs["vitals_exporter_exports_total"].GetMetric() {
-				if l := labelsOf(m); l["outcome"] == "failure" && l["exporter"] == "otlp" {
+				if l := labelsOf(m); l["outcome"] == "failed" && l["exporter"] == "otlp" {
 					failures = m.GetCounter().GetValue()
 				}
 			}
 			if failures != flushes+background {
-				t.Errorf("vitals_exporter_exports_total{outcome=failure} = %v, want %d", failures, flushes+background)
+				t.Errorf("vitals_exporter_exports_total{outcome=failed} = %v, want %d", failures, flushes+background)
 			}
 		})
 	}
