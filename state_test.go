@@ -165,7 +165,10 @@ func TestStateSaveFailureKeepsServing(t *testing.T) {
 		}
 		runtime.Gosched()
 	}
-	if !strings.Contains(logs.String(), "saving state failed") || !strings.Contains(logs.String(), dir) {
+	// The failure is counted before it is logged: wait for the line.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if !logs.WaitFor(ctx, "saving state failed") || !strings.Contains(logs.String(), dir) {
 		t.Errorf("log: %s", logs)
 	}
 	if err := v.Shutdown(t.Context()); err == nil || !strings.Contains(err.Error(), dir) {

@@ -213,8 +213,7 @@ func start(ctx context.Context, opts []Option) (_ *Vitals, err error) {
 // Middleware wraps next with the HTTP server instrumentation of package
 // instrument, recording into this Vitals' provider and logging through its
 // logger, with tracing when Start has a tracer provider (WithTracerProvider
-// or the OTEL_* environment). opts come
-// after those and may override them.
+// or the OTEL_* environment). opts come after those and may override them.
 func (v *Vitals) Middleware(next http.Handler, opts ...instrument.Option) http.Handler {
 	base := []instrument.Option{instrument.WithMeterProvider(v.provider), instrument.WithLogger(v.logger)}
 	if v.tracerProvider != nil {

@@ -12,8 +12,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 )
 
-// Defaults used when a MetricsConfig field is left at its zero value. They are the
-// OpenTelemetry specification's defaults unless noted.
+// Defaults used when a MetricsConfig field is left at its zero value. They
+// are the OpenTelemetry specification's defaults unless noted.
 const (
 	// DefaultExportInterval is the time between two OTLP (or console) pushes.
 	DefaultExportInterval = 60 * time.Second
@@ -99,8 +99,8 @@ type MetricsConfig struct {
 	ConsoleWriter io.Writer
 }
 
-// OTLP configures an OTLP exporter: the metrics' in MetricsConfig, the spans' in
-// TracesConfig and the log records' in LogsConfig. Each signal has its own,
+// OTLP configures an OTLP exporter: the metrics' in MetricsConfig, the
+// spans' in TracesConfig and the log records' in LogsConfig. Each signal has its own,
 // so that they may go to different collectors.
 type OTLP struct {
 	// Endpoint is the collector's URL for this signal (http or https
@@ -325,8 +325,8 @@ const (
 	MetricsPrometheus
 	// MetricsOTLP pushes the metrics to an OTLP endpoint.
 	MetricsOTLP
-	// MetricsConsole writes the metrics as JSON to MetricsConfig.ConsoleWriter;
-	// for debugging.
+	// MetricsConsole writes the metrics as JSON to
+	// MetricsConfig.ConsoleWriter; for debugging.
 	MetricsConsole
 )
 

@@ -16,8 +16,8 @@ import (
 
 // Memory checks the Go memory in use (what the go.memory.used metric
 // reports: all memory mapped by the Go runtime less what it released)
-// against a limit: warn above warnAbove,
-// fail above failAbove (fractions of the limit, for example 0.8 and 0.95).
+// against a limit: warn above warnAbove, fail above failAbove (fractions of
+// the limit, for example 0.8 and 0.95).
 // limit is in bytes; 0 means the GOMEMLIMIT soft limit. With no limit at
 // all the check passes and reports the memory in use.
 func Memory(warnAbove, failAbove float64, limit uint64) Checker {

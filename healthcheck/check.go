@@ -79,7 +79,8 @@ type Result struct {
 	// Status is the check's verdict. StatusUnknown is reported as a failure.
 	Status Status
 	// ObservedValue and ObservedUnit describe what was measured (for
-	// example 0.003 and "s", as the built-in checks report). They are shown only to authorized callers.
+	// example 0.003 and "s", as the built-in checks report). They are
+	// shown only to authorized callers.
 	ObservedValue any
 	ObservedUnit  string
 	// Output explains a warn or fail. It is shown only to authorized

@@ -52,8 +52,8 @@
 // # Built-in checks
 //
 // Memory (the Go memory in use, go.memory.used, against GOMEMLIMIT or a
-// given limit), Goroutines, SchedulerLatency
-// (p99 of /sched/latencies), SQLPing, HTTPGet and TCPDial. The check of a
+// given limit), Goroutines, SchedulerLatency (p99 of /sched/latencies),
+// SQLPing, HTTPGet and TCPDial. The check of a
 // PromQL expression over the in-memory reader is promcheck.Threshold, in
 // package healthcheck/promcheck, so that this package does not link the
 // PromQL engine.

@@ -262,8 +262,8 @@ func WithBodySizes() Option {
 // header) to the metrics. The Host header is chosen by the client, so at
 // most DefaultMaxServerAddresses (50) distinct values are recorded; requests
 // with any other are recorded with server.address [Overflow] and no
-// server.port. By default, both are
-// left out, as the semantic conventions make them opt-in.
+// server.port. By default, both are left out, as the semantic conventions
+// make them opt-in.
 func WithServerAddress() Option {
 	return optionFunc(func(c config) config {
 		c.serverAddress = true

@@ -41,8 +41,8 @@ const (
 	// MaxConcurrentQueries is how many monitoring API requests may run
 	// PromQL of the caller's choosing at once (query, query_range, metrics,
 	// export, and the Prometheus API's series, labels, label values and
-	// query_exemplars). Others wait for a slot for as long as their request lasts,
-	// and get 503 with errorType unavailable if it ends first. With each
+	// query_exemplars). Others wait for a slot for as long as their request
+	// lasts, and get 503 with errorType unavailable if it ends first. With each
 	// query's sample limit, it bounds the memory callers can make queries
 	// hold. A request's body is read before it takes a slot, so a client
 	// that is slow to send one holds none.

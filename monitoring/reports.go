@@ -155,7 +155,8 @@ type systemInfo struct {
 }
 
 // memoryLimit returns the Go runtime's soft memory limit, 0 when there is
-// none (math.MaxInt64), as performance.RuntimeHealth.MemoryLimitBytes reports it.
+// none (math.MaxInt64), as performance.RuntimeHealth.MemoryLimitBytes
+// reports it.
 func memoryLimit() int64 {
 	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
 		return l

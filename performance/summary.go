@@ -7,9 +7,9 @@ import "time"
 // errors, Go runtime health and cache hit ratio. Its JSON field names are
 // stable. Counts, and the rates, ratios and means derived from them, are
 // exact; percentiles and Apdex counts are estimates from histograms (see
-// Latency, Apdex and RuntimeHealth). Every float is finite: where PromQL answers
-// NaN or ±Inf, the field is 0. The package documentation ("Accuracy") says
-// how the window is aligned and which figure is which.
+// Latency, Apdex and RuntimeHealth). Every float is finite: where PromQL
+// answers NaN or ±Inf, the field is 0. The package documentation
+// ("Accuracy") says how the window is aligned and which figure is which.
 type Summary struct {
 	// WindowSeconds is the length of the window, in seconds.
 	WindowSeconds float64 `json:"windowSeconds"`

@@ -233,8 +233,8 @@ func matchesAny(lset labels.Labels, sets [][]*labels.Matcher) bool {
 }
 
 // Exemplars returns the exemplars the reader keeps between start and end
-// (both included, to the millisecond) of the series that match any of sets, as
-// Prometheus' exemplar querier does: a histogram bucket's exemplar carries
+// (both included, to the millisecond) of the series that match any of
+// sets, as Prometheus' exemplar querier does: a histogram bucket's exemplar carries
 // the trace_id and span_id of a sampled request that fell in it. The
 // reader keeps the newest WithMaxExemplars of them. Exemplars are recorded
 // when the MeterProvider's exemplar filter lets them through: with traces

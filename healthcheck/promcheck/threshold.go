@@ -13,7 +13,8 @@ import (
 // check warns when its value is above warnAbove and fails when it is above
 // failAbove (for a vector, the largest element counts). No data passes; a
 // query error fails, as does a result that is not numbers (a range vector,
-// a string or native histograms). For example the 5xx ratio of the last five minutes:
+// a string or native histograms). For example the 5xx ratio of the last
+// five minutes:
 //
 //	promcheck.Threshold(v.Memory(), `sum(rate(http_server_request_duration_seconds_count{http_response_status_code=~"5.."}[5m])) / sum(rate(http_server_request_duration_seconds_count[5m]))`, 0.01, 0.05)
 func Threshold(q memory.Evaluator, expr string, warnAbove, failAbove float64) healthcheck.Checker {
